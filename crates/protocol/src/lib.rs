@@ -1,0 +1,42 @@
+//! Hermes IPC wire types: requests, events, their typed payloads and the request builders of the
+//! protocol guide. serde only — no I/O, no async runtime — so both the worker and every host can
+//! depend on it.
+//!
+//! Framing: one JSON object per line, UTF-8, `\n`-terminated, both directions
+//! ([`to_json_line`] / [`Request::from_json_line`]).
+//!
+//! Where the protocol guide and the Python worker it replaces spell a key differently we **accept
+//! both on input** and **emit a superset on output** (DESIGN.md §2), so that a host written to the
+//! guide and the existing host both work unchanged.
+
+mod action;
+mod builders;
+mod error_code;
+mod event;
+mod params;
+pub mod payload;
+mod request;
+
+pub use action::Action;
+pub use builders::*;
+pub use error_code::ErrorCode;
+pub use event::{Event, Response};
+pub use params::*;
+pub use payload::*;
+pub use request::{Request, RequestError};
+
+/// Serialises any wire value as one NDJSON line (compact JSON plus `\n`).
+///
+/// serde_json escapes control characters inside strings, so the result never contains a newline
+/// before the terminating one: one value, one line.
+pub fn to_json_line<T: serde::Serialize>(value: &T) -> String {
+    // Serialising our own types (string keys, no non-finite floats) cannot fail.
+    let mut line = serde_json::to_string(value).unwrap_or_else(|_| "{}".to_owned());
+    line.push('\n');
+    line
+}
+
+/// Parses one NDJSON line (with or without its `\n` / `\r\n`) into any wire value.
+pub fn from_json_line<T: serde::de::DeserializeOwned>(line: &str) -> Result<T, serde_json::Error> {
+    serde_json::from_str(line.trim_end_matches(['\n', '\r']))
+}

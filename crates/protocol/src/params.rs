@@ -1,0 +1,174 @@
+//! Typed parameters of each action. Unknown keys are ignored (hosts may send more than we use);
+//! both spellings are accepted where the guide and the existing host differ.
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+
+/// Audio containers `extract_audio` can produce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AudioFormat {
+    #[default]
+    Mp3,
+    M4a,
+    Opus,
+    Flac,
+    Wav,
+}
+
+impl AudioFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AudioFormat::Mp3 => "mp3",
+            AudioFormat::M4a => "m4a",
+            AudioFormat::Opus => "opus",
+            AudioFormat::Flac => "flac",
+            AudioFormat::Wav => "wav",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<AudioFormat> {
+        [AudioFormat::Mp3, AudioFormat::M4a, AudioFormat::Opus, AudioFormat::Flac, AudioFormat::Wav]
+            .into_iter()
+            .find(|f| f.as_str().eq_ignore_ascii_case(name))
+    }
+}
+
+/// `get_formats` mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FormatMode {
+    #[default]
+    Video,
+    Audio,
+}
+
+/// `youtube_dl` params.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DownloadParams {
+    pub extract_audio: bool,
+    pub audio_format: AudioFormat,
+    /// yt-dlp `--audio-quality`: `"0"` (best) … `"9"`, or a bitrate like `"192K"`. Numbers are
+    /// accepted too (`0`).
+    #[serde(deserialize_with = "string_or_number")]
+    pub audio_quality: String,
+    /// An explicit yt-dlp format selector; wins over the defaults.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_dir: Option<String>,
+    /// Sent by the existing host; not used by the worker.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_chat_id: Option<Value>,
+}
+
+impl Default for DownloadParams {
+    fn default() -> Self {
+        DownloadParams {
+            extract_audio: false,
+            audio_format: AudioFormat::Mp3,
+            audio_quality: "0".to_owned(),
+            format: None,
+            output_dir: None,
+            user_chat_id: None,
+        }
+    }
+}
+
+/// `playlist` params.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PlaylistParams {
+    pub extract_audio: bool,
+    pub audio_format: AudioFormat,
+    #[serde(deserialize_with = "string_or_number")]
+    pub audio_quality: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_dir: Option<String>,
+    /// Download at most this many items (all when absent).
+    #[serde(alias = "max_items", skip_serializing_if = "Option::is_none")]
+    pub playlist_end: Option<u32>,
+    /// ZIP split size; the worker's `ARCHIVE_MAX_SIZE_MB` when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub archive_max_size_mb: Option<u64>,
+    /// yt-dlp `--download-archive` file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub archive_file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+}
+
+impl Default for PlaylistParams {
+    fn default() -> Self {
+        PlaylistParams {
+            extract_audio: true,
+            audio_format: AudioFormat::Mp3,
+            audio_quality: "0".to_owned(),
+            output_dir: None,
+            playlist_end: None,
+            archive_max_size_mb: None,
+            archive_file: None,
+            format: None,
+        }
+    }
+}
+
+/// `playlist_preview` params.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PreviewParams {
+    pub preview_count: u32,
+}
+
+impl Default for PreviewParams {
+    fn default() -> Self {
+        PreviewParams { preview_count: 5 }
+    }
+}
+
+/// `youtube_search` params. The count may be spelled `max_results` (guide) or `limit`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SearchParams {
+    pub query: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_results: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+impl SearchParams {
+    pub const DEFAULT_RESULTS: u32 = 5;
+    pub const MAX_RESULTS: u32 = 20;
+
+    /// The number of results asked for: `max_results`, else `limit`, else 5; clamped to 1..=20.
+    pub fn result_count(&self) -> u32 {
+        self.max_results
+            .or(self.limit)
+            .unwrap_or(Self::DEFAULT_RESULTS)
+            .clamp(1, Self::MAX_RESULTS)
+    }
+}
+
+/// `get_formats` params.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FormatsParams {
+    pub mode: FormatMode,
+}
+
+/// `cancel` params.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CancelParams {
+    #[serde(alias = "target")]
+    pub target_task_id: String,
+}
+
+fn string_or_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    match Value::deserialize(deserializer)? {
+        Value::String(s) => Ok(s),
+        Value::Number(n) => Ok(n.to_string()),
+        other => Err(serde::de::Error::custom(format!("expected a string or number, got {other}"))),
+    }
+}

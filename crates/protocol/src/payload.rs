@@ -1,0 +1,276 @@
+//! Typed `data` of each event. Output carries the guide's keys plus the keys the existing host
+//! reads from the Python worker (the "superset"); input is lenient (`#[serde(default)]`) so a host
+//! can read either worker.
+use crate::{ErrorCode, FormatMode};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+
+/// Where a task is. `Other` keeps hosts tolerant of statuses added later.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProgressStatus {
+    #[default]
+    Preparing,
+    Downloading,
+    Processing,
+    Converting,
+    Retrying,
+    DownloadingPlaylist,
+    Zipping,
+    Completed,
+    Searching,
+    #[serde(other)]
+    Other,
+}
+
+/// `progress` data. `percent` is a JSON integer 0–100 that never decreases within a task.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProgressData {
+    #[serde(deserialize_with = "lenient_percent")]
+    pub percent: u8,
+    /// Human speed such as `"1.2MB/s"`; `""` when unknown.
+    pub speed: String,
+    /// Seconds left; 0 when unknown.
+    #[serde(deserialize_with = "lenient_u64")]
+    pub eta: u64,
+    pub status: ProgressStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub downloaded: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total: Option<u64>,
+}
+
+/// `error` data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorData {
+    pub message: String,
+    pub error_code: ErrorCode,
+}
+
+/// A produced file. `name` is set for ZIP parts.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FileEntry {
+    pub path: String,
+    pub size: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// `done` data of `youtube_dl`: the guide's `files`, `title`, `duration` plus the Python worker's
+/// `file_path`, `file_size`, `filename` describing the main file.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DownloadDone {
+    pub files: Vec<FileEntry>,
+    pub title: Option<String>,
+    /// Whole seconds; null when the source does not say (e.g. a direct media URL).
+    pub duration: Option<u64>,
+    pub file_path: String,
+    pub file_size: u64,
+    pub filename: String,
+}
+
+/// One ZIP part in `playlist` `done` data.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ArchiveEntry {
+    pub name: String,
+    pub path: String,
+    pub size: u64,
+    pub size_mb: f64,
+}
+
+/// One downloaded track in `playlist` `done` data.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TrackEntry {
+    pub path: String,
+    pub name: String,
+    pub size: u64,
+}
+
+/// `done` data of `playlist`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PlaylistDone {
+    /// The ZIP part(s), in order, each with `name`.
+    pub files: Vec<FileEntry>,
+    pub archives: Vec<ArchiveEntry>,
+    pub tracks: Vec<TrackEntry>,
+    pub playlist_name: String,
+    pub total_tracks_downloaded: u32,
+    pub failed_tracks: u32,
+    pub folder_path: String,
+    /// First ZIP part.
+    pub file_path: String,
+    pub filename: String,
+}
+
+/// One entry of a `playlist_preview`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PreviewTrack {
+    pub index: u32,
+    pub title: String,
+    pub url: String,
+    pub duration: Option<u64>,
+}
+
+/// `done` data of `playlist_preview`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PlaylistPreview {
+    pub playlist_title: String,
+    pub playlist_count: Option<u64>,
+    pub tracks: Vec<PreviewTrack>,
+}
+
+/// One search hit: the guide's keys plus `videoId`, `artist`, `duration_string`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SearchResult {
+    pub video_id: String,
+    pub title: String,
+    pub url: String,
+    /// Whole seconds; null for live streams and premieres.
+    pub duration: Option<u64>,
+    pub thumbnail: String,
+    pub channel: Option<String>,
+    pub view_count: Option<u64>,
+    #[serde(rename = "videoId")]
+    pub video_id_compat: String,
+    pub artist: Option<String>,
+    pub duration_string: Option<String>,
+}
+
+/// `search_results` data.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SearchResults {
+    pub results: Vec<SearchResult>,
+    pub query: String,
+    pub total_results: usize,
+    pub from_cache: bool,
+}
+
+/// `video_info` data.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct VideoInfo {
+    pub video_id: String,
+    pub title: String,
+    pub url: String,
+    pub duration: Option<u64>,
+    pub duration_string: Option<String>,
+    pub thumbnail: Option<String>,
+    pub channel: Option<String>,
+    pub view_count: Option<u64>,
+    pub description: Option<String>,
+    pub is_age_restricted: bool,
+    pub is_private: bool,
+    pub from_cache: bool,
+    #[serde(rename = "videoId")]
+    pub video_id_compat: String,
+    pub artist: Option<String>,
+}
+
+/// One choice offered by `get_formats`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FormatOption {
+    /// A yt-dlp selector to pass back as `format` (e.g. `"137+bestaudio"`).
+    pub format_id: String,
+    pub label: String,
+    pub ext: String,
+    pub filesize_approx: Option<u64>,
+    /// `"video"` or `"audio"`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tbr: Option<f64>,
+    /// For audio conversions: the `audio_format` / `audio_quality` to request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audio_format: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audio_quality: Option<String>,
+}
+
+/// `format_list` data.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FormatList {
+    pub title: String,
+    pub duration: Option<u64>,
+    pub duration_string: Option<String>,
+    pub thumbnail: Option<String>,
+    pub mode: FormatMode,
+    pub formats: Vec<FormatOption>,
+}
+
+/// `health_ok` data.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HealthOk {
+    pub status: String,
+    pub worker: String,
+    pub version: String,
+    pub handlers: Vec<String>,
+    /// The effective configuration (no secrets).
+    pub config: Value,
+    pub active_tasks: usize,
+    pub uptime_s: f64,
+    /// `yt-dlp --version`, or null when it cannot be run.
+    pub ytdlp: Option<String>,
+    /// First line of `ffmpeg -version`, or null.
+    pub ffmpeg: Option<String>,
+}
+
+/// `cache_stats` data.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CacheStats {
+    pub search_entries: u64,
+    pub metadata_entries: u64,
+    pub cache_enabled: bool,
+    pub ttl_hours: u64,
+    pub hits: u64,
+    pub misses: u64,
+}
+
+/// `cache_cleanup_done` data.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CacheCleanupDone {
+    pub removed_search: u64,
+    pub removed_metadata: u64,
+}
+
+/// `done` data of `cancel`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CancelDone {
+    pub cancelled: bool,
+    pub found: bool,
+    pub target_task_id: String,
+}
+
+/// Accepts the integer we emit and the float percent some hosts or older workers send.
+fn lenient_percent<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u8, D::Error> {
+    Ok(lenient_number(deserializer)?.clamp(0.0, 100.0) as u8)
+}
+
+fn lenient_u64<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    Ok(lenient_number(deserializer)?.max(0.0) as u64)
+}
+
+fn lenient_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
+    Ok(match Value::deserialize(deserializer)? {
+        Value::Number(n) => n.as_f64().unwrap_or(0.0),
+        Value::String(s) => s.trim().trim_end_matches('%').parse().unwrap_or(0.0),
+        _ => 0.0,
+    })
+}
