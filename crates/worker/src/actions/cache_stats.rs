@@ -1,0 +1,14 @@
+//! `cache_stats`: live rows per cache table and this process's hit/miss counters.
+use crate::context::Context;
+use crate::error::WorkerError;
+use crate::tasks::Task;
+use hermes_protocol::{Event, Response};
+
+pub struct CacheStats;
+
+impl CacheStats {
+    pub async fn apply(self, ctx: &Context, task: &Task) -> Result<Response, WorkerError> {
+        let stats = ctx.cache.stats().await?;
+        Ok(Response::new(task.id.clone(), Event::CacheStats, &stats))
+    }
+}

@@ -1,0 +1,90 @@
+//! The startup sequence of the protocol guide and the run until shutdown:
+//! logging → SQLite open + migrations → cache warm-up → cookie check → handler registry →
+//! stdin loop → drain → stats.
+use crate::actions::handler_names;
+use crate::cache::Cache;
+use crate::config::Config;
+use crate::context::Context;
+use crate::dispatch::{serve, LoopStats};
+use crate::events::spawn_writer;
+use crate::shutdown::Shutdown;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::BufReader;
+
+/// How long, after SIGTERM/SIGINT, cancelled tasks get to send their final events.
+const TERMINATE_GRACE: Duration = Duration::from_millis(1500);
+
+/// Exit status for a configuration or database problem found at start-up.
+pub const EXIT_STARTUP_FAILURE: i32 = 2;
+
+/// Runs the worker on this process's stdin/stdout until EOF or a signal; returns the exit code.
+pub async fn run(config: Config) -> i32 {
+    let cache = match Cache::open(&config.database_url, config.enable_search_cache, config.cache_expiry_hours).await {
+        Ok(cache) => cache,
+        Err(error) => {
+            tracing::error!("{error}");
+            eprintln!("hermes-worker: {error}");
+            return EXIT_STARTUP_FAILURE;
+        }
+    };
+    warm_up(&cache).await;
+    check_cookies(&config);
+    tracing::info!(handlers = ?handler_names(), concurrency = config.worker_concurrency, "handlers registered");
+
+    let shutdown = Shutdown::new();
+    if let Err(error) = shutdown.listen_for_signals() {
+        tracing::warn!(%error, "cannot install signal handlers");
+    }
+    let (events, writer) = spawn_writer(tokio::io::stdout());
+    let ctx = Arc::new(Context::new(config, cache, events, shutdown.clone()));
+    spawn_tool_probe(&ctx);
+
+    let stats = LoopStats::default();
+    let serving = serve(ctx.clone(), BufReader::with_capacity(64 * 1024, tokio::io::stdin()), &stats);
+    tokio::pin!(serving);
+    tokio::select! {
+        _ = &mut serving => {}
+        _ = shutdown.terminated() => {
+            // Tasks were cancelled with the shutdown token; give them a moment to report.
+            let _ = tokio::time::timeout(TERMINATE_GRACE, &mut serving).await;
+        }
+    }
+    // RUNNER-HOOK: kill_all_groups() once the runner lands
+
+    let responses = ctx.events.sent_count();
+    ctx.cache.close().await;
+    drop(ctx);
+    let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
+    tracing::info!(
+        requests = stats.requests.load(Ordering::Relaxed),
+        rejected = stats.rejected.load(Ordering::Relaxed),
+        responses,
+        "worker stopped"
+    );
+    0
+}
+
+async fn warm_up(cache: &Cache) {
+    match cache.stats().await {
+        Ok(stats) => tracing::info!(search = stats.search_entries, metadata = stats.metadata_entries, enabled = stats.cache_enabled, "cache ready"),
+        Err(error) => tracing::warn!(%error, "cache warm-up failed"),
+    }
+}
+
+fn check_cookies(config: &Config) {
+    match config.existing_cookie_file() {
+        Some(path) => tracing::info!(path = %path.display(), "cookie file found"),
+        None => tracing::info!(path = %config.youtube_cookie_file.display(), "no cookie file; age-gated videos may fail"),
+    }
+}
+
+/// Probes tool versions in the background so the first `health_check` rarely waits for it.
+fn spawn_tool_probe(ctx: &Arc<Context>) {
+    let ctx = ctx.clone();
+    tokio::spawn(async move {
+        let versions = ctx.tool_versions().await;
+        tracing::info!(ytdlp = ?versions.ytdlp, ffmpeg = ?versions.ffmpeg, "tools probed");
+    });
+}

@@ -1,0 +1,246 @@
+//! The SQLite cache of search results and video metadata (sqlx, embedded migrations, runtime
+//! queries only — no database is needed at build time).
+//!
+//! The file survives restarts and may be shared by several worker processes: WAL mode and a busy
+//! timeout let them read and write concurrently.
+use hermes_protocol::{CacheCleanupDone, CacheStats};
+use sha2::{Digest, Sha256};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::Row;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub struct Cache {
+    pool: SqlitePool,
+    enabled: bool,
+    ttl_hours: u64,
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+/// Why the cache database could not be opened, with the URL for the start-up message.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot open the cache database {url}: {source}")]
+pub struct OpenError {
+    pub url: String,
+    #[source]
+    pub source: sqlx::Error,
+}
+
+impl Cache {
+    /// Opens (creating if needed) and migrates the database at `url`.
+    pub async fn open(url: &str, enabled: bool, ttl_hours: u64) -> Result<Cache, OpenError> {
+        let error = |source| OpenError { url: url.to_owned(), source };
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(error)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .map_err(error)?;
+        sqlx::migrate!("./migrations")
+            .run(&pool)
+            .await
+            .map_err(|e| error(sqlx::Error::Migrate(Box::new(e))))?;
+        Ok(Cache { pool, enabled, ttl_hours, hits: AtomicU64::new(0), misses: AtomicU64::new(0) })
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// The cache key of a search: the lower-cased trimmed query and the result count asked for.
+    pub fn search_key(query: &str, count: u32) -> String {
+        let normalized = query.trim().to_lowercase();
+        hex(&Sha256::digest(format!("{normalized}\n{count}").as_bytes()))
+    }
+
+    /// A live cached search result, counting the hit or miss. `None` when disabled.
+    pub async fn search_get(&self, query: &str, count: u32) -> Result<Option<serde_json::Value>, sqlx::Error> {
+        if !self.enabled {
+            return Ok(None);
+        }
+        let row = sqlx::query("SELECT results_json FROM search_cache WHERE query_hash = ? AND expires_at > ?")
+            .bind(Cache::search_key(query, count))
+            .bind(now())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(self.count_lookup(row.and_then(|r| parse_json(r.get("results_json")))))
+    }
+
+    pub async fn search_put(&self, query: &str, count: u32, results: &serde_json::Value) -> Result<(), sqlx::Error> {
+        if !self.enabled {
+            return Ok(());
+        }
+        sqlx::query(
+            "INSERT OR REPLACE INTO search_cache (query_hash, query, max_results, results_json, created_at, expires_at)
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(Cache::search_key(query, count))
+        .bind(query.trim().to_lowercase())
+        .bind(count as i64)
+        .bind(results.to_string())
+        .bind(now())
+        .bind(self.expiry())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Live cached video metadata for `key` (video id or URL), counting the hit or miss.
+    pub async fn metadata_get(&self, key: &str) -> Result<Option<serde_json::Value>, sqlx::Error> {
+        if !self.enabled {
+            return Ok(None);
+        }
+        let row = sqlx::query("SELECT info_json FROM youtube_metadata_cache WHERE video_key = ? AND expires_at > ?")
+            .bind(key)
+            .bind(now())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(self.count_lookup(row.and_then(|r| parse_json(r.get("info_json")))))
+    }
+
+    pub async fn metadata_put(&self, key: &str, url: &str, info: &serde_json::Value) -> Result<(), sqlx::Error> {
+        if !self.enabled {
+            return Ok(());
+        }
+        sqlx::query(
+            "INSERT OR REPLACE INTO youtube_metadata_cache (video_key, url, info_json, created_at, expires_at)
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(key)
+        .bind(url)
+        .bind(info.to_string())
+        .bind(now())
+        .bind(self.expiry())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Live entries per table and this process's hit/miss counters.
+    pub async fn stats(&self) -> Result<CacheStats, sqlx::Error> {
+        let now = now();
+        let count = |table: &'static str| {
+            sqlx::query_scalar::<_, i64>(match table {
+                "search" => "SELECT COUNT(*) FROM search_cache WHERE expires_at > ?",
+                _ => "SELECT COUNT(*) FROM youtube_metadata_cache WHERE expires_at > ?",
+            })
+            .bind(now)
+            .fetch_one(&self.pool)
+        };
+        Ok(CacheStats {
+            search_entries: count("search").await?.max(0) as u64,
+            metadata_entries: count("metadata").await?.max(0) as u64,
+            cache_enabled: self.enabled,
+            ttl_hours: self.ttl_hours,
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+        })
+    }
+
+    /// Deletes expired rows of both tables.
+    pub async fn cleanup(&self) -> Result<CacheCleanupDone, sqlx::Error> {
+        let now = now();
+        let removed_search = sqlx::query("DELETE FROM search_cache WHERE expires_at <= ?")
+            .bind(now)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        let removed_metadata = sqlx::query("DELETE FROM youtube_metadata_cache WHERE expires_at <= ?")
+            .bind(now)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(CacheCleanupDone { removed_search, removed_metadata })
+    }
+
+    /// Test seam: ages every row so that it is expired.
+    #[doc(hidden)]
+    pub async fn expire_all_for_tests(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE search_cache SET expires_at = 0").execute(&self.pool).await?;
+        sqlx::query("UPDATE youtube_metadata_cache SET expires_at = 0").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Closes the pool so the WAL is checkpointed before the process exits.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    fn count_lookup(&self, found: Option<serde_json::Value>) -> Option<serde_json::Value> {
+        let counter = if found.is_some() { &self.hits } else { &self.misses };
+        counter.fetch_add(1, Ordering::Relaxed);
+        found
+    }
+
+    fn expiry(&self) -> i64 {
+        now().saturating_add((self.ttl_hours as i64).saturating_mul(3600))
+    }
+}
+
+fn parse_json(text: String) -> Option<serde_json::Value> {
+    serde_json::from_str(&text).ok()
+}
+
+fn now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    async fn open(dir: &tempfile::TempDir) -> Cache {
+        let url = format!("sqlite://{}", dir.path().join("c.db").display());
+        Cache::open(&url, true, 24).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn search_round_trip_counts_hits_and_misses() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = open(&dir).await;
+        assert_eq!(cache.search_get("Q", 5).await.unwrap(), None);
+        cache.search_put("  Q ", 5, &json!([1, 2])).await.unwrap();
+        assert_eq!(cache.search_get("q", 5).await.unwrap(), Some(json!([1, 2])));
+        assert_eq!(cache.search_get("q", 6).await.unwrap(), None, "the count is part of the key");
+        let stats = cache.stats().await.unwrap();
+        assert_eq!((stats.search_entries, stats.hits, stats.misses), (1, 1, 2));
+    }
+
+    #[tokio::test]
+    async fn cleanup_removes_expired_rows_and_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let cache = open(&dir).await;
+            cache.search_put("a", 5, &json!([])).await.unwrap();
+            cache.metadata_put("id", "u", &json!({})).await.unwrap();
+            cache.close().await;
+        }
+        let cache = open(&dir).await;
+        assert_eq!(cache.metadata_get("id").await.unwrap(), Some(json!({})));
+        cache.expire_all_for_tests().await.unwrap();
+        let removed = cache.cleanup().await.unwrap();
+        assert_eq!((removed.removed_search, removed.removed_metadata), (1, 1));
+        assert_eq!(cache.stats().await.unwrap().search_entries, 0);
+    }
+
+    #[tokio::test]
+    async fn corrupt_file_is_a_clear_open_error() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("c.db"), vec![0x42u8; 8192]).unwrap();
+        let url = format!("sqlite://{}", dir.path().join("c.db").display());
+        let err = Cache::open(&url, true, 24).await.err().expect("must fail");
+        assert!(err.to_string().contains("cannot open the cache database"), "{err}");
+    }
+}

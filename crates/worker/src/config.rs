@@ -1,0 +1,202 @@
+//! Worker configuration: every environment variable of the protocol guide with its default, plus
+//! ours (DESIGN.md §3). Read once at start-up; a value that does not parse stops start-up with a
+//! message naming the variable, rather than running with a surprise default.
+use serde::Serialize;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Config {
+    pub youtube_cookie_file: PathBuf,
+    pub best_audio_limit_mb: u64,
+    pub node_bin: Option<PathBuf>,
+    pub max_retries: u32,
+    pub retry_delay_seconds: u64,
+    pub yt_timeout_secs: u64,
+    pub ipc_timeout_secs: u64,
+    pub download_dir: PathBuf,
+    pub temp_dir: PathBuf,
+    pub enable_search_cache: bool,
+    pub cache_expiry_hours: u64,
+    pub archive_max_size_mb: u64,
+    pub archive_compression_level: i64,
+    pub playlist_name_max_length: usize,
+    pub rate_limit_searches_per_hour: u32,
+    pub log_level: String,
+    pub ytdlp_bin: PathBuf,
+    pub ffmpeg_bin: PathBuf,
+    pub worker_concurrency: usize,
+    pub database_url: String,
+    pub allow_any_output_dir: bool,
+}
+
+/// A variable that is set but unusable.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("invalid value for {var}: {value:?} ({expected})")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub value: String,
+    pub expected: &'static str,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads configuration through `lookup` (a seam for tests; empty values count as unset).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let env = Env(&lookup);
+        let config = Config {
+            youtube_cookie_file: env.path("YOUTUBE_COOKIE_FILE", "./cookies.txt"),
+            best_audio_limit_mb: env.parse("BEST_AUDIO_LIMIT_MB", 15, "a whole number of MB")?,
+            node_bin: env.get("NODE_BIN").map(PathBuf::from),
+            max_retries: env.parse("MAX_RETRIES", 3, "a whole number")?,
+            retry_delay_seconds: env.parse("RETRY_DELAY_SECONDS", 5, "whole seconds")?,
+            yt_timeout_secs: env.positive("YT_TIMEOUT", 300, "whole seconds > 0")?,
+            ipc_timeout_secs: env.positive("IPC_TIMEOUT", 600, "whole seconds > 0")?,
+            download_dir: env.path("DOWNLOAD_DIR", "./downloads"),
+            temp_dir: env.path("TEMP_DIR", "./temp"),
+            enable_search_cache: env.flag("ENABLE_SEARCH_CACHE", true)?,
+            cache_expiry_hours: env.parse("CACHE_EXPIRY_HOURS", 24, "whole hours")?,
+            archive_max_size_mb: env.positive("ARCHIVE_MAX_SIZE_MB", 100, "a whole number of MB > 0")?,
+            archive_compression_level: env.compression_level()?,
+            playlist_name_max_length: env.positive("PLAYLIST_NAME_MAX_LENGTH", 100, "a whole number > 0")?,
+            rate_limit_searches_per_hour: env.parse("RATE_LIMIT_SEARCHES_PER_HOUR", 60, "a whole number (0 = unlimited)")?,
+            log_level: env.get("LOG_LEVEL").unwrap_or_else(|| "info".to_owned()),
+            ytdlp_bin: env.path("YTDLP_BIN", "yt-dlp"),
+            ffmpeg_bin: env.path("FFMPEG_BIN", "ffmpeg"),
+            worker_concurrency: env.positive("WORKER_CONCURRENCY", 3, "a whole number > 0")?,
+            database_url: env.get("DATABASE_URL").unwrap_or_else(|| "sqlite://./hermes.db".to_owned()),
+            allow_any_output_dir: env.flag("ALLOW_ANY_OUTPUT_DIR", false)?,
+        };
+        Ok(config)
+    }
+
+    pub fn yt_timeout(&self) -> Duration {
+        Duration::from_secs(self.yt_timeout_secs)
+    }
+
+    pub fn ipc_timeout(&self) -> Duration {
+        Duration::from_secs(self.ipc_timeout_secs)
+    }
+
+    pub fn retry_delay(&self) -> Duration {
+        Duration::from_secs(self.retry_delay_seconds)
+    }
+
+    /// The cookie file, only when it exists (yt-dlp errors out on a missing `--cookies` file).
+    pub fn existing_cookie_file(&self) -> Option<PathBuf> {
+        self.youtube_cookie_file.is_file().then(|| self.youtube_cookie_file.clone())
+    }
+}
+
+struct Env<'a, F: Fn(&str) -> Option<String>>(&'a F);
+
+impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
+    fn get(&self, var: &str) -> Option<String> {
+        (self.0)(var).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+    }
+
+    fn path(&self, var: &str, default: &str) -> PathBuf {
+        PathBuf::from(self.get(var).unwrap_or_else(|| default.to_owned()))
+    }
+
+    fn parse<T: FromStr>(&self, var: &'static str, default: T, expected: &'static str) -> Result<T, ConfigError> {
+        match self.get(var) {
+            None => Ok(default),
+            Some(value) => value.parse().map_err(|_| ConfigError { var, value, expected }),
+        }
+    }
+
+    fn positive<T: FromStr + PartialOrd + Default>(
+        &self,
+        var: &'static str,
+        default: T,
+        expected: &'static str,
+    ) -> Result<T, ConfigError> {
+        let value = self.parse(var, default, expected)?;
+        if value > T::default() {
+            Ok(value)
+        } else {
+            Err(ConfigError { var, value: self.get(var).unwrap_or_default(), expected })
+        }
+    }
+
+    fn flag(&self, var: &'static str, default: bool) -> Result<bool, ConfigError> {
+        match self.get(var).map(|v| v.to_ascii_lowercase()) {
+            None => Ok(default),
+            Some(v) if matches!(v.as_str(), "1" | "true" | "yes" | "on") => Ok(true),
+            Some(v) if matches!(v.as_str(), "0" | "false" | "no" | "off") => Ok(false),
+            Some(value) => Err(ConfigError { var, value, expected: "true or false" }),
+        }
+    }
+
+    fn compression_level(&self) -> Result<i64, ConfigError> {
+        const VAR: &str = "ARCHIVE_COMPRESSION_LEVEL";
+        const EXPECTED: &str = "a whole number 0-9";
+        let level: i64 = self.parse(VAR, 6, EXPECTED)?;
+        if (0..=9).contains(&level) {
+            Ok(level)
+        } else {
+            Err(ConfigError { var: VAR, value: level.to_string(), expected: EXPECTED })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|k| vars.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_match_the_guide() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.youtube_cookie_file, PathBuf::from("./cookies.txt"));
+        assert_eq!((c.best_audio_limit_mb, c.max_retries, c.retry_delay_seconds), (15, 3, 5));
+        assert_eq!((c.yt_timeout_secs, c.ipc_timeout_secs), (300, 600));
+        assert_eq!(c.download_dir, PathBuf::from("./downloads"));
+        assert_eq!(c.temp_dir, PathBuf::from("./temp"));
+        assert!(c.enable_search_cache);
+        assert_eq!((c.cache_expiry_hours, c.archive_max_size_mb, c.archive_compression_level), (24, 100, 6));
+        assert_eq!((c.playlist_name_max_length, c.rate_limit_searches_per_hour), (100, 60));
+        assert_eq!(c.log_level, "info");
+        assert_eq!((c.ytdlp_bin.to_str(), c.ffmpeg_bin.to_str()), (Some("yt-dlp"), Some("ffmpeg")));
+        assert_eq!(c.worker_concurrency, 3);
+        assert_eq!(c.database_url, "sqlite://./hermes.db");
+        assert!(!c.allow_any_output_dir);
+        assert_eq!(c.node_bin, None);
+    }
+
+    #[test]
+    fn values_are_read() {
+        let c = config(&[("MAX_RETRIES", "7"), ("ENABLE_SEARCH_CACHE", "false"), ("YTDLP_BIN", "/opt/y"), ("WORKER_CONCURRENCY", " 5 ")]).unwrap();
+        assert_eq!(c.max_retries, 7);
+        assert!(!c.enable_search_cache);
+        assert_eq!(c.ytdlp_bin, PathBuf::from("/opt/y"));
+        assert_eq!(c.worker_concurrency, 5);
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        for (var, value) in [
+            ("MAX_RETRIES", "abc"),
+            ("YT_TIMEOUT", "0"),
+            ("ENABLE_SEARCH_CACHE", "maybe"),
+            ("ARCHIVE_COMPRESSION_LEVEL", "12"),
+            ("WORKER_CONCURRENCY", "-1"),
+            ("ARCHIVE_MAX_SIZE_MB", "0"),
+        ] {
+            let err = config(&[(var, value)]).unwrap_err();
+            assert_eq!(err.var, var);
+            assert!(err.to_string().contains(var), "{err}");
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! The worker's one error type and the one place that maps it to protocol error codes.
+//!
+//! Actions return `Result<Response, WorkerError>`; dispatch turns an `Err` into the task's final
+//! `error` event with [`WorkerError::code`] and the first line of the message.
+use hermes_protocol::{ErrorCode, RequestError};
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error("{}", .0.message)]
+    Request(#[from] RequestError),
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("invalid URL: {0}")]
+    InvalidUrl(String),
+    #[error("yt-dlp not found (tried {})", .0.display())]
+    YtdlpNotFound(PathBuf),
+    #[error("ffmpeg not found (tried {})", .0.display())]
+    FfmpegNotFound(PathBuf),
+    #[error("cancelled: {0}")]
+    Cancelled(String),
+    #[error("{0}")]
+    Timeout(String),
+    #[error("{0}")]
+    NetworkTimeout(String),
+    #[error("output file not found: {0}")]
+    FileNotFound(String),
+    #[error("{0}")]
+    Playlist(String),
+    #[error("{0}")]
+    RateLimited(String),
+    #[error("disk full: {0}")]
+    DiskFull(String),
+    #[error("cache database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl WorkerError {
+    /// The protocol error code for this error (DESIGN.md §2).
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            WorkerError::Request(e) => e.code.clone(),
+            WorkerError::InvalidRequest(_) => ErrorCode::InvalidRequest,
+            WorkerError::InvalidUrl(_) => ErrorCode::InvalidUrl,
+            WorkerError::YtdlpNotFound(_) => ErrorCode::YtdlpNotFound,
+            WorkerError::FfmpegNotFound(_) => ErrorCode::FfmpegNotFound,
+            WorkerError::Cancelled(_) => ErrorCode::Cancelled,
+            WorkerError::Timeout(_) => ErrorCode::Timeout,
+            WorkerError::NetworkTimeout(_) => ErrorCode::NetworkTimeout,
+            WorkerError::FileNotFound(_) => ErrorCode::FileNotFound,
+            WorkerError::Playlist(_) => ErrorCode::PlaylistError,
+            WorkerError::RateLimited(_) => ErrorCode::RateLimited,
+            WorkerError::DiskFull(_) => ErrorCode::DiskFull,
+            WorkerError::Database(_) | WorkerError::Internal(_) => ErrorCode::Internal,
+        }
+    }
+
+    /// The human message for the `error` event: the first line of the cause.
+    pub fn message(&self) -> String {
+        let text = self.to_string();
+        text.lines().next().unwrap_or_default().trim().to_owned()
+    }
+}
+
+impl From<std::io::Error> for WorkerError {
+    fn from(error: std::io::Error) -> WorkerError {
+        if is_disk_full(&error) {
+            WorkerError::DiskFull(error.to_string())
+        } else {
+            WorkerError::Internal(format!("I/O error: {error}"))
+        }
+    }
+}
+
+/// ENOSPC, EDQUOT and EFBIG all mean "no room to write this file".
+pub fn is_disk_full(error: &std::io::Error) -> bool {
+    matches!(error.raw_os_error(), Some(28) | Some(122) | Some(27))
+        || matches!(error.kind(), std::io::ErrorKind::StorageFull | std::io::ErrorKind::FileTooLarge)
+}
+
+pub type WorkerResult<T> = Result<T, WorkerError>;

@@ -1,0 +1,43 @@
+//! `hermes-worker`: reads NDJSON requests on stdin, writes NDJSON events on stdout, logs on
+//! stderr. See the crate README and DESIGN.md §2 for the protocol.
+use hermes_worker::{app, config::Config};
+use std::io::IsTerminal;
+use tracing_subscriber::EnvFilter;
+
+fn main() {
+    init_logging();
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("hermes-worker: {error}");
+            std::process::exit(app::EXIT_STARTUP_FAILURE);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("hermes-worker: cannot start the async runtime: {error}");
+            std::process::exit(1);
+        }
+    };
+    let code = runtime.block_on(app::run(config));
+    // Do not wait for blocking threads (e.g. a stuck stdin read) before exiting.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    std::process::exit(code);
+}
+
+/// Logs go to stderr only; stdout belongs to the protocol. `LOG_LEVEL` takes the Python names too
+/// (`warning`, `critical`).
+fn init_logging() {
+    let level = std::env::var("LOG_LEVEL").unwrap_or_else(|_| "info".to_owned()).to_ascii_lowercase();
+    let level = match level.as_str() {
+        "warning" => "warn",
+        "critical" | "fatal" => "error",
+        other => other,
+    };
+    let filter = EnvFilter::try_new(level).unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .init();
+}

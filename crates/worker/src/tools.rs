@@ -1,0 +1,87 @@
+//! Locating yt-dlp and ffmpeg and reading their versions (for `health_check`).
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::sync::OnceCell;
+
+/// How long a `--version` probe may take before the tool is reported as unavailable.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Resolves a configured program the way `execvp` would: a value with a `/` is a path, a bare
+/// name is looked up in `PATH`. `None` when nothing executable is there.
+pub fn resolve_program(program: &Path) -> Option<PathBuf> {
+    if program.components().count() > 1 || program.is_absolute() {
+        return is_executable(program).then(|| program.to_path_buf());
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|candidate| is_executable(candidate))
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    path.metadata().map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
+}
+
+/// Versions of the external tools, probed once in the background at start-up.
+#[derive(Debug, Clone, Default)]
+pub struct ToolVersions {
+    pub ytdlp: Option<String>,
+    pub ffmpeg: Option<String>,
+}
+
+#[derive(Default)]
+pub struct ToolProbe {
+    versions: OnceCell<ToolVersions>,
+}
+
+impl ToolProbe {
+    /// The versions, probing on first use; concurrent callers share one probe.
+    pub async fn versions(&self, ytdlp: &Path, ffmpeg: &Path) -> ToolVersions {
+        self.versions
+            .get_or_init(|| async {
+                let (ytdlp, ffmpeg) = tokio::join!(first_line_of(ytdlp, "--version"), first_line_of(ffmpeg, "-version"));
+                ToolVersions { ytdlp, ffmpeg: ffmpeg.map(|line| ffmpeg_version(&line)) }
+            })
+            .await
+            .clone()
+    }
+}
+
+/// `ffmpeg version 5.1.9-0+deb12u1 Copyright ...` → `5.1.9-0+deb12u1`.
+fn ffmpeg_version(line: &str) -> String {
+    line.strip_prefix("ffmpeg version ")
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or(line)
+        .to_owned()
+}
+
+async fn first_line_of(program: &Path, flag: &str) -> Option<String> {
+    let mut command = tokio::process::Command::new(program);
+    command.arg(OsStr::new(flag)).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null()).kill_on_drop(true);
+    let output = tokio::time::timeout(PROBE_TIMEOUT, command.output()).await.ok()?.ok()?;
+    if !output.status.success() {
+        return None;
+    }
+    String::from_utf8_lossy(&output.stdout).lines().next().map(|l| l.trim().to_owned()).filter(|l| !l.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_bare_names_through_path_and_rejects_missing() {
+        assert!(resolve_program(Path::new("sh")).is_some());
+        assert_eq!(resolve_program(Path::new("definitely-not-a-program-hermes")), None);
+        assert_eq!(resolve_program(Path::new("/nonexistent/yt-dlp")), None);
+    }
+
+    #[test]
+    fn ffmpeg_version_is_the_second_word() {
+        assert_eq!(ffmpeg_version("ffmpeg version 5.1.9-0+deb12u1 Copyright (c) 2000"), "5.1.9-0+deb12u1");
+        assert_eq!(ffmpeg_version("weird"), "weird");
+    }
+}
