@@ -1,0 +1,161 @@
+//! Drives the real `hermes-worker` binary for integration tests: spawn with an isolated
+//! environment (temp DOWNLOAD_DIR and database), write request lines, read event lines with
+//! timeouts.
+#![allow(dead_code)]
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+pub const WORKER: &str = env!("CARGO_BIN_EXE_hermes-worker");
+
+/// The workspace root (for fixtures/ and scripts/).
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+pub fn fake_ytdlp() -> PathBuf {
+    workspace().join("scripts/fake-yt-dlp")
+}
+
+pub struct Worker {
+    pub child: Child,
+    stdin: Option<ChildStdin>,
+    lines: Receiver<String>,
+    pub dir: tempfile::TempDir,
+}
+
+impl Worker {
+    /// A worker with DOWNLOAD_DIR, TEMP_DIR and DATABASE_URL inside a fresh temp dir, plus `env`.
+    pub fn start(env: &[(&str, &str)]) -> Worker {
+        let dir = tempfile::tempdir().unwrap();
+        Worker::start_in(dir, env)
+    }
+
+    pub fn start_in(dir: tempfile::TempDir, env: &[(&str, &str)]) -> Worker {
+        let mut command = Command::new(WORKER);
+        command
+            .current_dir(dir.path())
+            .env("DOWNLOAD_DIR", dir.path().join("downloads"))
+            .env("TEMP_DIR", dir.path().join("temp"))
+            .env("DATABASE_URL", format!("sqlite://{}", dir.path().join("hermes.db").display()))
+            .env("LOG_LEVEL", "debug")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let mut child = command.spawn().expect("spawn hermes-worker");
+        let stdout = child.stdout.take().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        // Keep stderr drained (and visible with --nocapture) so the worker never blocks on it.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                eprintln!("[worker] {line}");
+            }
+        });
+        let stdin = child.stdin.take();
+        Worker { child, stdin, lines, dir }
+    }
+
+    pub fn downloads(&self) -> PathBuf {
+        self.dir.path().join("downloads")
+    }
+
+    pub fn send(&mut self, request: &Value) {
+        self.send_raw(format!("{request}\n").as_bytes());
+    }
+
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        stdin.write_all(bytes).unwrap();
+        stdin.flush().unwrap();
+    }
+
+    pub fn close_stdin(&mut self) {
+        self.stdin.take();
+    }
+
+    /// The next event line, parsed; panics after `timeout`.
+    pub fn next_event(&self, timeout: Duration) -> Value {
+        match self.lines.recv_timeout(timeout) {
+            Ok(line) => serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")),
+            Err(RecvTimeoutError::Timeout) => panic!("no event within {timeout:?}"),
+            Err(RecvTimeoutError::Disconnected) => panic!("worker stdout closed"),
+        }
+    }
+
+    /// The next event line if one comes within `timeout`.
+    pub fn try_next_event(&self, timeout: Duration) -> Option<Value> {
+        self.lines.recv_timeout(timeout).ok().map(|l| serde_json::from_str(&l).unwrap())
+    }
+
+    /// Events until the final (non-progress) one for `task_id`, collecting everything seen.
+    pub fn events_until_final(&self, task_id: &str, timeout: Duration) -> Vec<Value> {
+        let deadline = Instant::now() + timeout;
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let event = self.next_event(left.max(Duration::from_millis(1)));
+            let is_final = event["task_id"] == task_id && event["event"] != "progress";
+            seen.push(event);
+            if is_final {
+                return seen;
+            }
+        }
+    }
+
+    /// The final event for `task_id` (other tasks' events are skipped).
+    pub fn final_event(&self, task_id: &str, timeout: Duration) -> Value {
+        self.events_until_final(task_id, timeout).pop().unwrap()
+    }
+
+    /// Every remaining event until stdout closes.
+    pub fn drain(&self, timeout: Duration) -> Vec<Value> {
+        let deadline = Instant::now() + timeout;
+        let mut out = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => out.push(serde_json::from_str(&line).unwrap()),
+                Err(RecvTimeoutError::Disconnected) => return out,
+                Err(RecvTimeoutError::Timeout) => panic!("stdout still open after {timeout:?}; got {out:?}"),
+            }
+        }
+    }
+
+    /// Waits for the process to exit; panics after `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "worker did not exit within {timeout:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn signal(&self, signal: nix::sys::signal::Signal) {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), signal).unwrap();
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

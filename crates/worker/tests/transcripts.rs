@@ -1,0 +1,190 @@
+//! Replays every `fixtures/transcripts/*.ndjson` against the built `hermes-worker`.
+//! The format is documented in `fixtures/transcripts/README.md`.
+mod common;
+
+use common::{workspace, Worker};
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::time::Duration;
+
+const EVENTS: [&str; 9] = ["progress", "done", "error", "search_results", "video_info", "format_list", "health_ok", "cache_stats", "cache_cleanup_done"];
+
+struct Transcript {
+    env: Vec<(String, String)>,
+    sends: Vec<Vec<u8>>,
+    expects: Vec<Map<String, Value>>,
+    timeout: Duration,
+}
+
+/// Placeholders a transcript may use, filled per run.
+struct Vars {
+    base_url: String,
+    fake_ytdlp: String,
+}
+
+fn substitute(text: &str, vars: &Vars) -> String {
+    text.replace("${BASE_URL}", &vars.base_url).replace("${FAKE_YTDLP}", &vars.fake_ytdlp)
+}
+
+fn load(path: &Path, vars: &Vars) -> Transcript {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut t = Transcript { env: vec![], sends: vec![], expects: vec![], timeout: Duration::from_secs(30) };
+    for (n, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let line = substitute(line, vars);
+        let entry: Map<String, Value> = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{}:{}: {e}", path.display(), n + 1));
+        let (kind, value) = entry.iter().next().unwrap_or_else(|| panic!("{}:{}: empty entry", path.display(), n + 1));
+        match kind.as_str() {
+            "comment" => {}
+            "env" => t.env.extend(value.as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))),
+            "timeout_s" => t.timeout = Duration::from_secs(value.as_u64().unwrap()),
+            "send" => t.sends.push(format!("{value}\n").into_bytes()),
+            "send_raw" => t.sends.push(format!("{}\n", value.as_str().unwrap()).into_bytes()),
+            "send_crlf" => t.sends.push(format!("{value}\r\n").into_bytes()),
+            "send_hex" => t.sends.push(hex(value.as_str().unwrap())),
+            "send_big" => t.sends.push(big_line(value.as_object().unwrap())),
+            "expect" => t.expects.push(value.as_object().unwrap().clone()),
+            other => panic!("{}:{}: unknown entry kind {other}", path.display(), n + 1),
+        }
+    }
+    t
+}
+
+fn hex(text: &str) -> Vec<u8> {
+    text.split_whitespace().map(|b| u8::from_str_radix(b, 16).unwrap()).collect()
+}
+
+/// `{"prefix": .., "fill": "x", "count": N, "suffix": ..}` → prefix + fill×N + suffix + `\n`.
+fn big_line(spec: &Map<String, Value>) -> Vec<u8> {
+    let s = |k: &str| spec.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+    let count = spec["count"].as_u64().unwrap() as usize;
+    format!("{}{}{}\n", s("prefix"), s("fill").repeat(count), s("suffix")).into_bytes()
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+fn type_matches(v: &Value, spec: &str) -> bool {
+    spec.split('|').any(|t| t == type_name(v) || (t == "number" && type_name(v) == "integer"))
+}
+
+/// Checks every rule that holds for any event line, whatever the transcript says.
+fn check_generic(event: &Value, progress_seen: &mut HashMap<String, u64>, finished: &HashMap<String, usize>) {
+    let task_id = event["task_id"].as_str().expect("task_id string");
+    let name = event["event"].as_str().expect("event string");
+    assert!(EVENTS.contains(&name), "event outside the closed set: {event}");
+    assert!(event["data"].is_object(), "data must be an object: {event}");
+    if name == "progress" {
+        assert!(task_id != "unknown");
+        assert_eq!(finished.get(task_id), None, "progress after the final event: {event}");
+        let percent = event["data"]["percent"].as_u64().unwrap_or_else(|| panic!("percent must be an integer: {event}"));
+        assert!(percent <= 100);
+        let last = progress_seen.entry(task_id.to_owned()).or_insert(0);
+        assert!(percent >= *last, "percent decreased: {event}");
+        *last = percent;
+        assert!(event["data"]["speed"].is_string() && event["data"]["eta"].is_u64() && event["data"]["status"].is_string(), "{event}");
+    }
+}
+
+fn check_expectation(event: &Value, expect: &Map<String, Value>, file: &str) {
+    let ctx = || format!("{file}: event {event} vs expectation {expect:?}");
+    assert_eq!(event["event"], expect["event"], "{}", ctx());
+    let data = event["data"].as_object().unwrap();
+    if let Some(keys) = expect.get("keys") {
+        for key in keys.as_array().unwrap() {
+            assert!(data.contains_key(key.as_str().unwrap()), "missing key {key}: {}", ctx());
+        }
+    }
+    if let Some(types) = expect.get("types") {
+        for (key, spec) in types.as_object().unwrap() {
+            let value = data.get(key).unwrap_or(&Value::Null);
+            assert!(type_matches(value, spec.as_str().unwrap()), "{key} should be {spec}: {}", ctx());
+        }
+    }
+    if let Some(values) = expect.get("data") {
+        for (key, want) in values.as_object().unwrap() {
+            assert_eq!(data.get(key), Some(want), "{key}: {}", ctx());
+        }
+    }
+    if let Some(min) = expect.get("min_progress") {
+        let _ = min; // counted by the caller
+    }
+}
+
+fn replay(path: &Path, vars: &Vars) {
+    let file = path.file_name().unwrap().to_string_lossy().into_owned();
+    let t = load(path, vars);
+    let env: Vec<(&str, &str)> = t.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut worker = Worker::start(&env);
+    for bytes in &t.sends {
+        worker.send_raw(bytes);
+    }
+    worker.close_stdin();
+    let events = worker.drain(t.timeout);
+    let status = worker.wait_exit(Duration::from_secs(10));
+    assert!(status.success(), "{file}: worker exited with {status}");
+
+    let mut progress_seen = HashMap::new();
+    let mut finals: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    let mut finished: HashMap<String, usize> = HashMap::new();
+    let mut progress_count: HashMap<String, usize> = HashMap::new();
+    for event in &events {
+        check_generic(event, &mut progress_seen, &finished);
+        let task_id = event["task_id"].as_str().unwrap().to_owned();
+        if event["event"] == "progress" {
+            *progress_count.entry(task_id).or_default() += 1;
+        } else {
+            *finished.entry(task_id.clone()).or_default() += 1;
+            finals.entry(task_id).or_default().push(event.clone());
+        }
+    }
+    let mut expected: BTreeMap<String, Vec<&Map<String, Value>>> = BTreeMap::new();
+    for e in &t.expects {
+        expected.entry(e["task_id"].as_str().unwrap().to_owned()).or_default().push(e);
+    }
+    assert_eq!(
+        finals.keys().collect::<Vec<_>>(),
+        expected.keys().collect::<Vec<_>>(),
+        "{file}: task ids with final events differ; events: {events:#?}"
+    );
+    for (task_id, wanted) in &expected {
+        let got = &finals[task_id];
+        assert_eq!(got.len(), wanted.len(), "{file}: {task_id}: expected {} final event(s), got {got:#?}", wanted.len());
+        if task_id != "unknown" {
+            assert_eq!(got.len(), 1, "{file}: {task_id}: exactly one final event per request");
+        }
+        for (event, expect) in got.iter().zip(wanted) {
+            check_expectation(event, expect, &file);
+            if let Some(min) = expect.get("min_progress").and_then(Value::as_u64) {
+                let n = progress_count.get(task_id).copied().unwrap_or(0) as u64;
+                assert!(n >= min, "{file}: {task_id}: {n} progress events, expected at least {min}");
+            }
+        }
+    }
+}
+
+#[test]
+fn every_transcript_replays() {
+    let media = hermes_testkit::http::MediaServer::start(hermes_testkit::media::media_dir());
+    let vars = Vars { base_url: media.base_url().to_owned(), fake_ytdlp: common::fake_ytdlp().display().to_string() };
+    let dir = workspace().join("fixtures/transcripts");
+    let mut paths: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "ndjson")).collect();
+    paths.sort();
+    assert!(paths.len() >= 5, "expected transcripts in {}", dir.display());
+    for path in paths {
+        eprintln!("replaying {}", path.display());
+        replay(&path, &vars);
+    }
+}
