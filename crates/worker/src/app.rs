@@ -51,7 +51,7 @@ pub async fn run(config: Config) -> i32 {
             let _ = tokio::time::timeout(TERMINATE_GRACE, &mut serving).await;
         }
     }
-    // RUNNER-HOOK: kill_all_groups() once the runner lands
+    crate::ytdlp::runner::kill_all_groups();
 
     let responses = ctx.events.sent_count();
     ctx.cache.close().await;

@@ -2,6 +2,9 @@
 //!
 //! Actions return `Result<Response, WorkerError>`; dispatch turns an `Err` into the task's final
 //! `error` event with [`WorkerError::code`] and the first line of the message.
+use crate::archive::ArchiveError;
+use crate::sanitize::PathError;
+use crate::ytdlp::classify::YtdlpErrorKind;
 use hermes_protocol::{ErrorCode, RequestError};
 use std::path::PathBuf;
 
@@ -17,6 +20,13 @@ pub enum WorkerError {
     YtdlpNotFound(PathBuf),
     #[error("ffmpeg not found (tried {})", .0.display())]
     FfmpegNotFound(PathBuf),
+    /// yt-dlp failed; `kind` is what its ERROR lines say, `message` the first of them.
+    #[error("{message}")]
+    Ytdlp { kind: YtdlpErrorKind, message: String },
+    #[error("{0}")]
+    Path(#[from] PathError),
+    #[error("{0}")]
+    Archive(#[from] ArchiveError),
     #[error("cancelled: {0}")]
     Cancelled(String),
     #[error("{0}")]
@@ -46,6 +56,9 @@ impl WorkerError {
             WorkerError::InvalidUrl(_) => ErrorCode::InvalidUrl,
             WorkerError::YtdlpNotFound(_) => ErrorCode::YtdlpNotFound,
             WorkerError::FfmpegNotFound(_) => ErrorCode::FfmpegNotFound,
+            WorkerError::Ytdlp { kind, .. } => ytdlp_code(*kind),
+            WorkerError::Path(_) => ErrorCode::InvalidRequest,
+            WorkerError::Archive(e) => archive_code(e),
             WorkerError::Cancelled(_) => ErrorCode::Cancelled,
             WorkerError::Timeout(_) => ErrorCode::Timeout,
             WorkerError::NetworkTimeout(_) => ErrorCode::NetworkTimeout,
@@ -57,10 +70,38 @@ impl WorkerError {
         }
     }
 
+    /// Whether trying again may help (network trouble, HTTP 5xx, 429): the only failures retried.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, WorkerError::Ytdlp { kind, .. } if kind.is_transient())
+    }
+
     /// The human message for the `error` event: the first line of the cause.
     pub fn message(&self) -> String {
         let text = self.to_string();
         text.lines().next().unwrap_or_default().trim().to_owned()
+    }
+}
+
+fn ytdlp_code(kind: YtdlpErrorKind) -> ErrorCode {
+    match kind {
+        YtdlpErrorKind::Private | YtdlpErrorKind::AgeRestricted => ErrorCode::VideoPrivate,
+        YtdlpErrorKind::Removed => ErrorCode::VideoRemoved,
+        YtdlpErrorKind::BotDetection => ErrorCode::BotDetection,
+        YtdlpErrorKind::NoSuitableFormat => ErrorCode::NoSuitableFormat,
+        YtdlpErrorKind::RateLimited => ErrorCode::RateLimited,
+        YtdlpErrorKind::NetworkTimeout => ErrorCode::NetworkTimeout,
+        YtdlpErrorKind::UnsupportedUrl => ErrorCode::InvalidUrl,
+        YtdlpErrorKind::DiskFull => ErrorCode::DiskFull,
+        YtdlpErrorKind::Other => ErrorCode::YtdlpError,
+    }
+}
+
+fn archive_code(error: &ArchiveError) -> ErrorCode {
+    match error {
+        ArchiveError::DiskFull => ErrorCode::DiskFull,
+        ArchiveError::MissingTrack(_) | ArchiveError::NotAFile(_) => ErrorCode::FileNotFound,
+        ArchiveError::NoTracks | ArchiveError::TrackChanged(_) | ArchiveError::InvalidBaseName(_) => ErrorCode::PlaylistError,
+        ArchiveError::Io { .. } | ArchiveError::Zip { .. } | ArchiveError::PartOverLimit { .. } => ErrorCode::Internal,
     }
 }
 

@@ -85,3 +85,21 @@ impl Command {
 pub fn handler_names() -> Vec<String> {
     Action::ALL.iter().map(|a| a.as_str().to_owned()).collect()
 }
+
+/// Longest URL accepted; longer input is not a link anyone pasted.
+const MAX_URL_CHARS: usize = 4096;
+
+/// The request's `url`, checked just enough to refuse what cannot be a link (empty, control
+/// characters, whitespace inside, absurd length). Anything else goes to yt-dlp — always after
+/// `--`, so even a "URL" like `--exec=...` is only ever a URL — and yt-dlp decides whether it
+/// supports it.
+pub fn required_url(request: &Request) -> Result<String, WorkerError> {
+    let url = request.url.as_deref().map(str::trim).unwrap_or_default();
+    if url.is_empty() {
+        return Err(WorkerError::InvalidRequest(format!("{} needs a `url`", request.action)));
+    }
+    if url.chars().count() > MAX_URL_CHARS || url.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(WorkerError::InvalidUrl("not a URL (whitespace, control characters or too long)".to_owned()));
+    }
+    Ok(url.to_owned())
+}

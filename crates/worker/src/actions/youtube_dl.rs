@@ -1,17 +1,107 @@
-//! `youtube_dl` — lands with its issue; until then it answers `error` `INTERNAL` "not implemented yet".
+//! `youtube_dl`: download one video, or extract its audio, into the task's output directory.
+//!
+//! Flow: resolve and create `output_dir` (inside `DOWNLOAD_DIR`) → `progress` preparing → yt-dlp
+//! (retrying transient failures) with progress streamed → the final paths yt-dlp printed, sizes
+//! from the file system → `progress` 100 completed → `done`. On failure or cancel, partial files
+//! are removed and nothing half-written is reported.
 use crate::context::Context;
 use crate::error::WorkerError;
+use crate::sanitize::resolve_output_dir;
 use crate::tasks::Task;
-use hermes_protocol::{Request, Response};
+use crate::tools;
+use crate::ytdlp::args::{download_argv, DownloadSpec, MediaMode, SINGLE_OUTPUT_TEMPLATE};
+use crate::ytdlp::driver::{self, lock, require_ffmpeg, ytdlp_env};
+use crate::ytdlp::progress::{FinalFile, ProgressTracker};
+use hermes_protocol::{DownloadDone, DownloadParams, Event, FileEntry, ProgressStatus, Request, Response};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
-pub struct YoutubeDl;
+pub struct YoutubeDl {
+    url: String,
+    params: DownloadParams,
+}
 
 impl YoutubeDl {
-    pub fn parse(_request: Request) -> Result<YoutubeDl, WorkerError> {
-        Ok(YoutubeDl)
+    pub fn parse(request: Request) -> Result<YoutubeDl, WorkerError> {
+        Ok(YoutubeDl { url: super::required_url(&request)?, params: request.params_as()? })
     }
 
-    pub async fn apply(self, _ctx: &Context, _task: &Task) -> Result<Response, WorkerError> {
-        Err(WorkerError::Internal("youtube_dl: not implemented yet".to_owned()))
+    pub async fn apply(self, ctx: &Context, task: &Task) -> Result<Response, WorkerError> {
+        let config = &ctx.config;
+        let output_dir = resolve_output_dir(&config.download_dir, self.params.output_dir.as_deref(), &task.id, config.allow_any_output_dir)?;
+        if self.params.extract_audio {
+            require_ffmpeg(ctx)?;
+        }
+        std::fs::create_dir_all(&output_dir)?;
+
+        let tracker = Arc::new(Mutex::new(ProgressTracker::new()));
+        let preparing = lock(&tracker).report(0, ProgressStatus::Preparing, Instant::now());
+        if let Some(update) = preparing {
+            task.progress(update).await;
+        }
+
+        let mode = if self.params.extract_audio {
+            MediaMode::Audio { format: self.params.audio_format, quality: self.params.audio_quality.clone() }
+        } else {
+            MediaMode::Video
+        };
+        let spec = DownloadSpec {
+            url: &self.url,
+            output_dir: &output_dir,
+            output_template: SINGLE_OUTPUT_TEMPLATE,
+            mode,
+            format: self.params.format.as_deref(),
+            best_audio_limit_mb: config.best_audio_limit_mb,
+            playlist: None,
+        };
+        let args = download_argv(&ytdlp_env(ctx), &spec);
+        let outcome = match driver::run_with_retries(ctx, task, args, Some(tracker.clone())).await {
+            Ok(outcome) => outcome,
+            Err(error) => {
+                remove_if_empty(&output_dir);
+                return Err(error);
+            }
+        };
+
+        let done = describe_files(ctx, &outcome.final_files).await?;
+        let finished = lock(&tracker).finish();
+        task.progress(finished).await;
+        Ok(Response::new(task.id.clone(), Event::Done, &done))
     }
+}
+
+/// `done` data from the files yt-dlp printed, checked on disk: a file it named but that is not
+/// there is `FILE_NOT_FOUND`, never a success.
+async fn describe_files(ctx: &Context, finals: &[FinalFile]) -> Result<DownloadDone, WorkerError> {
+    let main = finals.last().ok_or_else(|| WorkerError::FileNotFound("yt-dlp reported no output file".to_owned()))?;
+    let mut files = Vec::new();
+    for file in finals {
+        let size = std::fs::metadata(&file.filepath)
+            .map_err(|_| WorkerError::FileNotFound(file.filepath.display().to_string()))?
+            .len();
+        files.push(FileEntry { path: file.filepath.display().to_string(), size, name: None });
+    }
+    let duration = match main.duration {
+        Some(secs) => Some(secs.round() as u64),
+        None => tools::probe_duration(&ctx.config.ffmpeg_bin, &main.filepath).await,
+    };
+    let main_entry = files.last().cloned().unwrap_or_default();
+    Ok(DownloadDone {
+        title: main.title.clone().or_else(|| file_stem(&main.filepath)),
+        duration,
+        file_path: main_entry.path,
+        file_size: main_entry.size,
+        filename: main.filepath.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        files,
+    })
+}
+
+fn file_stem(path: &Path) -> Option<String> {
+    path.file_stem().map(|s| s.to_string_lossy().into_owned())
+}
+
+/// A failed download leaves no empty directory behind.
+fn remove_if_empty(dir: &PathBuf) {
+    let _ = std::fs::remove_dir(dir);
 }

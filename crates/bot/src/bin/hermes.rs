@@ -1,0 +1,1 @@
+fn main() { eprintln!("usage: hermes"); std::process::exit(2) }

@@ -1,0 +1,491 @@
+//! The one place that builds yt-dlp argument vectors.
+//!
+//! Everything here is a pure function returning the argv *without* the program name, so the
+//! runner can spawn `YTDLP_BIN` with it directly (never through a shell) and tests can assert it
+//! element by element. Every flag below was checked against the real yt-dlp 2026.10.26:
+//!
+//! - `--print` switches on quiet mode, so downloads pass `--no-quiet` as well, otherwise every
+//!   progress and `Destination:` line vanishes.
+//! - Progress, `[download] Destination:`, `[ExtractAudio] Destination:`, `Downloading item N of M`
+//!   and the `--print` output all go to stdout; stderr carries only `WARNING:` / `ERROR:` lines.
+//! - [`PROGRESS_TEMPLATE`] makes yt-dlp print one compact JSON object per progress update, and
+//!   [`FINAL_FILE_PRINT`] one JSON object per final file, after every post-processor has run.
+//! - `--no-colors` is accepted without a warning (as is `--color never`).
+//! - The target is always last, right after `--`, so a URL or query beginning with `-` can never
+//!   be read as an option.
+
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
+
+pub use hermes_protocol::AudioFormat;
+
+/// Prefix of the line [`FINAL_FILE_PRINT`] makes yt-dlp print for every final file.
+pub const FINAL_FILE_MARKER: &str = "HERMES_FILE ";
+
+/// `--print` argument: after the file reached its final name (post-processing and moves done),
+/// print [`FINAL_FILE_MARKER`] followed by one JSON object. `%(.{…})j` keeps only these keys and
+/// leaves out the ones that are missing (a direct media URL has no `duration`), and JSON escapes
+/// newlines and non-ASCII, so the object always fits on one line.
+pub const FINAL_FILE_PRINT: &str =
+    "after_move:HERMES_FILE %(.{filepath,title,duration,id,playlist_index})j";
+
+/// `--progress-template` for downloads: one JSON object per update with only the fields the
+/// progress parser reads (`null` fields are left out), ~80 bytes a line instead of the ~700 of
+/// the full `%(progress)j` dictionary. The parser accepts both forms.
+pub const PROGRESS_TEMPLATE: &str =
+    "download:%(progress.{status,downloaded_bytes,total_bytes,total_bytes_estimate,speed,eta})j";
+
+/// `--progress-template` for post-processors: `{"status": "started", "postprocessor": "Merger"}`
+/// when each one starts and finishes, so the status can switch to converting/processing at once.
+pub const POSTPROCESS_TEMPLATE: &str = "postprocess:%(progress.{status,postprocessor})j";
+
+/// Output template for a single download: the title as yt-dlp sanitises it.
+pub const SINGLE_OUTPUT_TEMPLATE: &str = "%(title)s.%(ext)s";
+
+/// Output template for playlist items: the playlist position first, so the tracks of a ZIP sort
+/// in playlist order.
+pub const PLAYLIST_OUTPUT_TEMPLATE: &str = "%(playlist_index)03d - %(title)s.%(ext)s";
+
+/// Tallest video a `Video` download picks unless an explicit selector says otherwise.
+pub const VIDEO_MAX_HEIGHT: u32 = 1080;
+
+/// Audio bitrate cap (kbit/s) of the fallback selector used when the best audio is not known to
+/// fit under `BEST_AUDIO_LIMIT_MB`.
+pub const LIMITED_AUDIO_ABR_KBPS: u32 = 128;
+
+/// Maximum `ytsearchN:` count; more is never useful for a chat UI and only slows the search.
+pub const MAX_SEARCH_RESULTS: u32 = 50;
+
+/// What the worker's environment contributes to every yt-dlp call.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct YtdlpEnv {
+    /// `FFMPEG_BIN`, passed as `--ffmpeg-location` (binary or its directory).
+    pub ffmpeg_location: Option<PathBuf>,
+    /// `YOUTUBE_COOKIE_FILE`; the caller passes it only when the file exists, because yt-dlp
+    /// aborts on a missing cookie file.
+    pub cookie_file: Option<PathBuf>,
+}
+
+/// Audio extraction or a video download.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MediaMode {
+    /// `-x --audio-format F --audio-quality Q` (Q: `0` best … `10` worst, or a bitrate like `128K`).
+    Audio { format: AudioFormat, quality: String },
+    /// Best video up to [`VIDEO_MAX_HEIGHT`] merged with the best audio into MP4.
+    Video,
+}
+
+/// Playlist options: download every entry (or the first `end`), optionally skipping entries
+/// already recorded in `archive_file` (`--download-archive`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PlaylistSpec {
+    pub end: Option<u32>,
+    pub archive_file: Option<PathBuf>,
+}
+
+/// One `youtube_dl` or `playlist` download.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DownloadSpec<'a> {
+    pub url: &'a str,
+    /// Directory the files land in. `%` is escaped, so any directory name is taken literally.
+    pub output_dir: &'a Path,
+    /// yt-dlp output template relative to `output_dir`, e.g. [`SINGLE_OUTPUT_TEMPLATE`].
+    pub output_template: &'a str,
+    pub mode: MediaMode,
+    /// An explicit yt-dlp format selector from the request; it wins over the mode's default.
+    pub format: Option<&'a str>,
+    /// `BEST_AUDIO_LIMIT_MB`: the largest best-audio stream taken as is.
+    pub best_audio_limit_mb: u64,
+    /// `None` downloads the single item a URL names (`--no-playlist`).
+    pub playlist: Option<PlaylistSpec>,
+}
+
+/// argv for a download (single item or playlist).
+pub fn download_argv(env: &YtdlpEnv, spec: &DownloadSpec<'_>) -> Vec<OsString> {
+    let mut argv = common_args(env);
+    argv.extend(strs(&[
+        "--newline",
+        "--no-quiet",
+        "--progress-template",
+        PROGRESS_TEMPLATE,
+        "--progress-template",
+        POSTPROCESS_TEMPLATE,
+        "--print",
+        FINAL_FILE_PRINT,
+    ]));
+    push_playlist_args(&mut argv, spec.playlist.as_ref());
+    push_pair(&mut argv, "-f", format_selector(spec));
+    push_mode_args(&mut argv, &spec.mode);
+    argv.push("-o".into());
+    argv.push(output_path(spec.output_dir, spec.output_template));
+    push_target(&mut argv, spec.url);
+    argv
+}
+
+/// argv for metadata only: `--dump-single-json` prints one JSON document and downloads nothing.
+///
+/// `flat_playlist = true` lists a playlist (`--flat-playlist --yes-playlist`: one entry per item,
+/// no per-item extraction, for `playlist` and `playlist_preview`); `false` describes the single
+/// item the URL names (`--no-playlist`, for `get_video_info` and `get_formats`). `--no-quiet` is
+/// deliberately absent: it would put the `[generic] …` chatter on stdout in front of the JSON.
+pub fn info_argv(
+    env: &YtdlpEnv,
+    url: &str,
+    flat_playlist: bool,
+    playlist_end: Option<u32>,
+) -> Vec<OsString> {
+    let mut argv = common_args(env);
+    argv.extend(strs(&["--dump-single-json", "--skip-download"]));
+    if flat_playlist {
+        argv.extend(strs(&["--flat-playlist", "--yes-playlist"]));
+    } else {
+        argv.push("--no-playlist".into());
+    }
+    if let Some(end) = playlist_end {
+        push_pair(&mut argv, "--playlist-end", end.to_string());
+    }
+    push_target(&mut argv, url);
+    argv
+}
+
+/// argv for a YouTube search: target `ytsearch{n}:{query}` as ONE argv element, whatever the
+/// query contains, listed flat (no per-video extraction) as one JSON document.
+/// `n` is clamped to 1..=[`MAX_SEARCH_RESULTS`].
+pub fn search_argv(env: &YtdlpEnv, query: &str, n: u32) -> Vec<OsString> {
+    let mut argv = common_args(env);
+    argv.extend(strs(&["--flat-playlist", "--dump-single-json", "--skip-download"]));
+    let n = n.clamp(1, MAX_SEARCH_RESULTS);
+    push_target(&mut argv, &format!("ytsearch{n}:{query}"));
+    argv
+}
+
+/// The `BEST_AUDIO_LIMIT_MB` rule as one yt-dlp selector, tried left to right:
+/// the best audio-only stream whose size is known and under the limit (exact, then approximate
+/// size), else the best audio-only stream at most [`LIMITED_AUDIO_ABR_KBPS`], else any best
+/// audio, else the best combined format (a direct media link through the generic extractor has
+/// no size, bitrate or codec info and ends up here; `-x` then extracts its audio).
+pub fn audio_format_selector(best_audio_limit_mb: u64) -> String {
+    let limit = best_audio_limit_mb;
+    let abr = LIMITED_AUDIO_ABR_KBPS;
+    format!("ba[filesize<{limit}M]/ba[filesize_approx<{limit}M]/ba[abr<={abr}]/ba/b")
+}
+
+/// Default video selector: best video up to [`VIDEO_MAX_HEIGHT`] plus best audio, else the best
+/// combined format up to that height, else the best of anything (formats of unknown height, such
+/// as a direct media link, only match this last one).
+pub fn video_format_selector() -> String {
+    let h = VIDEO_MAX_HEIGHT;
+    format!("bv*[height<={h}]+ba/b[height<={h}]/b")
+}
+
+/// Flags every invocation shares: deterministic output whatever config file or terminal the host
+/// has, no cache directory (the worker may run with a read-only or shared home), ffmpeg and
+/// cookies from the worker's configuration.
+fn common_args(env: &YtdlpEnv) -> Vec<OsString> {
+    let mut argv = strs(&["--ignore-config", "--no-colors", "--no-cache-dir"]);
+    if let Some(ffmpeg) = &env.ffmpeg_location {
+        push_pair(&mut argv, "--ffmpeg-location", ffmpeg.as_os_str());
+    }
+    if let Some(cookies) = &env.cookie_file {
+        push_pair(&mut argv, "--cookies", cookies.as_os_str());
+    }
+    argv
+}
+
+fn push_playlist_args(argv: &mut Vec<OsString>, playlist: Option<&PlaylistSpec>) {
+    let Some(playlist) = playlist else {
+        argv.push("--no-playlist".into());
+        return;
+    };
+    argv.push("--yes-playlist".into());
+    if let Some(end) = playlist.end {
+        push_pair(argv, "--playlist-end", end.to_string());
+    }
+    if let Some(archive) = &playlist.archive_file {
+        push_pair(argv, "--download-archive", archive.as_os_str());
+    }
+}
+
+fn format_selector(spec: &DownloadSpec<'_>) -> String {
+    if let Some(explicit) = spec.format.filter(|f| !f.trim().is_empty()) {
+        return explicit.to_string();
+    }
+    match spec.mode {
+        MediaMode::Audio { .. } => audio_format_selector(spec.best_audio_limit_mb),
+        MediaMode::Video => video_format_selector(),
+    }
+}
+
+fn push_mode_args(argv: &mut Vec<OsString>, mode: &MediaMode) {
+    match mode {
+        MediaMode::Audio { format, quality } => {
+            argv.push("-x".into());
+            push_pair(argv, "--audio-format", format.as_str());
+            push_pair(argv, "--audio-quality", quality.as_str());
+        }
+        MediaMode::Video => push_pair(argv, "--merge-output-format", "mp4"),
+    }
+}
+
+/// `<output_dir>/<template>` for `-o`. The directory is not a template, so its `%` are doubled
+/// (`%%` is yt-dlp's literal percent). Works on raw bytes: the directory need not be UTF-8.
+fn output_path(output_dir: &Path, template: &str) -> OsString {
+    let mut bytes = escape_template_percent(output_dir.as_os_str());
+    if !bytes.is_empty() && !bytes.ends_with(b"/") {
+        bytes.push(b'/');
+    }
+    bytes.extend_from_slice(template.as_bytes());
+    OsString::from_vec(bytes)
+}
+
+fn escape_template_percent(dir: &OsStr) -> Vec<u8> {
+    let mut out = Vec::with_capacity(dir.len() + 4);
+    for &byte in dir.as_bytes() {
+        if byte == b'%' {
+            out.push(b'%');
+        }
+        out.push(byte);
+    }
+    out
+}
+
+/// `--` then the target: always the last two elements.
+fn push_target(argv: &mut Vec<OsString>, target: &str) {
+    argv.push("--".into());
+    argv.push(target.into());
+}
+
+fn push_pair(argv: &mut Vec<OsString>, flag: &str, value: impl Into<OsString>) {
+    argv.push(flag.into());
+    argv.push(value.into());
+}
+
+fn strs(items: &[&str]) -> Vec<OsString> {
+    items.iter().map(OsString::from).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env_plain() -> YtdlpEnv {
+        YtdlpEnv::default()
+    }
+
+    fn env_full() -> YtdlpEnv {
+        YtdlpEnv {
+            ffmpeg_location: Some(PathBuf::from("/usr/bin/ffmpeg")),
+            cookie_file: Some(PathBuf::from("/etc/hermes/cookies.txt")),
+        }
+    }
+
+    fn audio(format: AudioFormat, quality: &str) -> MediaMode {
+        MediaMode::Audio { format, quality: quality.to_string() }
+    }
+
+    fn spec<'a>(url: &'a str, mode: MediaMode) -> DownloadSpec<'a> {
+        DownloadSpec {
+            url,
+            output_dir: Path::new("/dl/task-1"),
+            output_template: SINGLE_OUTPUT_TEMPLATE,
+            mode,
+            format: None,
+            best_audio_limit_mb: 15,
+            playlist: None,
+        }
+    }
+
+    fn strings(argv: &[OsString]) -> Vec<String> {
+        argv.iter().map(|a| a.to_string_lossy().into_owned()).collect()
+    }
+
+    /// The value following `flag`, asserting the flag appears exactly once.
+    fn value_of(argv: &[String], flag: &str) -> String {
+        let positions: Vec<usize> =
+            argv.iter().enumerate().filter(|(_, a)| *a == flag).map(|(i, _)| i).collect();
+        assert_eq!(positions.len(), 1, "{flag} should appear once in {argv:?}");
+        argv[positions[0] + 1].clone()
+    }
+
+    fn assert_target_last(argv: &[String], target: &str) {
+        let n = argv.len();
+        assert_eq!(argv[n - 2], "--", "{argv:?}");
+        assert_eq!(argv[n - 1], target, "{argv:?}");
+        assert_eq!(argv.iter().filter(|a| *a == "--").count(), 1, "{argv:?}");
+    }
+
+    const DOWNLOAD_PREFIX: [&str; 11] = [
+        "--ignore-config",
+        "--no-colors",
+        "--no-cache-dir",
+        "--newline",
+        "--no-quiet",
+        "--progress-template",
+        PROGRESS_TEMPLATE,
+        "--progress-template",
+        POSTPROCESS_TEMPLATE,
+        "--print",
+        FINAL_FILE_PRINT,
+    ];
+
+    #[test]
+    fn audio_mp3_full_argv() {
+        let argv = strings(&download_argv(&env_plain(), &spec("https://youtu.be/x", audio(AudioFormat::Mp3, "0"))));
+        let mut expected: Vec<String> = DOWNLOAD_PREFIX.iter().map(|s| s.to_string()).collect();
+        expected.extend(
+            [
+                "--no-playlist",
+                "-f",
+                "ba[filesize<15M]/ba[filesize_approx<15M]/ba[abr<=128]/ba/b",
+                "-x",
+                "--audio-format",
+                "mp3",
+                "--audio-quality",
+                "0",
+                "-o",
+                "/dl/task-1/%(title)s.%(ext)s",
+                "--",
+                "https://youtu.be/x",
+            ]
+            .map(String::from),
+        );
+        assert_eq!(argv, expected);
+    }
+
+    #[test]
+    fn audio_m4a_uses_its_format_and_quality() {
+        let argv = strings(&download_argv(&env_plain(), &spec("https://youtu.be/x", audio(AudioFormat::M4a, "5"))));
+        assert_eq!(value_of(&argv, "--audio-format"), "m4a");
+        assert_eq!(value_of(&argv, "--audio-quality"), "5");
+        assert!(argv.contains(&"-x".to_string()));
+        assert!(!argv.contains(&"--merge-output-format".to_string()));
+    }
+
+    #[test]
+    fn audio_selector_follows_the_best_audio_limit() {
+        let mut s = spec("https://youtu.be/x", audio(AudioFormat::Opus, "0"));
+        s.best_audio_limit_mb = 40;
+        let argv = strings(&download_argv(&env_plain(), &s));
+        assert_eq!(value_of(&argv, "-f"), "ba[filesize<40M]/ba[filesize_approx<40M]/ba[abr<=128]/ba/b");
+    }
+
+    #[test]
+    fn video_default_caps_height_and_merges_to_mp4() {
+        let argv = strings(&download_argv(&env_plain(), &spec("https://youtu.be/x", MediaMode::Video)));
+        assert_eq!(value_of(&argv, "-f"), "bv*[height<=1080]+ba/b[height<=1080]/b");
+        assert_eq!(value_of(&argv, "--merge-output-format"), "mp4");
+        assert!(!argv.contains(&"-x".to_string()));
+        assert!(!argv.contains(&"--audio-format".to_string()));
+        assert!(argv.starts_with(&DOWNLOAD_PREFIX.map(String::from)));
+        assert_target_last(&argv, "https://youtu.be/x");
+    }
+
+    #[test]
+    fn explicit_format_wins_in_both_modes() {
+        for mode in [MediaMode::Video, audio(AudioFormat::Mp3, "0")] {
+            let mut s = spec("https://youtu.be/x", mode);
+            s.format = Some("137+140");
+            let argv = strings(&download_argv(&env_plain(), &s));
+            assert_eq!(value_of(&argv, "-f"), "137+140");
+        }
+    }
+
+    #[test]
+    fn blank_explicit_format_falls_back_to_the_default() {
+        let mut s = spec("https://youtu.be/x", MediaMode::Video);
+        s.format = Some("  ");
+        let argv = strings(&download_argv(&env_plain(), &s));
+        assert_eq!(value_of(&argv, "-f"), video_format_selector());
+    }
+
+    #[test]
+    fn cookies_and_ffmpeg_are_passed_when_configured() {
+        let argv = strings(&download_argv(&env_full(), &spec("https://youtu.be/x", MediaMode::Video)));
+        assert_eq!(value_of(&argv, "--cookies"), "/etc/hermes/cookies.txt");
+        assert_eq!(value_of(&argv, "--ffmpeg-location"), "/usr/bin/ffmpeg");
+        for argv in [info_argv(&env_full(), "u", false, None), search_argv(&env_full(), "q", 5)] {
+            let argv = strings(&argv);
+            assert_eq!(value_of(&argv, "--cookies"), "/etc/hermes/cookies.txt");
+        }
+    }
+
+    #[test]
+    fn no_cookie_flag_without_a_cookie_file() {
+        let argv = strings(&download_argv(&env_plain(), &spec("https://youtu.be/x", MediaMode::Video)));
+        assert!(!argv.contains(&"--cookies".to_string()));
+        assert!(!argv.contains(&"--ffmpeg-location".to_string()));
+    }
+
+    #[test]
+    fn url_starting_with_dash_stays_after_the_separator() {
+        let url = "-f worst --exec rm";
+        let argv = strings(&download_argv(&env_plain(), &spec(url, MediaMode::Video)));
+        assert_target_last(&argv, url);
+        let argv = strings(&info_argv(&env_plain(), url, false, None));
+        assert_target_last(&argv, url);
+    }
+
+    #[test]
+    fn search_query_with_shell_metacharacters_is_one_element() {
+        let query = "a; rm -rf / | cat & echo $HOME `id` \"q\" 'x'\nnext";
+        let argv = strings(&search_argv(&env_plain(), query, 5));
+        assert_target_last(&argv, &format!("ytsearch5:{query}"));
+        assert_eq!(
+            argv[..argv.len() - 2],
+            ["--ignore-config", "--no-colors", "--no-cache-dir", "--flat-playlist", "--dump-single-json", "--skip-download"]
+        );
+    }
+
+    #[test]
+    fn search_count_is_clamped() {
+        assert_eq!(strings(&search_argv(&env_plain(), "q", 0)).last().map(String::as_str), Some("ytsearch1:q"));
+        assert_eq!(strings(&search_argv(&env_plain(), "q", 1000)).last().map(String::as_str), Some("ytsearch50:q"));
+    }
+
+    #[test]
+    fn playlist_download_with_end_and_archive() {
+        let mut s = spec("https://www.youtube.com/playlist?list=PL1", audio(AudioFormat::Mp3, "0"));
+        s.output_template = PLAYLIST_OUTPUT_TEMPLATE;
+        s.playlist = Some(PlaylistSpec { end: Some(25), archive_file: Some(PathBuf::from("/dl/archive.txt")) });
+        let argv = strings(&download_argv(&env_plain(), &s));
+        assert!(argv.contains(&"--yes-playlist".to_string()));
+        assert!(!argv.contains(&"--no-playlist".to_string()));
+        assert_eq!(value_of(&argv, "--playlist-end"), "25");
+        assert_eq!(value_of(&argv, "--download-archive"), "/dl/archive.txt");
+        assert_eq!(value_of(&argv, "-o"), "/dl/task-1/%(playlist_index)03d - %(title)s.%(ext)s");
+    }
+
+    #[test]
+    fn single_download_never_follows_a_playlist() {
+        let argv = strings(&download_argv(&env_plain(), &spec("https://youtu.be/x?list=PL1", MediaMode::Video)));
+        assert!(argv.contains(&"--no-playlist".to_string()));
+        assert!(!argv.contains(&"--yes-playlist".to_string()));
+        assert!(!argv.contains(&"--playlist-end".to_string()));
+    }
+
+    #[test]
+    fn percent_in_output_dir_is_escaped_and_non_utf8_survives() {
+        let mut s = spec("u", MediaMode::Video);
+        let dir = PathBuf::from(OsString::from_vec(b"/dl/100%\xff/".to_vec()));
+        s.output_dir = &dir;
+        let argv = download_argv(&env_plain(), &s);
+        let o = argv.iter().position(|a| a == "-o").map(|i| argv[i + 1].clone());
+        assert_eq!(o.map(OsString::into_vec), Some(b"/dl/100%%\xff/%(title)s.%(ext)s".to_vec()));
+    }
+
+    #[test]
+    fn info_argv_single_item_and_flat_playlist() {
+        let single = strings(&info_argv(&env_plain(), "https://youtu.be/x", false, None));
+        assert_eq!(
+            single,
+            ["--ignore-config", "--no-colors", "--no-cache-dir", "--dump-single-json", "--skip-download", "--no-playlist", "--", "https://youtu.be/x"]
+        );
+        let flat = strings(&info_argv(&env_plain(), "https://y/p", true, Some(5)));
+        assert!(flat.contains(&"--flat-playlist".to_string()));
+        assert!(flat.contains(&"--yes-playlist".to_string()));
+        assert_eq!(value_of(&flat, "--playlist-end"), "5");
+        assert!(!flat.contains(&"--no-quiet".to_string()), "chatter would precede the JSON");
+        assert_target_last(&flat, "https://y/p");
+    }
+}

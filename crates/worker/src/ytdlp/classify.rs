@@ -1,0 +1,313 @@
+//! What went wrong, judged from yt-dlp's `ERROR:` (and `WARNING:`) text.
+//!
+//! yt-dlp reports failures only as text, so this is a table of phrases taken from real yt-dlp
+//! messages (see the tests). The order of the checks matters and is part of the contract:
+//! YouTube's session rate limit reads "Video unavailable. This content isn't available, try again
+//! later. The current session has been rate-limited…", so rate limiting is checked before
+//! "unavailable"; "Sign in to confirm your age" before the bot check's "Sign in to confirm you're
+//! not a bot"; content problems (private, removed, no format) before transport problems, because a
+//! message like "Unable to download webpage: HTTP Error 404" is about the content, not the network.
+
+use hermes_protocol::ErrorCode;
+
+/// The cause of a failed yt-dlp run, as far as its messages tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum YtdlpErrorKind {
+    /// Private or members-only video.
+    Private,
+    /// "Sign in to confirm your age": reported to hosts as `VIDEO_PRIVATE` (cookies may help).
+    AgeRestricted,
+    /// Unavailable, removed, account terminated, HTTP 404.
+    Removed,
+    /// "Sign in to confirm you're not a bot".
+    BotDetection,
+    /// "Requested format is not available".
+    NoSuitableFormat,
+    /// HTTP 429 or YouTube's session rate limit.
+    RateLimited,
+    /// Timeouts, resets, refused connections, DNS failures, HTTP 5xx.
+    NetworkTimeout,
+    /// "Unsupported URL" or "is not a valid URL".
+    UnsupportedUrl,
+    /// "No space left on device".
+    DiskFull,
+    Other,
+}
+
+impl YtdlpErrorKind {
+    /// Whether running yt-dlp again may succeed: only network trouble, HTTP 5xx and 429 are
+    /// retried; private, removed, format and URL errors would fail the same way again.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, YtdlpErrorKind::NetworkTimeout | YtdlpErrorKind::RateLimited)
+    }
+
+    /// The wire `error_code` for this cause.
+    pub fn error_code(&self) -> ErrorCode {
+        match self {
+            YtdlpErrorKind::Private | YtdlpErrorKind::AgeRestricted => ErrorCode::VideoPrivate,
+            YtdlpErrorKind::Removed => ErrorCode::VideoRemoved,
+            YtdlpErrorKind::BotDetection => ErrorCode::BotDetection,
+            YtdlpErrorKind::NoSuitableFormat => ErrorCode::NoSuitableFormat,
+            YtdlpErrorKind::RateLimited => ErrorCode::RateLimited,
+            YtdlpErrorKind::NetworkTimeout => ErrorCode::NetworkTimeout,
+            YtdlpErrorKind::UnsupportedUrl => ErrorCode::InvalidUrl,
+            YtdlpErrorKind::DiskFull => ErrorCode::DiskFull,
+            YtdlpErrorKind::Other => ErrorCode::YtdlpError,
+        }
+    }
+}
+
+/// Classifies a failed run from its stderr lines (with or without the `ERROR: ` prefix).
+///
+/// `ERROR:` lines decide, the first one with a recognised cause winning; only when none is
+/// recognised do the other lines (warnings about retries, for instance) get a say.
+pub fn classify(error_lines: &[String]) -> YtdlpErrorKind {
+    let is_error = |line: &&String| line.trim_start().starts_with("ERROR:");
+    let from_errors = error_lines.iter().filter(is_error).map(|l| classify_message(l));
+    let from_others = error_lines.iter().filter(|l| !is_error(l)).map(|l| classify_message(l));
+    from_errors
+        .chain(from_others)
+        .find(|kind| *kind != YtdlpErrorKind::Other)
+        .unwrap_or(YtdlpErrorKind::Other)
+}
+
+/// Classifies one message. See the module docs for why the checks run in this order.
+pub fn classify_message(message: &str) -> YtdlpErrorKind {
+    let text = normalise(message);
+    let has = |phrases: &[&str]| phrases.iter().any(|p| text.contains(p));
+
+    if has(&["http error 429", "too many requests", "rate-limited", "rate limited"]) {
+        YtdlpErrorKind::RateLimited
+    } else if has(&["confirm your age", "age-restricted", "age restricted", "inappropriate for some users"]) {
+        YtdlpErrorKind::AgeRestricted
+    } else if has(&["not a bot", "sign in to confirm you're"]) {
+        YtdlpErrorKind::BotDetection
+    } else if has(&["private video", "video is private", "members-only", "join this channel", "available to this channel's members"]) {
+        YtdlpErrorKind::Private
+    } else if has(&["requested format is not available", "no video formats found", "requested format not available"]) {
+        YtdlpErrorKind::NoSuitableFormat
+    } else if has(&["unsupported url", "is not a valid url"]) {
+        YtdlpErrorKind::UnsupportedUrl
+    } else if has(&["no space left on device"]) {
+        YtdlpErrorKind::DiskFull
+    } else if has(&[
+        "video unavailable",
+        "http error 404",
+        "has been removed",
+        "has been terminated",
+        "no longer available",
+        "video is not available",
+        "video does not exist",
+    ]) {
+        YtdlpErrorKind::Removed
+    } else if is_network_trouble(&text) {
+        YtdlpErrorKind::NetworkTimeout
+    } else {
+        YtdlpErrorKind::Other
+    }
+}
+
+/// The human message of a failed run: the first `ERROR:` line without its prefix, the
+/// `[extractor] id: ` in front and the Python exception detail behind (`(caused by …)`,
+/// `; please report this issue …`). Without any `ERROR:` line (a usage error, a crash), the last
+/// non-empty line. Empty only when every line is.
+pub fn first_error_message(lines: &[String]) -> String {
+    let first_error = lines.iter().find_map(|line| line.trim_start().strip_prefix("ERROR:"));
+    let raw = match first_error {
+        Some(message) => message,
+        None => lines.iter().rev().map(|l| l.trim()).find(|l| !l.is_empty()).unwrap_or(""),
+    };
+    human_message(raw)
+}
+
+fn human_message(raw: &str) -> String {
+    let mut message = strip_extractor_prefix(raw.trim());
+    for tail in [" (caused by ", "; please report this issue"] {
+        if let Some(at) = message.find(tail) {
+            message = &message[..at];
+        }
+    }
+    message.trim().to_string()
+}
+
+/// `[youtube] dQw4w9WgXcQ: Video unavailable` → `Video unavailable`. The id is only dropped when
+/// it is one token (no spaces), so a message that merely contains `: ` keeps its text.
+fn strip_extractor_prefix(message: &str) -> &str {
+    let Some(after_tag) = message.strip_prefix('[').and_then(|m| m.split_once("] ")).map(|(_, r)| r)
+    else {
+        return message;
+    };
+    match after_tag.split_once(": ") {
+        Some((id, rest)) if !id.is_empty() && !id.contains(char::is_whitespace) && !rest.is_empty() => rest,
+        _ => after_tag,
+    }
+}
+
+/// Lower case, typographic apostrophes made plain (YouTube writes "you’re").
+fn normalise(message: &str) -> String {
+    message.to_lowercase().replace(['\u{2019}', '\u{2018}'], "'")
+}
+
+fn is_network_trouble(text: &str) -> bool {
+    const PHRASES: [&str; 16] = [
+        "timed out",
+        "timeout",
+        "connection reset",
+        "connection refused",
+        "connection aborted",
+        "remote end closed connection",
+        "temporary failure in name resolution",
+        "name or service not known",
+        "failed to resolve",
+        "network is unreachable",
+        "no route to host",
+        "errno 104",
+        "errno 111",
+        "incompleteread",
+        "unable to connect to proxy",
+        "eof occurred in violation of protocol",
+    ];
+    PHRASES.iter().any(|p| text.contains(p)) || has_http_5xx(text)
+}
+
+/// `http error 500` … `http error 599`.
+fn has_http_5xx(text: &str) -> bool {
+    text.match_indices("http error 5").any(|(at, needle)| {
+        let digits = &text.as_bytes()[at + needle.len()..];
+        digits.len() >= 2
+            && digits[0].is_ascii_digit()
+            && digits[1].is_ascii_digit()
+            && digits.get(2).is_none_or(|b| !b.is_ascii_digit())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::YtdlpErrorKind::*;
+    use super::*;
+
+    /// Real yt-dlp error lines (from yt-dlp's issue tracker and from runs against the loopback
+    /// server of the fixtures), with the cause each must map to.
+    const REAL_ERRORS: &[(&str, YtdlpErrorKind)] = &[
+        ("ERROR: [youtube] M7mKMWjAxG8: Private video. Sign in if you've been granted access to this video", Private),
+        ("ERROR: [youtube] lwUI5-fWv4U: Join this channel to get access to members-only content like this video, and other exclusive perks.", Private),
+        ("ERROR: [youtube] dQw4w9WgXcQ: Video unavailable", Removed),
+        ("ERROR: [youtube] dQw4w9WgXcQ: Video unavailable. This video has been removed by the uploader", Removed),
+        ("ERROR: [youtube] QJO3ROT-A4E: Video unavailable. This video is no longer available because the YouTube account associated with this video has been terminated.", Removed),
+        ("ERROR: unable to download video data: HTTP Error 404: Not Found", Removed),
+        ("ERROR: [generic] missing: Unable to download webpage: HTTP Error 404: File not found (caused by <HTTPError 404: File not found>)", Removed),
+        ("ERROR: [youtube] tpUr8xVxj-w: Sign in to confirm you\u{2019}re not a bot. Use --cookies-from-browser or --cookies for the authentication. See  https://github.com/yt-dlp/yt-dlp/wiki/FAQ#how-do-i-pass-cookies-to-yt-dlp  for how to manually pass cookies. Also see  https://github.com/yt-dlp/yt-dlp/wiki/Extractors#exporting-youtube-cookies  for tips on effectively exporting YouTube cookies", BotDetection),
+        ("ERROR: [youtube] oPGVGckn7kQ: Sign in to confirm you're not a bot. This helps protect our community. Learn more", BotDetection),
+        ("ERROR: [youtube] M3GgCZFVBIo: Sign in to confirm your age. This video may be inappropriate for some users.", AgeRestricted),
+        ("ERROR: [youtube] B2HMdtND4ws: Requested format is not available. Use --list-formats for a list of available formats", NoSuitableFormat),
+        ("ERROR: [generic] tone: Requested format is not available. Use --list-formats for a list of available formats", NoSuitableFormat),
+        ("ERROR: unable to download video data: HTTP Error 429: Too Many Requests", RateLimited),
+        ("ERROR: [youtube] abc: Unable to download webpage: HTTP Error 429: Too Many Requests (caused by <HTTPError 429: Too Many Requests>)", RateLimited),
+        ("ERROR: [youtube] SOWBtuuCDig: Video unavailable. This content isn't available, try again later. The current session has been rate-limited by YouTube for up to an hour. It is recommended to use `-t sleep` to add a delay between video requests to avoid exceeding the rate limit.", RateLimited),
+        ("ERROR: Unsupported URL: http://127.0.0.1:18765/page.html", UnsupportedUrl),
+        ("ERROR: [generic] '-http://x' is not a valid URL", UnsupportedUrl),
+        ("ERROR: Unable to download webpage: The read operation timed out (caused by timeout('The read operation timed out'))", NetworkTimeout),
+        ("ERROR: Unable to download webpage: <urlopen error [Errno 110] Connection timed out> (caused by URLError(error(110, 'Connection timed out'),))", NetworkTimeout),
+        ("ERROR: Unable to download webpage: [Errno 104] Connection reset by peer", NetworkTimeout),
+        ("ERROR: [generic] Unable to download webpage: <urlopen error [Errno -3] Temporary failure in name resolution>", NetworkTimeout),
+        ("ERROR: query \"rick\" page 1: Unable to download API page: HTTPSConnection(host='www.youtube.com', port=443): Failed to resolve 'www.youtube.com' ([Errno -2] Name or service not known)", NetworkTimeout),
+        ("ERROR: unable to download video data: HTTP Error 503: Service Unavailable", NetworkTimeout),
+        ("ERROR: unable to download video data: HTTP Error 502: Bad Gateway", NetworkTimeout),
+        ("ERROR: Unable to rename file: [Errno 28] No space left on device", DiskFull),
+        ("ERROR: unable to download video data: HTTP Error 403: Forbidden", Other),
+        ("ERROR: [youtube] x: This live event will begin in a few moments.", Other),
+        ("yt-dlp: error: audio quality \"-3\" must be positive or 0", Other),
+    ];
+
+    #[test]
+    fn real_error_lines_are_classified() {
+        for (line, expected) in REAL_ERRORS {
+            assert_eq!(classify(&[line.to_string()]), *expected, "{line}");
+            assert_eq!(classify_message(line), *expected, "{line}");
+        }
+    }
+
+    #[test]
+    fn only_network_and_rate_limits_are_transient() {
+        for (line, kind) in REAL_ERRORS {
+            let transient = matches!(kind, NetworkTimeout | RateLimited);
+            assert_eq!(kind.is_transient(), transient, "{line}");
+        }
+    }
+
+    #[test]
+    fn error_lines_outrank_warnings() {
+        let lines = vec![
+            "WARNING: [youtube] Unable to download API page: HTTP Error 503: Service Unavailable".to_string(),
+            "ERROR: [youtube] x: Private video. Sign in if you've been granted access to this video".to_string(),
+        ];
+        assert_eq!(classify(&lines), Private);
+    }
+
+    #[test]
+    fn warnings_decide_when_the_error_is_unrecognised() {
+        let lines = vec![
+            "WARNING: [youtube] HTTPSConnection(host='www.youtube.com', port=443): Read timed out. Retrying (1/3)...".to_string(),
+            "ERROR: something nobody has seen before".to_string(),
+        ];
+        assert_eq!(classify(&lines), NetworkTimeout);
+        assert_eq!(classify(&[]), Other);
+    }
+
+    #[test]
+    fn http_5xx_detection_is_exact() {
+        assert!(has_http_5xx("http error 500: internal server error"));
+        assert!(has_http_5xx("got http error 504"));
+        assert!(!has_http_5xx("http error 5"));
+        assert!(!has_http_5xx("http error 5000"));
+        assert!(!has_http_5xx("http error 404"));
+    }
+
+    #[test]
+    fn error_codes() {
+        assert_eq!(AgeRestricted.error_code(), ErrorCode::VideoPrivate);
+        assert_eq!(Private.error_code(), ErrorCode::VideoPrivate);
+        assert_eq!(Removed.error_code(), ErrorCode::VideoRemoved);
+        assert_eq!(UnsupportedUrl.error_code(), ErrorCode::InvalidUrl);
+        assert_eq!(Other.error_code(), ErrorCode::YtdlpError);
+        assert_eq!(RateLimited.error_code(), ErrorCode::RateLimited);
+    }
+
+    #[test]
+    fn first_error_message_is_the_human_part() {
+        let lines: Vec<String> = [
+            "WARNING: [generic] Falling back on generic information extractor",
+            "ERROR: [generic] missing: Unable to download webpage: HTTP Error 404: File not found (caused by <HTTPError 404: File not found>)",
+            "ERROR: second error",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(first_error_message(&lines), "Unable to download webpage: HTTP Error 404: File not found");
+
+        let cases = [
+            ("ERROR: [youtube] dQw4w9WgXcQ: Video unavailable", "Video unavailable"),
+            ("ERROR: Unsupported URL: http://127.0.0.1:1/page.html", "Unsupported URL: http://127.0.0.1:1/page.html"),
+            ("ERROR: [generic] '-http://x' is not a valid URL", "'-http://x' is not a valid URL"),
+            ("  ERROR:   spaced  ", "spaced"),
+            ("ERROR: Unable to download webpage: HTTP Error 429: Too Many Requests (caused by HTTPError()); please report this issue on https://yt-dl.org/bug", "Unable to download webpage: HTTP Error 429: Too Many Requests"),
+        ];
+        for (line, expected) in cases {
+            assert_eq!(first_error_message(&[line.to_string()]), expected, "{line}");
+        }
+    }
+
+    #[test]
+    fn first_error_message_without_error_lines() {
+        let usage: Vec<String> = [
+            "Usage: yt-dlp [OPTIONS] URL [URL...]",
+            "",
+            "yt-dlp: error: audio quality \"-3\" must be positive or 0",
+            "",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(first_error_message(&usage), "yt-dlp: error: audio quality \"-3\" must be positive or 0");
+        assert_eq!(first_error_message(&[]), "");
+        assert_eq!(first_error_message(&["  ".to_string()]), "");
+    }
+}

@@ -1,0 +1,257 @@
+//! Runs yt-dlp for one task: spawns it through the runner, feeds every line to the progress
+//! tracker (emitting `progress` events), collects final files and ERROR lines, retries transient
+//! failures, and turns every way it can end into a `WorkerError` or an [`Outcome`].
+use super::args::YtdlpEnv;
+use super::classify::{classify, first_error_message};
+use super::progress::{parse_line, FinalFile, LineEvent, ProgressTracker};
+use super::runner::{self, ExitInfo, OutputLine, RunError, RunSpec};
+use crate::context::Context;
+use crate::dispatch::cancelled;
+use crate::error::WorkerError;
+use crate::tasks::Task;
+use crate::tools::resolve_program;
+use hermes_protocol::ProgressData;
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// How often a progress update held back by the throttle is re-checked, so the last state before
+/// a quiet phase (a long ffmpeg conversion) still reaches the host.
+const FLUSH_INTERVAL: Duration = Duration::from_millis(300);
+
+/// What one yt-dlp run printed that the actions need.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub exit: Option<ExitInfo>,
+    pub final_files: Vec<FinalFile>,
+    /// Every `ERROR:` line (without the prefix).
+    pub errors: Vec<String>,
+    /// Every path yt-dlp started writing (download destinations, conversion and merge targets):
+    /// what to clean up when the task fails.
+    pub written: Vec<PathBuf>,
+    /// Items yt-dlp reported as already downloaded.
+    pub already_downloaded: Vec<PathBuf>,
+    /// The last stdout line (the JSON document of `--dump-single-json`).
+    pub last_stdout: Option<String>,
+}
+
+impl Outcome {
+    /// Removes what this run left half-written: partial downloads (`.part`, `.ytdl`, fragments)
+    /// and intermediate files. Files that reached their final name stay: they are complete.
+    pub fn remove_partial_files(&self) {
+        let finals: Vec<&PathBuf> = self.final_files.iter().map(|f| &f.filepath).collect();
+        let partial: Vec<PathBuf> = self.written.iter().filter(|p| !finals.contains(p)).cloned().collect();
+        remove_partial_files(&partial);
+    }
+
+    pub fn succeeded(&self) -> bool {
+        self.exit.is_some_and(|e| e.success)
+    }
+
+    /// The error for a run that exited unsuccessfully, classified from its ERROR lines.
+    pub fn failure(&self) -> WorkerError {
+        if self.errors.is_empty() {
+            let how = match self.exit {
+                Some(ExitInfo { signal: Some(sig), .. }) => format!("was killed by signal {sig}"),
+                Some(ExitInfo { code: Some(code), .. }) => format!("exited with code {code}"),
+                _ => "failed".to_owned(),
+            };
+            return WorkerError::Ytdlp { kind: super::classify::YtdlpErrorKind::Other, message: format!("yt-dlp {how}") };
+        }
+        WorkerError::Ytdlp { kind: classify(&self.errors), message: first_error_message(&self.errors) }
+    }
+}
+
+/// The yt-dlp environment of this worker: ffmpeg location and cookies (only when the file exists).
+pub fn ytdlp_env(ctx: &Context) -> YtdlpEnv {
+    YtdlpEnv {
+        ffmpeg_location: resolve_program(&ctx.config.ffmpeg_bin),
+        cookie_file: ctx.config.existing_cookie_file(),
+    }
+}
+
+/// Fails with `FFMPEG_NOT_FOUND` (naming what was tried) when ffmpeg cannot be found.
+pub fn require_ffmpeg(ctx: &Context) -> Result<PathBuf, WorkerError> {
+    resolve_program(&ctx.config.ffmpeg_bin).ok_or_else(|| WorkerError::FfmpegNotFound(ctx.config.ffmpeg_bin.clone()))
+}
+
+/// Runs yt-dlp once with `args`, feeding its lines to `tracker` (when given) and emitting the
+/// progress events it produces. An unsuccessful exit is returned as an [`Outcome`] (the caller
+/// decides: a playlist tolerates failed items); timeouts, cancellation and a missing binary are
+/// errors.
+pub async fn run_once(
+    ctx: &Context,
+    task: &Task,
+    args: Vec<OsString>,
+    tracker: Option<Arc<Mutex<ProgressTracker>>>,
+) -> Result<Outcome, WorkerError> {
+    let mut spec = RunSpec::new(ctx.config.ytdlp_bin.clone(), args);
+    spec.idle_timeout = ctx.config.yt_timeout();
+    spec.deadline = ctx.config.ipc_timeout();
+    let (progress_tx, progress_rx) = mpsc::unbounded_channel();
+    let mut outcome = Outcome::default();
+    let result = {
+        let line_tracker = tracker.clone();
+        let outcome = &mut outcome;
+        let on_line = move |line: OutputLine| {
+            let event = parse_line(line.text());
+            if let Some(tracker) = &line_tracker {
+                if let Some(update) = lock(tracker).observe(&event, Instant::now()) {
+                    let _ = progress_tx.send(update);
+                }
+            }
+            record(outcome, line, event);
+        };
+        let run = runner::run(spec, &task.cancel, on_line);
+        let forward = forward_progress(task, progress_rx, tracker);
+        tokio::join!(run, forward).0
+    };
+    let error = match result {
+        Ok(exit) => {
+            outcome.exit = Some(exit);
+            return Ok(outcome);
+        }
+        Err(error) => error,
+    };
+    outcome.remove_partial_files();
+    Err(match error {
+        RunError::NotFound { program } => WorkerError::YtdlpNotFound(program),
+        RunError::IdleTimeout(idle) => WorkerError::NetworkTimeout(format!(
+            "yt-dlp produced no output for {}s (YT_TIMEOUT); the download was stopped",
+            idle.as_secs()
+        )),
+        RunError::Deadline(limit) => {
+            WorkerError::Timeout(format!("the task took longer than {}s (IPC_TIMEOUT)", limit.as_secs()))
+        }
+        RunError::Cancelled => cancelled(ctx),
+        error @ (RunError::Spawn(_) | RunError::Io(_)) => WorkerError::Internal(error.to_string()),
+    })
+}
+
+/// Runs yt-dlp, retrying transient failures (network, HTTP 5xx, 429) `MAX_RETRIES` times with
+/// `RETRY_DELAY_SECONDS` between attempts, reported as `progress` with status `retrying`.
+/// Returns the first successful outcome, or the last failure.
+pub async fn run_with_retries(
+    ctx: &Context,
+    task: &Task,
+    args: Vec<OsString>,
+    tracker: Option<Arc<Mutex<ProgressTracker>>>,
+) -> Result<Outcome, WorkerError> {
+    let mut attempt = 0;
+    loop {
+        let outcome = run_once(ctx, task, args.clone(), tracker.clone()).await?;
+        if outcome.succeeded() {
+            return Ok(outcome);
+        }
+        let error = outcome.failure();
+        if !error.is_transient() || attempt >= ctx.config.max_retries {
+            return Err(error);
+        }
+        attempt += 1;
+        tracing::warn!(task_id = %task.id, attempt, %error, "transient yt-dlp failure; retrying");
+        if let Some(tracker) = &tracker {
+            let update = lock(tracker).retrying(Instant::now());
+            if let Some(update) = update {
+                task.progress(update).await;
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(ctx.config.retry_delay()) => {}
+            _ = task.cancel.cancelled() => return Err(cancelled(ctx)),
+        }
+    }
+}
+
+/// Runs a metadata query (`--dump-single-json`) and parses its JSON document.
+pub async fn run_json(ctx: &Context, task: &Task, args: Vec<OsString>) -> Result<serde_json::Value, WorkerError> {
+    let outcome = run_with_retries(ctx, task, args, None).await?;
+    let text = outcome.last_stdout.unwrap_or_default();
+    match serde_json::from_str::<serde_json::Value>(&text) {
+        Ok(value) if value.is_object() => Ok(value),
+        _ => Err(WorkerError::Ytdlp {
+            kind: super::classify::YtdlpErrorKind::Other,
+            message: "yt-dlp returned output that is not a JSON document".to_owned(),
+        }),
+    }
+}
+
+fn record(outcome: &mut Outcome, line: OutputLine, event: LineEvent) {
+    match event {
+        LineEvent::FinalFile(file) => outcome.final_files.push(file),
+        LineEvent::Error(message) => outcome.errors.push(message),
+        LineEvent::Destination(path) | LineEvent::ExtractAudio(path) | LineEvent::Merger(path) => outcome.written.push(path),
+        LineEvent::AlreadyDownloaded(path) => outcome.already_downloaded.push(path),
+        _ => {}
+    }
+    if let OutputLine::Stdout(text) = line {
+        if !text.trim().is_empty() {
+            outcome.last_stdout = Some(text);
+        }
+    }
+}
+
+/// Sends each progress update as it comes, and every [`FLUSH_INTERVAL`] whatever the throttle
+/// held back, until the run ends (the sender is dropped with the line callback).
+async fn forward_progress(
+    task: &Task,
+    mut updates: mpsc::UnboundedReceiver<ProgressData>,
+    tracker: Option<Arc<Mutex<ProgressTracker>>>,
+) {
+    let mut tick = tokio::time::interval(FLUSH_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            update = updates.recv() => match update {
+                Some(update) => task.progress(update).await,
+                None => return,
+            },
+            _ = tick.tick() => {
+                let held_back = tracker.as_ref().and_then(|t| lock(t).flush(Instant::now()));
+                if let Some(update) = held_back {
+                    task.progress(update).await;
+                }
+            }
+        }
+    }
+}
+
+pub fn lock(tracker: &Mutex<ProgressTracker>) -> std::sync::MutexGuard<'_, ProgressTracker> {
+    tracker.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Removes each path and its partial-download companions (`.part`, `.ytdl`, `.part-Frag*`).
+fn remove_partial_files(written: &[PathBuf]) {
+    for path in written {
+        for candidate in partial_candidates(path) {
+            if candidate.is_file() {
+                match std::fs::remove_file(&candidate) {
+                    Ok(()) => tracing::debug!(path = %candidate.display(), "removed partial file"),
+                    Err(error) => tracing::warn!(path = %candidate.display(), %error, "cannot remove partial file"),
+                }
+            }
+        }
+    }
+}
+
+fn partial_candidates(path: &std::path::Path) -> Vec<PathBuf> {
+    let with_suffix = |suffix: &str| {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        PathBuf::from(name)
+    };
+    let mut candidates = vec![path.to_path_buf(), with_suffix(".part"), with_suffix(".ytdl")];
+    if let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) {
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            let fragment_prefix = format!("{name}.part-Frag");
+            candidates.extend(
+                entries
+                    .filter_map(Result::ok)
+                    .map(|e| e.path())
+                    .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&fragment_prefix))),
+            );
+        }
+    }
+    candidates
+}

@@ -1,0 +1,374 @@
+//! Turns yt-dlp `--dump-single-json` output into protocol payloads: video info, format tiers,
+//! search hits and playlist previews. Pure functions over `serde_json::Value`, tolerant of
+//! missing or oddly-typed fields (yt-dlp's output varies by extractor).
+use hermes_protocol::{FormatList, FormatMode, FormatOption, PlaylistPreview, PreviewTrack, SearchResult, VideoInfo};
+use serde_json::Value;
+
+/// Video tiers offered by `get_formats`, highest first.
+pub const VIDEO_TIERS: [u32; 6] = [2160, 1440, 1080, 720, 480, 360];
+
+/// MP3 conversions offered in audio mode: (kbps label, yt-dlp `--audio-quality`).
+pub const MP3_CHOICES: [(u32, &str); 3] = [(320, "0"), (192, "2"), (128, "5")];
+
+fn str_of(v: &Value, key: &str) -> Option<String> {
+    v.get(key).and_then(Value::as_str).map(str::to_owned).filter(|s| !s.is_empty())
+}
+
+fn f64_of(v: &Value, key: &str) -> Option<f64> {
+    v.get(key).and_then(Value::as_f64).filter(|x| x.is_finite() && *x >= 0.0)
+}
+
+fn u64_of(v: &Value, key: &str) -> Option<u64> {
+    f64_of(v, key).map(|x| x.round() as u64)
+}
+
+/// Whole seconds from yt-dlp's `duration` (an int for YouTube, a float for many extractors).
+pub fn duration_secs(v: &Value) -> Option<u64> {
+    u64_of(v, "duration")
+}
+
+/// `213` → `"3:33"`, `3723` → `"1:02:03"` (yt-dlp's own `duration_string` format).
+pub fn duration_string(secs: u64) -> String {
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    if h > 0 {
+        format!("{h}:{m:02}:{s:02}")
+    } else {
+        format!("{m}:{s:02}")
+    }
+}
+
+fn duration_string_of(v: &Value) -> Option<String> {
+    str_of(v, "duration_string").or_else(|| duration_secs(v).map(duration_string))
+}
+
+fn channel_of(v: &Value) -> Option<String> {
+    str_of(v, "channel").or_else(|| str_of(v, "uploader"))
+}
+
+/// The last (largest) thumbnail, else `thumbnail`.
+fn thumbnail_of(v: &Value) -> Option<String> {
+    v.get("thumbnails")
+        .and_then(Value::as_array)
+        .and_then(|list| list.iter().rev().find_map(|t| str_of(t, "url")))
+        .or_else(|| str_of(v, "thumbnail"))
+}
+
+fn youtube_thumbnail(id: &str) -> String {
+    format!("https://i.ytimg.com/vi/{id}/hqdefault.jpg")
+}
+
+/// `video_info` data from a single-video info JSON.
+pub fn video_info(info: &Value, from_cache: bool) -> VideoInfo {
+    let id = str_of(info, "id").unwrap_or_default();
+    let channel = channel_of(info);
+    VideoInfo {
+        video_id: id.clone(),
+        video_id_compat: id,
+        title: str_of(info, "title").unwrap_or_default(),
+        url: str_of(info, "webpage_url").or_else(|| str_of(info, "original_url")).unwrap_or_default(),
+        duration: duration_secs(info),
+        duration_string: duration_string_of(info),
+        thumbnail: str_of(info, "thumbnail").or_else(|| thumbnail_of(info)),
+        view_count: u64_of(info, "view_count"),
+        description: str_of(info, "description"),
+        is_age_restricted: u64_of(info, "age_limit").is_some_and(|age| age >= 18),
+        is_private: str_of(info, "availability").is_some_and(|a| a == "private"),
+        from_cache,
+        artist: str_of(info, "artist").or_else(|| str_of(info, "creator")).or_else(|| channel.clone()),
+        channel,
+    }
+}
+
+/// One search hit from a `--flat-playlist` entry.
+pub fn search_result(entry: &Value) -> SearchResult {
+    let id = str_of(entry, "id").unwrap_or_default();
+    let url = str_of(entry, "url")
+        .filter(|u| u.starts_with("http"))
+        .unwrap_or_else(|| format!("https://www.youtube.com/watch?v={id}"));
+    let channel = channel_of(entry);
+    SearchResult {
+        thumbnail: thumbnail_of(entry).unwrap_or_else(|| youtube_thumbnail(&id)),
+        video_id_compat: id.clone(),
+        video_id: id,
+        title: str_of(entry, "title").unwrap_or_default(),
+        url,
+        duration: duration_secs(entry),
+        duration_string: duration_string_of(entry),
+        view_count: u64_of(entry, "view_count"),
+        artist: channel.clone(),
+        channel,
+    }
+}
+
+/// Search hits of a `ytsearchN:` playlist, at most `limit`, skipping entries without an id.
+pub fn search_results(playlist: &Value, limit: usize) -> Vec<SearchResult> {
+    entries(playlist).filter(|e| str_of(e, "id").is_some()).take(limit).map(search_result).collect()
+}
+
+fn entries(playlist: &Value) -> impl Iterator<Item = &Value> {
+    playlist.get("entries").and_then(Value::as_array).into_iter().flatten().filter(|e| e.is_object())
+}
+
+/// `playlist_preview` data: title, count and the first `count` entries.
+pub fn playlist_preview(playlist: &Value, count: usize) -> PlaylistPreview {
+    let all: Vec<&Value> = entries(playlist).collect();
+    PlaylistPreview {
+        playlist_title: str_of(playlist, "title").unwrap_or_else(|| "playlist".to_owned()),
+        playlist_count: u64_of(playlist, "playlist_count").or(Some(all.len() as u64)),
+        tracks: all
+            .iter()
+            .take(count)
+            .enumerate()
+            .map(|(i, e)| PreviewTrack {
+                index: u64_of(e, "playlist_index").map(|n| n as u32).unwrap_or(i as u32 + 1),
+                title: str_of(e, "title").unwrap_or_default(),
+                url: str_of(e, "url").or_else(|| str_of(e, "webpage_url")).unwrap_or_default(),
+                duration: duration_secs(e),
+            })
+            .collect(),
+    }
+}
+
+fn is_storyboard(f: &Value) -> bool {
+    str_of(f, "ext").is_some_and(|e| e == "mhtml") || str_of(f, "format_note").is_some_and(|n| n.contains("storyboard"))
+}
+
+fn codec_absent(f: &Value, key: &str) -> bool {
+    str_of(f, key).is_some_and(|c| c == "none")
+}
+
+fn has_video(f: &Value) -> bool {
+    !is_storyboard(f) && !codec_absent(f, "vcodec") && u64_of(f, "height").is_some()
+}
+
+fn is_audio_only(f: &Value) -> bool {
+    !is_storyboard(f) && codec_absent(f, "vcodec") && !codec_absent(f, "acodec")
+}
+
+fn size_of(f: &Value) -> Option<u64> {
+    u64_of(f, "filesize").or_else(|| u64_of(f, "filesize_approx"))
+}
+
+fn bitrate(f: &Value) -> f64 {
+    f64_of(f, "tbr").or_else(|| f64_of(f, "abr")).or_else(|| f64_of(f, "vbr")).unwrap_or(0.0)
+}
+
+/// The tier a video height belongs to: the smallest tier at or above it (so a 1920×800 stream
+/// counts as 1080p), or `None` below 360p's neighbourhood (240p and less are not offered).
+fn tier_of(height: u64) -> Option<u32> {
+    VIDEO_TIERS.iter().rev().copied().find(|&t| height <= t as u64).filter(|&t| height > lower_tier(t) as u64)
+}
+
+fn lower_tier(tier: u32) -> u32 {
+    VIDEO_TIERS.iter().copied().find(|&t| t < tier).unwrap_or(240)
+}
+
+fn formats(info: &Value) -> Vec<&Value> {
+    info.get("formats").and_then(Value::as_array).map(|f| f.iter().collect()).unwrap_or_default()
+}
+
+fn best_audio<'a>(all: &[&'a Value]) -> Option<&'a Value> {
+    all.iter().copied().filter(|f| is_audio_only(f)).max_by(|a, b| bitrate(a).total_cmp(&bitrate(b)))
+}
+
+fn megabytes(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1_048_576.0)
+}
+
+fn with_size(label: String, size: Option<u64>) -> String {
+    match size {
+        Some(bytes) => format!("{label} · ~{}", megabytes(bytes)),
+        None => label,
+    }
+}
+
+/// `format_list` data for `mode`.
+pub fn format_list(info: &Value, mode: FormatMode) -> FormatList {
+    let all = formats(info);
+    let formats = match mode {
+        FormatMode::Video => video_choices(&all),
+        FormatMode::Audio => audio_choices(&all, duration_secs(info)),
+    };
+    FormatList {
+        title: str_of(info, "title").unwrap_or_default(),
+        duration: duration_secs(info),
+        duration_string: duration_string_of(info),
+        thumbnail: str_of(info, "thumbnail").or_else(|| thumbnail_of(info)),
+        mode,
+        formats,
+    }
+}
+
+/// One choice per tier present: the highest-bitrate stream of the tier, with `+bestaudio` when
+/// it carries no audio. Falls back to a single "best" when nothing has a known height.
+fn video_choices(all: &[&Value]) -> Vec<FormatOption> {
+    let audio = best_audio(all);
+    let mut choices = Vec::new();
+    for tier in VIDEO_TIERS {
+        let best = all
+            .iter()
+            .copied()
+            .filter(|f| has_video(f) && u64_of(f, "height").and_then(tier_of) == Some(tier))
+            .max_by(|a, b| bitrate(a).total_cmp(&bitrate(b)));
+        let Some(best) = best else { continue };
+        let id = str_of(best, "format_id").unwrap_or_default();
+        let video_only = codec_absent(best, "acodec");
+        let size = match (size_of(best), video_only.then_some(audio).flatten().and_then(size_of)) {
+            (Some(v), Some(a)) => Some(v + a),
+            (v, _) => v,
+        };
+        choices.push(FormatOption {
+            format_id: if video_only { format!("{id}+bestaudio") } else { id },
+            label: with_size(format!("{tier}p"), size),
+            ext: "mp4".to_owned(),
+            filesize_approx: size,
+            kind: "video".to_owned(),
+            height: Some(tier),
+            tbr: f64_of(best, "tbr"),
+            ..Default::default()
+        });
+    }
+    if choices.is_empty() {
+        choices.push(FormatOption {
+            format_id: "best".to_owned(),
+            label: "Best available".to_owned(),
+            ext: "mp4".to_owned(),
+            kind: "video".to_owned(),
+            ..Default::default()
+        });
+    }
+    choices
+}
+
+/// The best native audio stream as-is, then MP3 at 320/192/128 kbps.
+fn audio_choices(all: &[&Value], duration: Option<u64>) -> Vec<FormatOption> {
+    let mut choices = Vec::new();
+    if let Some(best) = best_audio(all) {
+        let ext = str_of(best, "audio_ext").filter(|e| e != "none").or_else(|| str_of(best, "ext")).unwrap_or_default();
+        let codec = str_of(best, "acodec").unwrap_or_default();
+        let kbps = bitrate(best).round() as u64;
+        choices.push(FormatOption {
+            format_id: str_of(best, "format_id").unwrap_or_default(),
+            label: with_size(format!("Original ({} {kbps} kbps, {ext})", codec.split('.').next().unwrap_or("")), size_of(best)),
+            ext,
+            filesize_approx: size_of(best),
+            kind: "audio".to_owned(),
+            tbr: f64_of(best, "tbr").or_else(|| f64_of(best, "abr")),
+            ..Default::default()
+        });
+    }
+    for (kbps, quality) in MP3_CHOICES {
+        let size = duration.map(|secs| secs * kbps as u64 * 1000 / 8);
+        choices.push(FormatOption {
+            format_id: "bestaudio/best".to_owned(),
+            label: with_size(format!("MP3 {kbps} kbps"), size),
+            ext: "mp3".to_owned(),
+            filesize_approx: size,
+            kind: "audio".to_owned(),
+            audio_format: Some("mp3".to_owned()),
+            audio_quality: Some(quality.to_owned()),
+            ..Default::default()
+        });
+    }
+    choices
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn durations_round_and_format() {
+        assert_eq!(duration_secs(&json!({"duration": 5.016})), Some(5));
+        assert_eq!(duration_secs(&json!({"duration": null})), None);
+        assert_eq!(duration_string(213), "3:33");
+        assert_eq!(duration_string(3723), "1:02:03");
+        assert_eq!(duration_string(0), "0:00");
+    }
+
+    #[test]
+    fn tiers_take_the_smallest_tier_at_or_above() {
+        assert_eq!(tier_of(1080), Some(1080));
+        assert_eq!(tier_of(800), Some(1080));
+        assert_eq!(tier_of(360), Some(360));
+        assert_eq!(tier_of(240), None);
+        assert_eq!(tier_of(4320), None);
+    }
+
+    #[test]
+    fn video_tiers_pick_best_bitrate_and_add_audio_to_video_only() {
+        let info = json!({"title": "t", "duration": 100, "formats": [
+            {"format_id": "sb0", "ext": "mhtml", "format_note": "storyboard", "vcodec": "none", "acodec": "none", "height": 45},
+            {"format_id": "140", "vcodec": "none", "acodec": "mp4a.40.2", "abr": 129.5, "tbr": 129.5, "filesize": 1000},
+            {"format_id": "251", "vcodec": "none", "acodec": "opus", "abr": 140.0, "tbr": 140.0, "filesize": 1200},
+            {"format_id": "18", "vcodec": "avc1", "acodec": "mp4a", "height": 360, "tbr": 500.0, "filesize": 5000},
+            {"format_id": "134", "vcodec": "avc1", "acodec": "none", "height": 360, "tbr": 300.0},
+            {"format_id": "137", "vcodec": "avc1", "acodec": "none", "height": 1080, "tbr": 4000.0, "filesize": 50000},
+            {"format_id": "248", "vcodec": "vp9", "acodec": "none", "height": 1080, "tbr": 3000.0}
+        ]});
+        let list = format_list(&info, FormatMode::Video);
+        let ids: Vec<&str> = list.formats.iter().map(|f| f.format_id.as_str()).collect();
+        assert_eq!(ids, ["137+bestaudio", "18"]);
+        assert_eq!(list.formats[0].filesize_approx, Some(51200));
+        assert_eq!(list.formats[0].height, Some(1080));
+        assert_eq!(list.formats[1].filesize_approx, Some(5000));
+    }
+
+    #[test]
+    fn audio_mode_offers_native_best_then_mp3_levels() {
+        let info = json!({"duration": 100, "formats": [
+            {"format_id": "140", "vcodec": "none", "acodec": "mp4a.40.2", "abr": 129.5, "ext": "m4a", "audio_ext": "m4a"},
+            {"format_id": "251", "vcodec": "none", "acodec": "opus", "abr": 140.0, "ext": "webm", "audio_ext": "webm", "filesize": 1700000}
+        ]});
+        let list = format_list(&info, FormatMode::Audio);
+        assert_eq!(list.formats.len(), 4);
+        assert_eq!((list.formats[0].format_id.as_str(), list.formats[0].ext.as_str()), ("251", "webm"));
+        let qualities: Vec<_> = list.formats[1..].iter().map(|f| f.audio_quality.clone().unwrap()).collect();
+        assert_eq!(qualities, ["0", "2", "5"]);
+        assert_eq!(list.formats[1].filesize_approx, Some(4_000_000));
+        assert!(list.formats.iter().all(|f| f.kind == "audio"));
+    }
+
+    #[test]
+    fn direct_media_without_heights_still_offers_best() {
+        let list = format_list(&json!({"formats": [{"format_id": "0", "ext": "mp4"}]}), FormatMode::Video);
+        assert_eq!(list.formats.len(), 1);
+        assert_eq!(list.formats[0].format_id, "best");
+    }
+
+    #[test]
+    fn search_entries_map_with_defaults() {
+        let playlist = json!({"entries": [
+            {"id": "abc", "title": "A", "url": "https://www.youtube.com/watch?v=abc", "duration": 213.0, "channel": "C", "view_count": 5,
+             "thumbnails": [{"url": "https://i.ytimg.com/vi/abc/hq720.jpg"}]},
+            {"id": "def", "title": "Live", "duration": null, "uploader": "U"},
+            {"title": "no id"}
+        ]});
+        let hits = search_results(&playlist, 10);
+        assert_eq!(hits.len(), 2);
+        assert_eq!((hits[0].duration, hits[0].duration_string.as_deref()), (Some(213), Some("3:33")));
+        assert_eq!(hits[0].thumbnail, "https://i.ytimg.com/vi/abc/hq720.jpg");
+        assert_eq!(hits[1].thumbnail, "https://i.ytimg.com/vi/def/hqdefault.jpg");
+        assert_eq!(hits[1].url, "https://www.youtube.com/watch?v=def");
+        assert_eq!((hits[1].duration, hits[1].channel.as_deref(), hits[1].artist.as_deref()), (None, Some("U"), Some("U")));
+        assert_eq!(hits[0].video_id_compat, "abc");
+        assert_eq!(search_results(&playlist, 1).len(), 1);
+    }
+
+    #[test]
+    fn video_info_flags() {
+        let info = video_info(&json!({"id": "x", "title": "T", "age_limit": 18, "availability": "public", "duration": 61, "webpage_url": "https://w"}), true);
+        assert!(info.is_age_restricted && !info.is_private && info.from_cache);
+        assert_eq!((info.duration_string.as_deref(), info.url.as_str()), (Some("1:01"), "https://w"));
+    }
+
+    #[test]
+    fn preview_counts_and_indexes() {
+        let playlist = json!({"title": "P", "entries": [{"title": "a", "url": "u1"}, {"title": "b", "url": "u2", "duration": 3.4}, {"title": "c", "url": "u3"}]});
+        let preview = playlist_preview(&playlist, 2);
+        assert_eq!((preview.playlist_title.as_str(), preview.playlist_count), ("P", Some(3)));
+        assert_eq!(preview.tracks.len(), 2);
+        assert_eq!((preview.tracks[1].index, preview.tracks[1].duration), (2, Some(3)));
+    }
+}

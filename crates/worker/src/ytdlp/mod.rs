@@ -1,0 +1,8 @@
+//! Everything that knows about yt-dlp: the argv (one place), the child-process runner, the
+//! progress-line parser and the classification of its ERROR lines.
+pub mod args;
+pub mod classify;
+pub mod driver;
+pub mod info;
+pub mod progress;
+pub mod runner;
