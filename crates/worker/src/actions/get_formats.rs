@@ -1,17 +1,25 @@
-//! `get_formats` — lands with its issue; until then it answers `error` `INTERNAL` "not implemented yet".
+//! `get_formats`: the choices offered to a user — video tiers 2160…360 or audio (best native
+//! plus MP3 320/192/128) — from the same cached info JSON as `get_video_info`.
+use super::get_video_info::video_metadata;
 use crate::context::Context;
 use crate::error::WorkerError;
 use crate::tasks::Task;
-use hermes_protocol::{Request, Response};
+use crate::ytdlp::info;
+use hermes_protocol::{Event, FormatMode, FormatsParams, Request, Response};
 
-pub struct GetFormats;
+pub struct GetFormats {
+    url: String,
+    mode: FormatMode,
+}
 
 impl GetFormats {
-    pub fn parse(_request: Request) -> Result<GetFormats, WorkerError> {
-        Ok(GetFormats)
+    pub fn parse(request: Request) -> Result<GetFormats, WorkerError> {
+        let params: FormatsParams = request.params_as()?;
+        Ok(GetFormats { url: super::required_url(&request)?, mode: params.mode })
     }
 
-    pub async fn apply(self, _ctx: &Context, _task: &Task) -> Result<Response, WorkerError> {
-        Err(WorkerError::Internal("get_formats: not implemented yet".to_owned()))
+    pub async fn apply(self, ctx: &Context, task: &Task) -> Result<Response, WorkerError> {
+        let (metadata, _from_cache) = video_metadata(ctx, task, &self.url).await?;
+        Ok(Response::new(task.id.clone(), Event::FormatList, &info::format_list(&metadata, self.mode)))
     }
 }

@@ -1,17 +1,31 @@
-//! `playlist_preview` — lands with its issue; until then it answers `error` `INTERNAL` "not implemented yet".
+//! `playlist_preview`: a playlist's title, item count and first `preview_count` items, from a
+//! flat listing (no per-item extraction, nothing downloaded).
 use crate::context::Context;
 use crate::error::WorkerError;
 use crate::tasks::Task;
-use hermes_protocol::{Request, Response};
+use crate::ytdlp::{args::info_argv, driver, info};
+use hermes_protocol::{Event, PreviewParams, Request, Response};
 
-pub struct PlaylistPreview;
+/// More than a chat can show usefully; also bounds the answer's size.
+const MAX_PREVIEW_COUNT: u32 = 50;
+
+pub struct PlaylistPreview {
+    url: String,
+    count: u32,
+}
 
 impl PlaylistPreview {
-    pub fn parse(_request: Request) -> Result<PlaylistPreview, WorkerError> {
-        Ok(PlaylistPreview)
+    pub fn parse(request: Request) -> Result<PlaylistPreview, WorkerError> {
+        let params: PreviewParams = request.params_as()?;
+        Ok(PlaylistPreview { url: super::required_url(&request)?, count: params.preview_count.clamp(1, MAX_PREVIEW_COUNT) })
     }
 
-    pub async fn apply(self, _ctx: &Context, _task: &Task) -> Result<Response, WorkerError> {
-        Err(WorkerError::Internal("playlist_preview: not implemented yet".to_owned()))
+    pub async fn apply(self, ctx: &Context, task: &Task) -> Result<Response, WorkerError> {
+        let listing = driver::run_json(ctx, task, info_argv(&driver::ytdlp_env(ctx), &self.url, true, None)).await?;
+        let preview = info::playlist_preview(&listing, self.count as usize);
+        if preview.playlist_count == Some(0) {
+            return Err(WorkerError::Playlist("the playlist has no items".to_owned()));
+        }
+        Ok(Response::new(task.id.clone(), Event::Done, &preview))
     }
 }

@@ -2,7 +2,9 @@
 //! search hits and playlist previews. Pure functions over `serde_json::Value`, tolerant of
 //! missing or oddly-typed fields (yt-dlp's output varies by extractor).
 use hermes_protocol::{FormatList, FormatMode, FormatOption, PlaylistPreview, PreviewTrack, SearchResult, VideoInfo};
+use regex::Regex;
 use serde_json::Value;
+use std::sync::LazyLock;
 
 /// Video tiers offered by `get_formats`, highest first.
 pub const VIDEO_TIERS: [u32; 6] = [2160, 1440, 1080, 720, 480, 360];
@@ -55,6 +57,40 @@ fn thumbnail_of(v: &Value) -> Option<String> {
 
 fn youtube_thumbnail(id: &str) -> String {
     format!("https://i.ytimg.com/vi/{id}/hqdefault.jpg")
+}
+
+/// The metadata-cache key of a URL: `yt:<id>` for a YouTube video link (so every spelling of
+/// the same video shares one entry), else the URL itself.
+pub fn metadata_key(url: &str) -> String {
+    static YOUTUBE_ID: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?:youtube\.com/(?:watch\?(?:.*&)?v=|shorts/|embed/|live/|v/)|youtu\.be/)([A-Za-z0-9_-]{11})(?:[^A-Za-z0-9_-]|$)")
+            .expect("valid regex")
+    });
+    match YOUTUBE_ID.captures(url) {
+        Some(caps) => format!("yt:{}", &caps[1]),
+        None => url.to_owned(),
+    }
+}
+
+/// Info JSON without the bulky keys no payload uses (captions, heatmaps, per-download copies),
+/// for the metadata cache. `formats` stays: `get_formats` is answered from the cache too.
+pub fn trimmed_for_cache(info: &Value) -> Value {
+    let mut info = info.clone();
+    if let Some(map) = info.as_object_mut() {
+        for key in ["automatic_captions", "subtitles", "heatmap", "requested_formats", "requested_downloads", "thumbnails", "chapters"] {
+            map.remove(key);
+        }
+    }
+    info
+}
+
+/// yt-dlp's generic extractor carries an item's guid in a `#__youtubedl_smuggle=` fragment of
+/// flat-listed feed URLs; it means nothing to a person.
+fn without_smuggled_data(url: String) -> String {
+    match url.find("#__youtubedl_smuggle=") {
+        Some(i) => url[..i].to_owned(),
+        None => url,
+    }
 }
 
 /// `video_info` data from a single-video info JSON.
@@ -122,7 +158,7 @@ pub fn playlist_preview(playlist: &Value, count: usize) -> PlaylistPreview {
             .map(|(i, e)| PreviewTrack {
                 index: u64_of(e, "playlist_index").map(|n| n as u32).unwrap_or(i as u32 + 1),
                 title: str_of(e, "title").unwrap_or_default(),
-                url: str_of(e, "url").or_else(|| str_of(e, "webpage_url")).unwrap_or_default(),
+                url: without_smuggled_data(str_of(e, "url").or_else(|| str_of(e, "webpage_url")).unwrap_or_default()),
                 duration: duration_secs(e),
             })
             .collect(),
@@ -361,6 +397,25 @@ mod tests {
         let info = video_info(&json!({"id": "x", "title": "T", "age_limit": 18, "availability": "public", "duration": 61, "webpage_url": "https://w"}), true);
         assert!(info.is_age_restricted && !info.is_private && info.from_cache);
         assert_eq!((info.duration_string.as_deref(), info.url.as_str()), (Some("1:01"), "https://w"));
+    }
+
+    #[test]
+    fn metadata_keys_unify_youtube_spellings() {
+        for url in [
+            "https://www.youtube.com/watch?v=dQw4w9WgXcQ",
+            "https://youtu.be/dQw4w9WgXcQ?si=x",
+            "https://m.youtube.com/watch?feature=share&v=dQw4w9WgXcQ",
+            "https://www.youtube.com/shorts/dQw4w9WgXcQ",
+        ] {
+            assert_eq!(metadata_key(url), "yt:dQw4w9WgXcQ", "{url}");
+        }
+        assert_eq!(metadata_key("http://127.0.0.1:1/a.webm"), "http://127.0.0.1:1/a.webm");
+    }
+
+    #[test]
+    fn preview_urls_lose_smuggled_fragments() {
+        let playlist = json!({"entries": [{"title": "a", "url": "http://h/a.webm#__youtubedl_smuggle=%7B%22x%22%7D"}]});
+        assert_eq!(playlist_preview(&playlist, 5).tracks[0].url, "http://h/a.webm");
     }
 
     #[test]
