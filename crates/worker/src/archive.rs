@@ -95,18 +95,6 @@ pub enum ArchiveError {
     },
 }
 
-impl ArchiveError {
-    /// The wire `error_code` (DESIGN.md §2) this failure should be reported with.
-    pub fn error_code(&self) -> &'static str {
-        match self {
-            ArchiveError::DiskFull => "DISK_FULL",
-            ArchiveError::MissingTrack(_) | ArchiveError::NotAFile(_) => "FILE_NOT_FOUND",
-            ArchiveError::NoTracks => "PLAYLIST_ERROR",
-            _ => "INTERNAL",
-        }
-    }
-}
-
 /// How an entry's bytes are put into the ZIP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EntryMethod {

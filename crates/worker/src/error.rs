@@ -122,3 +122,31 @@ pub fn is_disk_full(error: &std::io::Error) -> bool {
 }
 
 pub type WorkerResult<T> = Result<T, WorkerError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ytdlp_causes_map_to_their_codes() {
+        let code = |kind| WorkerError::Ytdlp { kind, message: String::new() }.code();
+        assert_eq!(code(YtdlpErrorKind::AgeRestricted), ErrorCode::VideoPrivate);
+        assert_eq!(code(YtdlpErrorKind::Private), ErrorCode::VideoPrivate);
+        assert_eq!(code(YtdlpErrorKind::Removed), ErrorCode::VideoRemoved);
+        assert_eq!(code(YtdlpErrorKind::UnsupportedUrl), ErrorCode::InvalidUrl);
+        assert_eq!(code(YtdlpErrorKind::Other), ErrorCode::YtdlpError);
+        assert_eq!(code(YtdlpErrorKind::RateLimited), ErrorCode::RateLimited);
+        assert_eq!(code(YtdlpErrorKind::DiskFull), ErrorCode::DiskFull);
+        assert!(WorkerError::Ytdlp { kind: YtdlpErrorKind::NetworkTimeout, message: String::new() }.is_transient());
+        assert!(!WorkerError::Ytdlp { kind: YtdlpErrorKind::Removed, message: String::new() }.is_transient());
+    }
+
+    #[test]
+    fn messages_are_one_line_and_io_disk_full_is_recognised() {
+        let e = WorkerError::Internal("first\nsecond".into());
+        assert_eq!(e.message(), "first");
+        let full = std::io::Error::from_raw_os_error(28);
+        assert_eq!(WorkerError::from(full).code(), ErrorCode::DiskFull);
+        assert_eq!(WorkerError::from(ArchiveError::NoTracks).code(), ErrorCode::PlaylistError);
+    }
+}

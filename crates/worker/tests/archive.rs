@@ -6,6 +6,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use hermes_protocol::ErrorCode;
+use hermes_worker::error::WorkerError;
 use hermes_worker::archive::{
     archive_size_bound, method_for, write_archives, ArchiveError, ArchiveOptions, ArchivePart,
     EntryMethod, PlannedEntry,
@@ -480,7 +482,7 @@ fn bad_inputs_are_refused_before_anything_is_written() {
         matches!(&err, ArchiveError::MissingTrack(p) if *p == ghost),
         "{err}"
     );
-    assert_eq!(err.error_code(), "FILE_NOT_FOUND");
+    assert_eq!(WorkerError::from(err).code(), ErrorCode::FileNotFound);
     let err = archive(&[src.path().to_path_buf()], dest.path(), "x", 1000).expect_err("dir");
     assert!(matches!(err, ArchiveError::NotAFile(_)), "{err}");
     assert!(dir_listing(dest.path()).is_empty());
@@ -597,7 +599,7 @@ fn a_full_disk_is_reported_as_disk_full_and_cleaned_up() {
             matches!(err, ArchiveError::DiskFull),
             "limit {limit}: {err}"
         );
-        assert_eq!(err.error_code(), "DISK_FULL");
+        assert_eq!(WorkerError::from(err).code(), ErrorCode::DiskFull);
         assert!(
             dir_listing(&dest).is_empty(),
             "left: {:?}",

@@ -175,9 +175,30 @@ fn replay(path: &Path, vars: &Vars) {
     }
 }
 
+/// The media every transcript may rely on: `/media/tone_1s_440hz.webm`, `/media/tone_2s_440hz.webm`,
+/// `/media/tone_1s_440hz.m4a`, and the feed `/feeds/three.rss` ("Three Tones": 1 s tone, a 404, 2 s tone).
+fn standard_media_server() -> hermes_testkit::http::MediaServer {
+    use hermes_testkit::http::{FeedItem, MediaServer};
+    use hermes_testkit::media;
+    media::tone_webm(1, 440);
+    media::tone_webm(2, 440);
+    media::tone_m4a(1, 440);
+    let server = MediaServer::start(media::media_dir());
+    server.add_feed(
+        "three",
+        "Three Tones",
+        vec![
+            FeedItem::new("One", "/media/tone_1s_440hz.webm"),
+            FeedItem::new("Missing", "/404"),
+            FeedItem::new("Two", "/media/tone_2s_440hz.webm"),
+        ],
+    );
+    server
+}
+
 #[test]
 fn every_transcript_replays() {
-    let media = hermes_testkit::http::MediaServer::start(hermes_testkit::media::media_dir());
+    let media = standard_media_server();
     let vars = Vars { base_url: media.base_url().to_owned(), fake_ytdlp: common::fake_ytdlp().display().to_string() };
     let dir = workspace().join("fixtures/transcripts");
     let mut paths: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "ndjson")).collect();

@@ -71,7 +71,10 @@ pub struct YtdlpEnv {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MediaMode {
     /// `-x --audio-format F --audio-quality Q` (Q: `0` best … `10` worst, or a bitrate like `128K`).
-    Audio { format: AudioFormat, quality: String },
+    Audio {
+        format: AudioFormat,
+        quality: String,
+    },
     /// Best video up to [`VIDEO_MAX_HEIGHT`] merged with the best audio into MP4.
     Video,
 }
@@ -154,7 +157,11 @@ pub fn info_argv(
 /// `n` is clamped to 1..=[`MAX_SEARCH_RESULTS`].
 pub fn search_argv(env: &YtdlpEnv, query: &str, n: u32) -> Vec<OsString> {
     let mut argv = common_args(env);
-    argv.extend(strs(&["--flat-playlist", "--dump-single-json", "--skip-download"]));
+    argv.extend(strs(&[
+        "--flat-playlist",
+        "--dump-single-json",
+        "--skip-download",
+    ]));
     let n = n.clamp(1, MAX_SEARCH_RESULTS);
     push_target(&mut argv, &format!("ytsearch{n}:{query}"));
     argv
@@ -281,7 +288,10 @@ mod tests {
     }
 
     fn audio(format: AudioFormat, quality: &str) -> MediaMode {
-        MediaMode::Audio { format, quality: quality.to_string() }
+        MediaMode::Audio {
+            format,
+            quality: quality.to_string(),
+        }
     }
 
     fn spec<'a>(url: &'a str, mode: MediaMode) -> DownloadSpec<'a> {
@@ -297,13 +307,19 @@ mod tests {
     }
 
     fn strings(argv: &[OsString]) -> Vec<String> {
-        argv.iter().map(|a| a.to_string_lossy().into_owned()).collect()
+        argv.iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
     }
 
     /// The value following `flag`, asserting the flag appears exactly once.
     fn value_of(argv: &[String], flag: &str) -> String {
-        let positions: Vec<usize> =
-            argv.iter().enumerate().filter(|(_, a)| *a == flag).map(|(i, _)| i).collect();
+        let positions: Vec<usize> = argv
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| *a == flag)
+            .map(|(i, _)| i)
+            .collect();
         assert_eq!(positions.len(), 1, "{flag} should appear once in {argv:?}");
         argv[positions[0] + 1].clone()
     }
@@ -331,7 +347,10 @@ mod tests {
 
     #[test]
     fn audio_mp3_full_argv() {
-        let argv = strings(&download_argv(&env_plain(), &spec("https://youtu.be/x", audio(AudioFormat::Mp3, "0"))));
+        let argv = strings(&download_argv(
+            &env_plain(),
+            &spec("https://youtu.be/x", audio(AudioFormat::Mp3, "0")),
+        ));
         let mut expected: Vec<String> = DOWNLOAD_PREFIX.iter().map(|s| s.to_string()).collect();
         expected.extend(
             [
@@ -355,7 +374,10 @@ mod tests {
 
     #[test]
     fn audio_m4a_uses_its_format_and_quality() {
-        let argv = strings(&download_argv(&env_plain(), &spec("https://youtu.be/x", audio(AudioFormat::M4a, "5"))));
+        let argv = strings(&download_argv(
+            &env_plain(),
+            &spec("https://youtu.be/x", audio(AudioFormat::M4a, "5")),
+        ));
         assert_eq!(value_of(&argv, "--audio-format"), "m4a");
         assert_eq!(value_of(&argv, "--audio-quality"), "5");
         assert!(argv.contains(&"-x".to_string()));
@@ -367,13 +389,22 @@ mod tests {
         let mut s = spec("https://youtu.be/x", audio(AudioFormat::Opus, "0"));
         s.best_audio_limit_mb = 40;
         let argv = strings(&download_argv(&env_plain(), &s));
-        assert_eq!(value_of(&argv, "-f"), "ba[filesize<40M]/ba[filesize_approx<40M]/ba[abr<=128]/ba/b");
+        assert_eq!(
+            value_of(&argv, "-f"),
+            "ba[filesize<40M]/ba[filesize_approx<40M]/ba[abr<=128]/ba/b"
+        );
     }
 
     #[test]
     fn video_default_caps_height_and_merges_to_mp4() {
-        let argv = strings(&download_argv(&env_plain(), &spec("https://youtu.be/x", MediaMode::Video)));
-        assert_eq!(value_of(&argv, "-f"), "bv*[height<=1080]+ba/b[height<=1080]/b");
+        let argv = strings(&download_argv(
+            &env_plain(),
+            &spec("https://youtu.be/x", MediaMode::Video),
+        ));
+        assert_eq!(
+            value_of(&argv, "-f"),
+            "bv*[height<=1080]+ba/b[height<=1080]/b"
+        );
         assert_eq!(value_of(&argv, "--merge-output-format"), "mp4");
         assert!(!argv.contains(&"-x".to_string()));
         assert!(!argv.contains(&"--audio-format".to_string()));
@@ -401,10 +432,16 @@ mod tests {
 
     #[test]
     fn cookies_and_ffmpeg_are_passed_when_configured() {
-        let argv = strings(&download_argv(&env_full(), &spec("https://youtu.be/x", MediaMode::Video)));
+        let argv = strings(&download_argv(
+            &env_full(),
+            &spec("https://youtu.be/x", MediaMode::Video),
+        ));
         assert_eq!(value_of(&argv, "--cookies"), "/etc/hermes/cookies.txt");
         assert_eq!(value_of(&argv, "--ffmpeg-location"), "/usr/bin/ffmpeg");
-        for argv in [info_argv(&env_full(), "u", false, None), search_argv(&env_full(), "q", 5)] {
+        for argv in [
+            info_argv(&env_full(), "u", false, None),
+            search_argv(&env_full(), "q", 5),
+        ] {
             let argv = strings(&argv);
             assert_eq!(value_of(&argv, "--cookies"), "/etc/hermes/cookies.txt");
         }
@@ -412,7 +449,10 @@ mod tests {
 
     #[test]
     fn no_cookie_flag_without_a_cookie_file() {
-        let argv = strings(&download_argv(&env_plain(), &spec("https://youtu.be/x", MediaMode::Video)));
+        let argv = strings(&download_argv(
+            &env_plain(),
+            &spec("https://youtu.be/x", MediaMode::Video),
+        ));
         assert!(!argv.contains(&"--cookies".to_string()));
         assert!(!argv.contains(&"--ffmpeg-location".to_string()));
     }
@@ -433,32 +473,61 @@ mod tests {
         assert_target_last(&argv, &format!("ytsearch5:{query}"));
         assert_eq!(
             argv[..argv.len() - 2],
-            ["--ignore-config", "--no-colors", "--no-cache-dir", "--flat-playlist", "--dump-single-json", "--skip-download"]
+            [
+                "--ignore-config",
+                "--no-colors",
+                "--no-cache-dir",
+                "--flat-playlist",
+                "--dump-single-json",
+                "--skip-download"
+            ]
         );
     }
 
     #[test]
     fn search_count_is_clamped() {
-        assert_eq!(strings(&search_argv(&env_plain(), "q", 0)).last().map(String::as_str), Some("ytsearch1:q"));
-        assert_eq!(strings(&search_argv(&env_plain(), "q", 1000)).last().map(String::as_str), Some("ytsearch50:q"));
+        assert_eq!(
+            strings(&search_argv(&env_plain(), "q", 0))
+                .last()
+                .map(String::as_str),
+            Some("ytsearch1:q")
+        );
+        assert_eq!(
+            strings(&search_argv(&env_plain(), "q", 1000))
+                .last()
+                .map(String::as_str),
+            Some("ytsearch50:q")
+        );
     }
 
     #[test]
     fn playlist_download_with_end_and_archive() {
-        let mut s = spec("https://www.youtube.com/playlist?list=PL1", audio(AudioFormat::Mp3, "0"));
+        let mut s = spec(
+            "https://www.youtube.com/playlist?list=PL1",
+            audio(AudioFormat::Mp3, "0"),
+        );
         s.output_template = PLAYLIST_OUTPUT_TEMPLATE;
-        s.playlist = Some(PlaylistSpec { end: Some(25), archive_file: Some(PathBuf::from("/dl/archive.txt")) });
+        s.playlist = Some(PlaylistSpec {
+            end: Some(25),
+            archive_file: Some(PathBuf::from("/dl/archive.txt")),
+        });
         let argv = strings(&download_argv(&env_plain(), &s));
         assert!(argv.contains(&"--yes-playlist".to_string()));
         assert!(!argv.contains(&"--no-playlist".to_string()));
         assert_eq!(value_of(&argv, "--playlist-end"), "25");
         assert_eq!(value_of(&argv, "--download-archive"), "/dl/archive.txt");
-        assert_eq!(value_of(&argv, "-o"), "/dl/task-1/%(playlist_index)03d - %(title)s.%(ext)s");
+        assert_eq!(
+            value_of(&argv, "-o"),
+            "/dl/task-1/%(playlist_index)03d - %(title)s.%(ext)s"
+        );
     }
 
     #[test]
     fn single_download_never_follows_a_playlist() {
-        let argv = strings(&download_argv(&env_plain(), &spec("https://youtu.be/x?list=PL1", MediaMode::Video)));
+        let argv = strings(&download_argv(
+            &env_plain(),
+            &spec("https://youtu.be/x?list=PL1", MediaMode::Video),
+        ));
         assert!(argv.contains(&"--no-playlist".to_string()));
         assert!(!argv.contains(&"--yes-playlist".to_string()));
         assert!(!argv.contains(&"--playlist-end".to_string()));
@@ -470,8 +539,14 @@ mod tests {
         let dir = PathBuf::from(OsString::from_vec(b"/dl/100%\xff/".to_vec()));
         s.output_dir = &dir;
         let argv = download_argv(&env_plain(), &s);
-        let o = argv.iter().position(|a| a == "-o").map(|i| argv[i + 1].clone());
-        assert_eq!(o.map(OsString::into_vec), Some(b"/dl/100%%\xff/%(title)s.%(ext)s".to_vec()));
+        let o = argv
+            .iter()
+            .position(|a| a == "-o")
+            .map(|i| argv[i + 1].clone());
+        assert_eq!(
+            o.map(OsString::into_vec),
+            Some(b"/dl/100%%\xff/%(title)s.%(ext)s".to_vec())
+        );
     }
 
     #[test]
@@ -479,13 +554,25 @@ mod tests {
         let single = strings(&info_argv(&env_plain(), "https://youtu.be/x", false, None));
         assert_eq!(
             single,
-            ["--ignore-config", "--no-colors", "--no-cache-dir", "--dump-single-json", "--skip-download", "--no-playlist", "--", "https://youtu.be/x"]
+            [
+                "--ignore-config",
+                "--no-colors",
+                "--no-cache-dir",
+                "--dump-single-json",
+                "--skip-download",
+                "--no-playlist",
+                "--",
+                "https://youtu.be/x"
+            ]
         );
         let flat = strings(&info_argv(&env_plain(), "https://y/p", true, Some(5)));
         assert!(flat.contains(&"--flat-playlist".to_string()));
         assert!(flat.contains(&"--yes-playlist".to_string()));
         assert_eq!(value_of(&flat, "--playlist-end"), "5");
-        assert!(!flat.contains(&"--no-quiet".to_string()), "chatter would precede the JSON");
+        assert!(
+            !flat.contains(&"--no-quiet".to_string()),
+            "chatter would precede the JSON"
+        );
         assert_target_last(&flat, "https://y/p");
     }
 }

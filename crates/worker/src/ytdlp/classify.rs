@@ -8,7 +8,6 @@
 //! not a bot"; content problems (private, removed, no format) before transport problems, because a
 //! message like "Unable to download webpage: HTTP Error 404" is about the content, not the network.
 
-use hermes_protocol::ErrorCode;
 
 /// The cause of a failed yt-dlp run, as far as its messages tell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -38,23 +37,12 @@ impl YtdlpErrorKind {
     /// Whether running yt-dlp again may succeed: only network trouble, HTTP 5xx and 429 are
     /// retried; private, removed, format and URL errors would fail the same way again.
     pub fn is_transient(&self) -> bool {
-        matches!(self, YtdlpErrorKind::NetworkTimeout | YtdlpErrorKind::RateLimited)
+        matches!(
+            self,
+            YtdlpErrorKind::NetworkTimeout | YtdlpErrorKind::RateLimited
+        )
     }
 
-    /// The wire `error_code` for this cause.
-    pub fn error_code(&self) -> ErrorCode {
-        match self {
-            YtdlpErrorKind::Private | YtdlpErrorKind::AgeRestricted => ErrorCode::VideoPrivate,
-            YtdlpErrorKind::Removed => ErrorCode::VideoRemoved,
-            YtdlpErrorKind::BotDetection => ErrorCode::BotDetection,
-            YtdlpErrorKind::NoSuitableFormat => ErrorCode::NoSuitableFormat,
-            YtdlpErrorKind::RateLimited => ErrorCode::RateLimited,
-            YtdlpErrorKind::NetworkTimeout => ErrorCode::NetworkTimeout,
-            YtdlpErrorKind::UnsupportedUrl => ErrorCode::InvalidUrl,
-            YtdlpErrorKind::DiskFull => ErrorCode::DiskFull,
-            YtdlpErrorKind::Other => ErrorCode::YtdlpError,
-        }
-    }
 }
 
 /// Classifies a failed run from its stderr lines (with or without the `ERROR: ` prefix).
@@ -63,8 +51,14 @@ impl YtdlpErrorKind {
 /// recognised do the other lines (warnings about retries, for instance) get a say.
 pub fn classify(error_lines: &[String]) -> YtdlpErrorKind {
     let is_error = |line: &&String| line.trim_start().starts_with("ERROR:");
-    let from_errors = error_lines.iter().filter(is_error).map(|l| classify_message(l));
-    let from_others = error_lines.iter().filter(|l| !is_error(l)).map(|l| classify_message(l));
+    let from_errors = error_lines
+        .iter()
+        .filter(is_error)
+        .map(|l| classify_message(l));
+    let from_others = error_lines
+        .iter()
+        .filter(|l| !is_error(l))
+        .map(|l| classify_message(l));
     from_errors
         .chain(from_others)
         .find(|kind| *kind != YtdlpErrorKind::Other)
@@ -76,15 +70,35 @@ pub fn classify_message(message: &str) -> YtdlpErrorKind {
     let text = normalise(message);
     let has = |phrases: &[&str]| phrases.iter().any(|p| text.contains(p));
 
-    if has(&["http error 429", "too many requests", "rate-limited", "rate limited"]) {
+    if has(&[
+        "http error 429",
+        "too many requests",
+        "rate-limited",
+        "rate limited",
+    ]) {
         YtdlpErrorKind::RateLimited
-    } else if has(&["confirm your age", "age-restricted", "age restricted", "inappropriate for some users"]) {
+    } else if has(&[
+        "confirm your age",
+        "age-restricted",
+        "age restricted",
+        "inappropriate for some users",
+    ]) {
         YtdlpErrorKind::AgeRestricted
     } else if has(&["not a bot", "sign in to confirm you're"]) {
         YtdlpErrorKind::BotDetection
-    } else if has(&["private video", "video is private", "members-only", "join this channel", "available to this channel's members"]) {
+    } else if has(&[
+        "private video",
+        "video is private",
+        "members-only",
+        "join this channel",
+        "available to this channel's members",
+    ]) {
         YtdlpErrorKind::Private
-    } else if has(&["requested format is not available", "no video formats found", "requested format not available"]) {
+    } else if has(&[
+        "requested format is not available",
+        "no video formats found",
+        "requested format not available",
+    ]) {
         YtdlpErrorKind::NoSuitableFormat
     } else if has(&["unsupported url", "is not a valid url"]) {
         YtdlpErrorKind::UnsupportedUrl
@@ -107,16 +121,28 @@ pub fn classify_message(message: &str) -> YtdlpErrorKind {
     }
 }
 
-/// The human message of a failed run: the first `ERROR:` line without its prefix, the
-/// `[extractor] id: ` in front and the Python exception detail behind (`(caused by …)`,
-/// `; please report this issue …`). Without any `ERROR:` line (a usage error, a crash), the last
-/// non-empty line. Empty only when every line is.
+/// The human message of a failed run, from raw stderr lines or from messages already stripped of
+/// their `ERROR: ` prefix (as [`super::progress::LineEvent::Error`] carries them):
+///
+/// 1. the first `ERROR:` line;
+/// 2. else, after a Python crash (`Traceback …`), the last line: the exception;
+/// 3. else an option-parser complaint (`yt-dlp: error: …`);
+/// 4. else the first non-empty line that is not a `WARNING:` or the `Usage:` banner (the first
+///    of already-stripped messages).
+///
+/// The `[extractor] id: ` in front and the Python exception detail behind (`(caused by …)`,
+/// `; please report this issue …`) are cut off. Empty only when no line qualifies.
 pub fn first_error_message(lines: &[String]) -> String {
-    let first_error = lines.iter().find_map(|line| line.trim_start().strip_prefix("ERROR:"));
-    let raw = match first_error {
-        Some(message) => message,
-        None => lines.iter().rev().map(|l| l.trim()).find(|l| !l.is_empty()).unwrap_or(""),
-    };
+    let trimmed = || lines.iter().map(|l| l.trim()).filter(|l| !l.is_empty());
+    let raw = trimmed()
+        .find_map(|l| l.strip_prefix("ERROR:"))
+        .or_else(|| {
+            let crashed = trimmed().any(|l| l.starts_with("Traceback"));
+            crashed.then(|| trimmed().next_back()).flatten()
+        })
+        .or_else(|| trimmed().find(|l| l.contains(": error: ")))
+        .or_else(|| trimmed().find(|l| !l.starts_with("WARNING:") && !l.starts_with("Usage:")))
+        .unwrap_or("");
     human_message(raw)
 }
 
@@ -133,19 +159,28 @@ fn human_message(raw: &str) -> String {
 /// `[youtube] dQw4w9WgXcQ: Video unavailable` → `Video unavailable`. The id is only dropped when
 /// it is one token (no spaces), so a message that merely contains `: ` keeps its text.
 fn strip_extractor_prefix(message: &str) -> &str {
-    let Some(after_tag) = message.strip_prefix('[').and_then(|m| m.split_once("] ")).map(|(_, r)| r)
+    let Some(after_tag) = message
+        .strip_prefix('[')
+        .and_then(|m| m.split_once("] "))
+        .map(|(_, r)| r)
     else {
         return message;
     };
     match after_tag.split_once(": ") {
-        Some((id, rest)) if !id.is_empty() && !id.contains(char::is_whitespace) && !rest.is_empty() => rest,
+        Some((id, rest))
+            if !id.is_empty() && !id.contains(char::is_whitespace) && !rest.is_empty() =>
+        {
+            rest
+        }
         _ => after_tag,
     }
 }
 
 /// Lower case, typographic apostrophes made plain (YouTube writes "you’re").
 fn normalise(message: &str) -> String {
-    message.to_lowercase().replace(['\u{2019}', '\u{2018}'], "'")
+    message
+        .to_lowercase()
+        .replace(['\u{2019}', '\u{2018}'], "'")
 }
 
 fn is_network_trouble(text: &str) -> bool {
@@ -263,15 +298,6 @@ mod tests {
         assert!(!has_http_5xx("http error 404"));
     }
 
-    #[test]
-    fn error_codes() {
-        assert_eq!(AgeRestricted.error_code(), ErrorCode::VideoPrivate);
-        assert_eq!(Private.error_code(), ErrorCode::VideoPrivate);
-        assert_eq!(Removed.error_code(), ErrorCode::VideoRemoved);
-        assert_eq!(UnsupportedUrl.error_code(), ErrorCode::InvalidUrl);
-        assert_eq!(Other.error_code(), ErrorCode::YtdlpError);
-        assert_eq!(RateLimited.error_code(), ErrorCode::RateLimited);
-    }
 
     #[test]
     fn first_error_message_is_the_human_part() {
@@ -282,7 +308,10 @@ mod tests {
         ]
         .map(String::from)
         .to_vec();
-        assert_eq!(first_error_message(&lines), "Unable to download webpage: HTTP Error 404: File not found");
+        assert_eq!(
+            first_error_message(&lines),
+            "Unable to download webpage: HTTP Error 404: File not found"
+        );
 
         let cases = [
             ("ERROR: [youtube] dQw4w9WgXcQ: Video unavailable", "Video unavailable"),
@@ -306,8 +335,42 @@ mod tests {
         ]
         .map(String::from)
         .to_vec();
-        assert_eq!(first_error_message(&usage), "yt-dlp: error: audio quality \"-3\" must be positive or 0");
+        assert_eq!(
+            first_error_message(&usage),
+            "yt-dlp: error: audio quality \"-3\" must be positive or 0"
+        );
         assert_eq!(first_error_message(&[]), "");
         assert_eq!(first_error_message(&["  ".to_string()]), "");
+        assert_eq!(
+            first_error_message(&["WARNING: only a warning".to_string()]),
+            ""
+        );
+
+        let crash: Vec<String> = [
+            "Traceback (most recent call last):",
+            "  File \"/usr/lib/python3/yt_dlp/__main__.py\", line 17, in <module>",
+            "ModuleNotFoundError: No module named 'yt_dlp.compat'",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(
+            first_error_message(&crash),
+            "ModuleNotFoundError: No module named 'yt_dlp.compat'"
+        );
+    }
+
+    #[test]
+    fn first_error_message_of_already_stripped_messages() {
+        let messages: Vec<String> = [
+            "[generic] tone-2: Unable to download webpage: HTTP Error 404: File not found (caused by <HTTPError 404: File not found>)",
+            "[generic] tone-4: Unsupported URL: http://x/",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(
+            first_error_message(&messages),
+            "Unable to download webpage: HTTP Error 404: File not found"
+        );
+        assert_eq!(classify(&messages), Removed);
     }
 }

@@ -35,7 +35,10 @@ pub enum LineEvent {
     /// A download progress update (JSON from the progress template, or the human progress bar).
     Progress(RawProgress),
     /// A post-processor changed state (`status` is `started`, `processing` or `finished`).
-    Postprocess { postprocessor: String, status: String },
+    Postprocess {
+        postprocessor: String,
+        status: String,
+    },
     /// `[info] <id>: Downloading 1 format(s): 137+140`: how many streams the current item
     /// downloads (2 here: video and audio, merged afterwards).
     FormatsSelected { streams: u32 },
@@ -49,6 +52,9 @@ pub enum LineEvent {
     PlaylistItem { index: u32, count: u32 },
     /// `[download] <path> has already been downloaded`.
     AlreadyDownloaded(PathBuf),
+    /// `[download] <id>: <title> has already been recorded in the archive`: a playlist item
+    /// skipped because of `--download-archive` (carries the id).
+    ArchiveSkip(String),
     /// The `--print after_move:` line: a file at its final path.
     FinalFile(FinalFile),
     /// `ERROR: <message>` (the text after the prefix).
@@ -85,7 +91,9 @@ impl RawProgress {
             (Some(done), Some(total)) if total > 0 => Some(done as f64 / total as f64),
             _ => None,
         };
-        by_bytes.or(self.percent.map(|p| p / 100.0)).map(|f| f.clamp(0.0, 1.0))
+        by_bytes
+            .or(self.percent.map(|p| p / 100.0))
+            .map(|f| f.clamp(0.0, 1.0))
     }
 
     pub fn is_finished(&self) -> bool {
@@ -149,7 +157,10 @@ fn parse_json_progress(line: &str) -> LineEvent {
     };
     if let Some(postprocessor) = json.postprocessor {
         let status = json.status.unwrap_or_default().into_owned();
-        return LineEvent::Postprocess { postprocessor: postprocessor.into_owned(), status };
+        return LineEvent::Postprocess {
+            postprocessor: postprocessor.into_owned(),
+            status,
+        };
     }
     let has_progress_field = json.status.is_some()
         || json.downloaded_bytes.is_some()
@@ -161,11 +172,16 @@ fn parse_json_progress(line: &str) -> LineEvent {
     }
     LineEvent::Progress(RawProgress {
         downloaded: json.downloaded_bytes.and_then(to_u64),
-        total: json.total_bytes.or(json.total_bytes_estimate).and_then(to_u64),
+        total: json
+            .total_bytes
+            .or(json.total_bytes_estimate)
+            .and_then(to_u64),
         speed_bps: json.speed.filter(|s| s.is_finite() && *s > 0.0),
         eta_s: json.eta.and_then(to_u64),
         percent: json.percent.filter(|p| p.is_finite()),
-        status: json.status.map_or_else(|| "downloading".to_string(), Cow::into_owned),
+        status: json
+            .status
+            .map_or_else(|| "downloading".to_string(), Cow::into_owned),
     })
 }
 
@@ -180,7 +196,9 @@ fn parse_tagged(line: &str) -> LineEvent {
         "download" => parse_download_tag(rest),
         "ExtractAudio" => rest
             .strip_prefix("Destination: ")
-            .map_or(LineEvent::Other, |p| LineEvent::ExtractAudio(PathBuf::from(p))),
+            .map_or(LineEvent::Other, |p| {
+                LineEvent::ExtractAudio(PathBuf::from(p))
+            }),
         "Merger" => parse_merger(rest),
         "info" => parse_formats_selected(rest),
         _ => LineEvent::Other,
@@ -196,6 +214,10 @@ fn parse_download_tag(rest: &str) -> LineEvent {
     }
     if let Some(at) = rest.rfind(" has already been downloaded") {
         return LineEvent::AlreadyDownloaded(PathBuf::from(&rest[..at]));
+    }
+    if let Some(skipped) = rest.strip_suffix(" has already been recorded in the archive") {
+        let id = skipped.split_once(": ").map_or(skipped, |(id, _title)| id);
+        return LineEvent::ArchiveSkip(id.to_string());
     }
     let bar = rest.trim_start();
     if bar.starts_with(|c: char| c.is_ascii_digit()) {
@@ -219,7 +241,10 @@ fn parse_merger(rest: &str) -> LineEvent {
     let Some(quoted) = rest.strip_prefix("Merging formats into ") else {
         return LineEvent::Other;
     };
-    let path = quoted.strip_prefix('"').and_then(|p| p.strip_suffix('"')).unwrap_or(quoted);
+    let path = quoted
+        .strip_prefix('"')
+        .and_then(|p| p.strip_suffix('"'))
+        .unwrap_or(quoted);
     LineEvent::Merger(PathBuf::from(path))
 }
 
@@ -262,7 +287,10 @@ fn parse_final_file(json: &str) -> Option<FinalFile> {
     Some(FinalFile {
         filepath: PathBuf::from(filepath),
         title: value.get("title").and_then(value_to_string),
-        duration: value.get("duration").and_then(Value::as_f64).filter(|d| d.is_finite()),
+        duration: value
+            .get("duration")
+            .and_then(Value::as_f64)
+            .filter(|d| d.is_finite()),
         id: value.get("id").and_then(value_to_string),
         playlist_index: value
             .get("playlist_index")
@@ -301,12 +329,17 @@ fn parse_human_progress(bar: &str) -> Option<RawProgress> {
     });
 
     if let Some(caps) = WITH_PERCENT.as_ref().and_then(|re| re.captures(bar)) {
-        let percent = caps.name("pct").and_then(|m| m.as_str().parse::<f64>().ok());
+        let percent = caps
+            .name("pct")
+            .and_then(|m| m.as_str().parse::<f64>().ok());
         let finished = caps.name("elapsed").is_some();
         return Some(RawProgress {
             downloaded: None,
             total: caps.name("size").and_then(|m| parse_size(m.as_str())),
-            speed_bps: caps.name("speed").and_then(|m| parse_size(m.as_str())).map(|b| b as f64),
+            speed_bps: caps
+                .name("speed")
+                .and_then(|m| parse_size(m.as_str()))
+                .map(|b| b as f64),
             eta_s: caps.name("eta").and_then(|m| parse_clock(m.as_str())),
             percent,
             status: if finished { "finished" } else { "downloading" }.to_string(),
@@ -315,7 +348,10 @@ fn parse_human_progress(bar: &str) -> Option<RawProgress> {
     let caps = BYTES_ONLY.as_ref().and_then(|re| re.captures(bar))?;
     Some(RawProgress {
         downloaded: caps.name("done").and_then(|m| parse_size(m.as_str())),
-        speed_bps: caps.name("speed").and_then(|m| parse_size(m.as_str())).map(|b| b as f64),
+        speed_bps: caps
+            .name("speed")
+            .and_then(|m| parse_size(m.as_str()))
+            .map(|b| b as f64),
         status: "downloading".to_string(),
         ..RawProgress::default()
     })
@@ -392,7 +428,10 @@ fn lenient_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<f
             Ok(None)
         }
         fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-            while map.next_entry::<de::IgnoredAny, de::IgnoredAny>()?.is_some() {}
+            while map
+                .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
+                .is_some()
+            {}
             Ok(None)
         }
     }
@@ -440,7 +479,13 @@ struct ItemProgress {
 
 impl Default for ItemProgress {
     fn default() -> Self {
-        ItemProgress { streams: 1, streams_done: 0, current: 0.0, stream_open: false, complete: false }
+        ItemProgress {
+            streams: 1,
+            streams_done: 0,
+            current: 0.0,
+            stream_open: false,
+            complete: false,
+        }
     }
 }
 
@@ -450,7 +495,10 @@ impl ItemProgress {
             return 1.0;
         }
         // More streams than announced (no `[info]` line seen) stretch the denominator.
-        let streams = self.streams.max(self.streams_done + u32::from(self.stream_open)).max(1);
+        let streams = self
+            .streams
+            .max(self.streams_done + u32::from(self.stream_open))
+            .max(1);
         ((f64::from(self.streams_done) + self.current) / f64::from(streams)).clamp(0.0, 1.0)
     }
 
@@ -517,7 +565,11 @@ impl ProgressTracker {
     /// A tracker for a playlist of `total_items` (0 when unknown; `Downloading item N of M`
     /// lines correct it). Status is `downloading_playlist` throughout.
     pub fn for_playlist(total_items: u32) -> Self {
-        ProgressTracker { playlist: true, items_total: total_items.max(1), ..ProgressTracker::new() }
+        ProgressTracker {
+            playlist: true,
+            items_total: total_items.max(1),
+            ..ProgressTracker::new()
+        }
     }
 
     /// Maps the download onto `start..=end` percent, leaving the rest for phases the caller
@@ -550,7 +602,12 @@ impl ProgressTracker {
 
     /// A phase the lines do not show (preparing, zipping, …): sets the status and raises the
     /// percent to at least `percent` (never lowers it; capped at 99).
-    pub fn report(&mut self, percent: u8, status: ProgressStatus, now: Instant) -> Option<ProgressData> {
+    pub fn report(
+        &mut self,
+        percent: u8,
+        status: ProgressStatus,
+        now: Instant,
+    ) -> Option<ProgressData> {
         if self.finished {
             return None;
         }
@@ -603,10 +660,13 @@ impl ProgressTracker {
             LineEvent::FormatsSelected { streams } => self.item.streams = (*streams).max(1),
             LineEvent::ExtractAudio(_) => self.downloads_done(ProgressStatus::Converting),
             LineEvent::Merger(_) => self.downloads_done(ProgressStatus::Processing),
-            LineEvent::Postprocess { postprocessor, status } => {
-                self.apply_postprocess(postprocessor, status)
-            }
-            LineEvent::AlreadyDownloaded(_) | LineEvent::FinalFile(_) => self.item.complete = true,
+            LineEvent::Postprocess {
+                postprocessor,
+                status,
+            } => self.apply_postprocess(postprocessor, status),
+            LineEvent::AlreadyDownloaded(_)
+            | LineEvent::ArchiveSkip(_)
+            | LineEvent::FinalFile(_) => self.item.complete = true,
             LineEvent::PlaylistItem { index, count } => self.start_item(*index, *count),
             LineEvent::Error(_) | LineEvent::Warning(_) | LineEvent::Other => return false,
         }
@@ -628,7 +688,11 @@ impl ProgressTracker {
         }
         self.set_status(self.downloading_status());
         self.state.speed = raw.speed_bps.map(format_speed).unwrap_or_default();
-        self.state.eta = if raw.is_finished() { 0 } else { raw.eta_s.unwrap_or(0) };
+        self.state.eta = if raw.is_finished() {
+            0
+        } else {
+            raw.eta_s.unwrap_or(0)
+        };
         if raw.downloaded.is_some() {
             self.state.downloaded = raw.downloaded;
         }
@@ -676,7 +740,10 @@ impl ProgressTracker {
     /// `downloading_playlist`, the status of the task as a whole. Speed and ETA only describe a
     /// running download, so they are cleared for any other status.
     fn set_status(&mut self, status: ProgressStatus) {
-        if !matches!(status, ProgressStatus::Downloading | ProgressStatus::DownloadingPlaylist) {
+        if !matches!(
+            status,
+            ProgressStatus::Downloading | ProgressStatus::DownloadingPlaylist
+        ) {
             self.state.speed.clear();
             self.state.eta = 0;
         }
@@ -769,12 +836,19 @@ mod tests {
     #[test]
     fn full_progress_dictionary_and_float_estimates() {
         let full = r#"{"status": "downloading", "downloaded_bytes": 1024, "total_bytes": 48981, "tmpfilename": "out/tone.webm.part", "filename": "out/tone.webm", "eta": null, "speed": null, "elapsed": 0.0022, "ctx_id": null, "_eta_str": "Unknown", "_percent": 2.09, "_percent_str": "  2.1%", "_default_template": "  2.1% of   47.83KiB at  Unknown B/s ETA Unknown"}"#;
-        let LineEvent::Progress(raw) = parse_line(full) else { panic!("not progress") };
-        assert_eq!((raw.downloaded, raw.total, raw.speed_bps, raw.eta_s), (Some(1024), Some(48981), None, None));
+        let LineEvent::Progress(raw) = parse_line(full) else {
+            panic!("not progress")
+        };
+        assert_eq!(
+            (raw.downloaded, raw.total, raw.speed_bps, raw.eta_s),
+            (Some(1024), Some(48981), None, None)
+        );
         assert_eq!(raw.percent, Some(2.09));
 
         let frag = r#"{"status": "downloading", "downloaded_bytes": 815, "total_bytes_estimate": 4075.0, "speed": 0, "fragment_index": 0, "fragment_count": 5}"#;
-        let LineEvent::Progress(raw) = parse_line(frag) else { panic!("not progress") };
+        let LineEvent::Progress(raw) = parse_line(frag) else {
+            panic!("not progress")
+        };
         assert_eq!((raw.total, raw.speed_bps), (Some(4075), None));
     }
 
@@ -782,46 +856,99 @@ mod tests {
     fn postprocess_json() {
         assert_eq!(
             parse_line(r#"{"status": "started", "postprocessor": "Merger"}"#),
-            LineEvent::Postprocess { postprocessor: "Merger".into(), status: "started".into() }
+            LineEvent::Postprocess {
+                postprocessor: "Merger".into(),
+                status: "started".into()
+            }
         );
     }
 
     #[test]
     fn json_without_progress_fields_or_broken_is_other() {
         assert_eq!(parse_line(r#"{"id": "x", "title": "y"}"#), LineEvent::Other);
-        assert_eq!(parse_line(r#"{"status": "downloading", "downloaded_bytes": 10"#), LineEvent::Other);
+        assert_eq!(
+            parse_line(r#"{"status": "downloading", "downloaded_bytes": 10"#),
+            LineEvent::Other
+        );
         assert_eq!(parse_line(r#"{"status": 3}"#), LineEvent::Other);
     }
 
     #[test]
     fn json_with_odd_number_types_is_read_leniently() {
         let line = r#"{"status": "downloading", "downloaded_bytes": "many", "total_bytes": [1], "eta": {"a": 1}, "speed": -5}"#;
-        let LineEvent::Progress(raw) = parse_line(line) else { panic!("not progress") };
-        assert_eq!((raw.downloaded, raw.total, raw.eta_s, raw.speed_bps), (None, None, None, None));
+        let LineEvent::Progress(raw) = parse_line(line) else {
+            panic!("not progress")
+        };
+        assert_eq!(
+            (raw.downloaded, raw.total, raw.eta_s, raw.speed_bps),
+            (None, None, None, None)
+        );
     }
 
     #[test]
     fn tagged_lines() {
-        assert_eq!(parse_line("[download] Destination: out/a b.webm\n"), LineEvent::Destination("out/a b.webm".into()));
-        assert_eq!(parse_line("[ExtractAudio] Destination: out/a.mp3\r\n"), LineEvent::ExtractAudio("out/a.mp3".into()));
-        assert_eq!(parse_line(r#"[Merger] Merging formats into "out/m.mp4""#), LineEvent::Merger("out/m.mp4".into()));
-        assert_eq!(parse_line("[download] Downloading item 2 of 3"), LineEvent::PlaylistItem { index: 2, count: 3 });
-        assert_eq!(parse_line("[download] Downloading video 7 of 12"), LineEvent::PlaylistItem { index: 7, count: 12 });
+        assert_eq!(
+            parse_line("[download] Destination: out/a b.webm\n"),
+            LineEvent::Destination("out/a b.webm".into())
+        );
+        assert_eq!(
+            parse_line("[ExtractAudio] Destination: out/a.mp3\r\n"),
+            LineEvent::ExtractAudio("out/a.mp3".into())
+        );
+        assert_eq!(
+            parse_line(r#"[Merger] Merging formats into "out/m.mp4""#),
+            LineEvent::Merger("out/m.mp4".into())
+        );
+        assert_eq!(
+            parse_line("[download] Downloading item 2 of 3"),
+            LineEvent::PlaylistItem { index: 2, count: 3 }
+        );
+        assert_eq!(
+            parse_line("[download] Downloading video 7 of 12"),
+            LineEvent::PlaylistItem {
+                index: 7,
+                count: 12
+            }
+        );
         assert_eq!(
             parse_line("[download] out/tone.mp3 has already been downloaded"),
             LineEvent::AlreadyDownloaded("out/tone.mp3".into())
         );
-        assert_eq!(parse_line("[info] manifest: Downloading 1 format(s): 0+1"), LineEvent::FormatsSelected { streams: 2 });
-        assert_eq!(parse_line("[info] x: Downloading 2 format(s): 18, 22+140"), LineEvent::FormatsSelected { streams: 3 });
-        assert_eq!(parse_line("[generic] tone: Downloading webpage"), LineEvent::Other);
-        assert_eq!(parse_line("[download] Downloading playlist: Hermes Test Tones"), LineEvent::Other);
+        assert_eq!(
+            parse_line("[info] manifest: Downloading 1 format(s): 0+1"),
+            LineEvent::FormatsSelected { streams: 2 }
+        );
+        assert_eq!(
+            parse_line("[info] x: Downloading 2 format(s): 18, 22+140"),
+            LineEvent::FormatsSelected { streams: 3 }
+        );
+        assert_eq!(
+            parse_line(
+                "[download] tone-1: Tone 1: the sequel has already been recorded in the archive"
+            ),
+            LineEvent::ArchiveSkip("tone-1".into())
+        );
+        assert_eq!(
+            parse_line("[generic] tone: Downloading webpage"),
+            LineEvent::Other
+        );
+        assert_eq!(
+            parse_line("[download] Downloading playlist: Hermes Test Tones"),
+            LineEvent::Other
+        );
         assert_eq!(parse_line("[ExtractAudio] Not converting audio out/t.mp3; file is already in target format mp3"), LineEvent::Other);
     }
 
     #[test]
     fn error_warning_and_final_file() {
-        assert_eq!(parse_line("ERROR: Unsupported URL: http://x/"), LineEvent::Error("Unsupported URL: http://x/".into()));
-        assert_eq!(parse_line("WARNING: [generic] Falling back"), LineEvent::Warning("[generic] Falling back".into()));
+        assert_eq!(
+            parse_line("ERROR: Unsupported URL: http://x/"),
+            LineEvent::Error("Unsupported URL: http://x/".into())
+        );
+        assert_eq!(
+            parse_line("WARNING: [generic] Falling back"),
+            LineEvent::Warning("[generic] Falling back".into())
+        );
         let line = r#"HERMES_FILE {"filepath": "/d/1 - T\u00f6ne.mp3", "title": "T\u00f6ne", "id": "tone-one", "playlist_index": 1, "duration": 2.5}"#;
         assert_eq!(
             parse_line(line),
@@ -833,13 +960,18 @@ mod tests {
                 playlist_index: Some(1),
             })
         );
-        assert_eq!(parse_line(r#"HERMES_FILE {"title": "no path"}"#), LineEvent::Other);
+        assert_eq!(
+            parse_line(r#"HERMES_FILE {"title": "no path"}"#),
+            LineEvent::Other
+        );
         assert_eq!(parse_line("HERMES_FILE not json"), LineEvent::Other);
     }
 
     #[test]
     fn human_progress_bar_fallback() {
-        let LineEvent::Progress(raw) = parse_line("[download]  45.3% of ~  1.20MiB at  2.00MiB/s ETA 00:03") else {
+        let LineEvent::Progress(raw) =
+            parse_line("[download]  45.3% of ~  1.20MiB at  2.00MiB/s ETA 00:03")
+        else {
             panic!("not progress")
         };
         assert_eq!(raw.percent, Some(45.3));
@@ -848,42 +980,79 @@ mod tests {
         assert_eq!(raw.eta_s, Some(3));
         assert!((raw.fraction().unwrap_or(0.0) - 0.453).abs() < 1e-9);
 
-        let LineEvent::Progress(raw) = parse_line("[download]   2.1% of   47.83KiB at  Unknown B/s ETA Unknown") else {
+        let LineEvent::Progress(raw) =
+            parse_line("[download]   2.1% of   47.83KiB at  Unknown B/s ETA Unknown")
+        else {
             panic!("not progress")
         };
-        assert_eq!((raw.speed_bps, raw.eta_s, raw.total), (None, None, Some(48978)));
+        assert_eq!(
+            (raw.speed_bps, raw.eta_s, raw.total),
+            (None, None, Some(48978))
+        );
 
-        let LineEvent::Progress(raw) = parse_line("[download] 100% of   47.83KiB in 00:00:00 at 15.78MiB/s") else {
+        let LineEvent::Progress(raw) =
+            parse_line("[download] 100% of   47.83KiB in 00:00:00 at 15.78MiB/s")
+        else {
             panic!("not progress")
         };
         assert!(raw.is_finished());
 
-        let LineEvent::Progress(raw) = parse_line("[download]  12.5% of ~  5.00MiB at  1.00MiB/s ETA 01:02:03 (frag 3/24)") else {
+        let LineEvent::Progress(raw) =
+            parse_line("[download]  12.5% of ~  5.00MiB at  1.00MiB/s ETA 01:02:03 (frag 3/24)")
+        else {
             panic!("not progress")
         };
         assert_eq!(raw.eta_s, Some(3723));
 
-        let LineEvent::Progress(raw) = parse_line("[download]    1.00MiB at  500.00KiB/s (00:00:02)") else {
+        let LineEvent::Progress(raw) =
+            parse_line("[download]    1.00MiB at  500.00KiB/s (00:00:02)")
+        else {
             panic!("not progress")
         };
-        assert_eq!((raw.downloaded, raw.speed_bps, raw.percent), (Some(1_048_576), Some(512_000.0), None));
+        assert_eq!(
+            (raw.downloaded, raw.speed_bps, raw.percent),
+            (Some(1_048_576), Some(512_000.0), None)
+        );
     }
 
     #[test]
     fn carriage_return_redraws_keep_the_last_state() {
         let line = "[download]   1.0% of 10.00MiB at 1.00MiB/s ETA 00:09\r[download]  50.0% of 10.00MiB at 1.00MiB/s ETA 00:05\r";
-        let LineEvent::Progress(raw) = parse_line(line) else { panic!("not progress") };
+        let LineEvent::Progress(raw) = parse_line(line) else {
+            panic!("not progress")
+        };
         assert_eq!(raw.percent, Some(50.0));
     }
 
     #[test]
     fn garbage_never_panics() {
         for line in [
-            "", "[", "]", "[]", "[] ", "[download]", "[download] ", "[download] 9", "[download] 99999999999999999999999% of 1B",
-            "[download] Downloading item x of y", "[download] Downloading item 1 of", "[info] : Downloading 0 format(s): ",
-            "[Merger] Merging formats into \"", "{", "{}", "{\"status\":", "HERMES_FILE", "HERMES_FILE {}", "ERROR:",
-            "WARNING:", "\u{feff}[download] x", "[download] 1.5e308% of 1.5e308EiB at 9e999B/s ETA 99999999999999999999:99",
-            "\r\r\r", "[ExtractAudio] Destination:", "[Ｍerger] é", "{\"_percent\": 1e400}",
+            "",
+            "[",
+            "]",
+            "[]",
+            "[] ",
+            "[download]",
+            "[download] ",
+            "[download] 9",
+            "[download] 99999999999999999999999% of 1B",
+            "[download] Downloading item x of y",
+            "[download] Downloading item 1 of",
+            "[info] : Downloading 0 format(s): ",
+            "[Merger] Merging formats into \"",
+            "{",
+            "{}",
+            "{\"status\":",
+            "HERMES_FILE",
+            "HERMES_FILE {}",
+            "ERROR:",
+            "WARNING:",
+            "\u{feff}[download] x",
+            "[download] 1.5e308% of 1.5e308EiB at 9e999B/s ETA 99999999999999999999:99",
+            "\r\r\r",
+            "[ExtractAudio] Destination:",
+            "[Ｍerger] é",
+            "{\"_percent\": 1e400}",
         ] {
             let _ = parse_line(line);
         }
@@ -910,18 +1079,33 @@ mod tests {
     fn first_update_is_emitted_then_throttled() {
         let t0 = Instant::now();
         let mut tracker = ProgressTracker::new();
-        let first = tracker.observe(&progress(10, 1000), t0).expect("first update is always sent");
+        let first = tracker
+            .observe(&progress(10, 1000), t0)
+            .expect("first update is always sent");
         assert_eq!(first.percent, 1);
         assert_eq!(first.status, ProgressStatus::Downloading);
         assert_eq!(first.speed, "1.2MB/s");
-        assert_eq!((first.eta, first.downloaded, first.total), (7, Some(10), Some(1000)));
+        assert_eq!(
+            (first.eta, first.downloaded, first.total),
+            (7, Some(10), Some(1000))
+        );
         // +1 point, 100 ms later: held back.
         assert_eq!(tracker.observe(&progress(20, 1000), ms(t0, 100)), None);
         // +5 points since the last *sent* one: sent despite the interval.
-        assert_eq!(tracker.observe(&progress(60, 1000), ms(t0, 150)).map(|p| p.percent), Some(6));
+        assert_eq!(
+            tracker
+                .observe(&progress(60, 1000), ms(t0, 150))
+                .map(|p| p.percent),
+            Some(6)
+        );
         // small moves: held back until 250 ms after the last sent one (at 150 ms).
         assert_eq!(tracker.observe(&progress(70, 1000), ms(t0, 399)), None);
-        assert_eq!(tracker.observe(&progress(80, 1000), ms(t0, 400)).map(|p| p.percent), Some(8));
+        assert_eq!(
+            tracker
+                .observe(&progress(80, 1000), ms(t0, 400))
+                .map(|p| p.percent),
+            Some(8)
+        );
     }
 
     #[test]
@@ -941,7 +1125,10 @@ mod tests {
         let mut tracker = ProgressTracker::new();
         assert!(tracker.observe(&progress(10, 1000), t0).is_some());
         assert_eq!(tracker.observe(&progress(10, 1000), ms(t0, 1000)), None);
-        assert_eq!(tracker.observe(&LineEvent::Warning("x".into()), ms(t0, 2000)), None);
+        assert_eq!(
+            tracker.observe(&LineEvent::Warning("x".into()), ms(t0, 2000)),
+            None
+        );
         assert_eq!(tracker.observe(&LineEvent::Other, ms(t0, 3000)), None);
     }
 
@@ -955,8 +1142,15 @@ mod tests {
         tracker.observe(&progress(1000, 1000), ms(t0, 2000));
         assert_eq!(tracker.percent(), 99);
         let done = tracker.finish();
-        assert_eq!((done.percent, done.status, done.speed.as_str(), done.eta), (100, ProgressStatus::Completed, "", 0));
-        assert_eq!(tracker.observe(&progress(5, 10), ms(t0, 9000)), None, "nothing after finish");
+        assert_eq!(
+            (done.percent, done.status, done.speed.as_str(), done.eta),
+            (100, ProgressStatus::Completed, "", 0)
+        );
+        assert_eq!(
+            tracker.observe(&progress(5, 10), ms(t0, 9000)),
+            None,
+            "nothing after finish"
+        );
     }
 
     #[test]
@@ -966,8 +1160,13 @@ mod tests {
         tracker.observe(&LineEvent::Destination("a.webm".into()), t0);
         tracker.observe(&progress(500, 1000), ms(t0, 300));
         tracker.observe(&finished(1000), ms(t0, 600));
-        let conv = tracker.observe(&LineEvent::ExtractAudio("a.mp3".into()), ms(t0, 900)).expect("status change");
-        assert_eq!((conv.status, conv.percent, conv.speed.as_str(), conv.eta), (ProgressStatus::Converting, 99, "", 0));
+        let conv = tracker
+            .observe(&LineEvent::ExtractAudio("a.mp3".into()), ms(t0, 900))
+            .expect("status change");
+        assert_eq!(
+            (conv.status, conv.percent, conv.speed.as_str(), conv.eta),
+            (ProgressStatus::Converting, 99, "", 0)
+        );
     }
 
     #[test]
@@ -983,8 +1182,13 @@ mod tests {
         tracker.observe(&LineEvent::Destination("m.f1.m4a".into()), ms(t0, 900));
         tracker.observe(&progress(500, 1000), ms(t0, 1200));
         assert_eq!(tracker.percent(), 75);
-        let merging = tracker.observe(&LineEvent::Merger("m.mp4".into()), ms(t0, 1500)).expect("sent");
-        assert_eq!((merging.status, merging.percent), (ProgressStatus::Processing, 99));
+        let merging = tracker
+            .observe(&LineEvent::Merger("m.mp4".into()), ms(t0, 1500))
+            .expect("sent");
+        assert_eq!(
+            (merging.status, merging.percent),
+            (ProgressStatus::Processing, 99)
+        );
     }
 
     #[test]
@@ -992,28 +1196,52 @@ mod tests {
         let t0 = Instant::now();
         let mut tracker = ProgressTracker::new();
         tracker.observe(&finished(1000), t0);
-        let pp = |name: &str, status: &str| LineEvent::Postprocess { postprocessor: name.into(), status: status.into() };
-        assert_eq!(tracker.observe(&pp("MoveFiles", "started"), ms(t0, 300)), None);
-        let ex = tracker.observe(&pp("ExtractAudio", "started"), ms(t0, 600)).expect("sent");
+        let pp = |name: &str, status: &str| LineEvent::Postprocess {
+            postprocessor: name.into(),
+            status: status.into(),
+        };
+        assert_eq!(
+            tracker.observe(&pp("MoveFiles", "started"), ms(t0, 300)),
+            None
+        );
+        let ex = tracker
+            .observe(&pp("ExtractAudio", "started"), ms(t0, 600))
+            .expect("sent");
         assert_eq!(ex.status, ProgressStatus::Converting);
-        assert_eq!(tracker.observe(&pp("ExtractAudio", "finished"), ms(t0, 900)), None);
+        assert_eq!(
+            tracker.observe(&pp("ExtractAudio", "finished"), ms(t0, 900)),
+            None
+        );
     }
 
     #[test]
     fn playlist_overall_percent_and_status() {
         let t0 = Instant::now();
         let mut tracker = ProgressTracker::for_playlist(0);
-        let first = tracker.observe(&LineEvent::PlaylistItem { index: 1, count: 4 }, t0).expect("first");
-        assert_eq!((first.percent, first.status), (0, ProgressStatus::DownloadingPlaylist));
+        let first = tracker
+            .observe(&LineEvent::PlaylistItem { index: 1, count: 4 }, t0)
+            .expect("first");
+        assert_eq!(
+            (first.percent, first.status),
+            (0, ProgressStatus::DownloadingPlaylist)
+        );
         tracker.observe(&progress(500, 1000), ms(t0, 300));
         assert_eq!(tracker.percent(), 12);
-        let conv = tracker.observe(&LineEvent::ExtractAudio("1.mp3".into()), ms(t0, 600)).expect("sent");
-        assert_eq!((conv.percent, conv.status, conv.speed.as_str()), (25, ProgressStatus::DownloadingPlaylist, ""));
+        let conv = tracker
+            .observe(&LineEvent::ExtractAudio("1.mp3".into()), ms(t0, 600))
+            .expect("sent");
+        assert_eq!(
+            (conv.percent, conv.status, conv.speed.as_str()),
+            (25, ProgressStatus::DownloadingPlaylist, "")
+        );
         tracker.observe(&LineEvent::PlaylistItem { index: 3, count: 4 }, ms(t0, 900));
         assert_eq!(tracker.percent(), 50);
         tracker.observe(&LineEvent::FinalFile(FinalFile::default()), ms(t0, 1200));
         assert_eq!(tracker.percent(), 75);
-        tracker.observe(&LineEvent::PlaylistItem { index: 4, count: 4 }, ms(t0, 1500));
+        tracker.observe(
+            &LineEvent::PlaylistItem { index: 4, count: 4 },
+            ms(t0, 1500),
+        );
         tracker.observe(&LineEvent::AlreadyDownloaded("4.mp3".into()), ms(t0, 1800));
         assert_eq!(tracker.percent(), 99);
     }
@@ -1026,9 +1254,18 @@ mod tests {
         assert_eq!(tracker.percent(), 45);
         tracker.observe(&LineEvent::FinalFile(FinalFile::default()), ms(t0, 300));
         assert_eq!(tracker.percent(), 90);
-        let zipping = tracker.report(95, ProgressStatus::Zipping, ms(t0, 600)).expect("sent");
-        assert_eq!((zipping.percent, zipping.status), (95, ProgressStatus::Zipping));
-        assert_eq!(tracker.report(10, ProgressStatus::Zipping, ms(t0, 900)), None, "percent floor stays 95");
+        let zipping = tracker
+            .report(95, ProgressStatus::Zipping, ms(t0, 600))
+            .expect("sent");
+        assert_eq!(
+            (zipping.percent, zipping.status),
+            (95, ProgressStatus::Zipping)
+        );
+        assert_eq!(
+            tracker.report(10, ProgressStatus::Zipping, ms(t0, 900)),
+            None,
+            "percent floor stays 95"
+        );
         assert_eq!(tracker.finish().percent, 100);
     }
 
@@ -1038,9 +1275,17 @@ mod tests {
         let mut tracker = ProgressTracker::new();
         tracker.observe(&progress(400, 1000), t0);
         let retry = tracker.retrying(ms(t0, 5000)).expect("sent");
-        assert_eq!((retry.status, retry.percent, retry.speed.as_str()), (ProgressStatus::Retrying, 40, ""));
-        let again = tracker.observe(&progress(100, 1000), ms(t0, 6000)).expect("status back to downloading");
-        assert_eq!((again.status, again.percent), (ProgressStatus::Downloading, 40));
+        assert_eq!(
+            (retry.status, retry.percent, retry.speed.as_str()),
+            (ProgressStatus::Retrying, 40, "")
+        );
+        let again = tracker
+            .observe(&progress(100, 1000), ms(t0, 6000))
+            .expect("status back to downloading");
+        assert_eq!(
+            (again.status, again.percent),
+            (ProgressStatus::Downloading, 40)
+        );
         tracker.observe(&progress(600, 1000), ms(t0, 7000));
         assert_eq!(tracker.percent(), 60);
     }
@@ -1049,7 +1294,15 @@ mod tests {
     fn human_bar_drives_the_tracker_too() {
         let t0 = Instant::now();
         let mut tracker = ProgressTracker::new();
-        let sent = tracker.observe(&parse_line("[download]  45.3% of ~  1.20MiB at  2.00MiB/s ETA 00:03"), t0).expect("first");
-        assert_eq!((sent.percent, sent.speed.as_str(), sent.eta, sent.total), (45, "2.0MB/s", 3, Some(1_258_291)));
+        let sent = tracker
+            .observe(
+                &parse_line("[download]  45.3% of ~  1.20MiB at  2.00MiB/s ETA 00:03"),
+                t0,
+            )
+            .expect("first");
+        assert_eq!(
+            (sent.percent, sent.speed.as_str(), sent.eta, sent.total),
+            (45, "2.0MB/s", 3, Some(1_258_291))
+        );
     }
 }
