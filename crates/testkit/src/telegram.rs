@@ -51,7 +51,8 @@ const CAPTION_LIMIT: usize = 1024;
 const CALLBACK_DATA_LIMIT: usize = 64;
 const FIRST_UPDATE_ID: u32 = 1;
 /// Update kinds Telegram leaves out unless `allowed_updates` names them.
-const OPT_IN_UPDATE_KINDS: [&str; 3] = ["chat_member", "message_reaction", "message_reaction_count"];
+const OPT_IN_UPDATE_KINDS: [&str; 3] =
+    ["chat_member", "message_reaction", "message_reaction_count"];
 /// Update fields that carry a `Message`, so pushed updates can be remembered as chat history.
 const MESSAGE_UPDATE_KINDS: [&str; 5] = [
     "message",
@@ -60,7 +61,8 @@ const MESSAGE_UPDATE_KINDS: [&str; 5] = [
     "edited_channel_post",
     "business_message",
 ];
-const NOT_MODIFIED: &str = "message is not modified: specified new message content and reply markup \
+const NOT_MODIFIED: &str =
+    "message is not modified: specified new message content and reply markup \
 are exactly the same as a current content and reply markup of the message";
 const CALLBACK_QUERY_EXPIRED: &str =
     "query is too old and response timeout expired or query ID is invalid";
@@ -114,6 +116,7 @@ const STRING_PARAMS: [&str; 27] = [
 
 /// Every method name of the Bot API version frankenstein 0.52 speaks. Names are matched
 /// case-insensitively, as Telegram does; anything else is answered with 404.
+#[rustfmt::skip]
 const KNOWN_METHODS: &[&str] = &[
     "addStickerToSet", "answerCallbackQuery", "answerChatJoinRequestQuery", "answerGuestQuery",
     "answerInlineQuery", "answerPreCheckoutQuery", "answerShippingQuery", "answerWebAppQuery",
@@ -259,7 +262,9 @@ impl FakeBotApi {
         let listener = StdTcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
         listener.set_nonblocking(true)?;
         let base_url = format!("http://{}", listener.local_addr()?);
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
         let listener = {
             // `enter` (unlike `block_on`) is allowed inside a caller's runtime.
             let _runtime_context = runtime.enter();
@@ -270,7 +275,12 @@ impl FakeBotApi {
         let server_thread = std::thread::Builder::new()
             .name("fake-telegram".to_owned())
             .spawn(move || serve_until_shutdown(runtime, listener, app, shutdown_requested))?;
-        Ok(FakeBotApi { shared, base_url, shutdown: Some(shutdown), server_thread: Some(server_thread) })
+        Ok(FakeBotApi {
+            shared,
+            base_url,
+            shutdown: Some(shutdown),
+            server_thread: Some(server_thread),
+        })
     }
 
     /// `http://127.0.0.1:PORT`, what the bot gets as `TELEGRAM_API_URL`.
@@ -300,7 +310,9 @@ impl FakeBotApi {
     /// When `update` is not a JSON object: that is a mistake in the test, not data to handle.
     pub fn push_update(&self, update: Value) -> u32 {
         let Value::Object(update) = update else {
-            panic!("push_update needs a JSON object such as {{\"message\": {{...}}}}, got {update}");
+            panic!(
+                "push_update needs a JSON object such as {{\"message\": {{...}}}}, got {update}"
+            );
         };
         let update_id = {
             let mut state = self.shared.lock();
@@ -325,7 +337,11 @@ impl FakeBotApi {
             "chat": chat,
             "date": unix_now(),
         });
-        set_text_field(&mut message, TextField::Text, Some(&RenderedText::plain(text)));
+        set_text_field(
+            &mut message,
+            TextField::Text,
+            Some(&RenderedText::plain(text)),
+        );
         json!({ "message": message })
     }
 
@@ -374,7 +390,12 @@ impl FakeBotApi {
     /// The calls of one method (matched case-insensitively), in order.
     pub fn calls_to(&self, method: &str) -> Vec<Call> {
         let state = self.shared.lock();
-        state.calls.iter().filter(|call| call.method.eq_ignore_ascii_case(method)).cloned().collect()
+        state
+            .calls
+            .iter()
+            .filter(|call| call.method.eq_ignore_ascii_case(method))
+            .cloned()
+            .collect()
     }
 
     /// The first recorded call of `method` that satisfies `predicate` (earlier calls included),
@@ -392,7 +413,10 @@ impl FakeBotApi {
             if let Some(call) = self.shared.lock().find_call(method, &predicate) {
                 return Some(call);
             }
-            if tokio::time::timeout_at(deadline, call_recorded).await.is_err() {
+            if tokio::time::timeout_at(deadline, call_recorded)
+                .await
+                .is_err()
+            {
                 return self.shared.lock().find_call(method, &predicate);
             }
         }
@@ -415,7 +439,11 @@ impl FakeBotApi {
             if remaining.is_zero() {
                 return None;
             }
-            state = match self.shared.call_recorded_sync.wait_timeout(state, remaining) {
+            state = match self
+                .shared
+                .call_recorded_sync
+                .wait_timeout(state, remaining)
+            {
                 Ok((guard, _)) => guard,
                 Err(poisoned) => poisoned.into_inner().0,
             };
@@ -426,7 +454,11 @@ impl FakeBotApi {
     /// queued for one method apply to its next calls in order, one each.
     pub fn fail_next(&self, method: &str, fault: Fault) {
         let mut state = self.shared.lock();
-        state.faults.entry(method.to_ascii_lowercase()).or_default().push_back(fault);
+        state
+            .faults
+            .entry(method.to_ascii_lowercase())
+            .or_default()
+            .push_back(fault);
     }
 
     /// Changes the largest upload accepted (50 MB by default); bigger files get Telegram's 413.
@@ -436,13 +468,20 @@ impl FakeBotApi {
 
     /// A message as it stands now (after edits), or `None` if unknown or deleted.
     pub fn message(&self, chat_id: i64, message_id: i32) -> Option<Value> {
-        self.shared.lock().message(chat_id, i64::from(message_id)).cloned()
+        self.shared
+            .lock()
+            .message(chat_id, i64::from(message_id))
+            .cloned()
     }
 
     /// The messages of a chat that still exist, by message id.
     pub fn chat_messages(&self, chat_id: i64) -> Vec<Value> {
         let state = self.shared.lock();
-        state.chats.get(&chat_id).map(|chat| chat.messages.values().cloned().collect()).unwrap_or_default()
+        state
+            .chats
+            .get(&chat_id)
+            .map(|chat| chat.messages.values().cloned().collect())
+            .unwrap_or_default()
     }
 }
 
@@ -465,7 +504,10 @@ impl Drop for FakeBotApi {
 
 fn router(shared: Arc<Shared>) -> Router {
     Router::new()
-        .route("/{bot_segment}/{method}", get(handle_method).post(handle_method))
+        .route(
+            "/{bot_segment}/{method}",
+            get(handle_method).post(handle_method),
+        )
         .fallback(|| async { error_response(&ApiError::not_found()) })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(shared)
@@ -540,7 +582,10 @@ async fn serve_call(
 }
 
 fn canonical_method(name: &str) -> Option<&'static str> {
-    KNOWN_METHODS.iter().copied().find(|known| known.eq_ignore_ascii_case(name))
+    KNOWN_METHODS
+        .iter()
+        .copied()
+        .find(|known| known.eq_ignore_ascii_case(name))
 }
 
 fn response_parts(outcome: &Result<Value, ApiError>) -> (StatusCode, Value) {
@@ -564,7 +609,11 @@ struct ApiError {
 
 impl ApiError {
     fn new(code: u16, description: impl Into<String>) -> ApiError {
-        ApiError { code, description: description.into(), retry_after: None }
+        ApiError {
+            code,
+            description: description.into(),
+            retry_after: None,
+        }
     }
 
     fn bad_request(detail: impl std::fmt::Display) -> ApiError {
@@ -588,7 +637,8 @@ impl ApiError {
     }
 
     fn body(&self) -> Value {
-        let mut body = json!({ "ok": false, "error_code": self.code, "description": self.description });
+        let mut body =
+            json!({ "ok": false, "error_code": self.code, "description": self.description });
         if let Some(retry_after) = self.retry_after {
             body["parameters"] = json!({ "retry_after": retry_after });
         }
@@ -646,7 +696,9 @@ async fn read_api_request(request: Request) -> Result<ApiRequest, ApiError> {
         .await
         .map_err(|_| ApiError::too_large())?;
     if content_type.starts_with("application/x-www-form-urlencoded") {
-        api_request.params.extend(parse_urlencoded(&String::from_utf8_lossy(&body)));
+        api_request
+            .params
+            .extend(parse_urlencoded(&String::from_utf8_lossy(&body)));
     } else {
         api_request.params.extend(parse_json_body(&body)?);
     }
@@ -662,7 +714,9 @@ fn parse_json_body(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(params)) => Ok(params),
         Ok(_) => Err(ApiError::bad_request("parameters must be a JSON object")),
-        Err(error) => Err(ApiError::bad_request(format!("can't parse JSON body: {error}"))),
+        Err(error) => Err(ApiError::bad_request(format!(
+            "can't parse JSON body: {error}"
+        ))),
     }
 }
 
@@ -852,7 +906,9 @@ impl FakeState {
     }
 
     fn take_fault(&mut self, method: &str) -> Option<Fault> {
-        self.faults.get_mut(&method.to_ascii_lowercase()).and_then(VecDeque::pop_front)
+        self.faults
+            .get_mut(&method.to_ascii_lowercase())
+            .and_then(VecDeque::pop_front)
     }
 
     /// The chat's record, created on first sight; `user` names a private chat after its user.
@@ -881,9 +937,10 @@ impl FakeState {
 
     /// Remembers a message (new or edited) so it can be edited, replied to or pressed later.
     fn store_message(&mut self, message: &Value) {
-        let (Some(chat_id), Some(message_id)) =
-            (message["chat"]["id"].as_i64(), message["message_id"].as_i64())
-        else {
+        let (Some(chat_id), Some(message_id)) = (
+            message["chat"]["id"].as_i64(),
+            message["message_id"].as_i64(),
+        ) else {
             return;
         };
         let record = self.chat_record(chat_id, None);
@@ -909,7 +966,10 @@ impl FakeState {
                 self.store_message(message);
             }
         }
-        if let Some(query_id) = update.get("callback_query").and_then(|query| query.get("id")) {
+        if let Some(query_id) = update
+            .get("callback_query")
+            .and_then(|query| query.get("id"))
+        {
             self.open_callback_queries.insert(value_as_text(query_id));
         }
     }
@@ -959,7 +1019,8 @@ impl UpdateQueue {
     /// negative one keeps only the last `-offset` updates.
     fn confirm(&mut self, offset: i64) {
         if offset > 0 {
-            self.pending.retain(|update| update["update_id"].as_i64().is_some_and(|id| id >= offset));
+            self.pending
+                .retain(|update| update["update_id"].as_i64().is_some_and(|id| id >= offset));
         } else if offset < 0 {
             let keep = usize::try_from(offset.unsigned_abs()).unwrap_or(usize::MAX);
             let drop_count = self.pending.len().saturating_sub(keep);
@@ -1042,7 +1103,11 @@ async fn get_updates(shared: &Shared, params: &Map<String, Value>) -> Result<Val
             queue.confirm(offset);
         }
         if let Some(Value::Array(kinds)) = params.get("allowed_updates") {
-            queue.allowed = kinds.iter().filter_map(Value::as_str).map(str::to_owned).collect();
+            queue.allowed = kinds
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect();
         }
         queue.poll_generation += 1;
         queue.poll_generation
@@ -1123,7 +1188,9 @@ fn edit_message_text(
         return Ok(Value::Bool(true));
     };
     if message.get("text").is_none() {
-        return Err(ApiError::bad_request("there is no text in the message to edit"));
+        return Err(ApiError::bad_request(
+            "there is no text in the message to edit",
+        ));
     }
     if message["text"] == text.text && message.get("reply_markup") == markup.as_ref() {
         return Err(ApiError::bad_request(NOT_MODIFIED));
@@ -1142,8 +1209,12 @@ fn edit_message_caption(
     let Some(message) = editable_message(shared, state, params, "edit")? else {
         return Ok(Value::Bool(true));
     };
-    let new_caption = caption.as_ref().map(|caption| Value::String(caption.text.clone()));
-    if message.get("caption") == new_caption.as_ref() && message.get("reply_markup") == markup.as_ref() {
+    let new_caption = caption
+        .as_ref()
+        .map(|caption| Value::String(caption.text.clone()));
+    if message.get("caption") == new_caption.as_ref()
+        && message.get("reply_markup") == markup.as_ref()
+    {
         return Err(ApiError::bad_request(NOT_MODIFIED));
     }
     set_text_field(message, TextField::Caption, caption.as_ref());
@@ -1180,7 +1251,10 @@ fn editable_message<'a>(
     params: &Map<String, Value>,
     verb: &str,
 ) -> Result<Option<&'a mut Value>, ApiError> {
-    if params.get("inline_message_id").is_some_and(|id| !id.is_null()) {
+    if params
+        .get("inline_message_id")
+        .is_some_and(|id| !id.is_null())
+    {
         return Ok(None);
     }
     let message_id = param_i64(params, "message_id")
@@ -1200,7 +1274,10 @@ fn delete_message(state: &mut FakeState, params: &Map<String, Value>) -> Result<
     let chat_id = resolve_chat_id(state, params)?;
     let message_id = param_i64(params, "message_id")
         .ok_or_else(|| ApiError::bad_request("message identifier is not specified"))?;
-    let removed = state.chats.get_mut(&chat_id).and_then(|chat| chat.messages.remove(&message_id));
+    let removed = state
+        .chats
+        .get_mut(&chat_id)
+        .and_then(|chat| chat.messages.remove(&message_id));
     match removed {
         Some(_) => Ok(Value::Bool(true)),
         None => Err(ApiError::bad_request("message to delete not found")),
@@ -1210,7 +1287,9 @@ fn delete_message(state: &mut FakeState, params: &Map<String, Value>) -> Result<
 fn delete_messages(state: &mut FakeState, params: &Map<String, Value>) -> Result<Value, ApiError> {
     let chat_id = resolve_chat_id(state, params)?;
     let Some(Value::Array(ids)) = params.get("message_ids") else {
-        return Err(ApiError::bad_request("message identifiers are not specified"));
+        return Err(ApiError::bad_request(
+            "message identifiers are not specified",
+        ));
     };
     if let Some(chat) = state.chats.get_mut(&chat_id) {
         for id in ids.iter().filter_map(Value::as_i64) {
@@ -1225,7 +1304,10 @@ fn answer_callback_query(
     state: &mut FakeState,
     params: &Map<String, Value>,
 ) -> Result<Value, ApiError> {
-    let query_id = params.get("callback_query_id").map(value_as_text).unwrap_or_default();
+    let query_id = params
+        .get("callback_query_id")
+        .map(value_as_text)
+        .unwrap_or_default();
     if state.open_callback_queries.remove(&query_id) {
         Ok(Value::Bool(true))
     } else {
@@ -1237,7 +1319,10 @@ fn set_my_commands(state: &mut FakeState, params: &Map<String, Value>) -> Result
     let Some(Value::Array(commands)) = params.get("commands") else {
         return Err(ApiError::bad_request("can't parse commands JSON object"));
     };
-    if !commands.iter().all(|command| is_valid_command_name(&command["command"])) {
+    if !commands
+        .iter()
+        .all(|command| is_valid_command_name(&command["command"]))
+    {
         return Err(ApiError::bad_request("BOT_COMMAND_INVALID"));
     }
     state.commands = Value::Array(commands.clone());
@@ -1251,12 +1336,17 @@ fn is_valid_command_name(command: &Value) -> bool {
         return false;
     };
     (1..=32).contains(&name.len())
-        && name.bytes().all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'_')
+        && name
+            .bytes()
+            .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'_')
 }
 
 fn get_file(state: &FakeState, params: &Map<String, Value>) -> Result<Value, ApiError> {
     let file_id = params.get("file_id").map(value_as_text).unwrap_or_default();
-    let file = state.files.get(&file_id).ok_or_else(|| ApiError::bad_request("invalid file_id"))?;
+    let file = state
+        .files
+        .get(&file_id)
+        .ok_or_else(|| ApiError::bad_request("invalid file_id"))?;
     Ok(json!({
         "file_id": file_id,
         "file_unique_id": file.file_unique_id,
@@ -1298,9 +1388,9 @@ fn resolve_chat_id(state: &FakeState, params: &Map<String, Value>) -> Result<i64
             .ok()
             .or_else(|| state.chat_id_by_username(text.trim().trim_start_matches('@')))
             .ok_or_else(|| ApiError::bad_request("chat not found")),
-        Some(Value::Number(number)) => {
-            number.as_i64().ok_or_else(|| ApiError::bad_request("chat not found"))
-        }
+        Some(Value::Number(number)) => number
+            .as_i64()
+            .ok_or_else(|| ApiError::bad_request("chat not found")),
         Some(_) => Err(ApiError::bad_request("chat not found")),
     }
 }
@@ -1346,7 +1436,9 @@ fn replied_message(
     let Some(message_id) = message_id else {
         return Ok(None);
     };
-    let reply_chat_id = reply_parameters.and_then(|reply| param_i64(reply, "chat_id")).unwrap_or(chat_id);
+    let reply_chat_id = reply_parameters
+        .and_then(|reply| param_i64(reply, "chat_id"))
+        .unwrap_or(chat_id);
     match state.message(reply_chat_id, message_id) {
         Some(message) => {
             let mut message = message.clone();
@@ -1372,7 +1464,11 @@ fn inline_markup(params: &Map<String, Value>) -> Result<Option<Value>, ApiError>
     let markup = match params.get("reply_markup") {
         None | Some(Value::Null) => return Ok(None),
         Some(Value::Object(markup)) => markup,
-        Some(_) => return Err(ApiError::bad_request("can't parse reply keyboard markup JSON object")),
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "can't parse reply keyboard markup JSON object",
+            ))
+        }
     };
     let Some(rows) = markup.get("inline_keyboard") else {
         return Ok(None);
@@ -1388,7 +1484,10 @@ fn inline_markup(params: &Map<String, Value>) -> Result<Option<Value>, ApiError>
     for button in rows.iter().filter_map(Value::as_array).flatten() {
         check_inline_button(button)?;
     }
-    let has_buttons = rows.iter().filter_map(Value::as_array).any(|row| !row.is_empty());
+    let has_buttons = rows
+        .iter()
+        .filter_map(Value::as_array)
+        .any(|row| !row.is_empty());
     Ok(has_buttons.then(|| Value::Object(markup.clone())))
 }
 
@@ -1398,7 +1497,10 @@ fn check_inline_button(button: &Value) -> Result<(), ApiError> {
             "can't parse inline keyboard button: Field \"text\" must be of type String",
         ));
     }
-    if !INLINE_BUTTON_ACTIONS.iter().any(|action| button.get(action).is_some_and(|v| !v.is_null())) {
+    if !INLINE_BUTTON_ACTIONS
+        .iter()
+        .any(|action| button.get(action).is_some_and(|v| !v.is_null()))
+    {
         return Err(ApiError::bad_request(
             "can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard",
         ));
@@ -1442,7 +1544,10 @@ impl RenderedText {
     }
 
     fn plain(text: &str) -> RenderedText {
-        RenderedText { text: text.to_owned(), entities: detect_entities(text) }
+        RenderedText {
+            text: text.to_owned(),
+            entities: detect_entities(text),
+        }
     }
 }
 
@@ -1496,7 +1601,11 @@ fn classify_token(token: &str) -> Option<(&'static str, &str)> {
     }
     let scheme_len = ["https://", "http://"]
         .iter()
-        .find(|scheme| token.get(..scheme.len()).is_some_and(|head| head.eq_ignore_ascii_case(scheme)))?
+        .find(|scheme| {
+            token
+                .get(..scheme.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(scheme))
+        })?
         .len();
     let url = token.trim_end_matches(['.', ',', ';', ':', '!', '?', ')', '\'', '"']);
     (url.len() > scheme_len).then_some(("url", url))
@@ -1518,7 +1627,11 @@ fn html_visible_text(html: &str) -> String {
             _ => {}
         }
     }
-    visible.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&amp;", "&")
+    visible
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&amp;", "&")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1584,9 +1697,9 @@ fn resolve_media(
     match request.params.get(field) {
         Some(Value::String(reference)) => {
             if let Some(part) = reference.strip_prefix("attach://") {
-                let upload = request
-                    .file(part)
-                    .ok_or_else(|| ApiError::bad_request(format!("there is no {field} in the request")))?;
+                let upload = request.file(part).ok_or_else(|| {
+                    ApiError::bad_request(format!("there is no {field} in the request"))
+                })?;
                 store_upload(state, request, upload, kind)
             } else if is_http_url(reference) {
                 Err(ApiError::bad_request("failed to get HTTP URL content"))
@@ -1595,12 +1708,14 @@ fn resolve_media(
             }
         }
         None | Some(Value::Null) => {
-            let upload = request
-                .file(field)
-                .ok_or_else(|| ApiError::bad_request(format!("there is no {field} in the request")))?;
+            let upload = request.file(field).ok_or_else(|| {
+                ApiError::bad_request(format!("there is no {field} in the request"))
+            })?;
             store_upload(state, request, upload, kind)
         }
-        Some(_) => Err(ApiError::bad_request("wrong file identifier/HTTP URL specified")),
+        Some(_) => Err(ApiError::bad_request(
+            "wrong file identifier/HTTP URL specified",
+        )),
     }
 }
 
@@ -1652,7 +1767,12 @@ fn store_upload(
         fields.insert("thumbnail".to_owned(), thumbnail);
     }
     let extension = upload.filename.rsplit_once('.').map_or("", |(_, ext)| ext);
-    let file_path = format!("{}/file_{}.{}", kind.storage_folder(), state.next_file_seq, extension);
+    let file_path = format!(
+        "{}/file_{}.{}",
+        kind.storage_folder(),
+        state.next_file_seq,
+        extension
+    );
     state.files.insert(
         file_id,
         StoredFile {
@@ -1720,7 +1840,10 @@ fn media_object(
         object["file_name"] = json!(upload.filename);
     }
     let declared = |name: &str| param_i64(params, name).unwrap_or(0).max(0);
-    if matches!(kind, MediaKind::Audio | MediaKind::Video | MediaKind::Voice | MediaKind::Animation) {
+    if matches!(
+        kind,
+        MediaKind::Audio | MediaKind::Video | MediaKind::Voice | MediaKind::Animation
+    ) {
         object["duration"] = json!(declared("duration"));
     }
     if matches!(kind, MediaKind::Video | MediaKind::Animation) {
@@ -1738,7 +1861,9 @@ fn media_object(
 }
 
 fn mime_type_for(filename: &str) -> &'static str {
-    let extension = filename.rsplit_once('.').map(|(_, ext)| ext.to_ascii_lowercase());
+    let extension = filename
+        .rsplit_once('.')
+        .map(|(_, ext)| ext.to_ascii_lowercase());
     match extension.as_deref() {
         Some("mp3") => "audio/mpeg",
         Some("m4a") => "audio/mp4",
@@ -1758,7 +1883,9 @@ fn mime_type_for(filename: &str) -> &'static str {
 
 /// Width and height from a PNG or JPEG header; (0, 0) for anything else.
 fn image_dimensions(bytes: &[u8]) -> (u32, u32) {
-    png_dimensions(bytes).or_else(|| jpeg_dimensions(bytes)).unwrap_or((0, 0))
+    png_dimensions(bytes)
+        .or_else(|| jpeg_dimensions(bytes))
+        .unwrap_or((0, 0))
 }
 
 fn png_dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
@@ -1806,7 +1933,10 @@ fn be_u32(bytes: &[u8]) -> Option<u32> {
 
 /// The bot's `User`: real tokens are `<bot id>:<secret>`, so the id comes from the token.
 fn bot_user_json(token: &str) -> Value {
-    let id = token.split_once(':').and_then(|(id, _)| id.parse::<u64>().ok()).unwrap_or(1_000_000_001);
+    let id = token
+        .split_once(':')
+        .and_then(|(id, _)| id.parse::<u64>().ok())
+        .unwrap_or(1_000_000_001);
     json!({
         "id": id,
         "is_bot": true,
@@ -1843,7 +1973,8 @@ fn chat_json(chat_id: i64, user: Option<&Value>) -> Value {
                 &fallback
             }
         };
-        let mut chat = json!({ "id": chat_id, "type": "private", "first_name": user["first_name"] });
+        let mut chat =
+            json!({ "id": chat_id, "type": "private", "first_name": user["first_name"] });
         for optional in ["last_name", "username"] {
             if let Some(value) = user.get(optional) {
                 chat[optional] = value.clone();
@@ -1863,7 +1994,9 @@ fn chat_instance(chat_id: i64) -> String {
 }
 
 fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs())
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs())
 }
 
 #[cfg(test)]
@@ -1886,7 +2019,10 @@ mod tests {
     fn form_values_decode_json_except_string_parameters() {
         assert_eq!(form_value("chat_id", "42"), json!(42));
         assert_eq!(form_value("caption", "42"), json!("42"));
-        assert_eq!(form_value("reply_markup", "{\"inline_keyboard\":[]}"), json!({ "inline_keyboard": [] }));
+        assert_eq!(
+            form_value("reply_markup", "{\"inline_keyboard\":[]}"),
+            json!({ "inline_keyboard": [] })
+        );
         assert_eq!(form_value("chat_id", "@channel"), json!("@channel"));
     }
 
@@ -1905,7 +2041,14 @@ mod tests {
             queue.push(Map::from_iter([("message".to_owned(), json!({}))]));
         }
         queue.confirm(3);
-        assert_eq!(queue.deliverable(10).iter().map(|u| u["update_id"].clone()).collect::<Vec<_>>(), [json!(3), json!(4)]);
+        assert_eq!(
+            queue
+                .deliverable(10)
+                .iter()
+                .map(|u| u["update_id"].clone())
+                .collect::<Vec<_>>(),
+            [json!(3), json!(4)]
+        );
         queue.confirm(-1);
         assert_eq!(queue.deliverable(10).len(), 1);
         assert_eq!(queue.deliverable(10)[0]["update_id"], json!(4));
@@ -1916,7 +2059,9 @@ mod tests {
         let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
         png.extend_from_slice(&[0, 0, 1, 0x40, 0, 0, 0, 0xF0]);
         assert_eq!(image_dimensions(&png), (320, 240));
-        let jpeg = [0xFF, 0xD8, 0xFF, 0xE0, 0, 4, 0, 0, 0xFF, 0xC0, 0, 11, 8, 0, 90, 0, 160, 3];
+        let jpeg = [
+            0xFF, 0xD8, 0xFF, 0xE0, 0, 4, 0, 0, 0xFF, 0xC0, 0, 11, 8, 0, 90, 0, 160, 3,
+        ];
         assert_eq!(image_dimensions(&jpeg), (160, 90));
         assert_eq!(image_dimensions(b"GIF89a"), (0, 0));
         assert_eq!(image_dimensions(&[0xFF, 0xD8, 0xFF, 0xE0, 0xFF]), (0, 0));
@@ -1924,6 +2069,9 @@ mod tests {
 
     #[test]
     fn html_text_is_reduced_to_what_the_reader_sees() {
-        assert_eq!(html_visible_text("<b>1 &lt; 2</b> &amp; <a href=\"x\">y</a>"), "1 < 2 & y");
+        assert_eq!(
+            html_visible_text("<b>1 &lt; 2</b> &amp; <a href=\"x\">y</a>"),
+            "1 < 2 & y"
+        );
     }
 }
