@@ -7,8 +7,10 @@ use hermes_protocol::{CacheCleanupDone, CacheStats};
 use sha2::{Digest, Sha256};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 use sqlx::Row;
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub struct Cache {
@@ -17,7 +19,14 @@ pub struct Cache {
     ttl_hours: u64,
     hits: AtomicU64,
     misses: AtomicU64,
+    /// Search results this process read or wrote, so a repeated search costs a map lookup
+    /// instead of a SQLite round trip. Rows never change before they expire, so a copy is
+    /// never stale; other processes still see every entry through SQLite.
+    recent_searches: Mutex<HashMap<String, (i64, serde_json::Value)>>,
 }
+
+/// Search results kept in memory at most; past it, expired entries go first, then all.
+const RECENT_SEARCHES_MAX: usize = 2048;
 
 /// Why the cache database could not be opened, with the URL for the start-up message.
 #[derive(Debug, thiserror::Error)]
@@ -47,7 +56,14 @@ impl Cache {
             .run(&pool)
             .await
             .map_err(|e| error(sqlx::Error::Migrate(Box::new(e))))?;
-        Ok(Cache { pool, enabled, ttl_hours, hits: AtomicU64::new(0), misses: AtomicU64::new(0) })
+        Ok(Cache {
+            pool,
+            enabled,
+            ttl_hours,
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            recent_searches: Mutex::new(HashMap::new()),
+        })
     }
 
     pub fn enabled(&self) -> bool {
@@ -65,18 +81,27 @@ impl Cache {
         if !self.enabled {
             return Ok(None);
         }
-        let row = sqlx::query("SELECT results_json FROM search_cache WHERE query_hash = ? AND expires_at > ?")
-            .bind(Cache::search_key(query, count))
+        let key = Cache::search_key(query, count);
+        if let Some(results) = self.recent_search(&key) {
+            return Ok(self.count_lookup(Some(results)));
+        }
+        let row = sqlx::query("SELECT results_json, expires_at FROM search_cache WHERE query_hash = ? AND expires_at > ?")
+            .bind(&key)
             .bind(now())
             .fetch_optional(&self.pool)
             .await?;
-        Ok(self.count_lookup(row.and_then(|r| parse_json(r.get("results_json")))))
+        let found = row.and_then(|r| Some((r.get::<i64, _>("expires_at"), parse_json(r.get("results_json"))?)));
+        if let Some((expires_at, results)) = &found {
+            self.remember_search(key, *expires_at, results.clone());
+        }
+        Ok(self.count_lookup(found.map(|(_, results)| results)))
     }
 
     pub async fn search_put(&self, query: &str, count: u32, results: &serde_json::Value) -> Result<(), sqlx::Error> {
         if !self.enabled {
             return Ok(());
         }
+        let expires_at = self.expiry();
         sqlx::query(
             "INSERT OR REPLACE INTO search_cache (query_hash, query, max_results, results_json, created_at, expires_at)
              VALUES (?, ?, ?, ?, ?, ?)",
@@ -86,9 +111,10 @@ impl Cache {
         .bind(count as i64)
         .bind(results.to_string())
         .bind(now())
-        .bind(self.expiry())
+        .bind(expires_at)
         .execute(&self.pool)
         .await?;
+        self.remember_search(Cache::search_key(query, count), expires_at, results.clone());
         Ok(())
     }
 
@@ -125,18 +151,12 @@ impl Cache {
 
     /// Live entries per table and this process's hit/miss counters.
     pub async fn stats(&self) -> Result<CacheStats, sqlx::Error> {
-        let now = now();
-        let count = |table: &'static str| {
-            sqlx::query_scalar::<_, i64>(match table {
-                "search" => "SELECT COUNT(*) FROM search_cache WHERE expires_at > ?",
-                _ => "SELECT COUNT(*) FROM youtube_metadata_cache WHERE expires_at > ?",
-            })
-            .bind(now)
-            .fetch_one(&self.pool)
-        };
+        let live = |sql: &'static str| sqlx::query_scalar::<_, i64>(sql).bind(now()).fetch_one(&self.pool);
+        let search_entries = live("SELECT COUNT(*) FROM search_cache WHERE expires_at > ?").await?;
+        let metadata_entries = live("SELECT COUNT(*) FROM youtube_metadata_cache WHERE expires_at > ?").await?;
         Ok(CacheStats {
-            search_entries: count("search").await?.max(0) as u64,
-            metadata_entries: count("metadata").await?.max(0) as u64,
+            search_entries: search_entries.max(0) as u64,
+            metadata_entries: metadata_entries.max(0) as u64,
             cache_enabled: self.enabled,
             ttl_hours: self.ttl_hours,
             hits: self.hits.load(Ordering::Relaxed),
@@ -147,6 +167,7 @@ impl Cache {
     /// Deletes expired rows of both tables.
     pub async fn cleanup(&self) -> Result<CacheCleanupDone, sqlx::Error> {
         let now = now();
+        self.recent().retain(|_, (expires, _)| *expires > now);
         let removed_search = sqlx::query("DELETE FROM search_cache WHERE expires_at <= ?")
             .bind(now)
             .execute(&self.pool)
@@ -163,6 +184,7 @@ impl Cache {
     /// Test seam: ages every row so that it is expired.
     #[doc(hidden)]
     pub async fn expire_all_for_tests(&self) -> Result<(), sqlx::Error> {
+        self.recent().clear();
         sqlx::query("UPDATE search_cache SET expires_at = 0").execute(&self.pool).await?;
         sqlx::query("UPDATE youtube_metadata_cache SET expires_at = 0").execute(&self.pool).await?;
         Ok(())
@@ -171,6 +193,34 @@ impl Cache {
     /// Closes the pool so the WAL is checkpointed before the process exits.
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+
+    fn recent(&self) -> std::sync::MutexGuard<'_, HashMap<String, (i64, serde_json::Value)>> {
+        self.recent_searches.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn recent_search(&self, key: &str) -> Option<serde_json::Value> {
+        let mut recent = self.recent();
+        match recent.get(key) {
+            Some((expires_at, results)) if *expires_at > now() => Some(results.clone()),
+            Some(_) => {
+                recent.remove(key);
+                None
+            }
+            None => None,
+        }
+    }
+
+    fn remember_search(&self, key: String, expires_at: i64, results: serde_json::Value) {
+        let mut recent = self.recent();
+        if recent.len() >= RECENT_SEARCHES_MAX {
+            let now = now();
+            recent.retain(|_, (expires, _)| *expires > now);
+            if recent.len() >= RECENT_SEARCHES_MAX {
+                recent.clear();
+            }
+        }
+        recent.insert(key, (expires_at, results));
     }
 
     fn count_lookup(&self, found: Option<serde_json::Value>) -> Option<serde_json::Value> {
@@ -216,6 +266,25 @@ mod tests {
         assert_eq!(cache.search_get("q", 6).await.unwrap(), None, "the count is part of the key");
         let stats = cache.stats().await.unwrap();
         assert_eq!((stats.search_entries, stats.hits, stats.misses), (1, 1, 2));
+    }
+
+    #[tokio::test]
+    async fn a_search_written_by_another_process_is_read_from_sqlite() {
+        let dir = tempfile::tempdir().unwrap();
+        let (first, second) = (open(&dir).await, open(&dir).await);
+        first.search_put("shared", 5, &json!(["r"])).await.unwrap();
+        assert_eq!(second.search_get("Shared ", 5).await.unwrap(), Some(json!(["r"])));
+        assert_eq!(second.search_get("shared", 5).await.unwrap(), Some(json!(["r"])), "then from memory");
+        assert_eq!(second.stats().await.unwrap().hits, 2);
+    }
+
+    #[tokio::test]
+    async fn zero_ttl_entries_are_never_served() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("c.db").display());
+        let cache = Cache::open(&url, true, 0).await.unwrap();
+        cache.search_put("q", 5, &json!([])).await.unwrap();
+        assert_eq!(cache.search_get("q", 5).await.unwrap(), None);
     }
 
     #[tokio::test]
