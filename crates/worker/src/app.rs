@@ -39,7 +39,7 @@ pub async fn run(config: Config) -> i32 {
     }
     let (events, writer) = spawn_writer(tokio::io::stdout());
     let ctx = Arc::new(Context::new(config, cache, events, shutdown.clone()));
-    spawn_tool_probe(&ctx);
+    let tool_refresh = ctx.load_and_refresh_tool_versions().await;
 
     let stats = LoopStats::default();
     let serving = serve(ctx.clone(), BufReader::with_capacity(64 * 1024, tokio::io::stdin()), &stats);
@@ -54,6 +54,8 @@ pub async fn run(config: Config) -> i32 {
     crate::ytdlp::runner::kill_all_groups();
 
     let responses = ctx.events.sent_count();
+    // Let the version probe record its result for the next start, unless it is stuck.
+    let _ = tokio::time::timeout(Duration::from_secs(1), tool_refresh).await;
     ctx.cache.close().await;
     drop(ctx);
     let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
@@ -80,11 +82,3 @@ fn check_cookies(config: &Config) {
     }
 }
 
-/// Probes tool versions in the background so the first `health_check` rarely waits for it.
-fn spawn_tool_probe(ctx: &Arc<Context>) {
-    let ctx = ctx.clone();
-    tokio::spawn(async move {
-        let versions = ctx.tool_versions().await;
-        tracing::info!(ytdlp = ?versions.ytdlp, ffmpeg = ?versions.ffmpeg, "tools probed");
-    });
-}

@@ -190,6 +190,28 @@ impl Cache {
         Ok(())
     }
 
+    /// The version last probed for `program` when its binary still has `fingerprint`.
+    /// `Some(None)` means "probed: not runnable".
+    pub async fn tool_version(&self, program: &str, fingerprint: &str) -> Result<Option<Option<String>>, sqlx::Error> {
+        let row = sqlx::query("SELECT version FROM tool_versions WHERE program = ? AND fingerprint = ?")
+            .bind(program)
+            .bind(fingerprint)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.get::<Option<String>, _>("version")))
+    }
+
+    pub async fn remember_tool_version(&self, program: &str, fingerprint: &str, version: Option<&str>) -> Result<(), sqlx::Error> {
+        sqlx::query("INSERT OR REPLACE INTO tool_versions (program, fingerprint, version, probed_at) VALUES (?, ?, ?, ?)")
+            .bind(program)
+            .bind(fingerprint)
+            .bind(version)
+            .bind(now())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Closes the pool so the WAL is checkpointed before the process exits.
     pub async fn close(&self) {
         self.pool.close().await;

@@ -2,9 +2,10 @@
 use crate::cache::Cache;
 use crate::config::Config;
 use crate::events::EventSender;
+use crate::search::{RateLimiter, SearchOutcome, SingleFlight};
 use crate::shutdown::Shutdown;
 use crate::tasks::TaskRegistry;
-use crate::tools::{ToolProbe, ToolVersions};
+use crate::tools::{fingerprint, ToolProbe, ToolVersions};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::Semaphore;
@@ -18,12 +19,17 @@ pub struct Context {
     pub slots: Arc<Semaphore>,
     pub shutdown: Shutdown,
     pub started: Instant,
+    /// Identical concurrent searches (same cache key) share one yt-dlp run.
+    pub search_flights: SingleFlight<SearchOutcome>,
+    /// `RATE_LIMIT_SEARCHES_PER_HOUR`, over the searches that reach yt-dlp.
+    pub search_rate: RateLimiter,
     tools: ToolProbe,
 }
 
 impl Context {
     pub fn new(config: Config, cache: Cache, events: EventSender, shutdown: Shutdown) -> Context {
         let slots = Arc::new(Semaphore::new(config.worker_concurrency));
+        let search_rate = RateLimiter::per_hour(config.rate_limit_searches_per_hour);
         Context {
             config,
             cache,
@@ -32,12 +38,40 @@ impl Context {
             slots,
             shutdown,
             started: Instant::now(),
+            search_flights: SingleFlight::default(),
+            search_rate,
             tools: ToolProbe::default(),
         }
     }
 
-    /// yt-dlp and ffmpeg versions (probed once, shared).
+    /// yt-dlp and ffmpeg versions for `health_check` (see [`ToolProbe`]).
     pub async fn tool_versions(&self) -> ToolVersions {
         self.tools.versions(&self.config.ytdlp_bin, &self.config.ffmpeg_bin).await
+    }
+
+    /// Loads the versions recorded for the current binaries, then probes them in the
+    /// background and records the result for the next start (the returned task).
+    pub async fn load_and_refresh_tool_versions(self: &std::sync::Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let (ytdlp_print, ffmpeg_print) = (fingerprint(&self.config.ytdlp_bin), fingerprint(&self.config.ffmpeg_bin));
+        let known = async {
+            let ytdlp = self.cache.tool_version("yt-dlp", &ytdlp_print).await.ok()??;
+            let ffmpeg = self.cache.tool_version("ffmpeg", &ffmpeg_print).await.ok()??;
+            Some(ToolVersions { ytdlp, ffmpeg })
+        };
+        if let Some(versions) = known.await {
+            self.tools.remember(versions);
+        }
+        let ctx = self.clone();
+        tokio::spawn(async move {
+            let versions = ctx.tools.probe(&ctx.config.ytdlp_bin, &ctx.config.ffmpeg_bin).await;
+            tracing::info!(ytdlp = ?versions.ytdlp, ffmpeg = ?versions.ffmpeg, "tools probed");
+            let saved = async {
+                ctx.cache.remember_tool_version("yt-dlp", &ytdlp_print, versions.ytdlp.as_deref()).await?;
+                ctx.cache.remember_tool_version("ffmpeg", &ffmpeg_print, versions.ffmpeg.as_deref()).await
+            };
+            if let Err(error) = saved.await {
+                tracing::warn!(%error, "cannot record tool versions");
+            }
+        })
     }
 }

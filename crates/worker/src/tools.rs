@@ -32,15 +32,30 @@ pub struct ToolVersions {
     pub ffmpeg: Option<String>,
 }
 
+/// Tool versions for `health_check`: what this process probed, else what an earlier process
+/// recorded for the same binaries (so the first answer after a restart does not wait for a
+/// Python start-up), else a probe now.
 #[derive(Default)]
 pub struct ToolProbe {
-    versions: OnceCell<ToolVersions>,
+    probed: OnceCell<ToolVersions>,
+    remembered: std::sync::Mutex<Option<ToolVersions>>,
 }
 
 impl ToolProbe {
-    /// The versions, probing on first use; concurrent callers share one probe.
+    /// The versions, probing only when nothing is known yet; concurrent callers share one probe.
     pub async fn versions(&self, ytdlp: &Path, ffmpeg: &Path) -> ToolVersions {
-        self.versions
+        if let Some(versions) = self.probed.get() {
+            return versions.clone();
+        }
+        if let Some(versions) = self.remembered.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+            return versions;
+        }
+        self.probe(ytdlp, ffmpeg).await
+    }
+
+    /// Runs the `--version` probes (once per process) and returns their result.
+    pub async fn probe(&self, ytdlp: &Path, ffmpeg: &Path) -> ToolVersions {
+        self.probed
             .get_or_init(|| async {
                 let (ytdlp, ffmpeg) = tokio::join!(first_line_of(ytdlp, "--version"), first_line_of(ffmpeg, "-version"));
                 ToolVersions { ytdlp, ffmpeg: ffmpeg.map(|line| ffmpeg_version(&line)) }
@@ -48,6 +63,27 @@ impl ToolProbe {
             .await
             .clone()
     }
+
+    /// Versions recorded earlier for the same binaries; used until this process has probed.
+    pub fn remember(&self, versions: ToolVersions) {
+        *self.remembered.lock().unwrap_or_else(|p| p.into_inner()) = Some(versions);
+    }
+}
+
+/// Identifies a binary's current state: its resolved path, size and modification time. A
+/// program that cannot be found has the fingerprint `missing:<name>`.
+pub fn fingerprint(program: &Path) -> String {
+    let Some(path) = resolve_program(program) else {
+        return format!("missing:{}", program.display());
+    };
+    let meta = std::fs::metadata(&path).ok();
+    let size = meta.as_ref().map(|m| m.len()).unwrap_or(0);
+    let mtime = meta
+        .and_then(|m| m.modified().ok())
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("{}|{size}|{mtime}", path.display())
 }
 
 /// `ffmpeg version 5.1.9-0+deb12u1 Copyright ...` → `5.1.9-0+deb12u1`.
@@ -66,24 +102,6 @@ async fn first_line_of(program: &Path, flag: &str) -> Option<String> {
         return None;
     }
     String::from_utf8_lossy(&output.stdout).lines().next().map(|l| l.trim().to_owned()).filter(|l| !l.is_empty())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn resolves_bare_names_through_path_and_rejects_missing() {
-        assert!(resolve_program(Path::new("sh")).is_some());
-        assert_eq!(resolve_program(Path::new("definitely-not-a-program-hermes")), None);
-        assert_eq!(resolve_program(Path::new("/nonexistent/yt-dlp")), None);
-    }
-
-    #[test]
-    fn ffmpeg_version_is_the_second_word() {
-        assert_eq!(ffmpeg_version("ffmpeg version 5.1.9-0+deb12u1 Copyright (c) 2000"), "5.1.9-0+deb12u1");
-        assert_eq!(ffmpeg_version("weird"), "weird");
-    }
 }
 
 /// ffprobe next to the configured ffmpeg (same directory, or on `PATH` for a bare name).
@@ -109,4 +127,22 @@ pub async fn probe_duration(ffmpeg: &Path, file: &Path) -> Option<u64> {
     let output = tokio::time::timeout(PROBE_TIMEOUT, command.output()).await.ok()?.ok()?;
     let secs: f64 = String::from_utf8_lossy(&output.stdout).trim().parse().ok()?;
     (secs.is_finite() && secs >= 0.0).then(|| secs.round() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_bare_names_through_path_and_rejects_missing() {
+        assert!(resolve_program(Path::new("sh")).is_some());
+        assert_eq!(resolve_program(Path::new("definitely-not-a-program-hermes")), None);
+        assert_eq!(resolve_program(Path::new("/nonexistent/yt-dlp")), None);
+    }
+
+    #[test]
+    fn ffmpeg_version_is_the_second_word() {
+        assert_eq!(ffmpeg_version("ffmpeg version 5.1.9-0+deb12u1 Copyright (c) 2000"), "5.1.9-0+deb12u1");
+        assert_eq!(ffmpeg_version("weird"), "weird");
+    }
 }
