@@ -12,6 +12,7 @@ pub mod dispatch;
 pub mod error;
 pub mod events;
 pub mod sanitize;
+pub mod search;
 pub mod shutdown;
 pub mod tasks;
 pub mod tools;

@@ -163,6 +163,29 @@ fn probe_number(value: &Value) -> f64 {
     value.as_str().and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("not a number string: {value}"))
 }
 
+/// A copy of `source` in the media directory under `name`, for titles no generator produces.
+/// Written under a temporary name and renamed, so a parallel test never sees half a file.
+fn media_copy(source: &Path, name: &str) -> PathBuf {
+    let target = media::media_dir().join(name);
+    if !target.is_file() {
+        let temp = media::media_dir().join(format!(".{}.tmp", unique("copy")));
+        std::fs::copy(source, &temp).expect("copy test media");
+        std::fs::rename(&temp, &target).expect("rename test media");
+    }
+    target
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters (one URL path segment).
+fn percent_encode(segment: &str) -> String {
+    segment
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// The `done` data of `youtube_dl`, checked against the file system; returns the main file.
 fn assert_download_done(done: &Value, task_id: &str) -> PathBuf {
     assert_eq!(done["task_id"], task_id, "{done}");
@@ -215,6 +238,23 @@ fn webm_becomes_an_mp3_with_monotonic_integer_progress() {
     assert!(statuses.contains(&"downloading"), "{statuses:?}");
     assert!(partial_files_under(&worker.downloads()).is_empty(), "{:?}", files_under(&worker.downloads()));
     assert_eq!(files_under(&out), [path], "only the mp3 is left");
+    worker.close_stdin();
+    let rest = worker.drain(Duration::from_secs(10));
+    assert!(rest.is_empty(), "events after the final one: {rest:?}");
+}
+
+#[test]
+fn a_non_ascii_title_with_shell_characters_reaches_the_file_name_intact() {
+    let server = server();
+    let stem = "Chanson d'été – «live» $(id) `x` 100% 🎵";
+    let source = media_copy(&media::tone_webm(1, 440), &format!("{stem}.webm"));
+    let url = server.url(&format!("/media/{}", percent_encode(&file_name(&source))));
+    let mut worker = Worker::start(&[]);
+    let (_, done) = run_download(&mut worker, "u", &url, json!({"extract_audio": true}));
+    let path = assert_download_done(&done, "u");
+    assert_eq!(done["data"]["title"], stem, "{done}");
+    assert_eq!(done["data"]["filename"], format!("{stem}.mp3"), "{done}");
+    assert_eq!(path.parent(), Some(worker.downloads().join("u").as_path()));
 }
 
 #[test]
@@ -366,7 +406,7 @@ fn health_check_is_answered_while_three_downloads_run() {
 }
 
 #[test]
-fn option_like_urls_are_never_options() {
+fn option_like_and_local_file_urls_are_refused() {
     let mut worker = Worker::start(&[]);
     let touched = std::env::temp_dir().join(unique("hermes-exec"));
     let written_dir = std::env::temp_dir().join(unique("hermes-o"));
@@ -374,6 +414,7 @@ fn option_like_urls_are_never_options() {
         ("exec", format!("--exec=touch {}", touched.display())),
         ("exec-nospace", format!("--exec=touch${{IFS}}{}", touched.display())),
         ("out", format!("-o{}/x", written_dir.display())),
+        ("file", "file:///etc/passwd".to_owned()),
     ];
     for (id, url) in &urls {
         let (_, error) = run_download(&mut worker, id, url, json!({}));
@@ -391,13 +432,18 @@ fn output_dir_outside_download_dir_is_refused() {
     let mut worker = Worker::start(&[]);
     let outside_tmp = std::env::temp_dir().join(unique("hermes-outside"));
     let escape_via_dotdot = format!("{}/../{}", worker.downloads().display(), unique("escaped"));
+    let via_link = unique("via-link");
     let cases = [
         ("rel", "../outside".to_owned()),
         ("etc", "/etc".to_owned()),
         ("etc-sub", format!("/etc/{}", unique("hermes"))),
         ("tmp", outside_tmp.display().to_string()),
         ("dotdot", escape_via_dotdot.clone()),
+        ("symlink", format!("{}/{via_link}", worker.downloads().join("link").display())),
     ];
+    // A symlink inside DOWNLOAD_DIR that points outside it must not be a way out either.
+    std::fs::create_dir_all(worker.downloads()).expect("create DOWNLOAD_DIR");
+    std::os::unix::fs::symlink(std::env::temp_dir(), worker.downloads().join("link")).expect("symlink");
     for (id, dir) in &cases {
         let (progress, error) = run_download(&mut worker, id, &url, json!({"output_dir": dir}));
         assert_error(&error, id, &["INVALID_REQUEST"]);
@@ -406,7 +452,8 @@ fn output_dir_outside_download_dir_is_refused() {
     assert!(!outside_tmp.exists());
     assert!(!Path::new(&escape_via_dotdot).exists());
     assert!(!worker.dir.path().parent().unwrap_or(Path::new("/")).join("outside").exists());
-    assert!(!worker.downloads().exists() || files_under(&worker.downloads()).is_empty());
+    assert!(files_under(&worker.downloads()).is_empty(), "{:?}", files_under(&worker.downloads()));
+    assert!(!std::env::temp_dir().join(&via_link).exists(), "created through the symlink");
 }
 
 #[test]
@@ -497,4 +544,55 @@ fn missing_ytdlp_or_ffmpeg_is_reported_with_the_path_tried() {
     assert_error(&error, "f", &["FFMPEG_NOT_FOUND"]);
     assert!(error["data"]["message"].as_str().unwrap_or_default().contains("/nonexistent/ffmpeg"), "{error}");
     assert!(files_under(&worker.downloads()).is_empty(), "{:?}", files_under(&worker.downloads()));
+}
+
+#[test]
+fn a_server_that_goes_away_mid_download_leaves_no_partial_file() {
+    let server = server();
+    let url = slow_url(&server);
+    let mut worker = Worker::start(&[("MAX_RETRIES", "0")]);
+    let marker = unique("vanish");
+    let out = worker.downloads().join(&marker);
+    worker.send(&download_request("d", &url, json!({"output_dir": out})));
+    wait_for_downloading(&worker, "d", T);
+    assert!(wait_until(Duration::from_secs(5), || !partial_files_under(&out).is_empty()), "a .part is being written");
+    drop(server);
+    let error = worker.final_event("d", T);
+    // yt-dlp gives up with `ERROR: \r[download] Got error: ... Connection refused. Giving up after
+    // 10 retries`: a network failure, whichever of the two codes the classifier makes of it.
+    assert_error(&error, "d", &["NETWORK_TIMEOUT", "YTDLP_ERROR"]);
+    assert_no_child_left(&marker);
+    assert!(partial_files_under(&worker.downloads()).is_empty(), "{:?}", files_under(&worker.downloads()));
+}
+
+#[test]
+fn ipc_timeout_bounds_a_slow_download() {
+    let server = server();
+    let url = slow_url(&server);
+    let mut worker = Worker::start(&[("IPC_TIMEOUT", "2")]);
+    let marker = unique("deadline");
+    let out = worker.downloads().join(&marker);
+    let started = Instant::now();
+    let (_, error) = run_download(&mut worker, "d", &url, json!({"output_dir": out}));
+    let took = started.elapsed();
+    assert_error(&error, "d", &["TIMEOUT"]);
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    assert_no_child_left(&marker);
+    assert!(partial_files_under(&worker.downloads()).is_empty(), "{:?}", files_under(&worker.downloads()));
+}
+
+#[test]
+fn ipc_timeout_bounds_the_retries_of_a_transient_failure_too() {
+    // A port nothing listens on: every attempt fails at once with "Connection refused", a
+    // transient failure that is retried, but never past the task's IPC_TIMEOUT.
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("ephemeral port").port();
+    let env = [("IPC_TIMEOUT", "2"), ("MAX_RETRIES", "5"), ("RETRY_DELAY_SECONDS", "2")];
+    let mut worker = Worker::start(&env);
+    let started = Instant::now();
+    let url = format!("http://127.0.0.1:{closed_port}/media/x.webm");
+    let (progress, error) = run_download(&mut worker, "r", &url, json!({}));
+    let took = started.elapsed();
+    assert_error(&error, "r", &["TIMEOUT"]);
+    assert!(took < Duration::from_secs(4), "retries ran past IPC_TIMEOUT: {took:?}");
+    assert!(progress.iter().any(|e| e["data"]["status"] == "retrying"), "{progress:?}");
 }

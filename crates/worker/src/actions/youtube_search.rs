@@ -1,17 +1,210 @@
-//! `youtube_search` — lands with its issue; until then it answers `error` `INTERNAL` "not implemented yet".
+//! `youtube_search`: `ytsearch{N}:{query}` through yt-dlp (`--flat-playlist --dump-single-json`),
+//! answered from the SQLite search cache when possible.
+//!
+//! Order of the checks, and why:
+//! 1. single-flight on the cache key, so identical concurrent searches do all of the following
+//!    once and share the answer (followers report `from_cache: true`: they did not reach yt-dlp);
+//! 2. the cache: a hit costs nothing upstream, so it neither spawns yt-dlp nor counts against
+//!    the rate limit;
+//! 3. `RATE_LIMIT_SEARCHES_PER_HOUR`, which only counts searches that will reach yt-dlp;
+//! 4. `progress` `searching`, yt-dlp, then the cache write.
+//!
+//! A cache that cannot be read or written (file deleted or corrupted under a running worker) only
+//! costs the cache: the search falls back to yt-dlp and the problem is logged as a warning.
+use crate::cache::Cache;
 use crate::context::Context;
+use crate::dispatch::cancelled;
 use crate::error::WorkerError;
+use crate::search::{Joined, SearchOutcome, SharedError};
 use crate::tasks::Task;
-use hermes_protocol::{Request, Response};
+use crate::ytdlp::{args, driver, info};
+use hermes_protocol::{Event, ProgressData, ProgressStatus, Request, Response, SearchParams, SearchResult, SearchResults};
+use std::sync::Arc;
 
-pub struct YoutubeSearch;
+/// Longest query accepted, in characters. YouTube's own search box stops well before this;
+/// longer input is a pasted text, not a search.
+pub const MAX_QUERY_CHARS: usize = 200;
+
+pub struct YoutubeSearch {
+    /// Trimmed, as the user typed it (case kept: it is echoed back and sent to YouTube).
+    query: String,
+    count: u32,
+}
 
 impl YoutubeSearch {
-    pub fn parse(_request: Request) -> Result<YoutubeSearch, WorkerError> {
-        Ok(YoutubeSearch)
+    pub fn parse(request: Request) -> Result<YoutubeSearch, WorkerError> {
+        let params: SearchParams = request.params_as()?;
+        let query = validated_query(&params.query, request.url.as_deref())?;
+        Ok(YoutubeSearch { query, count: params.result_count() })
     }
 
-    pub async fn apply(self, _ctx: &Context, _task: &Task) -> Result<Response, WorkerError> {
-        Err(WorkerError::Internal("youtube_search: not implemented yet".to_owned()))
+    pub async fn apply(self, ctx: &Context, task: &Task) -> Result<Response, WorkerError> {
+        let (results, from_cache) = Search { ctx, task, query: &self.query, count: self.count }.run().await?;
+        let payload = SearchResults { total_results: results.len(), results, query: self.query, from_cache };
+        Ok(Response::new(task.id.clone(), Event::SearchResults, &payload))
+    }
+}
+
+/// The query to search for: `params.query`, or the request's `url` when the query is empty (the
+/// Python host sometimes sent it there), trimmed. Every printable character is allowed — the
+/// query is one argv element after `--` — but control characters are refused: a NUL cannot be
+/// passed to a process at all, and the rest are never part of a real search.
+pub fn validated_query(query: &str, url: Option<&str>) -> Result<String, WorkerError> {
+    let query = match query.trim() {
+        "" => url.unwrap_or_default().trim(),
+        given => given,
+    };
+    if query.is_empty() {
+        return Err(WorkerError::InvalidRequest("youtube_search needs a non-empty `query`".to_owned()));
+    }
+    let chars = query.chars().count();
+    if chars > MAX_QUERY_CHARS {
+        return Err(WorkerError::InvalidRequest(format!("query is too long ({chars} characters, at most {MAX_QUERY_CHARS})")));
+    }
+    if query.chars().any(char::is_control) {
+        return Err(WorkerError::InvalidRequest("query must not contain control characters".to_owned()));
+    }
+    Ok(query.to_owned())
+}
+
+/// One search request being answered.
+struct Search<'a> {
+    ctx: &'a Context,
+    task: &'a Task,
+    query: &'a str,
+    count: u32,
+}
+
+impl Search<'_> {
+    /// The results and whether they came without this task reaching yt-dlp.
+    async fn run(&self) -> Result<(Vec<SearchResult>, bool), WorkerError> {
+        let key = Cache::search_key(self.query, self.count);
+        let mut announced = false;
+        loop {
+            match self.ctx.search_flights.join(&key) {
+                Joined::Leader(leader) => {
+                    let outcome = self.lead().await;
+                    match &outcome {
+                        // This task was cancelled, not the search: followers start over.
+                        Err(WorkerError::Cancelled(_)) => drop(leader),
+                        Ok((results, _)) => leader.publish(Ok(results.clone())),
+                        Err(error) => leader.publish(Err(SharedError::from(error))),
+                    }
+                    return outcome.map(|(results, from_cache)| (unshared(&results), from_cache));
+                }
+                Joined::Follower(follower) => {
+                    if !announced {
+                        announced = true;
+                        self.announce_searching().await;
+                    }
+                    let outcome = tokio::select! {
+                        outcome = follower.outcome() => outcome,
+                        _ = self.task.cancel.cancelled() => return Err(cancelled(self.ctx)),
+                    };
+                    match outcome {
+                        Some(shared) => return follow(shared),
+                        // The leader was cancelled or timed out: try again, maybe as leader.
+                        None => continue,
+                    }
+                }
+            }
+        }
+    }
+
+    /// The leader's work: the cache, else the rate limiter and yt-dlp.
+    async fn lead(&self) -> Result<(Arc<Vec<SearchResult>>, bool), WorkerError> {
+        if let Some(results) = self.cached().await {
+            return Ok((Arc::new(results), true));
+        }
+        self.ctx.search_rate.try_acquire().map_err(|refused| WorkerError::RateLimited(refused.to_string()))?;
+        self.announce_searching().await;
+        let results = self.ask_ytdlp().await?;
+        self.remember(&results).await;
+        Ok((Arc::new(results), false))
+    }
+
+    async fn ask_ytdlp(&self) -> Result<Vec<SearchResult>, WorkerError> {
+        let argv = args::search_argv(&driver::ytdlp_env(self.ctx), self.query, self.count);
+        let playlist = driver::run_json(self.ctx, self.task, argv).await?;
+        Ok(info::search_results(&playlist, self.count as usize))
+    }
+
+    /// A live cache entry, if the cache has one and can be read.
+    async fn cached(&self) -> Option<Vec<SearchResult>> {
+        let stored = match self.ctx.cache.search_get(self.query, self.count).await {
+            Ok(stored) => stored?,
+            Err(error) => {
+                tracing::warn!(task_id = %self.task.id, %error, "search cache unreadable; searching without it");
+                return None;
+            }
+        };
+        match serde_json::from_value(stored) {
+            Ok(results) => Some(results),
+            Err(error) => {
+                tracing::warn!(task_id = %self.task.id, %error, "cached search results have an unexpected shape; searching again");
+                None
+            }
+        }
+    }
+
+    /// Caches the results. An empty answer is not kept: it is as likely a YouTube hiccup as a
+    /// real "nothing found", and remembering it would hide results for `CACHE_EXPIRY_HOURS`.
+    async fn remember(&self, results: &[SearchResult]) {
+        if results.is_empty() {
+            return;
+        }
+        let stored = match serde_json::to_value(results) {
+            Ok(stored) => stored,
+            Err(error) => return tracing::warn!(%error, "cannot encode search results for the cache"),
+        };
+        if let Err(error) = self.ctx.cache.search_put(self.query, self.count, &stored).await {
+            tracing::warn!(task_id = %self.task.id, %error, "cannot cache search results");
+        }
+    }
+
+    async fn announce_searching(&self) {
+        self.task.progress(ProgressData { status: ProgressStatus::Searching, ..ProgressData::default() }).await;
+    }
+}
+
+/// A follower's answer: the leader's results (not fetched by this task, hence `from_cache`), or
+/// the leader's error, code and message unchanged.
+fn follow(shared: SearchOutcome) -> Result<(Vec<SearchResult>, bool), WorkerError> {
+    match shared {
+        Ok(results) => Ok((unshared(&results), true)),
+        Err(error) => Err(error.into()),
+    }
+}
+
+fn unshared(results: &Arc<Vec<SearchResult>>) -> Vec<SearchResult> {
+    results.as_ref().clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hermes_protocol::ErrorCode;
+
+    fn code(result: Result<String, WorkerError>) -> ErrorCode {
+        result.err().map(|e| e.code()).expect("must be refused")
+    }
+
+    #[test]
+    fn query_is_trimmed_and_falls_back_to_the_url() {
+        assert_eq!(validated_query("  AC/DC & friends ", None).unwrap(), "AC/DC & friends");
+        assert_eq!(validated_query(" ", Some(" lofi hip hop ")).unwrap(), "lofi hip hop");
+        assert_eq!(validated_query("given", Some("ignored")).unwrap(), "given");
+        assert_eq!(validated_query("$(rm -rf /); echo `x` | y && z", None).unwrap(), "$(rm -rf /); echo `x` | y && z");
+    }
+
+    #[test]
+    fn empty_over_long_and_control_queries_are_invalid_requests() {
+        assert_eq!(code(validated_query("", None)), ErrorCode::InvalidRequest);
+        assert_eq!(code(validated_query(" \t ", Some("  "))), ErrorCode::InvalidRequest);
+        assert_eq!(code(validated_query(&"x".repeat(201), None)), ErrorCode::InvalidRequest);
+        assert_eq!(code(validated_query("a\0b", None)), ErrorCode::InvalidRequest);
+        assert_eq!(code(validated_query("a\nb", None)), ErrorCode::InvalidRequest);
+        // The limit counts characters, not bytes.
+        assert_eq!(validated_query(&"é".repeat(200), None).unwrap().chars().count(), 200);
     }
 }

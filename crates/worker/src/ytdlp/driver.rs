@@ -87,9 +87,21 @@ pub async fn run_once(
     args: Vec<OsString>,
     tracker: Option<Arc<Mutex<ProgressTracker>>>,
 ) -> Result<Outcome, WorkerError> {
+    run_once_within(ctx, task, args, tracker, ctx.config.ipc_timeout()).await
+}
+
+/// [`run_once`] with the run killed after `time_left`: what remains of the task's `IPC_TIMEOUT`
+/// when earlier attempts already used some of it.
+async fn run_once_within(
+    ctx: &Context,
+    task: &Task,
+    args: Vec<OsString>,
+    tracker: Option<Arc<Mutex<ProgressTracker>>>,
+    time_left: Duration,
+) -> Result<Outcome, WorkerError> {
     let mut spec = RunSpec::new(ctx.config.ytdlp_bin.clone(), args);
     spec.idle_timeout = ctx.config.yt_timeout();
-    spec.deadline = ctx.config.ipc_timeout();
+    spec.deadline = time_left;
     let (progress_tx, progress_rx) = mpsc::unbounded_channel();
     let mut outcome = Outcome::default();
     let result = {
@@ -122,9 +134,7 @@ pub async fn run_once(
             "yt-dlp produced no output for {}s (YT_TIMEOUT); the download was stopped",
             idle.as_secs()
         )),
-        RunError::Deadline(limit) => {
-            WorkerError::Timeout(format!("the task took longer than {}s (IPC_TIMEOUT)", limit.as_secs()))
-        }
+        RunError::Deadline(_) => deadline_exceeded(ctx),
         RunError::Cancelled => cancelled(ctx),
         error @ (RunError::Spawn(_) | RunError::Io(_)) => WorkerError::Internal(error.to_string()),
     })
@@ -133,20 +143,30 @@ pub async fn run_once(
 /// Runs yt-dlp, retrying transient failures (network, HTTP 5xx, 429) `MAX_RETRIES` times with
 /// `RETRY_DELAY_SECONDS` between attempts, reported as `progress` with status `retrying`.
 /// Returns the first successful outcome, or the last failure.
+///
+/// `IPC_TIMEOUT` bounds all attempts together (it is the task's deadline, not each run's), and
+/// partial files are kept between attempts (yt-dlp resumes a `.part`) but removed once the task
+/// gives up, however it gives up.
 pub async fn run_with_retries(
     ctx: &Context,
     task: &Task,
     args: Vec<OsString>,
     tracker: Option<Arc<Mutex<ProgressTracker>>>,
 ) -> Result<Outcome, WorkerError> {
+    let deadline = Instant::now() + ctx.config.ipc_timeout();
     let mut attempt = 0;
     loop {
-        let outcome = run_once(ctx, task, args.clone(), tracker.clone()).await?;
+        let time_left = deadline.saturating_duration_since(Instant::now());
+        if time_left.is_zero() {
+            return Err(deadline_exceeded(ctx));
+        }
+        let outcome = run_once_within(ctx, task, args.clone(), tracker.clone(), time_left).await?;
         if outcome.succeeded() {
             return Ok(outcome);
         }
         let error = outcome.failure();
         if !error.is_transient() || attempt >= ctx.config.max_retries {
+            outcome.remove_partial_files();
             return Err(error);
         }
         attempt += 1;
@@ -157,11 +177,21 @@ pub async fn run_with_retries(
                 task.progress(update).await;
             }
         }
-        tokio::select! {
-            _ = tokio::time::sleep(ctx.config.retry_delay()) => {}
-            _ = task.cancel.cancelled() => return Err(cancelled(ctx)),
+        let stopped = tokio::select! {
+            _ = tokio::time::sleep(ctx.config.retry_delay()) => None,
+            _ = tokio::time::sleep_until(deadline.into()) => Some(deadline_exceeded(ctx)),
+            _ = task.cancel.cancelled() => Some(cancelled(ctx)),
+        };
+        if let Some(error) = stopped {
+            outcome.remove_partial_files();
+            return Err(error);
         }
     }
+}
+
+/// The task ran into `IPC_TIMEOUT`.
+fn deadline_exceeded(ctx: &Context) -> WorkerError {
+    WorkerError::Timeout(format!("the task took longer than {}s (IPC_TIMEOUT)", ctx.config.ipc_timeout_secs))
 }
 
 /// Runs a metadata query (`--dump-single-json`) and parses its JSON document.
