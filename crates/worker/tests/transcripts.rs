@@ -10,9 +10,15 @@ use std::time::Duration;
 
 const EVENTS: [&str; 9] = ["progress", "done", "error", "search_results", "video_info", "format_list", "health_ok", "cache_stats", "cache_cleanup_done"];
 
+/// One step of a conversation: bytes to write, or a pause until a task's final event.
+enum Step {
+    Send(Vec<u8>),
+    WaitFor(String),
+}
+
 struct Transcript {
     env: Vec<(String, String)>,
-    sends: Vec<Vec<u8>>,
+    steps: Vec<Step>,
     expects: Vec<Map<String, Value>>,
     timeout: Duration,
 }
@@ -29,7 +35,7 @@ fn substitute(text: &str, vars: &Vars) -> String {
 
 fn load(path: &Path, vars: &Vars) -> Transcript {
     let text = std::fs::read_to_string(path).unwrap();
-    let mut t = Transcript { env: vec![], sends: vec![], expects: vec![], timeout: Duration::from_secs(30) };
+    let mut t = Transcript { env: vec![], steps: vec![], expects: vec![], timeout: Duration::from_secs(30) };
     for (n, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
@@ -41,11 +47,12 @@ fn load(path: &Path, vars: &Vars) -> Transcript {
             "comment" => {}
             "env" => t.env.extend(value.as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))),
             "timeout_s" => t.timeout = Duration::from_secs(value.as_u64().unwrap()),
-            "send" => t.sends.push(format!("{value}\n").into_bytes()),
-            "send_raw" => t.sends.push(format!("{}\n", value.as_str().unwrap()).into_bytes()),
-            "send_crlf" => t.sends.push(format!("{value}\r\n").into_bytes()),
-            "send_hex" => t.sends.push(hex(value.as_str().unwrap())),
-            "send_big" => t.sends.push(big_line(value.as_object().unwrap())),
+            "send" => t.steps.push(Step::Send(format!("{value}\n").into_bytes())),
+            "send_raw" => t.steps.push(Step::Send(format!("{}\n", value.as_str().unwrap()).into_bytes())),
+            "send_crlf" => t.steps.push(Step::Send(format!("{value}\r\n").into_bytes())),
+            "send_hex" => t.steps.push(Step::Send(hex(value.as_str().unwrap()))),
+            "send_big" => t.steps.push(Step::Send(big_line(value.as_object().unwrap()))),
+            "wait_for" => t.steps.push(Step::WaitFor(value.as_str().unwrap().to_owned())),
             "expect" => t.expects.push(value.as_object().unwrap().clone()),
             other => panic!("{}:{}: unknown entry kind {other}", path.display(), n + 1),
         }
@@ -128,11 +135,15 @@ fn replay(path: &Path, vars: &Vars) {
     let t = load(path, vars);
     let env: Vec<(&str, &str)> = t.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let mut worker = Worker::start(&env);
-    for bytes in &t.sends {
-        worker.send_raw(bytes);
+    let mut events = Vec::new();
+    for step in &t.steps {
+        match step {
+            Step::Send(bytes) => worker.send_raw(bytes),
+            Step::WaitFor(task_id) => events.extend(worker.events_until_final(task_id, t.timeout)),
+        }
     }
     worker.close_stdin();
-    let events = worker.drain(t.timeout);
+    events.extend(worker.drain(t.timeout));
     let status = worker.wait_exit(Duration::from_secs(10));
     assert!(status.success(), "{file}: worker exited with {status}");
 
