@@ -96,7 +96,7 @@ struct Options {
 }
 
 impl Options {
-    fn parse(args: impl Iterator<Item = String>) -> Result<Options, String> {
+    fn parse(args: impl Iterator<Item = String>) -> std::result::Result<Options, String> {
         let mut options = Options { quick: false, json: false, only: None };
         let mut args = args.peekable();
         while let Some(arg) = args.next() {
@@ -123,7 +123,7 @@ impl Options {
     }
 }
 
-fn parse_figure_list(list: &str) -> Result<Vec<u8>, String> {
+fn parse_figure_list(list: &str) -> std::result::Result<Vec<u8>, String> {
     list.split(',')
         .map(|item| match item.trim().parse::<u8>() {
             Ok(n) if (1..=7).contains(&n) => Ok(n),

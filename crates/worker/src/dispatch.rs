@@ -9,10 +9,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::task::TaskTracker;
 
 /// Lines longer than this are refused (and skipped without being buffered whole).
 pub const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
+
+/// Requests read but not yet answered, at most. When the host stops reading stdout, answers
+/// wait in their tasks; without this bound the loop would keep reading stdin and spawning tasks,
+/// and memory would grow with every line (~6 KiB each). At the bound the loop stops reading, so
+/// the stdin pipe pushes back on the host instead; nothing is lost once it reads again.
+pub const MAX_UNANSWERED: usize = 1024;
 
 /// Extra time past `IPC_TIMEOUT` before dispatch gives up on an action that did not stop itself.
 const DEADLINE_GRACE: Duration = Duration::from_secs(5);
@@ -28,8 +35,15 @@ pub struct LoopStats {
 /// has sent its final event.
 pub async fn serve<R: AsyncBufRead + Unpin>(ctx: Arc<Context>, mut input: R, stats: &LoopStats) {
     let tracker = TaskTracker::new();
+    let unanswered = Arc::new(Semaphore::new(MAX_UNANSWERED));
     let mut line = Vec::with_capacity(4096);
     loop {
+        // Taken before reading, so a line is only read when it can be answered.
+        let answer_slot = tokio::select! {
+            permit = unanswered.clone().acquire_owned() => permit,
+            _ = ctx.shutdown.terminated() => break,
+        };
+        let Ok(answer_slot) = answer_slot else { break };
         let read = tokio::select! {
             read = read_line_capped(&mut input, &mut line, MAX_LINE_BYTES) => read,
             _ = ctx.shutdown.terminated() => break,
@@ -41,7 +55,7 @@ pub async fn serve<R: AsyncBufRead + Unpin>(ctx: Arc<Context>, mut input: R, sta
                 let message = format!("request line longer than {MAX_LINE_BYTES} bytes");
                 ctx.events.send(Response::error(UNKNOWN_TASK_ID, ErrorCode::InvalidRequest, message)).await;
             }
-            Ok(LineRead::Line) => handle_line(&ctx, &line, &tracker, stats).await,
+            Ok(LineRead::Line) => handle_line(&ctx, &line, &tracker, stats, answer_slot).await,
             Err(error) => {
                 tracing::error!(%error, "cannot read stdin; no further requests");
                 break;
@@ -52,7 +66,8 @@ pub async fn serve<R: AsyncBufRead + Unpin>(ctx: Arc<Context>, mut input: R, sta
     tracker.wait().await;
 }
 
-async fn handle_line(ctx: &Arc<Context>, line: &[u8], tracker: &TaskTracker, stats: &LoopStats) {
+/// `answer_slot` is held until the line's answer is queued (see [`MAX_UNANSWERED`]).
+async fn handle_line(ctx: &Arc<Context>, line: &[u8], tracker: &TaskTracker, stats: &LoopStats, answer_slot: OwnedSemaphorePermit) {
     let Ok(text) = std::str::from_utf8(line) else {
         stats.rejected.fetch_add(1, Ordering::Relaxed);
         let error = Response::error(UNKNOWN_TASK_ID, ErrorCode::InvalidJson, "request is not valid UTF-8");
@@ -63,7 +78,7 @@ async fn handle_line(ctx: &Arc<Context>, line: &[u8], tracker: &TaskTracker, sta
     }
     stats.requests.fetch_add(1, Ordering::Relaxed);
     match parse(text) {
-        Ok((request_id, command)) => start(ctx, request_id, command, tracker).await,
+        Ok((request_id, command)) => start(ctx, request_id, command, tracker, answer_slot).await,
         Err((task_id, error)) => {
             stats.rejected.fetch_add(1, Ordering::Relaxed);
             let task_id = task_id.unwrap_or_else(|| UNKNOWN_TASK_ID.to_owned());
@@ -79,18 +94,18 @@ fn parse(text: &str) -> Result<(String, Command), (Option<String>, WorkerError)>
     Ok((task_id, command))
 }
 
-async fn start(ctx: &Arc<Context>, task_id: String, command: Command, tracker: &TaskTracker) {
+async fn start(ctx: &Arc<Context>, task_id: String, command: Command, tracker: &TaskTracker, answer_slot: OwnedSemaphorePermit) {
     let Some(cancel) = ctx.tasks.register(&task_id, ctx.shutdown.token()) else {
         let message = format!("task {task_id} is already running");
         return ctx.events.send(Response::error(task_id, ErrorCode::InvalidRequest, message)).await;
     };
     let task = Task::new(task_id, cancel, ctx.events.clone());
-    tracker.spawn(run_to_final_event(ctx.clone(), task, command));
+    tracker.spawn(run_to_final_event(ctx.clone(), task, command, answer_slot));
 }
 
 /// Runs one command and sends its single final event, whatever happens: an error, a timeout,
 /// cancellation while waiting for a slot, or even a panic inside the action.
-async fn run_to_final_event(ctx: Arc<Context>, task: Task, command: Command) {
+async fn run_to_final_event(ctx: Arc<Context>, task: Task, command: Command, answer_slot: OwnedSemaphorePermit) {
     let task = Arc::new(task);
     let deadline = ctx.config.ipc_timeout() + DEADLINE_GRACE;
     let action = tokio::spawn({
@@ -112,6 +127,7 @@ async fn run_to_final_event(ctx: Arc<Context>, task: Task, command: Command) {
     // Forget the id before answering, so a host that re-uses it right after the answer is served.
     ctx.tasks.remove(&task.id);
     ctx.events.send(response).await;
+    drop(answer_slot);
 }
 
 async fn run_in_slot(ctx: &Context, task: &Task, command: Command) -> Result<Response, WorkerError> {

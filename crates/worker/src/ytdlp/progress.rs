@@ -117,6 +117,14 @@ pub struct FinalFile {
 /// a line redrawn with `\r` (a progress bar without `--newline`) only the last state counts.
 pub fn parse_line(line: &str) -> LineEvent {
     let line = line.trim_end_matches(['\r', '\n']);
+    // yt-dlp can put a redrawn progress line inside an error message
+    // (`ERROR: \r[download] Got error: ...`): the prefix decides, not the last redraw.
+    if let Some(message) = line.strip_prefix("ERROR:") {
+        return LineEvent::Error(clean_message(message));
+    }
+    if let Some(message) = line.strip_prefix("WARNING:") {
+        return LineEvent::Warning(clean_message(message));
+    }
     let line = line.rsplit('\r').next().unwrap_or(line);
     match line.as_bytes().first() {
         Some(b'{') => parse_json_progress(line),
@@ -271,10 +279,10 @@ fn parse_untagged(line: &str) -> LineEvent {
         return parse_final_file(json).map_or(LineEvent::Other, LineEvent::FinalFile);
     }
     if let Some(message) = line.strip_prefix("ERROR:") {
-        return LineEvent::Error(message.trim().to_string());
+        return LineEvent::Error(clean_message(message));
     }
     if let Some(message) = line.strip_prefix("WARNING:") {
-        return LineEvent::Warning(message.trim().to_string());
+        return LineEvent::Warning(clean_message(message));
     }
     LineEvent::Other
 }
@@ -515,6 +523,11 @@ impl ItemProgress {
         self.stream_open = false;
         self.current = 0.0;
     }
+}
+
+/// An ERROR/WARNING message without its redraw carriage returns and surrounding blanks.
+fn clean_message(message: &str) -> String {
+    message.split('\r').map(str::trim).filter(|part| !part.is_empty()).collect::<Vec<_>>().join(" ")
 }
 
 /// Turns [`LineEvent`]s of one task into the `progress` events to send (see the module docs).
@@ -784,6 +797,21 @@ impl ProgressTracker {
         self.pending = false;
         self.last_emit = Some((now, self.state.clone()));
         Some(self.state.clone())
+    }
+}
+
+#[cfg(test)]
+mod carriage_return_tests {
+    use super::*;
+
+    #[test]
+    fn an_error_wrapping_a_redrawn_progress_line_is_still_an_error() {
+        let line = "ERROR: \r[download] Got error: <urlopen error [Errno 111] Connection refused>. Giving up after 10 retries";
+        assert_eq!(
+            parse_line(line),
+            LineEvent::Error("[download] Got error: <urlopen error [Errno 111] Connection refused>. Giving up after 10 retries".into())
+        );
+        assert_eq!(parse_line("WARNING: a\rb"), LineEvent::Warning("a b".into()));
     }
 }
 
