@@ -146,7 +146,7 @@ pub fn cancelled(ctx: &Context) -> WorkerError {
     if ctx.shutdown.is_terminating() {
         WorkerError::Cancelled("the worker is shutting down".to_owned())
     } else {
-        WorkerError::Cancelled("cancelled by request".to_owned())
+        WorkerError::Cancelled("by request".to_owned())
     }
 }
 
