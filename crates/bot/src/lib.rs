@@ -4,3 +4,4 @@ pub mod client;
 pub mod links;
 pub mod render;
 pub mod task_queue;
+pub mod telegram;

@@ -1,1 +1,5 @@
-fn main() { eprintln!("usage: hermes-bot"); std::process::exit(2) }
+//! `hermes-bot`: the Telegram bot. All configuration comes from the environment (see the
+//! README's "Run the Telegram bot"); the bot itself is `hermes_bot::telegram::run`.
+fn main() {
+    std::process::exit(hermes_bot::telegram::main());
+}

@@ -1,0 +1,308 @@
+//! The bot's configuration, read once from the environment at start-up.
+//!
+//! Every variable is validated here so that a typo in a deployment stops the bot with a message
+//! naming the variable, instead of surfacing later as a confusing runtime failure.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+pub const TOKEN_VAR: &str = "TELEGRAM_BOT_TOKEN";
+pub const API_URL_VAR: &str = "TELEGRAM_API_URL";
+pub const UPLOAD_LIMIT_VAR: &str = "TELEGRAM_UPLOAD_LIMIT_MB";
+pub const ALLOWED_CHATS_VAR: &str = "ALLOWED_CHAT_IDS";
+pub const ADMIN_CHAT_VAR: &str = "ADMIN_CHAT_ID";
+pub const DOWNLOAD_DIR_VAR: &str = "DOWNLOAD_DIR";
+pub const KEEP_FILES_VAR: &str = "KEEP_FILES";
+pub const DATABASE_URL_VAR: &str = "BOT_DATABASE_URL";
+pub const POLL_TIMEOUT_VAR: &str = "TELEGRAM_POLL_TIMEOUT_SECS";
+
+pub const DEFAULT_API_URL: &str = "https://api.telegram.org";
+/// The public Bot API refuses uploads above 50 MB; a self-hosted Bot API server allows 2000.
+pub const DEFAULT_UPLOAD_LIMIT_MB: u64 = 50;
+pub const DEFAULT_DOWNLOAD_DIR: &str = "./downloads";
+/// The bot keeps its own SQLite file: the worker's database carries the worker's migrations, and
+/// two migration sets in one file would make each side refuse the other's history.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://./hermes-bot.db";
+/// Telegram holds a long poll for at most 50 s; 30 s is the customary value.
+pub const DEFAULT_POLL_TIMEOUT_SECS: u32 = 30;
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ConfigError {
+    #[error(
+        "{TOKEN_VAR} is not set. Create a bot with @BotFather in Telegram, then start the bot \
+         with {TOKEN_VAR}=<the token BotFather gave you>."
+    )]
+    MissingToken,
+    #[error("{var}={value:?} is not valid: expected {expected}")]
+    Invalid {
+        var: &'static str,
+        value: String,
+        expected: &'static str,
+    },
+}
+
+/// Everything `hermes-bot` reads from its environment (the worker reads its own variables).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BotConfig {
+    pub token: String,
+    /// Base URL of the Bot API without `/bot<token>`, e.g. `https://api.telegram.org`.
+    pub api_url: String,
+    pub upload_limit_mb: u64,
+    /// Chats allowed to use the bot; empty means everyone.
+    pub allowed_chat_ids: Vec<i64>,
+    /// The chat that sees worker details in `/ping`.
+    pub admin_chat_id: Option<i64>,
+    /// Root of all downloads: each task writes to `<download_dir>/<chat_id>/<task_id>`.
+    pub download_dir: PathBuf,
+    /// Keep downloaded files after delivery (for debugging); deleted by default.
+    pub keep_files: bool,
+    pub database_url: String,
+    pub poll_timeout_secs: u32,
+}
+
+impl BotConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var_os(name))
+    }
+
+    /// Reads the configuration through `lookup`, so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<OsString>) -> Result<Self, ConfigError> {
+        let env = Env { lookup: &lookup };
+        let token = env.text(TOKEN_VAR).ok_or(ConfigError::MissingToken)?;
+        Ok(Self {
+            token,
+            api_url: env
+                .text(API_URL_VAR)
+                .map(|url| url.trim_end_matches('/').to_owned())
+                .unwrap_or_else(|| DEFAULT_API_URL.to_owned()),
+            upload_limit_mb: env.positive(UPLOAD_LIMIT_VAR, DEFAULT_UPLOAD_LIMIT_MB)?,
+            allowed_chat_ids: env.chat_ids(ALLOWED_CHATS_VAR)?,
+            admin_chat_id: env.chat_id(ADMIN_CHAT_VAR)?,
+            download_dir: PathBuf::from(
+                env.text(DOWNLOAD_DIR_VAR)
+                    .unwrap_or_else(|| DEFAULT_DOWNLOAD_DIR.to_owned()),
+            ),
+            keep_files: env.flag(KEEP_FILES_VAR)?,
+            database_url: env
+                .text(DATABASE_URL_VAR)
+                .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
+            poll_timeout_secs: u32::try_from(
+                env.positive(POLL_TIMEOUT_VAR, u64::from(DEFAULT_POLL_TIMEOUT_SECS))?
+                    .min(50),
+            )
+            .unwrap_or(DEFAULT_POLL_TIMEOUT_SECS),
+        })
+    }
+
+    /// `{api_url}/bot{token}`: frankenstein appends `/{method}` to exactly this.
+    pub fn bot_api_url(&self) -> String {
+        format!("{}/bot{}", self.api_url, self.token)
+    }
+
+    pub fn upload_limit_bytes(&self) -> u64 {
+        self.upload_limit_mb.saturating_mul(1024 * 1024)
+    }
+
+    /// Everyone when the allow-list is empty; otherwise the listed chats and the admin (an
+    /// owner who forgot to list their own chat must not lock themselves out).
+    pub fn is_chat_allowed(&self, chat_id: i64) -> bool {
+        self.allowed_chat_ids.is_empty()
+            || self.allowed_chat_ids.contains(&chat_id)
+            || self.is_admin(chat_id)
+    }
+
+    pub fn is_admin(&self, chat_id: i64) -> bool {
+        self.admin_chat_id == Some(chat_id)
+    }
+}
+
+struct Env<'a> {
+    lookup: &'a dyn Fn(&str) -> Option<OsString>,
+}
+
+impl Env<'_> {
+    /// The trimmed value; unset, blank and non-UTF-8 values count as unset for free text.
+    fn text(&self, var: &str) -> Option<String> {
+        let value = (self.lookup)(var)?;
+        let value = value.to_str()?.trim();
+        (!value.is_empty()).then(|| value.to_owned())
+    }
+
+    /// Like `text`, but a non-UTF-8 value is an error rather than silently ignored.
+    fn strict_text(
+        &self,
+        var: &'static str,
+        expected: &'static str,
+    ) -> Result<Option<String>, ConfigError> {
+        match (self.lookup)(var) {
+            None => Ok(None),
+            Some(value) => match value.to_str() {
+                Some(text) => Ok(Some(text.trim().to_owned()).filter(|t| !t.is_empty())),
+                None => Err(invalid(var, &value.to_string_lossy(), expected)),
+            },
+        }
+    }
+
+    fn positive(&self, var: &'static str, default: u64) -> Result<u64, ConfigError> {
+        const EXPECTED: &str = "a whole number >= 1";
+        match self.strict_text(var, EXPECTED)? {
+            None => Ok(default),
+            Some(text) => match text.parse::<u64>() {
+                Ok(value) if value >= 1 => Ok(value),
+                _ => Err(invalid(var, &text, EXPECTED)),
+            },
+        }
+    }
+
+    fn flag(&self, var: &'static str) -> Result<bool, ConfigError> {
+        const EXPECTED: &str = "true or false";
+        let Some(text) = self.strict_text(var, EXPECTED)? else {
+            return Ok(false);
+        };
+        match text.to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => Ok(true),
+            "0" | "false" | "no" | "off" => Ok(false),
+            _ => Err(invalid(var, &text, EXPECTED)),
+        }
+    }
+
+    fn chat_id(&self, var: &'static str) -> Result<Option<i64>, ConfigError> {
+        const EXPECTED: &str = "a numeric chat id such as 123456789 or -1001234567890";
+        match self.strict_text(var, EXPECTED)? {
+            None => Ok(None),
+            Some(text) => text
+                .parse::<i64>()
+                .map(Some)
+                .map_err(|_| invalid(var, &text, EXPECTED)),
+        }
+    }
+
+    /// A comma- or whitespace-separated list of chat ids.
+    fn chat_ids(&self, var: &'static str) -> Result<Vec<i64>, ConfigError> {
+        const EXPECTED: &str = "chat ids separated by commas, e.g. 123456789,-1001234567890";
+        let Some(text) = self.strict_text(var, EXPECTED)? else {
+            return Ok(Vec::new());
+        };
+        text.split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|part| !part.is_empty())
+            .map(|part| {
+                part.parse::<i64>()
+                    .map_err(|_| invalid(var, &text, EXPECTED))
+            })
+            .collect()
+    }
+}
+
+fn invalid(var: &'static str, value: &str, expected: &'static str) -> ConfigError {
+    ConfigError::Invalid {
+        var,
+        value: value.to_owned(),
+        expected,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lookup_from(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<OsString> {
+        let vars: Vec<(String, OsString)> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), OsString::from(v)))
+            .collect();
+        move |name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+    }
+
+    fn config(vars: &[(&str, &str)]) -> Result<BotConfig, ConfigError> {
+        BotConfig::from_lookup(lookup_from(vars))
+    }
+
+    #[test]
+    fn missing_or_blank_token_is_a_clear_error() {
+        for vars in [&[][..], &[(TOKEN_VAR, "  ")][..]] {
+            let err = config(vars).expect_err("token required");
+            assert_eq!(err, ConfigError::MissingToken);
+            let text = err.to_string();
+            assert!(
+                text.contains(TOKEN_VAR) && text.contains("BotFather"),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn defaults_apply_when_only_the_token_is_set() {
+        let c = config(&[(TOKEN_VAR, "123:abc")]).expect("valid");
+        assert_eq!(c.token, "123:abc");
+        assert_eq!(c.api_url, DEFAULT_API_URL);
+        assert_eq!(c.bot_api_url(), "https://api.telegram.org/bot123:abc");
+        assert_eq!(c.upload_limit_mb, 50);
+        assert_eq!(c.upload_limit_bytes(), 50 * 1024 * 1024);
+        assert!(c.allowed_chat_ids.is_empty());
+        assert!(c.is_chat_allowed(-42), "empty allow-list means everyone");
+        assert_eq!(c.admin_chat_id, None);
+        assert_eq!(c.download_dir, PathBuf::from("./downloads"));
+        assert!(!c.keep_files);
+        assert_eq!(c.database_url, DEFAULT_DATABASE_URL);
+        assert_eq!(c.poll_timeout_secs, 30);
+    }
+
+    #[test]
+    fn every_variable_is_read() {
+        let c = config(&[
+            (TOKEN_VAR, "1:x"),
+            (API_URL_VAR, "http://127.0.0.1:8081/"),
+            (UPLOAD_LIMIT_VAR, "2000"),
+            (ALLOWED_CHATS_VAR, "1, -1001234, 77"),
+            (ADMIN_CHAT_VAR, "77"),
+            (DOWNLOAD_DIR_VAR, "/srv/dl"),
+            (KEEP_FILES_VAR, "TRUE"),
+            (DATABASE_URL_VAR, "sqlite:///tmp/b.db"),
+            (POLL_TIMEOUT_VAR, "5"),
+        ])
+        .expect("valid");
+        assert_eq!(c.bot_api_url(), "http://127.0.0.1:8081/bot1:x");
+        assert_eq!(c.upload_limit_mb, 2000);
+        assert_eq!(c.allowed_chat_ids, vec![1, -1001234, 77]);
+        assert!(c.is_chat_allowed(77) && !c.is_chat_allowed(2));
+        assert!(c.is_admin(77) && !c.is_admin(1));
+        let admin_only = config(&[
+            (TOKEN_VAR, "1:x"),
+            (ALLOWED_CHATS_VAR, "5"),
+            (ADMIN_CHAT_VAR, "9"),
+        ])
+        .expect("valid");
+        assert!(admin_only.is_chat_allowed(9) && admin_only.is_chat_allowed(5));
+        assert!(!admin_only.is_chat_allowed(6));
+        assert_eq!(c.download_dir, PathBuf::from("/srv/dl"));
+        assert!(c.keep_files);
+        assert_eq!(c.database_url, "sqlite:///tmp/b.db");
+        assert_eq!(c.poll_timeout_secs, 5);
+    }
+
+    #[test]
+    fn poll_timeout_is_capped_at_telegrams_maximum() {
+        let c = config(&[(TOKEN_VAR, "1:x"), (POLL_TIMEOUT_VAR, "600")]).expect("valid");
+        assert_eq!(c.poll_timeout_secs, 50);
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let cases: &[(&str, &str)] = &[
+            (UPLOAD_LIMIT_VAR, "0"),
+            (UPLOAD_LIMIT_VAR, "fifty"),
+            (ALLOWED_CHATS_VAR, "1,abc"),
+            (ADMIN_CHAT_VAR, "@me"),
+            (KEEP_FILES_VAR, "maybe"),
+            (POLL_TIMEOUT_VAR, "-3"),
+        ];
+        for (var, value) in cases {
+            let err = config(&[(TOKEN_VAR, "1:x"), (var, value)]).expect_err("invalid");
+            let text = err.to_string();
+            assert!(text.contains(var), "{text}");
+            assert!(matches!(err, ConfigError::Invalid { var: v, .. } if v == *var));
+        }
+    }
+}

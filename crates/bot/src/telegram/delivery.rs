@@ -1,0 +1,346 @@
+//! Getting finished files to the user: the right Bot API method per file, the upload size
+//! limit, ZIP parts of playlists in order, and the upload-once `file_id` cache.
+
+use std::path::{Path, PathBuf};
+
+use frankenstein::types::Message;
+use hermes_protocol::{DownloadDone, PlaylistDone};
+
+use super::api::{keyboard, MediaMeta, MediaSource, TgError};
+use super::app::App;
+use super::callbacks::{Callback, Flow, Mode};
+use super::db::{CachedUpload, SendMethod};
+use super::jobs::{DownloadSpec, Job};
+use super::messages;
+
+const AUDIO_EXTENSIONS: &[&str] = &["mp3", "m4a", "aac", "opus", "ogg", "oga", "flac", "wav"];
+const VIDEO_EXTENSIONS: &[&str] = &["mp4", "webm", "mkv", "mov", "m4v"];
+
+/// A delivery that did not happen: what the user reads, and the reason for the logs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryError {
+    pub user_message: String,
+    pub reason: String,
+}
+
+impl DeliveryError {
+    pub fn internal(reason: String) -> Self {
+        Self {
+            user_message: messages::INTERNAL_FAILURE.to_owned(),
+            reason,
+        }
+    }
+
+    fn upload(error: &TgError) -> Self {
+        Self::internal(format!("upload failed: {error}"))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivered {
+    /// The main file, for the task record.
+    pub file_path: Option<String>,
+}
+
+/// `sendAudio` for audio files in audio mode, `sendVideo` for video files, `sendDocument` for
+/// anything else (Telegram would refuse or mangle other containers as audio/video).
+pub fn send_method_for(mode: Mode, path: &Path) -> SendMethod {
+    let extension = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    if AUDIO_EXTENSIONS.contains(&extension.as_str()) && mode == Mode::Audio {
+        SendMethod::Audio
+    } else if VIDEO_EXTENSIONS.contains(&extension.as_str()) && mode == Mode::Video {
+        SendMethod::Video
+    } else {
+        SendMethod::Document
+    }
+}
+
+/// Sends the file of a finished single download and caches its `file_id`. Over the upload
+/// limit, the user is told the size and offered the quality choices instead.
+pub async fn deliver_single(
+    app: &App,
+    job: &Job,
+    spec: &DownloadSpec,
+    done: &DownloadDone,
+) -> Result<Delivered, DeliveryError> {
+    let path = main_file(done).ok_or_else(|| DeliveryError::internal("no file in done".into()))?;
+    let size = std::fs::metadata(&path)
+        .map(|m| m.len())
+        .map_err(|error| DeliveryError::internal(format!("{}: {error}", path.display())))?;
+    if size > app.config.upload_limit_bytes() {
+        offer_lower_quality(app, job, size).await;
+        return Err(DeliveryError {
+            user_message: messages::too_large(size, app.config.upload_limit_mb),
+            reason: format!("file of {size} bytes over the upload limit"),
+        });
+    }
+    let method = send_method_for(spec.mode, &path);
+    let title = job.title.clone().or_else(|| done.title.clone());
+    let meta = MediaMeta {
+        title: title.clone(),
+        performer: job.performer.clone(),
+        duration: done.duration.and_then(|d| u32::try_from(d).ok()),
+        caption: (method != SendMethod::Audio)
+            .then(|| title.clone())
+            .flatten(),
+    };
+    let sent = app
+        .telegram
+        .send_media(job.chat_id, method, MediaSource::Path(path.clone()), &meta)
+        .await
+        .map_err(|error| DeliveryError::upload(&error))?;
+    remember_upload(app, job, spec, &sent, method, title).await;
+    Ok(Delivered {
+        file_path: Some(path.to_string_lossy().into_owned()),
+    })
+}
+
+/// Sends every ZIP part of a finished playlist in order, "part i/n" in the caption.
+pub async fn deliver_playlist(
+    app: &App,
+    chat_id: i64,
+    done: &PlaylistDone,
+) -> Result<Delivered, DeliveryError> {
+    let parts = zip_parts(done);
+    if parts.is_empty() {
+        return Err(DeliveryError {
+            user_message: messages::error_message(&hermes_protocol::ErrorCode::PlaylistError)
+                .to_owned(),
+            reason: "the playlist produced no archive".into(),
+        });
+    }
+    let total = parts.len();
+    let limit = app.config.upload_limit_bytes();
+    for (index, (path, size)) in parts.iter().enumerate() {
+        let caption = part_caption(&done.playlist_name, index + 1, total);
+        if *size > limit {
+            // Only a single track larger than the limit can make a part this big.
+            let text = format!(
+                "{caption}: {}",
+                messages::too_large(*size, app.config.upload_limit_mb)
+            );
+            send_notice(app, chat_id, &text).await;
+            continue;
+        }
+        let meta = MediaMeta {
+            caption: Some(caption),
+            ..MediaMeta::default()
+        };
+        app.telegram
+            .send_media(
+                chat_id,
+                SendMethod::Document,
+                MediaSource::Path(path.clone()),
+                &meta,
+            )
+            .await
+            .map_err(|error| DeliveryError::upload(&error))?;
+    }
+    if done.failed_tracks > 0 {
+        let text = format!(
+            "⚠️ {} of {} tracks could not be downloaded.",
+            done.failed_tracks,
+            done.failed_tracks + done.total_tracks_downloaded
+        );
+        send_notice(app, chat_id, &text).await;
+    }
+    Ok(Delivered {
+        file_path: parts.first().map(|(p, _)| p.to_string_lossy().into_owned()),
+    })
+}
+
+/// Re-sends a cached upload by `file_id`.
+pub async fn send_cached(
+    app: &App,
+    chat_id: i64,
+    cached: &CachedUpload,
+    performer: Option<String>,
+) -> Result<(), TgError> {
+    let meta = MediaMeta {
+        title: cached.title.clone(),
+        performer,
+        caption: (cached.method != SendMethod::Audio)
+            .then(|| cached.title.clone())
+            .flatten(),
+        ..MediaMeta::default()
+    };
+    app.telegram
+        .send_media(
+            chat_id,
+            cached.method,
+            MediaSource::FileId(cached.file_id.clone()),
+            &meta,
+        )
+        .await
+        .map(drop)
+}
+
+fn part_caption(name: &str, index: usize, total: usize) -> String {
+    let name = if name.trim().is_empty() {
+        "Playlist"
+    } else {
+        name
+    };
+    if total > 1 {
+        format!("📦 {name} · part {index}/{total}")
+    } else {
+        format!("📦 {name}")
+    }
+}
+
+/// The ZIP parts with their sizes on disk, in order (`files`, else `archives`).
+fn zip_parts(done: &PlaylistDone) -> Vec<(PathBuf, u64)> {
+    let paths: Vec<PathBuf> = if done.files.is_empty() {
+        done.archives
+            .iter()
+            .map(|a| PathBuf::from(&a.path))
+            .collect()
+    } else {
+        done.files.iter().map(|f| PathBuf::from(&f.path)).collect()
+    };
+    paths
+        .into_iter()
+        .filter_map(|path| {
+            let size = std::fs::metadata(&path).ok()?.len();
+            Some((path, size))
+        })
+        .collect()
+}
+
+fn main_file(done: &DownloadDone) -> Option<PathBuf> {
+    if !done.file_path.is_empty() {
+        return Some(PathBuf::from(&done.file_path));
+    }
+    done.files.last().map(|f| PathBuf::from(&f.path))
+}
+
+/// The `file_id` of what was just sent, wherever Telegram put it (an "audio" it cannot play
+/// comes back as a document).
+fn sent_file_id(message: &Message) -> Option<String> {
+    if let Some(audio) = &message.audio {
+        return Some(audio.file_id.clone());
+    }
+    if let Some(video) = &message.video {
+        return Some(video.file_id.clone());
+    }
+    message.document.as_ref().map(|d| d.file_id.clone())
+}
+
+async fn remember_upload(
+    app: &App,
+    job: &Job,
+    spec: &DownloadSpec,
+    sent: &Message,
+    method: SendMethod,
+    title: Option<String>,
+) {
+    let Some(file_id) = sent_file_id(sent) else {
+        return;
+    };
+    let key = super::db::UploadKey {
+        media_key: job.media_key.clone(),
+        mode: spec.mode,
+        format: spec.cache_format(),
+    };
+    let upload = CachedUpload {
+        file_id,
+        method,
+        title,
+    };
+    if let Err(error) = app.db.store_upload(&key, &upload).await {
+        tracing::warn!(%error, "cannot cache the upload");
+    }
+}
+
+/// Over the limit: tell the size and offer ⚙ Quality… (lower bitrates / resolutions).
+async fn offer_lower_quality(app: &App, job: &Job, size: u64) {
+    let flow = Flow::Link {
+        url: job.url.clone(),
+        title: job.title.clone(),
+        performer: job.performer.clone(),
+    };
+    let key = app.flows.insert(job.chat_id, flow);
+    let markup = keyboard(vec![vec![(
+        "⚙ Choose a lower quality…".to_owned(),
+        Callback::Quality { key }.encode(),
+    )]]);
+    let text = format!(
+        "{} {}",
+        messages::too_large(size, app.config.upload_limit_mb),
+        messages::LOWER_QUALITY_OFFER
+    );
+    if let Err(error) = app
+        .telegram
+        .send_text(job.chat_id, &text, Some(markup))
+        .await
+    {
+        tracing::warn!(%error, "cannot offer a lower quality");
+    }
+}
+
+async fn send_notice(app: &App, chat_id: i64, text: &str) {
+    if let Err(error) = app.telegram.send_text(chat_id, text, None).await {
+        tracing::warn!(%error, "cannot send a notice");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hermes_protocol::FileEntry;
+
+    #[test]
+    fn the_method_follows_mode_and_extension() {
+        let cases: &[(Mode, &str, SendMethod)] = &[
+            (Mode::Audio, "a/song.mp3", SendMethod::Audio),
+            (Mode::Audio, "a/song.M4A", SendMethod::Audio),
+            (Mode::Audio, "a/song.opus", SendMethod::Audio),
+            (Mode::Video, "a/clip.mp4", SendMethod::Video),
+            (Mode::Video, "a/clip.webm", SendMethod::Video),
+            (Mode::Audio, "a/clip.webm", SendMethod::Document),
+            (Mode::Video, "a/song.mp3", SendMethod::Document),
+            (Mode::Audio, "a/list.zip", SendMethod::Document),
+            (Mode::Video, "a/noext", SendMethod::Document),
+        ];
+        for (mode, path, expected) in cases {
+            assert_eq!(
+                send_method_for(*mode, Path::new(path)),
+                *expected,
+                "{mode:?} {path}"
+            );
+        }
+    }
+
+    #[test]
+    fn captions_number_parts_only_when_there_are_several() {
+        assert_eq!(part_caption("Mix", 2, 3), "📦 Mix · part 2/3");
+        assert_eq!(part_caption("Mix", 1, 1), "📦 Mix");
+        assert_eq!(part_caption(" ", 1, 2), "📦 Playlist · part 1/2");
+    }
+
+    #[test]
+    fn the_main_file_is_file_path_or_the_last_file() {
+        let mut done = DownloadDone {
+            files: vec![
+                FileEntry {
+                    path: "/d/a.webm".into(),
+                    size: 1,
+                    name: None,
+                },
+                FileEntry {
+                    path: "/d/a.mp3".into(),
+                    size: 1,
+                    name: None,
+                },
+            ],
+            ..DownloadDone::default()
+        };
+        assert_eq!(main_file(&done), Some(PathBuf::from("/d/a.mp3")));
+        done.file_path = "/d/b.mp3".into();
+        assert_eq!(main_file(&done), Some(PathBuf::from("/d/b.mp3")));
+        assert_eq!(main_file(&DownloadDone::default()), None);
+    }
+}

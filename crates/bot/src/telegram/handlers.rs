@@ -1,0 +1,265 @@
+//! Incoming updates: access control, commands, and links sent without a command.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use frankenstein::types::{MaybeInaccessibleMessage, Message};
+use frankenstein::updates::{Update, UpdateContent};
+
+use crate::links::extract_links;
+use crate::render::{render_status, StatusView};
+use crate::task_queue::{CancelOutcome, TaskSnapshot};
+
+use super::app::App;
+use super::flows;
+use super::jobs::short_id;
+use super::messages;
+
+/// The commands registered with `setMyCommands`, in menu order.
+pub const COMMANDS: &[(&str, &str)] = &[
+    ("start", "What this bot does"),
+    ("help", "Commands and your chat id"),
+    ("download", "Download a link (your default mode)"),
+    ("audio", "Download the audio of a link"),
+    ("video", "Download the video of a link"),
+    ("search", "Search YouTube"),
+    ("playlist", "Download a playlist as ZIP files"),
+    ("status", "Your downloads"),
+    ("cancel", "Cancel a download"),
+    ("settings", "Default mode and audio format"),
+    ("ping", "Check the download engine"),
+    ("chatid", "Show this chat's id"),
+];
+
+/// Handles one update. Never fails: problems are logged and, where useful, told to the user.
+pub async fn handle_update(app: Arc<App>, update: Update) {
+    match update.content {
+        UpdateContent::Message(message) => handle_message(app, &message).await,
+        UpdateContent::CallbackQuery(query) => {
+            let chat_id = query.message.as_ref().map(|m| match m {
+                MaybeInaccessibleMessage::Message(message) => message.chat.id,
+                MaybeInaccessibleMessage::InaccessibleMessage(message) => message.chat.id,
+            });
+            let message_id = query.message.as_ref().map(|m| match m {
+                MaybeInaccessibleMessage::Message(message) => message.message_id,
+                MaybeInaccessibleMessage::InaccessibleMessage(message) => message.message_id,
+            });
+            let (Some(chat_id), Some(message_id)) = (chat_id, message_id) else {
+                answer(&app, &query.id, None).await;
+                return;
+            };
+            if !app.config.is_chat_allowed(chat_id) {
+                let refusal = messages::access_denied(chat_id);
+                answer(&app, &query.id, Some(&refusal)).await;
+                return;
+            }
+            let data = query.data.clone().unwrap_or_default();
+            flows::handle_callback(app, &query.id, chat_id, message_id, &data).await;
+        }
+        _ => {}
+    }
+}
+
+async fn handle_message(app: Arc<App>, message: &Message) {
+    let chat_id = message.chat.id;
+    let Some(text) = message.text.as_deref() else {
+        return;
+    };
+    if !app.config.is_chat_allowed(chat_id) {
+        tracing::info!(chat_id, "refused a chat that is not allowed");
+        reply(&app, chat_id, &messages::access_denied(chat_id)).await;
+        return;
+    }
+    match parse_command(text) {
+        Some((command, args)) => handle_command(app, chat_id, &command, args).await,
+        None => handle_plain_text(app, chat_id, text).await,
+    }
+}
+
+/// `/cmd@botname args` → (`cmd`, `args`); `None` when the text is not a command.
+pub fn parse_command(text: &str) -> Option<(String, &str)> {
+    let rest = text.trim_start().strip_prefix('/')?;
+    let (word, args) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+    let command = word.split('@').next().unwrap_or(word).to_ascii_lowercase();
+    if command.is_empty() {
+        return None;
+    }
+    Some((command, args.trim()))
+}
+
+async fn handle_command(app: Arc<App>, chat_id: i64, command: &str, args: &str) {
+    match command {
+        "start" | "help" => reply(&app, chat_id, &messages::help(chat_id)).await,
+        "chatid" => reply(&app, chat_id, &messages::chat_id_text(chat_id)).await,
+        "ping" => ping(&app, chat_id).await,
+        "status" => status(&app, chat_id).await,
+        "cancel" => cancel(&app, chat_id, args).await,
+        "settings" => flows::show_settings(&app, chat_id, None).await,
+        "search" => flows::search(app, chat_id, args).await,
+        "download" | "audio" | "video" => {
+            flows::download_command(app, chat_id, command, args).await
+        }
+        "playlist" => flows::playlist_command(app, chat_id, args).await,
+        _ => reply(&app, chat_id, messages::UNKNOWN_COMMAND).await,
+    }
+}
+
+/// A message without a command: every link in it starts a flow (at most
+/// [`crate::links::MAX_LINKS_PER_MESSAGE`]). Without a link, a private chat gets a hint; a
+/// group is left alone (people talk there, not only to the bot).
+async fn handle_plain_text(app: Arc<App>, chat_id: i64, text: &str) {
+    let links = extract_links(text);
+    if links.is_empty() {
+        if chat_id > 0 {
+            reply(&app, chat_id, messages::NO_LINK_HINT).await;
+        }
+        return;
+    }
+    for link in links {
+        flows::offer_link(&app, chat_id, &link).await;
+    }
+}
+
+async fn ping(app: &App, chat_id: i64) {
+    let text = match app.client.health().await {
+        Ok(health) => {
+            let mut text = format!(
+                "🏓 Pong! The download engine is up.\nVersion: {}\nActive tasks: {}",
+                health.version, health.active_tasks
+            );
+            let _ = write!(
+                text,
+                "\nyt-dlp: {}\nffmpeg: {}",
+                health.ytdlp.as_deref().unwrap_or("not found"),
+                health.ffmpeg.as_deref().unwrap_or("not found")
+            );
+            if app.config.is_admin(chat_id) {
+                let _ = write!(
+                    text,
+                    "\nUptime: {:.0} s\nWorker restarts: {}\nConfig: {}",
+                    health.uptime_s,
+                    app.client.worker_starts().saturating_sub(1),
+                    health.config
+                );
+            }
+            text
+        }
+        Err(error) => {
+            tracing::warn!(%error, "health check failed");
+            "⚠️ The download engine is not answering right now. Please try again in a minute."
+                .to_owned()
+        }
+    };
+    reply(app, chat_id, &text).await;
+}
+
+/// The chat's queued and running tasks, each with its bar.
+async fn status(app: &App, chat_id: i64) {
+    let active: Vec<TaskSnapshot> = app
+        .queue
+        .snapshot_for_chat(chat_id)
+        .into_iter()
+        .filter(|task| !task.state.is_finished())
+        .collect();
+    if active.is_empty() {
+        reply(app, chat_id, messages::QUEUE_EMPTY).await;
+        return;
+    }
+    let mut text = String::from("Your downloads:");
+    for task in &active {
+        let label = app
+            .label(&task.task_id)
+            .unwrap_or_else(|| task.kind.clone());
+        let _ = write!(
+            text,
+            "\n\n{label}\n{}\n/cancel {}",
+            render_status(&StatusView::from(task)),
+            short_id(&task.task_id)
+        );
+    }
+    reply(app, chat_id, &text).await;
+}
+
+/// `/cancel` cancels the chat's newest active task, `/cancel <id prefix>` the matching ones.
+async fn cancel(app: &App, chat_id: i64, args: &str) {
+    let active: Vec<TaskSnapshot> = app
+        .queue
+        .snapshot_for_chat(chat_id)
+        .into_iter()
+        .filter(|task| !task.state.is_finished())
+        .collect();
+    let prefix = args.split_whitespace().next().map(str::to_ascii_lowercase);
+    let targets: Vec<&TaskSnapshot> = match &prefix {
+        Some(prefix) => active
+            .iter()
+            .filter(|task| short_id(&task.task_id).starts_with(prefix.as_str()))
+            .collect(),
+        None => active.last().into_iter().collect(),
+    };
+    if targets.is_empty() {
+        reply(app, chat_id, messages::CANCEL_NOTHING).await;
+        return;
+    }
+    let mut cancelled = Vec::new();
+    for task in targets {
+        if matches!(
+            app.queue.cancel(&task.task_id),
+            CancelOutcome::WasQueued | CancelOutcome::WasRunning
+        ) {
+            cancelled.push(short_id(&task.task_id).to_owned());
+        }
+    }
+    let text = if cancelled.is_empty() {
+        messages::CANCEL_NOTHING.to_owned()
+    } else {
+        format!("🚫 Cancelling {}.", cancelled.join(", "))
+    };
+    reply(app, chat_id, &text).await;
+}
+
+pub async fn reply(app: &App, chat_id: i64, text: &str) {
+    if let Err(error) = app.telegram.send_text(chat_id, text, None).await {
+        tracing::warn!(chat_id, %error, "cannot send a reply");
+    }
+}
+
+pub async fn answer(app: &App, query_id: &str, text: Option<&str>) {
+    if let Err(error) = app.telegram.answer_callback(query_id, text).await {
+        tracing::debug!(%error, "cannot answer a callback query");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_are_parsed_with_bot_suffix_and_arguments() {
+        let cases: &[(&str, Option<(&str, &str)>)] = &[
+            ("/start", Some(("start", ""))),
+            ("/start@hermes_test_bot", Some(("start", ""))),
+            ("  /Search  lofi hip hop ", Some(("search", "lofi hip hop"))),
+            (
+                "/audio@bot https://youtu.be/x",
+                Some(("audio", "https://youtu.be/x")),
+            ),
+            ("/cancel\tab12", Some(("cancel", "ab12"))),
+            ("/", None),
+            ("hello /start", None),
+            ("https://example.com/a", None),
+        ];
+        for (text, expected) in cases {
+            let got = parse_command(text);
+            let got = got.as_ref().map(|(c, a)| (c.as_str(), *a));
+            assert_eq!(got, *expected, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn registered_commands_follow_telegrams_rules() {
+        for (command, description) in COMMANDS {
+            assert!(command.len() <= 32 && command.bytes().all(|b| b.is_ascii_lowercase()));
+            assert!((3..=256).contains(&description.len()), "{command}");
+        }
+    }
+}

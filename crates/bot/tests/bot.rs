@@ -1,0 +1,584 @@
+//! `hermes-bot` end to end: the real binary against a fake Bot API on 127.0.0.1, with the real
+//! worker, real yt-dlp and ffmpeg downloading media served on 127.0.0.1. Every assertion is on
+//! what the bot sent to "Telegram" (the recorded calls) or left on disk.
+
+mod bot_support;
+
+use std::time::Duration;
+
+use bot_support::*;
+use hermes_bot::telegram::db::Db;
+use hermes_testkit::media;
+use hermes_testkit::telegram::Fault;
+use serde_json::json;
+
+const CHAT: i64 = 7001;
+
+fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(future)
+}
+
+/// The state the bot recorded for its only task with `url`.
+fn task_state(harness: &Harness, url: &str) -> Option<String> {
+    let url = url.to_owned();
+    let db_url = format!("sqlite://{}", harness.dir.path().join("bot.db").display());
+    block_on(async move {
+        let db = Db::open(&db_url).await.ok()?;
+        let rows = db.tasks_for_url(&url).await.ok()?;
+        db.close().await;
+        rows.last().map(|t| t.state.clone())
+    })
+}
+
+/// Sends `url`, taps 🎵 Audio, and returns the status message id and the call mark before it.
+fn request_audio(harness: &Harness, chat: i64, url: &str) -> (i32, usize) {
+    let mark = harness.mark();
+    harness.say(chat, url);
+    let (message_id, data) = harness.wait_for_button(chat, mark, "Audio");
+    assert!(data.len() <= 64 && !data.contains("http"), "{data}");
+    harness.tap(chat, message_id, &data);
+    (message_id, mark)
+}
+
+#[test]
+fn start_help_chatid_ping_and_unknown_commands() {
+    let harness = Harness::start(&[]);
+    let commands = harness.wait_for("setMyCommands", 0, |c| c.succeeded());
+    let names: Vec<&str> = commands.params["commands"]
+        .as_array()
+        .expect("commands")
+        .iter()
+        .filter_map(|c| c["command"].as_str())
+        .collect();
+    for expected in [
+        "start", "help", "download", "audio", "video", "search", "playlist", "status", "cancel",
+        "settings", "ping", "chatid",
+    ] {
+        assert!(
+            names.contains(&expected),
+            "{expected} missing from {names:?}"
+        );
+    }
+
+    harness.say(CHAT, "/start");
+    let start = harness.wait_for_text(CHAT, 0, "/search");
+    assert!(
+        text_of(&start).contains(&CHAT.to_string()),
+        "chat id in /start: {}",
+        text_of(&start)
+    );
+
+    harness.say(CHAT, "/chatid");
+    harness.wait_for_text(CHAT, 0, &format!("Your chat id: {CHAT}"));
+    harness.say(CHAT, "/frobnicate");
+    harness.wait_for_text(CHAT, 0, "/help");
+    harness.say(CHAT, "just words, no link");
+    harness.wait_for_text(CHAT, 0, "Send me a link");
+
+    harness.say(CHAT, "/ping");
+    let pong = harness.wait_for_text(CHAT, 0, "Pong");
+    let text = text_of(&pong);
+    assert!(
+        text.contains("Version:") && text.contains("yt-dlp: 20"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("Config:"),
+        "details are for the admin only: {text}"
+    );
+
+    // Long polling: only messages and button taps, and every update confirmed by the offset.
+    let polls = harness.api.calls_to("getUpdates");
+    assert_eq!(
+        polls[0].params["allowed_updates"],
+        json!(["message", "callback_query"])
+    );
+    harness.wait_for("getUpdates", 0, |c| c.params["offset"].as_i64() == Some(6));
+    assert_eq!(harness.api.pending_updates(), 0);
+
+    // Flood control on getUpdates is waited out; other failures are backed off and retried.
+    harness
+        .api
+        .fail_next("getUpdates", Fault::TooManyRequests { retry_after: 2 });
+    harness
+        .api
+        .fail_next("getUpdates", Fault::Status(502, "Bad Gateway".into()));
+    let mark = harness.mark();
+    harness.say(CHAT, "/chatid");
+    let flood = harness.wait_for("getUpdates", mark, |c| c.status == 429);
+    let after_flood = harness.wait_for("getUpdates", flood.seq + 1, |_| true);
+    assert!(after_flood.at.duration_since(flood.at) >= Duration::from_millis(1900));
+    let bad_gateway = harness.wait_for("getUpdates", mark, |c| c.status == 502);
+    let retried = harness.wait_for("getUpdates", bad_gateway.seq + 1, |_| true);
+    assert!(retried.at.duration_since(bad_gateway.at) >= Duration::from_millis(900));
+    let answered = harness.wait_for_text(CHAT, mark, "Your chat id");
+    assert_eq!(
+        harness
+            .api
+            .calls()
+            .iter()
+            .filter(|c| c.seq >= mark && text_of(c).contains("Your chat id"))
+            .count(),
+        1,
+        "the update is handled exactly once: {answered:?}"
+    );
+}
+
+#[test]
+fn a_link_downloads_as_mp3_with_progress_and_is_uploaded_only_once() {
+    let harness = Harness::start(&[]);
+    let tone = media::tone_webm(3, 440);
+    let name = tone
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned();
+    let path = format!("/slow/{}/{name}", rate_for(&tone, 5));
+    let url = harness.media.url(&path);
+
+    let (status_id, mark) = request_audio(&harness, CHAT, &url);
+    let audio = harness.wait_for("sendAudio", mark, |c| c.succeeded());
+    let file = audio
+        .file("audio")
+        .expect("sendAudio is a multipart upload");
+    assert!(file.filename.ends_with(".mp3"), "{}", file.filename);
+    assert_eq!(
+        probe_codec(&file.bytes, harness.dir.path(), "got.mp3"),
+        "mp3"
+    );
+    assert_eq!(audio.params["chat_id"], json!(CHAT));
+    assert!(audio.params["duration"]
+        .as_u64()
+        .is_some_and(|d| (2..=4).contains(&d)));
+
+    let final_text = harness.wait_for_message_text(CHAT, status_id, "✅ Completed");
+    assert!(!final_text.contains("/cancel"), "{final_text}");
+    let edits: Vec<String> = harness
+        .api
+        .calls_to("editMessageText")
+        .iter()
+        .filter(|c| c.params["message_id"] == json!(status_id) && c.succeeded())
+        .map(text_of)
+        .collect();
+    let bars = percents(&edits);
+    assert!(!bars.is_empty(), "no progress bar among {edits:#?}");
+    assert!(
+        bars.windows(2).all(|w| w[0] <= w[1]),
+        "bars went backwards: {bars:?}"
+    );
+    assert_edits_spaced(&harness, status_id);
+    assert_eq!(task_state(&harness, &url).as_deref(), Some("done"));
+    wait_until_empty(&harness.downloads().join(CHAT.to_string()));
+    let hits = harness.media.hits(&path);
+
+    // The same link again: answered by file_id, the worker never downloads.
+    let (_, mark) = request_audio(&harness, CHAT, &url);
+    let again = harness.wait_for("sendAudio", mark, |c| c.succeeded());
+    assert!(again.files.is_empty(), "re-sent by file_id, not uploaded");
+    let file_id = audio.result().expect("result")["audio"]["file_id"].clone();
+    assert_eq!(again.params["audio"], file_id);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        harness.media.hits(&path),
+        hits,
+        "the worker was not asked to download"
+    );
+}
+
+/// No two successful edits of one message closer than the 2 s throttle (small slack for the
+/// fake's timestamps being taken on arrival).
+fn assert_edits_spaced(harness: &Harness, message_id: i32) {
+    let times: Vec<std::time::Instant> = harness
+        .api
+        .calls_to("editMessageText")
+        .iter()
+        .filter(|c| c.params["message_id"] == json!(message_id) && c.succeeded())
+        .map(|c| c.at)
+        .collect();
+    for pair in times.windows(2) {
+        let gap = pair[1].duration_since(pair[0]);
+        assert!(gap >= Duration::from_millis(1900), "edits {gap:?} apart");
+    }
+}
+
+fn wait_until_empty(dir: &std::path::Path) {
+    let empty = hermes_testkit::procs::wait_until(Duration::from_secs(5), || {
+        std::fs::read_dir(dir).map_or(true, |mut d| d.next().is_none())
+    });
+    assert!(empty, "task files left in {}", dir.display());
+}
+
+#[test]
+fn flood_control_on_a_status_edit_is_waited_out() {
+    let harness = Harness::start(&[]);
+    let tone = media::tone_webm(3, 550);
+    let name = tone
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned();
+    let url = harness
+        .media
+        .url(&format!("/slow/{}/{name}", rate_for(&tone, 10)));
+    let (status_id, mark) = request_audio(&harness, CHAT, &url);
+    // The keyboard turned into the status message; flood control hits the next edit.
+    harness.wait_for("editMessageText", mark, |c| {
+        c.params["message_id"] == json!(status_id)
+    });
+    harness
+        .api
+        .fail_next("editMessageText", Fault::TooManyRequests { retry_after: 3 });
+    let refused = harness.wait_for("editMessageText", mark, |c| c.status == 429);
+    let next = harness.wait_for("editMessageText", refused.seq + 1, |c| c.succeeded());
+    let waited = next.at.duration_since(refused.at);
+    assert!(
+        waited >= Duration::from_millis(2900),
+        "edited again after {waited:?}"
+    );
+    // "message is not modified" is not an error: the task goes on to the end.
+    harness.api.fail_next("editMessageText", Fault::NotModified);
+    let not_modified = harness.wait_for("editMessageText", next.seq + 1, |c| c.status == 400);
+    harness.wait_for("editMessageText", not_modified.seq + 1, |c| c.succeeded());
+    harness.wait_for("sendAudio", mark, |c| c.succeeded());
+    harness.wait_for_message_text(CHAT, status_id, "✅ Completed");
+}
+
+#[test]
+fn a_file_over_the_upload_limit_is_not_sent_and_a_lower_quality_is_offered() {
+    let harness = Harness::start(&[("TELEGRAM_UPLOAD_LIMIT_MB", "1")]);
+    let wav = media::big_wav(2);
+    let mark = harness.mark();
+    harness.say(CHAT, &format!("/video {}", harness.media.media_url(&wav)));
+    let notice = harness.wait_for_text(CHAT, mark, "over the 1 MB upload limit");
+    assert!(text_of(&notice).contains("2.0 MB"), "{}", text_of(&notice));
+    assert!(
+        button(&notice, "lower quality").is_some(),
+        "{:?}",
+        buttons(&notice)
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    for method in ["sendVideo", "sendDocument", "sendAudio"] {
+        assert!(
+            harness.api.calls_to(method).is_empty(),
+            "{method} must not be called"
+        );
+    }
+    wait_until_empty(&harness.downloads().join(CHAT.to_string()));
+}
+
+#[test]
+fn cancel_stops_a_slow_download_and_leaves_no_process() {
+    let harness = Harness::start(&[]);
+    let wav = media::big_wav(4);
+    let name = wav
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned();
+    let url = harness.media.url(&format!("/slow/100000/{name}"));
+    let (status_id, _) = request_audio(&harness, CHAT, &url);
+    harness.wait_for_message_text(CHAT, status_id, "%");
+    assert!(
+        !harness.download_processes().is_empty(),
+        "yt-dlp should be running"
+    );
+
+    let mark = harness.mark();
+    harness.say(CHAT, "/status");
+    let status = harness.wait_for_text(CHAT, mark, "Your downloads");
+    assert!(text_of(&status).contains('░'), "{}", text_of(&status));
+
+    harness.say(CHAT, "/cancel");
+    harness.wait_for_text(CHAT, mark, "Cancelling");
+    harness.wait_for_message_text(CHAT, status_id, "🚫 Cancelled");
+    let gone = hermes_testkit::procs::wait_until(Duration::from_secs(10), || {
+        harness.download_processes().is_empty()
+    });
+    assert!(gone, "left behind: {:?}", harness.download_processes());
+    assert_eq!(task_state(&harness, &url).as_deref(), Some("cancelled"));
+    assert!(harness.api.calls_to("sendAudio").is_empty());
+}
+
+#[test]
+fn a_killed_worker_fails_the_task_clearly_and_the_next_request_works() {
+    let harness = Harness::start(&[]);
+    let wav = media::big_wav(2);
+    let name = wav
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned();
+    let slow_url = harness.media.url(&format!("/slow/100000/{name}"));
+    let (status_id, _) = request_audio(&harness, CHAT, &slow_url);
+    harness.wait_for_message_text(CHAT, status_id, "%");
+    let worker = harness.worker_pid().expect("worker running");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(worker as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill worker");
+    let text = harness.wait_for_message_text(CHAT, status_id, "❌");
+    assert!(text.contains("stopped unexpectedly"), "{text}");
+    assert!(
+        !text.contains("WORKER_CRASHED") && !text.contains("Error"),
+        "{text}"
+    );
+    assert_eq!(task_state(&harness, &slow_url).as_deref(), Some("failed"));
+
+    let tone = media::tone_webm(2, 660);
+    let (next_id, mark) = request_audio(&harness, CHAT, &harness.media.media_url(&tone));
+    harness.wait_for("sendAudio", mark, |c| c.succeeded());
+    harness.wait_for_message_text(CHAT, next_id, "✅ Completed");
+}
+
+#[test]
+fn chats_outside_the_allow_list_are_refused_and_nothing_runs() {
+    let allowed = 1111_i64;
+    let stranger = 2222_i64;
+    let admin = 3333_i64;
+    let harness = Harness::start(&[
+        ("ALLOWED_CHAT_IDS", &allowed.to_string()),
+        ("ADMIN_CHAT_ID", &admin.to_string()),
+    ]);
+    let tone = media::tone_webm(2, 770);
+    let url = harness.media.media_url(&tone);
+
+    harness.say(stranger, &url);
+    let refusal = harness.wait_for_text(stranger, 0, "private");
+    assert!(text_of(&refusal).contains(&stranger.to_string()));
+    harness.say(stranger, "/audio https://youtu.be/dQw4w9WgXcQ");
+    harness.wait_for("sendMessage", refusal.seq + 1, |c| {
+        c.params["chat_id"] == json!(stranger)
+    });
+    // A forged tap from the stranger is refused too.
+    harness.tap(stranger, 1, "d:ABCDEFGHIJ:a");
+    let answer = harness.wait_for("answerCallbackQuery", 0, |_| true);
+    assert!(answer.params["text"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("private"));
+
+    harness.say(allowed, "/chatid");
+    harness.wait_for_text(allowed, 0, &allowed.to_string());
+    // The admin is always allowed and sees the worker's details.
+    harness.say(admin, "/ping");
+    let pong = harness.wait_for_text(admin, 0, "Pong");
+    assert!(text_of(&pong).contains("Config:"), "{}", text_of(&pong));
+    std::thread::sleep(Duration::from_millis(500));
+    let to_stranger: Vec<_> = harness
+        .api
+        .calls()
+        .into_iter()
+        .filter(|c| c.params["chat_id"] == json!(stranger) && c.method != "getUpdates")
+        .collect();
+    assert!(to_stranger
+        .iter()
+        .all(|c| c.method == "sendMessage" && buttons(c).is_empty()));
+    assert_eq!(harness.media.hits(&url), 0, "nothing was downloaded");
+}
+
+#[test]
+fn a_restart_reports_tasks_that_were_running() {
+    let mut harness = Harness::start(&[]);
+    let wav = media::big_wav(1);
+    let name = wav
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned();
+    let url = harness.media.url(&format!("/slow/60000/{name}"));
+    let (status_id, _) = request_audio(&harness, CHAT, &url);
+    harness.wait_for_message_text(CHAT, status_id, "%");
+    assert_eq!(harness.stop(), Some(0), "SIGTERM is a clean stop");
+    assert_eq!(task_state(&harness, &url).as_deref(), Some("running"));
+
+    let mark = harness.mark();
+    harness.spawn_bot();
+    let notice = harness.wait_for_text(CHAT, mark, "restarted");
+    assert!(text_of(&notice).contains(&url), "{}", text_of(&notice));
+    assert_eq!(task_state(&harness, &url).as_deref(), Some("failed"));
+}
+
+#[test]
+fn missing_token_is_a_clear_error_with_exit_code_2() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_hermes-bot"))
+        .env_remove("TELEGRAM_BOT_TOKEN")
+        .output()
+        .expect("run hermes-bot");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("TELEGRAM_BOT_TOKEN") && stderr.contains("BotFather"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn playlist_preview_then_all_then_audio_sends_zip_parts_within_the_limit() {
+    let harness = Harness::start(&[("TELEGRAM_UPLOAD_LIMIT_MB", "1")]);
+    let items: Vec<hermes_testkit::http::FeedItem> = [440, 550, 660]
+        .iter()
+        .enumerate()
+        .map(|(i, freq)| {
+            let tone = media::tone_webm(45, *freq);
+            let name = tone
+                .file_name()
+                .expect("name")
+                .to_string_lossy()
+                .into_owned();
+            hermes_testkit::http::FeedItem::new(
+                format!("Track {}", i + 1),
+                format!("/media/{name}"),
+            )
+        })
+        .collect();
+    let feed = harness.media.add_feed("botmix", "Bot Mix", items);
+
+    let mark = harness.mark();
+    harness.say(CHAT, &format!("/playlist {feed}"));
+    let (message_id, all) = harness.wait_for_button(CHAT, mark, "All");
+    let preview = harness.message_text(CHAT, message_id);
+    assert!(
+        preview.contains("Bot Mix") && preview.contains("Track 1"),
+        "{preview}"
+    );
+    harness.tap(CHAT, message_id, &all);
+    let after_all = harness.mark();
+    let (message_id, audio) = harness.wait_for_button(CHAT, after_all, "Audio");
+    harness.tap(CHAT, message_id, &audio);
+
+    harness.wait_for_message_text(CHAT, message_id, "✅ Completed");
+    let parts = harness.api.calls_to("sendDocument");
+    assert!(
+        parts.len() >= 2,
+        "3 × ~400 KB at a 1 MB limit needs several parts, got {}",
+        parts.len()
+    );
+    for (index, part) in parts.iter().enumerate() {
+        assert!(part.succeeded());
+        let file = part.file("document").expect("uploaded zip");
+        assert!(file.bytes.starts_with(b"PK"), "a ZIP");
+        assert!(
+            file.bytes.len() <= 1024 * 1024,
+            "part {index} is {} bytes",
+            file.bytes.len()
+        );
+        let caption = part.params["caption"].as_str().unwrap_or_default();
+        assert!(
+            caption.contains(&format!("part {}/{}", index + 1, parts.len())),
+            "{caption}"
+        );
+    }
+}
+
+#[test]
+fn search_offers_buttons_and_a_tap_downloads_the_result() {
+    let scripts = tempfile::tempdir().expect("tempdir");
+    let ytdlp = fake_youtube_ytdlp(scripts.path());
+    let harness = Harness::start(&[("YTDLP_BIN", &ytdlp.to_string_lossy())]);
+    let tone = media::tone_webm(2, 880);
+    let local = harness.media.media_url(&tone);
+    std::fs::write(harness.dir.path().join("youtube-target"), &local).expect("target file");
+
+    let mark = harness.mark();
+    harness.say(CHAT, "/search never gonna give you up");
+    let (message_id, first) = harness.wait_for_button(CHAT, mark, "Never Gonna Give You Up");
+    let results = harness.wait_for("editMessageText", mark, |c| !buttons(c).is_empty());
+    let all = buttons(&results);
+    assert_eq!(all.len(), 5);
+    for (label, data) in &all {
+        assert!(
+            data.len() <= 64 && !data.contains("http"),
+            "{label}: {data}"
+        );
+        assert!(label.chars().count() <= 49, "{label}");
+    }
+    harness.tap(CHAT, message_id, &first);
+    let after_pick = harness.mark();
+    let (choice_id, audio) = harness.wait_for_button(CHAT, after_pick, "Audio");
+    assert!(harness
+        .message_text(CHAT, choice_id)
+        .contains("Never Gonna Give You Up"));
+    harness.tap(CHAT, choice_id, &audio);
+    let sent = harness.wait_for("sendAudio", after_pick, |c| c.succeeded());
+    assert_eq!(
+        sent.params["title"]
+            .as_str()
+            .map(|t| t.contains("Never Gonna")),
+        Some(true)
+    );
+    assert!(
+        harness.media.hits(&local) > 0,
+        "downloaded through the local stand-in"
+    );
+}
+
+/// A `YTDLP_BIN` for the search test: searches go to `scripts/fake-yt-dlp` (recorded YouTube
+/// answers), and any other yt-dlp run has YouTube watch URLs replaced by the local media URL
+/// written in `<cwd>/youtube-target`, then runs the real yt-dlp. Test plumbing only.
+fn fake_youtube_ytdlp(dir: &std::path::Path) -> std::path::PathBuf {
+    let fake = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/fake-yt-dlp");
+    let fake = fake.canonicalize().expect("scripts/fake-yt-dlp");
+    let script = dir.join("yt-dlp-dispatch");
+    let body = format!(
+        r#"#!/usr/bin/env python3
+import os, sys
+args = sys.argv[1:]
+youtube = any("youtube.com" in a or "youtu.be" in a for a in args)
+lookup = "-J" in args or "--dump-single-json" in args
+if any(a.startswith("ytsearch") for a in args) or (youtube and lookup):
+    os.execv({fake:?}, [{fake:?}] + args)
+target = open(os.path.join(os.getcwd(), "youtube-target")).read().strip()
+args = [target if ("youtube.com/watch" in a or "youtu.be/" in a) else a for a in args]
+os.execvp("yt-dlp", ["yt-dlp"] + args)
+"#,
+        fake = fake.to_string_lossy()
+    );
+    std::fs::write(&script, body).expect("write dispatcher");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    script
+}
+
+#[test]
+fn settings_persist_and_quality_choices_download() {
+    let harness = Harness::start(&[]);
+    let mark = harness.mark();
+    harness.say(CHAT, "/settings");
+    let (settings_id, opus) = harness.wait_for_button(CHAT, mark, "opus");
+    harness.tap(CHAT, settings_id, &opus);
+    harness.wait_for_message_text(CHAT, settings_id, "Audio format: opus");
+
+    // /audio uses the saved format.
+    let tone = media::tone_webm(2, 990);
+    let url = harness.media.media_url(&tone);
+    let mark = harness.mark();
+    harness.say(CHAT, &format!("/audio {url}"));
+    let sent = harness.wait_for("sendAudio", mark, |c| c.succeeded());
+    let file = sent.file("audio").expect("upload");
+    assert!(file.filename.ends_with(".opus"), "{}", file.filename);
+
+    // ⚙ Quality… lists the tiers; MP3 128 kbps downloads at that quality.
+    let mark = harness.mark();
+    harness.say(CHAT, &url);
+    let (message_id, quality) = harness.wait_for_button(CHAT, mark, "Quality");
+    harness.tap(CHAT, message_id, &quality);
+    let (message_id, mp3) = harness.wait_for_button(CHAT, mark, "MP3 128");
+    harness.tap(CHAT, message_id, &mp3);
+    let sent = harness.wait_for("sendAudio", mark, |c| c.succeeded());
+    let file = sent.file("audio").expect("upload");
+    assert_eq!(probe_codec(&file.bytes, harness.dir.path(), "q.mp3"), "mp3");
+
+    // A stale or forged key reads as expired.
+    harness.tap(CHAT, 9999, "d:ZZZZZZZZZZ:a");
+    let answer = harness.wait_for("answerCallbackQuery", mark, |c| {
+        c.params["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("expired"))
+    });
+    assert!(answer.succeeded());
+}

@@ -1,0 +1,349 @@
+//! Harness for the `hermes-bot` end-to-end tests: the real binary, the real worker, real yt-dlp
+//! and ffmpeg, a fake Bot API and a media server, all on 127.0.0.1 and inside a temp dir.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Once;
+use std::time::{Duration, Instant};
+
+use hermes_testkit::http::MediaServer;
+use hermes_testkit::media;
+use hermes_testkit::telegram::{Call, FakeBotApi};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use serde_json::Value;
+use tempfile::TempDir;
+
+pub const TOKEN: &str = "424242:test-secret";
+pub const USER: u64 = 5001;
+/// Every wait in these tests is bounded by this; most finish in a few seconds.
+pub const WAIT: Duration = Duration::from_secs(30);
+
+/// `hermes-worker` beside the `hermes-bot` binary under test, built once if missing.
+pub fn worker_bin() -> PathBuf {
+    static BUILD: Once = Once::new();
+    let bin = Path::new(env!("CARGO_BIN_EXE_hermes-bot")).with_file_name("hermes-worker");
+    BUILD.call_once(|| {
+        if !bin.is_file() {
+            let status = Command::new(env!("CARGO"))
+                .args(["build", "-p", "hermes-worker"])
+                .status()
+                .expect("run cargo build -p hermes-worker");
+            assert!(status.success(), "cargo build -p hermes-worker failed");
+        }
+    });
+    assert!(bin.is_file(), "no worker binary at {}", bin.display());
+    bin
+}
+
+/// A running `hermes-bot` process with its own fake Telegram, media server and sandbox dir.
+pub struct Harness {
+    pub api: FakeBotApi,
+    pub media: MediaServer,
+    pub dir: TempDir,
+    child: Option<Child>,
+    env: Vec<(String, String)>,
+}
+
+impl Harness {
+    /// Starts the bot with extra environment variables on top of the sandbox defaults.
+    pub fn start(extra_env: &[(&str, &str)]) -> Harness {
+        let api = FakeBotApi::start(TOKEN);
+        let media = MediaServer::start(media::media_dir());
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut harness = Harness {
+            api,
+            media,
+            dir,
+            child: None,
+            env: extra_env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        };
+        harness.spawn_bot();
+        harness
+    }
+
+    /// (Re)starts the bot process against the same fake API, database and download dir.
+    pub fn spawn_bot(&mut self) {
+        let root = self.dir.path();
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(root.join("bot.log"))
+            .expect("log file");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_hermes-bot"));
+        command
+            .current_dir(root)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", root)
+            .env("TELEGRAM_BOT_TOKEN", TOKEN)
+            .env("TELEGRAM_API_URL", self.api.base_url())
+            .env("TELEGRAM_POLL_TIMEOUT_SECS", "10")
+            .env("HERMES_WORKER_BIN", worker_bin())
+            .env("DOWNLOAD_DIR", self.downloads())
+            .env(
+                "BOT_DATABASE_URL",
+                format!("sqlite://{}", root.join("bot.db").display()),
+            )
+            .env(
+                "DATABASE_URL",
+                format!("sqlite://{}", root.join("worker.db").display()),
+            )
+            .env("TEMP_DIR", root.join("tmp"))
+            .env("LOG_LEVEL", "warn")
+            .env("RUST_LOG", "info")
+            .env("MAX_RETRIES", "0")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log));
+        for (key, value) in &self.env {
+            command.env(key, value);
+        }
+        self.child = Some(command.spawn().expect("spawn hermes-bot"));
+    }
+
+    pub fn downloads(&self) -> PathBuf {
+        self.dir.path().join("downloads")
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(Child::id).expect("bot running")
+    }
+
+    /// SIGTERM, then wait (SIGKILL after 15 s); returns the exit code.
+    pub fn stop(&mut self) -> Option<i32> {
+        let mut child = self.child.take()?;
+        let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return status.code();
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("bot.log")).unwrap_or_default()
+    }
+
+    /// A user message in `chat` (user [`USER`] when the chat is not private).
+    pub fn say(&self, chat: i64, text: &str) {
+        let from = if chat > 0 { chat.unsigned_abs() } else { USER };
+        let update = self.api.text_message_update(chat, from, text);
+        self.api.push_update(update);
+    }
+
+    /// A tap on a button with `data` under `message_id`.
+    pub fn tap(&self, chat: i64, message_id: i32, data: &str) {
+        let from = if chat > 0 { chat.unsigned_abs() } else { USER };
+        let update = self.api.callback_query_update(chat, from, message_id, data);
+        self.api.push_update(update);
+    }
+
+    /// The first call of `method` (since `after`) matching `predicate`; panics with the bot log
+    /// after [`WAIT`].
+    pub fn wait_for(&self, method: &str, after: usize, predicate: impl Fn(&Call) -> bool) -> Call {
+        self.api
+            .wait_for_call_blocking(method, |c| c.seq >= after && predicate(c), WAIT)
+            .unwrap_or_else(|| {
+                panic!(
+                    "no matching {method} within {WAIT:?}.\ncalls: {:#?}\nbot log:\n{}",
+                    summarize(&self.api.calls()),
+                    self.log()
+                )
+            })
+    }
+
+    /// A message the bot sent to `chat` with text containing `needle`.
+    pub fn wait_for_text(&self, chat: i64, after: usize, needle: &str) -> Call {
+        self.wait_for("sendMessage", after, |c| {
+            c.params["chat_id"] == chat && text_of(c).contains(needle)
+        })
+    }
+
+    /// The next keyboard the bot sent or edited into `chat` containing a button labelled `label`.
+    pub fn wait_for_button(&self, chat: i64, after: usize, label: &str) -> (i32, String) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            for call in self.api.calls() {
+                if call.seq < after || !call.succeeded() || call.params["chat_id"] != chat {
+                    continue;
+                }
+                if let Some(data) = button(&call, label) {
+                    let message_id = message_id_of(&call).expect("message id");
+                    return (message_id, data);
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no button {label:?} within {WAIT:?}.\ncalls: {:#?}\nbot log:\n{}",
+                summarize(&self.api.calls()),
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The text a message shows now.
+    pub fn message_text(&self, chat: i64, message_id: i32) -> String {
+        self.api
+            .message(chat, message_id)
+            .and_then(|m| m["text"].as_str().map(str::to_owned))
+            .unwrap_or_default()
+    }
+
+    /// Waits until message `message_id` shows text containing `needle`.
+    pub fn wait_for_message_text(&self, chat: i64, message_id: i32, needle: &str) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let text = self.message_text(chat, message_id);
+            if text.contains(needle) {
+                return text;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "message {message_id} never showed {needle:?}; it shows {text:?}\nbot log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn mark(&self) -> usize {
+        self.api.calls().len()
+    }
+
+    /// Processes below the bot whose command line mentions this sandbox (yt-dlp, ffmpeg).
+    pub fn download_processes(&self) -> Vec<String> {
+        let marker = self.downloads().to_string_lossy().into_owned();
+        hermes_testkit::procs::descendants(self.pid())
+            .into_iter()
+            .filter(|p| {
+                p.cmdline.contains(&marker)
+                    || p.cmdline.contains("yt-dlp")
+                    || p.cmdline.contains("ffmpeg")
+            })
+            .map(|p| p.cmdline)
+            .collect()
+    }
+
+    pub fn worker_pid(&self) -> Option<u32> {
+        hermes_testkit::procs::descendants(self.pid())
+            .into_iter()
+            .find(|p| p.cmdline.contains("hermes-worker") && p.ppid == self.pid())
+            .map(|p| p.pid)
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("---- hermes-bot log ----\n{}", self.log());
+        }
+        self.stop();
+    }
+}
+
+pub fn text_of(call: &Call) -> String {
+    call.params["text"].as_str().unwrap_or_default().to_owned()
+}
+
+/// The message a call created or edited.
+pub fn message_id_of(call: &Call) -> Option<i32> {
+    call.params["message_id"]
+        .as_i64()
+        .or_else(|| call.result()?["message_id"].as_i64())
+        .and_then(|id| i32::try_from(id).ok())
+}
+
+/// Every `(text, callback_data)` of a call's inline keyboard.
+pub fn buttons(call: &Call) -> Vec<(String, String)> {
+    call.params["reply_markup"]["inline_keyboard"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|row| row.as_array().into_iter().flatten())
+        .map(|b| {
+            (
+                b["text"].as_str().unwrap_or_default().to_owned(),
+                b["callback_data"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// The callback data of the button whose label contains `label`.
+pub fn button(call: &Call, label: &str) -> Option<String> {
+    buttons(call)
+        .into_iter()
+        .find(|(text, _)| text.contains(label))
+        .map(|(_, data)| data)
+}
+
+/// Percentages shown by progress bars in `texts`, in order.
+pub fn percents(texts: &[String]) -> Vec<u8> {
+    texts
+        .iter()
+        .filter(|t| t.contains('▓') || t.contains('░'))
+        .filter_map(|t| {
+            let after_bar = t.split(['▓', '░']).next_back()?;
+            let number: String = after_bar
+                .trim_start()
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect();
+            number.parse().ok()
+        })
+        .collect()
+}
+
+fn summarize(calls: &[Call]) -> Vec<String> {
+    calls
+        .iter()
+        .filter(|c| c.method != "getUpdates")
+        .map(|c| {
+            let mut params = c.params.clone();
+            if let Value::Object(map) = &mut params {
+                map.remove("link_preview_options");
+            }
+            format!("#{} {} {} {}", c.seq, c.method, c.status, params)
+        })
+        .collect()
+}
+
+/// Runs ffprobe on `bytes` and returns the first audio codec name.
+pub fn probe_codec(bytes: &[u8], dir: &Path, name: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).expect("write probe file");
+    let output = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "a:0",
+            "-show_entries",
+            "stream=codec_name",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(&path)
+        .output()
+        .expect("run ffprobe");
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+/// A rate for `/slow/<rate>/` that makes `file` take about `seconds` to download.
+pub fn rate_for(file: &Path, seconds: u64) -> u64 {
+    let size = std::fs::metadata(file).expect("media file").len();
+    (size / seconds).max(1000)
+}
