@@ -9,7 +9,6 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
-use std::sync::Once;
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
@@ -19,21 +18,9 @@ fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// The worker binary beside `hermes` (same target dir and profile), built once if missing.
+/// `hermes-worker` beside this package's binaries (see `hermes_testkit::bins`).
 fn worker_bin() -> PathBuf {
-    static BUILD: Once = Once::new();
-    let bin = Path::new(env!("CARGO_BIN_EXE_hermes")).with_file_name("hermes-worker");
-    BUILD.call_once(|| {
-        if !bin.is_file() {
-            let status = Command::new(env!("CARGO"))
-                .args(["build", "-p", "hermes-worker"])
-                .status()
-                .expect("run cargo build -p hermes-worker");
-            assert!(status.success(), "cargo build -p hermes-worker failed");
-        }
-    });
-    assert!(bin.is_file(), "no worker binary at {}", bin.display());
-    bin
+    hermes_testkit::bins::worker_binary_beside(Path::new(env!("CARGO_BIN_EXE_hermes")))
 }
 
 /// `hermes` run inside a temporary directory (its cwd, cache and default downloads).

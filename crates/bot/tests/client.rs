@@ -12,26 +12,12 @@ use hermes_testkit::{media, procs};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use std::path::{Path, PathBuf};
-use std::sync::Once;
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
-/// The worker binary beside this package's `hermes` binary (same target dir and profile), built
-/// once if a `cargo test -p hermes-bot` run has not built it.
+/// `hermes-worker` beside this package's binaries (see `hermes_testkit::bins`).
 fn worker_bin() -> PathBuf {
-    static BUILD: Once = Once::new();
-    let bin = Path::new(env!("CARGO_BIN_EXE_hermes")).with_file_name("hermes-worker");
-    BUILD.call_once(|| {
-        if !bin.is_file() {
-            let status = std::process::Command::new(env!("CARGO"))
-                .args(["build", "-p", "hermes-worker"])
-                .status()
-                .expect("run cargo build -p hermes-worker");
-            assert!(status.success(), "cargo build -p hermes-worker failed");
-        }
-    });
-    assert!(bin.is_file(), "no worker binary at {}", bin.display());
-    bin
+    hermes_testkit::bins::worker_binary_beside(Path::new(env!("CARGO_BIN_EXE_hermes")))
 }
 
 /// A worker confined to a temporary directory: downloads, SQLite cache and cwd.

@@ -4,7 +4,6 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Once;
 use std::time::{Duration, Instant};
 
 use hermes_testkit::http::MediaServer;
@@ -20,21 +19,9 @@ pub const USER: u64 = 5001;
 /// Every wait in these tests is bounded by this; most finish in a few seconds.
 pub const WAIT: Duration = Duration::from_secs(30);
 
-/// `hermes-worker` beside the `hermes-bot` binary under test, built once if missing.
+/// `hermes-worker` beside this package's binaries (see `hermes_testkit::bins`).
 pub fn worker_bin() -> PathBuf {
-    static BUILD: Once = Once::new();
-    let bin = Path::new(env!("CARGO_BIN_EXE_hermes-bot")).with_file_name("hermes-worker");
-    BUILD.call_once(|| {
-        if !bin.is_file() {
-            let status = Command::new(env!("CARGO"))
-                .args(["build", "-p", "hermes-worker"])
-                .status()
-                .expect("run cargo build -p hermes-worker");
-            assert!(status.success(), "cargo build -p hermes-worker failed");
-        }
-    });
-    assert!(bin.is_file(), "no worker binary at {}", bin.display());
-    bin
+    hermes_testkit::bins::worker_binary_beside(Path::new(env!("CARGO_BIN_EXE_hermes-bot")))
 }
 
 /// A running `hermes-bot` process with its own fake Telegram, media server and sandbox dir.
