@@ -40,22 +40,7 @@ pub struct OpenError {
 impl Cache {
     /// Opens (creating if needed) and migrates the database at `url`.
     pub async fn open(url: &str, enabled: bool, ttl_hours: u64) -> Result<Cache, OpenError> {
-        let error = |source| OpenError { url: url.to_owned(), source };
-        let options = SqliteConnectOptions::from_str(url)
-            .map_err(error)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .busy_timeout(Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options)
-            .await
-            .map_err(error)?;
-        sqlx::migrate!("./migrations")
-            .run(&pool)
-            .await
-            .map_err(|e| error(sqlx::Error::Migrate(Box::new(e))))?;
+        let pool = open_pool(url).await.map_err(|source| OpenError { url: url.to_owned(), source })?;
         Ok(Cache {
             pool,
             enabled,
@@ -256,6 +241,46 @@ impl Cache {
     }
 }
 
+/// Connects and migrates. Workers that start together on a new file race twice: switching it
+/// to WAL fails at once with "database is locked" (SQLite's busy handler does not cover it), and
+/// both apply the same migration (sqlx takes no lock on SQLite), the loser failing on the
+/// `_sqlx_migrations` key. Looking again after the winner finished succeeds, so an attempt that
+/// failed quickly is retried; one that failed after waiting out the busy timeout is not, so a
+/// database held locked by another program still fails start-up after that timeout.
+async fn open_pool(url: &str) -> Result<SqlitePool, sqlx::Error> {
+    const ATTEMPTS: u32 = 5;
+    let mut attempt = 1;
+    loop {
+        let started = std::time::Instant::now();
+        match connect_and_migrate(url).await {
+            Ok(pool) => return Ok(pool),
+            Err(error) if attempt < ATTEMPTS && started.elapsed() < Duration::from_secs(1) => {
+                tracing::debug!(%error, attempt, "opening the cache database failed; retrying (another worker may be starting)");
+                tokio::time::sleep(Duration::from_millis(50 * u64::from(attempt))).await;
+                attempt += 1;
+            }
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+async fn connect_and_migrate(url: &str) -> Result<SqlitePool, sqlx::Error> {
+    let options = SqliteConnectOptions::from_str(url)?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .busy_timeout(Duration::from_secs(5));
+    let pool = SqlitePoolOptions::new()
+        .max_connections(4)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(options)
+        .await?;
+    if let Err(error) = sqlx::migrate!("./migrations").run(&pool).await {
+        pool.close().await;
+        return Err(sqlx::Error::Migrate(Box::new(error)));
+    }
+    Ok(pool)
+}
+
 fn parse_json(text: String) -> Option<serde_json::Value> {
     serde_json::from_str(&text).ok()
 }
@@ -324,6 +349,23 @@ mod tests {
         let removed = cache.cleanup().await.unwrap();
         assert_eq!((removed.removed_search, removed.removed_metadata), (1, 1));
         assert_eq!(cache.stats().await.unwrap().search_entries, 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn workers_opening_a_new_file_at_once_all_succeed() {
+        for _ in 0..5 {
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("sqlite://{}", dir.path().join("race.db").display());
+            let opens: Vec<_> = (0..4)
+                .map(|_| {
+                    let url = url.clone();
+                    tokio::spawn(async move { Cache::open(&url, true, 24).await.map(|_| ()) })
+                })
+                .collect();
+            for opened in opens {
+                opened.await.unwrap().unwrap();
+            }
+        }
     }
 
     #[tokio::test]
