@@ -590,7 +590,7 @@ impl ProgressTracker {
     pub fn with_percent_range(mut self, start: u8, end: u8) -> Self {
         self.range_end = end.min(100);
         self.range_start = start.min(self.range_end);
-        self.state.percent = self.state.percent.max(self.range_start);
+        self.state.percent = self.state.percent.max(self.range_start.min(99));
         self
     }
 
