@@ -3,14 +3,14 @@
 //!
 //! The file survives restarts and may be shared by several worker processes: WAL mode and a busy
 //! timeout let them read and write concurrently.
-use hermes_protocol::{CacheCleanupDone, CacheStats};
+use hermes_protocol::{CacheCleanupDone, CacheStats, SearchResult};
 use sha2::{Digest, Sha256};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 use sqlx::Row;
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub struct Cache {
@@ -22,8 +22,11 @@ pub struct Cache {
     /// Search results this process read or wrote, so a repeated search costs a map lookup
     /// instead of a SQLite round trip. Rows never change before they expire, so a copy is
     /// never stale; other processes still see every entry through SQLite.
-    recent_searches: Mutex<HashMap<String, (i64, serde_json::Value)>>,
+    recent_searches: Mutex<HashMap<String, (i64, SearchHits)>>,
 }
+
+/// Search results as cached: shared, never copied on a hit.
+pub type SearchHits = Arc<Vec<SearchResult>>;
 
 /// Search results kept in memory at most; past it, expired entries go first, then all.
 const RECENT_SEARCHES_MAX: usize = 2048;
@@ -61,8 +64,9 @@ impl Cache {
         hex(&Sha256::digest(format!("{normalized}\n{count}").as_bytes()))
     }
 
-    /// A live cached search result, counting the hit or miss. `None` when disabled.
-    pub async fn search_get(&self, query: &str, count: u32) -> Result<Option<serde_json::Value>, sqlx::Error> {
+    /// A live cached search result, counting the hit or miss. `None` when disabled. A row that
+    /// does not decode (written by an incompatible version) counts as a miss.
+    pub async fn search_get(&self, query: &str, count: u32) -> Result<Option<SearchHits>, sqlx::Error> {
         if !self.enabled {
             return Ok(None);
         }
@@ -75,14 +79,17 @@ impl Cache {
             .bind(now())
             .fetch_optional(&self.pool)
             .await?;
-        let found = row.and_then(|r| Some((r.get::<i64, _>("expires_at"), parse_json(r.get("results_json"))?)));
+        let found = row.and_then(|r| {
+            let results: Vec<SearchResult> = serde_json::from_str(&r.get::<String, _>("results_json")).ok()?;
+            Some((r.get::<i64, _>("expires_at"), Arc::new(results)))
+        });
         if let Some((expires_at, results)) = &found {
             self.remember_search(key, *expires_at, results.clone());
         }
         Ok(self.count_lookup(found.map(|(_, results)| results)))
     }
 
-    pub async fn search_put(&self, query: &str, count: u32, results: &serde_json::Value) -> Result<(), sqlx::Error> {
+    pub async fn search_put(&self, query: &str, count: u32, results: &SearchHits) -> Result<(), sqlx::Error> {
         if !self.enabled {
             return Ok(());
         }
@@ -94,7 +101,7 @@ impl Cache {
         .bind(Cache::search_key(query, count))
         .bind(query.trim().to_lowercase())
         .bind(count as i64)
-        .bind(results.to_string())
+        .bind(serde_json::to_string(results.as_slice()).unwrap_or_else(|_| "[]".to_owned()))
         .bind(now())
         .bind(expires_at)
         .execute(&self.pool)
@@ -202,11 +209,11 @@ impl Cache {
         self.pool.close().await;
     }
 
-    fn recent(&self) -> std::sync::MutexGuard<'_, HashMap<String, (i64, serde_json::Value)>> {
+    fn recent(&self) -> std::sync::MutexGuard<'_, HashMap<String, (i64, SearchHits)>> {
         self.recent_searches.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn recent_search(&self, key: &str) -> Option<serde_json::Value> {
+    fn recent_search(&self, key: &str) -> Option<SearchHits> {
         let mut recent = self.recent();
         match recent.get(key) {
             Some((expires_at, results)) if *expires_at > now() => Some(results.clone()),
@@ -218,7 +225,7 @@ impl Cache {
         }
     }
 
-    fn remember_search(&self, key: String, expires_at: i64, results: serde_json::Value) {
+    fn remember_search(&self, key: String, expires_at: i64, results: SearchHits) {
         let mut recent = self.recent();
         if recent.len() >= RECENT_SEARCHES_MAX {
             let now = now();
@@ -230,7 +237,7 @@ impl Cache {
         recent.insert(key, (expires_at, results));
     }
 
-    fn count_lookup(&self, found: Option<serde_json::Value>) -> Option<serde_json::Value> {
+    fn count_lookup<T>(&self, found: Option<T>) -> Option<T> {
         let counter = if found.is_some() { &self.hits } else { &self.misses };
         counter.fetch_add(1, Ordering::Relaxed);
         found
@@ -298,6 +305,10 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn hits(ids: &[&str]) -> SearchHits {
+        Arc::new(ids.iter().map(|id| SearchResult { video_id: (*id).to_owned(), ..Default::default() }).collect())
+    }
+
     async fn open(dir: &tempfile::TempDir) -> Cache {
         let url = format!("sqlite://{}", dir.path().join("c.db").display());
         Cache::open(&url, true, 24).await.unwrap()
@@ -308,8 +319,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cache = open(&dir).await;
         assert_eq!(cache.search_get("Q", 5).await.unwrap(), None);
-        cache.search_put("  Q ", 5, &json!([1, 2])).await.unwrap();
-        assert_eq!(cache.search_get("q", 5).await.unwrap(), Some(json!([1, 2])));
+        cache.search_put("  Q ", 5, &hits(&["a", "b"])).await.unwrap();
+        assert_eq!(cache.search_get("q", 5).await.unwrap(), Some(hits(&["a", "b"])));
         assert_eq!(cache.search_get("q", 6).await.unwrap(), None, "the count is part of the key");
         let stats = cache.stats().await.unwrap();
         assert_eq!((stats.search_entries, stats.hits, stats.misses), (1, 1, 2));
@@ -319,9 +330,9 @@ mod tests {
     async fn a_search_written_by_another_process_is_read_from_sqlite() {
         let dir = tempfile::tempdir().unwrap();
         let (first, second) = (open(&dir).await, open(&dir).await);
-        first.search_put("shared", 5, &json!(["r"])).await.unwrap();
-        assert_eq!(second.search_get("Shared ", 5).await.unwrap(), Some(json!(["r"])));
-        assert_eq!(second.search_get("shared", 5).await.unwrap(), Some(json!(["r"])), "then from memory");
+        first.search_put("shared", 5, &hits(&["r"])).await.unwrap();
+        assert_eq!(second.search_get("Shared ", 5).await.unwrap(), Some(hits(&["r"])));
+        assert_eq!(second.search_get("shared", 5).await.unwrap(), Some(hits(&["r"])), "then from memory");
         assert_eq!(second.stats().await.unwrap().hits, 2);
     }
 
@@ -330,7 +341,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("c.db").display());
         let cache = Cache::open(&url, true, 0).await.unwrap();
-        cache.search_put("q", 5, &json!([])).await.unwrap();
+        cache.search_put("q", 5, &hits(&["x"])).await.unwrap();
         assert_eq!(cache.search_get("q", 5).await.unwrap(), None);
     }
 
@@ -339,7 +350,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let cache = open(&dir).await;
-            cache.search_put("a", 5, &json!([])).await.unwrap();
+            cache.search_put("a", 5, &hits(&["a"])).await.unwrap();
             cache.metadata_put("id", "u", &json!({})).await.unwrap();
             cache.close().await;
         }

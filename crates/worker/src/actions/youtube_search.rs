@@ -11,14 +11,15 @@
 //!
 //! A cache that cannot be read or written (file deleted or corrupted under a running worker) only
 //! costs the cache: the search falls back to yt-dlp and the problem is logged as a warning.
-use crate::cache::Cache;
+use crate::cache::{Cache, SearchHits};
 use crate::context::Context;
 use crate::dispatch::cancelled;
 use crate::error::WorkerError;
 use crate::search::{Joined, SearchOutcome, SharedError};
 use crate::tasks::Task;
 use crate::ytdlp::{args, driver, info};
-use hermes_protocol::{Event, ProgressData, ProgressStatus, Request, Response, SearchParams, SearchResult, SearchResults};
+use hermes_protocol::{Event, ProgressData, ProgressStatus, Request, Response, SearchParams, SearchResult};
+use serde::Serialize;
 use std::sync::Arc;
 
 /// Longest query accepted, in characters. YouTube's own search box stops well before this;
@@ -40,9 +41,20 @@ impl YoutubeSearch {
 
     pub async fn apply(self, ctx: &Context, task: &Task) -> Result<Response, WorkerError> {
         let (results, from_cache) = Search { ctx, task, query: &self.query, count: self.count }.run().await?;
-        let payload = SearchResults { total_results: results.len(), results, query: self.query, from_cache };
+        let payload = SearchResultsView { results: &results, query: &self.query, total_results: results.len(), from_cache };
         Ok(Response::new(task.id.clone(), Event::SearchResults, &payload))
     }
+}
+
+/// `hermes_protocol::SearchResults` over borrowed results: a cache hit is answered without
+/// copying the shared results (the protocol test suite checks the owned type's keys; this one
+/// has the same fields and serde names).
+#[derive(Serialize)]
+struct SearchResultsView<'a> {
+    results: &'a [SearchResult],
+    query: &'a str,
+    total_results: usize,
+    from_cache: bool,
 }
 
 /// The query to search for: `params.query`, or the request's `url` when the query is empty (the
@@ -77,7 +89,7 @@ struct Search<'a> {
 
 impl Search<'_> {
     /// The results and whether they came without this task reaching yt-dlp.
-    async fn run(&self) -> Result<(Vec<SearchResult>, bool), WorkerError> {
+    async fn run(&self) -> Result<(SearchHits, bool), WorkerError> {
         let key = Cache::search_key(self.query, self.count);
         let mut announced = false;
         loop {
@@ -90,7 +102,7 @@ impl Search<'_> {
                         Ok((results, _)) => leader.publish(Ok(results.clone())),
                         Err(error) => leader.publish(Err(SharedError::from(error))),
                     }
-                    return outcome.map(|(results, from_cache)| (unshared(&results), from_cache));
+                    return outcome;
                 }
                 Joined::Follower(follower) => {
                     if !announced {
@@ -112,15 +124,15 @@ impl Search<'_> {
     }
 
     /// The leader's work: the cache, else the rate limiter and yt-dlp.
-    async fn lead(&self) -> Result<(Arc<Vec<SearchResult>>, bool), WorkerError> {
+    async fn lead(&self) -> Result<(SearchHits, bool), WorkerError> {
         if let Some(results) = self.cached().await {
-            return Ok((Arc::new(results), true));
+            return Ok((results, true));
         }
         self.ctx.search_rate.try_acquire().map_err(|refused| WorkerError::RateLimited(refused.to_string()))?;
         self.announce_searching().await;
-        let results = self.ask_ytdlp().await?;
+        let results = Arc::new(self.ask_ytdlp().await?);
         self.remember(&results).await;
-        Ok((Arc::new(results), false))
+        Ok((results, false))
     }
 
     async fn ask_ytdlp(&self) -> Result<Vec<SearchResult>, WorkerError> {
@@ -130,18 +142,11 @@ impl Search<'_> {
     }
 
     /// A live cache entry, if the cache has one and can be read.
-    async fn cached(&self) -> Option<Vec<SearchResult>> {
-        let stored = match self.ctx.cache.search_get(self.query, self.count).await {
-            Ok(stored) => stored?,
+    async fn cached(&self) -> Option<SearchHits> {
+        match self.ctx.cache.search_get(self.query, self.count).await {
+            Ok(stored) => stored,
             Err(error) => {
                 tracing::warn!(task_id = %self.task.id, %error, "search cache unreadable; searching without it");
-                return None;
-            }
-        };
-        match serde_json::from_value(stored) {
-            Ok(results) => Some(results),
-            Err(error) => {
-                tracing::warn!(task_id = %self.task.id, %error, "cached search results have an unexpected shape; searching again");
                 None
             }
         }
@@ -149,15 +154,11 @@ impl Search<'_> {
 
     /// Caches the results. An empty answer is not kept: it is as likely a YouTube hiccup as a
     /// real "nothing found", and remembering it would hide results for `CACHE_EXPIRY_HOURS`.
-    async fn remember(&self, results: &[SearchResult]) {
+    async fn remember(&self, results: &SearchHits) {
         if results.is_empty() {
             return;
         }
-        let stored = match serde_json::to_value(results) {
-            Ok(stored) => stored,
-            Err(error) => return tracing::warn!(%error, "cannot encode search results for the cache"),
-        };
-        if let Err(error) = self.ctx.cache.search_put(self.query, self.count, &stored).await {
+        if let Err(error) = self.ctx.cache.search_put(self.query, self.count, results).await {
             tracing::warn!(task_id = %self.task.id, %error, "cannot cache search results");
         }
     }
@@ -169,15 +170,11 @@ impl Search<'_> {
 
 /// A follower's answer: the leader's results (not fetched by this task, hence `from_cache`), or
 /// the leader's error, code and message unchanged.
-fn follow(shared: SearchOutcome) -> Result<(Vec<SearchResult>, bool), WorkerError> {
+fn follow(shared: SearchOutcome) -> Result<(SearchHits, bool), WorkerError> {
     match shared {
-        Ok(results) => Ok((unshared(&results), true)),
+        Ok(results) => Ok((results, true)),
         Err(error) => Err(error.into()),
     }
-}
-
-fn unshared(results: &Arc<Vec<SearchResult>>) -> Vec<SearchResult> {
-    results.as_ref().clone()
 }
 
 #[cfg(test)]
@@ -187,6 +184,14 @@ mod tests {
 
     fn code(result: Result<String, WorkerError>) -> ErrorCode {
         result.err().map(|e| e.code()).expect("must be refused")
+    }
+
+    #[test]
+    fn the_borrowed_payload_serializes_exactly_like_the_protocol_type() {
+        let results = vec![SearchResult { video_id: "a".into(), video_id_compat: "a".into(), title: "t".into(), ..Default::default() }];
+        let owned = hermes_protocol::SearchResults { results: results.clone(), query: "q".into(), total_results: 1, from_cache: true };
+        let view = SearchResultsView { results: &results, query: "q", total_results: 1, from_cache: true };
+        assert_eq!(serde_json::to_value(&view).unwrap(), serde_json::to_value(&owned).unwrap());
     }
 
     #[test]
