@@ -49,8 +49,9 @@ impl Context {
         self.tools.versions(&self.config.ytdlp_bin, &self.config.ffmpeg_bin).await
     }
 
-    /// Loads the versions recorded for the current binaries, then probes them in the
-    /// background and records the result for the next start (the returned task).
+    /// Loads the versions recorded for the current binaries (same path, size and mtime); only
+    /// when one is unknown are they probed, in the background, and recorded for the next start.
+    /// A probe costs a Python start-up (~200 ms of CPU) that would slow every worker start.
     pub async fn load_and_refresh_tool_versions(self: &std::sync::Arc<Self>) -> tokio::task::JoinHandle<()> {
         let (ytdlp_print, ffmpeg_print) = (fingerprint(&self.config.ytdlp_bin), fingerprint(&self.config.ffmpeg_bin));
         let known = async {
@@ -59,7 +60,9 @@ impl Context {
             Some(ToolVersions { ytdlp, ffmpeg })
         };
         if let Some(versions) = known.await {
+            tracing::debug!(ytdlp = ?versions.ytdlp, ffmpeg = ?versions.ffmpeg, "tool versions known from an earlier start");
             self.tools.remember(versions);
+            return tokio::spawn(async {});
         }
         let ctx = self.clone();
         tokio::spawn(async move {

@@ -33,8 +33,7 @@ pub struct ToolVersions {
 }
 
 /// Tool versions for `health_check`: what this process probed, else what an earlier process
-/// recorded for the same binaries (so the first answer after a restart does not wait for a
-/// Python start-up), else a probe now.
+/// recorded for the same binaries (so a restart costs no Python start-up), else a probe now.
 #[derive(Default)]
 pub struct ToolProbe {
     probed: OnceCell<ToolVersions>,
@@ -64,7 +63,7 @@ impl ToolProbe {
             .clone()
     }
 
-    /// Versions recorded earlier for the same binaries; used until this process has probed.
+    /// Versions recorded earlier for the same binaries.
     pub fn remember(&self, versions: ToolVersions) {
         *self.remembered.lock().unwrap_or_else(|p| p.into_inner()) = Some(versions);
     }

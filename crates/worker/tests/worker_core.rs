@@ -105,3 +105,45 @@ fn the_database_survives_a_restart() {
     }
     assert!(db.exists(), "the database file is created on first start");
 }
+
+/// A stand-in yt-dlp that records each run, so the test can count version probes.
+fn counting_ytdlp(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let log = dir.join("probes.log");
+    let script = dir.join("yt-dlp");
+    std::fs::write(&script, format!("#!/bin/sh\necho run >> '{}'\necho 2099.01.01\n", log.display())).unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (script, log)
+}
+
+fn probes(log: &std::path::Path) -> usize {
+    std::fs::read_to_string(log).map(|t| t.lines().count()).unwrap_or(0)
+}
+
+fn health_of(env: &[(&str, &str)]) -> serde_json::Value {
+    let mut worker = Worker::start(env);
+    worker.send(&json!({"task_id": "h", "action": "health_check"}));
+    let event = worker.final_event("h", T);
+    worker.close_stdin();
+    assert!(worker.wait_exit(T).success());
+    event
+}
+
+#[test]
+fn tool_versions_are_probed_once_per_binary_and_remembered_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ytdlp, log) = counting_ytdlp(dir.path());
+    let url = format!("sqlite://{}", dir.path().join("tools.db").display());
+    let env = [("DATABASE_URL", url.as_str()), ("YTDLP_BIN", ytdlp.to_str().unwrap())];
+
+    assert_eq!(health_of(&env)["data"]["ytdlp"], "2099.01.01");
+    assert_eq!(probes(&log), 1);
+    assert_eq!(health_of(&env)["data"]["ytdlp"], "2099.01.01", "remembered");
+    assert_eq!(probes(&log), 1, "a restart with the same binary does not probe again");
+
+    std::thread::sleep(Duration::from_millis(20));
+    let script = std::fs::read_to_string(&ytdlp).unwrap().replace("2099.01.01", "2099.02.02");
+    std::fs::write(&ytdlp, script).unwrap();
+    assert_eq!(health_of(&env)["data"]["ytdlp"], "2099.02.02", "a changed binary is probed");
+    assert_eq!(probes(&log), 2);
+}
