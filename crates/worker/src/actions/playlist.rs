@@ -12,7 +12,7 @@ use crate::error::WorkerError;
 use crate::sanitize::{resolve_output_dir, sanitize_playlist_name};
 use crate::tasks::Task;
 use crate::ytdlp::args::{download_argv, info_argv, DownloadSpec, MediaMode, PlaylistSpec, PLAYLIST_OUTPUT_TEMPLATE};
-use crate::ytdlp::driver::{self, lock, require_ffmpeg, ytdlp_env, Outcome};
+use crate::ytdlp::driver::{self, lock, require_ffmpeg, ytdlp_env, Outcome, Watch};
 use crate::ytdlp::progress::{FinalFile, ProgressTracker};
 use hermes_protocol::{ArchiveEntry, Event, FileEntry, PlaylistDone, PlaylistParams, ProgressStatus, Request, Response, TrackEntry};
 use std::path::{Path, PathBuf};
@@ -161,7 +161,8 @@ async fn download_tracks(
 ) -> Result<Outcome, WorkerError> {
     let mut attempt = 0;
     loop {
-        let outcome = driver::run_once(ctx, task, args.clone(), Some(tracker.clone())).await?;
+        let watch = Watch { tracker: Some(tracker.clone()), probe_durations_with: None };
+        let outcome = driver::run_once(ctx, task, args.clone(), &watch).await?;
         if !outcome.final_files.is_empty() {
             if !outcome.succeeded() {
                 tracing::info!(task_id = %task.id, failed = outcome.errors.len(), "playlist finished with failed items");

@@ -8,10 +8,9 @@ use crate::context::Context;
 use crate::error::WorkerError;
 use crate::sanitize::resolve_output_dir;
 use crate::tasks::Task;
-use crate::tools;
 use crate::ytdlp::args::{download_argv, DownloadSpec, MediaMode, SINGLE_OUTPUT_TEMPLATE};
-use crate::ytdlp::driver::{self, lock, require_ffmpeg, ytdlp_env};
-use crate::ytdlp::progress::{FinalFile, ProgressTracker};
+use crate::ytdlp::driver::{self, lock, require_ffmpeg, ytdlp_env, Outcome, Watch};
+use crate::ytdlp::progress::ProgressTracker;
 use hermes_protocol::{DownloadDone, DownloadParams, Event, FileEntry, ProgressStatus, Request, Response};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -56,7 +55,8 @@ impl YoutubeDl {
             playlist: None,
         };
         let args = download_argv(&ytdlp_env(ctx), &spec);
-        let outcome = match driver::run_with_retries(ctx, task, args, Some(tracker.clone())).await {
+        let watch = Watch { tracker: Some(tracker.clone()), probe_durations_with: Some(config.ffmpeg_bin.clone()) };
+        let mut outcome = match driver::run_with_retries(ctx, task, args, &watch).await {
             Ok(outcome) => outcome,
             Err(error) => {
                 remove_if_empty(&output_dir);
@@ -64,7 +64,7 @@ impl YoutubeDl {
             }
         };
 
-        let done = describe_files(ctx, &outcome.final_files).await?;
+        let done = describe_files(&mut outcome).await?;
         let finished = lock(&tracker).finish();
         task.progress(finished).await;
         Ok(Response::new(task.id.clone(), Event::Done, &done))
@@ -73,10 +73,11 @@ impl YoutubeDl {
 
 /// `done` data from the files yt-dlp printed, checked on disk: a file it named but that is not
 /// there is `FILE_NOT_FOUND`, never a success.
-async fn describe_files(ctx: &Context, finals: &[FinalFile]) -> Result<DownloadDone, WorkerError> {
+async fn describe_files(outcome: &mut Outcome) -> Result<DownloadDone, WorkerError> {
+    let finals = outcome.final_files.clone();
     let main = finals.last().ok_or_else(|| WorkerError::FileNotFound("yt-dlp reported no output file".to_owned()))?;
     let mut files = Vec::new();
-    for file in finals {
+    for file in &finals {
         let size = std::fs::metadata(&file.filepath)
             .map_err(|_| WorkerError::FileNotFound(file.filepath.display().to_string()))?
             .len();
@@ -84,7 +85,7 @@ async fn describe_files(ctx: &Context, finals: &[FinalFile]) -> Result<DownloadD
     }
     let duration = match main.duration {
         Some(secs) => Some(secs.round() as u64),
-        None => tools::probe_duration(&ctx.config.ffmpeg_bin, &main.filepath).await,
+        None => outcome.probed_duration(&main.filepath).await,
     };
     let main_entry = files.last().cloned().unwrap_or_default();
     Ok(DownloadDone {

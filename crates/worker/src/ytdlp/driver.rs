@@ -35,6 +35,19 @@ pub struct Outcome {
     pub already_downloaded: Vec<PathBuf>,
     /// The last stdout line (the JSON document of `--dump-single-json`).
     pub last_stdout: Option<String>,
+    /// ffprobe runs started for final files whose duration yt-dlp did not know (see [`Watch`]).
+    pub duration_probes: Vec<(PathBuf, tokio::task::JoinHandle<Option<u64>>)>,
+}
+
+/// What a run watches for besides errors and final files.
+#[derive(Clone, Default)]
+pub struct Watch {
+    /// Fed every line; its `progress` events are sent as they come.
+    pub tracker: Option<Arc<Mutex<ProgressTracker>>>,
+    /// ffmpeg of this worker, when final files without a duration should be measured with the
+    /// ffprobe beside it. The probe starts as soon as yt-dlp prints the file, so it overlaps
+    /// yt-dlp's own shutdown instead of adding ~50 ms after it.
+    pub probe_durations_with: Option<PathBuf>,
 }
 
 impl Outcome {
@@ -44,6 +57,13 @@ impl Outcome {
         let finals: Vec<&PathBuf> = self.final_files.iter().map(|f| &f.filepath).collect();
         let partial: Vec<PathBuf> = self.written.iter().filter(|p| !finals.contains(p)).cloned().collect();
         remove_partial_files(&partial);
+    }
+
+    /// The duration ffprobe measured for `path`, if a probe was started for it.
+    pub async fn probed_duration(&mut self, path: &std::path::Path) -> Option<u64> {
+        let index = self.duration_probes.iter().position(|(probed, _)| probed == path)?;
+        let (_, probe) = self.duration_probes.swap_remove(index);
+        probe.await.ok().flatten()
     }
 
     pub fn succeeded(&self) -> bool {
@@ -77,17 +97,12 @@ pub fn require_ffmpeg(ctx: &Context) -> Result<PathBuf, WorkerError> {
     resolve_program(&ctx.config.ffmpeg_bin).ok_or_else(|| WorkerError::FfmpegNotFound(ctx.config.ffmpeg_bin.clone()))
 }
 
-/// Runs yt-dlp once with `args`, feeding its lines to `tracker` (when given) and emitting the
+/// Runs yt-dlp once with `args`, feeding its lines to `watch.tracker` (when given) and emitting the
 /// progress events it produces. An unsuccessful exit is returned as an [`Outcome`] (the caller
 /// decides: a playlist tolerates failed items); timeouts, cancellation and a missing binary are
 /// errors.
-pub async fn run_once(
-    ctx: &Context,
-    task: &Task,
-    args: Vec<OsString>,
-    tracker: Option<Arc<Mutex<ProgressTracker>>>,
-) -> Result<Outcome, WorkerError> {
-    run_once_within(ctx, task, args, tracker, ctx.config.ipc_timeout()).await
+pub async fn run_once(ctx: &Context, task: &Task, args: Vec<OsString>, watch: &Watch) -> Result<Outcome, WorkerError> {
+    run_once_within(ctx, task, args, watch, ctx.config.ipc_timeout()).await
 }
 
 /// [`run_once`] with the run killed after `time_left`: what remains of the task's `IPC_TIMEOUT`
@@ -96,7 +111,7 @@ async fn run_once_within(
     ctx: &Context,
     task: &Task,
     args: Vec<OsString>,
-    tracker: Option<Arc<Mutex<ProgressTracker>>>,
+    watch: &Watch,
     time_left: Duration,
 ) -> Result<Outcome, WorkerError> {
     let mut spec = RunSpec::new(ctx.config.ytdlp_bin.clone(), args);
@@ -105,19 +120,25 @@ async fn run_once_within(
     let (progress_tx, progress_rx) = mpsc::unbounded_channel();
     let mut outcome = Outcome::default();
     let result = {
-        let line_tracker = tracker.clone();
         let outcome = &mut outcome;
+        // `move`: the progress sender must be dropped with the callback when the run ends, or
+        // the forwarding loop below would wait for it forever.
         let on_line = move |line: OutputLine| {
             let event = parse_line(line.text());
-            if let Some(tracker) = &line_tracker {
+            if let Some(tracker) = &watch.tracker {
                 if let Some(update) = lock(tracker).observe(&event, Instant::now()) {
                     let _ = progress_tx.send(update);
+                }
+            }
+            if let (LineEvent::FinalFile(file), Some(ffmpeg)) = (&event, &watch.probe_durations_with) {
+                if file.duration.is_none() {
+                    outcome.duration_probes.push((file.filepath.clone(), spawn_duration_probe(ffmpeg, &file.filepath)));
                 }
             }
             record(outcome, line, event);
         };
         let run = runner::run(spec, &task.cancel, on_line);
-        let forward = forward_progress(task, progress_rx, tracker);
+        let forward = forward_progress(task, progress_rx, watch.tracker.clone());
         tokio::join!(run, forward).0
     };
     let error = match result {
@@ -151,7 +172,7 @@ pub async fn run_with_retries(
     ctx: &Context,
     task: &Task,
     args: Vec<OsString>,
-    tracker: Option<Arc<Mutex<ProgressTracker>>>,
+    watch: &Watch,
 ) -> Result<Outcome, WorkerError> {
     let deadline = Instant::now() + ctx.config.ipc_timeout();
     let mut attempt = 0;
@@ -160,7 +181,7 @@ pub async fn run_with_retries(
         if time_left.is_zero() {
             return Err(deadline_exceeded(ctx));
         }
-        let outcome = run_once_within(ctx, task, args.clone(), tracker.clone(), time_left).await?;
+        let outcome = run_once_within(ctx, task, args.clone(), watch, time_left).await?;
         if outcome.succeeded() {
             return Ok(outcome);
         }
@@ -171,7 +192,7 @@ pub async fn run_with_retries(
         }
         attempt += 1;
         tracing::warn!(task_id = %task.id, attempt, %error, "transient yt-dlp failure; retrying");
-        if let Some(tracker) = &tracker {
+        if let Some(tracker) = &watch.tracker {
             let update = lock(tracker).retrying(Instant::now());
             if let Some(update) = update {
                 task.progress(update).await;
@@ -196,7 +217,7 @@ fn deadline_exceeded(ctx: &Context) -> WorkerError {
 
 /// Runs a metadata query (`--dump-single-json`) and parses its JSON document.
 pub async fn run_json(ctx: &Context, task: &Task, args: Vec<OsString>) -> Result<serde_json::Value, WorkerError> {
-    let outcome = run_with_retries(ctx, task, args, None).await?;
+    let outcome = run_with_retries(ctx, task, args, &Watch::default()).await?;
     let text = outcome.last_stdout.unwrap_or_default();
     match serde_json::from_str::<serde_json::Value>(&text) {
         Ok(value) if value.is_object() => Ok(value),
@@ -205,6 +226,11 @@ pub async fn run_json(ctx: &Context, task: &Task, args: Vec<OsString>) -> Result
             message: "yt-dlp returned output that is not a JSON document".to_owned(),
         }),
     }
+}
+
+fn spawn_duration_probe(ffmpeg: &std::path::Path, file: &std::path::Path) -> tokio::task::JoinHandle<Option<u64>> {
+    let (ffmpeg, file) = (ffmpeg.to_path_buf(), file.to_path_buf());
+    tokio::spawn(async move { crate::tools::probe_duration(&ffmpeg, &file).await })
 }
 
 fn record(outcome: &mut Outcome, line: OutputLine, event: LineEvent) {
