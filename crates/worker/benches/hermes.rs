@@ -814,7 +814,8 @@ fn figure_startup(scratch: &Scratch, reps: &Reps, report: &mut Report) -> Result
          `health_check` also reports the yt-dlp/ffmpeg versions: with a database that already holds them \
          (1b, every restart) they are answered at once; on the very first start (1c) the answer waits \
          for the `yt-dlp --version` probe (a Python start-up). 1d is a diagnosis: the same as 1a with YTDLP_BIN and \
-         FFMPEG_BIN = /bin/echo, i.e. without the Python process the worker starts in the background at every start-up."
+         FFMPEG_BIN = /bin/echo (no Python process at all); versions recorded for an unchanged binary are not \
+         probed again, so 1a and 1d match within noise."
             .to_owned(),
     );
     Ok(())
@@ -1085,8 +1086,9 @@ fn figure_overhead(scratch: &Scratch, reps: &Reps, report: &mut Report) -> Resul
     report.notes.push(format!(
         "3: `youtube_dl` extract_audio mp3 of a {JOB_TONE_SECONDS} s Opus/WebM tone from 127.0.0.1, request written → `done` read, \
          {} reps alternating with yt-dlp run by hand (same argv from `download_argv`, same process-group setup, both pipes read) \
-         → exit. The worker's time includes an ffprobe of the result (a direct link has no duration, DESIGN.md §3); \
-         3b adds that same call (`tools::probe_duration`) to the by-hand side, timed separately, to show how much of 3a it is.",
+         → exit. A direct link has no duration (DESIGN.md §3), so the worker runs ffprobe on the downloaded source \
+         as soon as ffmpeg starts converting it (in parallel with the conversion); 3b adds that same call \
+         (`tools::probe_duration`) after the by-hand run, i.e. what the worker would cost if it probed afterwards.",
         reps.jobs
     ));
     Ok(())

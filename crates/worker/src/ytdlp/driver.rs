@@ -37,6 +37,10 @@ pub struct Outcome {
     pub last_stdout: Option<String>,
     /// ffprobe runs started for final files whose duration yt-dlp did not know (see [`Watch`]).
     pub duration_probes: Vec<(PathBuf, tokio::task::JoinHandle<Option<u64>>)>,
+    /// A probe of the downloaded source, started when its conversion or merge began; it
+    /// becomes the probe of the next final file.
+    source_probe: Option<tokio::task::JoinHandle<Option<u64>>>,
+    ffprobe_with: Option<PathBuf>,
 }
 
 /// What a run watches for besides errors and final files.
@@ -45,8 +49,9 @@ pub struct Watch {
     /// Fed every line; its `progress` events are sent as they come.
     pub tracker: Option<Arc<Mutex<ProgressTracker>>>,
     /// ffmpeg of this worker, when final files without a duration should be measured with the
-    /// ffprobe beside it. The probe starts as soon as yt-dlp prints the file, so it overlaps
-    /// yt-dlp's own shutdown instead of adding ~50 ms after it.
+    /// ffprobe beside it. A probe costs ~50 ms (a process start), so it is started early: on the
+    /// downloaded source as soon as ffmpeg starts converting or merging it (same duration, and
+    /// the conversion takes longer than the probe), else when yt-dlp prints the final file.
     pub probe_durations_with: Option<PathBuf>,
 }
 
@@ -59,11 +64,33 @@ impl Outcome {
         remove_partial_files(&partial);
     }
 
-    /// The duration ffprobe measured for `path`, if a probe was started for it.
+    /// The duration ffprobe measured for `path` (or its source), if a probe was started for it;
+    /// when probing the source failed (yt-dlp may delete it first), the final file is probed.
     pub async fn probed_duration(&mut self, path: &std::path::Path) -> Option<u64> {
         let index = self.duration_probes.iter().position(|(probed, _)| probed == path)?;
         let (_, probe) = self.duration_probes.swap_remove(index);
-        probe.await.ok().flatten()
+        match probe.await.ok().flatten() {
+            Some(secs) => Some(secs),
+            None => crate::tools::probe_duration(self.ffprobe_with.as_deref()?, path).await,
+        }
+    }
+
+    /// Starts duration probes early (see [`Watch::probe_durations_with`]).
+    fn probe_early(&mut self, event: &LineEvent) {
+        let Some(ffmpeg) = self.ffprobe_with.clone() else { return };
+        match event {
+            LineEvent::ExtractAudio(_) | LineEvent::Merger(_) if self.source_probe.is_none() => {
+                if let Some(source) = self.written.last() {
+                    self.source_probe = Some(spawn_duration_probe(&ffmpeg, source));
+                }
+            }
+            LineEvent::FinalFile(file) if file.duration.is_none() => {
+                let probe = self.source_probe.take().unwrap_or_else(|| spawn_duration_probe(&ffmpeg, &file.filepath));
+                self.duration_probes.push((file.filepath.clone(), probe));
+            }
+            LineEvent::FinalFile(_) => self.source_probe = None,
+            _ => {}
+        }
     }
 
     pub fn succeeded(&self) -> bool {
@@ -118,7 +145,7 @@ async fn run_once_within(
     spec.idle_timeout = ctx.config.yt_timeout();
     spec.deadline = time_left;
     let (progress_tx, progress_rx) = mpsc::unbounded_channel();
-    let mut outcome = Outcome::default();
+    let mut outcome = Outcome { ffprobe_with: watch.probe_durations_with.clone(), ..Outcome::default() };
     let result = {
         let outcome = &mut outcome;
         // `move`: the progress sender must be dropped with the callback when the run ends, or
@@ -130,11 +157,7 @@ async fn run_once_within(
                     let _ = progress_tx.send(update);
                 }
             }
-            if let (LineEvent::FinalFile(file), Some(ffmpeg)) = (&event, &watch.probe_durations_with) {
-                if file.duration.is_none() {
-                    outcome.duration_probes.push((file.filepath.clone(), spawn_duration_probe(ffmpeg, &file.filepath)));
-                }
-            }
+            outcome.probe_early(&event);
             record(outcome, line, event);
         };
         let run = runner::run(spec, &task.cancel, on_line);
