@@ -1,5 +1,6 @@
 use crate::{ErrorCode, ErrorData, ProgressData};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::Value;
 use std::fmt;
 
@@ -99,4 +100,43 @@ impl Response {
     pub fn error_data(&self) -> Option<ErrorData> {
         (self.event == Event::Error).then(|| self.payload().ok()).flatten()
     }
+}
+
+/// A [`Response`] whose `data` is already JSON text: what an emitter (the worker) builds, so an
+/// event is serialised once, straight from its payload struct, instead of through a
+/// `serde_json::Value` tree. On the wire it is the same object; hosts read it as a [`Response`].
+#[derive(Debug, Clone, Serialize)]
+pub struct RawResponse {
+    pub task_id: String,
+    pub event: Event,
+    pub data: Box<RawValue>,
+}
+
+impl RawResponse {
+    /// An event carrying a typed payload (any of the structs in [`crate::payload`]).
+    pub fn new(task_id: impl Into<String>, event: Event, data: &impl Serialize) -> RawResponse {
+        let data = serde_json::value::to_raw_value(data).unwrap_or_else(|_| empty_raw_object());
+        RawResponse { task_id: task_id.into(), event, data }
+    }
+
+    pub fn progress(task_id: impl Into<String>, progress: &ProgressData) -> RawResponse {
+        RawResponse::new(task_id, Event::Progress, progress)
+    }
+
+    pub fn error(task_id: impl Into<String>, code: ErrorCode, message: impl Into<String>) -> RawResponse {
+        RawResponse::new(task_id, Event::Error, &ErrorData { message: message.into(), error_code: code })
+    }
+
+    /// The same event as a [`Response`] (parses `data`; for tests and tools, not hot paths).
+    pub fn to_response(&self) -> Response {
+        Response {
+            task_id: self.task_id.clone(),
+            event: self.event,
+            data: serde_json::from_str(self.data.get()).unwrap_or_else(|_| empty_object()),
+        }
+    }
+}
+
+fn empty_raw_object() -> Box<RawValue> {
+    RawValue::from_string("{}".to_owned()).expect("`{}` is valid JSON")
 }

@@ -20,7 +20,7 @@ mod request;
 pub use action::Action;
 pub use builders::*;
 pub use error_code::ErrorCode;
-pub use event::{Event, Response, UNKNOWN_TASK_ID};
+pub use event::{Event, RawResponse, Response, UNKNOWN_TASK_ID};
 pub use params::*;
 pub use payload::*;
 pub use request::{Request, RequestError};

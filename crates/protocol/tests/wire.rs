@@ -116,6 +116,25 @@ where
     assert_eq!(back.payload::<T>().unwrap(), payload);
 }
 
+/// The worker emits `RawResponse`; hosts read `Response`. Both must be the same line.
+fn raw_matches<T: serde::Serialize>(event: Event, payload: &T) {
+    let raw = to_json_line(&RawResponse::new("t1", event, payload));
+    let owned = to_json_line(&Response::new("t1", event, payload));
+    let (raw, owned): (Value, Value) = (serde_json::from_str(&raw).unwrap(), serde_json::from_str(&owned).unwrap());
+    assert_eq!(raw, owned);
+    assert!(to_json_line(&RawResponse::new("t1", event, payload)).ends_with("}\n"));
+}
+
+#[test]
+fn raw_responses_are_the_same_events_on_the_wire() {
+    raw_matches(Event::Progress, &ProgressData { percent: 7, speed: "1MB/s".into(), eta: 3, status: ProgressStatus::Downloading, downloaded: None, total: Some(9) });
+    raw_matches(Event::Error, &ErrorData { message: "line one".into(), error_code: ErrorCode::Timeout });
+    raw_matches(Event::SearchResults, &SearchResults { results: vec![SearchResult { video_id: "v".into(), video_id_compat: "v".into(), title: "T \"q\" \n".into(), ..Default::default() }], query: "q".into(), total_results: 1, from_cache: false });
+    raw_matches(Event::HealthOk, &HealthOk { config: json!({"a": [1, 2]}), ..Default::default() });
+    let raw = RawResponse::error("x", ErrorCode::Cancelled, "by request");
+    assert_eq!(raw.to_response().error_data().unwrap().error_code, ErrorCode::Cancelled);
+}
+
 #[test]
 fn every_event_round_trips() {
     round_trip(Event::Progress, ProgressData { percent: 45, speed: "1.2MB/s".into(), eta: 30, status: ProgressStatus::Downloading, downloaded: Some(10), total: Some(20) });

@@ -4,7 +4,7 @@ use crate::actions::Command;
 use crate::context::Context;
 use crate::error::WorkerError;
 use crate::tasks::Task;
-use hermes_protocol::{ErrorCode, Request, Response, UNKNOWN_TASK_ID};
+use hermes_protocol::{ErrorCode, RawResponse, Request, UNKNOWN_TASK_ID};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -53,7 +53,7 @@ pub async fn serve<R: AsyncBufRead + Unpin>(ctx: Arc<Context>, mut input: R, sta
             Ok(LineRead::TooLong) => {
                 stats.rejected.fetch_add(1, Ordering::Relaxed);
                 let message = format!("request line longer than {MAX_LINE_BYTES} bytes");
-                ctx.events.send(Response::error(UNKNOWN_TASK_ID, ErrorCode::InvalidRequest, message)).await;
+                ctx.events.send(RawResponse::error(UNKNOWN_TASK_ID, ErrorCode::InvalidRequest, message)).await;
             }
             Ok(LineRead::Line) => handle_line(&ctx, &line, &tracker, stats, answer_slot).await,
             Err(error) => {
@@ -70,7 +70,7 @@ pub async fn serve<R: AsyncBufRead + Unpin>(ctx: Arc<Context>, mut input: R, sta
 async fn handle_line(ctx: &Arc<Context>, line: &[u8], tracker: &TaskTracker, stats: &LoopStats, answer_slot: OwnedSemaphorePermit) {
     let Ok(text) = std::str::from_utf8(line) else {
         stats.rejected.fetch_add(1, Ordering::Relaxed);
-        let error = Response::error(UNKNOWN_TASK_ID, ErrorCode::InvalidJson, "request is not valid UTF-8");
+        let error = RawResponse::error(UNKNOWN_TASK_ID, ErrorCode::InvalidJson, "request is not valid UTF-8");
         return ctx.events.send(error).await;
     };
     if text.trim().is_empty() {
@@ -82,7 +82,7 @@ async fn handle_line(ctx: &Arc<Context>, line: &[u8], tracker: &TaskTracker, sta
         Err((task_id, error)) => {
             stats.rejected.fetch_add(1, Ordering::Relaxed);
             let task_id = task_id.unwrap_or_else(|| UNKNOWN_TASK_ID.to_owned());
-            ctx.events.send(Response::error(task_id, error.code(), error.message())).await;
+            ctx.events.send(RawResponse::error(task_id, error.code(), error.message())).await;
         }
     }
 }
@@ -97,7 +97,7 @@ fn parse(text: &str) -> Result<(String, Command), (Option<String>, WorkerError)>
 async fn start(ctx: &Arc<Context>, task_id: String, command: Command, tracker: &TaskTracker, answer_slot: OwnedSemaphorePermit) {
     let Some(cancel) = ctx.tasks.register(&task_id, ctx.shutdown.token()) else {
         let message = format!("task {task_id} is already running");
-        return ctx.events.send(Response::error(task_id, ErrorCode::InvalidRequest, message)).await;
+        return ctx.events.send(RawResponse::error(task_id, ErrorCode::InvalidRequest, message)).await;
     };
     let task = Task::new(task_id, cancel, ctx.events.clone());
     tracker.spawn(run_to_final_event(ctx.clone(), task, command, answer_slot));
@@ -122,7 +122,7 @@ async fn run_to_final_event(ctx: Arc<Context>, task: Task, command: Command, ans
     };
     let response = result.unwrap_or_else(|error| {
         tracing::info!(task_id = %task.id, code = %error.code(), %error, "task failed");
-        Response::error(task.id.clone(), error.code(), error.message())
+        RawResponse::error(task.id.clone(), error.code(), error.message())
     });
     // Forget the id before answering, so a host that re-uses it right after the answer is served.
     ctx.tasks.remove(&task.id);
@@ -130,7 +130,7 @@ async fn run_to_final_event(ctx: Arc<Context>, task: Task, command: Command, ans
     drop(answer_slot);
 }
 
-async fn run_in_slot(ctx: &Context, task: &Task, command: Command) -> Result<Response, WorkerError> {
+async fn run_in_slot(ctx: &Context, task: &Task, command: Command) -> Result<RawResponse, WorkerError> {
     if !command.holds_slot() {
         return command.apply(ctx, task).await;
     }

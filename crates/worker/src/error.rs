@@ -1,6 +1,6 @@
 //! The worker's one error type and the one place that maps it to protocol error codes.
 //!
-//! Actions return `Result<Response, WorkerError>`; dispatch turns an `Err` into the task's final
+//! Actions return `Result<RawResponse, WorkerError>`; dispatch turns an `Err` into the task's final
 //! `error` event with [`WorkerError::code`] and the first line of the message.
 use crate::archive::ArchiveError;
 use crate::sanitize::PathError;

@@ -2,7 +2,7 @@
 //! lines, so lines can never interleave; nothing else in the worker touches stdout (logs go to
 //! stderr). The channel is bounded: when the host stops reading, senders wait instead of the
 //! worker buffering without limit, and nothing is lost once it reads again.
-use hermes_protocol::{to_json_line, Response};
+use hermes_protocol::{RawResponse, to_json_line};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
@@ -15,14 +15,14 @@ const CHANNEL_CAPACITY: usize = 1024;
 /// A cloneable handle for emitting events.
 #[derive(Clone)]
 pub struct EventSender {
-    tx: mpsc::Sender<Response>,
+    tx: mpsc::Sender<RawResponse>,
     sent: Arc<AtomicU64>,
 }
 
 impl EventSender {
     /// Queues one event. Only fails when the writer is gone (stdout closed), in which case there
     /// is nobody left to tell, so the event is dropped.
-    pub async fn send(&self, response: Response) {
+    pub async fn send(&self, response: RawResponse) {
         if self.tx.send(response).await.is_ok() {
             self.sent.fetch_add(1, Ordering::Relaxed);
         }
@@ -47,7 +47,7 @@ where
 
 /// Writes each event as one line; flushes whenever the queue is momentarily empty, so a burst
 /// costs one flush while a lone event is never held back.
-async fn write_lines<W: AsyncWrite + Unpin>(mut rx: mpsc::Receiver<Response>, mut out: W) {
+async fn write_lines<W: AsyncWrite + Unpin>(mut rx: mpsc::Receiver<RawResponse>, mut out: W) {
     let mut buffer = Vec::with_capacity(64 * 1024);
     while let Some(first) = rx.recv().await {
         buffer.clear();
@@ -84,7 +84,7 @@ mod tests {
             let events = events.clone();
             producers.push(tokio::spawn(async move {
                 for i in 0..200 {
-                    events.send(Response::error(format!("p{p}-{i}"), ErrorCode::Internal, "x".repeat(300))).await;
+                    events.send(RawResponse::error(format!("p{p}-{i}"), ErrorCode::Internal, "x".repeat(300))).await;
                 }
             }));
         }
@@ -104,7 +104,7 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 1600);
         for line in lines {
-            let r: Response = serde_json::from_str(line).unwrap();
+            let r: hermes_protocol::Response = serde_json::from_str(line).unwrap();
             assert_eq!(r.event, Event::Error);
         }
     }

@@ -1,7 +1,7 @@
 //! Running tasks by id: what `cancel` looks up, what `active_tasks` counts, and how duplicate
 //! task ids are refused.
 use crate::events::EventSender;
-use hermes_protocol::{ProgressData, Response};
+use hermes_protocol::{ProgressData, RawResponse};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use tokio_util::sync::CancellationToken;
@@ -67,7 +67,7 @@ impl Task {
     }
 
     pub async fn progress(&self, progress: ProgressData) {
-        self.events.send(Response::progress(self.id.clone(), &progress)).await;
+        self.events.send(RawResponse::progress(self.id.clone(), &progress)).await;
     }
 
     pub fn is_cancelled(&self) -> bool {

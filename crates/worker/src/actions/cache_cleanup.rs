@@ -2,14 +2,14 @@
 use crate::context::Context;
 use crate::error::WorkerError;
 use crate::tasks::Task;
-use hermes_protocol::{Event, Response};
+use hermes_protocol::{Event, RawResponse};
 
 pub struct CacheCleanup;
 
 impl CacheCleanup {
-    pub async fn apply(self, ctx: &Context, task: &Task) -> Result<Response, WorkerError> {
+    pub async fn apply(self, ctx: &Context, task: &Task) -> Result<RawResponse, WorkerError> {
         let removed = ctx.cache.cleanup().await?;
         tracing::info!(removed_search = removed.removed_search, removed_metadata = removed.removed_metadata, "cache cleaned");
-        Ok(Response::new(task.id.clone(), Event::CacheCleanupDone, &removed))
+        Ok(RawResponse::new(task.id.clone(), Event::CacheCleanupDone, &removed))
     }
 }

@@ -2,13 +2,13 @@
 use crate::context::Context;
 use crate::error::WorkerError;
 use crate::tasks::Task;
-use hermes_protocol::{Event, Response};
+use hermes_protocol::{Event, RawResponse};
 
 pub struct CacheStats;
 
 impl CacheStats {
-    pub async fn apply(self, ctx: &Context, task: &Task) -> Result<Response, WorkerError> {
+    pub async fn apply(self, ctx: &Context, task: &Task) -> Result<RawResponse, WorkerError> {
         let stats = ctx.cache.stats().await?;
-        Ok(Response::new(task.id.clone(), Event::CacheStats, &stats))
+        Ok(RawResponse::new(task.id.clone(), Event::CacheStats, &stats))
     }
 }

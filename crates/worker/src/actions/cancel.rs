@@ -3,7 +3,7 @@
 use crate::context::Context;
 use crate::error::WorkerError;
 use crate::tasks::Task;
-use hermes_protocol::{CancelDone, CancelParams, Event, Request, Response};
+use hermes_protocol::{CancelDone, CancelParams, Event, RawResponse, Request};
 
 pub struct Cancel {
     target_task_id: String,
@@ -18,10 +18,10 @@ impl Cancel {
         Ok(Cancel { target_task_id: params.target_task_id })
     }
 
-    pub async fn apply(self, ctx: &Context, task: &Task) -> Result<Response, WorkerError> {
+    pub async fn apply(self, ctx: &Context, task: &Task) -> Result<RawResponse, WorkerError> {
         let found = self.target_task_id != task.id && ctx.tasks.cancel(&self.target_task_id);
         tracing::info!(target = %self.target_task_id, found, "cancel requested");
         let done = CancelDone { cancelled: found, found, target_task_id: self.target_task_id };
-        Ok(Response::new(task.id.clone(), Event::Done, &done))
+        Ok(RawResponse::new(task.id.clone(), Event::Done, &done))
     }
 }

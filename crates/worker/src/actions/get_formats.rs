@@ -5,7 +5,7 @@ use crate::context::Context;
 use crate::error::WorkerError;
 use crate::tasks::Task;
 use crate::ytdlp::info;
-use hermes_protocol::{Event, FormatMode, FormatsParams, Request, Response};
+use hermes_protocol::{Event, FormatMode, FormatsParams, RawResponse, Request};
 
 pub struct GetFormats {
     url: String,
@@ -18,8 +18,8 @@ impl GetFormats {
         Ok(GetFormats { url: super::required_url(&request)?, mode: params.mode })
     }
 
-    pub async fn apply(self, ctx: &Context, task: &Task) -> Result<Response, WorkerError> {
+    pub async fn apply(self, ctx: &Context, task: &Task) -> Result<RawResponse, WorkerError> {
         let (metadata, _from_cache) = video_metadata(ctx, task, &self.url).await?;
-        Ok(Response::new(task.id.clone(), Event::FormatList, &info::format_list(&metadata, self.mode)))
+        Ok(RawResponse::new(task.id.clone(), Event::FormatList, &info::format_list(&metadata, self.mode)))
     }
 }

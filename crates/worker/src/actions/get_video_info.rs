@@ -4,7 +4,7 @@ use crate::context::Context;
 use crate::error::WorkerError;
 use crate::tasks::Task;
 use crate::ytdlp::info;
-use hermes_protocol::{Event, Request, Response};
+use hermes_protocol::{Event, RawResponse, Request};
 
 pub struct GetVideoInfo {
     url: String,
@@ -15,9 +15,9 @@ impl GetVideoInfo {
         Ok(GetVideoInfo { url: super::required_url(&request)? })
     }
 
-    pub async fn apply(self, ctx: &Context, task: &Task) -> Result<Response, WorkerError> {
+    pub async fn apply(self, ctx: &Context, task: &Task) -> Result<RawResponse, WorkerError> {
         let (info, from_cache) = video_metadata(ctx, task, &self.url).await?;
-        Ok(Response::new(task.id.clone(), Event::VideoInfo, &info::video_info(&info, from_cache)))
+        Ok(RawResponse::new(task.id.clone(), Event::VideoInfo, &info::video_info(&info, from_cache)))
     }
 }
 

@@ -3,12 +3,12 @@
 use crate::context::Context;
 use crate::error::WorkerError;
 use crate::tasks::Task;
-use hermes_protocol::{Event, HealthOk, Response};
+use hermes_protocol::{Event, HealthOk, RawResponse};
 
 pub struct HealthCheck;
 
 impl HealthCheck {
-    pub async fn apply(self, ctx: &Context, task: &Task) -> Result<Response, WorkerError> {
+    pub async fn apply(self, ctx: &Context, task: &Task) -> Result<RawResponse, WorkerError> {
         let tools = ctx.tool_versions().await;
         let health = HealthOk {
             status: "ok".to_owned(),
@@ -22,6 +22,6 @@ impl HealthCheck {
             ytdlp: tools.ytdlp,
             ffmpeg: tools.ffmpeg,
         };
-        Ok(Response::new(task.id.clone(), Event::HealthOk, &health))
+        Ok(RawResponse::new(task.id.clone(), Event::HealthOk, &health))
     }
 }

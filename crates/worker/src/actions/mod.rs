@@ -3,7 +3,7 @@
 use crate::context::Context;
 use crate::error::WorkerError;
 use crate::tasks::Task;
-use hermes_protocol::{Action, Request, Response};
+use hermes_protocol::{Action, RawResponse, Request};
 
 pub mod cache_cleanup;
 pub mod cache_stats;
@@ -65,7 +65,7 @@ impl Command {
         }
     }
 
-    pub async fn apply(self, ctx: &Context, task: &Task) -> Result<Response, WorkerError> {
+    pub async fn apply(self, ctx: &Context, task: &Task) -> Result<RawResponse, WorkerError> {
         match self {
             Command::YoutubeDl(cmd) => cmd.apply(ctx, task).await,
             Command::YoutubeSearch(cmd) => cmd.apply(ctx, task).await,

@@ -14,7 +14,7 @@ use crate::tasks::Task;
 use crate::ytdlp::args::{download_argv, info_argv, DownloadSpec, MediaMode, PlaylistSpec, PLAYLIST_OUTPUT_TEMPLATE};
 use crate::ytdlp::driver::{self, lock, require_ffmpeg, ytdlp_env, Outcome, Watch};
 use crate::ytdlp::progress::{FinalFile, ProgressTracker};
-use hermes_protocol::{ArchiveEntry, Event, FileEntry, PlaylistDone, PlaylistParams, ProgressStatus, Request, Response, TrackEntry};
+use hermes_protocol::{ArchiveEntry, Event, FileEntry, PlaylistDone, PlaylistParams, ProgressStatus, RawResponse, Request, TrackEntry};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -36,7 +36,7 @@ impl Playlist {
         Ok(Playlist { url: super::required_url(&request)?, params })
     }
 
-    pub async fn apply(self, ctx: &Context, task: &Task) -> Result<Response, WorkerError> {
+    pub async fn apply(self, ctx: &Context, task: &Task) -> Result<RawResponse, WorkerError> {
         let config = &ctx.config;
         let output_dir = resolve_output_dir(&config.download_dir, self.params.output_dir.as_deref(), &task.id, config.allow_any_output_dir)?;
         let archive_file = self.archive_file(ctx)?;
@@ -82,7 +82,7 @@ impl Playlist {
         let finished = lock(&tracker).finish();
         task.progress(finished).await;
         let done = playlist_done(&name, &folder, &tracks, &parts, failed_tracks);
-        Ok(Response::new(task.id.clone(), Event::Done, &done))
+        Ok(RawResponse::new(task.id.clone(), Event::Done, &done))
     }
 
     fn media_mode(&self) -> MediaMode {

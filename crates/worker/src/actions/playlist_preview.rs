@@ -4,7 +4,7 @@ use crate::context::Context;
 use crate::error::WorkerError;
 use crate::tasks::Task;
 use crate::ytdlp::{args::info_argv, driver, info};
-use hermes_protocol::{Event, PreviewParams, Request, Response};
+use hermes_protocol::{Event, PreviewParams, RawResponse, Request};
 
 /// More than a chat can show usefully; also bounds the answer's size.
 const MAX_PREVIEW_COUNT: u32 = 50;
@@ -20,12 +20,12 @@ impl PlaylistPreview {
         Ok(PlaylistPreview { url: super::required_url(&request)?, count: params.preview_count.clamp(1, MAX_PREVIEW_COUNT) })
     }
 
-    pub async fn apply(self, ctx: &Context, task: &Task) -> Result<Response, WorkerError> {
+    pub async fn apply(self, ctx: &Context, task: &Task) -> Result<RawResponse, WorkerError> {
         let listing = driver::run_json(ctx, task, info_argv(&driver::ytdlp_env(ctx), &self.url, true, None)).await?;
         let preview = info::playlist_preview(&listing, self.count as usize);
         if preview.playlist_count == Some(0) {
             return Err(WorkerError::Playlist("the playlist has no items".to_owned()));
         }
-        Ok(Response::new(task.id.clone(), Event::Done, &preview))
+        Ok(RawResponse::new(task.id.clone(), Event::Done, &preview))
     }
 }

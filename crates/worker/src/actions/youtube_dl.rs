@@ -11,7 +11,7 @@ use crate::tasks::Task;
 use crate::ytdlp::args::{download_argv, DownloadSpec, MediaMode, SINGLE_OUTPUT_TEMPLATE};
 use crate::ytdlp::driver::{self, lock, require_ffmpeg, ytdlp_env, Outcome, Watch};
 use crate::ytdlp::progress::ProgressTracker;
-use hermes_protocol::{DownloadDone, DownloadParams, Event, FileEntry, ProgressStatus, Request, Response};
+use hermes_protocol::{DownloadDone, DownloadParams, Event, FileEntry, ProgressStatus, RawResponse, Request};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -26,7 +26,7 @@ impl YoutubeDl {
         Ok(YoutubeDl { url: super::required_url(&request)?, params: request.params_as()? })
     }
 
-    pub async fn apply(self, ctx: &Context, task: &Task) -> Result<Response, WorkerError> {
+    pub async fn apply(self, ctx: &Context, task: &Task) -> Result<RawResponse, WorkerError> {
         let config = &ctx.config;
         let output_dir = resolve_output_dir(&config.download_dir, self.params.output_dir.as_deref(), &task.id, config.allow_any_output_dir)?;
         if self.params.extract_audio {
@@ -67,7 +67,7 @@ impl YoutubeDl {
         let done = describe_files(&mut outcome).await?;
         let finished = lock(&tracker).finish();
         task.progress(finished).await;
-        Ok(Response::new(task.id.clone(), Event::Done, &done))
+        Ok(RawResponse::new(task.id.clone(), Event::Done, &done))
     }
 }
 

@@ -18,7 +18,7 @@ use crate::error::WorkerError;
 use crate::search::{Joined, SearchOutcome, SharedError};
 use crate::tasks::Task;
 use crate::ytdlp::{args, driver, info};
-use hermes_protocol::{Event, ProgressData, ProgressStatus, Request, Response, SearchParams, SearchResult};
+use hermes_protocol::{Event, ProgressData, ProgressStatus, RawResponse, Request, SearchParams, SearchResult};
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -39,10 +39,10 @@ impl YoutubeSearch {
         Ok(YoutubeSearch { query, count: params.result_count() })
     }
 
-    pub async fn apply(self, ctx: &Context, task: &Task) -> Result<Response, WorkerError> {
+    pub async fn apply(self, ctx: &Context, task: &Task) -> Result<RawResponse, WorkerError> {
         let (results, from_cache) = Search { ctx, task, query: &self.query, count: self.count }.run().await?;
         let payload = SearchResultsView { results: &results, query: &self.query, total_results: results.len(), from_cache };
-        Ok(Response::new(task.id.clone(), Event::SearchResults, &payload))
+        Ok(RawResponse::new(task.id.clone(), Event::SearchResults, &payload))
     }
 }
 
