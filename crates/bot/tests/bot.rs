@@ -446,8 +446,9 @@ fn playlist_preview_then_all_then_audio_sends_zip_parts_within_the_limit() {
         preview.contains("Bot Mix") && preview.contains("Track 1"),
         "{preview}"
     );
-    harness.tap(CHAT, message_id, &all);
+    // Marked before the tap: the bot may answer before the next line runs.
     let after_all = harness.mark();
+    harness.tap(CHAT, message_id, &all);
     let (message_id, audio) = harness.wait_for_button(CHAT, after_all, "Audio");
     harness.tap(CHAT, message_id, &audio);
 
@@ -497,8 +498,9 @@ fn search_offers_buttons_and_a_tap_downloads_the_result() {
         );
         assert!(label.chars().count() <= 49, "{label}");
     }
-    harness.tap(CHAT, message_id, &first);
+    // Marked before the tap: the bot may answer before the next line runs.
     let after_pick = harness.mark();
+    harness.tap(CHAT, message_id, &first);
     let (choice_id, audio) = harness.wait_for_button(CHAT, after_pick, "Audio");
     assert!(harness
         .message_text(CHAT, choice_id)
