@@ -253,23 +253,19 @@ pub async fn search(app: Arc<App>, chat_id: i64, query: &str) {
         .map(|r| result_label(&r.title, r.duration))
         .collect();
     let key = app.flows.insert(chat_id, Flow::SearchResults { choices });
-    let rows = labels
-        .into_iter()
-        .enumerate()
-        .map(|(index, label)| {
-            let index = u16::try_from(index).unwrap_or(u16::MAX);
-            vec![(
-                label,
-                Callback::Pick {
-                    key: key.clone(),
-                    index,
-                }
-                .encode(),
-            )]
-        })
-        .collect();
+    let rows = one_choice_per_row(labels, |index| Callback::Pick { key: key.clone(), index });
     let text = format!("🔎 Results for “{}”:", shorten(query, 60));
     edit_keyboard(&app, chat_id, message_id, &text, rows).await;
+}
+
+/// A keyboard with one button per row, the button at position `index` carrying
+/// `callback(index)`: the shape of every "pick one of these" list (search hits, quality tiers).
+fn one_choice_per_row(labels: Vec<String>, callback: impl Fn(u16) -> Callback) -> Vec<Vec<(String, String)>> {
+    labels
+        .into_iter()
+        .enumerate()
+        .map(|(index, label)| vec![(label, callback(u16::try_from(index).unwrap_or(u16::MAX)).encode())])
+        .collect()
 }
 
 fn result_label(title: &str, duration: Option<u64>) -> String {
@@ -592,21 +588,7 @@ async fn show_qualities(
                 options,
             },
         );
-        labels
-            .into_iter()
-            .enumerate()
-            .map(|(index, label)| {
-                let index = u16::try_from(index).unwrap_or(u16::MAX);
-                vec![(
-                    label,
-                    Callback::Format {
-                        key: key.clone(),
-                        index,
-                    }
-                    .encode(),
-                )]
-            })
-            .collect()
+        one_choice_per_row(labels, |index| Callback::Format { key: key.clone(), index })
     };
     let subject = title.unwrap_or_else(|| shorten(url, 80));
     let text = format!("⚙ {subject}\nChoose a quality:");

@@ -153,14 +153,14 @@ async fn ping(app: &App, chat_id: i64) {
     reply(app, chat_id, &text).await;
 }
 
+/// The chat's queued and running tasks.
+fn active_tasks(app: &App, chat_id: i64) -> Vec<TaskSnapshot> {
+    app.queue.snapshot_for_chat(chat_id).into_iter().filter(|task| !task.state.is_finished()).collect()
+}
+
 /// The chat's queued and running tasks, each with its bar.
 async fn status(app: &App, chat_id: i64) {
-    let active: Vec<TaskSnapshot> = app
-        .queue
-        .snapshot_for_chat(chat_id)
-        .into_iter()
-        .filter(|task| !task.state.is_finished())
-        .collect();
+    let active = active_tasks(app, chat_id);
     if active.is_empty() {
         reply(app, chat_id, messages::QUEUE_EMPTY).await;
         return;
@@ -182,12 +182,7 @@ async fn status(app: &App, chat_id: i64) {
 
 /// `/cancel` cancels the chat's newest active task, `/cancel <id prefix>` the matching ones.
 async fn cancel(app: &App, chat_id: i64, args: &str) {
-    let active: Vec<TaskSnapshot> = app
-        .queue
-        .snapshot_for_chat(chat_id)
-        .into_iter()
-        .filter(|task| !task.state.is_finished())
-        .collect();
+    let active = active_tasks(app, chat_id);
     let prefix = args.split_whitespace().next().map(str::to_ascii_lowercase);
     let targets: Vec<&TaskSnapshot> = match &prefix {
         Some(prefix) => active
