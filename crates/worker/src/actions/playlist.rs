@@ -152,45 +152,26 @@ fn expected_items(listing: &serde_json::Value, playlist_end: Option<u32>) -> u32
     playlist_end.map_or(listed, |end| listed.min(end))
 }
 
-/// Runs the download, retrying only when a transient failure produced no track at all.
+/// Runs the download; it is done once any track arrived (yt-dlp exits 1 when some items failed,
+/// and those are counted, not retried). Only a transient failure that produced no track at all
+/// is retried, like any download, within the task's `IPC_TIMEOUT`.
 async fn download_tracks(
     ctx: &Context,
     task: &Task,
     args: Vec<std::ffi::OsString>,
     tracker: &Arc<Mutex<ProgressTracker>>,
 ) -> Result<Outcome, WorkerError> {
-    let mut attempt = 0;
-    loop {
-        let watch = Watch { tracker: Some(tracker.clone()), probe_durations_with: None };
-        let outcome = driver::run_once(ctx, task, args.clone(), &watch).await?;
-        if !outcome.final_files.is_empty() {
-            if !outcome.succeeded() {
-                tracing::info!(task_id = %task.id, failed = outcome.errors.len(), "playlist finished with failed items");
-            }
-            return Ok(outcome);
-        }
-        outcome.remove_partial_files();
-        let error = if outcome.succeeded() || outcome.errors.is_empty() {
-            WorkerError::Playlist("no track of the playlist could be downloaded".to_owned())
-        } else {
-            outcome.failure()
-        };
-        if !error.is_transient() || attempt >= ctx.config.max_retries {
-            return Err(match error {
-                WorkerError::Ytdlp { message, .. } => WorkerError::Playlist(format!("no track could be downloaded: {message}")),
-                other => other,
-            });
-        }
-        attempt += 1;
-        let update = lock(tracker).retrying(Instant::now());
-        if let Some(update) = update {
-            task.progress(update).await;
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(ctx.config.retry_delay()) => {}
-            _ = task.cancel.cancelled() => return Err(cancelled(ctx)),
-        }
+    let watch = Watch { tracker: Some(tracker.clone()), probe_durations_with: None };
+    let outcome = driver::run_until(ctx, task, args, &watch, |outcome| !outcome.final_files.is_empty())
+        .await
+        .map_err(|error| match error {
+            WorkerError::Ytdlp { message, .. } => WorkerError::Playlist(format!("no track could be downloaded: {message}")),
+            other => other,
+        })?;
+    if !outcome.succeeded() {
+        tracing::info!(task_id = %task.id, failed = outcome.errors.len(), "playlist finished with failed items");
     }
+    Ok(outcome)
 }
 
 /// The tracks yt-dlp finished, in playlist order, each checked on disk.

@@ -97,10 +97,11 @@ impl Outcome {
         self.exit.is_some_and(|e| e.success)
     }
 
-    /// The error for a run that exited unsuccessfully, classified from its ERROR lines.
+    /// The error for a run that was not good enough, classified from its ERROR lines.
     pub fn failure(&self) -> WorkerError {
         if self.errors.is_empty() {
             let how = match self.exit {
+                Some(ExitInfo { success: true, .. }) => "produced no file".to_owned(),
                 Some(ExitInfo { signal: Some(sig), .. }) => format!("was killed by signal {sig}"),
                 Some(ExitInfo { code: Some(code), .. }) => format!("exited with code {code}"),
                 _ => "failed".to_owned(),
@@ -197,6 +198,18 @@ pub async fn run_with_retries(
     args: Vec<OsString>,
     watch: &Watch,
 ) -> Result<Outcome, WorkerError> {
+    run_until(ctx, task, args, watch, Outcome::succeeded).await
+}
+
+/// [`run_with_retries`] with the caller's idea of a good enough run: a playlist, for one, is
+/// done when some tracks arrived even though yt-dlp exits 1 for the items that failed.
+pub async fn run_until(
+    ctx: &Context,
+    task: &Task,
+    args: Vec<OsString>,
+    watch: &Watch,
+    enough: impl Fn(&Outcome) -> bool,
+) -> Result<Outcome, WorkerError> {
     let deadline = Instant::now() + ctx.config.ipc_timeout();
     let mut attempt = 0;
     loop {
@@ -205,7 +218,7 @@ pub async fn run_with_retries(
             return Err(deadline_exceeded(ctx));
         }
         let outcome = run_once_within(ctx, task, args.clone(), watch, time_left).await?;
-        if outcome.succeeded() {
+        if enough(&outcome) {
             return Ok(outcome);
         }
         let error = outcome.failure();
