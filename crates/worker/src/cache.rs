@@ -28,6 +28,28 @@ pub struct Cache {
 /// Search results as cached: shared, never copied on a hit.
 pub type SearchHits = Arc<Vec<SearchResult>>;
 
+/// The cache key of a search: the lower-cased trimmed query and the result count asked for,
+/// hashed once per search (the same key also identifies it for single-flight).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchKey {
+    hash: String,
+    normalized_query: String,
+    count: u32,
+}
+
+impl SearchKey {
+    pub fn new(query: &str, count: u32) -> SearchKey {
+        let normalized_query = query.trim().to_lowercase();
+        let hash = hex(&Sha256::digest(format!("{normalized_query}\n{count}").as_bytes()));
+        SearchKey { hash, normalized_query, count }
+    }
+
+    /// The hex sha256 stored as `search_cache.query_hash`.
+    pub fn as_str(&self) -> &str {
+        &self.hash
+    }
+}
+
 /// Search results kept in memory at most; past it, expired entries go first, then all.
 const RECENT_SEARCHES_MAX: usize = 2048;
 
@@ -58,24 +80,17 @@ impl Cache {
         self.enabled
     }
 
-    /// The cache key of a search: the lower-cased trimmed query and the result count asked for.
-    pub fn search_key(query: &str, count: u32) -> String {
-        let normalized = query.trim().to_lowercase();
-        hex(&Sha256::digest(format!("{normalized}\n{count}").as_bytes()))
-    }
-
     /// A live cached search result, counting the hit or miss. `None` when disabled. A row that
     /// does not decode (written by an incompatible version) counts as a miss.
-    pub async fn search_get(&self, query: &str, count: u32) -> Result<Option<SearchHits>, sqlx::Error> {
+    pub async fn search_get(&self, key: &SearchKey) -> Result<Option<SearchHits>, sqlx::Error> {
         if !self.enabled {
             return Ok(None);
         }
-        let key = Cache::search_key(query, count);
-        if let Some(results) = self.recent_search(&key) {
+        if let Some(results) = self.recent_search(key.as_str()) {
             return Ok(self.count_lookup(Some(results)));
         }
         let row = sqlx::query("SELECT results_json, expires_at FROM search_cache WHERE query_hash = ? AND expires_at > ?")
-            .bind(&key)
+            .bind(key.as_str())
             .bind(now())
             .fetch_optional(&self.pool)
             .await?;
@@ -84,12 +99,12 @@ impl Cache {
             Some((r.get::<i64, _>("expires_at"), Arc::new(results)))
         });
         if let Some((expires_at, results)) = &found {
-            self.remember_search(key, *expires_at, results.clone());
+            self.remember_search(key.as_str().to_owned(), *expires_at, results.clone());
         }
         Ok(self.count_lookup(found.map(|(_, results)| results)))
     }
 
-    pub async fn search_put(&self, query: &str, count: u32, results: &SearchHits) -> Result<(), sqlx::Error> {
+    pub async fn search_put(&self, key: &SearchKey, results: &SearchHits) -> Result<(), sqlx::Error> {
         if !self.enabled {
             return Ok(());
         }
@@ -98,15 +113,15 @@ impl Cache {
             "INSERT OR REPLACE INTO search_cache (query_hash, query, max_results, results_json, created_at, expires_at)
              VALUES (?, ?, ?, ?, ?, ?)",
         )
-        .bind(Cache::search_key(query, count))
-        .bind(query.trim().to_lowercase())
-        .bind(count as i64)
+        .bind(key.as_str())
+        .bind(&key.normalized_query)
+        .bind(key.count as i64)
         .bind(serde_json::to_string(results.as_slice()).unwrap_or_else(|_| "[]".to_owned()))
         .bind(now())
         .bind(expires_at)
         .execute(&self.pool)
         .await?;
-        self.remember_search(Cache::search_key(query, count), expires_at, results.clone());
+        self.remember_search(key.as_str().to_owned(), expires_at, results.clone());
         Ok(())
     }
 
@@ -318,10 +333,10 @@ mod tests {
     async fn search_round_trip_counts_hits_and_misses() {
         let dir = tempfile::tempdir().unwrap();
         let cache = open(&dir).await;
-        assert_eq!(cache.search_get("Q", 5).await.unwrap(), None);
-        cache.search_put("  Q ", 5, &hits(&["a", "b"])).await.unwrap();
-        assert_eq!(cache.search_get("q", 5).await.unwrap(), Some(hits(&["a", "b"])));
-        assert_eq!(cache.search_get("q", 6).await.unwrap(), None, "the count is part of the key");
+        assert_eq!(cache.search_get(&SearchKey::new("Q", 5)).await.unwrap(), None);
+        cache.search_put(&SearchKey::new("  Q ", 5), &hits(&["a", "b"])).await.unwrap();
+        assert_eq!(cache.search_get(&SearchKey::new("q", 5)).await.unwrap(), Some(hits(&["a", "b"])));
+        assert_eq!(cache.search_get(&SearchKey::new("q", 6)).await.unwrap(), None, "the count is part of the key");
         let stats = cache.stats().await.unwrap();
         assert_eq!((stats.search_entries, stats.hits, stats.misses), (1, 1, 2));
     }
@@ -330,9 +345,9 @@ mod tests {
     async fn a_search_written_by_another_process_is_read_from_sqlite() {
         let dir = tempfile::tempdir().unwrap();
         let (first, second) = (open(&dir).await, open(&dir).await);
-        first.search_put("shared", 5, &hits(&["r"])).await.unwrap();
-        assert_eq!(second.search_get("Shared ", 5).await.unwrap(), Some(hits(&["r"])));
-        assert_eq!(second.search_get("shared", 5).await.unwrap(), Some(hits(&["r"])), "then from memory");
+        first.search_put(&SearchKey::new("shared", 5), &hits(&["r"])).await.unwrap();
+        assert_eq!(second.search_get(&SearchKey::new("Shared ", 5)).await.unwrap(), Some(hits(&["r"])));
+        assert_eq!(second.search_get(&SearchKey::new("shared", 5)).await.unwrap(), Some(hits(&["r"])), "then from memory");
         assert_eq!(second.stats().await.unwrap().hits, 2);
     }
 
@@ -341,8 +356,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("c.db").display());
         let cache = Cache::open(&url, true, 0).await.unwrap();
-        cache.search_put("q", 5, &hits(&["x"])).await.unwrap();
-        assert_eq!(cache.search_get("q", 5).await.unwrap(), None);
+        cache.search_put(&SearchKey::new("q", 5), &hits(&["x"])).await.unwrap();
+        assert_eq!(cache.search_get(&SearchKey::new("q", 5)).await.unwrap(), None);
     }
 
     #[tokio::test]
@@ -350,7 +365,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let cache = open(&dir).await;
-            cache.search_put("a", 5, &hits(&["a"])).await.unwrap();
+            cache.search_put(&SearchKey::new("a", 5), &hits(&["a"])).await.unwrap();
             cache.metadata_put("id", "u", &json!({})).await.unwrap();
             cache.close().await;
         }

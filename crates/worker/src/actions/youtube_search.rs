@@ -11,7 +11,7 @@
 //!
 //! A cache that cannot be read or written (file deleted or corrupted under a running worker) only
 //! costs the cache: the search falls back to yt-dlp and the problem is logged as a warning.
-use crate::cache::{Cache, SearchHits};
+use crate::cache::{SearchHits, SearchKey};
 use crate::context::Context;
 use crate::dispatch::cancelled;
 use crate::error::WorkerError;
@@ -40,7 +40,8 @@ impl YoutubeSearch {
     }
 
     pub async fn apply(self, ctx: &Context, task: &Task) -> Result<RawResponse, WorkerError> {
-        let (results, from_cache) = Search { ctx, task, query: &self.query, count: self.count }.run().await?;
+        let key = SearchKey::new(&self.query, self.count);
+        let (results, from_cache) = Search { ctx, task, query: &self.query, count: self.count, key }.run().await?;
         let payload = SearchResultsView { results: &results, query: &self.query, total_results: results.len(), from_cache };
         Ok(RawResponse::new(task.id.clone(), Event::SearchResults, &payload))
     }
@@ -85,15 +86,16 @@ struct Search<'a> {
     task: &'a Task,
     query: &'a str,
     count: u32,
+    /// Identifies the search for the cache and for single-flight.
+    key: SearchKey,
 }
 
 impl Search<'_> {
     /// The results and whether they came without this task reaching yt-dlp.
     async fn run(&self) -> Result<(SearchHits, bool), WorkerError> {
-        let key = Cache::search_key(self.query, self.count);
         let mut announced = false;
         loop {
-            match self.ctx.search_flights.join(&key) {
+            match self.ctx.search_flights.join(self.key.as_str()) {
                 Joined::Leader(leader) => {
                     let outcome = self.lead().await;
                     match &outcome {
@@ -143,7 +145,7 @@ impl Search<'_> {
 
     /// A live cache entry, if the cache has one and can be read.
     async fn cached(&self) -> Option<SearchHits> {
-        match self.ctx.cache.search_get(self.query, self.count).await {
+        match self.ctx.cache.search_get(&self.key).await {
             Ok(stored) => stored,
             Err(error) => {
                 tracing::warn!(task_id = %self.task.id, %error, "search cache unreadable; searching without it");
@@ -158,7 +160,7 @@ impl Search<'_> {
         if results.is_empty() {
             return;
         }
-        if let Err(error) = self.ctx.cache.search_put(self.query, self.count, results).await {
+        if let Err(error) = self.ctx.cache.search_put(&self.key, results).await {
             tracing::warn!(task_id = %self.task.id, %error, "cannot cache search results");
         }
     }
