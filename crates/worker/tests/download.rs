@@ -7,7 +7,7 @@
 //! so `processes_with_cmdline_containing(marker)` finds exactly this test's children.
 mod common;
 
-use common::Worker;
+use common::{assert_error, file_name, files_under, partial_files_under, unique, Worker};
 use hermes_testkit::http::MediaServer;
 use hermes_testkit::media;
 use hermes_testkit::procs::{processes_with_cmdline_containing, wait_until};
@@ -15,7 +15,6 @@ use nix::sys::signal::Signal;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 /// Upper bound for a download that should succeed (debug worker, 2 cores, parallel tests).
@@ -35,20 +34,6 @@ fn server() -> MediaServer {
 fn slow_url(server: &MediaServer) -> String {
     let wav = media::big_wav(8);
     server.url(&format!("/slow/{SLOW_RATE}/{}", file_name(&wav)))
-}
-
-fn file_name(path: &Path) -> String {
-    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
-}
-
-/// A name no other test (or earlier run) uses: marks this test's output dir and child processes.
-fn unique(label: &str) -> String {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!("{label}-{}-{}-{nanos}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
 fn download_request(task_id: &str, url: &str, params: Value) -> Value {
@@ -88,14 +73,6 @@ fn wait_for_downloading(worker: &Worker, task_id: &str, timeout: Duration) -> Ve
     }
 }
 
-fn assert_error(event: &Value, task_id: &str, codes: &[&str]) {
-    assert_eq!(event["task_id"], task_id, "{event}");
-    assert_eq!(event["event"], "error", "{event}");
-    let code = event["data"]["error_code"].as_str().unwrap_or_default();
-    assert!(codes.contains(&code), "error_code {code} not one of {codes:?}: {event}");
-    assert!(event["data"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{event}");
-}
-
 /// Percents are JSON integers 0..=100 that never decrease.
 fn assert_percents_integer_and_monotonic(progress: &[Value]) -> Vec<u64> {
     let percents: Vec<u64> = progress
@@ -113,27 +90,6 @@ fn assert_still_serving(worker: &mut Worker) {
     worker.send(&json!({"task_id": id, "action": "health_check"}));
     let health = worker.final_event(&id, Duration::from_secs(10));
     assert_eq!(health["event"], "health_ok", "{health}");
-}
-
-/// Every file under `dir` (recursively); empty when `dir` does not exist.
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    walkdir::WalkDir::new(dir)
-        .into_iter()
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_file())
-        .map(|e| e.into_path())
-        .collect()
-}
-
-/// Partial-download leftovers yt-dlp can leave: `.part`, `.part-FragN`, `.ytdl`, `.temp.*`.
-fn partial_files_under(dir: &Path) -> Vec<PathBuf> {
-    files_under(dir)
-        .into_iter()
-        .filter(|p| {
-            let name = file_name(p);
-            name.ends_with(".part") || name.contains(".part-Frag") || name.ends_with(".ytdl") || name.contains(".temp.")
-        })
-        .collect()
 }
 
 fn assert_no_child_left(marker: &str) {

@@ -17,7 +17,7 @@
 //! `output_dir` or the URL) and look for it in `/proc`, and check the child's process group.
 mod common;
 
-use common::{fake_ytdlp, Worker, WORKER};
+use common::{assert_error, fake_ytdlp, file_name, files_under, partial_files_under, unique, Worker, WORKER};
 use hermes_testkit::http::{FeedItem, MediaServer};
 use hermes_testkit::media;
 use hermes_testkit::procs::{process_group_members, processes_with_cmdline_containing, wait_until};
@@ -28,7 +28,6 @@ use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 /// Upper bound for anything that should answer (debug worker, 2 cores, tests in parallel).
@@ -36,21 +35,6 @@ const T: Duration = Duration::from_secs(45);
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
-
-/// A name no other test (or earlier run) uses: marks this test's files and child processes.
-fn unique(label: &str) -> String {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-    format!("{label}-{}-{}-{nanos}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
-}
-
-fn assert_error(event: &Value, task_id: &str, codes: &[&str]) {
-    assert_eq!(event["task_id"], task_id, "{event}");
-    assert_eq!(event["event"], "error", "{event}");
-    let code = event["data"]["error_code"].as_str().unwrap_or_default();
-    assert!(codes.contains(&code), "error_code {code} not one of {codes:?}: {event}");
-    assert!(event["data"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{event}");
-}
 
 /// Sends one request and returns its final event, checking that it is the only final event
 /// for that task among everything seen on the way.
@@ -68,27 +52,6 @@ fn assert_still_serving(worker: &mut Worker) {
     let id = unique("health");
     let health = ask(worker, json!({"task_id": id, "action": "health_check"}));
     assert_eq!(health["event"], "health_ok", "{health}");
-}
-
-fn file_name(path: &Path) -> String {
-    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
-}
-
-/// Every file under `dir` (recursively); empty when `dir` does not exist.
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    walkdir::WalkDir::new(dir).into_iter().filter_map(Result::ok).filter(|e| e.file_type().is_file()).map(|e| e.into_path()).collect()
-}
-
-/// Leftovers of an interrupted download or ZIP: `.part`, `.part-FragN`, `.ytdl`, `.temp.*`, and
-/// the archive writer's hidden `.hermes-zip-*.tmp`.
-fn partial_files_under(dir: &Path) -> Vec<PathBuf> {
-    files_under(dir)
-        .into_iter()
-        .filter(|p| {
-            let name = file_name(p);
-            name.ends_with(".part") || name.contains(".part-Frag") || name.ends_with(".ytdl") || name.contains(".temp.") || name.starts_with(".hermes-zip-")
-        })
-        .collect()
 }
 
 /// Waits until no live process mentions `marker` in its argv.

@@ -2,7 +2,7 @@
 //! 127.0.0.1 (yt-dlp's generic extractor lists an RSS feed's enclosures as a playlist).
 mod common;
 
-use common::Worker;
+use common::{files_under, Worker};
 use hermes_testkit::http::{FeedItem, MediaServer};
 use hermes_testkit::media;
 use serde_json::{json, Value};
@@ -125,7 +125,7 @@ fn no_downloadable_item_is_a_playlist_error_and_leaves_no_zip() {
     let (_, done) = run_playlist(&mut worker, "p", &feed, json!({}));
     assert_eq!(done["event"], "error", "{done}");
     assert_eq!(done["data"]["error_code"], "PLAYLIST_ERROR");
-    let zips: Vec<_> = walk(&worker.downloads()).into_iter().filter(|p| p.ends_with(".zip") || p.ends_with(".part")).collect();
+    let zips: Vec<_> = files_under(&worker.downloads()).into_iter().map(|p| p.display().to_string()).filter(|p| p.ends_with(".zip") || p.ends_with(".part")).collect();
     assert!(zips.is_empty(), "{zips:?}");
 }
 
@@ -157,25 +157,5 @@ fn preview_lists_title_count_and_first_items() {
     assert_eq!(tracks.len(), 2);
     assert_eq!((tracks[0]["index"].as_u64(), tracks[0]["title"].as_str()), (Some(1), Some("Song 0")));
     assert!(!tracks[1]["url"].as_str().unwrap().contains('#'), "smuggled fragment removed");
-    assert!(walk(&worker.downloads()).is_empty(), "a preview downloads nothing");
-}
-
-fn walk(dir: &Path) -> Vec<String> {
-    if !dir.exists() {
-        return Vec::new();
-    }
-    walkdir_files(dir)
-}
-
-fn walkdir_files(dir: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(walkdir_files(&path));
-        } else {
-            out.push(path.display().to_string());
-        }
-    }
-    out
+    assert!(files_under(&worker.downloads()).is_empty(), "a preview downloads nothing");
 }

@@ -6,6 +6,7 @@ use serde_json::Value;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
@@ -158,4 +159,41 @@ impl Drop for Worker {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A name no other test (or earlier run) uses: marks this test's files and child processes.
+pub fn unique(label: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    format!("{label}-{}-{}-{nanos}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Asserts a final `error` event for `task_id` with one of `codes` and a non-empty message.
+pub fn assert_error(event: &Value, task_id: &str, codes: &[&str]) {
+    assert_eq!(event["task_id"], task_id, "{event}");
+    assert_eq!(event["event"], "error", "{event}");
+    let code = event["data"]["error_code"].as_str().unwrap_or_default();
+    assert!(codes.contains(&code), "error_code {code} not one of {codes:?}: {event}");
+    assert!(event["data"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{event}");
+}
+
+pub fn file_name(path: &Path) -> String {
+    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+/// Every file below `dir` (none when it does not exist).
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    walkdir::WalkDir::new(dir).into_iter().filter_map(Result::ok).filter(|e| e.file_type().is_file()).map(|e| e.into_path()).collect()
+}
+
+/// What a failed or cancelled task must not leave below `dir`: yt-dlp's partial downloads
+/// (`.part`, fragments, `.ytdl`, `.temp.`) and the ZIP writer's temporary parts.
+pub fn partial_files_under(dir: &Path) -> Vec<PathBuf> {
+    files_under(dir)
+        .into_iter()
+        .filter(|p| {
+            let name = file_name(p);
+            name.ends_with(".part") || name.contains(".part-Frag") || name.ends_with(".ytdl") || name.contains(".temp.") || name.starts_with(".hermes-zip-")
+        })
+        .collect()
 }
