@@ -1149,6 +1149,8 @@ impl ByHand {
             format: None,
             best_audio_limit_mb: self.best_audio_limit_mb,
             playlist: None,
+            final_files_log: &output_dir.join(".final-files.jsonl"),
+            max_filesize_mb: 2000,
         };
         download_argv(&self.env, &spec)
     }

@@ -348,7 +348,7 @@ impl Runner {
 
     fn request(&self, dir: &std::path::Path) -> Request {
         let output_dir = dir.to_string_lossy();
-        match &self.job.kind {
+        let request = match &self.job.kind {
             JobKind::Single(spec) => spec.request(&self.task_id, &self.job.url, &output_dir),
             JobKind::Playlist {
                 mode,
@@ -366,7 +366,10 @@ impl Runner {
                 // Every ZIP part must fit through Telegram's upload limit.
                 "archive_max_size_mb": self.app.config.upload_limit_mb,
             })),
-        }
+        };
+        // A file over the upload limit could not be delivered anyway: the worker stops it early
+        // instead of filling the disk with it.
+        request.with_params(json!({ "max_filesize_mb": self.app.config.upload_limit_mb }))
     }
 
     /// Relays progress to the queue, the database and the status message until the final

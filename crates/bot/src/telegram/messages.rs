@@ -17,6 +17,8 @@ pub fn error_message(code: &ErrorCode) -> &'static str {
         ErrorCode::RateLimited => "Too many requests right now. Please wait a few minutes and try again.",
         ErrorCode::PlaylistError => "I couldn't download that playlist. Check that it is public and try again.",
         ErrorCode::DiskFull => "The server is out of disk space. Please try again later.",
+        ErrorCode::FileTooLarge => "This file is larger than I can send, so I stopped the download. Try a lower quality or the audio only.",
+        ErrorCode::UrlNotAllowed => "I can't download from that address: only public http and https links are allowed.",
         ErrorCode::Cancelled => "Cancelled.",
         ErrorCode::WorkerCrashed => "The download engine stopped unexpectedly. It has been restarted: please send the link again.",
         ErrorCode::YtdlpNotFound | ErrorCode::FfmpegNotFound => "The download tools are not installed on the server. Please tell the bot's owner.",
@@ -52,6 +54,16 @@ pub const PLAYLIST_OR_VIDEO: &str =
 /// user can send it to the owner.
 pub fn access_denied(chat_id: i64) -> String {
     format!("⛔ Sorry, this bot is private. Your chat id is {chat_id}: send it to the bot's owner to get access.")
+}
+
+/// `/start` and `/chatid` from a chat that is not let in: the chat id and the one line of
+/// configuration the owner adds to let it in (the only answer such a chat gets).
+pub fn not_let_in(chat_id: i64) -> String {
+    format!(
+        "👋 This bot only works for the chats its owner lets in. Your chat id is {chat_id}.\n\
+         To let this chat in, the owner starts the bot with:\n\
+         ALLOWED_CHAT_IDS={chat_id}"
+    )
 }
 
 /// `/start` and `/help`.
@@ -114,6 +126,8 @@ mod tests {
         "PLAYLIST_ERROR",
         "RATE_LIMITED",
         "DISK_FULL",
+        "FILE_TOO_LARGE",
+        "URL_NOT_ALLOWED",
         "INTERNAL",
         "WORKER_CRASHED",
         "SOMETHING_NEW",

@@ -3,6 +3,8 @@
 pub mod args;
 pub mod classify;
 pub mod driver;
+pub mod final_files;
 pub mod info;
 pub mod progress;
 pub mod runner;
+pub mod size_cap;
