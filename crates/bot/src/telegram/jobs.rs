@@ -419,6 +419,15 @@ impl Runner {
 
     async fn conclude(&mut self, event: Response) -> Outcome {
         if let Some(error) = event.error_data() {
+            if let (ErrorCode::FileTooLarge, JobKind::Single(_)) = (&error.error_code, &self.job.kind) {
+                // Stopped at the upload limit we passed as its cap: same as a file that arrived
+                // too big, a smaller choice is offered.
+                delivery::offer_lower_quality(&self.app, &self.job, error.file_size).await;
+                return Outcome::Failed {
+                    user_message: messages::stopped_at_limit(error.file_size, self.app.config.upload_limit_mb),
+                    reason: format!("{}: {}", error.error_code, error.message),
+                };
+            }
             return self.worker_failure(&error.error_code, &error.message);
         }
         if event.event != Event::Done {

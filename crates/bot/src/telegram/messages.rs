@@ -96,6 +96,15 @@ pub fn megabytes(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / (1024.0 * 1024.0))
 }
 
+/// The worker stopped a download at the upload limit; its size is known only when the server
+/// announced it.
+pub fn stopped_at_limit(size: Option<u64>, limit_mb: u64) -> String {
+    match size {
+        Some(size) => too_large(size, limit_mb),
+        None => format!("The file is over the {limit_mb} MB upload limit, so I stopped its download."),
+    }
+}
+
 pub fn too_large(size: u64, limit_mb: u64) -> String {
     format!(
         "The file is {}, over the {limit_mb} MB upload limit, so I can't send it.",

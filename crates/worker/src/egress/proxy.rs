@@ -11,8 +11,8 @@
 //! One proxy runs per yt-dlp run, on an ephemeral port, so a refusal belongs to that run: the
 //! driver turns it into `URL_NOT_ALLOWED` naming the host.
 //!
-//! It also enforces the size cap on plain-HTTP response bodies as they stream: a server that
-//! sends no `Content-Length` is cut off at the cap instead of filling the disk between two looks
+//! It also enforces the size cap on plain-HTTP response bodies that announce no size, as they
+//! stream: a server that sends no `Content-Length` is cut off at the cap instead of filling the disk between two looks
 //! of the driver's on-disk count (which still covers tunnels and fragmented downloads).
 use super::policy::{EgressPolicy, Refusal, RefusalReason};
 use bytes::Bytes;
@@ -230,7 +230,10 @@ async fn forward(mut request: Request<Incoming>, shared: Arc<Shared>) -> Respons
         Ok(response) => {
             let (mut parts, body) = response.into_parts();
             strip_hop_by_hop(&mut parts.headers);
-            let body = match shared.max_body_bytes {
+            // A body with a Content-Length is framed by it (and yt-dlp's --max-filesize judges
+            // the announced size); only an unannounced body can grow without bound.
+            let announced = parts.headers.contains_key(hyper::header::CONTENT_LENGTH);
+            let body = match shared.max_body_bytes.filter(|_| !announced) {
                 Some(limit) => Capped { inner: body, seen: 0, limit, over: shared.over_cap.clone() }.boxed(),
                 None => body.map_err(BoxError::from).boxed(),
             };
