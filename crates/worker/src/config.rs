@@ -1,6 +1,7 @@
 //! Worker configuration: every environment variable of the protocol guide with its default, plus
 //! ours (DESIGN.md §3). Read once at start-up; a value that does not parse stops start-up with a
 //! message naming the variable, rather than running with a surprise default.
+use crate::profile::{WireProfile, WIRE_PROFILE_VAR};
 use serde::Serialize;
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -29,6 +30,8 @@ pub struct Config {
     pub worker_concurrency: usize,
     pub database_url: String,
     pub allow_any_output_dir: bool,
+    /// `WIRE_PROFILE`, or `python` when started as `-m worker.application` (DESIGN.md §2.1).
+    pub wire_profile: WireProfile,
 }
 
 /// A variable that is set but unusable.
@@ -46,8 +49,18 @@ impl Config {
         Config::from_lookup(|name| std::env::var(name).ok())
     }
 
+    /// Reads the process environment and the start arguments (`-m worker.application` selects
+    /// the python wire profile).
+    pub fn from_env_and_args(args: &[std::ffi::OsString]) -> Result<Config, ConfigError> {
+        Config::from_lookup_and_args(|name| std::env::var(name).ok(), args)
+    }
+
     /// Reads configuration through `lookup` (a seam for tests; empty values count as unset).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        Config::from_lookup_and_args::<&str>(lookup, &[])
+    }
+
+    pub fn from_lookup_and_args<A: AsRef<std::ffi::OsStr>>(lookup: impl Fn(&str) -> Option<String>, args: &[A]) -> Result<Config, ConfigError> {
         let env = Env(&lookup);
         let config = Config {
             youtube_cookie_file: env.path("YOUTUBE_COOKIE_FILE", "./cookies.txt"),
@@ -71,6 +84,7 @@ impl Config {
             worker_concurrency: env.positive("WORKER_CONCURRENCY", 3, "a whole number > 0")?,
             database_url: env.get("DATABASE_URL").unwrap_or_else(|| "sqlite://./hermes.db".to_owned()),
             allow_any_output_dir: env.flag("ALLOW_ANY_OUTPUT_DIR", false)?,
+            wire_profile: WireProfile::select(env.get(WIRE_PROFILE_VAR).as_deref(), args)?,
         };
         Ok(config)
     }
@@ -85,6 +99,11 @@ impl Config {
 
     pub fn retry_delay(&self) -> Duration {
         Duration::from_secs(self.retry_delay_seconds)
+    }
+
+    /// `DATABASE_URL` as sqlx must read it to open the file the profile means.
+    pub fn sqlx_database_url(&self) -> String {
+        self.wire_profile.sqlx_database_url(&self.database_url).into_owned()
     }
 
     /// The cookie file, only when it exists (yt-dlp errors out on a missing `--cookies` file).
@@ -193,6 +212,7 @@ mod tests {
             ("ARCHIVE_COMPRESSION_LEVEL", "12"),
             ("WORKER_CONCURRENCY", "-1"),
             ("ARCHIVE_MAX_SIZE_MB", "0"),
+            ("WIRE_PROFILE", "perl"),
         ] {
             let err = config(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var);

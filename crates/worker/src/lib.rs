@@ -11,6 +11,7 @@ pub mod context;
 pub mod dispatch;
 pub mod error;
 pub mod events;
+pub mod profile;
 pub mod sanitize;
 pub mod search;
 pub mod shutdown;

@@ -11,7 +11,8 @@ use crate::tasks::Task;
 use crate::ytdlp::args::{download_argv, DownloadSpec, MediaMode, SINGLE_OUTPUT_TEMPLATE};
 use crate::ytdlp::driver::{self, lock, require_ffmpeg, ytdlp_env, Outcome, Watch};
 use crate::ytdlp::progress::ProgressTracker;
-use hermes_protocol::{DownloadDone, DownloadParams, Event, FileEntry, ProgressStatus, RawResponse, Request};
+use crate::profile::WireProfile;
+use hermes_protocol::{AudioFormat, DownloadDone, DownloadParams, Event, FileEntry, ProgressStatus, PythonDownloadDone, RawResponse, Request};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -19,17 +20,21 @@ use std::time::Instant;
 pub struct YoutubeDl {
     url: String,
     params: DownloadParams,
+    /// The container to extract to; `None` for a video (whatever `audio_format` said).
+    audio: Option<AudioFormat>,
 }
 
 impl YoutubeDl {
     pub fn parse(request: Request) -> Result<YoutubeDl, WorkerError> {
-        Ok(YoutubeDl { url: super::required_url(&request)?, params: request.params_as()? })
+        let params: DownloadParams = request.params_as()?;
+        let audio = params.audio_target()?;
+        Ok(YoutubeDl { url: super::required_url(&request)?, params, audio })
     }
 
     pub async fn apply(self, ctx: &Context, task: &Task) -> Result<RawResponse, WorkerError> {
         let config = &ctx.config;
         let output_dir = resolve_output_dir(&config.download_dir, self.params.output_dir.as_deref(), &task.id, config.allow_any_output_dir)?;
-        if self.params.extract_audio {
+        if self.audio.is_some() {
             require_ffmpeg(ctx)?;
         }
         std::fs::create_dir_all(&output_dir)?;
@@ -40,10 +45,9 @@ impl YoutubeDl {
             task.progress(update).await;
         }
 
-        let mode = if self.params.extract_audio {
-            MediaMode::Audio { format: self.params.audio_format, quality: self.params.audio_quality.clone() }
-        } else {
-            MediaMode::Video
+        let mode = match self.audio {
+            Some(format) => MediaMode::Audio { format, quality: self.params.audio_quality.clone() },
+            None => MediaMode::Video,
         };
         let spec = DownloadSpec {
             url: &self.url,
@@ -67,7 +71,10 @@ impl YoutubeDl {
         let done = describe_files(&mut outcome).await?;
         let finished = lock(&tracker).finish();
         task.progress(finished).await;
-        Ok(RawResponse::new(task.id.clone(), Event::Done, &done))
+        Ok(match config.wire_profile {
+            WireProfile::Guide => RawResponse::new(task.id.clone(), Event::Done, &done),
+            WireProfile::Python => RawResponse::new(task.id.clone(), Event::Done, &python_done(done)),
+        })
     }
 }
 
@@ -96,6 +103,12 @@ async fn describe_files(outcome: &mut Outcome) -> Result<DownloadDone, WorkerErr
         filename: main.filepath.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
         files,
     })
+}
+
+/// The python profile's `done`: the main file only. The existing host sends `file_path` and then
+/// every `files[]` entry, so listing the file in `files` too would deliver it twice.
+fn python_done(done: DownloadDone) -> PythonDownloadDone {
+    PythonDownloadDone { file_path: done.file_path, file_size: done.file_size, filename: done.filename, title: done.title, duration: done.duration }
 }
 
 fn file_stem(path: &Path) -> Option<String> {
