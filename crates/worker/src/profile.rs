@@ -49,7 +49,8 @@ impl WireProfile {
     /// after `sqlite:///` comes the path, relative to the working directory unless it starts
     /// with `/` (`sqlite:///./hermes.db` is `./hermes.db`, `sqlite:////var/h.db` is `/var/h.db`);
     /// sqlx would read the first as `/./hermes.db`. Other spellings (such as the default
-    /// `sqlite://./hermes.db`) mean the same in both readings and pass unchanged.
+    /// `sqlite://./hermes.db`, or `sqlite:/abs/path`) mean the same in both readings and pass
+    /// unchanged.
     pub fn sqlx_database_url(self, url: &str) -> Cow<'_, str> {
         match (self, url.strip_prefix("sqlite:///")) {
             (WireProfile::Python, Some(path)) => Cow::Owned(format!("sqlite://{path}")),
@@ -87,6 +88,7 @@ mod tests {
         assert_eq!(py.sqlx_database_url("sqlite:///hermes.db"), "sqlite://hermes.db");
         assert_eq!(py.sqlx_database_url("sqlite:////var/lib/h.db"), "sqlite:///var/lib/h.db");
         assert_eq!(py.sqlx_database_url("sqlite://./hermes.db"), "sqlite://./hermes.db");
+        assert_eq!(py.sqlx_database_url("sqlite:/var/lib/h.db"), "sqlite:/var/lib/h.db");
         assert_eq!(WireProfile::Guide.sqlx_database_url("sqlite:///./hermes.db"), "sqlite:///./hermes.db");
     }
 }
