@@ -155,7 +155,7 @@ fn a_link_downloads_as_mp3_with_progress_and_is_uploaded_only_once() {
         .as_u64()
         .is_some_and(|d| (2..=4).contains(&d)));
 
-    let final_text = harness.wait_for_message_text(CHAT, status_id, "✅ Completed");
+    let final_text = harness.wait_for_final_status(CHAT, status_id);
     assert!(!final_text.contains("/cancel"), "{final_text}");
     let edits: Vec<String> = harness
         .api
@@ -452,7 +452,7 @@ fn playlist_preview_then_all_then_audio_sends_zip_parts_within_the_limit() {
     let (message_id, audio) = harness.wait_for_button(CHAT, after_all, "Audio");
     harness.tap(CHAT, message_id, &audio);
 
-    harness.wait_for_message_text(CHAT, message_id, "✅ Completed");
+    harness.wait_for_final_status(CHAT, message_id);
     let parts = harness.api.calls_to("sendDocument");
     assert!(
         parts.len() >= 2,
@@ -598,7 +598,7 @@ fn a_python_profile_worker_delivers_each_file_once_and_playlists_as_tracks() {
     ]);
     let url = harness.media.media_url(media::tone_webm(2, 770));
     let (status_id, mark) = request_audio(&harness, CHAT, &url);
-    harness.wait_for_message_text(CHAT, status_id, "✅ Completed");
+    harness.wait_for_final_status(CHAT, status_id);
     let sent: Vec<_> = harness
         .api
         .calls_to("sendAudio")
@@ -635,7 +635,7 @@ fn a_python_profile_worker_delivers_each_file_once_and_playlists_as_tracks() {
     harness.tap(CHAT, message_id, &all);
     let (message_id, audio) = harness.wait_for_button(CHAT, after_all, "Audio");
     harness.tap(CHAT, message_id, &audio);
-    harness.wait_for_message_text(CHAT, message_id, "✅ Completed");
+    harness.wait_for_final_status(CHAT, message_id);
     let tracks: Vec<String> = harness
         .api
         .calls_to("sendAudio")

@@ -20,6 +20,7 @@ use hermes_protocol::{
     TrackEntry,
 };
 use std::collections::HashSet;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -222,15 +223,16 @@ fn archived_entries(archive_file: Option<&Path>, listing: &serde_json::Value, pl
     entries[..end].iter().filter(|entry| entry.get("id").and_then(|id| id.as_str()).is_some_and(|id| archived.contains(id))).count() as u32
 }
 
-/// The files directly inside `folder` (none when it does not exist).
-fn files_in(folder: &Path) -> HashSet<PathBuf> {
+/// The names of the files directly inside `folder` (none when it does not exist). Names, not
+/// paths: the tracks' paths are resolved, the folder's may not be.
+fn files_in(folder: &Path) -> HashSet<OsString> {
     let Ok(entries) = std::fs::read_dir(folder) else { return HashSet::new() };
-    entries.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.is_file()).collect()
+    entries.filter_map(Result::ok).filter(|e| e.path().is_file()).map(|e| e.file_name()).collect()
 }
 
 /// The python profile's `done`: the tracks themselves, no ZIP. `cached` marks a track whose file
 /// was already in the folder before this run (yt-dlp kept it instead of downloading it again).
-fn python_playlist_done(name: &str, folder: &Path, tracks: &[FinalFile], present_before: &HashSet<PathBuf>, already_cached: u32) -> PythonPlaylistDone {
+fn python_playlist_done(name: &str, folder: &Path, tracks: &[FinalFile], present_before: &HashSet<OsString>, already_cached: u32) -> PythonPlaylistDone {
     let size_mb = |path: &Path| {
         let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
         (bytes as f64 / 1_048_576.0 * 100.0).round() / 100.0
@@ -242,7 +244,7 @@ fn python_playlist_done(name: &str, folder: &Path, tracks: &[FinalFile], present
                 path: t.filepath.display().to_string(),
                 name: file_name(&t.filepath),
                 size_mb: size_mb(&t.filepath),
-                cached: present_before.contains(&t.filepath),
+                cached: t.filepath.file_name().is_some_and(|n| present_before.contains(n)),
             })
             .collect(),
         playlist_name: name.to_owned(),
@@ -280,5 +282,24 @@ fn playlist_done(name: &str, folder: &Path, tracks: &[FinalFile], parts: &[Archi
         folder_path: folder.display().to_string(),
         file_path: first.map(|p| p.path.display().to_string()).unwrap_or_default(),
         filename: first.map(|p| p.name.clone()).unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn archived_entries_counts_listed_ids_in_the_archive_up_to_playlist_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let archive = dir.path().join("archive.txt");
+        std::fs::write(&archive, "youtube a\ngeneric c\n\nbroken\n").unwrap();
+        let listing = json!({"entries": [{"id": "a"}, {"id": "b"}, {"id": "c"}, {"title": "no id"}]});
+        assert_eq!(archived_entries(Some(&archive), &listing, None), 2);
+        assert_eq!(archived_entries(Some(&archive), &listing, Some(2)), 1);
+        assert_eq!(archived_entries(Some(&archive), &listing, Some(99)), 2);
+        assert_eq!(archived_entries(None, &listing, None), 0);
+        assert_eq!(archived_entries(Some(&dir.path().join("missing")), &listing, None), 0);
     }
 }
