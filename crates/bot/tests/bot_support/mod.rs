@@ -209,6 +209,25 @@ impl Harness {
         }
     }
 
+    /// Waits for a task's final status: "✅ Completed" without the "/cancel" hint. A `progress`
+    /// event with status `completed` shows "✅ Completed" too, but before the file is delivered
+    /// and with "/cancel" still there.
+    pub fn wait_for_final_status(&self, chat: i64, message_id: i32) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let text = self.message_text(chat, message_id);
+            if text.contains("✅ Completed") && !text.contains("/cancel") {
+                return text;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "message {message_id} never showed the final status; it shows {text:?}\nbot log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     pub fn mark(&self) -> usize {
         self.api.calls().len()
     }
