@@ -1,6 +1,7 @@
 //! Harness for the `hermes-bot` end-to-end tests: the real binary, the real worker, real yt-dlp
 //! and ffmpeg, a fake Bot API and a media server, all on 127.0.0.1 and inside a temp dir.
 
+#![allow(dead_code)] // each test crate uses its own part of the harness
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
