@@ -4,5 +4,6 @@ pub mod args;
 pub mod classify;
 pub mod driver;
 pub mod info;
+pub mod orphans;
 pub mod progress;
 pub mod runner;
