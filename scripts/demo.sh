@@ -17,5 +17,6 @@ server=$!
 for _ in $(seq 50); do python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/')" 2>/dev/null && break; sleep 0.1; done
 
 out="${1:-$root/downloads/demo}"
-"$root/scripts/hermes" download "http://127.0.0.1:$port/demo-tone.webm" --audio mp3 --out "$out"
+# The media is on loopback, which the worker's egress policy refuses unless opened explicitly.
+EGRESS_ALLOW_CIDRS=127.0.0.1/32 "$root/scripts/hermes" download "http://127.0.0.1:$port/demo-tone.webm" --audio mp3 --out "$out"
 echo "demo: done; the mp3 is in $out" >&2

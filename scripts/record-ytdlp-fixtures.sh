@@ -55,7 +55,10 @@ DOWNLOAD=(
     --progress-template 'download:%(progress.{status,downloaded_bytes,total_bytes,total_bytes_estimate,speed,eta})j'
     --progress-template 'postprocess:%(progress.{status,postprocessor})j'
     --print 'after_move:HERMES_FILE %(.{filepath,title,duration,id,playlist_index})j'
+    --print-to-file 'after_move:%(.{filepath,title,duration,id,playlist_index})j'
 )
+# The private final-file log of a download into $1 (the test derives the same path) and the cap.
+download_tail() { printf '%s\0' "$1.final-files.jsonl" --max-filesize 2000M; }
 AUDIO_SELECTOR='ba[filesize<15M]/ba[filesize_approx<15M]/ba[abr<=128]/ba/b'
 VIDEO_SELECTOR='bv*[height<=1080]+ba/b[height<=1080]/b'
 SINGLE_TEMPLATE='%(title)s.%(ext)s'
@@ -178,15 +181,18 @@ record() { # name base outdir argv...
 }
 
 audio_mp3() { # outdir url  -> argv of a single mp3 download
-    printf '%s\0' "${DOWNLOAD[@]}" --no-playlist -f "$AUDIO_SELECTOR" -x --audio-format mp3 \
+    printf '%s\0' "${DOWNLOAD[@]}"; download_tail "$1"
+    printf '%s\0' --no-playlist -f "$AUDIO_SELECTOR" -x --audio-format mp3 \
         --audio-quality 0 -o "$1/$SINGLE_TEMPLATE" -- "$2"
 }
 video() { # outdir url [explicit-selector]
-    printf '%s\0' "${DOWNLOAD[@]}" --no-playlist -f "${3:-$VIDEO_SELECTOR}" \
+    printf '%s\0' "${DOWNLOAD[@]}"; download_tail "$1"
+    printf '%s\0' --no-playlist -f "${3:-$VIDEO_SELECTOR}" \
         --merge-output-format mp4 -o "$1/$SINGLE_TEMPLATE" -- "$2"
 }
 playlist_mp3() { # outdir url
-    printf '%s\0' "${DOWNLOAD[@]}" --yes-playlist --download-archive "$1/archive.txt" \
+    printf '%s\0' "${DOWNLOAD[@]}"; download_tail "$1"
+    printf '%s\0' --yes-playlist --download-archive "$1/archive.txt" \
         -f "$AUDIO_SELECTOR" -x --audio-format mp3 --audio-quality 0 \
         -o "$1/$PLAYLIST_TEMPLATE" -- "$2"
 }

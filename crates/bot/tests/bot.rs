@@ -737,7 +737,6 @@ fn a_chat_at_max_queued_per_chat_is_refused_clearly() {
 fn status_with_many_tasks_fits_in_one_message() {
     const TASKS: usize = 40;
     let harness = Harness::start(&[("MAX_QUEUED_PER_CHAT", "100")]);
-    let mark = harness.mark();
     for n in 0..TASKS {
         let url = format!("{}&padding={}", slow_url(&harness, 1000, n), "p".repeat(40));
         harness.say(CHAT, &format!("/audio {url}"));

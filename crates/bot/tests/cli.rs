@@ -51,6 +51,7 @@ impl Sandbox {
             .env("HERMES_WORKER_BIN", worker_bin())
             .env("XDG_CACHE_HOME", self.path("cache"))
             .env("LOG_LEVEL", "warn")
+            .env("EGRESS_ALLOW_CIDRS", "127.0.0.1/32")
             .env_remove("DATABASE_URL")
             .env_remove("DOWNLOAD_DIR")
             .env_remove("HERMES_LOG")

@@ -38,7 +38,8 @@ impl Sandbox {
         let mut config = WorkerConfig::new(worker_bin())
             .with_env("DOWNLOAD_DIR", self.downloads().to_string_lossy())
             .with_env("DATABASE_URL", format!("sqlite://{}", self.dir.path().join("hermes.db").display()))
-            .with_env("LOG_LEVEL", "warn");
+            .with_env("LOG_LEVEL", "warn")
+            .with_env("EGRESS_ALLOW_CIDRS", "127.0.0.1/32");
         config.current_dir = Some(self.dir.path().to_path_buf());
         config
     }

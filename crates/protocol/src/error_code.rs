@@ -26,6 +26,10 @@ pub enum ErrorCode {
     PlaylistError,
     RateLimited,
     DiskFull,
+    /// The download is, or grew, larger than `MAX_FILESIZE_MB` or the request's `max_filesize_mb`.
+    FileTooLarge,
+    /// The URL, a redirect or a fragment leads somewhere the worker's egress policy refuses.
+    UrlNotAllowed,
     Internal,
     WorkerCrashed,
     #[serde(untagged)]
@@ -54,6 +58,8 @@ impl ErrorCode {
             ErrorCode::PlaylistError => "PLAYLIST_ERROR",
             ErrorCode::RateLimited => "RATE_LIMITED",
             ErrorCode::DiskFull => "DISK_FULL",
+            ErrorCode::FileTooLarge => "FILE_TOO_LARGE",
+            ErrorCode::UrlNotAllowed => "URL_NOT_ALLOWED",
             ErrorCode::Internal => "INTERNAL",
             ErrorCode::WorkerCrashed => "WORKER_CRASHED",
             ErrorCode::Other(code) => code,

@@ -87,7 +87,7 @@ impl Response {
         Response::new(
             task_id,
             Event::Error,
-            &ErrorData { message: message.into(), error_code: code },
+            &ErrorData { message: message.into(), error_code: code, file_size: None },
         )
     }
 
@@ -124,7 +124,7 @@ impl RawResponse {
     }
 
     pub fn error(task_id: impl Into<String>, code: ErrorCode, message: impl Into<String>) -> RawResponse {
-        RawResponse::new(task_id, Event::Error, &ErrorData { message: message.into(), error_code: code })
+        RawResponse::new(task_id, Event::Error, &ErrorData { message: message.into(), error_code: code, file_size: None })
     }
 
     /// The same event as a [`Response`] (parses `data`; for tests and tools, not hot paths).

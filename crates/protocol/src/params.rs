@@ -60,6 +60,9 @@ pub struct DownloadParams {
     /// Sent by the existing host; not used by the worker.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user_chat_id: Option<Value>,
+    /// Largest file this request accepts, in MB; the worker's `MAX_FILESIZE_MB` still applies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_filesize_mb: Option<u64>,
 }
 
 impl Default for DownloadParams {
@@ -71,6 +74,7 @@ impl Default for DownloadParams {
             format: None,
             output_dir: None,
             user_chat_id: None,
+            max_filesize_mb: None,
         }
     }
 }
@@ -96,6 +100,9 @@ pub struct PlaylistParams {
     pub archive_file: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub format: Option<String>,
+    /// Largest file (track) this request accepts, in MB; the worker's `MAX_FILESIZE_MB` still applies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_filesize_mb: Option<u64>,
 }
 
 impl Default for PlaylistParams {
@@ -109,6 +116,7 @@ impl Default for PlaylistParams {
             archive_max_size_mb: None,
             archive_file: None,
             format: None,
+            max_filesize_mb: None,
         }
     }
 }

@@ -46,6 +46,9 @@ pub struct ProgressData {
 pub struct ErrorData {
     pub message: String,
     pub error_code: ErrorCode,
+    /// `FILE_TOO_LARGE`: the size of the refused file in bytes, when the server announced it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_size: Option<u64>,
 }
 
 /// A produced file. `name` is set for ZIP parts.

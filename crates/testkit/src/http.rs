@@ -14,6 +14,11 @@
 //!   the server is dropped.
 //! - `/nomedia.html`: an HTML page with a title and text but no media.
 //! - `/feeds/<name>.rss`: RSS 2.0 playlists registered with [`MediaServer::add_feed`].
+//! - `/redirect?to=<percent-encoded URL>`: `302 Found` to that URL.
+//! - `/endless/<bytes>/<name>`: `<bytes>` zero bytes with the content type of `<name>` and **no
+//!   `Content-Length`** (chunked), as a live stream or a lying server sends them.
+//! - `/hls/<n>.m3u8?base=<percent-encoded URL prefix>`: an HLS media playlist of `n` two-second
+//!   segments at `<base>/seg/<i>.ts` (on whatever server the prefix names).
 //! - anything else, `/404` included: 404.
 //!
 //! What the real yt-dlp (2026.10.26) does with it, checked by `tests/ytdlp.rs`:
@@ -113,9 +118,15 @@ impl MediaServer {
     /// The socket is bound before this returns, so the URLs are usable at once. Panics if the
     /// socket or the runtime cannot be created: a broken test environment.
     pub fn start(root: impl Into<PathBuf>) -> MediaServer {
+        MediaServer::start_on(std::net::Ipv4Addr::LOCALHOST.into(), root)
+    }
+
+    /// [`MediaServer::start`] on another local address, such as `127.0.0.2` (all of 127/8 is
+    /// loopback on Linux): a second "host" that an egress policy can treat differently.
+    pub fn start_on(ip: std::net::IpAddr, root: impl Into<PathBuf>) -> MediaServer {
         let root = root.into();
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap_or_else(|err| panic!("MediaServer: cannot bind 127.0.0.1:0: {err}"));
+        let listener = std::net::TcpListener::bind((ip, 0))
+            .unwrap_or_else(|err| panic!("MediaServer: cannot bind {ip}:0: {err}"));
         let addr = listener
             .local_addr()
             .unwrap_or_else(|err| panic!("MediaServer: no local address: {err}"));
@@ -272,6 +283,37 @@ async fn handle(
     }
     let head_only = method == Method::HEAD;
     let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    let query = |key: &str| {
+        uri.query()?
+            .split('&')
+            .find_map(|pair| pair.strip_prefix(key)?.strip_prefix('='))
+            .and_then(percent_decode)
+    };
+    if path == "/redirect" {
+        return match query("to").and_then(|to| HeaderValue::from_str(&to).ok()) {
+            Some(location) => {
+                let mut response = status(StatusCode::FOUND);
+                response.headers_mut().insert(header::LOCATION, location);
+                response
+            }
+            None => status(StatusCode::BAD_REQUEST),
+        };
+    }
+    if let Some(rest) = path.strip_prefix("/endless/") {
+        return match rest.split_once('/').and_then(|(n, name)| Some((n.parse::<u64>().ok()?, name))) {
+            Some((bytes, name)) => endless(bytes, content_type_for(name), head_only, shared.shutdown.clone()),
+            None => status(StatusCode::NOT_FOUND),
+        };
+    }
+    if let Some(count) = path.strip_prefix("/hls/").and_then(|n| n.strip_suffix(".m3u8")).and_then(|n| n.parse::<u32>().ok()) {
+        let base = query("base").unwrap_or_else(|| shared.base_url.clone());
+        let mut playlist = String::from("#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n");
+        for i in 0..count {
+            playlist.push_str(&format!("#EXTINF:2.0,\n{base}/seg/{i}.ts\n"));
+        }
+        playlist.push_str("#EXT-X-ENDLIST\n");
+        return text_response("application/vnd.apple.mpegurl", playlist, head_only);
+    }
     match Route::parse(&path) {
         Route::File { file, pace } => serve_file(&shared, file, pace, range, head_only).await,
         Route::NoMedia => html_page(head_only),
@@ -708,6 +750,31 @@ fn percent_decode(text: &str) -> Option<String> {
         }
     }
     String::from_utf8(out).ok()
+}
+
+/// `bytes` zeros in 64 KiB chunks, chunked (no `Content-Length`), until the client goes away.
+fn endless(bytes: u64, content_type: &'static str, head_only: bool, mut shutdown: watch::Receiver<bool>) -> Response {
+    let body = if head_only {
+        Body::empty()
+    } else {
+        let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(4);
+        tokio::spawn(async move {
+            let chunk = Bytes::from(vec![0u8; FULL_SPEED_CHUNK]);
+            let mut left = bytes;
+            while left > 0 {
+                let piece = chunk.slice(..left.min(chunk.len() as u64) as usize);
+                left -= piece.len() as u64;
+                tokio::select! {
+                    sent = tx.send(Ok(piece)) => if sent.is_err() { return },
+                    _ = shutdown.changed() => return,
+                }
+            }
+        });
+        Body::from_stream(ReceiverStream::new(rx))
+    };
+    let mut response = Response::new(body);
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
 }
 
 fn status(code: StatusCode) -> Response {

@@ -34,8 +34,9 @@ use hermes_testkit::http::MediaServer;
 use hermes_testkit::media;
 use hermes_worker::archive::{write_archives, ArchiveOptions};
 use hermes_worker::config::Config;
+use hermes_worker::egress::EgressProxy;
 use hermes_worker::tools::{probe_duration, resolve_program};
-use hermes_worker::ytdlp::args::{
+use hermes_worker::ytdlp::args::{with_proxy, 
     download_argv, DownloadSpec, MediaMode, YtdlpEnv, SINGLE_OUTPUT_TEMPLATE,
 };
 use hermes_worker::ytdlp::progress::{parse_line, ProgressTracker};
@@ -636,6 +637,8 @@ fn worker_env(dir: &Path) -> Vec<(String, OsString)> {
         ("TEMP_DIR".to_owned(), dir.join("temp").into_os_string()),
         ("DATABASE_URL".to_owned(), format!("sqlite://{}", dir.join("hermes.db").display()).into()),
         ("YOUTUBE_COOKIE_FILE".to_owned(), dir.join("cookies.txt").into_os_string()),
+        // The media is served on loopback: opened explicitly, so the egress proxy stays on the path.
+        ("EGRESS_ALLOW_CIDRS".to_owned(), "127.0.0.1/32".into()),
     ]
 }
 
@@ -1059,14 +1062,27 @@ fn figure_overhead(scratch: &Scratch, reps: &Reps, report: &mut Report) -> Resul
     let mut worker = WorkerProc::spawn(&dir, &[])?;
     // One of each first, not counted: Python's imports, ffmpeg's libraries and the file are then
     // in the page cache for both sides alike.
+    // The worker's egress proxy, run by hand beside bare yt-dlp (its own runtime thread serves
+    // it while yt-dlp runs), to show what the proxy alone costs.
+    let proxy_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .map_err(io_err("start the proxy runtime"))?;
+    let proxy = proxy_runtime
+        .block_on(EgressProxy::start(std::sync::Arc::new(config.egress.clone()), None))
+        .map_err(io_err("start the egress proxy"))?;
     worker_job(&mut worker, &dir, &url, "warm")?;
     by_hand.run(&dir.join("by-hand-warm"))?;
-    let (mut ours, mut bare, mut bare_probed) = (vec![], vec![], vec![]);
+    by_hand.run_via(&dir.join("by-hand-proxied-warm"), Some(&proxy.url()))?;
+    let (mut ours, mut bare, mut bare_probed, mut proxied) = (vec![], vec![], vec![], vec![]);
     for rep in 0..reps.jobs {
         let mut by_hand_rep = || -> Result<()> {
             let timing = by_hand.run(&dir.join(format!("by-hand-{rep}")))?;
             bare.push(timing.ytdlp_ms);
             bare_probed.push(timing.ytdlp_ms + timing.ffprobe_ms);
+            let timing = by_hand.run_via(&dir.join(format!("by-hand-proxied-{rep}")), Some(&proxy.url()))?;
+            proxied.push(timing.ytdlp_ms);
             Ok(())
         };
         // Alternate which side goes first, so a drift in machine load hits both equally.
@@ -1082,13 +1098,16 @@ fn figure_overhead(scratch: &Scratch, reps: &Reps, report: &mut Report) -> Resul
     report.push_rows([
         Row::new(format!("3a {JOB_TONE_SECONDS} s webm→mp3 job vs bare yt-dlp"), Unit::Ms, &ours, &bare, Target::RatioAtMost(1.03)),
         Row::new("3b  … vs bare yt-dlp + the worker's ffprobe", Unit::Ms, &ours, &bare_probed, Target::Info("info (diagnosis)")),
+        Row::new("3c bare yt-dlp via the egress proxy vs without", Unit::Ms, &proxied, &bare, Target::RatioAtMost(1.01)),
     ]);
     report.notes.push(format!(
         "3: `youtube_dl` extract_audio mp3 of a {JOB_TONE_SECONDS} s Opus/WebM tone from 127.0.0.1, request written → `done` read, \
          {} reps alternating with yt-dlp run by hand (same argv from `download_argv`, same process-group setup, both pipes read) \
          → exit. A direct link has no duration (DESIGN.md §3), so the worker runs ffprobe on the downloaded source \
          as soon as ffmpeg starts converting it (in parallel with the conversion); 3b adds that same call \
-         (`tools::probe_duration`) after the by-hand run, i.e. what the worker would cost if it probed afterwards.",
+         (`tools::probe_duration`) after the by-hand run, i.e. what the worker would cost if it probed afterwards. \
+         The worker sends every connection through its egress proxy (so 3a includes it); 3c runs the same bare yt-dlp \
+         through that proxy (`--proxy`, started in-process) against the same run without it: the proxy's own cost.",
         reps.jobs
     ));
     Ok(())
@@ -1140,7 +1159,7 @@ impl ByHand {
         })
     }
 
-    fn argv(&self, output_dir: &Path) -> Vec<OsString> {
+    fn argv(&self, output_dir: &Path, proxy: Option<&str>) -> Vec<OsString> {
         let spec = DownloadSpec {
             url: &self.url,
             output_dir,
@@ -1149,14 +1168,25 @@ impl ByHand {
             format: None,
             best_audio_limit_mb: self.best_audio_limit_mb,
             playlist: None,
+            final_files_log: &output_dir.join(".final-files.jsonl"),
+            max_filesize_mb: 2000,
         };
-        download_argv(&self.env, &spec)
+        let argv = download_argv(&self.env, &spec);
+        match proxy {
+            Some(url) => with_proxy(argv, url),
+            None => argv,
+        }
     }
 
     /// Wall time in ms from spawn to exit with both pipes drained, then of the ffprobe.
     fn run(&self, output_dir: &Path) -> Result<ByHandTiming> {
+        self.run_via(output_dir, None)
+    }
+
+    /// [`ByHand::run`], with every connection through the egress proxy at `proxy` when given.
+    fn run_via(&self, output_dir: &Path, proxy: Option<&str>) -> Result<ByHandTiming> {
         std::fs::create_dir_all(output_dir).map_err(io_err("create the by-hand output directory"))?;
-        let argv = self.argv(output_dir);
+        let argv = self.argv(output_dir, proxy);
         let started = Instant::now();
         let output = Command::new(&self.program)
             .args(&argv)

@@ -274,7 +274,7 @@ impl Cache {
     /// A corrupt file is only detected when SQLite says so: on open and migration, or by
     /// `PRAGMA quick_check` right after (a truncated file may open and migrate fine and fail only
     /// when a lost page is read).
-    pub async fn open_or_recover(url: &str, enabled: bool, ttl_hours: u64) -> Result<Cache, OpenError> {
+    pub(crate) async fn open_or_recover(url: &str, enabled: bool, ttl_hours: u64) -> Result<Cache, OpenError> {
         let corrupt = match Cache::open(url, enabled, ttl_hours).await {
             Ok(cache) => match cache.quick_check().await {
                 Ok(()) => return Ok(cache),

@@ -1,6 +1,7 @@
 //! Worker configuration: every environment variable of the protocol guide with its default, plus
 //! ours (DESIGN.md §3). Read once at start-up; a value that does not parse stops start-up with a
 //! message naming the variable, rather than running with a surprise default.
+use crate::egress::EgressPolicy;
 use serde::Serialize;
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -29,6 +30,14 @@ pub struct Config {
     pub worker_concurrency: usize,
     pub database_url: String,
     pub allow_any_output_dir: bool,
+    /// `EGRESS_ALLOW_CIDRS`, as given (the parsed form is in [`Config::egress`]).
+    pub egress_allow_cidrs: String,
+    /// `ALLOW_PRIVATE_URLS`: yt-dlp may reach any address (schemes are still limited to http/https).
+    pub allow_private_urls: bool,
+    /// `MAX_FILESIZE_MB`: no single downloaded file may grow larger (a request may ask for less).
+    pub max_filesize_mb: u64,
+    #[serde(skip)]
+    pub egress: EgressPolicy,
 }
 
 /// A variable that is set but unusable.
@@ -71,7 +80,17 @@ impl Config {
             worker_concurrency: env.positive("WORKER_CONCURRENCY", 3, "a whole number > 0")?,
             database_url: env.get("DATABASE_URL").unwrap_or_else(|| "sqlite://./hermes.db".to_owned()),
             allow_any_output_dir: env.flag("ALLOW_ANY_OUTPUT_DIR", false)?,
+            egress_allow_cidrs: env.get("EGRESS_ALLOW_CIDRS").unwrap_or_default(),
+            allow_private_urls: env.flag("ALLOW_PRIVATE_URLS", false)?,
+            max_filesize_mb: env.positive("MAX_FILESIZE_MB", 2000, "a whole number of MB > 0")?,
+            egress: EgressPolicy::default(),
         };
+        let cidrs = EgressPolicy::parse_cidrs(&config.egress_allow_cidrs).map_err(|bad| ConfigError {
+            var: "EGRESS_ALLOW_CIDRS",
+            value: bad,
+            expected: "comma-separated networks such as 127.0.0.1/32",
+        })?;
+        let config = Config { egress: EgressPolicy::new(cidrs, config.allow_private_urls), ..config };
         Ok(config)
     }
 
@@ -173,6 +192,9 @@ mod tests {
         assert_eq!(c.database_url, "sqlite://./hermes.db");
         assert!(!c.allow_any_output_dir);
         assert_eq!(c.node_bin, None);
+        assert_eq!(c.max_filesize_mb, 2000);
+        assert!(!c.allow_private_urls);
+        assert_eq!(c.egress, EgressPolicy::default());
     }
 
     #[test]
@@ -193,6 +215,9 @@ mod tests {
             ("ARCHIVE_COMPRESSION_LEVEL", "12"),
             ("WORKER_CONCURRENCY", "-1"),
             ("ARCHIVE_MAX_SIZE_MB", "0"),
+            ("EGRESS_ALLOW_CIDRS", "127.0.0.1/33"),
+            ("ALLOW_PRIVATE_URLS", "sometimes"),
+            ("MAX_FILESIZE_MB", "0"),
         ] {
             let err = config(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var);

@@ -4,7 +4,7 @@ use crate::actions::Command;
 use crate::context::Context;
 use crate::error::WorkerError;
 use crate::tasks::Task;
-use hermes_protocol::{ErrorCode, RawResponse, Request, UNKNOWN_TASK_ID};
+use hermes_protocol::{ErrorCode, Event, RawResponse, Request, UNKNOWN_TASK_ID};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -167,7 +167,7 @@ async fn run_to_final_event(ctx: Arc<Context>, task: Task, command: Command, ans
     };
     let response = result.unwrap_or_else(|error| {
         tracing::info!(task_id = %task.id, code = %error.code(), %error, "task failed");
-        RawResponse::error(task.id.clone(), error.code(), error.message())
+        RawResponse::new(task.id.clone(), Event::Error, &error.data())
     });
     // Forget the id before answering, so a host that re-uses it right after the answer is served.
     ctx.tasks.remove(&task.id);

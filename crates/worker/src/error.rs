@@ -41,6 +41,12 @@ pub enum WorkerError {
     RateLimited(String),
     #[error("disk full: {0}")]
     DiskFull(String),
+    /// Over the size cap; `size` is the file's whole size when the server announced it.
+    #[error("{message}")]
+    FileTooLarge { message: String, size: Option<u64> },
+    /// The egress policy refused a destination (the request's own URL, a redirect, a fragment).
+    #[error("{0}")]
+    UrlNotAllowed(String),
     #[error("cache database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("{0}")]
@@ -66,6 +72,8 @@ impl WorkerError {
             WorkerError::Playlist(_) => ErrorCode::PlaylistError,
             WorkerError::RateLimited(_) => ErrorCode::RateLimited,
             WorkerError::DiskFull(_) => ErrorCode::DiskFull,
+            WorkerError::FileTooLarge { .. } => ErrorCode::FileTooLarge,
+            WorkerError::UrlNotAllowed(_) => ErrorCode::UrlNotAllowed,
             WorkerError::Database(_) | WorkerError::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -73,6 +81,15 @@ impl WorkerError {
     /// Whether trying again may help (network trouble, HTTP 5xx, 429): the only failures retried.
     pub fn is_transient(&self) -> bool {
         matches!(self, WorkerError::Ytdlp { kind, .. } if kind.is_transient())
+    }
+
+    /// The `error` event's data.
+    pub fn data(&self) -> hermes_protocol::ErrorData {
+        let file_size = match self {
+            WorkerError::FileTooLarge { size, .. } => *size,
+            _ => None,
+        };
+        hermes_protocol::ErrorData { message: self.message(), error_code: self.code(), file_size }
     }
 
     /// The human message for the `error` event: the first line of the cause.

@@ -130,6 +130,8 @@ pub enum PathError {
         requested: PathBuf,
         resolved: PathBuf,
     },
+    #[error("{0} is a symbolic link to nothing; it is never followed into creating a file")]
+    DanglingSymlink(PathBuf),
     #[error("cannot determine the current directory: {0}")]
     CurrentDir(#[source] io::Error),
     #[error("cannot inspect {path}: {source}")]
@@ -165,10 +167,23 @@ pub fn resolve_output_dir(
         }
         None => download_abs.join(safe_task_component(task_id)?),
     };
+    refuse_dangling_links(&target)?;
     if !allow_any {
         ensure_inside(&target, &download_abs)?;
     }
     Ok(target)
+}
+
+/// A dangling symbolic link anywhere on `path` would make a later `create_dir_all` or yt-dlp's
+/// open create its target, wherever that is: refused, whatever `ALLOW_ANY_OUTPUT_DIR` says.
+fn refuse_dangling_links(path: &Path) -> Result<(), PathError> {
+    for prefix in path.ancestors() {
+        let is_link = std::fs::symlink_metadata(prefix).is_ok_and(|meta| meta.file_type().is_symlink());
+        if is_link && std::fs::metadata(prefix).is_err() {
+            return Err(PathError::DanglingSymlink(prefix.to_path_buf()));
+        }
+    }
+    Ok(())
 }
 
 /// The task id becomes one directory name, so it must be exactly one ordinary path component.

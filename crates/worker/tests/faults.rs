@@ -172,6 +172,7 @@ fn spawn_unread_worker(dir: &Path) -> Child {
         .env("TEMP_DIR", dir.join("temp"))
         .env("DATABASE_URL", sqlite_url(&dir.join("hermes.db")))
         .env("LOG_LEVEL", "warn")
+        .env("EGRESS_ALLOW_CIDRS", "127.0.0.1/32")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -348,7 +349,8 @@ fn a_silent_ytdlp_times_out_and_its_whole_group_is_killed() {
          time.sleep(300)\n"
     );
     let hang = write_script(scripts.path(), "yt-dlp-hang", &body).display().to_string();
-    let mut worker = Worker::start(&[("YTDLP_BIN", hang.as_str()), ("YT_TIMEOUT", "1")]);
+    // 3 s: long enough for Python to start the script and its child on a loaded machine.
+    let mut worker = Worker::start(&[("YTDLP_BIN", hang.as_str()), ("YT_TIMEOUT", "3")]);
     let marker = unique("hang");
     let out = worker.downloads().join(&marker);
     worker.send(&json!({"task_id": "d", "action": "youtube_dl", "url": "http://127.0.0.1:9/hang.webm", "params": {"output_dir": out}}));
@@ -547,6 +549,7 @@ fn run_one_request(db: &Path, request: &str) -> (std::process::Output, Duration)
     let mut child = Command::new(WORKER)
         .env("DATABASE_URL", sqlite_url(db))
         .env("LOG_LEVEL", "warn")
+        .env("EGRESS_ALLOW_CIDRS", "127.0.0.1/32")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -252,6 +252,7 @@ fn expected_argv(fixture: &Fixture) -> Vec<String> {
     } else {
         SINGLE_OUTPUT_TEMPLATE
     };
+    let final_files_log = PathBuf::from(format!("{}.final-files.jsonl", fixture.output_dir.display()));
     let spec = DownloadSpec {
         url: fixture.url(),
         output_dir: &fixture.output_dir,
@@ -260,6 +261,8 @@ fn expected_argv(fixture: &Fixture) -> Vec<String> {
         format,
         best_audio_limit_mb: 15,
         playlist,
+        final_files_log: &final_files_log,
+        max_filesize_mb: 2000,
     };
     download_argv(&YtdlpEnv::default(), &spec)
         .iter()
@@ -711,6 +714,7 @@ fn final_files(run: &LiveRun) -> Vec<PathBuf> {
 }
 
 fn live_download(url: &str, mode: MediaMode, out: &Path) -> LiveRun {
+    let final_files_log = out.join("final-files.jsonl");
     let spec = DownloadSpec {
         url,
         output_dir: out,
@@ -719,6 +723,8 @@ fn live_download(url: &str, mode: MediaMode, out: &Path) -> LiveRun {
         format: None,
         best_audio_limit_mb: 15,
         playlist: None,
+        final_files_log: &final_files_log,
+        max_filesize_mb: 2000,
     };
     let env = YtdlpEnv {
         ffmpeg_location: Some(ffmpeg_on_path()),

@@ -28,7 +28,7 @@ const MAX_FLOOD_RETRIES: u32 = 3;
 /// A `retry_after` above this is not waited out inline (the caller gets the error instead):
 /// a user would rather see nothing than a bot frozen for minutes. `getUpdates` waits at most
 /// this long too, then polls again. `TELEGRAM_MAX_RETRY_WAIT_SECS` changes it.
-pub const MAX_INLINE_WAIT: Duration = Duration::from_secs(60);
+const MAX_INLINE_WAIT: Duration = Duration::from_secs(60);
 /// Pause before retrying after a server error (5xx): doubled each time, capped at 30 s.
 const FIRST_SERVER_ERROR_PAUSE: Duration = Duration::from_secs(1);
 

@@ -61,8 +61,11 @@ pub struct BotConfig {
     /// Base URL of the Bot API without `/bot<token>`, e.g. `https://api.telegram.org`.
     pub api_url: String,
     pub upload_limit_mb: u64,
-    /// Chats allowed to use the bot; empty means everyone.
+    /// Chats allowed to use the bot (besides the admin). Empty means nobody: a stranger gets
+    /// answers to `/start` and `/chatid` only.
     pub allowed_chat_ids: Vec<i64>,
+    /// `ALLOWED_CHAT_IDS=*`: a public bot, every chat is let in (an explicit choice).
+    pub public: bool,
     /// The chat that sees worker details in `/ping`.
     pub admin_chat_id: Option<i64>,
     /// Root of all downloads: each task writes to `<download_dir>/<chat_id>/<task_id>`.
@@ -88,6 +91,7 @@ impl BotConfig {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<OsString>) -> Result<Self, ConfigError> {
         let env = Env { lookup: &lookup };
         let token = env.text(TOKEN_VAR).ok_or(ConfigError::MissingToken)?;
+        let public = env.text(ALLOWED_CHATS_VAR).as_deref() == Some("*");
         Ok(Self {
             token,
             api_url: env
@@ -95,7 +99,8 @@ impl BotConfig {
                 .map(|url| url.trim_end_matches('/').to_owned())
                 .unwrap_or_else(|| DEFAULT_API_URL.to_owned()),
             upload_limit_mb: env.positive(UPLOAD_LIMIT_VAR, DEFAULT_UPLOAD_LIMIT_MB)?,
-            allowed_chat_ids: env.chat_ids(ALLOWED_CHATS_VAR)?,
+            allowed_chat_ids: if public { Vec::new() } else { env.chat_ids(ALLOWED_CHATS_VAR)? },
+            public,
             admin_chat_id: env.chat_id(ADMIN_CHAT_VAR)?,
             download_dir: PathBuf::from(
                 env.text(DOWNLOAD_DIR_VAR)
@@ -132,12 +137,11 @@ impl BotConfig {
         self.upload_limit_mb.saturating_mul(1024 * 1024)
     }
 
-    /// Everyone when the allow-list is empty; otherwise the listed chats and the admin (an
-    /// owner who forgot to list their own chat must not lock themselves out).
+    /// Everyone with `ALLOWED_CHAT_IDS=*`; otherwise the listed chats and the admin (an owner
+    /// who forgot to list their own chat must not lock themselves out). Nobody else: a bot is
+    /// private unless its owner says otherwise.
     pub fn is_chat_allowed(&self, chat_id: i64) -> bool {
-        self.allowed_chat_ids.is_empty()
-            || self.allowed_chat_ids.contains(&chat_id)
-            || self.is_admin(chat_id)
+        self.public || self.allowed_chat_ids.contains(&chat_id) || self.is_admin(chat_id)
     }
 
     pub fn is_admin(&self, chat_id: i64) -> bool {
@@ -268,7 +272,14 @@ mod tests {
         assert_eq!(c.upload_limit_mb, 50);
         assert_eq!(c.upload_limit_bytes(), 50 * 1024 * 1024);
         assert!(c.allowed_chat_ids.is_empty());
-        assert!(c.is_chat_allowed(-42), "empty allow-list means everyone");
+        assert!(!c.is_chat_allowed(-42), "an empty allow-list lets nobody in");
+        let public = BotConfig::from_lookup(|name| match name {
+            TOKEN_VAR => Some("123:abc".into()),
+            ALLOWED_CHATS_VAR => Some(" * ".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert!(public.public && public.is_chat_allowed(-42), "* makes a public bot");
         assert_eq!(c.admin_chat_id, None);
         assert_eq!(c.download_dir, PathBuf::from("./downloads"));
         assert!(!c.keep_files);

@@ -76,7 +76,7 @@ pub async fn deliver_single(
         .map(|m| m.len())
         .map_err(|error| DeliveryError::internal(format!("{}: {error}", path.display())))?;
     if size > app.config.upload_limit_bytes() {
-        offer_lower_quality(app, job, size).await;
+        offer_lower_quality(app, job, Some(size)).await;
         return Err(DeliveryError {
             user_message: messages::too_large(size, app.config.upload_limit_mb),
             reason: format!("file of {size} bytes over the upload limit"),
@@ -264,7 +264,7 @@ async fn remember_upload(
 }
 
 /// Over the limit: tell the size and offer ⚙ Quality… (lower bitrates / resolutions).
-async fn offer_lower_quality(app: &App, job: &Job, size: u64) {
+pub(crate) async fn offer_lower_quality(app: &App, job: &Job, size: Option<u64>) {
     let flow = Flow::Link {
         url: job.url.clone(),
         title: job.title.clone(),
@@ -277,7 +277,7 @@ async fn offer_lower_quality(app: &App, job: &Job, size: u64) {
     )]]);
     let text = format!(
         "{} {}",
-        messages::too_large(size, app.config.upload_limit_mb),
+        messages::stopped_at_limit(size, app.config.upload_limit_mb),
         messages::LOWER_QUALITY_OFFER
     );
     if let Err(error) = app

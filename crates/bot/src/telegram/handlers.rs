@@ -66,8 +66,16 @@ async fn handle_message(app: Arc<App>, message: &Message) {
         return;
     };
     if !app.config.is_chat_allowed(chat_id) {
-        tracing::info!(chat_id, "refused a chat that is not allowed");
-        reply(&app, chat_id, &messages::access_denied(chat_id)).await;
+        let command = parse_command(text).map(|(command, _)| command);
+        if matches!(command.as_deref(), Some("start" | "chatid")) {
+            reply(&app, chat_id, &messages::not_let_in(chat_id)).await;
+        } else if !app.config.allowed_chat_ids.is_empty() {
+            // A private bot with a list: the stranger learns how to ask for access.
+            reply(&app, chat_id, &messages::access_denied(chat_id)).await;
+        } else {
+            // Not configured for anyone yet: a stranger gets nothing but /start and /chatid.
+            tracing::info!(chat_id, "ignored a chat that is not let in");
+        }
         return;
     }
     match parse_command(text) {

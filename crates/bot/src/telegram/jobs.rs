@@ -367,7 +367,7 @@ impl Runner {
 
     fn request(&self, dir: &std::path::Path) -> Request {
         let output_dir = dir.to_string_lossy();
-        match &self.job.kind {
+        let request = match &self.job.kind {
             JobKind::Single(spec) => spec.request(&self.task_id, &self.job.url, &output_dir),
             JobKind::Playlist {
                 mode,
@@ -385,7 +385,10 @@ impl Runner {
                 // Every ZIP part must fit through Telegram's upload limit.
                 "archive_max_size_mb": self.app.config.upload_limit_mb,
             })),
-        }
+        };
+        // A file over the upload limit could not be delivered anyway: the worker stops it early
+        // instead of filling the disk with it.
+        request.with_params(json!({ "max_filesize_mb": self.app.config.upload_limit_mb }))
     }
 
     /// Relays progress to the queue, the database and the status message until the final
@@ -435,6 +438,15 @@ impl Runner {
 
     async fn conclude(&mut self, event: Response) -> Outcome {
         if let Some(error) = event.error_data() {
+            if let (ErrorCode::FileTooLarge, JobKind::Single(_)) = (&error.error_code, &self.job.kind) {
+                // Stopped at the upload limit we passed as its cap: same as a file that arrived
+                // too big, a smaller choice is offered.
+                delivery::offer_lower_quality(&self.app, &self.job, error.file_size).await;
+                return Outcome::Failed {
+                    user_message: messages::stopped_at_limit(error.file_size, self.app.config.upload_limit_mb),
+                    reason: format!("{}: {}", error.error_code, error.message),
+                };
+            }
             return self.worker_failure(&error.error_code, &error.message);
         }
         if event.event != Event::Done {

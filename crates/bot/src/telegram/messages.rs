@@ -17,6 +17,8 @@ pub fn error_message(code: &ErrorCode) -> &'static str {
         ErrorCode::RateLimited => "Too many requests right now. Please wait a few minutes and try again.",
         ErrorCode::PlaylistError => "I couldn't download that playlist. Check that it is public and try again.",
         ErrorCode::DiskFull => "The server is out of disk space. Please try again later.",
+        ErrorCode::FileTooLarge => "This file is larger than I can send, so I stopped the download. Try a lower quality or the audio only.",
+        ErrorCode::UrlNotAllowed => "I can't download from that address: only public http and https links are allowed.",
         ErrorCode::Cancelled => "Cancelled.",
         ErrorCode::WorkerCrashed => "The download engine stopped unexpectedly. It has been restarted: please send the link again.",
         ErrorCode::YtdlpNotFound | ErrorCode::FfmpegNotFound => "The download tools are not installed on the server. Please tell the bot's owner.",
@@ -71,6 +73,16 @@ pub fn access_denied(chat_id: i64) -> String {
     format!("⛔ Sorry, this bot is private. Your chat id is {chat_id}: send it to the bot's owner to get access.")
 }
 
+/// `/start` and `/chatid` from a chat that is not let in: the chat id and the one line of
+/// configuration the owner adds to let it in (the only answer such a chat gets).
+pub fn not_let_in(chat_id: i64) -> String {
+    format!(
+        "👋 This bot only works for the chats its owner lets in. Your chat id is {chat_id}.\n\
+         To let this chat in, the owner starts the bot with:\n\
+         ALLOWED_CHAT_IDS={chat_id}"
+    )
+}
+
 /// `/start` and `/help`.
 pub fn help(chat_id: i64) -> String {
     format!(
@@ -99,6 +111,15 @@ pub fn chat_id_text(chat_id: i64) -> String {
 /// "12.3 MB": sizes shown to people, in the MB Telegram's limits use.
 pub fn megabytes(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+/// The worker stopped a download at the upload limit; its size is known only when the server
+/// announced it.
+pub fn stopped_at_limit(size: Option<u64>, limit_mb: u64) -> String {
+    match size {
+        Some(size) => too_large(size, limit_mb),
+        None => format!("The file is over the {limit_mb} MB upload limit, so I stopped its download."),
+    }
 }
 
 pub fn too_large(size: u64, limit_mb: u64) -> String {
@@ -131,6 +152,8 @@ mod tests {
         "PLAYLIST_ERROR",
         "RATE_LIMITED",
         "DISK_FULL",
+        "FILE_TOO_LARGE",
+        "URL_NOT_ALLOWED",
         "INTERNAL",
         "WORKER_CRASHED",
         "SOMETHING_NEW",

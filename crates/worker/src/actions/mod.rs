@@ -86,6 +86,28 @@ pub fn handler_names() -> Vec<String> {
     Action::ALL.iter().map(|a| a.as_str().to_owned()).collect()
 }
 
+/// The size cap of one request: `MAX_FILESIZE_MB`, or the request's `max_filesize_mb` when smaller.
+pub fn max_filesize_mb(config: &crate::config::Config, requested: Option<u64>) -> u64 {
+    requested.filter(|mb| *mb > 0).map_or(config.max_filesize_mb, |mb| mb.min(config.max_filesize_mb))
+}
+
+/// yt-dlp's `--audio-quality`: `0` (best) to `10` (worst) for VBR, or a bitrate such as `128K`.
+/// Anything else would reach yt-dlp's argv as an unchecked value.
+pub fn validate_audio_quality(quality: &str) -> Result<(), WorkerError> {
+    let quality = quality.trim();
+    let vbr = quality.parse::<u8>().is_ok_and(|q| q <= 10) && quality.len() <= 2;
+    let bitrate = quality
+        .strip_suffix(['k', 'K'])
+        .is_some_and(|kbps| (1..=4).contains(&kbps.len()) && kbps.chars().all(|c| c.is_ascii_digit()) && kbps.parse::<u32>().is_ok_and(|k| k > 0));
+    if vbr || bitrate {
+        Ok(())
+    } else {
+        Err(WorkerError::InvalidRequest(format!(
+            "audio_quality {quality:?} is not valid: use 0 (best) to 10 (worst), or a bitrate such as 128K"
+        )))
+    }
+}
+
 /// Longest URL accepted; longer input is not a link anyone pasted.
 const MAX_URL_CHARS: usize = 4096;
 
@@ -100,6 +122,9 @@ pub fn required_url(request: &Request) -> Result<String, WorkerError> {
     }
     if url.chars().count() > MAX_URL_CHARS || url.chars().any(|c| c.is_control() || c.is_whitespace()) {
         return Err(WorkerError::InvalidUrl("not a URL (whitespace, control characters or too long)".to_owned()));
+    }
+    if let Some(scheme) = crate::egress::forbidden_scheme(url) {
+        return Err(WorkerError::UrlNotAllowed(format!("{scheme}: URLs are not allowed; only http and https links are")));
     }
     Ok(url.to_owned())
 }

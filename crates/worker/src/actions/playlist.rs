@@ -6,6 +6,7 @@
 //! `done`. A failing item does not fail the playlist (yt-dlp exits 1 but the rest downloaded);
 //! only zero tracks is a `PLAYLIST_ERROR`.
 use crate::archive::{write_archives, ArchiveOptions, ArchivePart};
+use crate::confine::TaskDir;
 use crate::context::Context;
 use crate::dispatch::cancelled;
 use crate::error::WorkerError;
@@ -13,6 +14,7 @@ use crate::sanitize::{resolve_output_dir, sanitize_playlist_name};
 use crate::tasks::Task;
 use crate::ytdlp::args::{download_argv, info_argv, DownloadSpec, MediaMode, PlaylistSpec, PLAYLIST_OUTPUT_TEMPLATE};
 use crate::ytdlp::driver::{self, lock, require_ffmpeg, ytdlp_env, Outcome, Watch};
+use crate::ytdlp::final_files::FinalFileLog;
 use crate::ytdlp::progress::{FinalFile, ProgressTracker};
 use hermes_protocol::{ArchiveEntry, Event, FileEntry, PlaylistDone, PlaylistParams, ProgressStatus, RawResponse, Request, TrackEntry};
 use std::path::{Path, PathBuf};
@@ -32,6 +34,9 @@ impl Playlist {
         let params: PlaylistParams = request.params_as()?;
         if params.playlist_end == Some(0) || params.archive_max_size_mb == Some(0) {
             return Err(WorkerError::InvalidRequest("playlist_end and archive_max_size_mb must be at least 1".to_owned()));
+        }
+        if params.extract_audio {
+            super::validate_audio_quality(&params.audio_quality)?;
         }
         Ok(Playlist { url: super::required_url(&request)?, params })
     }
@@ -53,6 +58,8 @@ impl Playlist {
         let name = sanitize_playlist_name(title, config.playlist_name_max_length);
         let folder = output_dir.join(&name);
         std::fs::create_dir_all(&folder)?;
+        let final_files = Arc::new(FinalFileLog::create(TaskDir::open(&folder)?)?);
+        let max_filesize_mb = super::max_filesize_mb(config, self.params.max_filesize_mb);
 
         let tracker = Arc::new(Mutex::new(ProgressTracker::for_playlist(expected).with_percent_range(0, DOWNLOAD_PERCENT_END)));
         let started = lock(&tracker).report(0, ProgressStatus::DownloadingPlaylist, Instant::now());
@@ -68,8 +75,11 @@ impl Playlist {
             format: self.params.format.as_deref(),
             best_audio_limit_mb: config.best_audio_limit_mb,
             playlist: Some(PlaylistSpec { end: self.params.playlist_end, archive_file }),
+            final_files_log: final_files.path(),
+            max_filesize_mb,
         };
-        let outcome = download_tracks(ctx, task, download_argv(&ytdlp_env(ctx), &spec), &tracker).await?;
+        let watch = Watch::download(tracker.clone(), final_files.clone(), max_filesize_mb);
+        let outcome = download_tracks(ctx, task, download_argv(&ytdlp_env(ctx), &spec), &watch).await?;
         let tracks = existing_tracks(&outcome.final_files)?;
         let failed_tracks = (outcome.errors.len() as u32).min(expected);
 
@@ -159,10 +169,9 @@ async fn download_tracks(
     ctx: &Context,
     task: &Task,
     args: Vec<std::ffi::OsString>,
-    tracker: &Arc<Mutex<ProgressTracker>>,
+    watch: &Watch,
 ) -> Result<Outcome, WorkerError> {
-    let watch = Watch { tracker: Some(tracker.clone()), probe_durations_with: None };
-    let outcome = driver::run_until(ctx, task, args, &watch, |outcome| !outcome.final_files.is_empty())
+    let outcome = driver::run_until(ctx, task, args, watch, |outcome| !outcome.final_files.is_empty())
         .await
         .map_err(|error| match error {
             WorkerError::Ytdlp { message, .. } => WorkerError::Playlist(format!("no track could be downloaded: {message}")),
@@ -174,7 +183,8 @@ async fn download_tracks(
     Ok(outcome)
 }
 
-/// The tracks yt-dlp finished, in playlist order, each checked on disk.
+/// The tracks yt-dlp finished (from the private log, admitted by the playlist folder), in
+/// playlist order, each checked on disk.
 fn existing_tracks(finals: &[FinalFile]) -> Result<Vec<FinalFile>, WorkerError> {
     let mut tracks: Vec<FinalFile> = finals.to_vec();
     tracks.sort_by_key(|t| t.playlist_index.unwrap_or(u32::MAX));

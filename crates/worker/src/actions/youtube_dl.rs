@@ -4,12 +4,14 @@
 //! (retrying transient failures) with progress streamed → the final paths yt-dlp printed, sizes
 //! from the file system → `progress` 100 completed → `done`. On failure or cancel, partial files
 //! are removed and nothing half-written is reported.
+use crate::confine::TaskDir;
 use crate::context::Context;
 use crate::error::WorkerError;
 use crate::sanitize::resolve_output_dir;
 use crate::tasks::Task;
 use crate::ytdlp::args::{download_argv, DownloadSpec, MediaMode, SINGLE_OUTPUT_TEMPLATE};
 use crate::ytdlp::driver::{self, lock, require_ffmpeg, ytdlp_env, Outcome, Watch};
+use crate::ytdlp::final_files::FinalFileLog;
 use crate::ytdlp::progress::ProgressTracker;
 use hermes_protocol::{DownloadDone, DownloadParams, Event, FileEntry, ProgressStatus, RawResponse, Request};
 use std::path::{Path, PathBuf};
@@ -23,7 +25,11 @@ pub struct YoutubeDl {
 
 impl YoutubeDl {
     pub fn parse(request: Request) -> Result<YoutubeDl, WorkerError> {
-        Ok(YoutubeDl { url: super::required_url(&request)?, params: request.params_as()? })
+        let params: DownloadParams = request.params_as()?;
+        if params.extract_audio {
+            super::validate_audio_quality(&params.audio_quality)?;
+        }
+        Ok(YoutubeDl { url: super::required_url(&request)?, params })
     }
 
     pub async fn apply(self, ctx: &Context, task: &Task) -> Result<RawResponse, WorkerError> {
@@ -33,6 +39,8 @@ impl YoutubeDl {
             require_ffmpeg(ctx)?;
         }
         std::fs::create_dir_all(&output_dir)?;
+        let final_files = Arc::new(FinalFileLog::create(TaskDir::open(&output_dir)?)?);
+        let max_filesize_mb = super::max_filesize_mb(config, self.params.max_filesize_mb);
 
         let tracker = Arc::new(Mutex::new(ProgressTracker::new()));
         let preparing = lock(&tracker).report(0, ProgressStatus::Preparing, Instant::now());
@@ -53,9 +61,14 @@ impl YoutubeDl {
             format: self.params.format.as_deref(),
             best_audio_limit_mb: config.best_audio_limit_mb,
             playlist: None,
+            final_files_log: final_files.path(),
+            max_filesize_mb,
         };
         let args = download_argv(&ytdlp_env(ctx), &spec);
-        let watch = Watch { tracker: Some(tracker.clone()), probe_durations_with: Some(config.ffmpeg_bin.clone()) };
+        let watch = Watch {
+            probe_durations_with: Some(config.ffmpeg_bin.clone()),
+            ..Watch::download(tracker.clone(), final_files.clone(), max_filesize_mb)
+        };
         let mut outcome = match driver::run_with_retries(ctx, task, args, &watch).await {
             Ok(outcome) => outcome,
             Err(error) => {
@@ -71,7 +84,7 @@ impl YoutubeDl {
     }
 }
 
-/// `done` data from the files yt-dlp printed, checked on disk: a file it named but that is not
+/// `done` data from the files of the private log (already admitted by the task directory), checked on disk: a file it named but that is not
 /// there is `FILE_NOT_FOUND`, never a success.
 async fn describe_files(outcome: &mut Outcome) -> Result<DownloadDone, WorkerError> {
     let finals = outcome.final_files.clone();

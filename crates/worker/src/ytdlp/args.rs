@@ -20,7 +20,13 @@ use std::path::{Path, PathBuf};
 
 pub use hermes_protocol::AudioFormat;
 
-/// Prefix of the line [`FINAL_FILE_PRINT`] makes yt-dlp print for every final file.
+use super::final_files::FINAL_FILE_TEMPLATE;
+
+/// Prefix of the line [`FINAL_FILE_PRINT`] makes yt-dlp print on stdout for every final file.
+///
+/// That line is a progress signal only ("an item is finished"): stdout is remote-controlled text,
+/// so the paths the worker uses come from [`super::final_files::FINAL_FILE_TEMPLATE`], printed
+/// into a task-private file (`--print-to-file`).
 pub const FINAL_FILE_MARKER: &str = "HERMES_FILE ";
 
 /// `--print` argument: after the file reached its final name (post-processing and moves done),
@@ -40,23 +46,19 @@ pub const PROGRESS_TEMPLATE: &str =
 /// when each one starts and finishes, so the status can switch to converting/processing at once.
 pub const POSTPROCESS_TEMPLATE: &str = "postprocess:%(progress.{status,postprocessor})j";
 
-/// Output template for a single download: the title as yt-dlp sanitises it, cut to
-/// [`TITLE_MAX_BYTES`] UTF-8 bytes (on a character boundary) so that the name, with its
+/// Output template for a single download: the title as yt-dlp sanitises it, cut to 180
+/// UTF-8 bytes (on a character boundary) so that the name, with its
 /// extension and `.part`/`.fNNN` suffixes, fits the file system's 255-byte limit even for a
 /// 1000-character title. Not `--trim-filenames`: measured with yt-dlp 2026.10.26, it counts
 /// characters (3–4 bytes each in many scripts), it cuts the whole path rather than the name, and
 /// it cuts nothing when a directory above contains a dot (`/tmp/.tmpX/...`: it splits at the
-/// last two dots of the path).
+/// last two dots of the path). yt-dlp cuts before it sanitises, and sanitising turns `/`, `?`,
+/// `:` … into 3-byte look-alikes: 180 leaves room for some of those and for the suffixes.
 pub const SINGLE_OUTPUT_TEMPLATE: &str = "%(title).180B.%(ext)s";
 
 /// Output template for playlist items: the playlist position first, so the tracks of a ZIP sort
 /// in playlist order; the title cut like [`SINGLE_OUTPUT_TEMPLATE`]'s.
 pub const PLAYLIST_OUTPUT_TEMPLATE: &str = "%(playlist_index)03d - %(title).180B.%(ext)s";
-
-/// The byte budget of a title in a file name (see [`SINGLE_OUTPUT_TEMPLATE`]). yt-dlp cuts
-/// before it sanitises, and sanitising turns `/`, `?`, `:` … into 3-byte look-alikes, so
-/// 180 leaves room for those and for the suffixes.
-pub const TITLE_MAX_BYTES: usize = 180;
 
 /// Tallest video a `Video` download picks unless an explicit selector says otherwise.
 pub const VIDEO_MAX_HEIGHT: u32 = 1080;
@@ -113,6 +115,10 @@ pub struct DownloadSpec<'a> {
     pub best_audio_limit_mb: u64,
     /// `None` downloads the single item a URL names (`--no-playlist`).
     pub playlist: Option<PlaylistSpec>,
+    /// The task-private file final paths are printed into (`--print-to-file`).
+    pub final_files_log: &'a Path,
+    /// `--max-filesize`: yt-dlp refuses a larger file when the server announces its size.
+    pub max_filesize_mb: u64,
 }
 
 /// argv for a download (single item or playlist).
@@ -127,7 +133,12 @@ pub fn download_argv(env: &YtdlpEnv, spec: &DownloadSpec<'_>) -> Vec<OsString> {
         POSTPROCESS_TEMPLATE,
         "--print",
         FINAL_FILE_PRINT,
+        "--print-to-file",
+        FINAL_FILE_TEMPLATE,
     ]));
+    // The file argument of --print-to-file is an output template too.
+    argv.push(OsString::from_vec(escape_template_percent(spec.final_files_log.as_os_str())));
+    push_pair(&mut argv, "--max-filesize", format!("{}M", spec.max_filesize_mb));
     push_playlist_args(&mut argv, spec.playlist.as_ref());
     push_pair(&mut argv, "-f", format_selector(spec));
     push_mode_args(&mut argv, &spec.mode);
@@ -135,6 +146,15 @@ pub fn download_argv(env: &YtdlpEnv, spec: &DownloadSpec<'_>) -> Vec<OsString> {
     argv.push(output_path(spec.output_dir, spec.output_template));
     push_target(&mut argv, spec.url);
     argv
+}
+
+/// `argv` with every connection sent through the worker's egress proxy (`--proxy URL` first,
+/// so the target stays last).
+pub fn with_proxy(argv: Vec<OsString>, proxy_url: &str) -> Vec<OsString> {
+    let mut proxied = Vec::with_capacity(argv.len() + 2);
+    push_pair(&mut proxied, "--proxy", proxy_url);
+    proxied.extend(argv);
+    proxied
 }
 
 /// argv for metadata only: `--dump-single-json` prints one JSON document and downloads nothing.
@@ -314,6 +334,8 @@ mod tests {
             format: None,
             best_audio_limit_mb: 15,
             playlist: None,
+            final_files_log: Path::new("/tmp/private/final-files.jsonl"),
+            max_filesize_mb: 2000,
         }
     }
 
@@ -342,7 +364,7 @@ mod tests {
         assert_eq!(argv.iter().filter(|a| *a == "--").count(), 1, "{argv:?}");
     }
 
-    const DOWNLOAD_PREFIX: [&str; 11] = [
+    const DOWNLOAD_PREFIX: [&str; 16] = [
         "--ignore-config",
         "--no-colors",
         "--no-cache-dir",
@@ -354,7 +376,31 @@ mod tests {
         POSTPROCESS_TEMPLATE,
         "--print",
         FINAL_FILE_PRINT,
+        "--print-to-file",
+        FINAL_FILE_TEMPLATE,
+        "/tmp/private/final-files.jsonl",
+        "--max-filesize",
+        "2000M",
     ];
+
+    #[test]
+    fn final_paths_go_to_the_private_file_percent_escaped_and_the_cap_is_passed() {
+        let mut s = spec("https://youtu.be/x", MediaMode::Video);
+        s.final_files_log = Path::new("/tmp/50%/files.jsonl");
+        s.max_filesize_mb = 49;
+        let argv = strings(&download_argv(&env_plain(), &s));
+        assert_eq!(value_of(&argv, "--print-to-file"), FINAL_FILE_TEMPLATE);
+        let at = argv.iter().position(|a| a == "--print-to-file").unwrap();
+        assert_eq!(argv[at + 2], "/tmp/50%%/files.jsonl");
+        assert_eq!(value_of(&argv, "--max-filesize"), "49M");
+    }
+
+    #[test]
+    fn the_proxy_comes_first_and_the_target_stays_last() {
+        let argv = strings(&with_proxy(info_argv(&env_plain(), "http://x/y", false, None), "http://127.0.0.1:5555"));
+        assert_eq!(&argv[..2], ["--proxy", "http://127.0.0.1:5555"]);
+        assert_target_last(&argv, "http://x/y");
+    }
 
     #[test]
     fn audio_mp3_full_argv() {

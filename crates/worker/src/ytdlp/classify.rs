@@ -129,7 +129,7 @@ const NEARLY_FULL_BYTES: u64 = 1024 * 1024;
 /// `--verbose`). So when a run failed for no recognised reason while post-processing, the free
 /// space where it was writing decides: (almost) none left → [`YtdlpErrorKind::DiskFull`], with
 /// a message naming the directory. Checked before the run's partial files are removed.
-pub fn with_disk_space(kind: YtdlpErrorKind, message: String, written: &[std::path::PathBuf]) -> (YtdlpErrorKind, String) {
+pub(crate) fn with_disk_space(kind: YtdlpErrorKind, message: String, written: &[std::path::PathBuf]) -> (YtdlpErrorKind, String) {
     let text = normalise(&message);
     let converting = ["conversion failed", "postprocessing", "error writing trailer", "error muxing"].iter().any(|p| text.contains(p));
     if kind != YtdlpErrorKind::Other || !converting {

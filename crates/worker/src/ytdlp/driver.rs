@@ -1,12 +1,17 @@
-//! Runs yt-dlp for one task: spawns it through the runner, feeds every line to the progress
-//! tracker (emitting `progress` events), collects final files and ERROR lines, retries transient
-//! failures, and turns every way it can end into a `WorkerError` or an [`Outcome`].
-use super::args::YtdlpEnv;
+//! Runs yt-dlp for one task: spawns it through the runner behind a fresh egress proxy, feeds
+//! every line to the progress tracker (emitting `progress` events), collects final files from
+//! the task-private log and ERROR lines, enforces the size cap, retries transient failures, and
+//! turns every way it can end into a `WorkerError` or an [`Outcome`].
+use super::args::{with_proxy, YtdlpEnv};
 use super::classify::{classify, first_error_message};
+use super::final_files::FinalFileLog;
 use super::progress::{parse_line, FinalFile, LineEvent, ProgressTracker};
 use super::runner::{self, ExitInfo, OutputLine, RunError, RunSpec};
+use super::size_cap::{SizeCap, POLL_INTERVAL};
+use crate::confine::TaskDir;
 use crate::context::Context;
 use crate::dispatch::cancelled;
+use crate::egress::{EgressProxy, Refusal};
 use crate::error::WorkerError;
 use crate::tasks::Task;
 use crate::tools::resolve_program;
@@ -21,29 +26,43 @@ use tokio::sync::mpsc;
 /// a quiet phase (a long ffmpeg conversion) still reaches the host.
 const FLUSH_INTERVAL: Duration = Duration::from_millis(300);
 
+/// What yt-dlp prints on stdout when `--max-filesize` stops a download whose size is announced.
+const MAX_FILESIZE_ABORT: &str = "File is larger than max-filesize";
+
+/// The proxy variables every child of yt-dlp sees, so whatever it starts (ffmpeg, an external
+/// downloader) goes through the egress proxy as well.
+const PROXY_VARS: [&str; 6] = ["http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"];
+
 /// What one yt-dlp run printed that the actions need.
 #[derive(Debug, Default)]
 pub struct Outcome {
     pub exit: Option<ExitInfo>,
+    /// Files read from the task-private log, each admitted by the task directory.
     pub final_files: Vec<FinalFile>,
     /// Every `ERROR:` line (without the prefix).
     pub errors: Vec<String>,
-    /// Every path yt-dlp started writing (download destinations, conversion and merge targets):
-    /// what to clean up when the task fails.
+    /// Every path yt-dlp said it started writing (download destinations, conversion and merge
+    /// targets): what to clean up when the task fails. Remote text can forge these lines, so
+    /// they are only ever deleted through [`TaskDir::remove_partial`].
     pub written: Vec<PathBuf>,
-    /// Items yt-dlp reported as already downloaded.
-    pub already_downloaded: Vec<PathBuf>,
     /// The last stdout line (the JSON document of `--dump-single-json`).
     pub last_stdout: Option<String>,
+    /// The first destination the egress proxy refused during this run.
+    pub refused: Option<Refusal>,
+    /// Why the run was over the size cap, when it was (and the file's size, when announced).
+    pub too_large: Option<(String, Option<u64>)>,
+    /// yt-dlp's own complaint about its arguments (`yt-dlp: error: …`, exit code 2).
+    pub usage_error: Option<String>,
     /// ffprobe runs started for final files whose duration yt-dlp did not know (see [`Watch`]).
     pub duration_probes: Vec<(PathBuf, tokio::task::JoinHandle<Option<u64>>)>,
     /// A probe of the downloaded source, started when its conversion or merge began; it
     /// becomes the probe of the next final file.
     source_probe: Option<tokio::task::JoinHandle<Option<u64>>>,
     ffprobe_with: Option<PathBuf>,
+    task_dir: Option<TaskDir>,
 }
 
-/// What a run watches for besides errors and final files.
+/// What a run watches for besides errors.
 #[derive(Clone, Default)]
 pub struct Watch {
     /// Fed every line; its `progress` events are sent as they come.
@@ -51,17 +70,39 @@ pub struct Watch {
     /// ffmpeg of this worker, when final files without a duration should be measured with the
     /// ffprobe beside it. A probe costs ~50 ms (a process start), so it is started early: on the
     /// downloaded source as soon as ffmpeg starts converting or merging it (same duration, and
-    /// the conversion takes longer than the probe), else when yt-dlp prints the final file.
+    /// the conversion takes longer than the probe), else when the final file is known.
     pub probe_durations_with: Option<PathBuf>,
+    /// Downloads: the task-private log of final files (and, through it, the task directory).
+    pub final_files: Option<Arc<FinalFileLog>>,
+    /// Downloads: the most any one file may grow, in bytes (the worker's own count on disk).
+    pub max_file_bytes: Option<u64>,
+}
+
+impl Watch {
+    /// A download's watch: progress, final files and the size cap.
+    pub fn download(tracker: Arc<Mutex<ProgressTracker>>, final_files: Arc<FinalFileLog>, max_filesize_mb: u64) -> Watch {
+        Watch {
+            tracker: Some(tracker),
+            probe_durations_with: None,
+            final_files: Some(final_files),
+            max_file_bytes: Some(max_filesize_mb.saturating_mul(1024 * 1024)),
+        }
+    }
 }
 
 impl Outcome {
     /// Removes what this run left half-written: partial downloads (`.part`, `.ytdl`, fragments)
     /// and intermediate files. Files that reached their final name stay: they are complete.
+    /// Deletes only inside the task's directory (see [`TaskDir::remove_partial`]).
     pub fn remove_partial_files(&self) {
+        let Some(task_dir) = &self.task_dir else { return };
         let finals: Vec<&PathBuf> = self.final_files.iter().map(|f| &f.filepath).collect();
-        let partial: Vec<PathBuf> = self.written.iter().filter(|p| !finals.contains(p)).cloned().collect();
-        remove_partial_files(&partial);
+        for path in &self.written {
+            let is_final = std::fs::canonicalize(path).is_ok_and(|resolved| finals.contains(&&resolved));
+            if !is_final {
+                task_dir.remove_partial(path);
+            }
+        }
     }
 
     /// The duration ffprobe measured for `path` (or its source), if a probe was started for it;
@@ -75,30 +116,49 @@ impl Outcome {
         }
     }
 
-    /// Starts duration probes early (see [`Watch::probe_durations_with`]).
+    /// Starts a duration probe of the source early (see [`Watch::probe_durations_with`]); the
+    /// source path comes from output text, so it is probed only if the task directory admits it.
     fn probe_early(&mut self, event: &LineEvent) {
         let Some(ffmpeg) = self.ffprobe_with.clone() else { return };
-        match event {
-            LineEvent::ExtractAudio(_) | LineEvent::Merger(_) if self.source_probe.is_none() => {
-                if let Some(source) = self.written.last() {
-                    self.source_probe = Some(spawn_duration_probe(&ffmpeg, source));
-                }
+        if matches!(event, LineEvent::ExtractAudio(_) | LineEvent::Merger(_)) && self.source_probe.is_none() {
+            let source = self.written.last().and_then(|path| self.task_dir.as_ref()?.admit(path));
+            if let Some(source) = source {
+                self.source_probe = Some(spawn_duration_probe(&ffmpeg, &source));
             }
-            LineEvent::FinalFile(file) if file.duration.is_none() => {
-                let probe = self.source_probe.take().unwrap_or_else(|| spawn_duration_probe(&ffmpeg, &file.filepath));
-                self.duration_probes.push((file.filepath.clone(), probe));
-            }
-            LineEvent::FinalFile(_) => self.source_probe = None,
-            _ => {}
         }
     }
 
+    /// Takes the files yt-dlp finished since the last look from the private log, and starts a
+    /// duration probe for those without a duration.
+    fn collect_final_files(&mut self, log: &FinalFileLog) {
+        for file in log.take_new() {
+            match (&self.ffprobe_with, file.duration) {
+                (Some(ffmpeg), None) => {
+                    let probe = self.source_probe.take().unwrap_or_else(|| spawn_duration_probe(ffmpeg, &file.filepath));
+                    self.duration_probes.push((file.filepath.clone(), probe));
+                }
+                _ => self.source_probe = None,
+            }
+            self.final_files.push(file);
+        }
+    }
+
+    /// A clean exit that was not a refusal by `--max-filesize` (yt-dlp exits 0 then, with no file).
     pub fn succeeded(&self) -> bool {
-        self.exit.is_some_and(|e| e.success)
+        self.exit.is_some_and(|e| e.success) && self.too_large.is_none()
     }
 
     /// The error for a run that was not good enough, classified from its ERROR lines.
     pub fn failure(&self) -> WorkerError {
+        if let Some(refusal) = &self.refused {
+            return WorkerError::UrlNotAllowed(refusal.to_string());
+        }
+        if let Some((message, size)) = &self.too_large {
+            return WorkerError::FileTooLarge { message: message.clone(), size: *size };
+        }
+        if let (Some(ExitInfo { code: Some(2), .. }), Some(usage)) = (self.exit, &self.usage_error) {
+            return WorkerError::InvalidRequest(usage.clone());
+        }
         if self.errors.is_empty() {
             let how = match self.exit {
                 Some(ExitInfo { success: true, .. }) => "produced no file".to_owned(),
@@ -143,11 +203,27 @@ async fn run_once_within(
     watch: &Watch,
     time_left: Duration,
 ) -> Result<Outcome, WorkerError> {
-    let mut spec = RunSpec::new(ctx.config.ytdlp_bin.clone(), args);
+    let proxy = EgressProxy::start(Arc::new(ctx.config.egress.clone()), watch.max_file_bytes)
+        .await
+        .map_err(|e| WorkerError::Internal(format!("cannot start the egress proxy: {e}")))?;
+    let mut spec = RunSpec::new(ctx.config.ytdlp_bin.clone(), with_proxy(args, &proxy.url()));
     spec.idle_timeout = ctx.config.yt_timeout();
     spec.deadline = time_left;
+    spec.env = PROXY_VARS.iter().map(|var| (OsString::from(var), OsString::from(proxy.url()))).collect();
+    spec.env_remove = vec!["no_proxy".into(), "NO_PROXY".into()];
     let (progress_tx, progress_rx) = mpsc::unbounded_channel();
-    let mut outcome = Outcome { ffprobe_with: watch.probe_durations_with.clone(), ..Outcome::default() };
+    let mut outcome = Outcome {
+        ffprobe_with: watch.probe_durations_with.clone(),
+        task_dir: watch.final_files.as_ref().map(|log| log.task_dir().clone()),
+        ..Outcome::default()
+    };
+    let size_cap = match (&outcome.task_dir, watch.max_file_bytes) {
+        (Some(dir), Some(limit)) => Some(SizeCap::new(dir.path(), limit)),
+        _ => None,
+    };
+    // The run's own token: a child of the task's, so that the size cap can stop this run alone.
+    let run_cancel = task.cancel.child_token();
+    let over_cap: Mutex<Option<(String, Option<u64>)>> = Mutex::new(None);
     let result = {
         let outcome = &mut outcome;
         // `move`: the progress sender must be dropped with the callback when the run ends, or
@@ -160,12 +236,34 @@ async fn run_once_within(
                 }
             }
             outcome.probe_early(&event);
+            // A finished item (or a forged line claiming one) is only a cue to read the log.
+            if let (LineEvent::FinalFile(_), Some(log)) = (&event, &watch.final_files) {
+                outcome.collect_final_files(log);
+            }
             record(outcome, line, event);
         };
-        let run = runner::run(spec, &task.cancel, on_line);
+        let run = runner::run(spec, &run_cancel, on_line);
         let forward = forward_progress(task, progress_rx, watch.tracker.clone());
-        tokio::join!(run, forward).0
+        let cap = watch_size_cap(size_cap.as_ref(), &proxy, &run_cancel, &over_cap);
+        let (result, (), ()) = tokio::join!(
+            async {
+                let result = run.await;
+                run_cancel.cancel();
+                result
+            },
+            forward,
+            cap
+        );
+        result
     };
+    outcome.refused = proxy.first_refusal();
+    if let Some(log) = &watch.final_files {
+        outcome.collect_final_files(log);
+    }
+    let over_cap = over_cap.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if over_cap.is_some() {
+        outcome.too_large = over_cap;
+    }
     let error = match result {
         Ok(exit) => {
             outcome.exit = Some(exit);
@@ -175,6 +273,7 @@ async fn run_once_within(
     };
     outcome.remove_partial_files();
     Err(match error {
+        RunError::Cancelled if outcome.too_large.is_some() && !task.is_cancelled() => outcome.failure(),
         RunError::NotFound { program } => WorkerError::YtdlpNotFound(program),
         RunError::IdleTimeout(idle) => WorkerError::NetworkTimeout(format!(
             "yt-dlp produced no output for {}s (YT_TIMEOUT); the download was stopped",
@@ -184,6 +283,34 @@ async fn run_once_within(
         RunError::Cancelled => cancelled(ctx),
         error @ (RunError::Spawn(_) | RunError::Io(_)) => WorkerError::Internal(error.to_string()),
     })
+}
+
+/// Measures the task directory until the run ends (`stop` is cancelled); a file past the cap
+/// records why in `over` and stops the run.
+async fn watch_size_cap(
+    cap: Option<&SizeCap>,
+    proxy: &EgressProxy,
+    stop: &tokio_util::sync::CancellationToken,
+    over: &Mutex<Option<(String, Option<u64>)>>,
+) {
+    let Some(cap) = cap else { return };
+    let mut tick = tokio::time::interval(POLL_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let on_disk = cap.exceeded();
+        if on_disk.is_some() || proxy.over_cap() {
+            let limit_mb = cap.limit_bytes() / (1024 * 1024);
+            tracing::warn!(file = ?on_disk, cut_by_proxy = proxy.over_cap(), limit_mb, "download over the size cap; stopping it");
+            *over.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) =
+                Some((format!("the file is larger than the {limit_mb} MB limit; the download was stopped"), None));
+            stop.cancel();
+            return;
+        }
+    }
 }
 
 /// Runs yt-dlp, retrying transient failures (network, HTTP 5xx, 429) `MAX_RETRIES` times with
@@ -272,11 +399,23 @@ fn spawn_duration_probe(ffmpeg: &std::path::Path, file: &std::path::Path) -> tok
 
 fn record(outcome: &mut Outcome, line: OutputLine, event: LineEvent) {
     match event {
-        LineEvent::FinalFile(file) => outcome.final_files.push(file),
         LineEvent::Error(message) => outcome.errors.push(message),
         LineEvent::Destination(path) | LineEvent::ExtractAudio(path) | LineEvent::Merger(path) => outcome.written.push(path),
-        LineEvent::AlreadyDownloaded(path) => outcome.already_downloaded.push(path),
         _ => {}
+    }
+    if let Some(at) = line.text().find(MAX_FILESIZE_ABORT) {
+        // `File is larger than max-filesize (2097196 bytes > 1048576 bytes). Aborting.`
+        let size = line.text()[at..].split_once('(').and_then(|(_, rest)| rest.split_whitespace().next()?.parse::<u64>().ok());
+        let message = match size {
+            Some(bytes) => format!("the file is {:.1} MB, over the size limit; it was not downloaded", bytes as f64 / 1_048_576.0),
+            None => "the file is larger than the size limit; it was not downloaded".to_owned(),
+        };
+        outcome.too_large.get_or_insert((message, size));
+    }
+    if let OutputLine::Stderr(text) = &line {
+        if let Some(usage) = text.strip_prefix("yt-dlp: error:").or_else(|| text.strip_prefix("Usage error:")) {
+            outcome.usage_error.get_or_insert_with(|| format!("yt-dlp refused its arguments: {}", usage.trim()));
+        }
     }
     if let OutputLine::Stdout(text) = line {
         if !text.trim().is_empty() {
@@ -312,39 +451,4 @@ async fn forward_progress(
 
 pub fn lock(tracker: &Mutex<ProgressTracker>) -> std::sync::MutexGuard<'_, ProgressTracker> {
     tracker.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// Removes each path and its partial-download companions (`.part`, `.ytdl`, `.part-Frag*`).
-fn remove_partial_files(written: &[PathBuf]) {
-    for path in written {
-        for candidate in partial_candidates(path) {
-            if candidate.is_file() {
-                match std::fs::remove_file(&candidate) {
-                    Ok(()) => tracing::debug!(path = %candidate.display(), "removed partial file"),
-                    Err(error) => tracing::warn!(path = %candidate.display(), %error, "cannot remove partial file"),
-                }
-            }
-        }
-    }
-}
-
-fn partial_candidates(path: &std::path::Path) -> Vec<PathBuf> {
-    let with_suffix = |suffix: &str| {
-        let mut name = path.as_os_str().to_owned();
-        name.push(suffix);
-        PathBuf::from(name)
-    };
-    let mut candidates = vec![path.to_path_buf(), with_suffix(".part"), with_suffix(".ytdl")];
-    if let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) {
-        if let Ok(entries) = std::fs::read_dir(dir) {
-            let fragment_prefix = format!("{name}.part-Frag");
-            candidates.extend(
-                entries
-                    .filter_map(Result::ok)
-                    .map(|e| e.path())
-                    .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&fragment_prefix))),
-            );
-        }
-    }
-    candidates
 }

@@ -48,12 +48,12 @@ pub fn start_guard() -> std::io::Result<()> {
 }
 
 /// Tells the guard about a new child group.
-pub fn watch(pgid: i32) {
+pub(crate) fn watch(pgid: i32) {
     tell(&format!("+{pgid}\n"));
 }
 
 /// Tells the guard a group is gone (called before its leader is reaped).
-pub fn unwatch(pgid: i32) {
+pub(crate) fn unwatch(pgid: i32) {
     tell(&format!("-{pgid}\n"));
 }
 
@@ -102,7 +102,7 @@ pub fn run_guard() -> i32 {
 /// Makes `command`'s child receive `signal` when the thread that spawns it dies (the worker's
 /// runtime threads live as long as the worker), and refuses to start it when the worker already
 /// died between fork and exec (the parent-death signal would then never come).
-pub fn die_with_parent(command: &mut tokio::process::Command, signal: Signal) {
+pub(crate) fn die_with_parent(command: &mut tokio::process::Command, signal: Signal) {
     let parent = nix::unistd::getpid();
     // SAFETY: the closure runs between fork and exec and only makes two system calls (prctl,
     // getppid) and builds an io::Error from an errno, which does not allocate.

@@ -68,6 +68,10 @@ pub struct RunSpec {
     pub deadline: Duration,
     /// Lines longer than this are truncated to this many bytes (the rest is discarded).
     pub max_line_bytes: usize,
+    /// Variables set for the child (on top of the worker's environment).
+    pub env: Vec<(OsString, OsString)>,
+    /// Variables removed from the child's environment.
+    pub env_remove: Vec<OsString>,
 }
 
 impl RunSpec {
@@ -83,6 +87,8 @@ impl RunSpec {
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             deadline: DEFAULT_DEADLINE,
             max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+            env: Vec::new(),
+            env_remove: Vec::new(),
         }
     }
 }
@@ -232,8 +238,12 @@ struct RunningChild {
 impl RunningChild {
     fn spawn(spec: &RunSpec) -> Result<Self, RunError> {
         let mut command = Command::new(&spec.program);
+        for name in &spec.env_remove {
+            command.env_remove(name);
+        }
         command
             .args(&spec.args)
+            .envs(spec.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -43,6 +43,8 @@ impl Worker {
             .env("TEMP_DIR", dir.path().join("temp"))
             .env("DATABASE_URL", format!("sqlite://{}", dir.path().join("hermes.db").display()))
             .env("LOG_LEVEL", "debug")
+            // Media is served on loopback; the egress proxy stays on the path (DESIGN.md §4).
+            .env("EGRESS_ALLOW_CIDRS", "127.0.0.1/32")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
