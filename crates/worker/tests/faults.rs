@@ -790,6 +790,7 @@ fn a_worker_whose_stdout_is_closed_stops_and_kills_its_children() {
         .env("TEMP_DIR", dir.path().join("temp"))
         .env("DATABASE_URL", sqlite_url(&dir.path().join("hermes.db")))
         .env("YTDLP_BIN", &wrapper)
+        .env("EGRESS_ALLOW_CIDRS", "127.0.0.1/32")
         .env("LOG_LEVEL", "info")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
