@@ -432,6 +432,11 @@ impl Runner {
                 .unwrap_or_default();
             let eta = (progress.eta > 0).then_some(progress.eta);
             let view = StatusView::from_progress(&status, progress.percent, &progress.speed, eta);
+            // The worker's "completed" means the file is ready, not delivered: the upload (which
+            // may wait out flood control) comes first, and only `record` says ✅ Completed.
+            if matches!(view, StatusView::Completed) {
+                continue;
+            }
             self.show(view).await;
         }
     }
