@@ -36,6 +36,9 @@ pub fn start_guard() -> std::io::Result<()> {
     let exe = std::env::current_exe()?;
     let mut child = Command::new(exe)
         .arg(GUARD_ARG)
+        // It needs nothing from the worker's environment (and should not look like the worker
+        // to anything that finds processes by their environment).
+        .env_clear()
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
