@@ -61,8 +61,8 @@ DOWNLOAD=(
 download_tail() { printf '%s\0' "$1.final-files.jsonl" --max-filesize 2000M; }
 AUDIO_SELECTOR='ba[filesize<15M]/ba[filesize_approx<15M]/ba[abr<=128]/ba/b'
 VIDEO_SELECTOR='bv*[height<=1080]+ba/b[height<=1080]/b'
-SINGLE_TEMPLATE='%(title)s.%(ext)s'
-PLAYLIST_TEMPLATE='%(playlist_index)03d - %(title)s.%(ext)s'
+SINGLE_TEMPLATE='%(title).180B.%(ext)s'
+PLAYLIST_TEMPLATE='%(playlist_index)03d - %(title).180B.%(ext)s'
 
 # --- media -----------------------------------------------------------------------------------
 ff() { ffmpeg -hide_banner -nostdin -loglevel error -y "$@"; }

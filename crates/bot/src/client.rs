@@ -722,6 +722,7 @@ fn start_worker(config: &WorkerConfig, router: &Router, status: &WorkerStatus) -
     if let Some(dir) = &config.current_dir {
         command.current_dir(dir);
     }
+    terminate_with_host(&mut command);
     let spawn_error = |source| ClientError::Spawn { program: config.program.clone(), source };
     let mut child = command.spawn().map_err(spawn_error)?;
     let missing = |what: &str| spawn_error(std::io::Error::other(format!("no {what} pipe")));
@@ -735,6 +736,35 @@ fn start_worker(config: &WorkerConfig, router: &Router, status: &WorkerStatus) -
     status.pid.store(pid, Ordering::SeqCst);
     Ok(RunningWorker { child, pid, stdin, reader })
 }
+
+/// The worker gets SIGTERM from the kernel when its host dies, however it dies (SIGKILL, a
+/// crash, the OOM killer): `PR_SET_PDEATHSIG`, the guide's "a worker whose host crashes gets
+/// SIGTERM". Without it an orphaned worker only sees stdin EOF, which means "finish the running
+/// tasks", and keeps downloading next to the restarted host's new worker.
+///
+/// The kernel sends the signal when the *thread* that spawned the worker ends, so workers are
+/// spawned from runtime threads that live as long as the host (the caller's thread or the
+/// supervisor task), never from a `spawn_blocking` thread. A host that died between fork and
+/// exec would never send the signal, so the child then refuses to start (its parent changed).
+#[cfg(target_os = "linux")]
+fn terminate_with_host(command: &mut Command) {
+    let host = nix::unistd::getpid();
+    // SAFETY: runs between fork and exec; only the prctl and getppid system calls and an
+    // io::Error built from an errno (no allocation).
+    unsafe {
+        command.pre_exec(move || {
+            nix::sys::prctl::set_pdeathsig(Some(Signal::SIGTERM)).map_err(std::io::Error::from)?;
+            if nix::unistd::getppid() != host {
+                return Err(std::io::Error::from(nix::errno::Errno::ESRCH));
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Elsewhere the worker still stops on stdin EOF and on EPIPE when its host is gone.
+#[cfg(not(target_os = "linux"))]
+fn terminate_with_host(_command: &mut Command) {}
 
 /// Reads worker stdout to EOF, routing each line. Lines are split on bytes and decoded lossily:
 /// titles and paths come from the internet and need not be UTF-8.

@@ -655,3 +655,234 @@ fn a_python_profile_worker_delivers_each_file_once_and_playlists_as_tracks() {
     );
     assert!(harness.dir.path().join("worker.db").is_file());
 }
+
+// ---------------------------------------------------------------------------------------------
+// Issue 11: a host that dies, flood control and server errors, limits a user can hit
+
+/// A download at `rate` bytes/s of a 2 MB file: still running whenever the test looks.
+fn slow_url(harness: &Harness, rate: u64, n: usize) -> String {
+    let wav = media::big_wav(2);
+    let name = wav.file_name().expect("name").to_string_lossy().into_owned();
+    harness.media.url(&format!("/slow/{rate}/{name}?n={n}"))
+}
+
+/// Waits until `n` status messages sent since `mark` show their task in the queue (a queue
+/// position or a progress bar): only then has the bot counted them.
+fn wait_until_in_queue(harness: &Harness, mark: usize, n: usize) {
+    let counted = hermes_testkit::procs::wait_until(Duration::from_secs(60), || {
+        harness
+            .api
+            .calls_to("sendMessage")
+            .iter()
+            .filter(|c| c.seq >= mark && c.succeeded() && text_of(c).contains("/cancel"))
+            .filter_map(message_id_of)
+            .filter(|id| {
+                let text = harness.message_text(CHAT, *id);
+                text.contains("(#") || text.contains('%')
+            })
+            .count()
+            >= n
+    });
+    assert!(counted, "{n} downloads queued");
+}
+
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|stat| !stat.rsplit(')').next().unwrap_or_default().trim_start().starts_with('Z'))
+        .unwrap_or(false)
+}
+
+#[test]
+fn a_sigkilled_bot_takes_its_worker_and_download_down_and_the_restart_removes_the_files() {
+    let mut harness = Harness::start(&[]);
+    let url = slow_url(&harness, 20_000, 0);
+    let (status_id, _) = request_audio(&harness, CHAT, &url);
+    harness.wait_for_message_text(CHAT, status_id, "%");
+    let worker = harness.worker_pid().expect("worker running");
+    let marker = harness.downloads().to_string_lossy().into_owned();
+    assert!(
+        !hermes_testkit::procs::processes_with_cmdline_containing(&marker).is_empty(),
+        "yt-dlp runs"
+    );
+    let chat_dir = harness.downloads().join(CHAT.to_string());
+    assert!(std::fs::read_dir(&chat_dir).map_or(0, |d| d.count()) > 0, "the task has a directory");
+
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(harness.pid() as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill bot");
+    harness.stop();
+    // The worker got SIGTERM from the kernel (parent-death signal) and killed its yt-dlp.
+    let gone = hermes_testkit::procs::wait_until(Duration::from_secs(20), || {
+        !alive(worker) && hermes_testkit::procs::processes_with_cmdline_containing(&marker).is_empty()
+    });
+    assert!(
+        gone,
+        "left running: worker alive={}, {:?}",
+        alive(worker),
+        hermes_testkit::procs::processes_with_cmdline_containing(&marker)
+    );
+    assert_eq!(task_state(&harness, &url).as_deref(), Some("running"));
+
+    let mark = harness.mark();
+    harness.spawn_bot();
+    harness.wait_for_text(CHAT, mark, "restarted");
+    wait_until_empty(&chat_dir);
+    assert_eq!(task_state(&harness, &url).as_deref(), Some("failed"));
+}
+
+#[test]
+fn a_huge_retry_after_on_get_updates_is_capped_and_polling_goes_on() {
+    let harness = Harness::start(&[("TELEGRAM_MAX_RETRY_WAIT_SECS", "2")]);
+    harness
+        .api
+        .fail_next("getUpdates", Fault::TooManyRequests { retry_after: 3600 });
+    harness.wait_for("getUpdates", 0, |c| c.status == 429);
+    let mark = harness.mark();
+    harness.say(CHAT, "/chatid");
+    harness.wait_for_text(CHAT, mark, &CHAT.to_string());
+}
+
+#[test]
+fn a_reply_refused_with_a_server_error_is_sent_again() {
+    let harness = Harness::start(&[]);
+    harness.wait_for("setMyCommands", 0, |c| c.succeeded());
+    harness.api.fail_next(
+        "sendMessage",
+        Fault::Status(500, "Internal Server Error".into()),
+    );
+    let mark = harness.mark();
+    harness.say(CHAT, "/chatid");
+    let refused = harness.wait_for("sendMessage", mark, |c| c.status == 500);
+    let sent = harness.wait_for("sendMessage", refused.seq + 1, |c| c.succeeded());
+    assert!(text_of(&sent).contains(&CHAT.to_string()), "{}", text_of(&sent));
+}
+
+#[test]
+fn an_upload_under_flood_control_waits_it_out_and_is_delivered() {
+    let harness = Harness::start(&[]);
+    // More refusals than the three inline retries a reply gets, and a server error among them.
+    for fault in [
+        Fault::TooManyRequests { retry_after: 1 },
+        Fault::TooManyRequests { retry_after: 1 },
+        Fault::Status(502, "Bad Gateway".into()),
+        Fault::TooManyRequests { retry_after: 1 },
+        Fault::TooManyRequests { retry_after: 2 },
+    ] {
+        harness.api.fail_next("sendAudio", fault);
+    }
+    let tone = media::tone_webm(2, 440);
+    let url = harness.media.media_url(&tone);
+    let (status_id, mark) = request_audio(&harness, CHAT, &url);
+    let sent = harness.wait_for("sendAudio", mark, |c| c.succeeded());
+    let refused = harness
+        .api
+        .calls_to("sendAudio")
+        .iter()
+        .filter(|c| c.seq >= mark && !c.succeeded())
+        .count();
+    assert_eq!(refused, 5);
+    assert!(sent.file("audio").is_some_and(|f| !f.bytes.is_empty()), "the file was kept until delivered");
+    harness.wait_for_message_text(CHAT, status_id, "✅ Completed");
+    assert_eq!(task_state(&harness, &url).as_deref(), Some("done"));
+    wait_until_empty(&harness.downloads().join(CHAT.to_string()));
+}
+
+#[test]
+fn a_chat_at_max_queued_per_chat_is_refused_clearly() {
+    let harness = Harness::start(&[("MAX_QUEUED_PER_CHAT", "2")]);
+    let mark = harness.mark();
+    for n in 0..2 {
+        harness.say(CHAT, &format!("/audio {}", slow_url(&harness, 1000, n)));
+    }
+    wait_until_in_queue(&harness, mark, 2);
+    let third = slow_url(&harness, 1000, 2);
+    harness.say(CHAT, &format!("/audio {third}"));
+    let refusal = harness.wait_for_text(CHAT, mark, "You already have 2 downloads");
+    assert!(text_of(&refusal).contains("/cancel"), "{}", text_of(&refusal));
+    assert_eq!(task_state(&harness, &third), None, "nothing was queued");
+}
+
+#[test]
+fn status_with_many_tasks_fits_in_one_message() {
+    const TASKS: usize = 40;
+    let harness = Harness::start(&[("MAX_QUEUED_PER_CHAT", "100")]);
+    for n in 0..TASKS {
+        let url = format!("{}&padding={}", slow_url(&harness, 1000, n), "p".repeat(40));
+        harness.say(CHAT, &format!("/audio {url}"));
+    }
+    // Ask until every task is in the queue (the bot enqueues each one after recording it).
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    let summary = format!("…and {} more", TASKS - 10);
+    loop {
+        let asked = harness.mark();
+        harness.say(CHAT, "/status");
+        // Updates are handled concurrently: an early /status may see none of them yet.
+        let status = harness.wait_for("sendMessage", asked, |c| {
+            text_of(c).contains("Your downloads") || text_of(c).contains("No downloads")
+        });
+        assert!(status.succeeded(), "Telegram refused the /status reply: {}", status.response);
+        let text = text_of(&status);
+        assert!(text.chars().count() <= 4096, "{} characters", text.chars().count());
+        if text.contains(&summary) {
+            assert_eq!(text.matches("/cancel ").count(), 10, "{text}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never saw all {TASKS} tasks: {text}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+#[test]
+fn one_chat_cannot_use_up_the_searches_of_everyone() {
+    let scripts = tempfile::tempdir().expect("tempdir");
+    let ytdlp = fake_youtube_ytdlp(scripts.path());
+    let harness = Harness::start(&[
+        ("YTDLP_BIN", &ytdlp.to_string_lossy()),
+        ("SEARCHES_PER_CHAT_PER_HOUR", "1"),
+    ]);
+    let other = CHAT + 1;
+    let mark = harness.mark();
+    harness.say(CHAT, "/search never gonna give you up");
+    harness.wait_for_button(CHAT, mark, "Never Gonna Give You Up");
+    let again = harness.mark();
+    harness.say(CHAT, "/search rick astley");
+    harness.wait_for_text(CHAT, again, "searches for this hour");
+    harness.say(other, "/search never gonna give you up");
+    harness.wait_for_button(other, again, "Never Gonna Give You Up");
+}
+
+#[test]
+fn a_damaged_bot_database_is_a_clear_start_up_error_and_is_left_untouched() {
+    let api = hermes_testkit::telegram::FakeBotApi::start(TOKEN);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("bot.db");
+    let garbage = vec![0x5au8; 16384];
+    std::fs::write(&db, &garbage).expect("write garbage");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_hermes-bot"))
+        .current_dir(dir.path())
+        .env("TELEGRAM_BOT_TOKEN", TOKEN)
+        .env("TELEGRAM_API_URL", api.base_url())
+        .env("HERMES_WORKER_BIN", worker_bin())
+        .env("DOWNLOAD_DIR", dir.path().join("downloads"))
+        .env("BOT_DATABASE_URL", format!("sqlite://{}", db.display()))
+        .env("DATABASE_URL", format!("sqlite://{}", dir.path().join("worker.db").display()))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run hermes-bot");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("is damaged") && stderr.contains(&db.display().to_string()) && stderr.contains("left untouched"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(&db).expect("still there"), garbage, "never discarded");
+    let siblings: Vec<String> = std::fs::read_dir(dir.path())
+        .expect("list")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("bot.db.") )
+        .collect();
+    assert!(siblings.is_empty(), "nothing moved aside: {siblings:?}");
+}

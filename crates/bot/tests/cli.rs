@@ -370,3 +370,31 @@ fn against_a_python_profile_worker_download_and_playlist_print_their_files() {
     assert!(files_named_like(&out, &[".zip"]).is_empty(), "no ZIP");
     assert!(outcome.stderr.contains("Py Mix: 2 tracks"), "{}", outcome.stderr);
 }
+
+/// Every host started through `WorkerClient` gives its worker a parent-death signal: a host
+/// that is SIGKILLed takes the worker with it, even a worker that never reads stdin (so never
+/// sees EOF) and never writes (so never meets EPIPE). The stand-in worker only sleeps.
+#[test]
+fn a_sigkilled_host_takes_its_worker_down() {
+    let sandbox = Sandbox::new();
+    let marker = format!("silent-worker-{}", std::process::id());
+    let script = sandbox.path(&marker);
+    let started = sandbox.path("started");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/usr/bin/env python3\n# Test-only: a worker that neither reads nor writes.\nimport time\nopen({:?}, 'w').close()\ntime.sleep(300)\n",
+            started.display().to_string()
+        ),
+    )
+    .expect("write script");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let mut host = sandbox.command(&["health"]).env("HERMES_WORKER_BIN", &script).spawn().expect("spawn hermes");
+    assert!(procs::wait_until(RUN_LIMIT, || started.exists()), "the worker never started");
+    assert!(!procs::processes_with_cmdline_containing(&marker).is_empty(), "the worker runs");
+    kill(Pid::from_raw(host.id() as i32), Signal::SIGKILL).expect("SIGKILL the host");
+    let _ = host.wait();
+    let gone = procs::wait_until(Duration::from_secs(10), || procs::processes_with_cmdline_containing(&marker).is_empty());
+    assert!(gone, "orphaned worker still running: {:?}", procs::processes_with_cmdline_containing(&marker));
+}

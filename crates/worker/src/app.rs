@@ -21,7 +21,12 @@ pub const EXIT_STARTUP_FAILURE: i32 = 2;
 
 /// Runs the worker on this process's stdin/stdout until EOF or a signal; returns the exit code.
 pub async fn run(config: Config) -> i32 {
-    let cache = match Cache::open(&config.sqlx_database_url(), config.enable_search_cache, config.cache_expiry_hours).await {
+    if let Err(error) = check_download_dir(&config.download_dir) {
+        tracing::error!("{error}");
+        eprintln!("hermes-worker: {error}");
+        return EXIT_STARTUP_FAILURE;
+    }
+    let cache = match Cache::open_or_recover(&config.sqlx_database_url(), config.enable_search_cache, config.cache_expiry_hours).await {
         Ok(cache) => cache,
         Err(error) => {
             tracing::error!("{error}");
@@ -38,6 +43,7 @@ pub async fn run(config: Config) -> i32 {
         tracing::warn!(%error, "cannot install signal handlers");
     }
     let (events, writer) = spawn_writer(tokio::io::stdout());
+    stop_when_stdout_is_gone(&events, &shutdown);
     let ctx = Arc::new(Context::new(config, cache, events, shutdown.clone()));
     let tool_refresh = ctx.load_and_refresh_tool_versions().await;
 
@@ -66,6 +72,37 @@ pub async fn run(config: Config) -> i32 {
         "worker stopped"
     );
     0
+}
+
+/// A worker whose stdout is gone (the host died or closed the pipe) stops as on SIGTERM
+/// (DESIGN.md §3 "Shutdown"): its answers can reach nobody.
+fn stop_when_stdout_is_gone(events: &crate::events::EventSender, shutdown: &Shutdown) {
+    let (gone, shutdown) = (events.stdout_gone(), shutdown.clone());
+    tokio::spawn(async move {
+        gone.cancelled().await;
+        tracing::warn!("stdout is gone: terminating as on SIGTERM (cancelling tasks, killing child processes)");
+        shutdown.terminate();
+    });
+}
+
+/// `DOWNLOAD_DIR` (or, while it does not exist yet, the nearest directory above it, where it
+/// will be created) must be writable: a read-only or foreign directory would otherwise fail every
+/// download later with a confusing error. Checked by creating and removing a file, which also
+/// sees read-only mounts and root-squashed shares that permission bits do not show.
+fn check_download_dir(dir: &std::path::Path) -> Result<(), String> {
+    let absolute = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let existing = absolute.ancestors().find(|d| d.exists()).unwrap_or(&absolute);
+    if !existing.is_dir() {
+        return Err(format!("DOWNLOAD_DIR {} cannot be used: {} is not a directory", dir.display(), existing.display()));
+    }
+    let probe = existing.join(format!(".hermes-write-check-{}", std::process::id()));
+    match std::fs::OpenOptions::new().write(true).create_new(true).open(&probe) {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(error) => Err(format!("DOWNLOAD_DIR {} is not writable ({}: {error})", dir.display(), existing.display())),
+    }
 }
 
 async fn warm_up(cache: &Cache) {

@@ -274,6 +274,77 @@ impl Cache {
     }
 }
 
+impl Cache {
+    /// [`Cache::open`], except that an unreadable file (garbage, truncated, "file is not a
+    /// database", "database disk image is malformed") is moved aside to
+    /// `<file>.corrupt-<unix time>` (its `-wal`/`-shm` too), a warning is logged and a fresh
+    /// database is started: the file only holds caches (DESIGN.md §3 "Cache"), and a worker
+    /// that refuses to start over a cache stops the whole service. Anything else (a lock held by
+    /// another program, a bad URL, a permission problem) still fails start-up.
+    ///
+    /// A corrupt file is only detected when SQLite says so: on open and migration, or by
+    /// `PRAGMA quick_check` right after (a truncated file may open and migrate fine and fail only
+    /// when a lost page is read).
+    pub(crate) async fn open_or_recover(url: &str, enabled: bool, ttl_hours: u64) -> Result<Cache, OpenError> {
+        let corrupt = match Cache::open(url, enabled, ttl_hours).await {
+            Ok(cache) => match cache.quick_check().await {
+                Ok(()) => return Ok(cache),
+                Err(problem) => {
+                    cache.close().await;
+                    problem
+                }
+            },
+            Err(error) if is_corrupt(&error.source) => error.source.to_string(),
+            Err(error) => return Err(error),
+        };
+        let Some(file) = SqliteConnectOptions::from_str(url).ok().map(|o| o.get_filename().to_owned()) else {
+            return Err(OpenError { url: url.to_owned(), source: sqlx::Error::Protocol(corrupt) });
+        };
+        let aside = move_aside(&file).map_err(|e| OpenError { url: url.to_owned(), source: sqlx::Error::Io(e) })?;
+        tracing::warn!(file = %file.display(), moved_to = %aside.display(), problem = %corrupt,
+            "the cache database is unreadable; moved it aside and starting with an empty cache");
+        Cache::open(url, enabled, ttl_hours).await
+    }
+
+    /// `Err(problem)` when SQLite finds the file damaged.
+    async fn quick_check(&self) -> Result<(), String> {
+        match sqlx::query_scalar::<_, String>("PRAGMA quick_check(1)").fetch_one(&self.pool).await {
+            Ok(verdict) if verdict == "ok" => Ok(()),
+            Ok(verdict) => Err(verdict),
+            Err(error) if is_corrupt(&error) => Err(error.to_string()),
+            // Not a verdict on the file (e.g. busy): leave it to the queries that follow.
+            Err(_) => Ok(()),
+        }
+    }
+}
+
+/// SQLITE_CORRUPT (11) and SQLITE_NOTADB (26), extended codes included, also inside a
+/// migration error.
+fn is_corrupt(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Database(db) => db.code().and_then(|c| c.parse::<i32>().ok()).is_some_and(|c| matches!(c & 0xff, 11 | 26)),
+        sqlx::Error::Migrate(migrate) => match migrate.as_ref() {
+            sqlx::migrate::MigrateError::Execute(inner) | sqlx::migrate::MigrateError::ExecuteMigration(inner, _) => is_corrupt(inner),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// Renames `file` and its `-wal`/`-shm` companions to `<file>.corrupt-<unix time>[-wal|-shm]`;
+/// returns the new name of the main file.
+fn move_aside(file: &std::path::Path) -> std::io::Result<std::path::PathBuf> {
+    let aside = std::path::PathBuf::from(format!("{}.corrupt-{}", file.display(), now()));
+    std::fs::rename(file, &aside)?;
+    for suffix in ["-wal", "-shm"] {
+        let companion = std::path::PathBuf::from(format!("{}{suffix}", file.display()));
+        if companion.exists() {
+            let _ = std::fs::rename(&companion, format!("{}{suffix}", aside.display()));
+        }
+    }
+    Ok(aside)
+}
+
 /// Connects and migrates. Workers that start together on a new file race twice: switching it
 /// to WAL fails at once with "database is locked" (SQLite's busy handler does not cover it), and
 /// both apply the same migration (sqlx takes no lock on SQLite), the loser failing on the

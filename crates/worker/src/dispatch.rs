@@ -15,11 +15,15 @@ use tokio_util::task::TaskTracker;
 /// Lines longer than this are refused (and skipped without being buffered whole).
 pub const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
 
-/// Requests read but not yet answered, at most. When the host stops reading stdout, answers
-/// wait in their tasks; without this bound the loop would keep reading stdin and spawning tasks,
-/// and memory would grow with every line (~6 KiB each). At the bound the loop stops reading, so
-/// the stdin pipe pushes back on the host instead; nothing is lost once it reads again.
+/// Long requests (those that hold a `WORKER_CONCURRENCY` slot: downloads, searches, look-ups)
+/// read but not yet answered, at most. Past it a long request is answered at once with `error`
+/// `RATE_LIMITED` ("worker busy") instead of being parked, so the backlog (~6 KiB a request)
+/// cannot grow without bound and the read loop never stops for it (see [`serve`]).
 pub const MAX_UNANSWERED: usize = 1024;
+
+/// Control requests (`health_check`, `cache_*`, `cancel`) in flight, at most. They finish in
+/// moments and free their place as soon as their answer is queued for stdout.
+pub const MAX_CONTROL_IN_FLIGHT: usize = 1024;
 
 /// Extra time past `IPC_TIMEOUT` before dispatch gives up on an action that did not stop itself.
 const DEADLINE_GRACE: Duration = Duration::from_secs(5);
@@ -33,17 +37,26 @@ pub struct LoopStats {
 
 /// Reads requests until EOF (or termination) and runs them; returns once every task it started
 /// has sent its final event.
+///
+/// Memory stays bounded whatever the host does, and control requests are never stuck behind a
+/// backlog of long ones:
+/// - the loop keeps reading however many long requests wait for a slot: past
+///   [`MAX_UNANSWERED`] they are refused at once (`RATE_LIMITED`, "worker busy"), so a `cancel`
+///   or `health_check` sent after 10 000 downloads is still read and answered;
+/// - the only thing the loop ever waits for (besides input) is room for an answer: the stdout
+///   queue (bounded, see `events.rs`) and [`MAX_CONTROL_IN_FLIGHT`]. Both fill up only when the
+///   host stops reading stdout, and then no answer could reach it anyway: the loop stops reading
+///   stdin, the pipe pushes back on the host, and nothing is lost once it reads again. A host
+///   that stops reading stdout while it keeps sending `health_check`s therefore costs at most
+///   the two bounded queues, not one answer per line.
 pub async fn serve<R: AsyncBufRead + Unpin>(ctx: Arc<Context>, mut input: R, stats: &LoopStats) {
     let tracker = TaskTracker::new();
-    let unanswered = Arc::new(Semaphore::new(MAX_UNANSWERED));
+    let limits = Limits {
+        long: Arc::new(Semaphore::new(MAX_UNANSWERED)),
+        control: Arc::new(Semaphore::new(MAX_CONTROL_IN_FLIGHT)),
+    };
     let mut line = Vec::with_capacity(4096);
     loop {
-        // Taken before reading, so a line is only read when it can be answered.
-        let answer_slot = tokio::select! {
-            permit = unanswered.clone().acquire_owned() => permit,
-            _ = ctx.shutdown.terminated() => break,
-        };
-        let Ok(answer_slot) = answer_slot else { break };
         let read = tokio::select! {
             read = read_line_capped(&mut input, &mut line, MAX_LINE_BYTES) => read,
             _ = ctx.shutdown.terminated() => break,
@@ -55,7 +68,11 @@ pub async fn serve<R: AsyncBufRead + Unpin>(ctx: Arc<Context>, mut input: R, sta
                 let message = format!("request line longer than {MAX_LINE_BYTES} bytes");
                 ctx.events.send(RawResponse::error(UNKNOWN_TASK_ID, ErrorCode::InvalidRequest, message)).await;
             }
-            Ok(LineRead::Line) => handle_line(&ctx, &line, &tracker, stats, answer_slot).await,
+            Ok(LineRead::Line) => {
+                if !handle_line(&ctx, &line, &tracker, stats, &limits).await {
+                    break;
+                }
+            }
             Err(error) => {
                 tracing::error!(%error, "cannot read stdin; no further requests");
                 break;
@@ -66,25 +83,53 @@ pub async fn serve<R: AsyncBufRead + Unpin>(ctx: Arc<Context>, mut input: R, sta
     tracker.wait().await;
 }
 
-/// `answer_slot` is held until the line's answer is queued (see [`MAX_UNANSWERED`]).
-async fn handle_line(ctx: &Arc<Context>, line: &[u8], tracker: &TaskTracker, stats: &LoopStats, answer_slot: OwnedSemaphorePermit) {
+/// The two bounds of [`serve`].
+struct Limits {
+    long: Arc<Semaphore>,
+    control: Arc<Semaphore>,
+}
+
+/// Answers or starts one line; false when the worker is terminating.
+async fn handle_line(ctx: &Arc<Context>, line: &[u8], tracker: &TaskTracker, stats: &LoopStats, limits: &Limits) -> bool {
     let Ok(text) = std::str::from_utf8(line) else {
         stats.rejected.fetch_add(1, Ordering::Relaxed);
         let error = RawResponse::error(UNKNOWN_TASK_ID, ErrorCode::InvalidJson, "request is not valid UTF-8");
-        return ctx.events.send(error).await;
+        ctx.events.send(error).await;
+        return true;
     };
     if text.trim().is_empty() {
-        return;
+        return true;
     }
     stats.requests.fetch_add(1, Ordering::Relaxed);
-    match parse(text) {
-        Ok((request_id, command)) => start(ctx, request_id, command, tracker, answer_slot).await,
+    let (request_id, command) = match parse(text) {
+        Ok(parsed) => parsed,
         Err((task_id, error)) => {
             stats.rejected.fetch_add(1, Ordering::Relaxed);
             let task_id = task_id.unwrap_or_else(|| UNKNOWN_TASK_ID.to_owned());
             ctx.events.send(RawResponse::error(task_id, error.code(), error.message())).await;
+            return true;
         }
-    }
+    };
+    let answer_slot = if command.holds_slot() {
+        match limits.long.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                stats.rejected.fetch_add(1, Ordering::Relaxed);
+                let busy = WorkerError::RateLimited(format!("worker busy: {MAX_UNANSWERED} requests are already waiting; try again later"));
+                ctx.events.send(RawResponse::error(request_id, busy.code(), busy.message())).await;
+                return true;
+            }
+        }
+    } else {
+        let permit = tokio::select! {
+            permit = limits.control.clone().acquire_owned() => permit,
+            _ = ctx.shutdown.terminated() => return false,
+        };
+        let Ok(permit) = permit else { return false };
+        permit
+    };
+    start(ctx, request_id, command, tracker, answer_slot).await;
+    true
 }
 
 fn parse(text: &str) -> Result<(String, Command), (Option<String>, WorkerError)> {

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 /// Events buffered between producers and the writer before producers wait.
 const CHANNEL_CAPACITY: usize = 1024;
@@ -17,6 +18,7 @@ const CHANNEL_CAPACITY: usize = 1024;
 pub struct EventSender {
     tx: mpsc::Sender<RawResponse>,
     sent: Arc<AtomicU64>,
+    gone: CancellationToken,
 }
 
 impl EventSender {
@@ -26,6 +28,13 @@ impl EventSender {
         if self.tx.send(response).await.is_ok() {
             self.sent.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// Cancelled when stdout fails (EPIPE: the host closed its end). The worker then stops as
+    /// on SIGTERM: nobody is left to receive results, so work in progress is only waste (and
+    /// an orphaned worker must not keep downloading).
+    pub fn stdout_gone(&self) -> CancellationToken {
+        self.gone.clone()
     }
 
     /// Events accepted so far (for the shutdown statistics).
@@ -41,13 +50,14 @@ where
     W: AsyncWrite + Unpin + Send + 'static,
 {
     let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
-    let handle = tokio::spawn(write_lines(rx, out));
-    (EventSender { tx, sent: Arc::new(AtomicU64::new(0)) }, handle)
+    let gone = CancellationToken::new();
+    let handle = tokio::spawn(write_lines(rx, out, gone.clone()));
+    (EventSender { tx, sent: Arc::new(AtomicU64::new(0)), gone }, handle)
 }
 
 /// Writes each event as one line; flushes whenever the queue is momentarily empty, so a burst
 /// costs one flush while a lone event is never held back.
-async fn write_lines<W: AsyncWrite + Unpin>(mut rx: mpsc::Receiver<RawResponse>, mut out: W) {
+async fn write_lines<W: AsyncWrite + Unpin>(mut rx: mpsc::Receiver<RawResponse>, mut out: W, gone: CancellationToken) {
     let mut buffer = Vec::with_capacity(64 * 1024);
     while let Some(first) = rx.recv().await {
         buffer.clear();
@@ -60,6 +70,7 @@ async fn write_lines<W: AsyncWrite + Unpin>(mut rx: mpsc::Receiver<RawResponse>,
         }
         if let Err(error) = write_and_flush(&mut out, &buffer).await {
             tracing::error!(%error, "stdout is gone; events can no longer be delivered");
+            gone.cancel();
             return;
         }
     }

@@ -5,6 +5,9 @@ use std::io::IsTerminal;
 use tracing_subscriber::EnvFilter;
 
 fn main() {
+    if std::env::args_os().nth(1).is_some_and(|arg| arg == hermes_worker::ytdlp::orphans::GUARD_ARG) {
+        std::process::exit(hermes_worker::ytdlp::orphans::run_guard());
+    }
     init_logging();
     // `hermes-worker -m worker.application` is how the existing host starts "Python".
     let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
@@ -15,6 +18,10 @@ fn main() {
             std::process::exit(app::EXIT_STARTUP_FAILURE);
         }
     };
+    // Started by the binary only (it re-executes this executable), before any thread exists.
+    if let Err(error) = hermes_worker::ytdlp::orphans::start_guard() {
+        tracing::warn!(%error, "cannot start the orphan guard; children may outlive a killed worker");
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {

@@ -9,7 +9,7 @@
 //! - `download.rs`: option-like URLs and outside `output_dir` for `youtube_dl`, missing
 //!   yt-dlp/ffmpeg for `youtube_dl`, stdin closed during one download, SIGTERM during a real
 //!   download (by marker), a stalled transfer timing out.
-//! - `playlist.rs`: a hostile playlist title; `worker_core.rs`: a corrupt database at start-up.
+//! - `playlist.rs`: a hostile playlist title.
 //!
 //! Fake yt-dlps that must misbehave *during a download* (the recorded fake only answers `-J`)
 //! are tiny Python scripts written into the test's temp dir: test fixtures, not product code.
@@ -676,4 +676,249 @@ fn two_workers_sharing_one_database_both_answer_everything() {
             });
         }
     });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issue 11: control requests behind a backlog, a host that dies, a corrupt cache, disk and names
+
+/// A yt-dlp that answers `--version` and otherwise hangs: every long request it serves stays
+/// unanswered for as long as the test wants.
+fn hanging_ytdlp(dir: &Path) -> String {
+    let body = format!("#!/usr/bin/env python3\n# Test-only: a yt-dlp that never answers.\nimport sys, time\n{ANSWER_VERSION}time.sleep(300)\n");
+    write_script(dir, "yt-dlp-hangs", &body).display().to_string()
+}
+
+#[test]
+fn health_check_and_cancel_are_answered_behind_more_long_requests_than_the_backlog_bound() {
+    const OVER: usize = 6;
+    let scripts = tempfile::tempdir().unwrap();
+    let ytdlp = hanging_ytdlp(scripts.path());
+    let mut worker = Worker::start(&[("YTDLP_BIN", ytdlp.as_str()), ("WORKER_CONCURRENCY", "1"), ("LOG_LEVEL", "warn")]);
+    let total = hermes_worker::dispatch::MAX_UNANSWERED + OVER;
+    let mut burst = Vec::new();
+    for i in 0..total {
+        let request = json!({"task_id": format!("l{i}"), "action": "get_video_info", "url": format!("https://example.com/v{i}")});
+        burst.extend_from_slice(format!("{request}\n").as_bytes());
+    }
+    burst.extend_from_slice(b"{\"task_id\":\"h\",\"action\":\"health_check\"}\n");
+    burst.extend_from_slice(b"{\"task_id\":\"c\",\"action\":\"cancel\",\"params\":{\"target_task_id\":\"l7\"}}\n");
+    worker.send_raw(&burst);
+
+    let mut finals: HashMap<String, Value> = HashMap::new();
+    let deadline = Instant::now() + T;
+    while !(finals.contains_key("h") && finals.contains_key("c") && finals.contains_key("l7")) {
+        let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
+        let event = worker.next_event(left);
+        if event["event"] != "progress" {
+            finals.insert(event["task_id"].as_str().unwrap_or_default().to_owned(), event);
+        }
+    }
+    assert_eq!(finals["h"]["event"], "health_ok", "{}", finals["h"]);
+    assert_eq!(finals["c"]["event"], "done", "{}", finals["c"]);
+    assert_eq!(finals["c"]["data"]["found"], true, "{}", finals["c"]);
+    assert_error(&finals["l7"], "l7", &["CANCELLED"]);
+    // The requests past the bound were refused at once, not parked; none of the others was.
+    let busy: Vec<&String> = finals.iter().filter(|(_, e)| e["data"]["error_code"] == "RATE_LIMITED").map(|(id, _)| id).collect();
+    assert_eq!(busy.len(), OVER, "{busy:?}");
+    for id in busy {
+        assert!(finals[id.as_str()]["data"]["message"].as_str().unwrap_or_default().contains("busy"), "{}", finals[id.as_str()]);
+    }
+}
+
+/// Spawns the worker with a wrapper yt-dlp that first leaves a SIGTERM-ignoring child (a
+/// stand-in for ffmpeg) in its group, then runs the real yt-dlp on a slow download into
+/// `downloads/<marker>`; returns once the download transfers bytes.
+fn start_slow_download(worker: &mut Worker) -> String {
+    let marker = unique("orphan");
+    let out = worker.downloads().join(&marker);
+    let server = MediaServer::start(media::media_dir());
+    let url = server.url(&format!("/slow/100000/{}", file_name(&media::big_wav(8))));
+    worker.send(&json!({"task_id": "d", "action": "youtube_dl", "url": url, "params": {"output_dir": out}}));
+    let deadline = Instant::now() + T;
+    loop {
+        let event = worker.next_event(deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1)));
+        assert!(event["event"] == "progress", "the download must still run: {event}");
+        if event["data"]["status"] == "downloading" {
+            break;
+        }
+    }
+    // The server must outlive the download for the test to mean anything.
+    std::mem::forget(server);
+    let members = processes_with_cmdline_containing(&marker);
+    assert!(members.len() >= 2, "yt-dlp and its child run: {members:?}");
+    marker
+}
+
+fn wrapper_with_stubborn_child(dir: &Path) -> String {
+    let body = format!(
+        "#!/usr/bin/env python3\n# Test-only wrapper: real yt-dlp, plus a stubborn child in the same process group.\n\
+         import os, subprocess, sys\n{ANSWER_VERSION}{OUTPUT_DIR_FROM_ARGV}\
+         subprocess.Popen([sys.executable, '-c', {STUBBORN_CHILD:?}, out_dir])\n\
+         os.execvp('yt-dlp', ['yt-dlp'] + sys.argv[1:])\n"
+    );
+    write_script(dir, "yt-dlp-wrapper", &body).display().to_string()
+}
+
+/// SIGKILL gives the worker no chance to clean up: yt-dlp dies of its parent-death signal and
+/// the rest of its group (the ffmpeg stand-in, which yt-dlp's death does not stop) is killed by
+/// the worker's guard process.
+#[test]
+fn a_sigkilled_worker_leaves_no_ytdlp_and_no_ffmpeg_running() {
+    let scripts = tempfile::tempdir().unwrap();
+    let wrapper = wrapper_with_stubborn_child(scripts.path());
+    let mut worker = Worker::start(&[("YTDLP_BIN", wrapper.as_str())]);
+    let marker = start_slow_download(&mut worker);
+    worker.signal(Signal::SIGKILL);
+    worker.wait_exit(T);
+    assert_no_process_with(&marker);
+}
+
+/// The host closed its end of stdout but not stdin (no EOF): the next event fails with EPIPE
+/// and the worker stops as on SIGTERM, children included.
+#[test]
+fn a_worker_whose_stdout_is_closed_stops_and_kills_its_children() {
+    let scripts = tempfile::tempdir().unwrap();
+    let wrapper = wrapper_with_stubborn_child(scripts.path());
+    let dir = tempfile::tempdir().unwrap();
+    let marker = unique("epipe");
+    let out = dir.path().join("downloads").join(&marker);
+    let server = MediaServer::start(media::media_dir());
+    let url = server.url(&format!("/slow/100000/{}", file_name(&media::big_wav(8))));
+    let mut child = Command::new(WORKER)
+        .current_dir(dir.path())
+        .env("DOWNLOAD_DIR", dir.path().join("downloads"))
+        .env("TEMP_DIR", dir.path().join("temp"))
+        .env("DATABASE_URL", sqlite_url(&dir.path().join("hermes.db")))
+        .env("YTDLP_BIN", &wrapper)
+        .env("EGRESS_ALLOW_CIDRS", "127.0.0.1/32")
+        .env("LOG_LEVEL", "info")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn hermes-worker");
+    let mut stdin = child.stdin.take().unwrap();
+    let request = json!({"task_id": "d", "action": "youtube_dl", "url": url, "params": {"output_dir": out}});
+    stdin.write_all(format!("{request}\n").as_bytes()).unwrap();
+    stdin.flush().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    loop {
+        let line = lines.next().expect("an event").expect("read stdout");
+        let event: Value = serde_json::from_str(&line).expect("JSON line");
+        assert_eq!(event["event"], "progress", "{event}");
+        if event["data"]["status"] == "downloading" {
+            break;
+        }
+    }
+    assert!(processes_with_cmdline_containing(&marker).len() >= 2, "yt-dlp and its child run");
+    drop(lines);
+    let deadline = Instant::now() + T;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the worker did not stop after its stdout was closed");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.code().is_some(), "exited by itself: {status}");
+    assert_no_process_with(&marker);
+    drop(stdin);
+}
+
+/// A cache database that SQLite cannot read is moved aside (with its bytes intact) and the
+/// worker starts on a fresh one; the warning names both files.
+#[test]
+fn a_garbage_or_truncated_cache_database_is_moved_aside_and_the_worker_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    // Garbage: not a database at all.
+    let garbage = dir.path().join("garbage.db");
+    std::fs::write(&garbage, vec![0x5au8; 16384]).unwrap();
+    // Truncated: a real database with a few hundred pages, cut in half.
+    let truncated = dir.path().join("truncated.db");
+    let (created, _) = run_one_request(&truncated, "{\"task_id\":\"s\",\"action\":\"cache_stats\"}\n");
+    assert!(created.status.success());
+    let fill = "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1])\nc.execute('CREATE TABLE filler(x)')\n\
+        c.executemany('INSERT INTO filler VALUES (?)', [('x' * 1000,) for _ in range(2000)])\nc.commit()\n\
+        c.execute('PRAGMA wal_checkpoint(TRUNCATE)')\nc.close()\n";
+    assert!(Command::new("python3").args(["-c", fill]).arg(&truncated).status().unwrap().success());
+    let size = std::fs::metadata(&truncated).unwrap().len();
+    assert!(size > 1_000_000, "{size}");
+    std::fs::OpenOptions::new().write(true).open(&truncated).unwrap().set_len(size / 2).unwrap();
+
+    for db in [&garbage, &truncated] {
+        let original = std::fs::read(db).unwrap();
+        let (output, _) = run_one_request(db, "{\"task_id\":\"s\",\"action\":\"cache_stats\"}\n");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{}: {stderr}", db.display());
+        let answer: Value = serde_json::from_slice(&output.stdout).expect("one JSON line");
+        assert_eq!(answer["event"], "cache_stats", "{answer}");
+        assert_eq!(answer["data"]["search_entries"], 0, "a fresh cache: {answer}");
+        let prefix = format!("{}.corrupt-", file_name(db));
+        let aside: Vec<PathBuf> = std::fs::read_dir(dir.path()).unwrap().flatten().map(|e| e.path())
+            .filter(|p| file_name(p).starts_with(&prefix) && !file_name(p).ends_with("-wal") && !file_name(p).ends_with("-shm"))
+            .collect();
+        assert_eq!(aside.len(), 1, "moved aside once: {aside:?}");
+        assert_eq!(std::fs::read(&aside[0]).unwrap(), original, "the unreadable file is kept as it was");
+        assert!(stderr.contains("unreadable") && stderr.contains(&aside[0].display().to_string()), "{stderr}");
+        // The fresh database is a good one: the next start does not move anything.
+        let (again, _) = run_one_request(db, "{\"task_id\":\"s\",\"action\":\"cache_stats\"}\n");
+        assert!(again.status.success());
+        assert!(!String::from_utf8_lossy(&again.stderr).contains("unreadable"));
+    }
+}
+
+/// yt-dlp reports only "Postprocessing: Conversion failed!" when ffmpeg runs out of space: a
+/// small opus download fits the 4 MiB disk, its WAV conversion (~10 MiB) does not.
+#[test]
+fn a_disk_filling_up_during_the_conversion_is_disk_full_and_names_the_directory() {
+    let Some(disk) = Tmpfs::mount("4m") else { return };
+    let server = MediaServer::start(media::media_dir());
+    let url = server.media_url(media::tone_webm(60, 440));
+    let downloads = disk.path().display().to_string();
+    let mut worker = Worker::start(&[("DOWNLOAD_DIR", downloads.as_str())]);
+    let request = json!({"task_id": "w", "action": "youtube_dl", "url": url, "params": {"extract_audio": true, "audio_format": "wav"}});
+    let event = ask(&mut worker, request);
+    assert_error(&event, "w", &["DISK_FULL"]);
+    assert!(event["data"]["message"].as_str().unwrap_or_default().contains(&downloads), "{event}");
+    assert_eq!(partial_files_under(disk.path()), Vec::<PathBuf>::new(), "partial files removed");
+    assert_still_serving(&mut worker);
+    drop(worker);
+}
+
+#[test]
+fn a_read_only_download_dir_is_a_start_up_error_naming_it() {
+    let Some(disk) = Tmpfs::mount("1m,ro") else { return };
+    let downloads = disk.path().join("downloads");
+    for dir in [disk.path().to_path_buf(), downloads] {
+        let scratch = tempfile::tempdir().unwrap();
+        let output = Command::new(WORKER)
+            .current_dir(scratch.path())
+            .env("DOWNLOAD_DIR", &dir)
+            .env("DATABASE_URL", sqlite_url(&scratch.path().join("hermes.db")))
+            .stdin(Stdio::null())
+            .output()
+            .expect("run worker");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("DOWNLOAD_DIR") && stderr.contains(&dir.display().to_string()) && stderr.contains("not writable"), "{stderr}");
+        assert!(output.stdout.is_empty());
+    }
+}
+
+#[test]
+fn a_thousand_character_title_still_downloads_under_a_name_the_file_system_takes() {
+    let server = MediaServer::start(media::media_dir());
+    let title = format!("Long {}", "name ".repeat(199));
+    assert!(title.chars().count() >= 1000);
+    let tone = media::tone_webm(1, 620);
+    let item = FeedItem::new(title.clone(), format!("/media/{}", file_name(&tone)));
+    let feed = server.add_feed("long-title", "Long Titles", vec![item]);
+    let mut worker = Worker::start(&[]);
+    let done = ask(&mut worker, json!({"task_id": "p", "action": "playlist", "url": feed, "params": {"extract_audio": false}}));
+    assert_eq!(done["event"], "done", "{done}");
+    assert_eq!(done["data"]["total_tracks_downloaded"], 1, "{done}");
+    assert_eq!(done["data"]["failed_tracks"], 0, "{done}");
+    for path in files_under(&worker.downloads()) {
+        assert!(file_name(&path).len() <= 255, "{}", path.display());
+    }
 }

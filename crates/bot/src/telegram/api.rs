@@ -23,11 +23,25 @@ use thiserror::Error;
 
 use super::db::SendMethod;
 
-/// How many times a call is retried after flood control before giving up.
+/// How many times a call is retried after flood control or a server error before giving up.
 const MAX_FLOOD_RETRIES: u32 = 3;
 /// A `retry_after` above this is not waited out inline (the caller gets the error instead):
-/// a user would rather see nothing than a bot frozen for minutes.
+/// a user would rather see nothing than a bot frozen for minutes. `getUpdates` waits at most
+/// this long too, then polls again. `TELEGRAM_MAX_RETRY_WAIT_SECS` changes it.
 const MAX_INLINE_WAIT: Duration = Duration::from_secs(60);
+/// Pause before retrying after a server error (5xx): doubled each time, capped at 30 s.
+const FIRST_SERVER_ERROR_PAUSE: Duration = Duration::from_secs(1);
+
+/// How long a failed call may be retried.
+#[derive(Debug, Clone, Copy)]
+enum Patience {
+    /// [`MAX_FLOOD_RETRIES`] times, each flood-control wait at most [`Telegram::max_wait`]:
+    /// replies, edits, button answers.
+    Inline,
+    /// As often as needed until this instant: an upload, whose file took a download to make
+    /// and is kept until it is delivered or this deadline passes.
+    Until(tokio::time::Instant),
+}
 
 #[derive(Debug, Error)]
 pub enum TgError {
@@ -55,6 +69,11 @@ impl TgError {
             }
             other => TgError::Transport(other.to_string()),
         }
+    }
+
+    /// Telegram's own failures (5xx), worth retrying like flood control.
+    pub fn is_server_error(&self) -> bool {
+        matches!(self, TgError::Refused { code, .. } if (500..600).contains(code))
     }
 
     /// Telegram answers an edit that changes nothing with 400 "message is not modified": the
@@ -103,6 +122,8 @@ pub enum MediaSource {
 #[derive(Clone)]
 pub struct Telegram {
     bot: Bot,
+    /// The longest flood-control wait taken inline ([`MAX_INLINE_WAIT`] by default).
+    max_wait: Duration,
 }
 
 impl Telegram {
@@ -110,7 +131,19 @@ impl Telegram {
     pub fn new(api_url: String) -> Self {
         Self {
             bot: Bot::new_url(api_url),
+            max_wait: MAX_INLINE_WAIT,
         }
+    }
+
+    /// Changes the longest flood-control wait taken inline (and the cap on `getUpdates`').
+    pub fn with_max_wait(mut self, max_wait: Duration) -> Self {
+        self.max_wait = max_wait;
+        self
+    }
+
+    /// The longest flood-control wait taken inline.
+    pub fn max_wait(&self) -> Duration {
+        self.max_wait
     }
 
     /// One long poll. Updates are returned raw, so one update of a kind this frankenstein version
@@ -222,12 +255,40 @@ impl Telegram {
     }
 
     /// Sends media with `method`; returns the sent message (which carries the new `file_id`).
+    /// Retried like a reply: for re-sending a `file_id`, which costs nothing to try again later.
     pub async fn send_media(
         &self,
         chat_id: i64,
         method: SendMethod,
         source: MediaSource,
         meta: &MediaMeta,
+    ) -> Result<Message, TgError> {
+        self.send_media_with(chat_id, method, source, meta, Patience::Inline)
+            .await
+    }
+
+    /// Uploads a downloaded file: flood control (whatever its `retry_after`) and server errors
+    /// are waited out and retried until `until`; only a wait that would end past it, or another
+    /// failure, gives up.
+    pub async fn upload_until(
+        &self,
+        chat_id: i64,
+        method: SendMethod,
+        source: MediaSource,
+        meta: &MediaMeta,
+        until: tokio::time::Instant,
+    ) -> Result<Message, TgError> {
+        self.send_media_with(chat_id, method, source, meta, Patience::Until(until))
+            .await
+    }
+
+    async fn send_media_with(
+        &self,
+        chat_id: i64,
+        method: SendMethod,
+        source: MediaSource,
+        meta: &MediaMeta,
+        patience: Patience,
     ) -> Result<Message, TgError> {
         let file: FileUpload = match source {
             MediaSource::Path(path) => path.into(),
@@ -243,7 +304,7 @@ impl Telegram {
                     .maybe_performer(meta.performer.clone())
                     .maybe_duration(meta.duration)
                     .build();
-                self.with_flood_retry(|| self.bot.send_audio(&params))
+                self.with_retry(patience, || self.bot.send_audio(&params))
                     .await?
             }
             SendMethod::Video => {
@@ -254,7 +315,7 @@ impl Telegram {
                     .maybe_duration(meta.duration)
                     .supports_streaming(true)
                     .build();
-                self.with_flood_retry(|| self.bot.send_video(&params))
+                self.with_retry(patience, || self.bot.send_video(&params))
                     .await?
             }
             SendMethod::Document => {
@@ -263,7 +324,7 @@ impl Telegram {
                     .document(file)
                     .maybe_caption(meta.caption.clone())
                     .build();
-                self.with_flood_retry(|| self.bot.send_document(&params))
+                self.with_retry(patience, || self.bot.send_document(&params))
                     .await?
             }
         };
@@ -276,18 +337,39 @@ impl Telegram {
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = Result<T, frankenstein::Error>>,
     {
-        let mut attempt = 0;
+        self.with_retry(Patience::Inline, call).await
+    }
+
+    /// Runs `call`, retrying flood control (after its `retry_after`) and server errors (after
+    /// 1 s, 2 s, 4 s, … at most 30 s) as `patience` allows.
+    async fn with_retry<T, F, Fut>(&self, patience: Patience, call: F) -> Result<T, TgError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<T, frankenstein::Error>>,
+    {
+        let mut attempt: u32 = 0;
         loop {
-            match call().await.map_err(TgError::from_frankenstein) {
-                Err(TgError::RetryAfter(wait))
-                    if attempt < MAX_FLOOD_RETRIES && wait <= MAX_INLINE_WAIT =>
-                {
-                    attempt += 1;
-                    tracing::warn!(?wait, attempt, "Telegram flood control, waiting");
-                    tokio::time::sleep(wait).await;
+            let error = match call().await.map_err(TgError::from_frankenstein) {
+                Err(error) => error,
+                ok => return ok,
+            };
+            let wait = match &error {
+                TgError::RetryAfter(wait) => *wait,
+                error if error.is_server_error() => {
+                    FIRST_SERVER_ERROR_PAUSE.saturating_mul(1 << attempt.min(5)).min(Duration::from_secs(30))
                 }
-                other => return other,
+                _ => return Err(error),
+            };
+            let allowed = match patience {
+                Patience::Inline => attempt < MAX_FLOOD_RETRIES && wait <= self.max_wait,
+                Patience::Until(until) => tokio::time::Instant::now() + wait <= until,
+            };
+            if !allowed {
+                return Err(error);
             }
+            attempt += 1;
+            tracing::warn!(%error, ?wait, attempt, "Telegram call failed, retrying");
+            tokio::time::sleep(wait).await;
         }
     }
 }

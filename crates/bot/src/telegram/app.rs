@@ -12,6 +12,7 @@ use super::api::Telegram;
 use super::callbacks::FlowStore;
 use super::config::BotConfig;
 use super::db::Db;
+use super::limits::PerChatRate;
 
 pub struct App {
     pub config: BotConfig,
@@ -26,6 +27,8 @@ pub struct App {
     /// Header line of each active task (title or link) for `/status`.
     labels: Mutex<HashMap<String, String>>,
     shutting_down: AtomicBool,
+    /// `SEARCHES_PER_CHAT_PER_HOUR`.
+    pub searches: PerChatRate,
 }
 
 impl App {
@@ -38,6 +41,7 @@ impl App {
         download_root: PathBuf,
     ) -> Self {
         Self {
+            searches: PerChatRate::per_hour(config.searches_per_chat_per_hour),
             config,
             telegram,
             client,

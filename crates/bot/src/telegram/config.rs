@@ -17,6 +17,17 @@ pub const DOWNLOAD_DIR_VAR: &str = "DOWNLOAD_DIR";
 pub const KEEP_FILES_VAR: &str = "KEEP_FILES";
 pub const DATABASE_URL_VAR: &str = "BOT_DATABASE_URL";
 pub const POLL_TIMEOUT_VAR: &str = "TELEGRAM_POLL_TIMEOUT_SECS";
+pub const MAX_QUEUED_VAR: &str = "MAX_QUEUED_PER_CHAT";
+pub const SEARCHES_PER_CHAT_VAR: &str = "SEARCHES_PER_CHAT_PER_HOUR";
+pub const MAX_RETRY_WAIT_VAR: &str = "TELEGRAM_MAX_RETRY_WAIT_SECS";
+
+/// Downloads one chat may have queued or running at once; more are refused.
+pub const DEFAULT_MAX_QUEUED_PER_CHAT: u64 = 20;
+/// Searches one chat may start per hour: well below the worker's shared
+/// `RATE_LIMIT_SEARCHES_PER_HOUR` (60), so one chat cannot use up everyone's searches.
+pub const DEFAULT_SEARCHES_PER_CHAT_PER_HOUR: u64 = 15;
+/// The longest Telegram flood-control wait taken inline (and `getUpdates`' cap).
+pub const DEFAULT_MAX_RETRY_WAIT_SECS: u64 = 60;
 
 pub const DEFAULT_API_URL: &str = "https://api.telegram.org";
 /// The public Bot API refuses uploads above 50 MB; a self-hosted Bot API server allows 2000.
@@ -63,6 +74,12 @@ pub struct BotConfig {
     pub keep_files: bool,
     pub database_url: String,
     pub poll_timeout_secs: u32,
+    /// `MAX_QUEUED_PER_CHAT`: a chat's queued and running downloads, at most.
+    pub max_queued_per_chat: usize,
+    /// `SEARCHES_PER_CHAT_PER_HOUR`: searches one chat may start per hour.
+    pub searches_per_chat_per_hour: u32,
+    /// `TELEGRAM_MAX_RETRY_WAIT_SECS`: the longest flood-control wait taken inline.
+    pub max_retry_wait_secs: u64,
 }
 
 impl BotConfig {
@@ -98,6 +115,16 @@ impl BotConfig {
                     .min(50),
             )
             .unwrap_or(DEFAULT_POLL_TIMEOUT_SECS),
+            max_queued_per_chat: usize::try_from(
+                env.positive(MAX_QUEUED_VAR, DEFAULT_MAX_QUEUED_PER_CHAT)?,
+            )
+            .unwrap_or(usize::MAX),
+            searches_per_chat_per_hour: u32::try_from(
+                env.positive(SEARCHES_PER_CHAT_VAR, DEFAULT_SEARCHES_PER_CHAT_PER_HOUR)?,
+            )
+            .unwrap_or(u32::MAX),
+            max_retry_wait_secs: env
+                .positive(MAX_RETRY_WAIT_VAR, DEFAULT_MAX_RETRY_WAIT_SECS)?,
         })
     }
 
@@ -258,6 +285,25 @@ mod tests {
         assert!(!c.keep_files);
         assert_eq!(c.database_url, DEFAULT_DATABASE_URL);
         assert_eq!(c.poll_timeout_secs, 30);
+        assert_eq!(c.max_queued_per_chat, 20);
+        assert_eq!(c.searches_per_chat_per_hour, 15);
+        assert_eq!(c.max_retry_wait_secs, 60);
+    }
+
+    #[test]
+    fn limits_are_read() {
+        let c = config(&[
+            (TOKEN_VAR, "1:x"),
+            (MAX_QUEUED_VAR, "3"),
+            (SEARCHES_PER_CHAT_VAR, "4"),
+            (MAX_RETRY_WAIT_VAR, "5"),
+        ])
+        .expect("valid");
+        assert_eq!(
+            (c.max_queued_per_chat, c.searches_per_chat_per_hour, c.max_retry_wait_secs),
+            (3, 4, 5)
+        );
+        assert!(config(&[(TOKEN_VAR, "1:x"), (MAX_QUEUED_VAR, "0")]).is_err());
     }
 
     #[test]

@@ -20,6 +20,14 @@ pub enum DbError {
         #[source]
         source: sqlx::Error,
     },
+    /// SQLite cannot read the file. Unlike the worker's cache, this file holds real state
+    /// (tasks, settings, uploads), so it is never moved aside or replaced: the bot stops.
+    #[error(
+        "the bot database {url} is damaged ({problem}). It holds the bot's tasks, settings and \
+         uploads, so it is left untouched: restore it from a backup, or move it away to start \
+         with an empty one"
+    )]
+    Damaged { url: String, problem: String },
     #[error("bot database query failed: {0}")]
     Query(#[from] sqlx::Error),
 }
@@ -122,12 +130,38 @@ pub fn state_name(state: TaskState) -> &'static str {
     }
 }
 
+/// SQLITE_CORRUPT (11) or SQLITE_NOTADB (26), extended codes and migration errors included.
+fn is_damaged(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Database(db) => db
+            .code()
+            .and_then(|c| c.parse::<i32>().ok())
+            .is_some_and(|c| matches!(c & 0xff, 11 | 26)),
+        sqlx::Error::Migrate(migrate) => match migrate.as_ref() {
+            sqlx::migrate::MigrateError::Execute(inner)
+            | sqlx::migrate::MigrateError::ExecuteMigration(inner, _) => is_damaged(inner),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
 impl Db {
-    /// Opens (creating if needed) and migrates the database at `url`.
+    /// Opens (creating if needed) and migrates the database at `url`. A damaged file is an
+    /// error ([`DbError::Damaged`]), never replaced.
     pub async fn open(url: &str) -> Result<Db, DbError> {
-        let error = |source| DbError::Open {
-            url: url.to_owned(),
-            source,
+        let error = |source: sqlx::Error| {
+            if is_damaged(&source) {
+                DbError::Damaged {
+                    url: url.to_owned(),
+                    problem: source.to_string(),
+                }
+            } else {
+                DbError::Open {
+                    url: url.to_owned(),
+                    source,
+                }
+            }
         };
         let options = SqliteConnectOptions::from_str(url)
             .map_err(error)?
@@ -144,6 +178,23 @@ impl Db {
             .run(&pool)
             .await
             .map_err(|e| error(sqlx::Error::Migrate(Box::new(e))))?;
+        // A truncated file can open and migrate and fail only when a lost page is read.
+        let verdict = sqlx::query_scalar::<_, String>("PRAGMA quick_check(1)")
+            .fetch_one(&pool)
+            .await;
+        let problem = match verdict {
+            Ok(verdict) if verdict == "ok" => None,
+            Ok(verdict) => Some(verdict),
+            Err(e) if is_damaged(&e) => Some(e.to_string()),
+            Err(_) => None,
+        };
+        if let Some(problem) = problem {
+            pool.close().await;
+            return Err(DbError::Damaged {
+                url: url.to_owned(),
+                problem,
+            });
+        }
         Ok(Db { pool })
     }
 

@@ -16,6 +16,11 @@ use super::messages;
 const AUDIO_EXTENSIONS: &[&str] = &["mp3", "m4a", "aac", "opus", "ogg", "oga", "flac", "wav"];
 const VIDEO_EXTENSIONS: &[&str] = &["mp4", "webm", "mkv", "mov", "m4v"];
 
+/// How long a finished task may keep retrying its upload through flood control (whatever its
+/// `retry_after`) and Telegram server errors: the task's deadline, as long as the worker's
+/// default `IPC_TIMEOUT`. The file stays on disk until it is delivered or this runs out.
+pub const UPLOAD_DEADLINE: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// A delivery that did not happen: what the user reads, and the reason for the logs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveryError {
@@ -87,9 +92,10 @@ pub async fn deliver_single(
             .then(|| title.clone())
             .flatten(),
     };
+    let until = tokio::time::Instant::now() + UPLOAD_DEADLINE;
     let sent = app
         .telegram
-        .send_media(job.chat_id, method, MediaSource::Path(path.clone()), &meta)
+        .upload_until(job.chat_id, method, MediaSource::Path(path.clone()), &meta, until)
         .await
         .map_err(|error| DeliveryError::upload(&error))?;
     remember_upload(app, job, spec, &sent, method, title).await;
@@ -119,6 +125,7 @@ pub async fn deliver_playlist(
     }
     let total = parts.len();
     let limit = app.config.upload_limit_bytes();
+    let until = tokio::time::Instant::now() + UPLOAD_DEADLINE;
     for (index, (path, size)) in parts.iter().enumerate() {
         let caption = part_caption(&done.playlist_name, index + 1, total);
         if *size > limit {
@@ -135,11 +142,12 @@ pub async fn deliver_playlist(
             ..MediaMeta::default()
         };
         app.telegram
-            .send_media(
+            .upload_until(
                 chat_id,
                 SendMethod::Document,
                 MediaSource::Path(path.clone()),
                 &meta,
+                until,
             )
             .await
             .map_err(|error| DeliveryError::upload(&error))?;

@@ -224,6 +224,12 @@ pub async fn search(app: Arc<App>, chat_id: i64, query: &str) {
         reply(&app, chat_id, messages::SEARCH_USAGE).await;
         return;
     }
+    if let Err(retry_in) = app.searches.try_acquire(chat_id) {
+        let limit = app.config.searches_per_chat_per_hour;
+        tracing::info!(chat_id, limit, "search refused: the chat's hourly share is used up");
+        reply(&app, chat_id, &messages::searches_used_up(limit, retry_in)).await;
+        return;
+    }
     let waiting = format!("🔎 Searching for “{}”…", shorten(query, 60));
     let Some(message_id) = placeholder(&app, chat_id, &waiting, None).await else {
         return;

@@ -166,26 +166,55 @@ fn active_tasks(app: &App, chat_id: i64) -> Vec<TaskSnapshot> {
     app.queue.snapshot_for_chat(chat_id).into_iter().filter(|task| !task.state.is_finished()).collect()
 }
 
-/// The chat's queued and running tasks, each with its bar.
+/// Tasks `/status` shows one by one; the rest are summed up in one line.
+const STATUS_LISTED: usize = 10;
+/// Telegram refuses messages over 4096 characters; this leaves room for the summary line.
+const STATUS_BUDGET: usize = 3600;
+
+/// The chat's queued and running tasks, each with its bar: running ones first, at most
+/// [`STATUS_LISTED`] of them and never more than fits one message, then a line counting the
+/// rest (a chat may have `MAX_QUEUED_PER_CHAT` tasks, each entry takes ~150 characters).
 async fn status(app: &App, chat_id: i64) {
-    let active = active_tasks(app, chat_id);
+    let mut active = active_tasks(app, chat_id);
     if active.is_empty() {
         reply(app, chat_id, messages::QUEUE_EMPTY).await;
         return;
     }
+    // Stable: running before queued, each group in queue order.
+    active.sort_by_key(|task| task.queue_position.is_some());
+    let text = status_text(&active, |task| {
+        app.label(&task.task_id).unwrap_or_else(|| task.kind.clone())
+    });
+    reply(app, chat_id, &text).await;
+}
+
+fn status_text(active: &[TaskSnapshot], label: impl Fn(&TaskSnapshot) -> String) -> String {
     let mut text = String::from("Your downloads:");
-    for task in &active {
-        let label = app
-            .label(&task.task_id)
-            .unwrap_or_else(|| task.kind.clone());
-        let _ = write!(
-            text,
-            "\n\n{label}\n{}\n/cancel {}",
+    let mut listed = 0;
+    for task in active.iter().take(STATUS_LISTED) {
+        let entry = format!(
+            "\n\n{}\n{}\n/cancel {}",
+            crate::telegram::jobs::shorten(&label(task), 100),
             render_status(&StatusView::from(task)),
             short_id(&task.task_id)
         );
+        if text.chars().count() + entry.chars().count() > STATUS_BUDGET {
+            break;
+        }
+        text.push_str(&entry);
+        listed += 1;
     }
-    reply(app, chat_id, &text).await;
+    let rest = &active[listed..];
+    if !rest.is_empty() {
+        let queued = rest.iter().filter(|t| t.queue_position.is_some()).count();
+        let _ = write!(
+            text,
+            "\n\n…and {} more ({} running, {queued} queued).",
+            rest.len(),
+            rest.len() - queued
+        );
+    }
+    text
 }
 
 /// `/cancel` cancels the chat's newest active task, `/cancel <id prefix>` the matching ones.
@@ -256,6 +285,31 @@ mod tests {
             let got = got.as_ref().map(|(c, a)| (c.as_str(), *a));
             assert_eq!(got, *expected, "{text:?}");
         }
+    }
+
+    #[test]
+    fn status_of_two_hundred_tasks_fits_one_message() {
+        use crate::task_queue::TaskState;
+        let task = |i: usize| TaskSnapshot {
+            task_id: format!("tg-{i:032x}"),
+            chat_id: 1,
+            kind: "audio".into(),
+            state: if i < 2 { TaskState::Running } else { TaskState::Queued },
+            percent: 40,
+            speed: "1.0MiB/s".into(),
+            queue_position: (i >= 2).then(|| i - 1),
+            enqueued_at: std::time::Instant::now(),
+            started_at: None,
+            finished_at: None,
+            failure: None,
+        };
+        let tasks: Vec<TaskSnapshot> = (0..200).map(task).collect();
+        let text = status_text(&tasks, |t| format!("🎵 {} {}", "x".repeat(300), t.task_id));
+        assert!(text.chars().count() <= 4096, "{} characters", text.chars().count());
+        assert!(text.contains("…and 190 more (0 running, 190 queued)."), "{text}");
+        assert_eq!(text.matches("/cancel ").count(), 10);
+        let few = status_text(&tasks[..3], |_| "🎵 Song".into());
+        assert!(!few.contains("more"), "{few}");
     }
 
     #[test]

@@ -145,6 +145,25 @@ pub async fn start(app: Arc<App>, job: Job) {
     if answered_from_cache(&app, &job).await {
         return;
     }
+    let active = app
+        .queue
+        .snapshot_for_chat(job.chat_id)
+        .iter()
+        .filter(|task| !task.state.is_finished())
+        .count();
+    if active >= app.config.max_queued_per_chat {
+        tracing::info!(chat_id = job.chat_id, active, "download refused: MAX_QUEUED_PER_CHAT reached");
+        let text = messages::queue_full(app.config.max_queued_per_chat);
+        match job.reuse_message_id {
+            Some(message_id) => {
+                if let Err(error) = app.telegram.edit_text(job.chat_id, message_id, &text, None).await {
+                    tracing::warn!(%error, "cannot refuse in the keyboard message");
+                }
+            }
+            None => super::handlers::reply(&app, job.chat_id, &text).await,
+        }
+        return;
+    }
     let task_id = new_task_id("tg");
     let header = job.header();
     let Some(status) = open_status_message(&app, &job, &task_id, &header).await else {
@@ -413,6 +432,11 @@ impl Runner {
                 .unwrap_or_default();
             let eta = (progress.eta > 0).then_some(progress.eta);
             let view = StatusView::from_progress(&status, progress.percent, &progress.speed, eta);
+            // The worker's "completed" means the file is ready, not delivered: the upload (which
+            // may wait out flood control) comes first, and only `record` says ✅ Completed.
+            if matches!(view, StatusView::Completed) {
+                continue;
+            }
             self.show(view).await;
         }
     }

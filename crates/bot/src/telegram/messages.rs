@@ -42,6 +42,23 @@ pub const NO_LINK_HINT: &str =
 pub const UNKNOWN_COMMAND: &str = "I don't know that command. Try /help.";
 pub const CANCEL_NOTHING: &str = "Nothing to cancel.";
 pub const QUEUE_EMPTY: &str = "No downloads right now.";
+
+/// A chat already has `limit` downloads queued or running (`MAX_QUEUED_PER_CHAT`).
+pub fn queue_full(limit: usize) -> String {
+    format!(
+        "⏳ You already have {limit} downloads queued or running, the most one chat can have. \
+         Wait for some to finish (or /cancel some), then send this again."
+    )
+}
+
+/// A chat used its `SEARCHES_PER_CHAT_PER_HOUR`.
+pub fn searches_used_up(limit: u32, retry_in: std::time::Duration) -> String {
+    let minutes = retry_in.as_secs().div_ceil(60).max(1);
+    format!(
+        "🔎 You have used this chat's {limit} searches for this hour. \
+         Try again in {minutes} min, or send a link directly."
+    )
+}
 pub const NOT_A_LINK: &str = "Please give me a link, e.g. /audio https://youtu.be/…";
 pub const SEARCH_USAGE: &str = "Usage: /search <words>, e.g. /search lofi hip hop";
 pub const SEARCH_EMPTY: &str = "No results.";

@@ -15,6 +15,7 @@ pub mod delivery;
 pub mod flows;
 pub mod handlers;
 pub mod jobs;
+pub mod limits;
 pub mod messages;
 pub mod polling;
 pub mod progress;
@@ -128,7 +129,8 @@ async fn start(config: BotConfig) -> Result<Arc<App>, StartError> {
             }
         });
     }));
-    let telegram = Telegram::new(config.bot_api_url());
+    let telegram = Telegram::new(config.bot_api_url())
+        .with_max_wait(Duration::from_secs(config.max_retry_wait_secs));
     Ok(Arc::new(App::new(
         config,
         telegram,

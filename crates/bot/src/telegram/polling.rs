@@ -1,5 +1,6 @@
 //! Long polling: `getUpdates` with a moving offset, each update handled on its own task, errors
-//! backed off, flood control waited out, until SIGINT/SIGTERM.
+//! backed off, flood control waited out (at most `TELEGRAM_MAX_RETRY_WAIT_SECS`, then polled
+//! again), until SIGINT/SIGTERM.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,8 +43,11 @@ pub async fn poll_until_stopped(app: Arc<App>) -> i32 {
                 continue;
             }
             Err(TgError::RetryAfter(wait)) => {
-                tracing::warn!(?wait, "getUpdates hit flood control");
-                wait
+                // Capped like every other call's wait: a `retry_after` of an hour must not
+                // silence the bot for an hour; if Telegram still refuses, it says so again.
+                let capped = wait.min(app.telegram.max_wait());
+                tracing::warn!(?wait, ?capped, "getUpdates hit flood control");
+                capped
             }
             Err(TgError::Refused {
                 code: code @ (401 | 404),

@@ -46,12 +46,19 @@ pub const PROGRESS_TEMPLATE: &str =
 /// when each one starts and finishes, so the status can switch to converting/processing at once.
 pub const POSTPROCESS_TEMPLATE: &str = "postprocess:%(progress.{status,postprocessor})j";
 
-/// Output template for a single download: the title as yt-dlp sanitises it.
-pub const SINGLE_OUTPUT_TEMPLATE: &str = "%(title)s.%(ext)s";
+/// Output template for a single download: the title as yt-dlp sanitises it, cut to 180
+/// UTF-8 bytes (on a character boundary) so that the name, with its
+/// extension and `.part`/`.fNNN` suffixes, fits the file system's 255-byte limit even for a
+/// 1000-character title. Not `--trim-filenames`: measured with yt-dlp 2026.10.26, it counts
+/// characters (3–4 bytes each in many scripts), it cuts the whole path rather than the name, and
+/// it cuts nothing when a directory above contains a dot (`/tmp/.tmpX/...`: it splits at the
+/// last two dots of the path). yt-dlp cuts before it sanitises, and sanitising turns `/`, `?`,
+/// `:` … into 3-byte look-alikes: 180 leaves room for some of those and for the suffixes.
+pub const SINGLE_OUTPUT_TEMPLATE: &str = "%(title).180B.%(ext)s";
 
 /// Output template for playlist items: the playlist position first, so the tracks of a ZIP sort
-/// in playlist order.
-pub const PLAYLIST_OUTPUT_TEMPLATE: &str = "%(playlist_index)03d - %(title)s.%(ext)s";
+/// in playlist order; the title cut like [`SINGLE_OUTPUT_TEMPLATE`]'s.
+pub const PLAYLIST_OUTPUT_TEMPLATE: &str = "%(playlist_index)03d - %(title).180B.%(ext)s";
 
 /// Tallest video a `Video` download picks unless an explicit selector says otherwise.
 pub const VIDEO_MAX_HEIGHT: u32 = 1080;
@@ -421,7 +428,7 @@ mod tests {
                 "--audio-quality",
                 "0",
                 "-o",
-                "/dl/task-1/%(title)s.%(ext)s",
+                "/dl/task-1/%(title).180B.%(ext)s",
                 "--",
                 "https://youtu.be/x",
             ]
@@ -585,7 +592,7 @@ mod tests {
         assert_eq!(value_of(&argv, "--download-archive"), "/dl/archive.txt");
         assert_eq!(
             value_of(&argv, "-o"),
-            "/dl/task-1/%(playlist_index)03d - %(title)s.%(ext)s"
+            "/dl/task-1/%(playlist_index)03d - %(title).180B.%(ext)s"
         );
     }
 
@@ -612,7 +619,7 @@ mod tests {
             .map(|i| argv[i + 1].clone());
         assert_eq!(
             o.map(OsString::into_vec),
-            Some(b"/dl/100%%\xff/%(title)s.%(ext)s".to_vec())
+            Some(b"/dl/100%%\xff/%(title).180B.%(ext)s".to_vec())
         );
     }
 

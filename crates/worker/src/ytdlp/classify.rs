@@ -102,7 +102,7 @@ pub fn classify_message(message: &str) -> YtdlpErrorKind {
         YtdlpErrorKind::NoSuitableFormat
     } else if has(&["unsupported url", "is not a valid url"]) {
         YtdlpErrorKind::UnsupportedUrl
-    } else if has(&["no space left on device"]) {
+    } else if has(&["no space left on device", "disk quota exceeded"]) {
         YtdlpErrorKind::DiskFull
     } else if has(&[
         "video unavailable",
@@ -118,6 +118,31 @@ pub fn classify_message(message: &str) -> YtdlpErrorKind {
         YtdlpErrorKind::NetworkTimeout
     } else {
         YtdlpErrorKind::Other
+    }
+}
+
+/// Below this much free space, a failed conversion is taken for a full disk.
+const NEARLY_FULL_BYTES: u64 = 1024 * 1024;
+
+/// yt-dlp reports an ffmpeg that ran out of space only as ffmpeg's last line, `Postprocessing:
+/// Conversion failed!` (ffmpeg's "No space left on device" lines reach yt-dlp's output only with
+/// `--verbose`). So when a run failed for no recognised reason while post-processing, the free
+/// space where it was writing decides: (almost) none left → [`YtdlpErrorKind::DiskFull`], with
+/// a message naming the directory. Checked before the run's partial files are removed.
+pub(crate) fn with_disk_space(kind: YtdlpErrorKind, message: String, written: &[std::path::PathBuf]) -> (YtdlpErrorKind, String) {
+    let text = normalise(&message);
+    let converting = ["conversion failed", "postprocessing", "error writing trailer", "error muxing"].iter().any(|p| text.contains(p));
+    if kind != YtdlpErrorKind::Other || !converting {
+        return (kind, message);
+    }
+    let Some(dir) = written.iter().rev().filter_map(|p| p.parent()).find(|d| d.is_dir()) else {
+        return (kind, message);
+    };
+    match nix::sys::statvfs::statvfs(dir) {
+        Ok(stats) if (stats.blocks_available() as u64).saturating_mul(stats.fragment_size() as u64) < NEARLY_FULL_BYTES => {
+            (YtdlpErrorKind::DiskFull, format!("no space left on device in {} ({message})", dir.display()))
+        }
+        _ => (kind, message),
     }
 }
 

@@ -168,7 +168,8 @@ impl Outcome {
             };
             return WorkerError::Ytdlp { kind: super::classify::YtdlpErrorKind::Other, message: format!("yt-dlp {how}") };
         }
-        WorkerError::Ytdlp { kind: classify(&self.errors), message: first_error_message(&self.errors) }
+        let (kind, message) = super::classify::with_disk_space(classify(&self.errors), first_error_message(&self.errors), &self.written);
+        WorkerError::Ytdlp { kind, message }
     }
 }
 

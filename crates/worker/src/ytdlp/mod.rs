@@ -5,6 +5,7 @@ pub mod classify;
 pub mod driver;
 pub mod final_files;
 pub mod info;
+pub mod orphans;
 pub mod progress;
 pub mod runner;
 pub mod size_cap;

@@ -193,6 +193,7 @@ struct GroupGuard {
 impl GroupGuard {
     fn register(pgid: Pid) -> Self {
         live_groups().insert(pgid.as_raw());
+        super::orphans::watch(pgid.as_raw());
         GroupGuard {
             pgid,
             registered: true,
@@ -207,6 +208,7 @@ impl GroupGuard {
     fn release(&mut self) {
         if self.registered {
             live_groups().remove(&self.pgid.as_raw());
+            super::orphans::unwatch(self.pgid.as_raw());
             self.registered = false;
         }
     }
@@ -239,16 +241,17 @@ impl RunningChild {
         for name in &spec.env_remove {
             command.env_remove(name);
         }
-        let child = command
+        command
             .args(&spec.args)
             .envs(spec.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0)
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|err| spawn_error(&spec.program, err))?;
+            .kill_on_drop(true);
+        // Dies with the worker even when the worker is SIGKILLed (see `orphans`).
+        super::orphans::die_with_parent(&mut command, Signal::SIGKILL);
+        let child = command.spawn().map_err(|err| spawn_error(&spec.program, err))?;
         let pid = child
             .id()
             .and_then(|id| i32::try_from(id).ok())
