@@ -4,6 +4,8 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 use tokio::sync::OnceCell;
+use hermes_protocol::JsSupport;
+use crate::config::Config;
 
 /// How long a `--version` probe may take before the tool is reported as unavailable.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(15);
@@ -30,6 +32,8 @@ fn is_executable(path: &Path) -> bool {
 pub struct ToolVersions {
     pub ytdlp: Option<String>,
     pub ffmpeg: Option<String>,
+    /// yt-dlp's JavaScript runtime and `yt-dlp-ejs`, from its verbose header.
+    pub js: JsSupport,
 }
 
 /// Tool versions for `health_check`: what this process probed, else what an earlier process
@@ -42,22 +46,27 @@ pub struct ToolProbe {
 
 impl ToolProbe {
     /// The versions, probing only when nothing is known yet; concurrent callers share one probe.
-    pub async fn versions(&self, ytdlp: &Path, ffmpeg: &Path) -> ToolVersions {
+    pub async fn versions(&self, config: &Config) -> ToolVersions {
         if let Some(versions) = self.probed.get() {
             return versions.clone();
         }
         if let Some(versions) = self.remembered.lock().unwrap_or_else(|p| p.into_inner()).clone() {
             return versions;
         }
-        self.probe(ytdlp, ffmpeg).await
+        self.probe(config).await
     }
 
-    /// Runs the `--version` probes (once per process) and returns their result.
-    pub async fn probe(&self, ytdlp: &Path, ffmpeg: &Path) -> ToolVersions {
+    /// Runs the `--version` probes and yt-dlp's verbose header (once per process, concurrently)
+    /// and returns their result.
+    pub async fn probe(&self, config: &Config) -> ToolVersions {
         self.probed
             .get_or_init(|| async {
-                let (ytdlp, ffmpeg) = tokio::join!(first_line_of(ytdlp, "--version"), first_line_of(ffmpeg, "-version"));
-                ToolVersions { ytdlp, ffmpeg: ffmpeg.map(|line| ffmpeg_version(&line)) }
+                let (ytdlp, ffmpeg, js) = tokio::join!(
+                    first_line_of(&config.ytdlp_bin, "--version"),
+                    first_line_of(&config.ffmpeg_bin, "-version"),
+                    js_support(config)
+                );
+                ToolVersions { ytdlp, ffmpeg: ffmpeg.map(|line| ffmpeg_version(&line)), js }
             })
             .await
             .clone()
@@ -83,6 +92,24 @@ pub fn fingerprint(program: &Path) -> String {
         .map(|d| d.as_nanos())
         .unwrap_or(0);
     format!("{}|{size}|{mtime}", path.display())
+}
+
+/// The fingerprint of everything the JavaScript support depends on: yt-dlp, Deno and Node.
+pub fn js_fingerprint(config: &Config) -> String {
+    let node = config.node_bin.as_deref().map(fingerprint).unwrap_or_default();
+    format!("{}#{}#{node}", fingerprint(&config.ytdlp_bin), fingerprint(&config.deno_bin))
+}
+
+/// What `yt-dlp -v` (with the runtimes every call gets) says about its JavaScript support. yt-dlp
+/// exits 2 for want of a URL after printing the header, so the exit status is not looked at.
+async fn js_support(config: &Config) -> JsSupport {
+    let argv = crate::ytdlp::args::verbose_probe_argv(&crate::toolchain::toolchain_env(config));
+    let mut command = tokio::process::Command::new(&config.ytdlp_bin);
+    command.args(argv).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).kill_on_drop(true);
+    match tokio::time::timeout(PROBE_TIMEOUT, command.output()).await {
+        Ok(Ok(output)) => JsSupport::from_verbose_output(&String::from_utf8_lossy(&output.stderr)),
+        _ => JsSupport::default(),
+    }
 }
 
 /// `ffmpeg version 5.1.9-0+deb12u1 Copyright ...` → `5.1.9-0+deb12u1`.
