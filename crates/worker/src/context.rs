@@ -5,7 +5,7 @@ use crate::events::EventSender;
 use crate::search::{RateLimiter, SearchOutcome, SingleFlight};
 use crate::shutdown::Shutdown;
 use crate::tasks::TaskRegistry;
-use crate::tools::{fingerprint, js_fingerprint, ToolProbe, ToolVersions};
+use crate::tools::{binaries_fingerprint, fingerprint, js_fingerprint, ToolProbe, ToolVersions};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::Semaphore;
@@ -65,12 +65,12 @@ impl Context {
         if let Some(versions) = known.await {
             tracing::debug!(ytdlp = ?versions.ytdlp, ffmpeg = ?versions.ffmpeg, js = ?versions.js, "tool versions known from an earlier start");
             warn_if_youtube_degraded(&versions);
-            self.tools.remember(versions);
+            self.tools.remember(binaries_fingerprint(&self.config), versions).await;
             return tokio::spawn(async {});
         }
         let ctx = self.clone();
         tokio::spawn(async move {
-            let versions = ctx.tools.probe(&ctx.config).await;
+            let versions = ctx.tools.versions(&ctx.config).await;
             tracing::info!(ytdlp = ?versions.ytdlp, ffmpeg = ?versions.ffmpeg, js = ?versions.js, "tools probed");
             warn_if_youtube_degraded(&versions);
             let js = serde_json::to_string(&versions.js).ok();

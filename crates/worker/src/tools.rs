@@ -3,7 +3,6 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
-use tokio::sync::OnceCell;
 use hermes_protocol::JsSupport;
 use crate::config::Config;
 
@@ -38,44 +37,49 @@ pub struct ToolVersions {
 
 /// Tool versions for `health_check`: what this process probed, else what an earlier process
 /// recorded for the same binaries (so a restart costs no Python start-up), else a probe now.
+/// Either is kept with the fingerprint of the binaries it describes, so a yt-dlp switched by
+/// `hermes update-ytdlp` while the worker runs is probed again at the next look.
 #[derive(Default)]
 pub struct ToolProbe {
-    probed: OnceCell<ToolVersions>,
-    remembered: std::sync::Mutex<Option<ToolVersions>>,
+    known: tokio::sync::Mutex<Option<(String, ToolVersions)>>,
 }
 
 impl ToolProbe {
-    /// The versions, probing only when nothing is known yet; concurrent callers share one probe.
+    /// The versions, probing only when nothing is known for the current binaries; concurrent
+    /// callers share one probe.
     pub async fn versions(&self, config: &Config) -> ToolVersions {
-        if let Some(versions) = self.probed.get() {
-            return versions.clone();
+        let key = binaries_fingerprint(config);
+        let mut known = self.known.lock().await;
+        if let Some((probed_for, versions)) = known.as_ref() {
+            if *probed_for == key {
+                return versions.clone();
+            }
         }
-        if let Some(versions) = self.remembered.lock().unwrap_or_else(|p| p.into_inner()).clone() {
-            return versions;
-        }
-        self.probe(config).await
+        let versions = probe(config).await;
+        *known = Some((key, versions.clone()));
+        versions
     }
 
-    /// Runs the `--version` probes and yt-dlp's verbose header (once per process, concurrently)
-    /// and returns their result.
-    pub async fn probe(&self, config: &Config) -> ToolVersions {
-        self.probed
-            .get_or_init(|| async {
-                let (ytdlp, ffmpeg, js) = tokio::join!(
-                    first_line_of(&config.ytdlp_bin, "--version"),
-                    first_line_of(&config.ffmpeg_bin, "-version"),
-                    js_support(config)
-                );
-                ToolVersions { ytdlp, ffmpeg: ffmpeg.map(|line| ffmpeg_version(&line)), js }
-            })
-            .await
-            .clone()
+    /// Versions recorded earlier for the binaries with fingerprint `key`
+    /// (see [`binaries_fingerprint`]).
+    pub async fn remember(&self, key: String, versions: ToolVersions) {
+        *self.known.lock().await = Some((key, versions));
     }
+}
 
-    /// Versions recorded earlier for the same binaries.
-    pub fn remember(&self, versions: ToolVersions) {
-        *self.remembered.lock().unwrap_or_else(|p| p.into_inner()) = Some(versions);
-    }
+/// Runs the `--version` probes and yt-dlp's verbose header, concurrently.
+async fn probe(config: &Config) -> ToolVersions {
+    let (ytdlp, ffmpeg, js) = tokio::join!(
+        first_line_of(&config.ytdlp_bin, "--version"),
+        first_line_of(&config.ffmpeg_bin, "-version"),
+        js_support(config)
+    );
+    ToolVersions { ytdlp, ffmpeg: ffmpeg.map(|line| ffmpeg_version(&line)), js }
+}
+
+/// The fingerprints of every binary [`ToolVersions`] describes, as one key.
+pub fn binaries_fingerprint(config: &Config) -> String {
+    format!("{}\n{}\n{}", fingerprint(&config.ytdlp_bin), fingerprint(&config.ffmpeg_bin), js_fingerprint(config))
 }
 
 /// Identifies a binary's current state: its resolved path, size and modification time. A
