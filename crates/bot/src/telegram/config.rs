@@ -17,6 +17,9 @@ pub const DOWNLOAD_DIR_VAR: &str = "DOWNLOAD_DIR";
 pub const KEEP_FILES_VAR: &str = "KEEP_FILES";
 pub const DATABASE_URL_VAR: &str = "BOT_DATABASE_URL";
 pub const POLL_TIMEOUT_VAR: &str = "TELEGRAM_POLL_TIMEOUT_SECS";
+/// The worker's cookie file, which the admin replaces with `/cookies` (same default as the worker).
+pub const COOKIE_FILE_VAR: &str = "YOUTUBE_COOKIE_FILE";
+pub const AUTO_UPDATE_VAR: &str = "YTDLP_AUTO_UPDATE";
 
 pub const DEFAULT_API_URL: &str = "https://api.telegram.org";
 /// The public Bot API refuses uploads above 50 MB; a self-hosted Bot API server allows 2000.
@@ -63,6 +66,10 @@ pub struct BotConfig {
     pub keep_files: bool,
     pub database_url: String,
     pub poll_timeout_secs: u32,
+    /// `YOUTUBE_COOKIE_FILE` (default `./cookies.txt`, as the worker reads it).
+    pub cookie_file: PathBuf,
+    /// `YTDLP_AUTO_UPDATE=daily`: update the managed yt-dlp in the background once a day.
+    pub auto_update_daily: bool,
 }
 
 impl BotConfig {
@@ -98,6 +105,12 @@ impl BotConfig {
                     .min(50),
             )
             .unwrap_or(DEFAULT_POLL_TIMEOUT_SECS),
+            cookie_file: PathBuf::from(env.text(COOKIE_FILE_VAR).unwrap_or_else(|| "./cookies.txt".to_owned())),
+            auto_update_daily: match env.text(AUTO_UPDATE_VAR).map(|v| v.to_ascii_lowercase()).as_deref() {
+                None | Some("off" | "false" | "no" | "0") => false,
+                Some("daily") => true,
+                Some(other) => return Err(invalid(AUTO_UPDATE_VAR, other, "daily or off")),
+            },
         })
     }
 
@@ -308,6 +321,7 @@ mod tests {
             (ADMIN_CHAT_VAR, "@me"),
             (KEEP_FILES_VAR, "maybe"),
             (POLL_TIMEOUT_VAR, "-3"),
+            (AUTO_UPDATE_VAR, "hourly"),
         ];
         for (var, value) in cases {
             let err = config(&[(TOKEN_VAR, "1:x"), (var, value)]).expect_err("invalid");
