@@ -10,25 +10,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::Command;
 
-const INSTALLER: &str = r#"#!/bin/sh
-# HERMES_PIP stand-in: DIR REQUIREMENT...; FAKE_VERSION, FAKE_INSTALL=fail|nodeno
-dir=$1; shift
-[ "$FAKE_INSTALL" = fail ] && { echo "ERROR: Could not find a version that satisfies the requirement yt-dlp" >&2; exit 1; }
-mkdir -p "$dir/bin"
-echo "$*" > "$dir/requirements"
-cat > "$dir/bin/yt-dlp" <<SCRIPT
-#!/bin/sh
-case " \$* " in
-  *" --version "*) echo $FAKE_VERSION ;;
-  *" -v "*)
-    echo '[debug] Optional libraries: certifi-2026.10.19, yt_dlp_ejs-0.8.0' >&2
-    case " \$* " in *" --js-runtimes deno:"*) echo '[debug] JS runtimes: deno-2.9.8' >&2 ;; *) echo '[debug] JS runtimes: none' >&2 ;; esac
-    exit 2 ;;
-esac
-SCRIPT
-chmod +x "$dir/bin/yt-dlp"
-if [ "$FAKE_INSTALL" != nodeno ]; then printf '#!/bin/sh\necho deno 2.9.8\n' > "$dir/bin/deno"; chmod +x "$dir/bin/deno"; fi
-"#;
+/// The `HERMES_PIP` stand-in (shared with the bot tests).
+const INSTALLER: &str = include_str!("fake-pip");
 
 struct Home {
     dir: tempfile::TempDir,
