@@ -1,6 +1,7 @@
 //! The admin's tools in `hermes-bot` (issue 13): `/cookies` (upload checked, written 0600,
 //! state without values), `/update` and the daily auto-update (with the `HERMES_PIP` stand-in
 //! `tests/fake-pip`), and the JavaScript runtime in `/ping`.
+#[allow(dead_code)]
 mod bot_support;
 
 use std::os::unix::fs::PermissionsExt;

@@ -17,6 +17,6 @@ pub mod sanitize;
 pub mod search;
 pub mod shutdown;
 pub mod tasks;
-pub mod toolchain;
+pub(crate) mod toolchain;
 pub mod tools;
 pub mod ytdlp;

@@ -71,7 +71,7 @@ impl Task {
     /// The yt-dlp program for this task's runs: `configured` as found at the first run, so
     /// retries and later steps (a playlist's listing, then its download) keep the yt-dlp the
     /// task started with when `hermes update-ytdlp` switches the managed one meanwhile.
-    pub fn ytdlp_program(&self, configured: &std::path::Path) -> std::path::PathBuf {
+    pub(crate) fn ytdlp_program(&self, configured: &std::path::Path) -> std::path::PathBuf {
         self.ytdlp.get_or_init(|| crate::toolchain::pinned_program(configured)).clone()
     }
 

@@ -17,10 +17,10 @@ use std::path::{Path, PathBuf};
 
 /// Where the managed toolchain lives when `HERMES_HOME` is not set (relative to the current
 /// directory, i.e. the repository for `scripts/hermes` and a bot started from the clone).
-pub const DEFAULT_HOME: &str = ".hermes";
+pub(crate) const DEFAULT_HOME: &str = ".hermes";
 
 /// The managed environment's `<tool>` (`yt-dlp`, `deno`), when it exists (see the module docs).
-pub fn managed_tool(hermes_home: Option<&str>, tool: &str) -> Option<PathBuf> {
+pub(crate) fn managed_tool(hermes_home: Option<&str>, tool: &str) -> Option<PathBuf> {
     let home = hermes_home.map_or_else(|| Path::new(".").join(DEFAULT_HOME), PathBuf::from);
     let candidate = home.join("venv").join("bin").join(tool);
     candidate.is_file().then_some(candidate)
@@ -31,7 +31,7 @@ pub fn managed_tool(hermes_home: Option<&str>, tool: &str) -> Option<PathBuf> {
 ///
 /// Deno is passed only when it can be found; its directories are resolved now, so a task keeps
 /// the Deno it started with even if `hermes update-ytdlp` switches the environment meanwhile.
-pub fn toolchain_env(config: &Config) -> YtdlpEnv {
+pub(crate) fn toolchain_env(config: &Config) -> YtdlpEnv {
     YtdlpEnv {
         deno: resolve_program(&config.deno_bin).map(|path| pin_directory(&path)),
         node: config.node_bin.as_ref().map(|node| resolve_program(node).unwrap_or_else(|| node.clone())),
@@ -45,7 +45,7 @@ pub fn toolchain_env(config: &Config) -> YtdlpEnv {
 /// directory resolved (the managed `venv` is a link that an update switches), so every run of
 /// the task uses the same yt-dlp. The file name itself is kept. A program that cannot be found
 /// is returned as configured, so running it reports what was tried.
-pub fn pinned_program(configured: &Path) -> PathBuf {
+pub(crate) fn pinned_program(configured: &Path) -> PathBuf {
     resolve_program(configured).map_or_else(|| configured.to_path_buf(), |path| pin_directory(&path))
 }
 

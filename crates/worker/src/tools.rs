@@ -68,17 +68,30 @@ impl ToolProbe {
 }
 
 /// Runs the `--version` probes and yt-dlp's verbose header, concurrently.
+///
+/// A Python start-up costs ~1 s of CPU, so the real yt-dlp is started once: its verbose header
+/// names its version too. Only a yt-dlp whose header does not (a stand-in) is asked `--version`.
 async fn probe(config: &Config) -> ToolVersions {
-    let (ytdlp, ffmpeg, js) = tokio::join!(
-        first_line_of(&config.ytdlp_bin, "--version"),
-        first_line_of(&config.ffmpeg_bin, "-version"),
-        js_support(config)
-    );
+    let (header, ffmpeg) = tokio::join!(verbose_header(config), first_line_of(&config.ffmpeg_bin, "-version"));
+    let ytdlp = match header.as_deref().and_then(version_from_header) {
+        Some(version) => Some(version),
+        None => first_line_of(&config.ytdlp_bin, "--version").await,
+    };
+    let js = header.as_deref().map(JsSupport::from_verbose_output).unwrap_or_default();
     ToolVersions { ytdlp, ffmpeg: ffmpeg.map(|line| ffmpeg_version(&line)), js }
 }
 
+/// `[debug] yt-dlp version stable@2026.10.26 from yt-dlp/yt-dlp [c91f8de0b] (pip)` → `2026.10.26`
+/// (older releases print `[debug] yt-dlp version 2023.03.04 [392389b7d]`).
+fn version_from_header(header: &str) -> Option<String> {
+    let rest = header.lines().find_map(|line| line.trim().strip_prefix("[debug] yt-dlp version "))?;
+    let word = rest.split_whitespace().next()?;
+    let version = word.rsplit_once('@').map_or(word, |(_, version)| version);
+    (!version.is_empty()).then(|| version.to_owned())
+}
+
 /// The fingerprints of every binary [`ToolVersions`] describes, as one key.
-pub fn binaries_fingerprint(config: &Config) -> String {
+pub(crate) fn binaries_fingerprint(config: &Config) -> String {
     format!("{}\n{}\n{}", fingerprint(&config.ytdlp_bin), fingerprint(&config.ffmpeg_bin), js_fingerprint(config))
 }
 
@@ -99,21 +112,20 @@ pub fn fingerprint(program: &Path) -> String {
 }
 
 /// The fingerprint of everything the JavaScript support depends on: yt-dlp, Deno and Node.
-pub fn js_fingerprint(config: &Config) -> String {
+pub(crate) fn js_fingerprint(config: &Config) -> String {
     let node = config.node_bin.as_deref().map(fingerprint).unwrap_or_default();
     format!("{}#{}#{node}", fingerprint(&config.ytdlp_bin), fingerprint(&config.deno_bin))
 }
 
-/// What `yt-dlp -v` (with the runtimes every call gets) says about its JavaScript support. yt-dlp
-/// exits 2 for want of a URL after printing the header, so the exit status is not looked at.
-async fn js_support(config: &Config) -> JsSupport {
+/// The header of `yt-dlp -v` (with the runtimes every call gets), on stderr: version, optional
+/// libraries, JavaScript runtimes. yt-dlp exits 2 for want of a URL after printing it, so the
+/// exit status is not looked at. `None` when it cannot be run.
+async fn verbose_header(config: &Config) -> Option<String> {
     let argv = crate::ytdlp::args::verbose_probe_argv(&crate::toolchain::toolchain_env(config));
     let mut command = tokio::process::Command::new(&config.ytdlp_bin);
     command.args(argv).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).kill_on_drop(true);
-    match tokio::time::timeout(PROBE_TIMEOUT, command.output()).await {
-        Ok(Ok(output)) => JsSupport::from_verbose_output(&String::from_utf8_lossy(&output.stderr)),
-        _ => JsSupport::default(),
-    }
+    let output = tokio::time::timeout(PROBE_TIMEOUT, command.output()).await.ok()?.ok()?;
+    Some(String::from_utf8_lossy(&output.stderr).into_owned())
 }
 
 /// `ffmpeg version 5.1.9-0+deb12u1 Copyright ...` → `5.1.9-0+deb12u1`.
@@ -168,6 +180,14 @@ mod tests {
         assert!(resolve_program(Path::new("sh")).is_some());
         assert_eq!(resolve_program(Path::new("definitely-not-a-program-hermes")), None);
         assert_eq!(resolve_program(Path::new("/nonexistent/yt-dlp")), None);
+    }
+
+    #[test]
+    fn the_verbose_header_names_the_version() {
+        let header = "[debug] Command-line config: ['-v']\n[debug] yt-dlp version stable@2026.10.26 from yt-dlp/yt-dlp [c91f8de0b] (pip)\n";
+        assert_eq!(version_from_header(header).as_deref(), Some("2026.10.26"));
+        assert_eq!(version_from_header("[debug] yt-dlp version 2023.03.04 [392389b7d]").as_deref(), Some("2023.03.04"));
+        assert_eq!(version_from_header("yt-dlp: error: You must provide at least one URL."), None);
     }
 
     #[test]

@@ -6,12 +6,12 @@
 //! The whole bot is [`run`], a library function, so it can be driven in-process as well as by
 //! the `hermes-bot` binary ([`main`]).
 
-pub mod admin;
+pub(crate) mod admin;
 pub mod api;
 pub mod app;
 pub mod callbacks;
 pub mod config;
-pub mod cookies;
+pub(crate) mod cookies;
 pub mod db;
 pub mod delivery;
 pub mod flows;

@@ -249,7 +249,7 @@ fn common_args(env: &YtdlpEnv) -> Vec<OsString> {
 /// argv that makes yt-dlp print its verbose header (`[debug] JS runtimes: …`, `[debug] Optional
 /// libraries: …`) on stderr and stop at once for want of a URL: what `health_check` reads the
 /// JavaScript support from. No cookies, so the probe cannot rewrite the cookie jar.
-pub fn verbose_probe_argv(env: &YtdlpEnv) -> Vec<OsString> {
+pub(crate) fn verbose_probe_argv(env: &YtdlpEnv) -> Vec<OsString> {
     let env = YtdlpEnv { cookie_file: None, ..env.clone() };
     let mut argv = common_args(&env);
     argv.push("-v".into());

@@ -75,7 +75,7 @@ pub fn classify(error_lines: &[String]) -> YtdlpErrorKind {
 const JS_WARNINGS: [&str; 2] = ["no supported javascript runtime could be found", "may be required to solve js challenges"];
 
 /// Whether a `WARNING:` line can explain why a run failed (so the driver keeps it).
-pub fn explains_failure(warning: &str) -> bool {
+pub(crate) fn explains_failure(warning: &str) -> bool {
     let text = normalise(warning);
     JS_WARNINGS.iter().any(|phrase| text.contains(phrase))
 }
@@ -83,7 +83,7 @@ pub fn explains_failure(warning: &str) -> bool {
 /// Refines what the ERROR lines said with the warnings kept by [`explains_failure`]: a missing
 /// format (or an unrecognised failure) after yt-dlp warned of having no JavaScript runtime is
 /// that missing runtime. A cause the errors name clearly (a bot check, a private video) stays.
-pub fn with_warnings(kind: YtdlpErrorKind, warnings: &[String]) -> YtdlpErrorKind {
+pub(crate) fn with_warnings(kind: YtdlpErrorKind, warnings: &[String]) -> YtdlpErrorKind {
     let js_missing = warnings.iter().any(|w| explains_failure(w));
     match kind {
         YtdlpErrorKind::NoSuitableFormat | YtdlpErrorKind::Other if js_missing => YtdlpErrorKind::NoJsRuntime,
@@ -92,7 +92,7 @@ pub fn with_warnings(kind: YtdlpErrorKind, warnings: &[String]) -> YtdlpErrorKin
 }
 
 /// What the operator of the worker should do, for the causes they can fix; `None` otherwise.
-pub fn operator_hint(kind: YtdlpErrorKind) -> Option<&'static str> {
+pub(crate) fn operator_hint(kind: YtdlpErrorKind) -> Option<&'static str> {
     match kind {
         YtdlpErrorKind::BotDetection => Some(
             "YouTube asks to sign in to confirm this is not a bot: give yt-dlp the cookies of a signed-in \
@@ -108,7 +108,7 @@ pub fn operator_hint(kind: YtdlpErrorKind) -> Option<&'static str> {
 
 /// The `error` message of a failed run: the operator's hint first when there is one, then what
 /// yt-dlp said.
-pub fn operator_message(kind: YtdlpErrorKind, ytdlp_message: String) -> String {
+pub(crate) fn operator_message(kind: YtdlpErrorKind, ytdlp_message: String) -> String {
     match operator_hint(kind) {
         Some(hint) if ytdlp_message.is_empty() => hint.to_owned(),
         Some(hint) => format!("{hint} (yt-dlp: {ytdlp_message})"),

@@ -9,14 +9,14 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 
 /// Keeps the copy alive for one run; dropping it removes the copy and its directory.
-pub struct PrivateCookies {
+pub(crate) struct PrivateCookies {
     _dir: tempfile::TempDir,
 }
 
 /// Points the `--cookies` option of `argv` (before the `--` that precedes the target) at a private
 /// copy of the file it names. When the file cannot be copied (it was deleted meanwhile), the
 /// option is dropped, as yt-dlp would refuse a missing file. `None` when there was nothing to copy.
-pub fn use_private_copy(argv: &mut Vec<OsString>) -> Option<PrivateCookies> {
+pub(crate) fn use_private_copy(argv: &mut Vec<OsString>) -> Option<PrivateCookies> {
     let options_end = argv.iter().position(|arg| arg == "--").unwrap_or(argv.len());
     let at = argv[..options_end].iter().position(|arg| arg == "--cookies")?;
     let value = argv.get(at + 1)?.clone();

@@ -54,7 +54,7 @@ pub struct Outcome {
     /// yt-dlp's own complaint about its arguments (`yt-dlp: error: …`, exit code 2).
     pub usage_error: Option<String>,
     /// `WARNING:` lines that explain a failure (see [`super::classify::explains_failure`]).
-    pub warnings: Vec<String>,
+    pub(crate) warnings: Vec<String>,
     /// ffprobe runs started for final files whose duration yt-dlp did not know (see [`Watch`]).
     pub duration_probes: Vec<(PathBuf, tokio::task::JoinHandle<Option<u64>>)>,
     /// A probe of the downloaded source, started when its conversion or merge began; it
