@@ -51,7 +51,8 @@ impl Context {
 
     /// Loads the versions recorded for the current binaries (same path, size and mtime); only
     /// when one is unknown are they probed, in the background, and recorded for the next start.
-    /// A probe costs a Python start-up (~200 ms of CPU) that would slow every worker start.
+    /// A probe costs a Python start-up (~1 s of CPU for yt-dlp's verbose header) that would slow
+    /// every worker start.
     pub async fn load_and_refresh_tool_versions(self: &std::sync::Arc<Self>) -> tokio::task::JoinHandle<()> {
         let (ytdlp_print, ffmpeg_print) = (fingerprint(&self.config.ytdlp_bin), fingerprint(&self.config.ffmpeg_bin));
         let js_print = js_fingerprint(&self.config);
