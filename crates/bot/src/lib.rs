@@ -5,3 +5,4 @@ pub mod links;
 pub mod render;
 pub mod task_queue;
 pub mod telegram;
+pub mod toolchain;

@@ -52,6 +52,21 @@ fn known_speed(speed: Option<&str>) -> Option<&str> {
 /// Formats a remaining time compactly, keeping two units at most so the line stays short:
 /// `45s`, `3m 05s`, `1h 02m`. Hours are not rolled into days: a download that long is rare
 /// and `27h 46m` reads fine.
+/// The JavaScript side of yt-dlp for `hermes health` and `/ping`:
+/// `deno 2.9.8 · yt-dlp-ejs 0.8.0`, or what is missing and what to run about it.
+pub fn js_support_text(health: &hermes_protocol::HealthOk) -> String {
+    let runtime = health.js_runtime.as_ref().map(|r| format!("{} {}", r.name, r.version));
+    let ejs = health.ejs.as_deref().map(|v| format!("yt-dlp-ejs {v}"));
+    match (runtime, ejs) {
+        (Some(runtime), Some(ejs)) => format!("{runtime} · {ejs}"),
+        (runtime, ejs) => format!(
+            "{} · {} (YouTube degraded: run `hermes update-ytdlp`)",
+            runtime.unwrap_or_else(|| "no runtime".to_owned()),
+            ejs.unwrap_or_else(|| "no yt-dlp-ejs".to_owned())
+        ),
+    }
+}
+
 pub fn format_eta(secs: u64) -> String {
     const MINUTE: u64 = 60;
     const HOUR: u64 = 60 * MINUTE;

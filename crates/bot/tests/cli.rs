@@ -265,6 +265,21 @@ fn health_prints_the_worker_and_tool_versions() {
     assert!(!sandbox.path("hermes.db").exists(), "cache written into the working directory");
 }
 
+/// The toolchain `scripts/setup.sh` installs (scripts/test.sh runs it first): `hermes health`
+/// names its JavaScript runtime and yt-dlp-ejs, as the worker finds them under `HERMES_HOME`.
+#[test]
+fn health_shows_the_js_runtime_and_ejs_of_the_managed_yt_dlp() {
+    let home = workspace_root().join(".hermes");
+    assert!(home.join("venv/bin/yt-dlp").is_file(), "no managed yt-dlp under {}: run scripts/setup.sh", home.display());
+    let sandbox = Sandbox::new();
+    let mut command = sandbox.command(&["health"]);
+    command.env("HERMES_HOME", &home).env_remove("YTDLP_BIN").env_remove("DENO_BIN");
+    let outcome = sandbox.run_command(command);
+    assert_eq!(outcome.code, Some(0), "stderr: {}", outcome.stderr);
+    let js = outcome.stdout.lines().find(|l| l.starts_with("JS       ")).unwrap_or_default();
+    assert!(js.starts_with("JS       deno ") && js.contains(" · yt-dlp-ejs "), "{}", outcome.stdout);
+}
+
 #[test]
 fn usage_errors_exit_two() {
     let sandbox = Sandbox::new();

@@ -275,6 +275,10 @@ pub struct HealthOk {
     pub ytdlp: Option<String>,
     /// First line of `ffmpeg -version`, or null.
     pub ffmpeg: Option<String>,
+    /// The JavaScript runtime yt-dlp found (YouTube needs one), or null.
+    pub js_runtime: Option<crate::JsRuntime>,
+    /// The `yt-dlp-ejs` solver scripts' version, or null.
+    pub ejs: Option<String>,
 }
 
 /// `cache_stats` data.

@@ -163,7 +163,7 @@ fn every_event_round_trips() {
     round_trip(Event::SearchResults, SearchResults { results: vec![SearchResult { video_id: "id".into(), video_id_compat: "id".into(), title: "t".into(), url: "u".into(), duration: Some(1), thumbnail: "th".into(), channel: Some("c".into()), artist: Some("c".into()), view_count: Some(1), duration_string: Some("0:01".into()) }], query: "q".into(), total_results: 1, from_cache: true });
     round_trip(Event::VideoInfo, VideoInfo { video_id: "id".into(), video_id_compat: "id".into(), title: "t".into(), is_age_restricted: true, ..Default::default() });
     round_trip(Event::FormatList, FormatList { title: "t".into(), mode: FormatMode::Audio, formats: vec![FormatOption { format_id: "140".into(), label: "m4a".into(), ext: "m4a".into(), kind: "audio".into(), extract_audio: Some(false), ..Default::default() }], ..Default::default() });
-    round_trip(Event::HealthOk, HealthOk { status: "ok".into(), worker: "hermes-worker".into(), version: "0.1.0".into(), handlers: vec!["health_check".into()], config: json!({"a":1}), active_tasks: 2, uptime_s: 1.5, ytdlp: None, ffmpeg: Some("ffmpeg version 5".into()) });
+    round_trip(Event::HealthOk, HealthOk { status: "ok".into(), worker: "hermes-worker".into(), version: "0.1.0".into(), handlers: vec!["health_check".into()], config: json!({"a":1}), active_tasks: 2, uptime_s: 1.5, ytdlp: None, ffmpeg: Some("ffmpeg version 5".into()), js_runtime: Some(JsRuntime { name: "deno".into(), version: "2.9.8".into() }), ejs: None });
     round_trip(Event::CacheStats, CacheStats { search_entries: 1, metadata_entries: 2, cache_enabled: true, ttl_hours: 24, hits: 3, misses: 4 });
     round_trip(Event::CacheCleanupDone, CacheCleanupDone { removed_search: 1, removed_metadata: 2 });
 }

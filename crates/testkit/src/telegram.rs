@@ -345,6 +345,56 @@ impl FakeBotApi {
         json!({ "message": message })
     }
 
+    /// An update with a document (`file_name`, `bytes`) sent by user `from_id` in chat `chat_id`,
+    /// with an optional caption (where a command such as `/cookies` goes, with its
+    /// `bot_command` entity). The file is stored like an upload: `getFile` answers for its
+    /// `file_id` and its bytes are served at `/file/bot<token>/<file_path>`.
+    pub fn document_message_update(
+        &self,
+        chat_id: i64,
+        from_id: u64,
+        file_name: &str,
+        bytes: &[u8],
+        caption: Option<&str>,
+    ) -> Value {
+        let user = user_json(from_id);
+        let mut state = self.shared.lock();
+        let upload = UploadedFile {
+            field: "document".to_owned(),
+            filename: file_name.to_owned(),
+            content_type: None,
+            bytes: bytes.to_vec(),
+        };
+        let (file_id, file_unique_id) = new_file_ids(&mut state, MediaKind::Document);
+        let object = media_object(MediaKind::Document, &file_id, &file_unique_id, &upload, &Map::new());
+        let extension = file_name.rsplit_once('.').map_or("", |(_, ext)| ext);
+        let file_path = format!("{}/file_{}.{}", MediaKind::Document.storage_folder(), state.next_file_seq, extension);
+        state.files.insert(
+            file_id,
+            StoredFile {
+                kind: MediaKind::Document,
+                object: object.clone(),
+                file_unique_id,
+                file_size: bytes.len(),
+                file_path,
+                bytes: bytes.to_vec(),
+            },
+        );
+        let chat = state.chat_record(chat_id, Some(&user)).chat.clone();
+        let message_id = state.allocate_message_id(chat_id);
+        let mut message = json!({
+            "message_id": message_id,
+            "from": user,
+            "chat": chat,
+            "date": unix_now(),
+            "document": object,
+        });
+        if let Some(caption) = caption {
+            set_text_field(&mut message, TextField::Caption, Some(&RenderedText::plain(caption)));
+        }
+        json!({ "message": message })
+    }
+
     /// An update with user `from_id` pressing a button carrying `data` under message `message_id` of
     /// chat `chat_id`. `message` is that message as the fake last saw it (normally one the bot sent
     /// or edited), or Telegram's inaccessible-message shape (`date: 0`) when it is unknown.
@@ -504,6 +554,7 @@ impl Drop for FakeBotApi {
 
 fn router(shared: Arc<Shared>) -> Router {
     Router::new()
+        .route("/file/{bot_segment}/{*file_path}", get(download_file))
         .route(
             "/{bot_segment}/{method}",
             get(handle_method).post(handle_method),
@@ -554,6 +605,22 @@ async fn handle_method(
         at: received_at,
     });
     (status, Json(body)).into_response()
+}
+
+/// `GET /file/bot<token>/<file_path>`: the bytes of a file `getFile` named, as Telegram serves
+/// them (404 for an unknown path or a wrong token).
+async fn download_file(
+    AxumState(shared): AxumState<Arc<Shared>>,
+    Path((bot_segment, file_path)): Path<(String, String)>,
+) -> Response {
+    if bot_segment.strip_prefix("bot") != Some(shared.token.as_str()) {
+        return error_response(&ApiError::not_found());
+    }
+    let state = shared.lock();
+    match state.files.values().find(|file| file.file_path == file_path) {
+        Some(file) => (StatusCode::OK, file.bytes.clone()).into_response(),
+        None => error_response(&ApiError::not_found()),
+    }
 }
 
 /// Decides the answer in Telegram's order: token, method, parameters, then injected faults, then
@@ -880,6 +947,8 @@ struct StoredFile {
     file_unique_id: String,
     file_size: usize,
     file_path: String,
+    /// The content, served at `/file/bot<token>/<file_path>` as Telegram serves downloads.
+    bytes: Vec<u8>,
 }
 
 impl FakeState {
@@ -1781,6 +1850,7 @@ fn store_upload(
             file_unique_id,
             file_size: upload.bytes.len(),
             file_path,
+            bytes: upload.bytes.clone(),
         },
     );
     Ok(object)

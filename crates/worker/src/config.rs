@@ -41,6 +41,15 @@ pub struct Config {
     pub egress: EgressPolicy,
     /// `WIRE_PROFILE`, or `python` when started as `-m worker.application` (DESIGN.md §2.1).
     pub wire_profile: WireProfile,
+    /// `DENO_BIN`: the Deno yt-dlp runs YouTube's JavaScript with (default: the managed one,
+    /// then `deno` on `PATH`; see [`crate::toolchain`]).
+    pub deno_bin: PathBuf,
+    /// `YTDLP_EXTRACTOR_ARGS`: whitespace-separated, each passed as one `--extractor-args`
+    /// (e.g. for a PO-token provider). Not shown in `health_check`: it may hold tokens.
+    #[serde(skip)]
+    pub ytdlp_extractor_args: Vec<String>,
+    /// `YTDLP_PLUGIN_DIRS`: `:`-separated directories, each passed as `--plugin-dirs`.
+    pub ytdlp_plugin_dirs: Vec<PathBuf>,
 }
 
 /// A variable that is set but unusable.
@@ -88,7 +97,7 @@ impl Config {
             playlist_name_max_length: env.positive("PLAYLIST_NAME_MAX_LENGTH", 100, "a whole number > 0")?,
             rate_limit_searches_per_hour: env.parse("RATE_LIMIT_SEARCHES_PER_HOUR", 60, "a whole number (0 = unlimited)")?,
             log_level: env.get("LOG_LEVEL").unwrap_or_else(|| "info".to_owned()),
-            ytdlp_bin: env.path("YTDLP_BIN", "yt-dlp"),
+            ytdlp_bin: env.tool("YTDLP_BIN", "yt-dlp"),
             ffmpeg_bin: env.path("FFMPEG_BIN", "ffmpeg"),
             worker_concurrency: env.positive("WORKER_CONCURRENCY", 3, "a whole number > 0")?,
             database_url: env.get("DATABASE_URL").unwrap_or_else(|| "sqlite://./hermes.db".to_owned()),
@@ -98,6 +107,9 @@ impl Config {
             max_filesize_mb: env.positive("MAX_FILESIZE_MB", 2000, "a whole number of MB > 0")?,
             egress: EgressPolicy::default(),
             wire_profile: WireProfile::select(env.get(WIRE_PROFILE_VAR).as_deref(), args)?,
+            deno_bin: env.tool("DENO_BIN", "deno"),
+            ytdlp_extractor_args: env.get("YTDLP_EXTRACTOR_ARGS").map(|v| v.split_whitespace().map(str::to_owned).collect()).unwrap_or_default(),
+            ytdlp_plugin_dirs: env.get("YTDLP_PLUGIN_DIRS").map(|v| std::env::split_paths(&v).filter(|p| !p.as_os_str().is_empty()).collect()).unwrap_or_default(),
         };
         let cidrs = EgressPolicy::parse_cidrs(&config.egress_allow_cidrs).map_err(|bad| ConfigError {
             var: "EGRESS_ALLOW_CIDRS",
@@ -140,6 +152,15 @@ impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
 
     fn path(&self, var: &str, default: &str) -> PathBuf {
         PathBuf::from(self.get(var).unwrap_or_else(|| default.to_owned()))
+    }
+
+    /// A program: the variable, else the managed toolchain's (see [`crate::toolchain`]), else
+    /// the bare name (looked up on `PATH` when run).
+    fn tool(&self, var: &str, name: &str) -> PathBuf {
+        self.get(var)
+            .map(PathBuf::from)
+            .or_else(|| crate::toolchain::managed_tool(self.get("HERMES_HOME").as_deref(), name))
+            .unwrap_or_else(|| PathBuf::from(name))
     }
 
     fn parse<T: FromStr>(&self, var: &'static str, default: T, expected: &'static str) -> Result<T, ConfigError> {
@@ -214,6 +235,39 @@ mod tests {
         assert_eq!(c.max_filesize_mb, 2000);
         assert!(!c.allow_private_urls);
         assert_eq!(c.egress, EgressPolicy::default());
+        assert_eq!(c.deno_bin, PathBuf::from("deno"));
+        assert!(c.ytdlp_extractor_args.is_empty() && c.ytdlp_plugin_dirs.is_empty());
+    }
+
+    #[test]
+    fn tools_default_to_the_managed_environment_then_path() {
+        use std::os::unix::fs::PermissionsExt;
+        let home = tempfile::tempdir().unwrap();
+        let home_text = home.path().to_str().unwrap();
+        for tool in ["yt-dlp", "deno"] {
+            let path = home.path().join("venv/bin").join(tool);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, "#!/bin/sh\n").unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let c = config(&[("HERMES_HOME", home_text)]).unwrap();
+        assert_eq!(c.ytdlp_bin, home.path().join("venv/bin/yt-dlp"));
+        assert_eq!(c.deno_bin, home.path().join("venv/bin/deno"));
+        let c = config(&[("HERMES_HOME", home_text), ("YTDLP_BIN", "/opt/y"), ("DENO_BIN", "/opt/deno")]).unwrap();
+        assert_eq!((c.ytdlp_bin.to_str(), c.deno_bin.to_str()), (Some("/opt/y"), Some("/opt/deno")));
+        let c = config(&[("HERMES_HOME", "/nonexistent/hermes")]).unwrap();
+        assert_eq!((c.ytdlp_bin.to_str(), c.deno_bin.to_str()), (Some("yt-dlp"), Some("deno")));
+    }
+
+    #[test]
+    fn extractor_args_and_plugin_dirs_are_lists() {
+        let c = config(&[
+            ("YTDLP_EXTRACTOR_ARGS", "youtube:player_client=default,web  youtubepot-bgutilhttp:base_url=http://127.0.0.1:4416"),
+            ("YTDLP_PLUGIN_DIRS", "/opt/plugins:/srv/more"),
+        ])
+        .unwrap();
+        assert_eq!(c.ytdlp_extractor_args, ["youtube:player_client=default,web", "youtubepot-bgutilhttp:base_url=http://127.0.0.1:4416"]);
+        assert_eq!(c.ytdlp_plugin_dirs, [PathBuf::from("/opt/plugins"), PathBuf::from("/srv/more")]);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use crate::events::EventSender;
 use crate::search::{RateLimiter, SearchOutcome, SingleFlight};
 use crate::shutdown::Shutdown;
 use crate::tasks::TaskRegistry;
-use crate::tools::{fingerprint, ToolProbe, ToolVersions};
+use crate::tools::{binaries_fingerprint, fingerprint, js_fingerprint, ToolProbe, ToolVersions};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::Semaphore;
@@ -46,30 +46,38 @@ impl Context {
 
     /// yt-dlp and ffmpeg versions for `health_check` (see [`ToolProbe`]).
     pub async fn tool_versions(&self) -> ToolVersions {
-        self.tools.versions(&self.config.ytdlp_bin, &self.config.ffmpeg_bin).await
+        self.tools.versions(&self.config).await
     }
 
     /// Loads the versions recorded for the current binaries (same path, size and mtime); only
     /// when one is unknown are they probed, in the background, and recorded for the next start.
-    /// A probe costs a Python start-up (~200 ms of CPU) that would slow every worker start.
+    /// A probe costs a Python start-up (~1 s of CPU for yt-dlp's verbose header) that would slow
+    /// every worker start.
     pub async fn load_and_refresh_tool_versions(self: &std::sync::Arc<Self>) -> tokio::task::JoinHandle<()> {
         let (ytdlp_print, ffmpeg_print) = (fingerprint(&self.config.ytdlp_bin), fingerprint(&self.config.ffmpeg_bin));
+        let js_print = js_fingerprint(&self.config);
         let known = async {
             let ytdlp = self.cache.tool_version("yt-dlp", &ytdlp_print).await.ok()??;
             let ffmpeg = self.cache.tool_version("ffmpeg", &ffmpeg_print).await.ok()??;
-            Some(ToolVersions { ytdlp, ffmpeg })
+            let js = self.cache.tool_version(JS_ROW, &js_print).await.ok()??;
+            let js = serde_json::from_str(js.as_deref()?).ok()?;
+            Some(ToolVersions { ytdlp, ffmpeg, js })
         };
         if let Some(versions) = known.await {
-            tracing::debug!(ytdlp = ?versions.ytdlp, ffmpeg = ?versions.ffmpeg, "tool versions known from an earlier start");
-            self.tools.remember(versions);
+            tracing::debug!(ytdlp = ?versions.ytdlp, ffmpeg = ?versions.ffmpeg, js = ?versions.js, "tool versions known from an earlier start");
+            warn_if_youtube_degraded(&versions);
+            self.tools.remember(binaries_fingerprint(&self.config), versions).await;
             return tokio::spawn(async {});
         }
         let ctx = self.clone();
         tokio::spawn(async move {
-            let versions = ctx.tools.probe(&ctx.config.ytdlp_bin, &ctx.config.ffmpeg_bin).await;
-            tracing::info!(ytdlp = ?versions.ytdlp, ffmpeg = ?versions.ffmpeg, "tools probed");
+            let versions = ctx.tools.versions(&ctx.config).await;
+            tracing::info!(ytdlp = ?versions.ytdlp, ffmpeg = ?versions.ffmpeg, js = ?versions.js, "tools probed");
+            warn_if_youtube_degraded(&versions);
+            let js = serde_json::to_string(&versions.js).ok();
             let saved = async {
                 ctx.cache.remember_tool_version("yt-dlp", &ytdlp_print, versions.ytdlp.as_deref()).await?;
+                ctx.cache.remember_tool_version(JS_ROW, &js_print, js.as_deref()).await?;
                 ctx.cache.remember_tool_version("ffmpeg", &ffmpeg_print, versions.ffmpeg.as_deref()).await
             };
             if let Err(error) = saved.await {
@@ -77,4 +85,25 @@ impl Context {
             }
         })
     }
+}
+
+/// The `tool_versions` row of yt-dlp's JavaScript support (JSON of [`hermes_protocol::JsSupport`]).
+const JS_ROW: &str = "yt-dlp-js";
+
+/// One warning at start when YouTube would be degraded, saying what to do about it. A yt-dlp
+/// that cannot run at all is reported by the tasks themselves (`YTDLP_NOT_FOUND`).
+fn warn_if_youtube_degraded(versions: &ToolVersions) {
+    if versions.ytdlp.is_none() || versions.js.youtube_ready() {
+        return;
+    }
+    let missing = match (&versions.js.js_runtime, &versions.js.ejs) {
+        (None, None) => "no JavaScript runtime and no yt-dlp-ejs",
+        (None, Some(_)) => "no JavaScript runtime",
+        _ => "no yt-dlp-ejs",
+    };
+    tracing::warn!(
+        "YouTube will be degraded (formats missing, downloads failing): yt-dlp has {missing}. \
+         Run scripts/setup.sh or `hermes update-ytdlp` (yt-dlp[default] and Deno in a managed \
+         environment), or point DENO_BIN / NODE_BIN at a runtime"
+    );
 }

@@ -104,7 +104,7 @@ fn ytdlp_code(kind: YtdlpErrorKind) -> ErrorCode {
         YtdlpErrorKind::Private | YtdlpErrorKind::AgeRestricted => ErrorCode::VideoPrivate,
         YtdlpErrorKind::Removed => ErrorCode::VideoRemoved,
         YtdlpErrorKind::BotDetection => ErrorCode::BotDetection,
-        YtdlpErrorKind::NoSuitableFormat => ErrorCode::NoSuitableFormat,
+        YtdlpErrorKind::NoSuitableFormat | YtdlpErrorKind::NoJsRuntime => ErrorCode::NoSuitableFormat,
         YtdlpErrorKind::RateLimited => ErrorCode::RateLimited,
         YtdlpErrorKind::NetworkTimeout => ErrorCode::NetworkTimeout,
         YtdlpErrorKind::UnsupportedUrl => ErrorCode::InvalidUrl,

@@ -18,5 +18,6 @@ pub mod sanitize;
 pub mod search;
 pub mod shutdown;
 pub mod tasks;
+pub(crate) mod toolchain;
 pub mod tools;
 pub mod ytdlp;

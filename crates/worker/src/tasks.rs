@@ -59,11 +59,20 @@ pub struct Task {
     pub id: String,
     pub cancel: CancellationToken,
     events: EventSender,
+    /// The yt-dlp this task runs, fixed at its first run (see [`Task::ytdlp_program`]).
+    ytdlp: std::sync::OnceLock<std::path::PathBuf>,
 }
 
 impl Task {
     pub fn new(id: String, cancel: CancellationToken, events: EventSender) -> Task {
-        Task { id, cancel, events }
+        Task { id, cancel, events, ytdlp: std::sync::OnceLock::new() }
+    }
+
+    /// The yt-dlp program for this task's runs: `configured` as found at the first run, so
+    /// retries and later steps (a playlist's listing, then its download) keep the yt-dlp the
+    /// task started with when `hermes update-ytdlp` switches the managed one meanwhile.
+    pub(crate) fn ytdlp_program(&self, configured: &std::path::Path) -> std::path::PathBuf {
+        self.ytdlp.get_or_init(|| crate::toolchain::pinned_program(configured)).clone()
     }
 
     pub async fn progress(&self, progress: ProgressData) {

@@ -3,7 +3,8 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
-use tokio::sync::OnceCell;
+use hermes_protocol::JsSupport;
+use crate::config::Config;
 
 /// How long a `--version` probe may take before the tool is reported as unavailable.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(15);
@@ -30,43 +31,68 @@ fn is_executable(path: &Path) -> bool {
 pub struct ToolVersions {
     pub ytdlp: Option<String>,
     pub ffmpeg: Option<String>,
+    /// yt-dlp's JavaScript runtime and `yt-dlp-ejs`, from its verbose header.
+    pub js: JsSupport,
 }
 
 /// Tool versions for `health_check`: what this process probed, else what an earlier process
 /// recorded for the same binaries (so a restart costs no Python start-up), else a probe now.
+/// Either is kept with the fingerprint of the binaries it describes, so a yt-dlp switched by
+/// `hermes update-ytdlp` while the worker runs is probed again at the next look.
 #[derive(Default)]
 pub struct ToolProbe {
-    probed: OnceCell<ToolVersions>,
-    remembered: std::sync::Mutex<Option<ToolVersions>>,
+    known: tokio::sync::Mutex<Option<(String, ToolVersions)>>,
 }
 
 impl ToolProbe {
-    /// The versions, probing only when nothing is known yet; concurrent callers share one probe.
-    pub async fn versions(&self, ytdlp: &Path, ffmpeg: &Path) -> ToolVersions {
-        if let Some(versions) = self.probed.get() {
-            return versions.clone();
+    /// The versions, probing only when nothing is known for the current binaries; concurrent
+    /// callers share one probe.
+    pub async fn versions(&self, config: &Config) -> ToolVersions {
+        let key = binaries_fingerprint(config);
+        let mut known = self.known.lock().await;
+        if let Some((probed_for, versions)) = known.as_ref() {
+            if *probed_for == key {
+                return versions.clone();
+            }
         }
-        if let Some(versions) = self.remembered.lock().unwrap_or_else(|p| p.into_inner()).clone() {
-            return versions;
-        }
-        self.probe(ytdlp, ffmpeg).await
+        let versions = probe(config).await;
+        *known = Some((key, versions.clone()));
+        versions
     }
 
-    /// Runs the `--version` probes (once per process) and returns their result.
-    pub async fn probe(&self, ytdlp: &Path, ffmpeg: &Path) -> ToolVersions {
-        self.probed
-            .get_or_init(|| async {
-                let (ytdlp, ffmpeg) = tokio::join!(first_line_of(ytdlp, "--version"), first_line_of(ffmpeg, "-version"));
-                ToolVersions { ytdlp, ffmpeg: ffmpeg.map(|line| ffmpeg_version(&line)) }
-            })
-            .await
-            .clone()
+    /// Versions recorded earlier for the binaries with fingerprint `key`
+    /// (see [`binaries_fingerprint`]).
+    pub async fn remember(&self, key: String, versions: ToolVersions) {
+        *self.known.lock().await = Some((key, versions));
     }
+}
 
-    /// Versions recorded earlier for the same binaries.
-    pub fn remember(&self, versions: ToolVersions) {
-        *self.remembered.lock().unwrap_or_else(|p| p.into_inner()) = Some(versions);
-    }
+/// Runs the `--version` probes and yt-dlp's verbose header, concurrently.
+///
+/// A Python start-up costs ~1 s of CPU, so the real yt-dlp is started once: its verbose header
+/// names its version too. Only a yt-dlp whose header does not (a stand-in) is asked `--version`.
+async fn probe(config: &Config) -> ToolVersions {
+    let (header, ffmpeg) = tokio::join!(verbose_header(config), first_line_of(&config.ffmpeg_bin, "-version"));
+    let ytdlp = match header.as_deref().and_then(version_from_header) {
+        Some(version) => Some(version),
+        None => first_line_of(&config.ytdlp_bin, "--version").await,
+    };
+    let js = header.as_deref().map(JsSupport::from_verbose_output).unwrap_or_default();
+    ToolVersions { ytdlp, ffmpeg: ffmpeg.map(|line| ffmpeg_version(&line)), js }
+}
+
+/// `[debug] yt-dlp version stable@2026.10.26 from yt-dlp/yt-dlp [c91f8de0b] (pip)` → `2026.10.26`
+/// (older releases print `[debug] yt-dlp version 2023.03.04 [392389b7d]`).
+fn version_from_header(header: &str) -> Option<String> {
+    let rest = header.lines().find_map(|line| line.trim().strip_prefix("[debug] yt-dlp version "))?;
+    let word = rest.split_whitespace().next()?;
+    let version = word.rsplit_once('@').map_or(word, |(_, version)| version);
+    (!version.is_empty()).then(|| version.to_owned())
+}
+
+/// The fingerprints of every binary [`ToolVersions`] describes, as one key.
+pub(crate) fn binaries_fingerprint(config: &Config) -> String {
+    format!("{}\n{}\n{}", fingerprint(&config.ytdlp_bin), fingerprint(&config.ffmpeg_bin), js_fingerprint(config))
 }
 
 /// Identifies a binary's current state: its resolved path, size and modification time. A
@@ -85,6 +111,24 @@ pub fn fingerprint(program: &Path) -> String {
     format!("{}|{size}|{mtime}", path.display())
 }
 
+/// The fingerprint of everything the JavaScript support depends on: yt-dlp, Deno and Node.
+pub(crate) fn js_fingerprint(config: &Config) -> String {
+    let node = config.node_bin.as_deref().map(fingerprint).unwrap_or_default();
+    format!("{}#{}#{node}", fingerprint(&config.ytdlp_bin), fingerprint(&config.deno_bin))
+}
+
+/// The header of `yt-dlp -v` (with the runtimes every call gets), on stderr: version, optional
+/// libraries, JavaScript runtimes. yt-dlp exits 2 for want of a URL after printing it, so the
+/// exit status is not looked at. `None` when it cannot be run.
+async fn verbose_header(config: &Config) -> Option<String> {
+    let argv = crate::ytdlp::args::verbose_probe_argv(&crate::toolchain::toolchain_env(config));
+    let mut command = tokio::process::Command::new(&config.ytdlp_bin);
+    command.args(argv).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).kill_on_drop(true);
+    in_background(&mut command);
+    let output = tokio::time::timeout(PROBE_TIMEOUT, command.output()).await.ok()?.ok()?;
+    Some(String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
 /// `ffmpeg version 5.1.9-0+deb12u1 Copyright ...` → `5.1.9-0+deb12u1`.
 fn ffmpeg_version(line: &str) -> String {
     line.strip_prefix("ffmpeg version ")
@@ -93,9 +137,24 @@ fn ffmpeg_version(line: &str) -> String {
         .to_owned()
 }
 
+/// Version probes are background work (a Python start-up, ~1 s of CPU, when a worker starts
+/// with binaries it has not seen): they run at a lower CPU priority (nice 10), so the downloads
+/// that start at the same time are not slowed by them.
+fn in_background(command: &mut tokio::process::Command) {
+    // SAFETY: between fork and exec the closure only calls nice(2), a plain system call that is
+    // async-signal-safe and touches no memory shared with the parent.
+    unsafe {
+        command.pre_exec(|| {
+            nix::libc::nice(10);
+            Ok(())
+        });
+    }
+}
+
 async fn first_line_of(program: &Path, flag: &str) -> Option<String> {
     let mut command = tokio::process::Command::new(program);
     command.arg(OsStr::new(flag)).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null()).kill_on_drop(true);
+    in_background(&mut command);
     let output = tokio::time::timeout(PROBE_TIMEOUT, command.output()).await.ok()?.ok()?;
     if !output.status.success() {
         return None;
@@ -137,6 +196,14 @@ mod tests {
         assert!(resolve_program(Path::new("sh")).is_some());
         assert_eq!(resolve_program(Path::new("definitely-not-a-program-hermes")), None);
         assert_eq!(resolve_program(Path::new("/nonexistent/yt-dlp")), None);
+    }
+
+    #[test]
+    fn the_verbose_header_names_the_version() {
+        let header = "[debug] Command-line config: ['-v']\n[debug] yt-dlp version stable@2026.10.26 from yt-dlp/yt-dlp [c91f8de0b] (pip)\n";
+        assert_eq!(version_from_header(header).as_deref(), Some("2026.10.26"));
+        assert_eq!(version_from_header("[debug] yt-dlp version 2023.03.04 [392389b7d]").as_deref(), Some("2023.03.04"));
+        assert_eq!(version_from_header("yt-dlp: error: You must provide at least one URL."), None);
     }
 
     #[test]

@@ -121,13 +121,14 @@ fn counting_ytdlp(dir: &std::path::Path) -> (std::path::PathBuf, std::path::Path
     use std::os::unix::fs::PermissionsExt;
     let log = dir.join("probes.log");
     let script = dir.join("yt-dlp");
-    std::fs::write(&script, format!("#!/bin/sh\necho run >> '{}'\necho 2099.01.01\n", log.display())).unwrap();
+    std::fs::write(&script, format!("#!/bin/sh\necho \"$*\" >> '{}'\necho 2099.01.01\n", log.display())).unwrap();
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
     (script, log)
 }
 
+/// `--version` runs (the JavaScript probe, `-v`, is counted in tests/toolchain.rs).
 fn probes(log: &std::path::Path) -> usize {
-    std::fs::read_to_string(log).map(|t| t.lines().count()).unwrap_or(0)
+    std::fs::read_to_string(log).map(|t| t.lines().filter(|l| *l == "--version").count()).unwrap_or(0)
 }
 
 fn health_of(env: &[(&str, &str)]) -> serde_json::Value {

@@ -729,6 +729,7 @@ fn live_download(url: &str, mode: MediaMode, out: &Path) -> LiveRun {
     let env = YtdlpEnv {
         ffmpeg_location: Some(ffmpeg_on_path()),
         cookie_file: None,
+        ..YtdlpEnv::default()
     };
     run_ytdlp(&download_argv(&env, &spec))
 }

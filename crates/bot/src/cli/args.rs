@@ -37,6 +37,13 @@ pub enum Command {
         #[command(subcommand)]
         action: CacheAction,
     },
+    /// Install the newest yt-dlp (with its JS runtime) into a new managed environment and switch
+    /// to it; --rollback switches back to the previous one. (HERMES_HOME, default ./.hermes)
+    #[command(name = "update-ytdlp")]
+    UpdateYtdlp {
+        #[arg(long)]
+        rollback: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -148,6 +155,12 @@ mod tests {
             let error = parse(args).expect_err("usage error");
             assert_eq!(error.exit_code(), 2, "{args:?}");
         }
+    }
+
+    #[test]
+    fn update_ytdlp_takes_rollback() {
+        assert!(matches!(parse(&["update-ytdlp"]).expect("ok").command, Command::UpdateYtdlp { rollback: false }));
+        assert!(matches!(parse(&["update-ytdlp", "--rollback"]).expect("ok").command, Command::UpdateYtdlp { rollback: true }));
     }
 
     #[test]

@@ -105,6 +105,7 @@ impl<'a> Session<'a> {
             Command::Formats { url, audio } => self.formats(url, *audio).await,
             Command::Health => self.health().await,
             Command::Cache { action } => self.cache(action).await,
+            Command::UpdateYtdlp { rollback } => update_ytdlp(*rollback).await,
         }
     }
 
@@ -355,11 +356,23 @@ fn formats_table(list: &FormatList) -> String {
     lines.join("\n")
 }
 
+/// `hermes update-ytdlp [--rollback]`: old → new versions on stdout.
+pub async fn update_ytdlp(rollback: bool) -> Result<(), CliError> {
+    let toolchain = hermes_bot::toolchain::Toolchain::from_env();
+    if !rollback {
+        eprintln!("Installing the newest yt-dlp and Deno under {} (about a minute)…", toolchain.home().display());
+    }
+    let switch = if rollback { toolchain.rollback().await? } else { toolchain.update().await? };
+    println_stdout(&switch.summary());
+    Ok(())
+}
+
 fn health_text(health: &HealthOk) -> String {
     let status = if health.status.is_empty() { "ok" } else { health.status.as_str() };
     [
         format!("{} {} ({status})", health.worker, health.version),
         format!("yt-dlp   {}", health.ytdlp.as_deref().unwrap_or("not found")),
+        format!("JS       {}", hermes_bot::render::js_support_text(health)),
         format!("ffmpeg   {}", health.ffmpeg.as_deref().unwrap_or("not found")),
         format!("active tasks {} · uptime {}", health.active_tasks, format_eta(health.uptime_s.max(0.0) as u64)),
     ]

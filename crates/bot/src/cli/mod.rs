@@ -35,12 +35,14 @@ pub enum CliError {
     },
     #[error("interrupted: the task was cancelled")]
     Interrupted { exit_code: u8 },
+    #[error("error: {0}")]
+    Toolchain(#[from] hermes_bot::toolchain::ToolchainError),
 }
 
 impl CliError {
     pub fn exit_code(&self) -> u8 {
         match self {
-            CliError::Worker { .. } | CliError::Client(_) | CliError::Io { .. } => 1,
+            CliError::Worker { .. } | CliError::Client(_) | CliError::Io { .. } | CliError::Toolchain(_) => 1,
             CliError::Usage(_) => 2,
             CliError::Interrupted { exit_code } => *exit_code,
         }
@@ -83,6 +85,10 @@ pub fn main() -> ExitCode {
 }
 
 async fn execute(cli: Cli) -> Result<(), CliError> {
+    if let args::Command::UpdateYtdlp { rollback } = cli.command {
+        // No worker: this changes the yt-dlp workers run.
+        return commands::update_ytdlp(rollback).await;
+    }
     let mut interrupts = interrupt::Interrupts::install().map_err(CliError::io("cannot catch Ctrl-C"))?;
     let out_dir = match commands::requested_output_dir(&cli.command) {
         Some(dir) => Some(commands::prepare_output_dir(dir)?),

@@ -331,6 +331,29 @@ impl Telegram {
         Ok(response.result)
     }
 
+    /// The content of a file a user sent: `getFile`, then a download from the Bot API's file
+    /// endpoint (`{base}/file/bot{token}/{file_path}`). More than `max_bytes` is refused.
+    pub async fn download_file(&self, file_id: &str, max_bytes: u64) -> Result<Vec<u8>, TgError> {
+        let params = frankenstein::methods::GetFileParams::builder().file_id(file_id).build();
+        let file = self.with_flood_retry(|| self.bot.get_file(&params)).await?.result;
+        let too_large = |size: u64| TgError::Refused { code: 413, description: format!("the file is {size} bytes, over {max_bytes}") };
+        if let Some(size) = file.file_size.filter(|size| *size > max_bytes) {
+            return Err(too_large(size));
+        }
+        let path = file.file_path.ok_or_else(|| TgError::Transport("getFile gave no file_path".to_owned()))?;
+        let (base, token) = self.bot.api_url.rsplit_once("/bot").ok_or_else(|| TgError::Transport("unexpected Bot API URL".to_owned()))?;
+        let url = format!("{base}/file/bot{token}/{path}");
+        let response = self.bot.client.get(url).send().await.map_err(|e| TgError::Transport(e.to_string()))?;
+        if !response.status().is_success() {
+            return Err(TgError::Refused { code: u64::from(response.status().as_u16()), description: "file download refused".to_owned() });
+        }
+        let bytes = response.bytes().await.map_err(|e| TgError::Transport(e.to_string()))?;
+        if bytes.len() as u64 > max_bytes {
+            return Err(too_large(bytes.len() as u64));
+        }
+        Ok(bytes.to_vec())
+    }
+
     /// Runs `call`, sleeping out flood control up to [`MAX_FLOOD_RETRIES`] times.
     async fn with_flood_retry<T, F, Fut>(&self, call: F) -> Result<T, TgError>
     where

@@ -28,6 +28,9 @@ pub const DEFAULT_MAX_QUEUED_PER_CHAT: u64 = 20;
 pub const DEFAULT_SEARCHES_PER_CHAT_PER_HOUR: u64 = 15;
 /// The longest Telegram flood-control wait taken inline (and `getUpdates`' cap).
 pub const DEFAULT_MAX_RETRY_WAIT_SECS: u64 = 60;
+/// The worker's cookie file, which the admin replaces with `/cookies` (same default as the worker).
+pub const COOKIE_FILE_VAR: &str = "YOUTUBE_COOKIE_FILE";
+pub const AUTO_UPDATE_VAR: &str = "YTDLP_AUTO_UPDATE";
 
 pub const DEFAULT_API_URL: &str = "https://api.telegram.org";
 /// The public Bot API refuses uploads above 50 MB; a self-hosted Bot API server allows 2000.
@@ -80,6 +83,10 @@ pub struct BotConfig {
     pub searches_per_chat_per_hour: u32,
     /// `TELEGRAM_MAX_RETRY_WAIT_SECS`: the longest flood-control wait taken inline.
     pub max_retry_wait_secs: u64,
+    /// `YOUTUBE_COOKIE_FILE` (default `./cookies.txt`, as the worker reads it).
+    pub cookie_file: PathBuf,
+    /// `YTDLP_AUTO_UPDATE=daily`: update the managed yt-dlp in the background once a day.
+    pub auto_update_daily: bool,
 }
 
 impl BotConfig {
@@ -125,6 +132,12 @@ impl BotConfig {
             .unwrap_or(u32::MAX),
             max_retry_wait_secs: env
                 .positive(MAX_RETRY_WAIT_VAR, DEFAULT_MAX_RETRY_WAIT_SECS)?,
+            cookie_file: PathBuf::from(env.text(COOKIE_FILE_VAR).unwrap_or_else(|| "./cookies.txt".to_owned())),
+            auto_update_daily: match env.text(AUTO_UPDATE_VAR).map(|v| v.to_ascii_lowercase()).as_deref() {
+                None | Some("off" | "false" | "no" | "0") => false,
+                Some("daily") => true,
+                Some(other) => return Err(invalid(AUTO_UPDATE_VAR, other, "daily or off")),
+            },
         })
     }
 
@@ -354,6 +367,7 @@ mod tests {
             (ADMIN_CHAT_VAR, "@me"),
             (KEEP_FILES_VAR, "maybe"),
             (POLL_TIMEOUT_VAR, "-3"),
+            (AUTO_UPDATE_VAR, "hourly"),
         ];
         for (var, value) in cases {
             let err = config(&[(TOKEN_VAR, "1:x"), (var, value)]).expect_err("invalid");

@@ -62,7 +62,8 @@ pub async fn handle_update(app: Arc<App>, update: Update) {
 
 async fn handle_message(app: Arc<App>, message: &Message) {
     let chat_id = message.chat.id;
-    let Some(text) = message.text.as_deref() else {
+    // A document's command is in its caption (`/cookies` with a cookies.txt).
+    let Some(text) = message.text.as_deref().or(message.caption.as_deref()) else {
         return;
     };
     if !app.config.is_chat_allowed(chat_id) {
@@ -79,7 +80,11 @@ async fn handle_message(app: Arc<App>, message: &Message) {
         return;
     }
     match parse_command(text) {
+        Some((command, _)) if command == "cookies" => {
+            super::admin::cookies_command(&app, chat_id, message.document.as_deref()).await
+        }
         Some((command, args)) => handle_command(app, chat_id, &command, args).await,
+        None if message.text.is_none() => {} // a caption without a command: not for us
         None => handle_plain_text(app, chat_id, text).await,
     }
 }
@@ -108,6 +113,7 @@ async fn handle_command(app: Arc<App>, chat_id: i64, command: &str, args: &str) 
             flows::download_command(app, chat_id, command, args).await
         }
         "playlist" => flows::playlist_command(app, chat_id, args).await,
+        "update" => super::admin::update_command(app, chat_id, args).await,
         _ => reply(&app, chat_id, messages::UNKNOWN_COMMAND).await,
     }
 }
@@ -137,8 +143,9 @@ async fn ping(app: &App, chat_id: i64) {
             );
             let _ = write!(
                 text,
-                "\nyt-dlp: {}\nffmpeg: {}",
+                "\nyt-dlp: {}\nJS: {}\nffmpeg: {}",
                 health.ytdlp.as_deref().unwrap_or("not found"),
+                crate::render::js_support_text(&health),
                 health.ffmpeg.as_deref().unwrap_or("not found")
             );
             if app.config.is_admin(chat_id) {

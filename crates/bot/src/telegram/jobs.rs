@@ -498,10 +498,11 @@ impl Runner {
             ErrorCode::Cancelled => Outcome::Cancelled,
             _ => {
                 tracing::info!(task_id = %self.task_id, %code, %message, "task failed");
-                Outcome::Failed {
-                    user_message: messages::error_message(code).to_owned(),
-                    reason: format!("{code}: {message}"),
+                let mut user_message = messages::error_message(code).to_owned();
+                if let Some(hint) = messages::operator_hint(code, message).filter(|_| self.app.config.is_admin(self.job.chat_id)) {
+                    user_message = format!("{user_message}\n\n{hint}");
                 }
+                Outcome::Failed { user_message, reason: format!("{code}: {message}") }
             }
         }
     }

@@ -12,7 +12,7 @@ pub fn error_message(code: &ErrorCode) -> &'static str {
         ErrorCode::VideoPrivate => "This video is private. I can only download public videos.",
         ErrorCode::VideoRemoved => "This video is unavailable: it was removed or blocked.",
         ErrorCode::NoSuitableFormat => "The requested quality isn't available for this video. Try another option from ⚙ Quality….",
-        ErrorCode::BotDetection => "YouTube is asking me to prove I'm not a bot right now. Please try again later.",
+        ErrorCode::BotDetection => "YouTube wants me to sign in before it serves this video. The bot's owner can fix this by giving me YouTube cookies; please try again later.",
         ErrorCode::NetworkTimeout | ErrorCode::Timeout => "The download took too long and was stopped. Please try again.",
         ErrorCode::RateLimited => "Too many requests right now. Please wait a few minutes and try again.",
         ErrorCode::PlaylistError => "I couldn't download that playlist. Check that it is public and try again.",
@@ -29,6 +29,21 @@ pub fn error_message(code: &ErrorCode) -> &'static str {
         | ErrorCode::UnknownAction
         | ErrorCode::Internal
         | ErrorCode::Other(_) => "Something went wrong on my side. Please try again.",
+    }
+}
+
+/// For the admin's own chat, after the user's message: what the operator can do about a
+/// failure they can fix. `worker_message` is the worker's text (the worker names a missing
+/// JavaScript runtime there, under `NO_SUITABLE_FORMAT`).
+pub fn operator_hint(code: &ErrorCode, worker_message: &str) -> Option<&'static str> {
+    match code {
+        ErrorCode::BotDetection => Some(
+            "🔧 Admin: export the cookies of a signed-in YouTube account as cookies.txt and send the file here with the caption /cookies.",
+        ),
+        ErrorCode::NoSuitableFormat if worker_message.contains("no JavaScript runtime") => Some(
+            "🔧 Admin: yt-dlp has no JavaScript runtime, so YouTube formats are missing. Send /update to install the newest yt-dlp with Deno (or run scripts/setup.sh).",
+        ),
+        _ => None,
     }
 }
 
@@ -188,6 +203,17 @@ mod tests {
             error_message(&ErrorCode::Other("X".into())),
             error_message(&ErrorCode::Internal)
         );
+    }
+
+    #[test]
+    fn operator_hints_say_what_to_do() {
+        let bot = operator_hint(&ErrorCode::BotDetection, "").expect("hint");
+        assert!(bot.contains("/cookies"), "{bot}");
+        let nojs = operator_hint(&ErrorCode::NoSuitableFormat, "yt-dlp has no JavaScript runtime (or no yt-dlp-ejs), so …").expect("hint");
+        assert!(nojs.contains("/update"), "{nojs}");
+        assert_eq!(operator_hint(&ErrorCode::NoSuitableFormat, "Requested format is not available"), None);
+        assert_eq!(operator_hint(&ErrorCode::VideoRemoved, ""), None);
+        assert!(error_message(&ErrorCode::BotDetection).contains("cookies"));
     }
 
     #[test]

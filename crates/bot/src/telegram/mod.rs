@@ -6,10 +6,12 @@
 //! The whole bot is [`run`], a library function, so it can be driven in-process as well as by
 //! the `hermes-bot` binary ([`main`]).
 
+pub(crate) mod admin;
 pub mod api;
 pub mod app;
 pub mod callbacks;
 pub mod config;
+pub(crate) mod cookies;
 pub mod db;
 pub mod delivery;
 pub mod flows;
@@ -101,6 +103,7 @@ pub async fn run(config: BotConfig) -> i32 {
     };
     register_commands(&app).await;
     report_interrupted_tasks(&app).await;
+    admin::spawn_auto_update(Arc::clone(&app));
     tracing::info!("hermes-bot is running");
     let status = polling::poll_until_stopped(Arc::clone(&app)).await;
     app.begin_shutdown();

@@ -21,6 +21,8 @@ impl HealthCheck {
             uptime_s: ctx.started.elapsed().as_secs_f64(),
             ytdlp: tools.ytdlp,
             ffmpeg: tools.ffmpeg,
+            js_runtime: tools.js.js_runtime,
+            ejs: tools.js.ejs,
         };
         Ok(RawResponse::new(task.id.clone(), Event::HealthOk, &health))
     }

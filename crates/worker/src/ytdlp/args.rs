@@ -78,6 +78,15 @@ pub struct YtdlpEnv {
     /// `YOUTUBE_COOKIE_FILE`; the caller passes it only when the file exists, because yt-dlp
     /// aborts on a missing cookie file.
     pub cookie_file: Option<PathBuf>,
+    /// `DENO_BIN` (or the managed Deno): `--js-runtimes deno:PATH`, so yt-dlp solves YouTube's
+    /// JavaScript challenges with it wherever it is installed.
+    pub deno: Option<PathBuf>,
+    /// `NODE_BIN`: `--js-runtimes node:PATH` (yt-dlp enables only Deno unless told otherwise).
+    pub node: Option<PathBuf>,
+    /// `YTDLP_EXTRACTOR_ARGS`: each one `--extractor-args` (e.g. for a PO-token provider).
+    pub extractor_args: Vec<String>,
+    /// `YTDLP_PLUGIN_DIRS`: each one `--plugin-dirs`.
+    pub plugin_dirs: Vec<PathBuf>,
 }
 
 /// Audio extraction or a video download.
@@ -231,6 +240,29 @@ fn common_args(env: &YtdlpEnv) -> Vec<OsString> {
     if let Some(cookies) = &env.cookie_file {
         push_pair(&mut argv, "--cookies", cookies.as_os_str());
     }
+    for (runtime, path) in [("deno", &env.deno), ("node", &env.node)] {
+        if let Some(path) = path {
+            let mut value = OsString::from(format!("{runtime}:"));
+            value.push(path.as_os_str());
+            push_pair(&mut argv, "--js-runtimes", value);
+        }
+    }
+    for args in &env.extractor_args {
+        push_pair(&mut argv, "--extractor-args", args.as_str());
+    }
+    for dir in &env.plugin_dirs {
+        push_pair(&mut argv, "--plugin-dirs", dir.as_os_str());
+    }
+    argv
+}
+
+/// argv that makes yt-dlp print its verbose header (`[debug] JS runtimes: …`, `[debug] Optional
+/// libraries: …`) on stderr and stop at once for want of a URL: what `health_check` reads the
+/// JavaScript support from. No cookies, so the probe cannot rewrite the cookie jar.
+pub(crate) fn verbose_probe_argv(env: &YtdlpEnv) -> Vec<OsString> {
+    let env = YtdlpEnv { cookie_file: None, ..env.clone() };
+    let mut argv = common_args(&env);
+    argv.push("-v".into());
     argv
 }
 
@@ -323,7 +355,65 @@ mod tests {
         YtdlpEnv {
             ffmpeg_location: Some(PathBuf::from("/usr/bin/ffmpeg")),
             cookie_file: Some(PathBuf::from("/etc/hermes/cookies.txt")),
+            ..YtdlpEnv::default()
         }
+    }
+
+    fn every_argv(env: &YtdlpEnv) -> Vec<Vec<String>> {
+        vec![
+            strings(&download_argv(env, &spec("https://youtu.be/x", MediaMode::Video))),
+            strings(&info_argv(env, "https://youtu.be/x", false, None)),
+            strings(&search_argv(env, "q", 5)),
+            strings(&verbose_probe_argv(env)),
+        ]
+    }
+
+    #[test]
+    fn deno_bin_enables_deno_at_its_path_in_every_call() {
+        let env = YtdlpEnv { deno: Some(PathBuf::from("/srv/hermes/.hermes/envs/a/bin/deno")), ..YtdlpEnv::default() };
+        for argv in every_argv(&env) {
+            assert_eq!(value_of(&argv, "--js-runtimes"), "deno:/srv/hermes/.hermes/envs/a/bin/deno");
+        }
+        for argv in every_argv(&env_plain()) {
+            assert!(!argv.contains(&"--js-runtimes".to_string()), "{argv:?}");
+        }
+    }
+
+    #[test]
+    fn node_bin_enables_node_at_its_path_beside_deno() {
+        let env = YtdlpEnv { node: Some(PathBuf::from("/usr/local/bin/node")), ..YtdlpEnv::default() };
+        for argv in every_argv(&env) {
+            assert_eq!(value_of(&argv, "--js-runtimes"), "node:/usr/local/bin/node");
+        }
+        let both = YtdlpEnv { deno: Some(PathBuf::from("/d/deno")), ..env };
+        let argv = strings(&info_argv(&both, "u", false, None));
+        let runtimes: Vec<&String> =
+            argv.iter().enumerate().filter(|(_, a)| *a == "--js-runtimes").map(|(i, _)| &argv[i + 1]).collect();
+        assert_eq!(runtimes, ["deno:/d/deno", "node:/usr/local/bin/node"]);
+        assert_target_last(&argv, "u");
+    }
+
+    #[test]
+    fn extractor_args_and_plugin_dirs_are_passed_through_one_flag_each() {
+        let env = YtdlpEnv {
+            extractor_args: vec!["youtube:player_client=default".into(), "youtubepot-bgutilhttp:base_url=http://127.0.0.1:4416".into()],
+            plugin_dirs: vec![PathBuf::from("/opt/yt-plugins")],
+            ..YtdlpEnv::default()
+        };
+        for argv in every_argv(&env) {
+            let extractor: Vec<&String> =
+                argv.iter().enumerate().filter(|(_, a)| *a == "--extractor-args").map(|(i, _)| &argv[i + 1]).collect();
+            assert_eq!(extractor, ["youtube:player_client=default", "youtubepot-bgutilhttp:base_url=http://127.0.0.1:4416"]);
+            assert_eq!(value_of(&argv, "--plugin-dirs"), "/opt/yt-plugins");
+        }
+    }
+
+    #[test]
+    fn the_verbose_probe_never_passes_cookies() {
+        let argv = strings(&verbose_probe_argv(&env_full()));
+        assert!(!argv.contains(&"--cookies".to_string()), "{argv:?}");
+        assert_eq!(argv.last().map(String::as_str), Some("-v"));
+        assert!(argv.contains(&"--ignore-config".to_string()));
     }
 
     fn audio(format: AudioFormat, quality: &str) -> MediaMode {

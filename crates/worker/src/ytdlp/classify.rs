@@ -30,6 +30,10 @@ pub enum YtdlpErrorKind {
     UnsupportedUrl,
     /// "No space left on device".
     DiskFull,
+    /// The run failed and yt-dlp had warned that it has no JavaScript runtime (or skipped the
+    /// `yt-dlp-ejs` solver scripts): YouTube formats go missing without them. Reported as
+    /// `NO_SUITABLE_FORMAT` with a message telling the operator what to install.
+    NoJsRuntime,
     Other,
 }
 
@@ -63,6 +67,53 @@ pub fn classify(error_lines: &[String]) -> YtdlpErrorKind {
         .chain(from_others)
         .find(|kind| *kind != YtdlpErrorKind::Other)
         .unwrap_or(YtdlpErrorKind::Other)
+}
+
+/// yt-dlp's warnings that YouTube's JavaScript challenges cannot be solved here: no runtime
+/// (`No supported JavaScript runtime could be found. Only deno is enabled by default; …`), or
+/// runtime without the solver scripts (`Remote component ejs:… was skipped. …`).
+const JS_WARNINGS: [&str; 2] = ["no supported javascript runtime could be found", "may be required to solve js challenges"];
+
+/// Whether a `WARNING:` line can explain why a run failed (so the driver keeps it).
+pub(crate) fn explains_failure(warning: &str) -> bool {
+    let text = normalise(warning);
+    JS_WARNINGS.iter().any(|phrase| text.contains(phrase))
+}
+
+/// Refines what the ERROR lines said with the warnings kept by [`explains_failure`]: a missing
+/// format (or an unrecognised failure) after yt-dlp warned of having no JavaScript runtime is
+/// that missing runtime. A cause the errors name clearly (a bot check, a private video) stays.
+pub(crate) fn with_warnings(kind: YtdlpErrorKind, warnings: &[String]) -> YtdlpErrorKind {
+    let js_missing = warnings.iter().any(|w| explains_failure(w));
+    match kind {
+        YtdlpErrorKind::NoSuitableFormat | YtdlpErrorKind::Other if js_missing => YtdlpErrorKind::NoJsRuntime,
+        kind => kind,
+    }
+}
+
+/// What the operator of the worker should do, for the causes they can fix; `None` otherwise.
+pub(crate) fn operator_hint(kind: YtdlpErrorKind) -> Option<&'static str> {
+    match kind {
+        YtdlpErrorKind::BotDetection => Some(
+            "YouTube asks to sign in to confirm this is not a bot: give yt-dlp the cookies of a signed-in \
+             account (a cookies.txt at YOUTUBE_COOKIE_FILE, or /cookies to the bot)",
+        ),
+        YtdlpErrorKind::NoJsRuntime => Some(
+            "yt-dlp has no JavaScript runtime (or no yt-dlp-ejs), so YouTube formats are missing: install one \
+             with scripts/setup.sh or `hermes update-ytdlp` (/update in the bot), or set DENO_BIN / NODE_BIN",
+        ),
+        _ => None,
+    }
+}
+
+/// The `error` message of a failed run: the operator's hint first when there is one, then what
+/// yt-dlp said.
+pub(crate) fn operator_message(kind: YtdlpErrorKind, ytdlp_message: String) -> String {
+    match operator_hint(kind) {
+        Some(hint) if ytdlp_message.is_empty() => hint.to_owned(),
+        Some(hint) => format!("{hint} (yt-dlp: {ytdlp_message})"),
+        None => ytdlp_message,
+    }
 }
 
 /// Classifies one message. See the module docs for why the checks run in this order.
@@ -397,5 +448,31 @@ mod tests {
             "Unable to download webpage: HTTP Error 404: File not found"
         );
         assert_eq!(classify(&messages), Removed);
+    }
+
+    #[test]
+    fn a_missing_js_runtime_explains_a_missing_format_and_says_what_to_install() {
+        let warning = "[youtube] No supported JavaScript runtime could be found. Only deno is enabled by default; to use another runtime add  --js-runtimes RUNTIME[:PATH]  to your command/config. YouTube extraction without a JS runtime has been deprecated, and some formats may be missing. See  https://github.com/yt-dlp/yt-dlp/wiki/EJS  for details on installing one";
+        let skipped = "[youtube] Remote component challenge solver script (deno) was skipped. It may be required to solve JS challenges. You can enable the download with --remote-components ejs:github. For more information and alternatives, refer to  https://github.com/yt-dlp/yt-dlp/wiki/EJS";
+        assert!(explains_failure(warning) && explains_failure(skipped));
+        assert!(!explains_failure("[generic] Falling back on generic information extractor"));
+        let errors = vec!["ERROR: [youtube] B2HMdtND4ws: Requested format is not available. Use --list-formats for a list of available formats".to_owned()];
+        let kind = with_warnings(classify(&errors), &[warning.to_owned()]);
+        assert_eq!(kind, NoJsRuntime);
+        assert_eq!(with_warnings(classify(&errors), &[]), NoSuitableFormat, "without the warning it is a format problem");
+        let bot = vec!["ERROR: [youtube] x: Sign in to confirm you\u{2019}re not a bot.".to_owned()];
+        assert_eq!(with_warnings(classify(&bot), &[skipped.to_owned()]), BotDetection, "a clear cause stays");
+        let message = operator_message(kind, first_error_message(&errors));
+        assert!(message.contains("JavaScript runtime") && message.contains("hermes update-ytdlp"), "{message}");
+        assert!(message.contains("Requested format is not available"), "{message}");
+    }
+
+    #[test]
+    fn a_bot_check_tells_the_operator_to_give_cookies() {
+        let errors = vec!["ERROR: [youtube] tpUr8xVxj-w: Sign in to confirm you\u{2019}re not a bot. Use --cookies-from-browser or --cookies for the authentication.".to_owned()];
+        let kind = classify(&errors);
+        let message = operator_message(kind, first_error_message(&errors));
+        assert!(message.contains("cookies") && message.contains("YOUTUBE_COOKIE_FILE") && message.contains("/cookies"), "{message}");
+        assert_eq!(operator_message(Removed, "Video unavailable".into()), "Video unavailable");
     }
 }

@@ -53,6 +53,8 @@ pub struct Outcome {
     pub too_large: Option<(String, Option<u64>)>,
     /// yt-dlp's own complaint about its arguments (`yt-dlp: error: …`, exit code 2).
     pub usage_error: Option<String>,
+    /// `WARNING:` lines that explain a failure (see [`super::classify::explains_failure`]).
+    pub(crate) warnings: Vec<String>,
     /// ffprobe runs started for final files whose duration yt-dlp did not know (see [`Watch`]).
     pub duration_probes: Vec<(PathBuf, tokio::task::JoinHandle<Option<u64>>)>,
     /// A probe of the downloaded source, started when its conversion or merge began; it
@@ -169,7 +171,8 @@ impl Outcome {
             return WorkerError::Ytdlp { kind: super::classify::YtdlpErrorKind::Other, message: format!("yt-dlp {how}") };
         }
         let (kind, message) = super::classify::with_disk_space(classify(&self.errors), first_error_message(&self.errors), &self.written);
-        WorkerError::Ytdlp { kind, message }
+        let kind = super::classify::with_warnings(kind, &self.warnings);
+        WorkerError::Ytdlp { kind, message: super::classify::operator_message(kind, message) }
     }
 }
 
@@ -178,6 +181,7 @@ pub fn ytdlp_env(ctx: &Context) -> YtdlpEnv {
     YtdlpEnv {
         ffmpeg_location: resolve_program(&ctx.config.ffmpeg_bin),
         cookie_file: ctx.config.existing_cookie_file(),
+        ..crate::toolchain::toolchain_env(&ctx.config)
     }
 }
 
@@ -206,7 +210,9 @@ async fn run_once_within(
     let proxy = EgressProxy::start(Arc::new(ctx.config.egress.clone()), watch.max_file_bytes)
         .await
         .map_err(|e| WorkerError::Internal(format!("cannot start the egress proxy: {e}")))?;
-    let mut spec = RunSpec::new(ctx.config.ytdlp_bin.clone(), with_proxy(args, &proxy.url()));
+    let mut args = args;
+    let _cookies = super::cookies::use_private_copy(&mut args);
+    let mut spec = RunSpec::new(task.ytdlp_program(&ctx.config.ytdlp_bin), with_proxy(args, &proxy.url()));
     spec.idle_timeout = ctx.config.yt_timeout();
     spec.deadline = time_left;
     spec.env = PROXY_VARS.iter().map(|var| (OsString::from(var), OsString::from(proxy.url()))).collect();
@@ -400,6 +406,7 @@ fn spawn_duration_probe(ffmpeg: &std::path::Path, file: &std::path::Path) -> tok
 fn record(outcome: &mut Outcome, line: OutputLine, event: LineEvent) {
     match event {
         LineEvent::Error(message) => outcome.errors.push(message),
+        LineEvent::Warning(message) if super::classify::explains_failure(&message) => outcome.warnings.push(message),
         LineEvent::Destination(path) | LineEvent::ExtractAudio(path) | LineEvent::Merger(path) => outcome.written.push(path),
         _ => {}
     }

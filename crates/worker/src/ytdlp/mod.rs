@@ -2,6 +2,7 @@
 //! progress-line parser and the classification of its ERROR lines.
 pub mod args;
 pub mod classify;
+pub(crate) mod cookies;
 pub mod driver;
 pub mod final_files;
 pub mod info;

@@ -26,6 +26,8 @@ pub struct Worker {
     stdin: Option<ChildStdin>,
     lines: Receiver<String>,
     pub dir: tempfile::TempDir,
+    /// Every stderr line so far (the worker's log).
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Worker {
@@ -77,13 +79,21 @@ impl Worker {
             }
         });
         // Keep stderr drained (and visible with --nocapture) so the worker never blocks on it.
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log_lines = log.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 eprintln!("[worker] {line}");
+                log_lines.lock().unwrap().push(line);
             }
         });
         let stdin = child.stdin.take();
-        Worker { child, stdin, lines, dir }
+        Worker { child, stdin, lines, dir, log }
+    }
+
+    /// The worker's stderr so far, one line each.
+    pub fn log(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
     }
 
     pub fn downloads(&self) -> PathBuf {
