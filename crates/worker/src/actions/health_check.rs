@@ -7,9 +7,15 @@ use hermes_protocol::{Event, HealthOk, RawResponse};
 
 pub struct HealthCheck;
 
+/// How long `health_check` waits for tool versions that are not known yet.
+const PROBE_WAIT: std::time::Duration = std::time::Duration::from_secs(8);
+
 impl HealthCheck {
     pub async fn apply(self, ctx: &Context, task: &Task) -> Result<RawResponse, WorkerError> {
-        let tools = ctx.tool_versions().await;
+        // The first probe of new binaries (a Python start-up, nice 10) can take many seconds on a
+        // loaded machine; a liveness check must not wait for it: unknown versions are null until
+        // the background probe has them.
+        let tools = tokio::time::timeout(PROBE_WAIT, ctx.tool_versions()).await.unwrap_or_default();
         let health = HealthOk {
             status: "ok".to_owned(),
             worker: "hermes-worker".to_owned(),
