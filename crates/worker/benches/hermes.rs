@@ -35,7 +35,8 @@ use hermes_testkit::media;
 use hermes_worker::archive::{write_archives, ArchiveOptions};
 use hermes_worker::config::Config;
 use hermes_worker::egress::EgressProxy;
-use hermes_worker::tools::{probe_duration, resolve_program};
+use hermes_worker::tools::probe_duration;
+use hermes_worker::ytdlp::driver::ytdlp_env;
 use hermes_worker::ytdlp::args::{with_proxy, 
     download_argv, DownloadSpec, MediaMode, YtdlpEnv, SINGLE_OUTPUT_TEMPLATE,
 };
@@ -1070,7 +1071,7 @@ fn figure_overhead(scratch: &Scratch, reps: &Reps, report: &mut Report) -> Resul
         .build()
         .map_err(io_err("start the proxy runtime"))?;
     let proxy = proxy_runtime
-        .block_on(EgressProxy::start(std::sync::Arc::new(config.egress.clone()), None))
+        .block_on(EgressProxy::start(config.egress.clone(), None))
         .map_err(io_err("start the egress proxy"))?;
     worker_job(&mut worker, &dir, &url, "warm")?;
     by_hand.run(&dir.join("by-hand-warm"))?;
@@ -1140,11 +1141,7 @@ struct ByHandTiming {
 
 impl ByHand {
     fn new(config: &Config, url: &str) -> Result<ByHand> {
-        // The body of `driver::ytdlp_env`, which needs a whole worker context.
-        let env = YtdlpEnv {
-            ffmpeg_location: resolve_program(&config.ffmpeg_bin),
-            cookie_file: config.existing_cookie_file(),
-        };
+        let env = ytdlp_env(config);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

@@ -5,6 +5,7 @@ use crate::egress::EgressPolicy;
 use crate::profile::{WireProfile, WIRE_PROFILE_VAR};
 use serde::Serialize;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -37,8 +38,9 @@ pub struct Config {
     pub allow_private_urls: bool,
     /// `MAX_FILESIZE_MB`: no single downloaded file may grow larger (a request may ask for less).
     pub max_filesize_mb: u64,
+    /// The policy every yt-dlp run's egress proxy enforces, built once from the two above.
     #[serde(skip)]
-    pub egress: EgressPolicy,
+    pub egress: Arc<EgressPolicy>,
     /// `WIRE_PROFILE`, or `python` when started as `-m worker.application` (DESIGN.md §2.1).
     pub wire_profile: WireProfile,
     /// `DENO_BIN`: the Deno yt-dlp runs YouTube's JavaScript with (default: the managed one,
@@ -80,6 +82,13 @@ impl Config {
 
     pub fn from_lookup_and_args<A: AsRef<std::ffi::OsStr>>(lookup: impl Fn(&str) -> Option<String>, args: &[A]) -> Result<Config, ConfigError> {
         let env = Env(&lookup);
+        let egress_allow_cidrs = env.get("EGRESS_ALLOW_CIDRS").unwrap_or_default();
+        let egress_cidrs = EgressPolicy::parse_cidrs(&egress_allow_cidrs).map_err(|bad| ConfigError {
+            var: "EGRESS_ALLOW_CIDRS",
+            value: bad,
+            expected: "comma-separated networks such as 127.0.0.1/32",
+        })?;
+        let allow_private_urls = env.flag("ALLOW_PRIVATE_URLS", false)?;
         let config = Config {
             youtube_cookie_file: env.path("YOUTUBE_COOKIE_FILE", "./cookies.txt"),
             best_audio_limit_mb: env.parse("BEST_AUDIO_LIMIT_MB", 15, "a whole number of MB")?,
@@ -102,21 +111,15 @@ impl Config {
             worker_concurrency: env.positive("WORKER_CONCURRENCY", 3, "a whole number > 0")?,
             database_url: env.get("DATABASE_URL").unwrap_or_else(|| "sqlite://./hermes.db".to_owned()),
             allow_any_output_dir: env.flag("ALLOW_ANY_OUTPUT_DIR", false)?,
-            egress_allow_cidrs: env.get("EGRESS_ALLOW_CIDRS").unwrap_or_default(),
-            allow_private_urls: env.flag("ALLOW_PRIVATE_URLS", false)?,
+            egress: Arc::new(EgressPolicy::new(egress_cidrs, allow_private_urls)),
+            egress_allow_cidrs,
+            allow_private_urls,
             max_filesize_mb: env.positive("MAX_FILESIZE_MB", 2000, "a whole number of MB > 0")?,
-            egress: EgressPolicy::default(),
             wire_profile: WireProfile::select(env.get(WIRE_PROFILE_VAR).as_deref(), args)?,
             deno_bin: env.tool("DENO_BIN", "deno"),
             ytdlp_extractor_args: env.get("YTDLP_EXTRACTOR_ARGS").map(|v| v.split_whitespace().map(str::to_owned).collect()).unwrap_or_default(),
             ytdlp_plugin_dirs: env.get("YTDLP_PLUGIN_DIRS").map(|v| std::env::split_paths(&v).filter(|p| !p.as_os_str().is_empty()).collect()).unwrap_or_default(),
         };
-        let cidrs = EgressPolicy::parse_cidrs(&config.egress_allow_cidrs).map_err(|bad| ConfigError {
-            var: "EGRESS_ALLOW_CIDRS",
-            value: bad,
-            expected: "comma-separated networks such as 127.0.0.1/32",
-        })?;
-        let config = Config { egress: EgressPolicy::new(cidrs, config.allow_private_urls), ..config };
         Ok(config)
     }
 
@@ -234,7 +237,7 @@ mod tests {
         assert_eq!(c.node_bin, None);
         assert_eq!(c.max_filesize_mb, 2000);
         assert!(!c.allow_private_urls);
-        assert_eq!(c.egress, EgressPolicy::default());
+        assert_eq!(*c.egress, EgressPolicy::default());
         assert_eq!(c.deno_bin, PathBuf::from("deno"));
         assert!(c.ytdlp_extractor_args.is_empty() && c.ytdlp_plugin_dirs.is_empty());
     }

@@ -30,7 +30,7 @@ pub async fn video_metadata(ctx: &Context, task: &Task, url: &str) -> Result<(se
         Ok(None) => {}
         Err(error) => tracing::warn!(%error, "metadata cache unreadable; asking yt-dlp"),
     }
-    let args = crate::ytdlp::args::info_argv(&crate::ytdlp::driver::ytdlp_env(ctx), url, false, None);
+    let args = crate::ytdlp::args::info_argv(&crate::ytdlp::driver::ytdlp_env(&ctx.config), url, false, None);
     let fetched = crate::ytdlp::driver::run_json(ctx, task, args).await?;
     if let Err(error) = ctx.cache.metadata_put(&key, url, &info::trimmed_for_cache(&fetched)).await {
         tracing::warn!(%error, "cannot cache video metadata");

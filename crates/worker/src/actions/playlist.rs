@@ -59,7 +59,7 @@ impl Playlist {
         }
         let python = config.wire_profile.is_python();
 
-        let listing = driver::run_json(ctx, task, info_argv(&ytdlp_env(ctx), &self.url, true, self.params.playlist_end)).await?;
+        let listing = driver::run_json(ctx, task, info_argv(&ytdlp_env(&ctx.config), &self.url, true, self.params.playlist_end)).await?;
         let title = listing.get("title").and_then(|t| t.as_str()).unwrap_or("playlist");
         let expected = expected_items(&listing, self.params.playlist_end);
         if expected == 0 {
@@ -98,7 +98,7 @@ impl Playlist {
             max_filesize_mb,
         };
         let watch = Watch::download(tracker.clone(), final_files.clone(), max_filesize_mb);
-        let outcome = download_tracks(ctx, task, download_argv(&ytdlp_env(ctx), &spec), &watch).await?;
+        let outcome = download_tracks(ctx, task, download_argv(&ytdlp_env(&ctx.config), &spec), &watch).await?;
         let tracks = existing_tracks(&outcome.final_files)?;
         let failed_tracks = (outcome.errors.len() as u32).min(expected);
 

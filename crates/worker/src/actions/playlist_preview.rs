@@ -21,7 +21,7 @@ impl PlaylistPreview {
     }
 
     pub async fn apply(self, ctx: &Context, task: &Task) -> Result<RawResponse, WorkerError> {
-        let listing = driver::run_json(ctx, task, info_argv(&driver::ytdlp_env(ctx), &self.url, true, None)).await?;
+        let listing = driver::run_json(ctx, task, info_argv(&driver::ytdlp_env(&ctx.config), &self.url, true, None)).await?;
         let preview = info::playlist_preview(&listing, self.count as usize);
         if preview.playlist_count == Some(0) {
             return Err(WorkerError::Playlist("the playlist has no items".to_owned()));

@@ -67,7 +67,7 @@ impl YoutubeDl {
             final_files_log: final_files.path(),
             max_filesize_mb,
         };
-        let args = download_argv(&ytdlp_env(ctx), &spec);
+        let args = download_argv(&ytdlp_env(&ctx.config), &spec);
         let watch = Watch {
             probe_durations_with: Some(config.ffmpeg_bin.clone()),
             ..Watch::download(tracker.clone(), final_files.clone(), max_filesize_mb)

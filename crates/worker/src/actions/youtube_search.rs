@@ -138,7 +138,7 @@ impl Search<'_> {
     }
 
     async fn ask_ytdlp(&self) -> Result<Vec<SearchResult>, WorkerError> {
-        let argv = args::search_argv(&driver::ytdlp_env(self.ctx), self.query, self.count);
+        let argv = args::search_argv(&driver::ytdlp_env(&self.ctx.config), self.query, self.count);
         let playlist = driver::run_json(self.ctx, self.task, argv).await?;
         Ok(info::search_results(&playlist, self.count as usize))
     }

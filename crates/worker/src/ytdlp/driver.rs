@@ -176,12 +176,12 @@ impl Outcome {
     }
 }
 
-/// The yt-dlp environment of this worker: ffmpeg location and cookies (only when the file exists).
-pub fn ytdlp_env(ctx: &Context) -> YtdlpEnv {
+/// The yt-dlp environment of this worker: ffmpeg location, cookies (only when the file exists), JS runtimes and pass-through options.
+pub fn ytdlp_env(config: &crate::config::Config) -> YtdlpEnv {
     YtdlpEnv {
-        ffmpeg_location: resolve_program(&ctx.config.ffmpeg_bin),
-        cookie_file: ctx.config.existing_cookie_file(),
-        ..crate::toolchain::toolchain_env(&ctx.config)
+        ffmpeg_location: resolve_program(&config.ffmpeg_bin),
+        cookie_file: config.existing_cookie_file(),
+        ..crate::toolchain::toolchain_env(config)
     }
 }
 
@@ -207,7 +207,7 @@ async fn run_once_within(
     watch: &Watch,
     time_left: Duration,
 ) -> Result<Outcome, WorkerError> {
-    let proxy = EgressProxy::start(Arc::new(ctx.config.egress.clone()), watch.max_file_bytes)
+    let proxy = EgressProxy::start(ctx.config.egress.clone(), watch.max_file_bytes)
         .await
         .map_err(|e| WorkerError::Internal(format!("cannot start the egress proxy: {e}")))?;
     let mut args = args;
