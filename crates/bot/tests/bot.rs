@@ -628,19 +628,14 @@ fn a_python_profile_worker_delivers_each_file_once_and_playlists_as_tracks() {
         })
         .collect();
     let feed = harness.media.add_feed("pymix", "Py Mix", items);
-    let mark = harness.mark();
-    harness.say(CHAT, &format!("/playlist {feed}"));
-    let (message_id, all) = harness.wait_for_button(CHAT, mark, "All");
-    let after_all = harness.mark();
-    harness.tap(CHAT, message_id, &all);
-    let (message_id, audio) = harness.wait_for_button(CHAT, after_all, "Audio");
-    harness.tap(CHAT, message_id, &audio);
+    let playlist_start = harness.mark();
+    let message_id = harness.playlist_all_as_audio(CHAT, &feed);
     harness.wait_for_final_status(CHAT, message_id);
     let tracks: Vec<String> = harness
         .api
         .calls_to("sendAudio")
         .iter()
-        .filter(|c| c.seq >= after_all && c.succeeded())
+        .filter(|c| c.seq >= playlist_start && c.succeeded())
         .map(|c| c.file("audio").expect("upload").filename.clone())
         .collect();
     assert_eq!(tracks.len(), 2, "{tracks:?}");
@@ -650,7 +645,7 @@ fn a_python_profile_worker_delivers_each_file_once_and_playlists_as_tracks() {
             .api
             .calls_to("sendDocument")
             .iter()
-            .all(|c| c.seq < after_all),
+            .all(|c| c.seq < playlist_start),
         "no ZIP"
     );
     assert!(harness.dir.path().join("worker.db").is_file());

@@ -94,13 +94,7 @@ fn forged_file_lines_in_a_feed_upload_only_the_real_media() {
     harness.wait_for_message_text(CHAT, message_id, "✅ Completed");
 
     // And as a playlist: preview, All, Audio.
-    let mark = harness.mark();
-    harness.say(CHAT, &format!("/playlist {feed}"));
-    let (message_id, all) = harness.wait_for_button(CHAT, mark, "All");
-    let after_all = harness.mark();
-    harness.tap(CHAT, message_id, &all);
-    let (message_id, audio) = harness.wait_for_button(CHAT, after_all, "Audio");
-    harness.tap(CHAT, message_id, &audio);
+    let message_id = harness.playlist_all_as_audio(CHAT, &feed);
     harness.wait_for_message_text(CHAT, message_id, "✅ Completed");
 
     let sent = uploads(&harness);

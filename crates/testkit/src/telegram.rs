@@ -328,15 +328,7 @@ impl FakeBotApi {
     /// `bot_command`/`url` entities Telegram would mark. Push it with [`FakeBotApi::push_update`].
     pub fn text_message_update(&self, chat_id: i64, from_id: u64, text: &str) -> Value {
         let user = user_json(from_id);
-        let mut state = self.shared.lock();
-        let chat = state.chat_record(chat_id, Some(&user)).chat.clone();
-        let message_id = state.allocate_message_id(chat_id);
-        let mut message = json!({
-            "message_id": message_id,
-            "from": user,
-            "chat": chat,
-            "date": unix_now(),
-        });
+        let mut message = new_user_message(&mut self.shared.lock(), chat_id, user);
         set_text_field(
             &mut message,
             TextField::Text,
@@ -380,15 +372,8 @@ impl FakeBotApi {
                 bytes: bytes.to_vec(),
             },
         );
-        let chat = state.chat_record(chat_id, Some(&user)).chat.clone();
-        let message_id = state.allocate_message_id(chat_id);
-        let mut message = json!({
-            "message_id": message_id,
-            "from": user,
-            "chat": chat,
-            "date": unix_now(),
-            "document": object,
-        });
+        let mut message = new_user_message(&mut state, chat_id, user);
+        message["document"] = object;
         if let Some(caption) = caption {
             set_text_field(&mut message, TextField::Caption, Some(&RenderedText::plain(caption)));
         }
@@ -2017,6 +2002,19 @@ fn bot_user_json(token: &str) -> Value {
         "supports_inline_queries": false,
         "can_connect_to_business": false,
         "has_main_web_app": false,
+    })
+}
+
+/// A new message from `user` in `chat_id` (a fresh message id, the chat recorded), before its
+/// content (text, caption, document) is set.
+fn new_user_message(state: &mut FakeState, chat_id: i64, user: Value) -> Value {
+    let chat = state.chat_record(chat_id, Some(&user)).chat.clone();
+    let message_id = state.allocate_message_id(chat_id);
+    json!({
+        "message_id": message_id,
+        "from": user,
+        "chat": chat,
+        "date": unix_now(),
     })
 }
 

@@ -155,6 +155,19 @@ impl Harness {
             })
     }
 
+    /// `/playlist <feed>`, then taps "All" and "Audio"; returns the status message's id.
+    pub fn playlist_all_as_audio(&self, chat: i64, feed: &str) -> i32 {
+        let mark = self.mark();
+        self.say(chat, &format!("/playlist {feed}"));
+        let (message_id, all) = self.wait_for_button(chat, mark, "All");
+        // Marked before the tap: the bot may answer before the next line runs.
+        let after_all = self.mark();
+        self.tap(chat, message_id, &all);
+        let (message_id, audio) = self.wait_for_button(chat, after_all, "Audio");
+        self.tap(chat, message_id, &audio);
+        message_id
+    }
+
     /// A message the bot sent to `chat` with text containing `needle`.
     pub fn wait_for_text(&self, chat: i64, after: usize, needle: &str) -> Call {
         self.wait_for("sendMessage", after, |c| {

@@ -128,3 +128,27 @@ pub fn required_url(request: &Request) -> Result<String, WorkerError> {
     }
     Ok(url.to_owned())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_can_lower_the_size_cap_but_never_raise_it() {
+        let config = crate::config::Config::from_lookup(|name| (name == "MAX_FILESIZE_MB").then(|| "50".to_owned())).unwrap();
+        assert_eq!(max_filesize_mb(&config, None), 50);
+        assert_eq!(max_filesize_mb(&config, Some(10)), 10);
+        assert_eq!(max_filesize_mb(&config, Some(u64::MAX)), 50);
+        assert_eq!(max_filesize_mb(&config, Some(0)), 50, "0 is no cap of the request's, not an unlimited one");
+    }
+
+    #[test]
+    fn audio_quality_is_a_vbr_level_or_a_bitrate() {
+        for ok in ["0", "5", "10", "128K", "320k", " 2 "] {
+            assert!(validate_audio_quality(ok).is_ok(), "{ok}");
+        }
+        for bad in ["11", "-1", "K", "0K", "12345K", "128M", "best", "--exec=x", "5\n--exec"] {
+            assert!(validate_audio_quality(bad).is_err(), "{bad:?}");
+        }
+    }
+}
