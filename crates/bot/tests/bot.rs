@@ -155,7 +155,7 @@ fn a_link_downloads_as_mp3_with_progress_and_is_uploaded_only_once() {
         .as_u64()
         .is_some_and(|d| (2..=4).contains(&d)));
 
-    let final_text = harness.wait_for_message_text(CHAT, status_id, "✅ Completed");
+    let final_text = harness.wait_for_final_status(CHAT, status_id);
     assert!(!final_text.contains("/cancel"), "{final_text}");
     let edits: Vec<String> = harness
         .api
@@ -452,7 +452,7 @@ fn playlist_preview_then_all_then_audio_sends_zip_parts_within_the_limit() {
     let (message_id, audio) = harness.wait_for_button(CHAT, after_all, "Audio");
     harness.tap(CHAT, message_id, &audio);
 
-    harness.wait_for_message_text(CHAT, message_id, "✅ Completed");
+    harness.wait_for_final_status(CHAT, message_id);
     let parts = harness.api.calls_to("sendDocument");
     assert!(
         parts.len() >= 2,
@@ -583,4 +583,75 @@ fn settings_persist_and_quality_choices_download() {
             .is_some_and(|t| t.contains("expired"))
     });
     assert!(answer.succeeded());
+}
+
+/// Against a worker in the python wire profile (what the existing host runs): a link is sent
+/// once, the quality menu's MP3 row (`bestaudio` plus `extract_audio`) converts even on a direct
+/// link without an audio-only stream, and a playlist (no ZIP; `files` are the tracks) arrives
+/// as its tracks.
+#[test]
+fn a_python_profile_worker_delivers_each_file_once_and_playlists_as_tracks() {
+    // The database URL in the Python worker's spelling: `./worker.db` in the working directory.
+    let harness = Harness::start(&[
+        ("WIRE_PROFILE", "python"),
+        ("DATABASE_URL", "sqlite:///./worker.db"),
+    ]);
+    let url = harness.media.media_url(media::tone_webm(2, 770));
+    let (status_id, mark) = request_audio(&harness, CHAT, &url);
+    harness.wait_for_final_status(CHAT, status_id);
+    let sent: Vec<_> = harness
+        .api
+        .calls_to("sendAudio")
+        .into_iter()
+        .filter(|c| c.seq >= mark)
+        .collect();
+    assert_eq!(sent.len(), 1, "one file, sent once");
+    assert!(sent[0].file("audio").expect("upload").filename.ends_with(".mp3"));
+
+    let url = harness.media.media_url(media::tone_webm(2, 880));
+    let mark = harness.mark();
+    harness.say(CHAT, &url);
+    let (message_id, quality) = harness.wait_for_button(CHAT, mark, "Quality");
+    harness.tap(CHAT, message_id, &quality);
+    let (message_id, mp3) = harness.wait_for_button(CHAT, mark, "MP3 192");
+    harness.tap(CHAT, message_id, &mp3);
+    let sent = harness.wait_for("sendAudio", mark, |c| c.succeeded());
+    let file = sent.file("audio").expect("upload");
+    assert_eq!(probe_codec(&file.bytes, harness.dir.path(), "p.mp3"), "mp3");
+
+    let items = [("First", 330), ("Second", 440)]
+        .iter()
+        .map(|(title, hz)| {
+            let tone = media::tone_webm(1, *hz);
+            let name = tone.file_name().expect("name").to_string_lossy().into_owned();
+            hermes_testkit::http::FeedItem::new(*title, format!("/media/{name}"))
+        })
+        .collect();
+    let feed = harness.media.add_feed("pymix", "Py Mix", items);
+    let mark = harness.mark();
+    harness.say(CHAT, &format!("/playlist {feed}"));
+    let (message_id, all) = harness.wait_for_button(CHAT, mark, "All");
+    let after_all = harness.mark();
+    harness.tap(CHAT, message_id, &all);
+    let (message_id, audio) = harness.wait_for_button(CHAT, after_all, "Audio");
+    harness.tap(CHAT, message_id, &audio);
+    harness.wait_for_final_status(CHAT, message_id);
+    let tracks: Vec<String> = harness
+        .api
+        .calls_to("sendAudio")
+        .iter()
+        .filter(|c| c.seq >= after_all && c.succeeded())
+        .map(|c| c.file("audio").expect("upload").filename.clone())
+        .collect();
+    assert_eq!(tracks.len(), 2, "{tracks:?}");
+    assert!(tracks[0].contains("First") && tracks[1].contains("Second"), "{tracks:?}");
+    assert!(
+        harness
+            .api
+            .calls_to("sendDocument")
+            .iter()
+            .all(|c| c.seq < after_all),
+        "no ZIP"
+    );
+    assert!(harness.dir.path().join("worker.db").is_file());
 }

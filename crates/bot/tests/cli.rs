@@ -349,3 +349,39 @@ fn playlist_downloads_the_feed_into_a_zip_and_prints_its_path() {
     assert!(zip.is_file() && zip.starts_with(out.canonicalize().expect("out")), "{}", zip.display());
     assert!(outcome.stderr.contains("CLI Mix: 2 tracks, 0 failed"), "{}", outcome.stderr);
 }
+
+/// `hermes` reads the python wire profile's shapes too: a download's `done` with only
+/// `file_path`, a playlist's `files` that are the tracks (no ZIP).
+#[test]
+fn against_a_python_profile_worker_download_and_playlist_print_their_files() {
+    use hermes_testkit::http::FeedItem;
+    let sandbox = Sandbox::new();
+    let server = MediaServer::start(media::media_dir());
+    let url = server.media_url(media::tone_webm(2, 440));
+    let out = sandbox.path("py");
+    let mut command = sandbox.command(&["download", &url, "--audio", "mp3", "--out", out.to_str().expect("utf-8")]);
+    command.env("WIRE_PROFILE", "python");
+    let outcome = sandbox.run_command(command);
+    assert_eq!(outcome.code, Some(0), "stderr: {}", outcome.stderr);
+    let printed: Vec<&str> = outcome.stdout.lines().collect();
+    assert_eq!(printed.len(), 1, "{}", outcome.stdout);
+    assert!(printed[0].ends_with(".mp3") && Path::new(printed[0]).is_file(), "{}", printed[0]);
+
+    let items = [(330, "One"), (550, "Two")]
+        .map(|(hz, title)| {
+            let file = media::tone_webm(1, hz);
+            let name = file.file_name().and_then(|n| n.to_str()).expect("name").to_owned();
+            FeedItem::new(title, format!("/media/{name}"))
+        })
+        .to_vec();
+    let feed = server.add_feed("cli-py", "Py Mix", items);
+    let mut command = sandbox.command(&["playlist", &feed, "--out", out.to_str().expect("utf-8")]);
+    command.env("WIRE_PROFILE", "python");
+    let outcome = sandbox.run_command(command);
+    assert_eq!(outcome.code, Some(0), "stderr: {}", outcome.stderr);
+    let printed: Vec<&str> = outcome.stdout.lines().collect();
+    assert_eq!(printed.len(), 2, "{}", outcome.stdout);
+    assert!(printed[0].ends_with("001 - One.mp3") && printed[1].ends_with("002 - Two.mp3"), "{}", outcome.stdout);
+    assert!(files_named_like(&out, &[".zip"]).is_empty(), "no ZIP");
+    assert!(outcome.stderr.contains("Py Mix: 2 tracks"), "{}", outcome.stderr);
+}

@@ -6,8 +6,9 @@
 //! ([`to_json_line`] / [`Request::from_json_line`]).
 //!
 //! Where the protocol guide and the Python worker it replaces spell a key differently we **accept
-//! both on input** and **emit a superset on output** (DESIGN.md §2), so that a host written to the
-//! guide and the existing host both work unchanged.
+//! both on input**. On output the worker has two wire profiles (DESIGN.md §2.1): `guide` emits
+//! the guide's keys plus compatible extras; `python` emits the Python worker's own shapes
+//! (`Python*` payloads), because the existing host delivers every file a superset names.
 
 mod action;
 mod builders;

@@ -29,8 +29,23 @@ impl AudioFormat {
     pub fn from_name(name: &str) -> Option<AudioFormat> {
         [AudioFormat::Mp3, AudioFormat::M4a, AudioFormat::Opus, AudioFormat::Flac, AudioFormat::Wav]
             .into_iter()
-            .find(|f| f.as_str().eq_ignore_ascii_case(name))
+            .find(|f| f.as_str().eq_ignore_ascii_case(name.trim()))
     }
+}
+
+/// An `audio_format` the worker cannot extract to, in a request that asks for extraction.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown audio_format {0:?} (expected mp3, m4a, opus, flac or wav)")]
+pub struct UnknownAudioFormat(pub String);
+
+/// The container to extract audio to: `None` when `extract_audio` is false, whatever
+/// `audio_format` says. The existing host sends `"audio_format": "mp4"` with every video
+/// download, so the name only has to be valid when it is used.
+fn audio_target(extract_audio: bool, audio_format: &str) -> Result<Option<AudioFormat>, UnknownAudioFormat> {
+    if !extract_audio {
+        return Ok(None);
+    }
+    AudioFormat::from_name(audio_format).map(Some).ok_or_else(|| UnknownAudioFormat(audio_format.to_owned()))
 }
 
 /// `get_formats` mode.
@@ -47,7 +62,9 @@ pub enum FormatMode {
 #[serde(default)]
 pub struct DownloadParams {
     pub extract_audio: bool,
-    pub audio_format: AudioFormat,
+    /// Any name on the wire; checked by [`DownloadParams::audio_target`] only when
+    /// `extract_audio` is true.
+    pub audio_format: String,
     /// yt-dlp `--audio-quality`: `"0"` (best) … `"9"`, or a bitrate like `"192K"`. Numbers are
     /// accepted too (`0`).
     #[serde(deserialize_with = "string_or_number")]
@@ -69,7 +86,7 @@ impl Default for DownloadParams {
     fn default() -> Self {
         DownloadParams {
             extract_audio: false,
-            audio_format: AudioFormat::Mp3,
+            audio_format: AudioFormat::Mp3.as_str().to_owned(),
             audio_quality: "0".to_owned(),
             format: None,
             output_dir: None,
@@ -79,12 +96,21 @@ impl Default for DownloadParams {
     }
 }
 
+impl DownloadParams {
+    /// The container to extract audio to; `None` for a video download.
+    pub fn audio_target(&self) -> Result<Option<AudioFormat>, UnknownAudioFormat> {
+        audio_target(self.extract_audio, &self.audio_format)
+    }
+}
+
 /// `playlist` params.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct PlaylistParams {
     pub extract_audio: bool,
-    pub audio_format: AudioFormat,
+    /// Any name on the wire; checked by [`PlaylistParams::audio_target`] only when
+    /// `extract_audio` is true.
+    pub audio_format: String,
     #[serde(deserialize_with = "string_or_number")]
     pub audio_quality: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -109,7 +135,7 @@ impl Default for PlaylistParams {
     fn default() -> Self {
         PlaylistParams {
             extract_audio: true,
-            audio_format: AudioFormat::Mp3,
+            audio_format: AudioFormat::Mp3.as_str().to_owned(),
             audio_quality: "0".to_owned(),
             output_dir: None,
             playlist_end: None,
@@ -118,6 +144,13 @@ impl Default for PlaylistParams {
             format: None,
             max_filesize_mb: None,
         }
+    }
+}
+
+impl PlaylistParams {
+    /// The container to extract audio to; `None` for a video playlist.
+    pub fn audio_target(&self) -> Result<Option<AudioFormat>, UnknownAudioFormat> {
+        audio_target(self.extract_audio, &self.audio_format)
     }
 }
 

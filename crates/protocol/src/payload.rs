@@ -1,6 +1,8 @@
-//! Typed `data` of each event. Output carries the guide's keys plus the keys the existing host
-//! reads from the Python worker (the "superset"); input is lenient (`#[serde(default)]`) so a host
-//! can read either worker.
+//! Typed `data` of each event. The guide profile's payloads carry the guide's keys plus
+//! compatible extras; the `Python*` payloads are the `python` profile's shapes (DESIGN.md §2.1).
+//! Input is lenient (`#[serde(default)]`) so a host can read either worker and either profile:
+//! e.g. [`DownloadDone`] reads a `done` that has only `file_path`, [`PlaylistDone`] one whose
+//! `files` are the tracks.
 use crate::{ErrorCode, FormatMode};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
@@ -111,6 +113,45 @@ pub struct PlaylistDone {
     pub filename: String,
 }
 
+/// `done` data of `youtube_dl` in the `python` wire profile (DESIGN.md §2.1): the Python worker's
+/// keys only. No `files`: the existing host sends `file_path` and then every `files[]` entry
+/// again, so a `files` key would deliver the download twice.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PythonDownloadDone {
+    pub file_path: String,
+    pub file_size: u64,
+    pub filename: String,
+    pub title: Option<String>,
+    pub duration: Option<u64>,
+}
+
+/// One track in `playlist` `done` data of the `python` profile.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PythonTrackFile {
+    pub path: String,
+    pub name: String,
+    /// MiB, two decimals.
+    pub size_mb: f64,
+    /// The file was already in the playlist folder before this run.
+    pub cached: bool,
+}
+
+/// `done` data of `playlist` in the `python` profile: the tracks themselves (no ZIP), no
+/// `file_path`, no `archives`. The existing host sends every `files[]` entry, and reads
+/// `archives` only when there is no `files` key.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PythonPlaylistDone {
+    pub files: Vec<PythonTrackFile>,
+    pub playlist_name: String,
+    pub total_tracks_downloaded: u32,
+    /// Items skipped because the request's `archive_file` already lists them.
+    pub already_cached: u32,
+    pub folder_path: String,
+}
+
 /// One entry of a `playlist_preview`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -195,6 +236,10 @@ pub struct FormatOption {
     pub height: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tbr: Option<f64>,
+    /// Whether choosing this row means `extract_audio: true` (the existing host reads it from the
+    /// row, false when absent). Set on every audio row.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extract_audio: Option<bool>,
     /// For audio conversions: the `audio_format` / `audio_quality` to request.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub audio_format: Option<String>,

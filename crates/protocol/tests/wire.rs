@@ -19,7 +19,7 @@ fn download_request_matches_guide() {
     );
     let p: DownloadParams = r.params_as().unwrap();
     assert!(p.extract_audio);
-    assert_eq!(p.audio_format, AudioFormat::Mp3);
+    assert_eq!(p.audio_target(), Ok(Some(AudioFormat::Mp3)));
     assert_eq!(p.audio_quality, "0");
 }
 
@@ -98,10 +98,25 @@ fn bad_lines_get_the_right_codes() {
 fn wrong_param_types_are_invalid_request() {
     let r = Request::new("t", Action::YoutubeDl).with_params(json!({"extract_audio":"yes"}));
     assert_eq!(r.params_as::<DownloadParams>().unwrap_err().code, ErrorCode::InvalidRequest);
-    let r = Request::new("t", Action::YoutubeDl).with_params(json!({"audio_format":"exe"}));
+    let r = Request::new("t", Action::YoutubeDl).with_params(json!({"audio_format":7}));
     assert_eq!(r.params_as::<DownloadParams>().unwrap_err().code, ErrorCode::InvalidRequest);
     let r = Request::new("t", Action::YoutubeDl).with_params(json!({"audio_quality":5}));
     assert_eq!(r.params_as::<DownloadParams>().unwrap().audio_quality, "5");
+}
+
+/// The existing host sends `"audio_format": "mp4"` with every video download and playlist: the
+/// name only matters, and is only checked, when audio is extracted.
+#[test]
+fn audio_format_is_checked_only_when_extracting() {
+    let video = Request::new("t", Action::Playlist).with_params(json!({"extract_audio":false,"audio_format":"mp4"}));
+    assert_eq!(video.params_as::<PlaylistParams>().unwrap().audio_target(), Ok(None));
+    let video = Request::new("t", Action::YoutubeDl).with_params(json!({"audio_format":"mp4"}));
+    assert_eq!(video.params_as::<DownloadParams>().unwrap().audio_target(), Ok(None));
+    let audio = Request::new("t", Action::YoutubeDl).with_params(json!({"extract_audio":true,"audio_format":"exe"}));
+    let err = audio.params_as::<DownloadParams>().unwrap().audio_target().unwrap_err();
+    assert!(err.to_string().contains("exe"), "{err}");
+    let audio = Request::new("t", Action::Playlist).with_params(json!({"audio_format":"OPUS"}));
+    assert_eq!(audio.params_as::<PlaylistParams>().unwrap().audio_target(), Ok(Some(AudioFormat::Opus)));
 }
 
 fn round_trip<T>(event: Event, payload: T)
@@ -141,11 +156,13 @@ fn every_event_round_trips() {
     round_trip(Event::Error, ErrorData { message: "Video unavailable".into(), error_code: ErrorCode::VideoRemoved, file_size: None });
     round_trip(Event::Done, DownloadDone { files: vec![FileEntry { path: "/a/b.mp3".into(), size: 3, name: None }], title: Some("b".into()), duration: Some(213), file_path: "/a/b.mp3".into(), file_size: 3, filename: "b.mp3".into() });
     round_trip(Event::Done, PlaylistDone { files: vec![FileEntry { path: "/p/x.zip".into(), size: 9, name: Some("x.zip".into()) }], archives: vec![ArchiveEntry { name: "x.zip".into(), path: "/p/x.zip".into(), size: 9, size_mb: 0.0 }], tracks: vec![TrackEntry { path: "/p/x/1.mp3".into(), name: "1.mp3".into(), size: 4 }], playlist_name: "x".into(), total_tracks_downloaded: 1, failed_tracks: 1, folder_path: "/p/x".into(), file_path: "/p/x.zip".into(), filename: "x.zip".into() });
+    round_trip(Event::Done, PythonDownloadDone { file_path: "/a/b.mp3".into(), file_size: 3, filename: "b.mp3".into(), title: Some("b".into()), duration: None });
+    round_trip(Event::Done, PythonPlaylistDone { files: vec![PythonTrackFile { path: "/p/x/1.mp3".into(), name: "1.mp3".into(), size_mb: 0.5, cached: false }], playlist_name: "x".into(), total_tracks_downloaded: 1, already_cached: 0, folder_path: "/p/x".into() });
     round_trip(Event::Done, PlaylistPreview { playlist_title: "P".into(), playlist_count: Some(3), tracks: vec![PreviewTrack { index: 1, title: "a".into(), url: "u".into(), duration: None }] });
     round_trip(Event::Done, CancelDone { cancelled: true, found: true, target_task_id: "x".into() });
     round_trip(Event::SearchResults, SearchResults { results: vec![SearchResult { video_id: "id".into(), video_id_compat: "id".into(), title: "t".into(), url: "u".into(), duration: Some(1), thumbnail: "th".into(), channel: Some("c".into()), artist: Some("c".into()), view_count: Some(1), duration_string: Some("0:01".into()) }], query: "q".into(), total_results: 1, from_cache: true });
     round_trip(Event::VideoInfo, VideoInfo { video_id: "id".into(), video_id_compat: "id".into(), title: "t".into(), is_age_restricted: true, ..Default::default() });
-    round_trip(Event::FormatList, FormatList { title: "t".into(), mode: FormatMode::Audio, formats: vec![FormatOption { format_id: "140".into(), label: "m4a".into(), ext: "m4a".into(), kind: "audio".into(), ..Default::default() }], ..Default::default() });
+    round_trip(Event::FormatList, FormatList { title: "t".into(), mode: FormatMode::Audio, formats: vec![FormatOption { format_id: "140".into(), label: "m4a".into(), ext: "m4a".into(), kind: "audio".into(), extract_audio: Some(false), ..Default::default() }], ..Default::default() });
     round_trip(Event::HealthOk, HealthOk { status: "ok".into(), worker: "hermes-worker".into(), version: "0.1.0".into(), handlers: vec!["health_check".into()], config: json!({"a":1}), active_tasks: 2, uptime_s: 1.5, ytdlp: None, ffmpeg: Some("ffmpeg version 5".into()), js_runtime: Some(JsRuntime { name: "deno".into(), version: "2.9.8".into() }), ejs: None });
     round_trip(Event::CacheStats, CacheStats { search_entries: 1, metadata_entries: 2, cache_enabled: true, ttl_hours: 24, hits: 3, misses: 4 });
     round_trip(Event::CacheCleanupDone, CacheCleanupDone { removed_search: 1, removed_metadata: 2 });
@@ -192,4 +209,15 @@ fn error_codes_spell_as_the_table() {
     assert_eq!(other, ErrorCode::Other("SOMETHING_NEW".into()));
     let e = Response::error("t", ErrorCode::Cancelled, "cancelled").error_data().unwrap();
     assert_eq!(e.error_code, ErrorCode::Cancelled);
+}
+
+/// A host reads either profile's `done` with the guide types: a python-profile single download
+/// is its `file_path`, a python-profile playlist's `files` are the tracks (and no archives).
+#[test]
+fn guide_types_read_the_python_shapes() {
+    let single: DownloadDone = serde_json::from_value(json!({"file_path": "/d/a.mp3", "file_size": 3, "filename": "a.mp3", "title": "a", "duration": 1})).unwrap();
+    assert_eq!((single.file_path.as_str(), single.files.len()), ("/d/a.mp3", 0));
+    let playlist: PlaylistDone = serde_json::from_value(json!({"files": [{"path": "/p/1.mp3", "name": "1.mp3", "size_mb": 0.1, "cached": false}], "playlist_name": "P", "total_tracks_downloaded": 1, "already_cached": 0, "folder_path": "/p"})).unwrap();
+    assert_eq!(playlist.files[0].path, "/p/1.mp3");
+    assert!(playlist.archives.is_empty() && playlist.file_path.is_empty());
 }

@@ -21,7 +21,7 @@ pub const EXIT_STARTUP_FAILURE: i32 = 2;
 
 /// Runs the worker on this process's stdin/stdout until EOF or a signal; returns the exit code.
 pub async fn run(config: Config) -> i32 {
-    let cache = match Cache::open(&config.database_url, config.enable_search_cache, config.cache_expiry_hours).await {
+    let cache = match Cache::open(&config.sqlx_database_url(), config.enable_search_cache, config.cache_expiry_hours).await {
         Ok(cache) => cache,
         Err(error) => {
             tracing::error!("{error}");
@@ -31,7 +31,7 @@ pub async fn run(config: Config) -> i32 {
     };
     warm_up(&cache).await;
     check_cookies(&config);
-    tracing::info!(handlers = ?handler_names(), concurrency = config.worker_concurrency, "handlers registered");
+    tracing::info!(handlers = ?handler_names(), concurrency = config.worker_concurrency, profile = ?config.wire_profile, "handlers registered");
 
     let shutdown = Shutdown::new();
     if let Err(error) = shutdown.listen_for_signals() {

@@ -2,7 +2,12 @@
 //! queries only — no database is needed at build time).
 //!
 //! The file survives restarts and may be shared by several worker processes: WAL mode and a busy
-//! timeout let them read and write concurrently.
+//! timeout let them read and write concurrently. It may also be shared with another program
+//! (DESIGN.md §2.1: the existing host's bot migrates the same default file with its own sqlx
+//! migrations and its own `search_cache` table), so every table of ours is prefixed `hermes_`
+//! and our migrations are tracked in `hermes_migrations` (`sqlx.toml`), never in
+//! `_sqlx_migrations`. A file of the old layout (ours in `_sqlx_migrations`) simply gets the new
+//! tables; the old ones are left alone, since they may as well belong to someone else.
 use hermes_protocol::{CacheCleanupDone, CacheStats, SearchResult};
 use sha2::{Digest, Sha256};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
@@ -44,11 +49,17 @@ impl SearchKey {
         SearchKey { hash, normalized_query, count }
     }
 
-    /// The hex sha256 stored as `search_cache.query_hash`.
+    /// The hex sha256 stored as `hermes_search_cache.query_hash`.
     pub fn as_str(&self) -> &str {
         &self.hash
     }
 }
+
+/// The table the worker's migrations are tracked in: `[migrate] table-name` in this crate's
+/// `sqlx.toml`, which `sqlx::migrate!` reads at build time.
+pub const MIGRATIONS_TABLE: &str = "hermes_migrations";
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// Search results kept in memory at most; past it, expired entries go first, then all.
 const RECENT_SEARCHES_MAX: usize = 2048;
@@ -89,7 +100,7 @@ impl Cache {
         if let Some(results) = self.recent_search(key.as_str()) {
             return Ok(self.count_lookup(Some(results)));
         }
-        let row = sqlx::query("SELECT results_json, expires_at FROM search_cache WHERE query_hash = ? AND expires_at > ?")
+        let row = sqlx::query("SELECT results_json, expires_at FROM hermes_search_cache WHERE query_hash = ? AND expires_at > ?")
             .bind(key.as_str())
             .bind(now())
             .fetch_optional(&self.pool)
@@ -110,7 +121,7 @@ impl Cache {
         }
         let expires_at = self.expiry();
         sqlx::query(
-            "INSERT OR REPLACE INTO search_cache (query_hash, query, max_results, results_json, created_at, expires_at)
+            "INSERT OR REPLACE INTO hermes_search_cache (query_hash, query, max_results, results_json, created_at, expires_at)
              VALUES (?, ?, ?, ?, ?, ?)",
         )
         .bind(key.as_str())
@@ -130,7 +141,7 @@ impl Cache {
         if !self.enabled {
             return Ok(None);
         }
-        let row = sqlx::query("SELECT info_json FROM youtube_metadata_cache WHERE video_key = ? AND expires_at > ?")
+        let row = sqlx::query("SELECT info_json FROM hermes_metadata_cache WHERE video_key = ? AND expires_at > ?")
             .bind(key)
             .bind(now())
             .fetch_optional(&self.pool)
@@ -143,7 +154,7 @@ impl Cache {
             return Ok(());
         }
         sqlx::query(
-            "INSERT OR REPLACE INTO youtube_metadata_cache (video_key, url, info_json, created_at, expires_at)
+            "INSERT OR REPLACE INTO hermes_metadata_cache (video_key, url, info_json, created_at, expires_at)
              VALUES (?, ?, ?, ?, ?)",
         )
         .bind(key)
@@ -159,8 +170,8 @@ impl Cache {
     /// Live entries per table and this process's hit/miss counters.
     pub async fn stats(&self) -> Result<CacheStats, sqlx::Error> {
         let live = |sql: &'static str| sqlx::query_scalar::<_, i64>(sql).bind(now()).fetch_one(&self.pool);
-        let search_entries = live("SELECT COUNT(*) FROM search_cache WHERE expires_at > ?").await?;
-        let metadata_entries = live("SELECT COUNT(*) FROM youtube_metadata_cache WHERE expires_at > ?").await?;
+        let search_entries = live("SELECT COUNT(*) FROM hermes_search_cache WHERE expires_at > ?").await?;
+        let metadata_entries = live("SELECT COUNT(*) FROM hermes_metadata_cache WHERE expires_at > ?").await?;
         Ok(CacheStats {
             search_entries: search_entries.max(0) as u64,
             metadata_entries: metadata_entries.max(0) as u64,
@@ -175,12 +186,12 @@ impl Cache {
     pub async fn cleanup(&self) -> Result<CacheCleanupDone, sqlx::Error> {
         let now = now();
         self.recent().retain(|_, (expires, _)| *expires > now);
-        let removed_search = sqlx::query("DELETE FROM search_cache WHERE expires_at <= ?")
+        let removed_search = sqlx::query("DELETE FROM hermes_search_cache WHERE expires_at <= ?")
             .bind(now)
             .execute(&self.pool)
             .await?
             .rows_affected();
-        let removed_metadata = sqlx::query("DELETE FROM youtube_metadata_cache WHERE expires_at <= ?")
+        let removed_metadata = sqlx::query("DELETE FROM hermes_metadata_cache WHERE expires_at <= ?")
             .bind(now)
             .execute(&self.pool)
             .await?
@@ -192,15 +203,15 @@ impl Cache {
     #[doc(hidden)]
     pub async fn expire_all_for_tests(&self) -> Result<(), sqlx::Error> {
         self.recent().clear();
-        sqlx::query("UPDATE search_cache SET expires_at = 0").execute(&self.pool).await?;
-        sqlx::query("UPDATE youtube_metadata_cache SET expires_at = 0").execute(&self.pool).await?;
+        sqlx::query("UPDATE hermes_search_cache SET expires_at = 0").execute(&self.pool).await?;
+        sqlx::query("UPDATE hermes_metadata_cache SET expires_at = 0").execute(&self.pool).await?;
         Ok(())
     }
 
     /// The version last probed for `program` when its binary still has `fingerprint`.
     /// `Some(None)` means "probed: not runnable".
     pub async fn tool_version(&self, program: &str, fingerprint: &str) -> Result<Option<Option<String>>, sqlx::Error> {
-        let row = sqlx::query("SELECT version FROM tool_versions WHERE program = ? AND fingerprint = ?")
+        let row = sqlx::query("SELECT version FROM hermes_tool_versions WHERE program = ? AND fingerprint = ?")
             .bind(program)
             .bind(fingerprint)
             .fetch_optional(&self.pool)
@@ -209,7 +220,7 @@ impl Cache {
     }
 
     pub async fn remember_tool_version(&self, program: &str, fingerprint: &str, version: Option<&str>) -> Result<(), sqlx::Error> {
-        sqlx::query("INSERT OR REPLACE INTO tool_versions (program, fingerprint, version, probed_at) VALUES (?, ?, ?, ?)")
+        sqlx::query("INSERT OR REPLACE INTO hermes_tool_versions (program, fingerprint, version, probed_at) VALUES (?, ?, ?, ?)")
             .bind(program)
             .bind(fingerprint)
             .bind(version)
@@ -266,7 +277,7 @@ impl Cache {
 /// Connects and migrates. Workers that start together on a new file race twice: switching it
 /// to WAL fails at once with "database is locked" (SQLite's busy handler does not cover it), and
 /// both apply the same migration (sqlx takes no lock on SQLite), the loser failing on the
-/// `_sqlx_migrations` key. Looking again after the winner finished succeeds, so an attempt that
+/// `hermes_migrations` key. Looking again after the winner finished succeeds, so an attempt that
 /// failed quickly is retried; one that failed after waiting out the busy timeout is not, so a
 /// database held locked by another program still fails start-up after that timeout.
 async fn open_pool(url: &str) -> Result<SqlitePool, sqlx::Error> {
@@ -296,7 +307,7 @@ async fn connect_and_migrate(url: &str) -> Result<SqlitePool, sqlx::Error> {
         .acquire_timeout(Duration::from_secs(10))
         .connect_with(options)
         .await?;
-    if let Err(error) = sqlx::migrate!("./migrations").run(&pool).await {
+    if let Err(error) = MIGRATOR.run(&pool).await {
         pool.close().await;
         return Err(sqlx::Error::Migrate(Box::new(error)));
     }
@@ -327,6 +338,11 @@ mod tests {
     async fn open(dir: &tempfile::TempDir) -> Cache {
         let url = format!("sqlite://{}", dir.path().join("c.db").display());
         Cache::open(&url, true, 24).await.unwrap()
+    }
+
+    #[test]
+    fn migrations_are_tracked_in_our_own_table() {
+        assert_eq!(MIGRATOR.table_name, MIGRATIONS_TABLE, "sqlx.toml [migrate] table-name is not applied");
     }
 
     #[tokio::test]

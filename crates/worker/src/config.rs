@@ -2,6 +2,7 @@
 //! ours (DESIGN.md §3). Read once at start-up; a value that does not parse stops start-up with a
 //! message naming the variable, rather than running with a surprise default.
 use crate::egress::EgressPolicy;
+use crate::profile::{WireProfile, WIRE_PROFILE_VAR};
 use serde::Serialize;
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -47,6 +48,8 @@ pub struct Config {
     pub ytdlp_extractor_args: Vec<String>,
     /// `YTDLP_PLUGIN_DIRS`: `:`-separated directories, each passed as `--plugin-dirs`.
     pub ytdlp_plugin_dirs: Vec<PathBuf>,
+    /// `WIRE_PROFILE`, or `python` when started as `-m worker.application` (DESIGN.md §2.1).
+    pub wire_profile: WireProfile,
 }
 
 /// A variable that is set but unusable.
@@ -64,8 +67,18 @@ impl Config {
         Config::from_lookup(|name| std::env::var(name).ok())
     }
 
+    /// Reads the process environment and the start arguments (`-m worker.application` selects
+    /// the python wire profile).
+    pub fn from_env_and_args(args: &[std::ffi::OsString]) -> Result<Config, ConfigError> {
+        Config::from_lookup_and_args(|name| std::env::var(name).ok(), args)
+    }
+
     /// Reads configuration through `lookup` (a seam for tests; empty values count as unset).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        Config::from_lookup_and_args::<&str>(lookup, &[])
+    }
+
+    pub fn from_lookup_and_args<A: AsRef<std::ffi::OsStr>>(lookup: impl Fn(&str) -> Option<String>, args: &[A]) -> Result<Config, ConfigError> {
         let env = Env(&lookup);
         let config = Config {
             youtube_cookie_file: env.path("YOUTUBE_COOKIE_FILE", "./cookies.txt"),
@@ -96,6 +109,7 @@ impl Config {
             deno_bin: env.tool("DENO_BIN", "deno"),
             ytdlp_extractor_args: env.get("YTDLP_EXTRACTOR_ARGS").map(|v| v.split_whitespace().map(str::to_owned).collect()).unwrap_or_default(),
             ytdlp_plugin_dirs: env.get("YTDLP_PLUGIN_DIRS").map(|v| std::env::split_paths(&v).filter(|p| !p.as_os_str().is_empty()).collect()).unwrap_or_default(),
+            wire_profile: WireProfile::select(env.get(WIRE_PROFILE_VAR).as_deref(), args)?,
         };
         let cidrs = EgressPolicy::parse_cidrs(&config.egress_allow_cidrs).map_err(|bad| ConfigError {
             var: "EGRESS_ALLOW_CIDRS",
@@ -116,6 +130,11 @@ impl Config {
 
     pub fn retry_delay(&self) -> Duration {
         Duration::from_secs(self.retry_delay_seconds)
+    }
+
+    /// `DATABASE_URL` as sqlx must read it to open the file the profile means.
+    pub fn sqlx_database_url(&self) -> String {
+        self.wire_profile.sqlx_database_url(&self.database_url).into_owned()
     }
 
     /// The cookie file, only when it exists (yt-dlp errors out on a missing `--cookies` file).
@@ -272,6 +291,7 @@ mod tests {
             ("EGRESS_ALLOW_CIDRS", "127.0.0.1/33"),
             ("ALLOW_PRIVATE_URLS", "sometimes"),
             ("MAX_FILESIZE_MB", "0"),
+            ("WIRE_PROFILE", "perl"),
         ] {
             let err = config(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var);

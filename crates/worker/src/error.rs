@@ -122,6 +122,12 @@ fn archive_code(error: &ArchiveError) -> ErrorCode {
     }
 }
 
+impl From<hermes_protocol::UnknownAudioFormat> for WorkerError {
+    fn from(error: hermes_protocol::UnknownAudioFormat) -> WorkerError {
+        WorkerError::InvalidRequest(error.to_string())
+    }
+}
+
 impl From<std::io::Error> for WorkerError {
     fn from(error: std::io::Error) -> WorkerError {
         if is_disk_full(&error) {

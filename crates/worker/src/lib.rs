@@ -13,6 +13,7 @@ pub mod egress;
 pub mod dispatch;
 pub mod error;
 pub mod events;
+pub mod profile;
 pub mod sanitize;
 pub mod search;
 pub mod shutdown;

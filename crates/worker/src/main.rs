@@ -6,7 +6,9 @@ use tracing_subscriber::EnvFilter;
 
 fn main() {
     init_logging();
-    let config = match Config::from_env() {
+    // `hermes-worker -m worker.application` is how the existing host starts "Python".
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    let config = match Config::from_env_and_args(&args) {
         Ok(config) => config,
         Err(error) => {
             eprintln!("hermes-worker: {error}");

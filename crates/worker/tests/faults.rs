@@ -349,7 +349,8 @@ fn a_silent_ytdlp_times_out_and_its_whole_group_is_killed() {
          time.sleep(300)\n"
     );
     let hang = write_script(scripts.path(), "yt-dlp-hang", &body).display().to_string();
-    let mut worker = Worker::start(&[("YTDLP_BIN", hang.as_str()), ("YT_TIMEOUT", "1")]);
+    // 3 s: long enough for Python to start the script and its child on a loaded machine.
+    let mut worker = Worker::start(&[("YTDLP_BIN", hang.as_str()), ("YT_TIMEOUT", "3")]);
     let marker = unique("hang");
     let out = worker.downloads().join(&marker);
     worker.send(&json!({"task_id": "d", "action": "youtube_dl", "url": "http://127.0.0.1:9/hang.webm", "params": {"output_dir": out}}));

@@ -201,11 +201,14 @@ async fn steady_output_is_not_idle_but_the_deadline_still_applies() {
         "{result:?}"
     );
     assert!(
-        elapsed >= Duration::from_millis(1500) && elapsed < Duration::from_millis(2300),
+        // The upper bound only proves the deadline fired (not the 10 s the script would run).
+        elapsed >= Duration::from_millis(1500) && elapsed < Duration::from_secs(8),
         "{elapsed:?}"
     );
     assert!(
-        lines.len() >= 5,
+        // Ending on the deadline, not the 1 s idle timeout, is the proof; a loaded machine
+        // starts Python slowly, so only a few ticks are required.
+        lines.len() >= 2,
         "ticks kept the idle timer alive: {lines:?}"
     );
 }

@@ -18,6 +18,8 @@ enum Step {
 
 struct Transcript {
     env: Vec<(String, String)>,
+    /// Command-line arguments for the worker (e.g. `["-m", "worker.application"]`).
+    args: Vec<String>,
     steps: Vec<Step>,
     expects: Vec<Map<String, Value>>,
     timeout: Duration,
@@ -35,7 +37,7 @@ fn substitute(text: &str, vars: &Vars) -> String {
 
 fn load(path: &Path, vars: &Vars) -> Transcript {
     let text = std::fs::read_to_string(path).unwrap();
-    let mut t = Transcript { env: vec![], steps: vec![], expects: vec![], timeout: Duration::from_secs(30) };
+    let mut t = Transcript { env: vec![], args: vec![], steps: vec![], expects: vec![], timeout: Duration::from_secs(30) };
     for (n, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
@@ -46,6 +48,7 @@ fn load(path: &Path, vars: &Vars) -> Transcript {
         match kind.as_str() {
             "comment" => {}
             "env" => t.env.extend(value.as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))),
+            "args" => t.args.extend(value.as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_owned())),
             "timeout_s" => t.timeout = Duration::from_secs(value.as_u64().unwrap()),
             "send" => t.steps.push(Step::Send(format!("{value}\n").into_bytes())),
             "send_raw" => t.steps.push(Step::Send(format!("{}\n", value.as_str().unwrap()).into_bytes())),
@@ -125,6 +128,50 @@ fn check_expectation(event: &Value, expect: &Map<String, Value>, file: &str) {
             assert_eq!(data.get(key), Some(want), "{key}: {}", ctx());
         }
     }
+    if let Some(absent) = expect.get("absent") {
+        for key in absent.as_array().unwrap() {
+            assert!(!data.contains_key(key.as_str().unwrap()), "key {key} must be absent: {}", ctx());
+        }
+    }
+    if let Some(lengths) = expect.get("lengths") {
+        for (key, want) in lengths.as_object().unwrap() {
+            let got = data.get(key).and_then(Value::as_array).map(Vec::len);
+            assert_eq!(got.map(|n| n as u64), want.as_u64(), "length of {key}: {}", ctx());
+        }
+    }
+    if let Some(items) = expect.get("each") {
+        // {"each": {"files": {"keys": [...], "absent": [...], "data": {...}}}}: every element of an array.
+        for (key, rule) in items.as_object().unwrap() {
+            for item in data.get(key).and_then(Value::as_array).into_iter().flatten() {
+                let item = item.as_object().unwrap_or_else(|| panic!("{key}: elements must be objects: {}", ctx()));
+                for k in rule.get("keys").and_then(Value::as_array).into_iter().flatten() {
+                    assert!(item.contains_key(k.as_str().unwrap()), "{key}[] misses {k}: {}", ctx());
+                }
+                for k in rule.get("absent").and_then(Value::as_array).into_iter().flatten() {
+                    assert!(!item.contains_key(k.as_str().unwrap()), "{key}[] must not have {k}: {}", ctx());
+                }
+                for (k, want) in rule.get("data").and_then(Value::as_object).into_iter().flatten() {
+                    assert_eq!(item.get(k), Some(want), "{key}[].{k}: {}", ctx());
+                }
+            }
+        }
+    }
+    if let Some(pointers) = expect.get("at") {
+        // {"at": {"/formats/1": {"k": v, ...}}}: the value at a JSON pointer into data; an object
+        // is matched key by key (a subset), anything else exactly.
+        let data = &event["data"];
+        for (pointer, want) in pointers.as_object().unwrap() {
+            let got = data.pointer(pointer).unwrap_or_else(|| panic!("nothing at {pointer}: {}", ctx()));
+            match want.as_object() {
+                Some(fields) => {
+                    for (k, v) in fields {
+                        assert_eq!(got.get(k), Some(v), "{pointer}/{k}: {}", ctx());
+                    }
+                }
+                None => assert_eq!(got, want, "{pointer}: {}", ctx()),
+            }
+        }
+    }
     if let Some(min) = expect.get("min_progress") {
         let _ = min; // counted by the caller
     }
@@ -134,7 +181,8 @@ fn replay(path: &Path, vars: &Vars) {
     let file = path.file_name().unwrap().to_string_lossy().into_owned();
     let t = load(path, vars);
     let env: Vec<(&str, &str)> = t.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let mut worker = Worker::start(&env);
+    let args: Vec<&str> = t.args.iter().map(String::as_str).collect();
+    let mut worker = Worker::start_with_args(&args, &env);
     let mut events = Vec::new();
     for step in &t.steps {
         match step {
@@ -187,14 +235,22 @@ fn replay(path: &Path, vars: &Vars) {
 }
 
 /// The media every transcript may rely on: `/media/tone_1s_440hz.webm`, `/media/tone_2s_440hz.webm`,
-/// `/media/tone_1s_440hz.m4a`, and the feed `/feeds/three.rss` ("Three Tones": 1 s tone, a 404, 2 s tone).
+/// `/media/tone_1s_440hz.m4a`, `/media/video_2s_160x120.mp4`, the feed `/feeds/three.rss`
+/// ("Three Tones": 1 s tone, a 404, 2 s tone) and the feed `/feeds/clips.rss` ("Two Clips": the
+/// 2 s video twice, as "Clip A" and "Clip B").
 fn standard_media_server() -> hermes_testkit::http::MediaServer {
     use hermes_testkit::http::{FeedItem, MediaServer};
     use hermes_testkit::media;
     media::tone_webm(1, 440);
     media::tone_webm(2, 440);
     media::tone_m4a(1, 440);
+    media::video_mp4(2);
     let server = MediaServer::start(media::media_dir());
+    server.add_feed(
+        "clips",
+        "Two Clips",
+        vec![FeedItem::new("Clip A", "/media/video_2s_160x120.mp4"), FeedItem::new("Clip B", "/media/video_2s_160x120.mp4")],
+    );
     server.add_feed(
         "three",
         "Three Tones",

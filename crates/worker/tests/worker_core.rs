@@ -64,6 +64,15 @@ fn a_bad_config_value_stops_start_up_naming_the_variable() {
 }
 
 #[test]
+fn an_unknown_wire_profile_stops_start_up_naming_the_variable() {
+    let output = Command::new(WORKER).args(["-m", "worker.application"]).env("WIRE_PROFILE", "pyhton").stdin(Stdio::null()).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("WIRE_PROFILE") && stderr.contains("pyhton"), "{stderr}");
+    assert!(output.stdout.is_empty(), "nothing on the protocol channel");
+}
+
+#[test]
 fn a_corrupt_database_is_a_clear_start_up_error() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("bad.db");

@@ -67,8 +67,10 @@ pub fn worker_config(mut config: WorkerConfig, out_dir: Option<&Path>) -> Worker
     config
 }
 
-/// `sqlite://$XDG_CACHE_HOME/hermes/hermes.db` (or `~/.cache/hermes/...`), created if needed;
-/// `None` leaves the worker's default.
+/// `sqlite:$XDG_CACHE_HOME/hermes/hermes.db` (or `~/.cache/hermes/...`), created if needed;
+/// `None` leaves the worker's default. Spelled `sqlite:<absolute path>` because both wire
+/// profiles read that alike; `sqlite:///abs` would be a relative path to a worker in the python
+/// profile (which reads `DATABASE_URL` as SQLAlchemy does).
 fn user_cache_database_url() -> Option<String> {
     let base = std::env::var_os("XDG_CACHE_HOME")
         .filter(|dir| !dir.is_empty())
@@ -76,7 +78,7 @@ fn user_cache_database_url() -> Option<String> {
         .or_else(|| std::env::var_os("HOME").filter(|h| !h.is_empty()).map(|home| PathBuf::from(home).join(".cache")))?;
     let dir = base.join("hermes");
     std::fs::create_dir_all(&dir).ok()?;
-    Some(format!("sqlite://{}", dir.join("hermes.db").to_str()?))
+    Some(format!("sqlite:{}", dir.join("hermes.db").to_str()?))
 }
 
 pub struct Session<'a> {

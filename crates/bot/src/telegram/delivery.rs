@@ -98,12 +98,17 @@ pub async fn deliver_single(
     })
 }
 
-/// Sends every ZIP part of a finished playlist in order, "part i/n" in the caption.
+/// Sends a finished playlist: every ZIP part in order ("part i/n" in the caption), or, from a
+/// worker in the python wire profile (no ZIP; `files` are the tracks), every track in order.
 pub async fn deliver_playlist(
     app: &App,
     chat_id: i64,
+    mode: Mode,
     done: &PlaylistDone,
 ) -> Result<Delivered, DeliveryError> {
+    if files_are_tracks(done) {
+        return deliver_tracks(app, chat_id, mode, done).await;
+    }
     let parts = zip_parts(done);
     if parts.is_empty() {
         return Err(DeliveryError {
@@ -139,6 +144,65 @@ pub async fn deliver_playlist(
             .await
             .map_err(|error| DeliveryError::upload(&error))?;
     }
+    report_failed_tracks(app, chat_id, done).await;
+    Ok(Delivered {
+        file_path: parts.first().map(|(p, _)| p.to_string_lossy().into_owned()),
+    })
+}
+
+/// The python profile's playlist: each track as audio or video (by mode and extension), in
+/// playlist order; a track over the upload limit is named in a notice instead.
+async fn deliver_tracks(
+    app: &App,
+    chat_id: i64,
+    mode: Mode,
+    done: &PlaylistDone,
+) -> Result<Delivered, DeliveryError> {
+    let tracks = existing_files(done.files.iter().map(|f| PathBuf::from(&f.path)));
+    if tracks.is_empty() {
+        return Err(DeliveryError {
+            user_message: messages::error_message(&hermes_protocol::ErrorCode::PlaylistError)
+                .to_owned(),
+            reason: "the playlist produced no track".into(),
+        });
+    }
+    let total = tracks.len();
+    let limit = app.config.upload_limit_bytes();
+    for (index, (path, size)) in tracks.iter().enumerate() {
+        let title = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned());
+        let caption = track_caption(&done.playlist_name, index + 1, total);
+        if *size > limit {
+            let text = format!(
+                "{caption} {}: {}",
+                title.as_deref().unwrap_or_default(),
+                messages::too_large(*size, app.config.upload_limit_mb)
+            );
+            send_notice(app, chat_id, &text).await;
+            continue;
+        }
+        let method = send_method_for(mode, path);
+        let meta = MediaMeta {
+            title: title.clone(),
+            caption: Some(match (&title, method) {
+                (_, SendMethod::Audio) | (None, _) => caption,
+                (Some(title), _) => format!("{caption} {title}"),
+            }),
+            ..MediaMeta::default()
+        };
+        app.telegram
+            .send_media(chat_id, method, MediaSource::Path(path.clone()), &meta)
+            .await
+            .map_err(|error| DeliveryError::upload(&error))?;
+    }
+    report_failed_tracks(app, chat_id, done).await;
+    Ok(Delivered {
+        file_path: tracks.first().map(|(p, _)| p.to_string_lossy().into_owned()),
+    })
+}
+
+async fn report_failed_tracks(app: &App, chat_id: i64, done: &PlaylistDone) {
     if done.failed_tracks > 0 {
         let text = format!(
             "⚠️ {} of {} tracks could not be downloaded.",
@@ -147,9 +211,26 @@ pub async fn deliver_playlist(
         );
         send_notice(app, chat_id, &text).await;
     }
-    Ok(Delivered {
-        file_path: parts.first().map(|(p, _)| p.to_string_lossy().into_owned()),
-    })
+}
+
+/// Whether `files` lists the tracks themselves (python profile: no ZIP, no `archives`) rather
+/// than ZIP parts (guide profile, which always sends `archives` alongside).
+fn files_are_tracks(done: &PlaylistDone) -> bool {
+    done.archives.is_empty()
+        && done.files.iter().any(|f| {
+            !Path::new(&f.path)
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("zip"))
+        })
+}
+
+fn track_caption(name: &str, index: usize, total: usize) -> String {
+    let name = if name.trim().is_empty() {
+        "Playlist"
+    } else {
+        name
+    };
+    format!("🎵 {name} · {index}/{total}")
 }
 
 /// Re-sends a cached upload by `file_id`.
@@ -201,6 +282,11 @@ fn zip_parts(done: &PlaylistDone) -> Vec<(PathBuf, u64)> {
     } else {
         done.files.iter().map(|f| PathBuf::from(&f.path)).collect()
     };
+    existing_files(paths)
+}
+
+/// The paths that exist, with their sizes on disk, in order.
+fn existing_files(paths: impl IntoIterator<Item = PathBuf>) -> Vec<(PathBuf, u64)> {
     paths
         .into_iter()
         .filter_map(|path| {
@@ -319,6 +405,32 @@ mod tests {
         assert_eq!(part_caption("Mix", 2, 3), "📦 Mix · part 2/3");
         assert_eq!(part_caption("Mix", 1, 1), "📦 Mix");
         assert_eq!(part_caption(" ", 1, 2), "📦 Playlist · part 1/2");
+    }
+
+    #[test]
+    fn playlist_files_are_tracks_only_without_archives() {
+        let entry = |path: &str| FileEntry {
+            path: path.into(),
+            size: 1,
+            name: None,
+        };
+        let python = PlaylistDone {
+            files: vec![entry("/p/001 - a.mp3"), entry("/p/002 - b.mp3")],
+            ..PlaylistDone::default()
+        };
+        assert!(files_are_tracks(&python));
+        let guide = PlaylistDone {
+            files: vec![entry("/p/P.part1.zip")],
+            archives: vec![hermes_protocol::ArchiveEntry::default()],
+            ..PlaylistDone::default()
+        };
+        assert!(!files_are_tracks(&guide));
+        let zips_only = PlaylistDone {
+            files: vec![entry("/p/P.ZIP")],
+            ..PlaylistDone::default()
+        };
+        assert!(!files_are_tracks(&zips_only));
+        assert_eq!(track_caption("Mix", 2, 3), "🎵 Mix · 2/3");
     }
 
     #[test]

@@ -441,8 +441,10 @@ impl Runner {
                 Ok(done) => delivery::deliver_single(&self.app, &self.job, spec, &done).await,
                 Err(error) => Err(delivery::DeliveryError::internal(error.to_string())),
             },
-            JobKind::Playlist { .. } => match event.payload::<PlaylistDone>() {
-                Ok(done) => delivery::deliver_playlist(&self.app, self.job.chat_id, &done).await,
+            JobKind::Playlist { mode, .. } => match event.payload::<PlaylistDone>() {
+                Ok(done) => {
+                    delivery::deliver_playlist(&self.app, self.job.chat_id, *mode, &done).await
+                }
                 Err(error) => Err(delivery::DeliveryError::internal(error.to_string())),
             },
         };

@@ -1,6 +1,7 @@
 //! Harness for the `hermes-bot` end-to-end tests: the real binary, the real worker, real yt-dlp
 //! and ffmpeg, a fake Bot API and a media server, all on 127.0.0.1 and inside a temp dir.
 
+#![allow(dead_code)] // each test crate uses its own part of the harness
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -203,6 +204,25 @@ impl Harness {
             assert!(
                 Instant::now() < deadline,
                 "message {message_id} never showed {needle:?}; it shows {text:?}\nbot log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Waits for a task's final status: "✅ Completed" without the "/cancel" hint. A `progress`
+    /// event with status `completed` shows "✅ Completed" too, but before the file is delivered
+    /// and with "/cancel" still there.
+    pub fn wait_for_final_status(&self, chat: i64, message_id: i32) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let text = self.message_text(chat, message_id);
+            if text.contains("✅ Completed") && !text.contains("/cancel") {
+                return text;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "message {message_id} never showed the final status; it shows {text:?}\nbot log:\n{}",
                 self.log()
             );
             std::thread::sleep(Duration::from_millis(50));

@@ -20,6 +20,6 @@ impl GetFormats {
 
     pub async fn apply(self, ctx: &Context, task: &Task) -> Result<RawResponse, WorkerError> {
         let (metadata, _from_cache) = video_metadata(ctx, task, &self.url).await?;
-        Ok(RawResponse::new(task.id.clone(), Event::FormatList, &info::format_list(&metadata, self.mode)))
+        Ok(RawResponse::new(task.id.clone(), Event::FormatList, &info::format_list(&metadata, self.mode, ctx.config.wire_profile)))
     }
 }

@@ -1,5 +1,5 @@
 //! `get_video_info`: title, duration, thumbnail and flags of one video, from yt-dlp
-//! `--dump-single-json`, cached in `youtube_metadata_cache` for `CACHE_EXPIRY_HOURS`.
+//! `--dump-single-json`, cached in `hermes_metadata_cache` for `CACHE_EXPIRY_HOURS`.
 use crate::context::Context;
 use crate::error::WorkerError;
 use crate::tasks::Task;

@@ -1,5 +1,6 @@
 //! `playlist`: download a playlist's tracks into a folder named after it and deliver them as ZIP
-//! part(s) no larger than `archive_max_size_mb`.
+//! part(s) no larger than `archive_max_size_mb` — or, in the python wire profile, as the track
+//! files themselves (the Python worker makes no ZIP; DESIGN.md §2.1).
 //!
 //! Flow (the guide's): flat listing for title and count → `progress` 0 → tracks downloaded with
 //! overall progress (status `downloading_playlist`, 0–90 %) → ZIP (status `zipping`, 90–99 %) →
@@ -16,7 +17,12 @@ use crate::ytdlp::args::{download_argv, info_argv, DownloadSpec, MediaMode, Play
 use crate::ytdlp::driver::{self, lock, require_ffmpeg, ytdlp_env, Outcome, Watch};
 use crate::ytdlp::final_files::FinalFileLog;
 use crate::ytdlp::progress::{FinalFile, ProgressTracker};
-use hermes_protocol::{ArchiveEntry, Event, FileEntry, PlaylistDone, PlaylistParams, ProgressStatus, RawResponse, Request, TrackEntry};
+use hermes_protocol::{
+    ArchiveEntry, AudioFormat, Event, FileEntry, PlaylistDone, PlaylistParams, ProgressStatus, PythonPlaylistDone, PythonTrackFile, RawResponse, Request,
+    TrackEntry,
+};
+use std::collections::HashSet;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -27,6 +33,8 @@ const DOWNLOAD_PERCENT_END: u8 = 90;
 pub struct Playlist {
     url: String,
     params: PlaylistParams,
+    /// The container to extract to; `None` for a video playlist (whatever `audio_format` said).
+    audio: Option<AudioFormat>,
 }
 
 impl Playlist {
@@ -38,16 +46,18 @@ impl Playlist {
         if params.extract_audio {
             super::validate_audio_quality(&params.audio_quality)?;
         }
-        Ok(Playlist { url: super::required_url(&request)?, params })
+        let audio = params.audio_target()?;
+        Ok(Playlist { url: super::required_url(&request)?, params, audio })
     }
 
     pub async fn apply(self, ctx: &Context, task: &Task) -> Result<RawResponse, WorkerError> {
         let config = &ctx.config;
         let output_dir = resolve_output_dir(&config.download_dir, self.params.output_dir.as_deref(), &task.id, config.allow_any_output_dir)?;
         let archive_file = self.archive_file(ctx)?;
-        if self.params.extract_audio {
+        if self.audio.is_some() {
             require_ffmpeg(ctx)?;
         }
+        let python = config.wire_profile.is_python();
 
         let listing = driver::run_json(ctx, task, info_argv(&ytdlp_env(ctx), &self.url, true, self.params.playlist_end)).await?;
         let title = listing.get("title").and_then(|t| t.as_str()).unwrap_or("playlist");
@@ -57,11 +67,20 @@ impl Playlist {
         }
         let name = sanitize_playlist_name(title, config.playlist_name_max_length);
         let folder = output_dir.join(&name);
+        let already_cached = archived_entries(archive_file.as_deref(), &listing, self.params.playlist_end);
+        if python && already_cached >= expected {
+            // What the Python worker answers when every item is in the archive: nothing to do.
+            let done = PythonPlaylistDone { playlist_name: name, already_cached, ..PythonPlaylistDone::default() };
+            return Ok(RawResponse::new(task.id.clone(), Event::Done, &done));
+        }
         std::fs::create_dir_all(&folder)?;
         let final_files = Arc::new(FinalFileLog::create(TaskDir::open(&folder)?)?);
         let max_filesize_mb = super::max_filesize_mb(config, self.params.max_filesize_mb);
+        let present_before = files_in(&folder);
 
-        let tracker = Arc::new(Mutex::new(ProgressTracker::for_playlist(expected).with_percent_range(0, DOWNLOAD_PERCENT_END)));
+        // Without a ZIP step (python profile) downloading is the whole task.
+        let download_end = if python { 99 } else { DOWNLOAD_PERCENT_END };
+        let tracker = Arc::new(Mutex::new(ProgressTracker::for_playlist(expected).with_percent_range(0, download_end)));
         let started = lock(&tracker).report(0, ProgressStatus::DownloadingPlaylist, Instant::now());
         if let Some(update) = started {
             task.progress(update).await;
@@ -83,6 +102,13 @@ impl Playlist {
         let tracks = existing_tracks(&outcome.final_files)?;
         let failed_tracks = (outcome.errors.len() as u32).min(expected);
 
+        if python {
+            let finished = lock(&tracker).finish();
+            task.progress(finished).await;
+            let done = python_playlist_done(&name, &folder, &tracks, &present_before, already_cached);
+            return Ok(RawResponse::new(task.id.clone(), Event::Done, &done));
+        }
+
         let zipping = lock(&tracker).report(DOWNLOAD_PERCENT_END, ProgressStatus::Zipping, Instant::now());
         if let Some(update) = zipping {
             task.progress(update).await;
@@ -96,10 +122,9 @@ impl Playlist {
     }
 
     fn media_mode(&self) -> MediaMode {
-        if self.params.extract_audio {
-            MediaMode::Audio { format: self.params.audio_format, quality: self.params.audio_quality.clone() }
-        } else {
-            MediaMode::Video
+        match self.audio {
+            Some(format) => MediaMode::Audio { format, quality: self.params.audio_quality.clone() },
+            None => MediaMode::Video,
         }
     }
 
@@ -197,6 +222,48 @@ fn existing_tracks(finals: &[FinalFile]) -> Result<Vec<FinalFile>, WorkerError> 
     Ok(tracks)
 }
 
+/// How many of the listed items (up to `playlist_end`) the `--download-archive` file already
+/// records, which yt-dlp will skip. Lines are `<extractor> <id>`; as in the Python worker, the
+/// id alone is compared.
+fn archived_entries(archive_file: Option<&Path>, listing: &serde_json::Value, playlist_end: Option<u32>) -> u32 {
+    let Some(text) = archive_file.and_then(|path| std::fs::read_to_string(path).ok()) else { return 0 };
+    let archived: HashSet<&str> = text.lines().filter_map(|line| line.split_whitespace().nth(1)).collect();
+    let entries = listing.get("entries").and_then(|e| e.as_array()).map(Vec::as_slice).unwrap_or_default();
+    let end = playlist_end.map_or(entries.len(), |end| (end as usize).min(entries.len()));
+    entries[..end].iter().filter(|entry| entry.get("id").and_then(|id| id.as_str()).is_some_and(|id| archived.contains(id))).count() as u32
+}
+
+/// The names of the files directly inside `folder` (none when it does not exist). Names, not
+/// paths: the tracks' paths are resolved, the folder's may not be.
+fn files_in(folder: &Path) -> HashSet<OsString> {
+    let Ok(entries) = std::fs::read_dir(folder) else { return HashSet::new() };
+    entries.filter_map(Result::ok).filter(|e| e.path().is_file()).map(|e| e.file_name()).collect()
+}
+
+/// The python profile's `done`: the tracks themselves, no ZIP. `cached` marks a track whose file
+/// was already in the folder before this run (yt-dlp kept it instead of downloading it again).
+fn python_playlist_done(name: &str, folder: &Path, tracks: &[FinalFile], present_before: &HashSet<OsString>, already_cached: u32) -> PythonPlaylistDone {
+    let size_mb = |path: &Path| {
+        let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        (bytes as f64 / 1_048_576.0 * 100.0).round() / 100.0
+    };
+    PythonPlaylistDone {
+        files: tracks
+            .iter()
+            .map(|t| PythonTrackFile {
+                path: t.filepath.display().to_string(),
+                name: file_name(&t.filepath),
+                size_mb: size_mb(&t.filepath),
+                cached: t.filepath.file_name().is_some_and(|n| present_before.contains(n)),
+            })
+            .collect(),
+        playlist_name: name.to_owned(),
+        total_tracks_downloaded: tracks.len() as u32,
+        already_cached,
+        folder_path: folder.display().to_string(),
+    }
+}
+
 fn file_name(path: &Path) -> String {
     path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }
@@ -225,5 +292,24 @@ fn playlist_done(name: &str, folder: &Path, tracks: &[FinalFile], parts: &[Archi
         folder_path: folder.display().to_string(),
         file_path: first.map(|p| p.path.display().to_string()).unwrap_or_default(),
         filename: first.map(|p| p.name.clone()).unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn archived_entries_counts_listed_ids_in_the_archive_up_to_playlist_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let archive = dir.path().join("archive.txt");
+        std::fs::write(&archive, "youtube a\ngeneric c\n\nbroken\n").unwrap();
+        let listing = json!({"entries": [{"id": "a"}, {"id": "b"}, {"id": "c"}, {"title": "no id"}]});
+        assert_eq!(archived_entries(Some(&archive), &listing, None), 2);
+        assert_eq!(archived_entries(Some(&archive), &listing, Some(2)), 1);
+        assert_eq!(archived_entries(Some(&archive), &listing, Some(99)), 2);
+        assert_eq!(archived_entries(None, &listing, None), 0);
+        assert_eq!(archived_entries(Some(&dir.path().join("missing")), &listing, None), 0);
     }
 }

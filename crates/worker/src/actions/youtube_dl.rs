@@ -13,7 +13,8 @@ use crate::ytdlp::args::{download_argv, DownloadSpec, MediaMode, SINGLE_OUTPUT_T
 use crate::ytdlp::driver::{self, lock, require_ffmpeg, ytdlp_env, Outcome, Watch};
 use crate::ytdlp::final_files::FinalFileLog;
 use crate::ytdlp::progress::ProgressTracker;
-use hermes_protocol::{DownloadDone, DownloadParams, Event, FileEntry, ProgressStatus, RawResponse, Request};
+use crate::profile::WireProfile;
+use hermes_protocol::{AudioFormat, DownloadDone, DownloadParams, Event, FileEntry, ProgressStatus, PythonDownloadDone, RawResponse, Request};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -21,6 +22,8 @@ use std::time::Instant;
 pub struct YoutubeDl {
     url: String,
     params: DownloadParams,
+    /// The container to extract to; `None` for a video (whatever `audio_format` said).
+    audio: Option<AudioFormat>,
 }
 
 impl YoutubeDl {
@@ -29,13 +32,14 @@ impl YoutubeDl {
         if params.extract_audio {
             super::validate_audio_quality(&params.audio_quality)?;
         }
-        Ok(YoutubeDl { url: super::required_url(&request)?, params })
+        let audio = params.audio_target()?;
+        Ok(YoutubeDl { url: super::required_url(&request)?, params, audio })
     }
 
     pub async fn apply(self, ctx: &Context, task: &Task) -> Result<RawResponse, WorkerError> {
         let config = &ctx.config;
         let output_dir = resolve_output_dir(&config.download_dir, self.params.output_dir.as_deref(), &task.id, config.allow_any_output_dir)?;
-        if self.params.extract_audio {
+        if self.audio.is_some() {
             require_ffmpeg(ctx)?;
         }
         std::fs::create_dir_all(&output_dir)?;
@@ -48,10 +52,9 @@ impl YoutubeDl {
             task.progress(update).await;
         }
 
-        let mode = if self.params.extract_audio {
-            MediaMode::Audio { format: self.params.audio_format, quality: self.params.audio_quality.clone() }
-        } else {
-            MediaMode::Video
+        let mode = match self.audio {
+            Some(format) => MediaMode::Audio { format, quality: self.params.audio_quality.clone() },
+            None => MediaMode::Video,
         };
         let spec = DownloadSpec {
             url: &self.url,
@@ -80,7 +83,10 @@ impl YoutubeDl {
         let done = describe_files(&mut outcome).await?;
         let finished = lock(&tracker).finish();
         task.progress(finished).await;
-        Ok(RawResponse::new(task.id.clone(), Event::Done, &done))
+        Ok(match config.wire_profile {
+            WireProfile::Guide => RawResponse::new(task.id.clone(), Event::Done, &done),
+            WireProfile::Python => RawResponse::new(task.id.clone(), Event::Done, &python_done(done)),
+        })
     }
 }
 
@@ -109,6 +115,12 @@ async fn describe_files(outcome: &mut Outcome) -> Result<DownloadDone, WorkerErr
         filename: main.filepath.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
         files,
     })
+}
+
+/// The python profile's `done`: the main file only. The existing host sends `file_path` and then
+/// every `files[]` entry, so listing the file in `files` too would deliver it twice.
+fn python_done(done: DownloadDone) -> PythonDownloadDone {
+    PythonDownloadDone { file_path: done.file_path, file_size: done.file_size, filename: done.filename, title: done.title, duration: done.duration }
 }
 
 fn file_stem(path: &Path) -> Option<String> {

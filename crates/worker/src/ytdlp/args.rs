@@ -211,6 +211,9 @@ pub fn audio_format_selector(best_audio_limit_mb: u64) -> String {
     format!("ba[filesize<{limit}M]/ba[filesize_approx<{limit}M]/ba[abr<={abr}]/ba/b")
 }
 
+/// Tried after an explicit `format` when extracting audio.
+pub const AUDIO_FALLBACK_SELECTOR: &str = "bestaudio/best";
+
 /// Default video selector: best video up to [`VIDEO_MAX_HEIGHT`] plus best audio, else the best
 /// combined format up to that height, else the best of anything (formats of unknown height, such
 /// as a direct media link, only match this last one).
@@ -272,7 +275,12 @@ fn push_playlist_args(argv: &mut Vec<OsString>, playlist: Option<&PlaylistSpec>)
 
 fn format_selector(spec: &DownloadSpec<'_>) -> String {
     if let Some(explicit) = spec.format.filter(|f| !f.trim().is_empty()) {
-        return explicit.to_string();
+        // Extracting audio, a selector that matches nothing (`bestaudio` on a source without an
+        // audio-only stream) falls back instead of failing, as the Python worker does.
+        return match spec.mode {
+            MediaMode::Audio { .. } => format!("{explicit}/{AUDIO_FALLBACK_SELECTOR}"),
+            MediaMode::Video => explicit.to_string(),
+        };
     }
     match spec.mode {
         MediaMode::Audio { .. } => audio_format_selector(spec.best_audio_limit_mb),
@@ -554,12 +562,21 @@ mod tests {
 
     #[test]
     fn explicit_format_wins_in_both_modes() {
-        for mode in [MediaMode::Video, audio(AudioFormat::Mp3, "0")] {
+        for (mode, selector) in [(MediaMode::Video, "137+140"), (audio(AudioFormat::Mp3, "0"), "137+140/bestaudio/best")] {
             let mut s = spec("https://youtu.be/x", mode);
             s.format = Some("137+140");
             let argv = strings(&download_argv(&env_plain(), &s));
-            assert_eq!(value_of(&argv, "-f"), "137+140");
+            assert_eq!(value_of(&argv, "-f"), selector);
         }
+    }
+
+    #[test]
+    fn extracting_audio_an_explicit_format_falls_back_to_bestaudio_best() {
+        let mut s = spec("https://youtu.be/x", audio(AudioFormat::Mp3, "2"));
+        s.format = Some("bestaudio");
+        let argv = strings(&download_argv(&env_plain(), &s));
+        assert_eq!(value_of(&argv, "-f"), "bestaudio/bestaudio/best");
+        assert_eq!(value_of(&argv, "--audio-quality"), "2");
     }
 
     #[test]

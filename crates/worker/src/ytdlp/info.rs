@@ -1,6 +1,7 @@
 //! Turns yt-dlp `--dump-single-json` output into protocol payloads: video info, format tiers,
 //! search hits and playlist previews. Pure functions over `serde_json::Value`, tolerant of
 //! missing or oddly-typed fields (yt-dlp's output varies by extractor).
+use crate::profile::WireProfile;
 use hermes_protocol::{FormatList, FormatMode, FormatOption, PlaylistPreview, PreviewTrack, SearchResult, VideoInfo};
 use regex::Regex;
 use serde_json::Value;
@@ -218,12 +219,12 @@ fn with_size(label: String, size: Option<u64>) -> String {
     }
 }
 
-/// `format_list` data for `mode`.
-pub fn format_list(info: &Value, mode: FormatMode) -> FormatList {
+/// `format_list` data for `mode`, audio rows in the profile's spelling.
+pub fn format_list(info: &Value, mode: FormatMode, profile: WireProfile) -> FormatList {
     let all = formats(info);
     let formats = match mode {
         FormatMode::Video => video_choices(&all),
-        FormatMode::Audio => audio_choices(&all, duration_secs(info)),
+        FormatMode::Audio => audio_choices(&all, duration_secs(info), profile),
     };
     FormatList {
         title: str_of(info, "title").unwrap_or_default(),
@@ -276,8 +277,11 @@ fn video_choices(all: &[&Value]) -> Vec<FormatOption> {
     choices
 }
 
-/// The best native audio stream as-is, then MP3 at 320/192/128 kbps.
-fn audio_choices(all: &[&Value], duration: Option<u64>) -> Vec<FormatOption> {
+/// The best native audio stream as-is, then MP3 at 320/192/128 kbps. Every row says whether it
+/// means `extract_audio` (the existing host reads it from the row, false when absent, and would
+/// otherwise fetch a .webm for "MP3 192 kbps"). The python profile spells the MP3 rows as the
+/// Python worker does: `format_id` `bestaudio` and `filesize_approx` 0.
+fn audio_choices(all: &[&Value], duration: Option<u64>, profile: WireProfile) -> Vec<FormatOption> {
     let mut choices = Vec::new();
     if let Some(best) = best_audio(all) {
         let ext = str_of(best, "audio_ext").filter(|e| e != "none").or_else(|| str_of(best, "ext")).unwrap_or_default();
@@ -290,17 +294,23 @@ fn audio_choices(all: &[&Value], duration: Option<u64>) -> Vec<FormatOption> {
             filesize_approx: size_of(best),
             kind: "audio".to_owned(),
             tbr: f64_of(best, "tbr").or_else(|| f64_of(best, "abr")),
+            extract_audio: Some(false),
             ..Default::default()
         });
     }
     for (kbps, quality) in MP3_CHOICES {
         let size = duration.map(|secs| secs * kbps as u64 * 1000 / 8);
+        let (format_id, filesize_approx) = match profile {
+            WireProfile::Guide => ("bestaudio/best", size),
+            WireProfile::Python => ("bestaudio", Some(0)),
+        };
         choices.push(FormatOption {
-            format_id: "bestaudio/best".to_owned(),
+            format_id: format_id.to_owned(),
             label: with_size(format!("MP3 {kbps} kbps"), size),
             ext: "mp3".to_owned(),
-            filesize_approx: size,
+            filesize_approx,
             kind: "audio".to_owned(),
+            extract_audio: Some(true),
             audio_format: Some("mp3".to_owned()),
             audio_quality: Some(quality.to_owned()),
             ..Default::default()
@@ -343,7 +353,7 @@ mod tests {
             {"format_id": "137", "vcodec": "avc1", "acodec": "none", "height": 1080, "tbr": 4000.0, "filesize": 50000},
             {"format_id": "248", "vcodec": "vp9", "acodec": "none", "height": 1080, "tbr": 3000.0}
         ]});
-        let list = format_list(&info, FormatMode::Video);
+        let list = format_list(&info, FormatMode::Video, WireProfile::Guide);
         let ids: Vec<&str> = list.formats.iter().map(|f| f.format_id.as_str()).collect();
         assert_eq!(ids, ["137+bestaudio", "18"]);
         assert_eq!(list.formats[0].filesize_approx, Some(51200));
@@ -357,18 +367,39 @@ mod tests {
             {"format_id": "140", "vcodec": "none", "acodec": "mp4a.40.2", "abr": 129.5, "ext": "m4a", "audio_ext": "m4a"},
             {"format_id": "251", "vcodec": "none", "acodec": "opus", "abr": 140.0, "ext": "webm", "audio_ext": "webm", "filesize": 1700000}
         ]});
-        let list = format_list(&info, FormatMode::Audio);
+        let list = format_list(&info, FormatMode::Audio, WireProfile::Guide);
         assert_eq!(list.formats.len(), 4);
         assert_eq!((list.formats[0].format_id.as_str(), list.formats[0].ext.as_str()), ("251", "webm"));
         let qualities: Vec<_> = list.formats[1..].iter().map(|f| f.audio_quality.clone().unwrap()).collect();
         assert_eq!(qualities, ["0", "2", "5"]);
         assert_eq!(list.formats[1].filesize_approx, Some(4_000_000));
         assert!(list.formats.iter().all(|f| f.kind == "audio"));
+        let extract: Vec<_> = list.formats.iter().map(|f| f.extract_audio).collect();
+        assert_eq!(extract, [Some(false), Some(true), Some(true), Some(true)], "the host reads extract_audio from the row");
+    }
+
+    #[test]
+    fn python_profile_audio_rows_are_the_python_workers() {
+        let info = json!({"duration": 100, "formats": [
+            {"format_id": "251", "vcodec": "none", "acodec": "opus", "abr": 140.0, "ext": "webm", "audio_ext": "webm", "filesize": 1700000}
+        ]});
+        let list = format_list(&info, FormatMode::Audio, WireProfile::Python);
+        let rows: Vec<Value> = list.formats.iter().map(|f| serde_json::to_value(f).unwrap()).collect();
+        assert_eq!((rows[0]["format_id"].as_str(), rows[0]["extract_audio"].as_bool(), rows[0]["type"].as_str()), (Some("251"), Some(false), Some("audio")));
+        for (row, quality) in rows[1..].iter().zip(["0", "2", "5"]) {
+            assert_eq!(row["format_id"], "bestaudio");
+            assert_eq!(row["ext"], "mp3");
+            assert_eq!(row["filesize_approx"], 0);
+            assert_eq!(row["type"], "audio");
+            assert_eq!(row["extract_audio"], true);
+            assert_eq!(row["audio_format"], "mp3");
+            assert_eq!(row["audio_quality"], quality);
+        }
     }
 
     #[test]
     fn direct_media_without_heights_still_offers_best() {
-        let list = format_list(&json!({"formats": [{"format_id": "0", "ext": "mp4"}]}), FormatMode::Video);
+        let list = format_list(&json!({"formats": [{"format_id": "0", "ext": "mp4"}]}), FormatMode::Video, WireProfile::Guide);
         assert_eq!(list.formats.len(), 1);
         assert_eq!(list.formats[0].format_id, "best");
     }

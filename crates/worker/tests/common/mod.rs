@@ -38,12 +38,25 @@ impl Worker {
     }
 
     pub fn start_in(dir: tempfile::TempDir, env: &[(&str, &str)]) -> Worker {
+        Worker::start_in_with_args(dir, &[], env)
+    }
+
+    /// Like [`Worker::start`], with command-line arguments (e.g. `-m worker.application`).
+    pub fn start_with_args(args: &[&str], env: &[(&str, &str)]) -> Worker {
+        Worker::start_in_with_args(tempfile::tempdir().unwrap(), args, env)
+    }
+
+    /// The one place that spawns the worker for tests: every test's environment is set here.
+    pub fn start_in_with_args(dir: tempfile::TempDir, args: &[&str], env: &[(&str, &str)]) -> Worker {
         let mut command = Command::new(WORKER);
         command
+            .args(args)
             .current_dir(dir.path())
             .env("DOWNLOAD_DIR", dir.path().join("downloads"))
             .env("TEMP_DIR", dir.path().join("temp"))
-            .env("DATABASE_URL", format!("sqlite://{}", dir.path().join("hermes.db").display()))
+            // Relative to the working directory (the temp dir): read the same way by both wire
+            // profiles (the python one reads `sqlite:///x` as the relative path `x`).
+            .env("DATABASE_URL", "sqlite://hermes.db")
             .env("LOG_LEVEL", "debug")
             // Media is served on loopback; the egress proxy stays on the path (DESIGN.md §4).
             .env("EGRESS_ALLOW_CIDRS", "127.0.0.1/32")
