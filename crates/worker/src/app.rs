@@ -60,8 +60,13 @@ pub async fn run(config: Config) -> i32 {
     crate::ytdlp::runner::kill_all_groups();
 
     let responses = ctx.events.sent_count();
-    // Let the version probe record its result for the next start, unless it is stuck.
-    let _ = tokio::time::timeout(Duration::from_secs(1), tool_refresh).await;
+    // Let the version probe record its result for the next start, unless it is stuck; after
+    // SIGTERM/SIGINT it is dropped (its yt-dlp killed), as a stop must not wait for a Python start-up.
+    if shutdown.is_terminating() {
+        tool_refresh.abort();
+    } else {
+        let _ = tokio::time::timeout(Duration::from_secs(1), tool_refresh).await;
+    }
     ctx.cache.close().await;
     drop(ctx);
     let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;

@@ -124,7 +124,6 @@ async fn verbose_header(config: &Config) -> Option<String> {
     let argv = crate::ytdlp::args::verbose_probe_argv(&crate::toolchain::toolchain_env(config));
     let mut command = tokio::process::Command::new(&config.ytdlp_bin);
     command.args(argv).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).kill_on_drop(true);
-    in_background(&mut command);
     let output = tokio::time::timeout(PROBE_TIMEOUT, command.output()).await.ok()?.ok()?;
     Some(String::from_utf8_lossy(&output.stderr).into_owned())
 }
@@ -137,24 +136,9 @@ fn ffmpeg_version(line: &str) -> String {
         .to_owned()
 }
 
-/// Version probes are background work (a Python start-up, ~1 s of CPU, when a worker starts
-/// with binaries it has not seen): they run at a lower CPU priority (nice 10), so the downloads
-/// that start at the same time are not slowed by them.
-fn in_background(command: &mut tokio::process::Command) {
-    // SAFETY: between fork and exec the closure only calls nice(2), a plain system call that is
-    // async-signal-safe and touches no memory shared with the parent.
-    unsafe {
-        command.pre_exec(|| {
-            nix::libc::nice(10);
-            Ok(())
-        });
-    }
-}
-
 async fn first_line_of(program: &Path, flag: &str) -> Option<String> {
     let mut command = tokio::process::Command::new(program);
     command.arg(OsStr::new(flag)).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null()).kill_on_drop(true);
-    in_background(&mut command);
     let output = tokio::time::timeout(PROBE_TIMEOUT, command.output()).await.ok()?.ok()?;
     if !output.status.success() {
         return None;
