@@ -4,6 +4,7 @@
 #   ffmpeg/ffprobe  - apt (yt-dlp drives it; tests generate media with it)
 #   yt-dlp          - pip (Debian's package is years old; DESIGN.md §3)
 #   unzip           - apt (tests check ZIP parts with an independent reader)
+#   aria2c          - apt `aria2` (EXTERNAL_DOWNLOADER: several connections per file)
 # The Rust toolchain is already on the machine.
 set -euo pipefail
 
@@ -13,6 +14,7 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 apt_missing=()
 command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || apt_missing+=(ffmpeg)
 command -v unzip >/dev/null 2>&1 || apt_missing+=(unzip)
+command -v aria2c >/dev/null 2>&1 || apt_missing+=(aria2)
 if [ ${#apt_missing[@]} -gt 0 ]; then
   log "installing ${apt_missing[*]} (apt)"
   as_root apt-get update -qq
@@ -29,4 +31,4 @@ if [ -z "$have" ] || [ "$(printf '%s\n%s\n' "$MIN_YTDLP" "$have" | sort -V | hea
 fi
 
 command -v cargo >/dev/null 2>&1 || { log "cargo not found: install the Rust toolchain (rustup)"; exit 1; }
-log "ready: $(yt-dlp --version) / $(ffmpeg -version | head -n1 | cut -d' ' -f1-3) / $(cargo --version)"
+log "ready: $(yt-dlp --version) / $(ffmpeg -version | head -n1 | cut -d' ' -f1-3) / $(aria2c --version | head -n1) / $(cargo --version)"

@@ -36,6 +36,9 @@ pub struct Config {
     pub allow_private_urls: bool,
     /// `MAX_FILESIZE_MB`: no single downloaded file may grow larger (a request may ask for less).
     pub max_filesize_mb: u64,
+    /// Transfer speed-ups: `PLAYLIST_CONCURRENCY`, `CONCURRENT_FRAGMENTS`, `EXTERNAL_DOWNLOADER`.
+    #[serde(flatten)]
+    pub transfer: crate::transfer::TransferConfig,
     #[serde(skip)]
     pub egress: EgressPolicy,
 }
@@ -83,6 +86,11 @@ impl Config {
             egress_allow_cidrs: env.get("EGRESS_ALLOW_CIDRS").unwrap_or_default(),
             allow_private_urls: env.flag("ALLOW_PRIVATE_URLS", false)?,
             max_filesize_mb: env.positive("MAX_FILESIZE_MB", 2000, "a whole number of MB > 0")?,
+            transfer: crate::transfer::TransferConfig {
+                playlist_concurrency: env.positive("PLAYLIST_CONCURRENCY", 4, "a whole number > 0")?,
+                concurrent_fragments: env.positive("CONCURRENT_FRAGMENTS", 4, "a whole number > 0")?,
+                external_downloader: env.parse("EXTERNAL_DOWNLOADER", Default::default(), "aria2c or none")?,
+            },
             egress: EgressPolicy::default(),
         };
         let cidrs = EgressPolicy::parse_cidrs(&config.egress_allow_cidrs).map_err(|bad| ConfigError {
@@ -195,6 +203,7 @@ mod tests {
         assert_eq!(c.max_filesize_mb, 2000);
         assert!(!c.allow_private_urls);
         assert_eq!(c.egress, EgressPolicy::default());
+        assert_eq!(c.transfer, crate::transfer::TransferConfig::default());
     }
 
     #[test]
@@ -218,6 +227,9 @@ mod tests {
             ("EGRESS_ALLOW_CIDRS", "127.0.0.1/33"),
             ("ALLOW_PRIVATE_URLS", "sometimes"),
             ("MAX_FILESIZE_MB", "0"),
+            ("PLAYLIST_CONCURRENCY", "0"),
+            ("CONCURRENT_FRAGMENTS", "x"),
+            ("EXTERNAL_DOWNLOADER", "curl"),
         ] {
             let err = config(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var);

@@ -18,4 +18,5 @@ pub mod search;
 pub mod shutdown;
 pub mod tasks;
 pub mod tools;
+pub mod transfer;
 pub mod ytdlp;

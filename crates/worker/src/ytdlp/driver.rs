@@ -195,7 +195,7 @@ pub async fn run_once(ctx: &Context, task: &Task, args: Vec<OsString>, watch: &W
 
 /// [`run_once`] with the run killed after `time_left`: what remains of the task's `IPC_TIMEOUT`
 /// when earlier attempts already used some of it.
-async fn run_once_within(
+pub(crate) async fn run_once_within(
     ctx: &Context,
     task: &Task,
     args: Vec<OsString>,
@@ -374,7 +374,7 @@ pub async fn run_until(
 }
 
 /// The task ran into `IPC_TIMEOUT`.
-fn deadline_exceeded(ctx: &Context) -> WorkerError {
+pub(crate) fn deadline_exceeded(ctx: &Context) -> WorkerError {
     WorkerError::Timeout(format!("the task took longer than {}s (IPC_TIMEOUT)", ctx.config.ipc_timeout_secs))
 }
 
