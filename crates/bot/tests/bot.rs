@@ -468,12 +468,22 @@ fn playlist_preview_then_all_then_audio_sends_zip_parts_within_the_limit() {
             "part {index} is {} bytes",
             file.bytes.len()
         );
-        let caption = part.params["caption"].as_str().unwrap_or_default();
+        // Each part is sent as soon as the worker reports it, captioned "part i" while the
+        // count is unknown, and numbered "part i/n" by an edit once the playlist is done.
+        let sent = part.params["caption"].as_str().unwrap_or_default();
+        assert!(sent.contains(&format!("part {}", index + 1)), "{sent}");
+        let message_id = part.result().expect("sent")["message_id"].as_i64().expect("message id");
+        let message = harness.api.message(CHAT, message_id as i32).expect("the part's message");
+        let caption = message["caption"].as_str().unwrap_or_default();
         assert!(
             caption.contains(&format!("part {}/{}", index + 1, parts.len())),
             "{caption}"
         );
     }
+    // The worker announces every part before its `done`, so every part went out early and was
+    // renumbered once the count was known.
+    let edits = harness.api.calls_to("editMessageCaption");
+    assert_eq!(edits.len(), parts.len(), "the early parts were renumbered");
 }
 
 #[test]

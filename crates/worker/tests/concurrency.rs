@@ -94,7 +94,8 @@ fn a_concurrent_playlist_matches_a_sequential_run_with_a_failing_item() {
     assert_eq!(lines(&archive), lines(&reference.path().join("archive.txt")), "the same download-archive lines");
 
     // With the archive, a second run skips every item that was recorded, as one run would.
-    let (_, again) = run(&mut worker, "p2", "playlist", &feed, json!({"archive_file": archive.to_str().unwrap(), "output_dir": worker.downloads().join("again").to_str().unwrap()}));
+    let again_dir = worker.downloads().join("again");
+    let (_, again) = run(&mut worker, "p2", "playlist", &feed, json!({"archive_file": archive.to_str().unwrap(), "output_dir": again_dir.to_str().unwrap()}));
     assert_error(&again, "p2", &["PLAYLIST_ERROR"]);
 }
 

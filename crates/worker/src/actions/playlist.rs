@@ -308,11 +308,17 @@ async fn download_round(
         (tracks, failed, first_failure.map(|(_, f)| f), fatal)
     };
     let ((), (tracks, failed, first_failure, fatal)) = tokio::join!(join_all(lanes), conduct);
-    if let Some(error) = fatal {
-        return Err(if task.is_cancelled() { cancelled(ctx) } else { error });
-    }
-    if task.is_cancelled() {
-        return Err(cancelled(ctx));
+    let stopped = match fatal {
+        Some(_) if task.is_cancelled() => Some(cancelled(ctx)),
+        Some(error) => Some(error),
+        None if task.is_cancelled() => Some(cancelled(ctx)),
+        None => None,
+    };
+    if let Some(error) = stopped {
+        if let Some(job) = zip {
+            job.abandon().await;
+        }
+        return Err(error);
     }
     Ok((Round { tracks, failed, zip }, first_failure))
 }
@@ -462,6 +468,14 @@ impl ZipJob {
             Err(ArchiveError::NoTracks)
         });
         Ok(ZipJob { tracks: Some(tracks_tx), parts, reported: 0, writer: Some(writer) })
+    }
+
+    /// Deletes every part written so far, and returns once they are gone.
+    async fn abandon(mut self) {
+        self.tracks.take();
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.await;
+        }
     }
 
     fn push(&mut self, track: &Path) {
