@@ -1454,7 +1454,7 @@ mod tests {
         let LineEvent::Progress(raw) = parse_line("[#7dc847 4.1MiB/19MiB(21%) CN:8 DL:2.0MiB ETA:7s]") else {
             panic!("not progress")
         };
-        assert_eq!(raw.downloaded, Some(4_299_161));
+        assert_eq!(raw.downloaded, Some(4_299_162));
         assert_eq!(raw.total, Some(19 * 1024 * 1024));
         assert_eq!(raw.percent, Some(21.0));
         assert_eq!(raw.speed_bps, Some(2.0 * 1024.0 * 1024.0));
