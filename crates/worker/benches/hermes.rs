@@ -1675,7 +1675,8 @@ fn figure_transfers(scratch: &Scratch, reps: &Reps, report: &mut Report) -> Resu
     let (mut wall, mut first, mut sequential) = (vec![], vec![], vec![]);
     let (mut big_ours, mut big_one, mut hls_ours, mut hls_one, mut gaps) = (vec![], vec![], vec![], vec![], vec![]);
     for rep in 0..reps.transfers {
-        let run = |tag: &str| dir.join(format!("{tag}-{rep}"));
+        // Inside the worker's DOWNLOAD_DIR, which every `output_dir` must be.
+        let run = |tag: &str| dir.join("downloads").join(format!("{tag}-{rep}"));
         let bare_playlist = || -> Result<f64> {
             let spec = bench_spec(&feed, &run("bare-playlist"), PLAYLIST_OUTPUT_TEMPLATE, true, Some(PlaylistSpec::default()));
             time_bare(&config.ytdlp_bin, download_argv(&env, &spec.spec()), true)
