@@ -1731,7 +1731,17 @@ fn figure_transfers(scratch: &Scratch, reps: &Reps, report: &mut Report) -> Resu
         Row::new("8f longest progress gap in 8d vs 1 s", Unit::Ms, &gaps, &[1000.0], Target::Info("info (≤ ~1 s)")),
     ]);
     report.notes.push(format!(
-        "8: a: `playlist` (extract_audio mp3, defaults PLAYLIST_CONCURRENCY={}, CONCURRENT_FRAGMENTS={}, aria2c: {aria2c}) of an RSS          feed of {PLAYLIST_TRACKS} Opus/WebM tones of {PLAYLIST_TRACK_SECONDS} s ({track_bytes} bytes in all), every item at          /slow/{PLAYLIST_RATE}/ (each HTTP response paced at {PLAYLIST_RATE} B/s; Range honoured, so each connection gets that          rate), request → `done`, against one bare yt-dlp over the feed (the worker's former sequential argv, `download_argv`,          no proxy) → exit, {} rep(s) alternating. b/c: request → the first `progress` event carrying a finished `file`; the          issue's ratio is taken against the sequential wall (what a user waited for before: the first file came with the last),          c shows it against our own wall (with 8 tracks 4 at a time the first batch ends about half-way, by construction).          d: `youtube_dl` (video, i.e. the file as is) of a {BIG_FILE_MIB} MiB WAV at /slow/{BIG_RATE}/ vs bare yt-dlp with its          own single-connection downloader; e: the same for an HLS stream of {hls_bytes} bytes (mpeg2 video in 2 s TS segments)          at /slow/{BIG_RATE}/, bare yt-dlp fetching one fragment at a time. f: the longest gap between two `progress` events          of 8d while downloading (aria2c prints its readout once a second).",
+        "8: a: `playlist` (extract_audio mp3, defaults PLAYLIST_CONCURRENCY={}, CONCURRENT_FRAGMENTS={}, aria2c: {aria2c}) of an RSS \
+         feed of {PLAYLIST_TRACKS} Opus/WebM tones of {PLAYLIST_TRACK_SECONDS} s ({track_bytes} bytes in all), every item at \
+         /slow/{PLAYLIST_RATE}/ (each HTTP response paced at {PLAYLIST_RATE} B/s; Range honoured, so each connection gets that \
+         rate), request → `done`, against one bare yt-dlp over the feed (the worker's former sequential argv, `download_argv`, \
+         no proxy) → exit, {} rep(s) alternating. b/c: request → the first `progress` event carrying a finished `file`; the \
+         issue's ratio is taken against the sequential wall (what a user waited for before: the first file came with the last), \
+         c shows it against our own wall (with 8 tracks 4 at a time the first batch ends about half-way, by construction). \
+         d: `youtube_dl` (video, i.e. the file as is) of a {BIG_FILE_MIB} MiB WAV at /slow/{BIG_RATE}/ vs bare yt-dlp with its \
+         own single-connection downloader; e: the same for an HLS stream of {hls_bytes} bytes (mpeg2 video in 2 s TS segments) \
+         at /slow/{BIG_RATE}/, bare yt-dlp fetching one fragment at a time. f: the longest gap between two `progress` events \
+         of 8d while downloading (aria2c prints its readout once a second).",
         config.transfer.playlist_concurrency,
         config.transfer.concurrent_fragments,
         reps.transfers,
