@@ -12,6 +12,7 @@
 #   previous -> envs/<before>   (kept by `hermes update-ytdlp` for --rollback)
 # The worker and the bot find $HERMES_HOME/venv/bin/yt-dlp and .../deno by themselves.
 # YTDLP_EXTRA_PACKAGES (space-separated, e.g. bgutil-ytdlp-pot-provider) is installed beside them.
+#   aria2c          - apt `aria2` (EXTERNAL_DOWNLOADER: several connections per file)
 # The Rust toolchain is already on the machine.
 set -euo pipefail
 
@@ -29,6 +30,7 @@ command -v python3 >/dev/null 2>&1 || apt_missing+=(python3)
 if [ ! -x "$venv/bin/yt-dlp" ] && ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
   apt_missing+=(python3-venv)
 fi
+command -v aria2c >/dev/null 2>&1 || apt_missing+=(aria2)
 if [ ${#apt_missing[@]} -gt 0 ]; then
   log "installing ${apt_missing[*]} (apt)"
   as_root apt-get update -qq
@@ -69,4 +71,4 @@ if [ -n "${installed:-}" ] || [ -n "${HERMES_SETUP_VERBOSE:-}" ]; then
   js=$("$venv/bin/yt-dlp" --ignore-config -v 2>&1 >/dev/null | sed -n 's/^\[debug\] JS runtimes: //p' || true)
   log "JS runtimes: ${js:-none}"
 fi
-log "ready: yt-dlp $have / $(ffmpeg -version | head -n1 | cut -d' ' -f1-3) / $(cargo --version)"
+log "ready: yt-dlp $have / $(ffmpeg -version | head -n1 | cut -d' ' -f1-3) / $(aria2c --version | head -n1) / $(cargo --version)"

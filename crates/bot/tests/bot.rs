@@ -249,25 +249,23 @@ fn flood_control_on_a_status_edit_is_waited_out() {
 
 #[test]
 fn a_file_over_the_upload_limit_is_not_sent_and_a_lower_quality_is_offered() {
-    let harness = Harness::start(&[("TELEGRAM_UPLOAD_LIMIT_MB", "1")]);
-    let wav = media::big_wav(2);
-    let mark = harness.mark();
-    harness.say(CHAT, &format!("/video {}", harness.media.media_url(&wav)));
-    let notice = harness.wait_for_text(CHAT, mark, "over the 1 MB upload limit");
-    assert!(text_of(&notice).contains("2.0 MB"), "{}", text_of(&notice));
-    assert!(
-        button(&notice, "lower quality").is_some(),
-        "{:?}",
-        buttons(&notice)
-    );
-    std::thread::sleep(Duration::from_millis(300));
-    for method in ["sendVideo", "sendDocument", "sendAudio"] {
-        assert!(
-            harness.api.calls_to(method).is_empty(),
-            "{method} must not be called"
-        );
+    // yt-dlp's own downloader refuses a file whose announced size is over `--max-filesize`;
+    // with aria2c (EXTERNAL_DOWNLOADER) the worker's egress proxy sees the announced size and
+    // stops the run. Either way the user is told how large the file is.
+    for downloader in ["none", "aria2c"] {
+        let harness = Harness::start(&[("TELEGRAM_UPLOAD_LIMIT_MB", "1"), ("EXTERNAL_DOWNLOADER", downloader)]);
+        let wav = media::big_wav(2);
+        let mark = harness.mark();
+        harness.say(CHAT, &format!("/video {}", harness.media.media_url(&wav)));
+        let notice = harness.wait_for_text(CHAT, mark, "over the 1 MB upload limit");
+        assert!(text_of(&notice).contains("2.0 MB"), "{downloader}: {}", text_of(&notice));
+        assert!(button(&notice, "lower quality").is_some(), "{downloader}: {:?}", buttons(&notice));
+        std::thread::sleep(Duration::from_millis(300));
+        for method in ["sendVideo", "sendDocument", "sendAudio"] {
+            assert!(harness.api.calls_to(method).is_empty(), "{downloader}: {method} must not be called");
+        }
+        wait_until_empty(&harness.downloads().join(CHAT.to_string()));
     }
-    wait_until_empty(&harness.downloads().join(CHAT.to_string()));
 }
 
 #[test]
@@ -468,12 +466,22 @@ fn playlist_preview_then_all_then_audio_sends_zip_parts_within_the_limit() {
             "part {index} is {} bytes",
             file.bytes.len()
         );
-        let caption = part.params["caption"].as_str().unwrap_or_default();
+        // Each part is sent as soon as the worker reports it, captioned "part i" while the
+        // count is unknown, and numbered "part i/n" by an edit once the playlist is done.
+        let sent = part.params["caption"].as_str().unwrap_or_default();
+        assert!(sent.contains(&format!("part {}", index + 1)), "{sent}");
+        let message_id = part.result().expect("sent")["message_id"].as_i64().expect("message id");
+        let message = harness.api.message(CHAT, message_id as i32).expect("the part's message");
+        let caption = message["caption"].as_str().unwrap_or_default();
         assert!(
             caption.contains(&format!("part {}/{}", index + 1, parts.len())),
             "{caption}"
         );
     }
+    // The worker announces every part before its `done`, so every part went out early and was
+    // renumbered once the count was known.
+    let edits = harness.api.calls_to("editMessageCaption");
+    assert_eq!(edits.len(), parts.len(), "the early parts were renumbered");
 }
 
 #[test]

@@ -344,6 +344,12 @@ fn playlist_downloads_the_feed_into_a_zip_and_prints_its_path() {
     let outcome = sandbox.run(&["playlist", &feed, "--limit", "2", "--out", out.to_str().expect("utf-8")]);
     assert_eq!(outcome.code, Some(0), "stderr: {}", outcome.stderr);
 
+    // Each finished track is printed as the worker reports it, then the ZIP; nothing twice.
+    let printed: Vec<&str> = outcome.stdout.lines().collect();
+    assert_eq!(printed.len(), 3, "{}", outcome.stdout);
+    for track in &printed[..2] {
+        assert!(track.ends_with(".mp3") && PathBuf::from(track).is_file(), "{track}");
+    }
     let zip = PathBuf::from(outcome.stdout.lines().last().expect("a printed path"));
     assert_eq!(zip.extension().and_then(|e| e.to_str()), Some("zip"), "{}", outcome.stdout);
     assert!(zip.is_file() && zip.starts_with(out.canonicalize().expect("out")), "{}", zip.display());

@@ -41,6 +41,11 @@ pub struct ProgressData {
     pub downloaded: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub total: Option<u64>,
+    /// A file that is complete and will not change any more (a track, or a playlist's ZIP part),
+    /// reported as soon as it is, so a host can deliver it before the task's `done`. Absent from
+    /// every other `progress` event; hosts that read only `percent`/`speed`/`status` ignore it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<FileEntry>,
 }
 
 /// `error` data.

@@ -142,7 +142,7 @@ fn raw_matches<T: serde::Serialize>(event: Event, payload: &T) {
 
 #[test]
 fn raw_responses_are_the_same_events_on_the_wire() {
-    raw_matches(Event::Progress, &ProgressData { percent: 7, speed: "1MB/s".into(), eta: 3, status: ProgressStatus::Downloading, downloaded: None, total: Some(9) });
+    raw_matches(Event::Progress, &ProgressData { percent: 7, speed: "1MB/s".into(), eta: 3, status: ProgressStatus::Downloading, downloaded: None, total: Some(9), file: None });
     raw_matches(Event::Error, &ErrorData { message: "line one".into(), error_code: ErrorCode::Timeout, file_size: None });
     raw_matches(Event::SearchResults, &SearchResults { results: vec![SearchResult { video_id: "v".into(), video_id_compat: "v".into(), title: "T \"q\" \n".into(), ..Default::default() }], query: "q".into(), total_results: 1, from_cache: false });
     raw_matches(Event::HealthOk, &HealthOk { config: json!({"a": [1, 2]}), ..Default::default() });
@@ -152,7 +152,10 @@ fn raw_responses_are_the_same_events_on_the_wire() {
 
 #[test]
 fn every_event_round_trips() {
-    round_trip(Event::Progress, ProgressData { percent: 45, speed: "1.2MB/s".into(), eta: 30, status: ProgressStatus::Downloading, downloaded: Some(10), total: Some(20) });
+    round_trip(Event::Progress, ProgressData { percent: 45, speed: "1.2MB/s".into(), eta: 30, status: ProgressStatus::Downloading, downloaded: Some(10), total: Some(20), file: None });
+    round_trip(Event::Progress, ProgressData { percent: 60, status: ProgressStatus::DownloadingPlaylist, file: Some(FileEntry { path: "/p/x/001 - a.mp3".into(), size: 5, name: Some("001 - a.mp3".into()) }), ..Default::default() });
+    // Without a finished file the key is absent, as hosts that predate it expect.
+    assert!(!serde_json::to_string(&ProgressData::default()).unwrap().contains("file"));
     round_trip(Event::Error, ErrorData { message: "Video unavailable".into(), error_code: ErrorCode::VideoRemoved, file_size: None });
     round_trip(Event::Done, DownloadDone { files: vec![FileEntry { path: "/a/b.mp3".into(), size: 3, name: None }], title: Some("b".into()), duration: Some(213), file_path: "/a/b.mp3".into(), file_size: 3, filename: "b.mp3".into() });
     round_trip(Event::Done, PlaylistDone { files: vec![FileEntry { path: "/p/x.zip".into(), size: 9, name: Some("x.zip".into()) }], archives: vec![ArchiveEntry { name: "x.zip".into(), path: "/p/x.zip".into(), size: 9, size_mb: 0.0 }], tracks: vec![TrackEntry { path: "/p/x/1.mp3".into(), name: "1.mp3".into(), size: 4 }], playlist_name: "x".into(), total_tracks_downloaded: 1, failed_tracks: 1, folder_path: "/p/x".into(), file_path: "/p/x.zip".into(), filename: "x.zip".into() });

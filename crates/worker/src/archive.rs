@@ -262,21 +262,20 @@ pub fn plan_parts(entries: &[PlannedEntry], max_part_bytes: u64) -> Vec<Vec<usiz
 /// extractors treat them as directory separators.
 pub fn unique_entry_names(paths: &[PathBuf]) -> Vec<String> {
     let mut taken: HashSet<String> = HashSet::new();
-    paths
-        .iter()
-        .enumerate()
-        .map(|(index, path)| {
-            let base = entry_base_name(path, index);
-            let (stem, ext) = split_extension(&base);
-            let mut candidate = base.clone();
-            let mut counter = 2u64;
-            while !taken.insert(candidate.to_lowercase()) {
-                candidate = format!("{stem} ({counter}){ext}");
-                counter += 1;
-            }
-            candidate
-        })
-        .collect()
+    paths.iter().enumerate().map(|(index, path)| unique_entry_name(&mut taken, path, index)).collect()
+}
+
+/// The entry name of the `index`-th track, given the names `taken` before it (lower-cased).
+fn unique_entry_name(taken: &mut HashSet<String>, path: &Path, index: usize) -> String {
+    let base = entry_base_name(path, index);
+    let (stem, ext) = split_extension(&base);
+    let mut candidate = base.clone();
+    let mut counter = 2u64;
+    while !taken.insert(candidate.to_lowercase()) {
+        candidate = format!("{stem} ({counter}){ext}");
+        counter += 1;
+    }
+    candidate
 }
 
 fn entry_base_name(path: &Path, index: usize) -> String {
@@ -351,6 +350,132 @@ pub fn write_archives(
     }
     files.commit(parts.iter().map(|p| p.path.clone()).collect())?;
     Ok(parts)
+}
+
+/// Writes the ZIP parts of a playlist while it is still downloading: tracks are pushed in
+/// playlist order as they become available, each is copied into the open part at once, and a
+/// part is closed (and renamed to its final `{base}.partN.zip`) as soon as the next track does not
+/// fit. The parts are the ones [`write_archives`] makes of the same tracks (the same greedy rule,
+/// the same size promise, the same entry names), so zipping costs almost nothing after the last
+/// track. Until [`ArchiveStream::finish`], dropping it deletes every part it wrote.
+pub struct ArchiveStream {
+    // Field order: the open part's writer is dropped (and finalises its temp file) before
+    // `files` deletes that file.
+    current: Option<OpenPart>,
+    files: PartFiles,
+    dest_dir: PathBuf,
+    base_name: String,
+    opts: ArchiveOptions,
+    buffer: Vec<u8>,
+    taken: HashSet<String>,
+    pushed: usize,
+    parts: Vec<ArchivePart>,
+}
+
+struct OpenPart {
+    temp: PathBuf,
+    zip: ZipWriter<QuietOnFailure<BufWriter<File>>>,
+    members: Vec<TrackSource>,
+    sizer: ArchiveSizer,
+}
+
+impl ArchiveStream {
+    pub fn new(dest_dir: &Path, base_name: &str, opts: ArchiveOptions) -> Result<ArchiveStream, ArchiveError> {
+        validate_base_name(base_name)?;
+        fs::create_dir_all(dest_dir).map_err(|e| io_error("create directory", dest_dir, e))?;
+        Ok(ArchiveStream {
+            current: None,
+            files: PartFiles::new(),
+            dest_dir: dest_dir.to_path_buf(),
+            base_name: base_name.to_owned(),
+            opts,
+            buffer: vec![0u8; COPY_BUFFER_BYTES],
+            taken: HashSet::new(),
+            pushed: 0,
+            parts: Vec::new(),
+        })
+    }
+
+    /// Adds the next track (in playlist order). Returns the part this closed, when the track did
+    /// not fit into the open one: that part is complete, under its final name, and will not change.
+    pub fn push(&mut self, track: &Path) -> Result<Option<ArchivePart>, ArchiveError> {
+        let meta = fs::metadata(track).map_err(|e| track_open_error(track, e))?;
+        if !meta.is_file() {
+            return Err(ArchiveError::NotAFile(track.to_path_buf()));
+        }
+        let name = unique_entry_name(&mut self.taken, track, self.pushed);
+        self.pushed += 1;
+        let source = TrackSource {
+            path: track.to_path_buf(),
+            modified: meta.modified().ok(),
+            entry: PlannedEntry { name, size: meta.len(), method: method_for(track, self.opts.compression_level) },
+        };
+        let full = self.current.as_ref().is_some_and(|open| open.sizer.total_with(&source.entry) > self.opts.max_part_bytes);
+        let closed = if full {
+            let number = self.parts.len() + 1;
+            Some(self.close_current(Some(number))?)
+        } else {
+            None
+        };
+        if self.current.is_none() {
+            let temp = self.files.create_temp(&self.dest_dir)?;
+            let file = OpenOptions::new().write(true).truncate(true).open(&temp).map_err(|e| io_error("open", &temp, e))?;
+            let zip = ZipWriter::new(QuietOnFailure::new(BufWriter::new(file)));
+            self.current = Some(OpenPart { temp, zip, members: Vec::new(), sizer: ArchiveSizer::new() });
+        }
+        let open = self.current.as_mut().expect("a part is open");
+        open.zip
+            .start_file(source.entry.name.as_str(), entry_options(&source, source.entry.method, &self.opts))
+            .map_err(|e| zip_error(&open.temp, e))?;
+        copy_track(&source, &mut open.zip, &mut self.buffer, None)?;
+        open.sizer.add(&source.entry);
+        open.members.push(source);
+        Ok(closed)
+    }
+
+    /// Closes the last part and keeps every part: `{base}.zip` when there is only one.
+    pub fn finish(mut self) -> Result<Vec<ArchivePart>, ArchiveError> {
+        if self.current.is_none() {
+            return Err(ArchiveError::NoTracks);
+        }
+        let number = (!self.parts.is_empty()).then(|| self.parts.len() + 1);
+        self.close_current(number)?;
+        self.files.committed = true;
+        Ok(std::mem::take(&mut self.parts))
+    }
+
+    /// Finishes the open part, enforces the size promise as [`write_archives`] does (rewriting
+    /// with stored entries when deflate grew some), and renames it to its final name.
+    fn close_current(&mut self, number: Option<usize>) -> Result<ArchivePart, ArchiveError> {
+        let OpenPart { temp, zip, members, .. } = self.current.take().ok_or(ArchiveError::NoTracks)?;
+        let writer = zip.finish().map_err(|e| zip_error(&temp, e))?;
+        let file = writer.into_file().map_err(|e| io_error("write", &temp, e))?;
+        let mut size = file.metadata().map_err(|e| io_error("inspect", &temp, e))?.len();
+        drop(file);
+        let refs: Vec<&TrackSource> = members.iter().collect();
+        if size > self.opts.max_part_bytes {
+            let grown = entries_that_grew(&temp)?;
+            if !grown.is_empty() {
+                let mut methods: Vec<EntryMethod> = members.iter().map(|m| m.entry.method).collect();
+                for index in grown {
+                    methods[index] = EntryMethod::Stored;
+                }
+                size = write_part(&temp, &refs, &methods, &self.opts, &mut self.buffer, None)?;
+            }
+        }
+        if size > self.opts.max_part_bytes && members.len() > 1 {
+            return Err(ArchiveError::PartOverLimit { path: temp, size, limit: self.opts.max_part_bytes });
+        }
+        let name = match number {
+            Some(n) => format!("{}.part{n}.zip", self.base_name),
+            None => format!("{}.zip", self.base_name),
+        };
+        let path = self.dest_dir.join(&name);
+        self.files.promote(&temp, &path)?;
+        let part = ArchivePart { path, name, size, entries: members.iter().map(|m| m.entry.name.clone()).collect() };
+        self.parts.push(part.clone());
+        Ok(part)
+    }
 }
 
 /// A track as found on disk when archiving started.
@@ -623,6 +748,15 @@ impl PartFiles {
                 Err(e) => return Err(io_error("create", &path, e)),
             }
         }
+    }
+
+    /// Renames one temp to its final name at once (a part of an [`ArchiveStream`]); it is still
+    /// deleted if the set is never committed.
+    fn promote(&mut self, temp: &Path, target: &Path) -> Result<(), ArchiveError> {
+        fs::rename(temp, target).map_err(|e| io_error("rename", temp, e))?;
+        self.temps.retain(|t| t != temp);
+        self.finals.push(target.to_path_buf());
+        Ok(())
     }
 
     /// Renames the temps (in creation order) to `finals`.

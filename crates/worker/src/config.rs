@@ -41,6 +41,9 @@ pub struct Config {
     /// The policy every yt-dlp run's egress proxy enforces, built once from the two above.
     #[serde(skip)]
     pub egress: Arc<EgressPolicy>,
+    /// Transfer speed-ups: `PLAYLIST_CONCURRENCY`, `CONCURRENT_FRAGMENTS`, `EXTERNAL_DOWNLOADER`.
+    #[serde(flatten)]
+    pub transfer: crate::transfer::TransferConfig,
     /// `WIRE_PROFILE`, or `python` when started as `-m worker.application` (DESIGN.md §2.1).
     pub wire_profile: WireProfile,
     /// `DENO_BIN`: the Deno yt-dlp runs YouTube's JavaScript with (default: the managed one,
@@ -115,6 +118,11 @@ impl Config {
             egress_allow_cidrs,
             allow_private_urls,
             max_filesize_mb: env.positive("MAX_FILESIZE_MB", 2000, "a whole number of MB > 0")?,
+            transfer: crate::transfer::TransferConfig {
+                playlist_concurrency: env.positive("PLAYLIST_CONCURRENCY", 4, "a whole number > 0")?,
+                concurrent_fragments: env.positive("CONCURRENT_FRAGMENTS", 4, "a whole number > 0")?,
+                external_downloader: env.parse("EXTERNAL_DOWNLOADER", Default::default(), "aria2c or none")?,
+            },
             wire_profile: WireProfile::select(env.get(WIRE_PROFILE_VAR).as_deref(), args)?,
             deno_bin: env.tool("DENO_BIN", "deno"),
             ytdlp_extractor_args: env.get("YTDLP_EXTRACTOR_ARGS").map(|v| v.split_whitespace().map(str::to_owned).collect()).unwrap_or_default(),
@@ -238,6 +246,7 @@ mod tests {
         assert_eq!(c.max_filesize_mb, 2000);
         assert!(!c.allow_private_urls);
         assert_eq!(*c.egress, EgressPolicy::default());
+        assert_eq!(c.transfer, crate::transfer::TransferConfig::default());
         assert_eq!(c.deno_bin, PathBuf::from("deno"));
         assert!(c.ytdlp_extractor_args.is_empty() && c.ytdlp_plugin_dirs.is_empty());
     }
@@ -295,6 +304,9 @@ mod tests {
             ("ALLOW_PRIVATE_URLS", "sometimes"),
             ("MAX_FILESIZE_MB", "0"),
             ("WIRE_PROFILE", "perl"),
+            ("PLAYLIST_CONCURRENCY", "0"),
+            ("CONCURRENT_FRAGMENTS", "x"),
+            ("EXTERNAL_DOWNLOADER", "curl"),
         ] {
             let err = config(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var);

@@ -60,7 +60,8 @@ impl TaskDir {
             candidate.push(suffix);
             PathBuf::from(candidate)
         };
-        let mut candidates = vec![base.clone(), with_suffix(".part"), with_suffix(".ytdl")];
+        // `.part.aria2`: aria2c's control file beside its `.part` (EXTERNAL_DOWNLOADER).
+        let mut candidates = vec![base.clone(), with_suffix(".part"), with_suffix(".ytdl"), with_suffix(".part.aria2")];
         let fragment_prefix = format!("{}.part-Frag", name.to_string_lossy());
         if let Ok(entries) = std::fs::read_dir(&dir) {
             candidates.extend(

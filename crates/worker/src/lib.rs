@@ -20,4 +20,5 @@ pub mod shutdown;
 pub mod tasks;
 pub(crate) mod toolchain;
 pub mod tools;
+pub mod transfer;
 pub mod ytdlp;

@@ -243,10 +243,17 @@ fn a_file_announced_over_the_cap_and_a_request_cap_are_refused() {
     worker.send(&json!({"task_id": "env", "action": "youtube_dl", "url": server.url(&wav), "params": {}}));
     assert_error(&worker.final_event("env", T), "env", &["FILE_TOO_LARGE"]);
 
-    let mut worker = loopback_worker(&[]);
-    worker.send(&json!({"task_id": "req", "action": "youtube_dl", "url": server.url(&wav), "params": {"max_filesize_mb": 1}}));
-    assert_error(&worker.final_event("req", T), "req", &["FILE_TOO_LARGE"]);
-    assert!(files_under(&worker.downloads()).is_empty(), "{:?}", files_under(&worker.downloads()));
+    // yt-dlp's own downloader judges the announced size; aria2c does not, and the egress proxy
+    // stops it on the announced size instead. Both say how large the file is, and leave nothing.
+    let size = std::fs::metadata(media::big_wav(8)).unwrap().len();
+    for downloader in ["none", "aria2c"] {
+        let mut worker = loopback_worker(&[("EXTERNAL_DOWNLOADER", downloader)]);
+        worker.send(&json!({"task_id": "req", "action": "youtube_dl", "url": server.url(&wav), "params": {"max_filesize_mb": 1}}));
+        let event = worker.final_event("req", T);
+        assert_error(&event, "req", &["FILE_TOO_LARGE"]);
+        assert_eq!(event["data"]["file_size"], json!(size), "{downloader}: {event}");
+        assert!(files_under(&worker.downloads()).is_empty(), "{downloader}: {:?}", files_under(&worker.downloads()));
+    }
 }
 
 #[test]

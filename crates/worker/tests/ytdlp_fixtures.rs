@@ -243,6 +243,7 @@ fn expected_argv(fixture: &Fixture) -> Vec<String> {
             Some(PlaylistSpec {
                 end: None,
                 archive_file: Some(archive),
+                item: None,
             }),
         ),
         other => panic!("fixture {other} has no spec in this test: add one"),

@@ -133,7 +133,7 @@ impl<'a> Session<'a> {
                 done.failed_tracks
             );
             for file in &done.files {
-                println_stdout(&file.path);
+                self.ui.print_path(&file.path);
             }
         }
         Ok(())
@@ -208,17 +208,18 @@ impl<'a> Session<'a> {
         Ok(())
     }
 
-    fn print_download(&self, done: &DownloadDone) {
+    /// The files of a finished download; those already printed as they arrived are not repeated.
+    fn print_download(&mut self, done: &DownloadDone) {
         if self.ui.json() {
             return;
         }
         let title = done.title.as_deref().unwrap_or(&done.filename);
         eprintln!("{} {title}", render_status(&StatusView::Completed));
         if done.files.is_empty() {
-            println_stdout(&done.file_path);
+            self.ui.print_path(&done.file_path);
         }
         for file in &done.files {
-            println_stdout(&file.path);
+            self.ui.print_path(&file.path);
         }
     }
 

@@ -14,11 +14,14 @@ const TICK: Duration = Duration::from_millis(120);
 pub struct Ui {
     json: bool,
     bar: Option<ProgressBar>,
+    /// Paths already printed as they arrived (`progress` events with a finished `file`), so the
+    /// final result does not print them again.
+    printed: Vec<String>,
 }
 
 impl Ui {
     pub fn new(json: bool) -> Self {
-        Ui { json, bar: None }
+        Ui { json, bar: None, printed: Vec::new() }
     }
 
     pub fn json(&self) -> bool {
@@ -55,7 +58,22 @@ impl Ui {
             if let Some(bar) = &self.bar {
                 show_progress(bar, response);
             }
+            if let Some(file) = response.payload::<ProgressData>().ok().and_then(|data| data.file) {
+                self.print_path(&file.path);
+            }
         }
+    }
+
+    /// Prints a finished file's path on stdout (above the bar), once.
+    pub fn print_path(&mut self, path: &str) {
+        if self.json || path.is_empty() || self.printed.iter().any(|p| p == path) {
+            return;
+        }
+        match &self.bar {
+            Some(bar) => bar.suspend(|| println_stdout(path)),
+            None => println_stdout(path),
+        }
+        self.printed.push(path.to_owned());
     }
 
     /// Leaves a last message where the bar was (e.g. "cancelling…").

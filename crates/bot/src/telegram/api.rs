@@ -9,7 +9,7 @@ use std::time::Duration;
 use frankenstein::client_reqwest::Bot;
 use frankenstein::input_file::FileUpload;
 use frankenstein::methods::{
-    AnswerCallbackQueryParams, EditMessageTextParams, GetUpdatesParams, SendAudioParams,
+    AnswerCallbackQueryParams, EditMessageCaptionParams, EditMessageTextParams, GetUpdatesParams, SendAudioParams,
     SendDocumentParams, SendMessageParams, SendVideoParams, SetMyCommandsParams,
 };
 use frankenstein::types::AllowedUpdate;
@@ -216,6 +216,19 @@ impl Telegram {
             .with_flood_retry(|| self.bot.edit_message_text(&params))
             .await
         {
+            Err(error) if error.is_not_modified() => Ok(()),
+            other => other.map(drop),
+        }
+    }
+
+    /// Replaces the caption of a sent file (a ZIP part's "part i" once the count is known).
+    pub async fn edit_caption(&self, chat_id: i64, message_id: i32, caption: &str) -> Result<(), TgError> {
+        let params = EditMessageCaptionParams::builder()
+            .chat_id(chat_id)
+            .message_id(message_id)
+            .caption(caption)
+            .build();
+        match self.with_flood_retry(|| self.bot.edit_message_caption(&params)).await {
             Err(error) if error.is_not_modified() => Ok(()),
             other => other.map(drop),
         }

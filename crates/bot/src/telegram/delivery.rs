@@ -104,13 +104,70 @@ pub async fn deliver_single(
     })
 }
 
-/// Sends a finished playlist: every ZIP part in order ("part i/n" in the caption), or, from a
-/// worker in the python wire profile (no ZIP; `files` are the tracks), every track in order.
+/// A ZIP part sent while the playlist was still running (the worker announced it finished).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EarlyPart {
+    pub path: PathBuf,
+    /// The upload's message, for the final "part i/n" caption; `None` when the part was over
+    /// the upload limit and only a notice was sent.
+    pub message_id: Option<i32>,
+}
+
+/// Sends one ZIP part as soon as the worker reports it complete, captioned "part i" (the
+/// number of parts is known only at the end; [`deliver_playlist`] then edits it to "part i/n").
+/// Only a `.zip` inside the task's directory is sent; `None` leaves it for the end.
+pub async fn deliver_part_early(app: &App, chat_id: i64, task_dir: &Path, part: &hermes_protocol::FileEntry) -> Option<EarlyPart> {
+    let path = PathBuf::from(&part.path);
+    let is_zip = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("zip"));
+    let inside = match (std::fs::canonicalize(&path), std::fs::canonicalize(task_dir)) {
+        (Ok(path), Ok(dir)) => path.starts_with(dir),
+        _ => false,
+    };
+    if !is_zip || !inside {
+        return None;
+    }
+    let size = std::fs::metadata(&path).ok()?.len();
+    let name = part.name.clone().or_else(|| path.file_name().map(|n| n.to_string_lossy().into_owned()))?;
+    let (playlist, number) = split_part_name(&name);
+    let caption = match number {
+        Some(number) => format!("📦 {} · part {number}", display_name(playlist)),
+        None => part_caption(playlist, 1, 1),
+    };
+    if size > app.config.upload_limit_bytes() {
+        let text = format!("{caption}: {}", messages::too_large(size, app.config.upload_limit_mb));
+        send_notice(app, chat_id, &text).await;
+        return Some(EarlyPart { path, message_id: None });
+    }
+    let meta = MediaMeta { caption: Some(caption), ..MediaMeta::default() };
+    match app.telegram.send_media(chat_id, SendMethod::Document, MediaSource::Path(path.clone()), &meta).await {
+        Ok(sent) => Some(EarlyPart { path, message_id: Some(sent.message_id) }),
+        Err(error) => {
+            tracing::warn!(%error, "cannot send a ZIP part early; it is sent with the rest");
+            None
+        }
+    }
+}
+
+/// `Mix.part2.zip` → (`Mix`, Some(2)); `Mix.zip` → (`Mix`, None).
+fn split_part_name(name: &str) -> (&str, Option<usize>) {
+    let stem = name.strip_suffix(".zip").unwrap_or(name);
+    if let Some((base, number)) = stem.rsplit_once(".part") {
+        if let Ok(number) = number.parse::<usize>() {
+            return (base, Some(number));
+        }
+    }
+    (stem, None)
+}
+
+/// Sends a finished playlist: every ZIP part in order ("part i/n" in the caption; parts already
+/// sent early get that caption by an edit instead), or, from a worker in the python wire profile
+/// (no ZIP; `files` are the tracks), every track in order.
 pub async fn deliver_playlist(
     app: &App,
     chat_id: i64,
     mode: Mode,
     done: &PlaylistDone,
+    early: &[EarlyPart],
 ) -> Result<Delivered, DeliveryError> {
     if files_are_tracks(done) {
         return deliver_tracks(app, chat_id, mode, done).await;
@@ -128,6 +185,14 @@ pub async fn deliver_playlist(
     let until = tokio::time::Instant::now() + UPLOAD_DEADLINE;
     for (index, (path, size)) in parts.iter().enumerate() {
         let caption = part_caption(&done.playlist_name, index + 1, total);
+        if let Some(sent) = early.iter().find(|e| same_file(&e.path, path)) {
+            if let (Some(message_id), true) = (sent.message_id, total > 1) {
+                if let Err(error) = app.telegram.edit_caption(chat_id, message_id, &caption).await {
+                    tracing::warn!(%error, "cannot number a part sent early");
+                }
+            }
+            continue;
+        }
         if *size > limit {
             // Only a single track larger than the limit can make a part this big.
             let text = format!(
@@ -267,12 +332,20 @@ pub async fn send_cached(
         .map(drop)
 }
 
-fn part_caption(name: &str, index: usize, total: usize) -> String {
-    let name = if name.trim().is_empty() {
+fn same_file(a: &Path, b: &Path) -> bool {
+    a == b || matches!((std::fs::canonicalize(a), std::fs::canonicalize(b)), (Ok(a), Ok(b)) if a == b)
+}
+
+fn display_name(name: &str) -> &str {
+    if name.trim().is_empty() {
         "Playlist"
     } else {
         name
-    };
+    }
+}
+
+fn part_caption(name: &str, index: usize, total: usize) -> String {
+    let name = display_name(name);
     if total > 1 {
         format!("📦 {name} · part {index}/{total}")
     } else {
@@ -439,6 +512,14 @@ mod tests {
         };
         assert!(!files_are_tracks(&zips_only));
         assert_eq!(track_caption("Mix", 2, 3), "🎵 Mix · 2/3");
+    }
+
+    #[test]
+    fn part_names_give_the_playlist_and_the_number() {
+        assert_eq!(split_part_name("Mix.part2.zip"), ("Mix", Some(2)));
+        assert_eq!(split_part_name("Mix.zip"), ("Mix", None));
+        assert_eq!(split_part_name("A.partial.zip"), ("A.partial", None));
+        assert_eq!(split_part_name("My.part.part12.zip"), ("My.part", Some(12)));
     }
 
     #[test]

@@ -194,6 +194,7 @@ pub async fn start(app: Arc<App>, job: Job) {
             header,
             status,
             job,
+            early_parts: Vec::new(),
         };
         runner.run().await;
         app.forget_label(&runner.task_id);
@@ -312,6 +313,8 @@ struct Runner {
     header: String,
     status: StatusMessage,
     job: Job,
+    /// ZIP parts already sent while the playlist ran.
+    early_parts: Vec<delivery::EarlyPart>,
 }
 
 impl Runner {
@@ -353,7 +356,7 @@ impl Runner {
                 }
             }
         };
-        let Some(final_event) = self.follow_progress(&mut stream).await else {
+        let Some(final_event) = self.follow_progress(&mut stream, dir).await else {
             return Outcome::Failed {
                 user_message: messages::INTERNAL_FAILURE.to_owned(),
                 reason: "the worker's event stream ended early".to_owned(),
@@ -394,7 +397,7 @@ impl Runner {
     /// Relays progress to the queue, the database and the status message until the final
     /// event. A pending status text is flushed when its throttle interval is over even if no
     /// new event arrives.
-    async fn follow_progress(&mut self, stream: &mut EventStream) -> Option<Response> {
+    async fn follow_progress(&mut self, stream: &mut EventStream, dir: &std::path::Path) -> Option<Response> {
         let mut last_saved_percent = 0;
         loop {
             let due = self.status.due_at();
@@ -412,6 +415,12 @@ impl Runner {
             let Ok(progress) = event.payload::<ProgressData>() else {
                 continue;
             };
+            if let (Some(file), JobKind::Playlist { .. }) = (&progress.file, &self.job.kind) {
+                // A finished ZIP part: the user gets it now rather than after the last track.
+                if let Some(sent) = delivery::deliver_part_early(&self.app, self.job.chat_id, dir, file).await {
+                    self.early_parts.push(sent);
+                }
+            }
             self.app
                 .queue
                 .update_progress(&self.task_id, progress.percent, &progress.speed);
@@ -467,7 +476,7 @@ impl Runner {
             },
             JobKind::Playlist { mode, .. } => match event.payload::<PlaylistDone>() {
                 Ok(done) => {
-                    delivery::deliver_playlist(&self.app, self.job.chat_id, *mode, &done).await
+                    delivery::deliver_playlist(&self.app, self.job.chat_id, *mode, &done, &self.early_parts).await
                 }
                 Err(error) => Err(delivery::DeliveryError::internal(error.to_string())),
             },

@@ -6,24 +6,28 @@
 //! overall progress (status `downloading_playlist`, 0–90 %) → ZIP (status `zipping`, 90–99 %) →
 //! `done`. A failing item does not fail the playlist (yt-dlp exits 1 but the rest downloaded);
 //! only zero tracks is a `PLAYLIST_ERROR`.
-use crate::archive::{write_archives, ArchiveOptions, ArchivePart};
+//!
+//! Tracks are downloaded and converted `PLAYLIST_CONCURRENCY` at a time (one yt-dlp per item),
+//! each finished track is announced at once (`progress` with `file`), and the ZIP parts are
+//! written while later tracks still download, each part announced when it is closed.
+use crate::archive::{ArchiveError, ArchiveOptions, ArchivePart, ArchiveStream};
 use crate::confine::TaskDir;
 use crate::context::Context;
 use crate::dispatch::cancelled;
 use crate::error::WorkerError;
 use crate::sanitize::{resolve_output_dir, sanitize_playlist_name};
 use crate::tasks::Task;
-use crate::ytdlp::args::{download_argv, info_argv, DownloadSpec, MediaMode, PlaylistSpec, PLAYLIST_OUTPUT_TEMPLATE};
-use crate::ytdlp::driver::{self, lock, require_ffmpeg, ytdlp_env, Outcome, Watch};
+use crate::ytdlp::args::{download_argv, info_argv, with_transfer, DownloadSpec, MediaMode, PlaylistSpec, PLAYLIST_OUTPUT_TEMPLATE};
+use crate::ytdlp::driver::{self, lock, require_ffmpeg, ytdlp_env, Watch};
 use crate::ytdlp::final_files::FinalFileLog;
 use crate::ytdlp::progress::{FinalFile, ProgressTracker};
 use hermes_protocol::{
-    ArchiveEntry, AudioFormat, Event, FileEntry, PlaylistDone, PlaylistParams, ProgressStatus, PythonPlaylistDone, PythonTrackFile, RawResponse, Request,
-    TrackEntry,
+    ArchiveEntry, AudioFormat, Event, FileEntry, PlaylistDone, PlaylistParams, ProgressStatus, PythonPlaylistDone, PythonTrackFile, RawResponse, Request, TrackEntry,
 };
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -74,7 +78,6 @@ impl Playlist {
             return Ok(RawResponse::new(task.id.clone(), Event::Done, &done));
         }
         std::fs::create_dir_all(&folder)?;
-        let final_files = Arc::new(FinalFileLog::create(TaskDir::open(&folder)?)?);
         let max_filesize_mb = super::max_filesize_mb(config, self.params.max_filesize_mb);
         let present_before = files_in(&folder);
 
@@ -86,26 +89,30 @@ impl Playlist {
             task.progress(update).await;
         }
 
-        let spec = DownloadSpec {
+        let items = ItemRun {
             url: &self.url,
-            output_dir: &folder,
-            output_template: PLAYLIST_OUTPUT_TEMPLATE,
+            folder: &folder,
             mode: self.media_mode(),
             format: self.params.format.as_deref(),
-            best_audio_limit_mb: config.best_audio_limit_mb,
-            playlist: Some(PlaylistSpec { end: self.params.playlist_end, archive_file }),
-            final_files_log: final_files.path(),
+            archive_file: archive_file.as_deref(),
             max_filesize_mb,
         };
-        let watch = Watch::download(tracker.clone(), final_files.clone(), max_filesize_mb);
-        let outcome = download_tracks(ctx, task, download_argv(&ytdlp_env(&ctx.config), &spec), &watch).await?;
-        let tracks = existing_tracks(&outcome.final_files)?;
-        let failed_tracks = (outcome.errors.len() as u32).min(expected);
+        // The python profile has no ZIP step.
+        let zip = (!python).then(|| ZipPlan {
+            dest: output_dir.clone(),
+            name: name.clone(),
+            options: ArchiveOptions {
+                max_part_bytes: self.params.archive_max_size_mb.unwrap_or(config.archive_max_size_mb).saturating_mul(1024 * 1024),
+                compression_level: config.archive_compression_level,
+            },
+        });
+        let round = download_concurrently(ctx, task, &items, expected, &tracker, zip).await?;
+        let failed_tracks = round.failed.min(expected);
 
         if python {
             let finished = lock(&tracker).finish();
             task.progress(finished).await;
-            let done = python_playlist_done(&name, &folder, &tracks, &present_before, already_cached);
+            let done = python_playlist_done(&name, &folder, &round.tracks, &present_before, already_cached);
             return Ok(RawResponse::new(task.id.clone(), Event::Done, &done));
         }
 
@@ -113,11 +120,11 @@ impl Playlist {
         if let Some(update) = zipping {
             task.progress(update).await;
         }
-        let parts = self.zip(ctx, task, &tracks, &output_dir, &name, &tracker).await?;
+        let parts = finish_zip(ctx, task, round.zip, &tracker).await?;
 
         let finished = lock(&tracker).finish();
         task.progress(finished).await;
-        let done = playlist_done(&name, &folder, &tracks, &parts, failed_tracks);
+        let done = playlist_done(&name, &folder, &round.tracks, &parts, failed_tracks);
         Ok(RawResponse::new(task.id.clone(), Event::Done, &done))
     }
 
@@ -139,87 +146,418 @@ impl Playlist {
         }
         Ok(Some(path))
     }
+}
 
-    /// Zips the tracks on a blocking thread, streaming its progress; a cancel that arrives
-    /// meanwhile removes the finished parts instead of reporting them.
-    async fn zip(
-        &self,
-        ctx: &Context,
-        task: &Task,
-        tracks: &[FinalFile],
-        dest: &Path,
-        name: &str,
-        tracker: &Arc<Mutex<ProgressTracker>>,
-    ) -> Result<Vec<ArchivePart>, WorkerError> {
-        let max_mb = self.params.archive_max_size_mb.unwrap_or(ctx.config.archive_max_size_mb);
-        let options = ArchiveOptions { max_part_bytes: max_mb.saturating_mul(1024 * 1024), compression_level: ctx.config.archive_compression_level };
-        let paths: Vec<PathBuf> = tracks.iter().map(|t| t.filepath.clone()).collect();
-        let (dest, name) = (dest.to_path_buf(), name.to_owned());
-        let (progress_tx, mut progress_rx) = tokio::sync::mpsc::unbounded_channel();
-        let writing = tokio::task::spawn_blocking(move || {
-            let mut on_progress = |done: u64, total: u64| {
-                let _ = progress_tx.send((done, total));
-            };
-            write_archives(&paths, &dest, &name, &options, &mut on_progress)
-        });
-        while let Some((done, total)) = progress_rx.recv().await {
-            let span = f64::from(100 - 1 - DOWNLOAD_PERCENT_END);
-            let percent = DOWNLOAD_PERCENT_END + (span * done as f64 / total.max(1) as f64) as u8;
-            let update = lock(tracker).report(percent, ProgressStatus::Zipping, Instant::now());
-            if let Some(update) = update {
-                task.progress(update).await;
+/// What every item's yt-dlp run shares.
+struct ItemRun<'a> {
+    url: &'a str,
+    folder: &'a Path,
+    mode: MediaMode,
+    format: Option<&'a str>,
+    archive_file: Option<&'a Path>,
+    max_filesize_mb: u64,
+}
+
+/// How one item ended.
+enum ItemOutcome {
+    /// The finished track (from the item's private log, admitted by the playlist folder).
+    Track(FinalFile),
+    /// No track: failed (its ERROR lines are counted, as a single run over the playlist counts
+    /// them) or skipped (already in the download archive).
+    NoTrack { errors: u32, failure: WorkerError },
+}
+
+/// What the download of all items produced.
+struct Round {
+    /// In playlist order.
+    tracks: Vec<FinalFile>,
+    failed: u32,
+    zip: Option<ZipJob>,
+}
+
+/// Downloads items `1..=expected` of the playlist, `PLAYLIST_CONCURRENCY` at a time, one yt-dlp
+/// per item (`--playlist-items N` on the playlist URL, the same output template and download
+/// archive, so names and archive lines are those of a single run over the playlist). Each run
+/// goes through the driver: its own egress proxy, size cap, private final-file log.
+///
+/// As tracks finish they are announced at once (`progress` with `file`), and handed in playlist
+/// order to the ZIP writer, which writes parts while later tracks still download.
+///
+/// Like a single run over the playlist, failed items are counted, not fatal; only when no track
+/// arrived at all is the round retried (transient failures, `MAX_RETRIES`) or the playlist a
+/// `PLAYLIST_ERROR`. Anything that stops a run as a whole (cancel, `IPC_TIMEOUT`, `YT_TIMEOUT`,
+/// the size cap, a refused destination) stops every run of the task and fails it.
+async fn download_concurrently(
+    ctx: &Context,
+    task: &Task,
+    items: &ItemRun<'_>,
+    expected: u32,
+    tracker: &Arc<Mutex<ProgressTracker>>,
+    zip: Option<ZipPlan>,
+) -> Result<Round, WorkerError> {
+    let deadline = Instant::now() + ctx.config.ipc_timeout();
+    let mut attempt = 0;
+    loop {
+        let zip_job = zip.as_ref().map(ZipJob::start).transpose()?;
+        let (round, first_failure) = download_round(ctx, task, items, expected, tracker, zip_job, deadline).await?;
+        if !round.tracks.is_empty() {
+            if round.failed > 0 {
+                tracing::info!(task_id = %task.id, failed = round.failed, "playlist finished with failed items");
             }
+            return Ok(round);
         }
-        let parts = writing.await.map_err(|e| WorkerError::Internal(format!("ZIP writer stopped: {e}")))??;
-        if task.is_cancelled() {
-            for part in &parts {
-                let _ = std::fs::remove_file(&part.path);
+        drop(round);
+        let error = match first_failure {
+            Some(error) if error.is_transient() && attempt < ctx.config.max_retries => {
+                attempt += 1;
+                tracing::warn!(task_id = %task.id, attempt, %error, "no item could be downloaded (transient); retrying");
+                let update = lock(tracker).retrying(Instant::now());
+                if let Some(update) = update {
+                    task.progress(update).await;
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(ctx.config.retry_delay()) => continue,
+                    _ = tokio::time::sleep_until(deadline.into()) => return Err(driver::deadline_exceeded(ctx)),
+                    _ = task.cancel.cancelled() => return Err(cancelled(ctx)),
+                }
             }
-            return Err(cancelled(ctx));
-        }
-        Ok(parts)
+            Some(WorkerError::Ytdlp { message, .. }) => WorkerError::Playlist(format!("no track could be downloaded: {message}")),
+            Some(other) => other,
+            None => WorkerError::Playlist("no track could be downloaded".to_owned()),
+        };
+        return Err(error);
     }
+}
+
+/// One pass over every item. Returns the round and the failure of the first item that produced
+/// no track.
+async fn download_round(
+    ctx: &Context,
+    task: &Task,
+    items: &ItemRun<'_>,
+    expected: u32,
+    tracker: &Arc<Mutex<ProgressTracker>>,
+    mut zip: Option<ZipJob>,
+    deadline: Instant,
+) -> Result<(Round, Option<WorkerError>), WorkerError> {
+    // The runs of this task stop together: on the task's cancel, and on the first failure
+    // that stops a run as a whole.
+    let runs = Task::new(task.id.clone(), task.cancel.child_token(), ctx.events.clone());
+    let item_trackers: Vec<Arc<Mutex<ProgressTracker>>> =
+        (0..expected).map(|_| Arc::new(Mutex::new(ProgressTracker::new().quiet()))).collect();
+    let next_item = AtomicU32::new(1);
+    let lanes = ctx.config.transfer.playlist_concurrency.clamp(1, expected as usize);
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<(u32, Result<ItemOutcome, WorkerError>)>();
+    let lane = |done_tx: tokio::sync::mpsc::UnboundedSender<(u32, Result<ItemOutcome, WorkerError>)>| {
+        let (runs, next_item, item_trackers) = (&runs, &next_item, &item_trackers);
+        async move {
+            loop {
+                let index = next_item.fetch_add(1, Ordering::Relaxed);
+                if index > expected || runs.is_cancelled() {
+                    return;
+                }
+                let tracker = item_trackers[index as usize - 1].clone();
+                let outcome = run_item(ctx, runs, items, index, tracker, deadline).await;
+                if done_tx.send((index, outcome)).is_err() {
+                    return;
+                }
+            }
+        }
+    };
+    let lanes: Vec<_> = (0..lanes).map(|_| lane(done_tx.clone())).collect();
+    drop(done_tx);
+
+    let conduct = async {
+        let mut resolved: BTreeMap<u32, Option<FinalFile>> = BTreeMap::new();
+        let mut next_to_zip = 1;
+        let mut failed = 0u32;
+        let mut first_failure: Option<(u32, WorkerError)> = None;
+        let mut fatal: Option<WorkerError> = None;
+        let mut tick = tokio::time::interval(COMBINED_PROGRESS_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let part = async {
+                match zip.as_mut() {
+                    Some(job) => job.parts.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                finished = done_rx.recv() => {
+                    let Some((index, outcome)) = finished else { break };
+                    let track = match outcome {
+                        Ok(ItemOutcome::Track(track)) => Some(track),
+                        Ok(ItemOutcome::NoTrack { errors, failure }) => {
+                            failed += errors;
+                            if first_failure.as_ref().is_none_or(|(first, _)| index < *first) {
+                                first_failure = Some((index, failure));
+                            }
+                            None
+                        }
+                        Err(error) => {
+                            // A run stopped because a sibling failed is not news.
+                            let ours = matches!(error, WorkerError::Cancelled(_)) && runs.is_cancelled() && !task.is_cancelled();
+                            if fatal.is_none() && !ours {
+                                fatal = Some(error);
+                            }
+                            runs.cancel.cancel();
+                            None
+                        }
+                    };
+                    if let Some(track) = &track {
+                        let file = track_entry(&track.filepath);
+                        let update = lock(tracker).file_event(file, Instant::now());
+                        task.progress(update).await;
+                    }
+                    resolved.insert(index, track);
+                    while let Some(ready) = resolved.get(&next_to_zip) {
+                        if let (Some(track), Some(job)) = (ready, zip.as_mut()) {
+                            job.push(&track.filepath);
+                        }
+                        next_to_zip += 1;
+                    }
+                    report_combined(task, tracker, &item_trackers, &resolved).await;
+                }
+                Some(part) = part => {
+                    if let Some(job) = zip.as_mut() {
+                        job.reported += 1;
+                    }
+                    let update = lock(tracker).file_event(part_entry(&part), Instant::now());
+                    task.progress(update).await;
+                }
+                _ = tick.tick() => report_combined(task, tracker, &item_trackers, &resolved).await,
+            }
+        }
+        let tracks: Vec<FinalFile> = resolved.into_values().flatten().collect();
+        (tracks, failed, first_failure.map(|(_, f)| f), fatal)
+    };
+    let ((), (tracks, failed, first_failure, fatal)) = tokio::join!(join_all(lanes), conduct);
+    let stopped = match fatal {
+        Some(_) if task.is_cancelled() => Some(cancelled(ctx)),
+        Some(error) => Some(error),
+        None if task.is_cancelled() => Some(cancelled(ctx)),
+        None => None,
+    };
+    if let Some(error) = stopped {
+        if let Some(job) = zip {
+            job.abandon().await;
+        }
+        return Err(error);
+    }
+    Ok((Round { tracks, failed, zip }, first_failure))
+}
+
+/// How often the combined progress of the running items is reported (at most; the tracker's
+/// throttle applies).
+const COMBINED_PROGRESS_INTERVAL: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Reports how far the playlist is: finished items count whole, running ones by their own
+/// tracker; the speed is the sum of the running downloads.
+async fn report_combined(
+    task: &Task,
+    tracker: &Arc<Mutex<ProgressTracker>>,
+    item_trackers: &[Arc<Mutex<ProgressTracker>>],
+    resolved: &BTreeMap<u32, Option<FinalFile>>,
+) {
+    let (mut done, mut speed, mut eta) = (0.0, 0.0, 0u64);
+    for (position, item) in item_trackers.iter().enumerate() {
+        if resolved.contains_key(&(position as u32 + 1)) {
+            done += 1.0;
+            continue;
+        }
+        let item = lock(item);
+        done += item.done_fraction();
+        if let Some(bps) = item.speed_bps() {
+            speed += bps;
+            eta = eta.max(item.snapshot().eta);
+        }
+    }
+    let fraction = done / item_trackers.len().max(1) as f64;
+    let percent = (fraction * f64::from(DOWNLOAD_PERCENT_END)).floor() as u8;
+    let update = lock(tracker).report_combined(percent, (speed > 0.0).then_some(speed), eta, Instant::now());
+    if let Some(update) = update {
+        task.progress(update).await;
+    }
+}
+
+/// One item: one yt-dlp run with `--playlist-items index`, through the driver.
+async fn run_item(
+    ctx: &Context,
+    runs: &Task,
+    items: &ItemRun<'_>,
+    index: u32,
+    tracker: Arc<Mutex<ProgressTracker>>,
+    deadline: Instant,
+) -> Result<ItemOutcome, WorkerError> {
+    let time_left = deadline.saturating_duration_since(Instant::now());
+    if time_left.is_zero() {
+        return Err(driver::deadline_exceeded(ctx));
+    }
+    let log = Arc::new(FinalFileLog::create(TaskDir::open(items.folder)?)?);
+    let spec = DownloadSpec {
+        url: items.url,
+        output_dir: items.folder,
+        output_template: PLAYLIST_OUTPUT_TEMPLATE,
+        mode: items.mode.clone(),
+        format: items.format,
+        best_audio_limit_mb: ctx.config.best_audio_limit_mb,
+        playlist: Some(PlaylistSpec { end: None, archive_file: items.archive_file.map(Path::to_path_buf), item: Some(index) }),
+        final_files_log: log.path(),
+        max_filesize_mb: items.max_filesize_mb,
+    };
+    let args = with_transfer(download_argv(&ytdlp_env(&ctx.config), &spec), &ctx.config.transfer.args());
+    let watch = Watch::download(tracker, log.clone(), items.max_filesize_mb);
+    let outcome = driver::run_once_within(ctx, runs, args, &watch, time_left).await?;
+    let track = outcome.final_files.iter().rev().find(|f| f.playlist_index.is_none_or(|i| i == index)).cloned();
+    match track {
+        Some(track) if track.filepath.is_file() => Ok(ItemOutcome::Track(track)),
+        Some(track) => Err(WorkerError::FileNotFound(track.filepath.display().to_string())),
+        None => {
+            if let Some(refusal) = &outcome.refused {
+                return Err(WorkerError::UrlNotAllowed(refusal.to_string()));
+            }
+            outcome.remove_partial_files();
+            Ok(ItemOutcome::NoTrack { errors: outcome.errors.len() as u32, failure: outcome.failure() })
+        }
+    }
+}
+
+/// Polls every future to completion, concurrently, on the caller's task (the futures borrow the
+/// task's context, so they are not spawned).
+async fn join_all<F: std::future::Future<Output = ()>>(futures: Vec<F>) {
+    let mut futures: Vec<Option<std::pin::Pin<Box<F>>>> = futures.into_iter().map(|f| Some(Box::pin(f))).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for slot in futures.iter_mut() {
+            if let Some(future) = slot {
+                if future.as_mut().poll(cx).is_ready() {
+                    *slot = None;
+                } else {
+                    pending = true;
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await
+}
+
+// ---------------------------------------------------------------------------------------------
+// ZIP while downloading (a wire profile without ZIP passes no `ZipPlan`)
+
+/// Where and how the parts are written.
+struct ZipPlan {
+    dest: PathBuf,
+    name: String,
+    options: ArchiveOptions,
+}
+
+/// An [`ArchiveStream`] on a blocking thread, fed tracks in playlist order.
+struct ZipJob {
+    tracks: Option<std::sync::mpsc::Sender<ZipCommand>>,
+    /// Parts closed while tracks still arrive, to be announced.
+    parts: tokio::sync::mpsc::UnboundedReceiver<ArchivePart>,
+    /// How many parts have been announced.
+    reported: usize,
+    writer: Option<tokio::task::JoinHandle<Result<Vec<ArchivePart>, ArchiveError>>>,
+}
+
+enum ZipCommand {
+    Track(PathBuf),
+    /// Close the last part and keep every part. Without it (the sender dropped) the parts are
+    /// deleted: the task failed or was cancelled.
+    Finish,
+}
+
+impl ZipJob {
+    fn start(plan: &ZipPlan) -> Result<ZipJob, WorkerError> {
+        let mut stream = ArchiveStream::new(&plan.dest, &plan.name, plan.options)?;
+        let (tracks_tx, tracks_rx) = std::sync::mpsc::channel::<ZipCommand>();
+        let (parts_tx, parts) = tokio::sync::mpsc::unbounded_channel();
+        let writer = tokio::task::spawn_blocking(move || {
+            for command in tracks_rx {
+                match command {
+                    ZipCommand::Track(path) => {
+                        if let Some(part) = stream.push(&path)? {
+                            let _ = parts_tx.send(part);
+                        }
+                    }
+                    ZipCommand::Finish => return stream.finish(),
+                }
+            }
+            Err(ArchiveError::NoTracks)
+        });
+        Ok(ZipJob { tracks: Some(tracks_tx), parts, reported: 0, writer: Some(writer) })
+    }
+
+    /// Deletes every part written so far, and returns once they are gone.
+    async fn abandon(mut self) {
+        self.tracks.take();
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.await;
+        }
+    }
+
+    fn push(&mut self, track: &Path) {
+        if let Some(tracks) = &self.tracks {
+            // A writer that stopped on an error reports it when joined.
+            let _ = tracks.send(ZipCommand::Track(track.to_path_buf()));
+        }
+    }
+}
+
+impl Drop for ZipJob {
+    fn drop(&mut self) {
+        // Dropping the sender without `Finish` makes the writer drop its stream, which deletes
+        // every part it wrote.
+        self.tracks.take();
+    }
+}
+
+/// Closes the last part, announces the parts not announced yet, and returns them all; a cancel
+/// that arrives meanwhile removes them instead.
+async fn finish_zip(
+    ctx: &Context,
+    task: &Task,
+    zip: Option<ZipJob>,
+    tracker: &Arc<Mutex<ProgressTracker>>,
+) -> Result<Vec<ArchivePart>, WorkerError> {
+    let Some(mut job) = zip else { return Ok(Vec::new()) };
+    if let Some(tracks) = job.tracks.take() {
+        let _ = tracks.send(ZipCommand::Finish);
+    }
+    let writer = job.writer.take().ok_or_else(|| WorkerError::Internal("ZIP writer already joined".to_owned()))?;
+    let parts = writer.await.map_err(|e| WorkerError::Internal(format!("ZIP writer stopped: {e}")))??;
+    if task.is_cancelled() {
+        for part in &parts {
+            let _ = std::fs::remove_file(&part.path);
+        }
+        return Err(cancelled(ctx));
+    }
+    for part in parts.iter().skip(job.reported) {
+        let update = lock(tracker).file_event(part_entry(part), Instant::now());
+        task.progress(update).await;
+    }
+    Ok(parts)
+}
+
+fn track_entry(path: &Path) -> FileEntry {
+    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    FileEntry { path: path.display().to_string(), size, name: Some(file_name(path)) }
+}
+
+fn part_entry(part: &ArchivePart) -> FileEntry {
+    FileEntry { path: part.path.display().to_string(), size: part.size, name: Some(part.name.clone()) }
 }
 
 /// How many items the download should produce: the listing's entries, capped by `playlist_end`.
 fn expected_items(listing: &serde_json::Value, playlist_end: Option<u32>) -> u32 {
     let listed = listing.get("entries").and_then(|e| e.as_array()).map(|e| e.len()).unwrap_or(0) as u32;
     playlist_end.map_or(listed, |end| listed.min(end))
-}
-
-/// Runs the download; it is done once any track arrived (yt-dlp exits 1 when some items failed,
-/// and those are counted, not retried). Only a transient failure that produced no track at all
-/// is retried, like any download, within the task's `IPC_TIMEOUT`.
-async fn download_tracks(
-    ctx: &Context,
-    task: &Task,
-    args: Vec<std::ffi::OsString>,
-    watch: &Watch,
-) -> Result<Outcome, WorkerError> {
-    let outcome = driver::run_until(ctx, task, args, watch, |outcome| !outcome.final_files.is_empty())
-        .await
-        .map_err(|error| match error {
-            WorkerError::Ytdlp { message, .. } => WorkerError::Playlist(format!("no track could be downloaded: {message}")),
-            other => other,
-        })?;
-    if !outcome.succeeded() {
-        tracing::info!(task_id = %task.id, failed = outcome.errors.len(), "playlist finished with failed items");
-    }
-    Ok(outcome)
-}
-
-/// The tracks yt-dlp finished (from the private log, admitted by the playlist folder), in
-/// playlist order, each checked on disk.
-fn existing_tracks(finals: &[FinalFile]) -> Result<Vec<FinalFile>, WorkerError> {
-    let mut tracks: Vec<FinalFile> = finals.to_vec();
-    tracks.sort_by_key(|t| t.playlist_index.unwrap_or(u32::MAX));
-    tracks.dedup_by(|a, b| a.filepath == b.filepath);
-    for track in &tracks {
-        if !track.filepath.is_file() {
-            return Err(WorkerError::FileNotFound(track.filepath.display().to_string()));
-        }
-    }
-    Ok(tracks)
 }
 
 /// How many of the listed items (up to `playlist_end`) the `--download-archive` file already

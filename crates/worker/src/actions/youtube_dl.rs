@@ -9,7 +9,7 @@ use crate::context::Context;
 use crate::error::WorkerError;
 use crate::sanitize::resolve_output_dir;
 use crate::tasks::Task;
-use crate::ytdlp::args::{download_argv, DownloadSpec, MediaMode, SINGLE_OUTPUT_TEMPLATE};
+use crate::ytdlp::args::{download_argv, with_transfer, DownloadSpec, MediaMode, SINGLE_OUTPUT_TEMPLATE};
 use crate::ytdlp::driver::{self, lock, require_ffmpeg, ytdlp_env, Outcome, Watch};
 use crate::ytdlp::final_files::FinalFileLog;
 use crate::ytdlp::progress::ProgressTracker;
@@ -67,7 +67,7 @@ impl YoutubeDl {
             final_files_log: final_files.path(),
             max_filesize_mb,
         };
-        let args = download_argv(&ytdlp_env(&ctx.config), &spec);
+        let args = with_transfer(download_argv(&ytdlp_env(&ctx.config), &spec), &config.transfer.args());
         let watch = Watch {
             probe_durations_with: Some(config.ffmpeg_bin.clone()),
             ..Watch::download(tracker.clone(), final_files.clone(), max_filesize_mb)
@@ -81,6 +81,10 @@ impl YoutubeDl {
         };
 
         let done = describe_files(&mut outcome).await?;
+        // The finished file, announced the same way a playlist announces each of its tracks.
+        let file = FileEntry { path: done.file_path.clone(), size: done.file_size, name: Some(done.filename.clone()) };
+        let announced = lock(&tracker).file_event(file, Instant::now());
+        task.progress(announced).await;
         let finished = lock(&tracker).finish();
         task.progress(finished).await;
         Ok(match config.wire_profile {

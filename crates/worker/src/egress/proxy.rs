@@ -23,7 +23,7 @@ use hyper::{Method, Request, Response, StatusCode, Uri};
 use hyper_util::rt::TokioIo;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -53,6 +53,7 @@ pub struct EgressProxy {
     addr: SocketAddr,
     refusals: Arc<Mutex<Vec<Refusal>>>,
     over_cap: Arc<AtomicBool>,
+    announced_over: Arc<AtomicU64>,
     stop: CancellationToken,
 }
 
@@ -62,6 +63,8 @@ struct Shared {
     /// The most one plain-HTTP response body may carry (the run's size cap), if any.
     max_body_bytes: Option<u64>,
     over_cap: Arc<AtomicBool>,
+    /// The size a response announced when it was over the cap (0: none did).
+    announced_over: Arc<AtomicU64>,
     stop: CancellationToken,
 }
 
@@ -73,21 +76,28 @@ impl EgressProxy {
         let addr = listener.local_addr()?;
         let refusals = Arc::new(Mutex::new(Vec::new()));
         let over_cap = Arc::new(AtomicBool::new(false));
+        let announced_over = Arc::new(AtomicU64::new(0));
         let stop = CancellationToken::new();
         let shared = Arc::new(Shared {
             policy,
             refusals: refusals.clone(),
             max_body_bytes,
             over_cap: over_cap.clone(),
+            announced_over: announced_over.clone(),
             stop: stop.clone(),
         });
         tokio::spawn(accept_loop(listener, shared));
-        Ok(EgressProxy { addr, refusals, over_cap, stop })
+        Ok(EgressProxy { addr, refusals, over_cap, announced_over, stop })
     }
 
-    /// Whether a response body was cut off at the size cap.
+    /// Whether a response announced a size over the cap or its body was cut off at the cap.
     pub fn over_cap(&self) -> bool {
         self.over_cap.load(Ordering::Relaxed)
+    }
+
+    /// The size of the whole file a response announced over the cap, if one did.
+    pub fn announced_over_cap(&self) -> Option<u64> {
+        Some(self.announced_over.load(Ordering::Relaxed)).filter(|&size| size > 0)
     }
 
     /// The proxy URL for yt-dlp's `--proxy` and the child's `*_proxy` variables.
@@ -230,10 +240,17 @@ async fn forward(mut request: Request<Incoming>, shared: Arc<Shared>) -> Respons
         Ok(response) => {
             let (mut parts, body) = response.into_parts();
             strip_hop_by_hop(&mut parts.headers);
-            // A body with a Content-Length is framed by it (and yt-dlp's --max-filesize judges
-            // the announced size); only an unannounced body can grow without bound.
-            let announced = parts.headers.contains_key(hyper::header::CONTENT_LENGTH);
-            let body = match shared.max_body_bytes.filter(|_| !announced) {
+            // yt-dlp's own downloader judges an announced size by --max-filesize, but an
+            // external downloader (aria2c) does not: an announced size over the cap stops the
+            // run here, and every body is cut off at the cap, announced or not.
+            if let (Some(limit), Some(size)) = (shared.max_body_bytes, announced_size(&parts.headers)) {
+                if size > limit {
+                    tracing::warn!(size, limit, "egress proxy: response announces a file over the size cap");
+                    shared.announced_over.store(size, Ordering::Relaxed);
+                    shared.over_cap.store(true, Ordering::Relaxed);
+                }
+            }
+            let body = match shared.max_body_bytes {
                 Some(limit) => Capped { inner: body, seen: 0, limit, over: shared.over_cap.clone() }.boxed(),
                 None => body.map_err(BoxError::from).boxed(),
             };
@@ -292,6 +309,16 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     for name in HOP_BY_HOP {
         headers.remove(*name);
     }
+}
+
+/// The size of the whole file a response announces: the total of a `Content-Range` (a range
+/// request, as aria2c makes them), else its `Content-Length`.
+fn announced_size(headers: &hyper::HeaderMap) -> Option<u64> {
+    let number = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok()).map(str::trim);
+    if let Some(range) = number(hyper::header::CONTENT_RANGE) {
+        return range.rsplit_once('/').and_then(|(_, total)| total.parse().ok());
+    }
+    number(hyper::header::CONTENT_LENGTH).and_then(|length| length.parse().ok())
 }
 
 /// A response body that fails (so hyper drops the client connection) once it carried more than

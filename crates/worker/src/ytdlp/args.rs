@@ -107,6 +107,9 @@ pub enum MediaMode {
 pub struct PlaylistSpec {
     pub end: Option<u32>,
     pub archive_file: Option<PathBuf>,
+    /// `--playlist-items N`: only the item at this 1-based position, named and archived exactly
+    /// as in a run over the whole playlist (one process per item runs items concurrently).
+    pub item: Option<u32>,
 }
 
 /// One `youtube_dl` or `playlist` download.
@@ -164,6 +167,36 @@ pub fn with_proxy(argv: Vec<OsString>, proxy_url: &str) -> Vec<OsString> {
     push_pair(&mut proxied, "--proxy", proxy_url);
     proxied.extend(argv);
     proxied
+}
+
+/// How a download may use several connections (`CONCURRENT_FRAGMENTS`, `EXTERNAL_DOWNLOADER`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TransferArgs {
+    /// `--concurrent-fragments N`: fragments of HLS/DASH streams fetched N at a time (1 = off).
+    pub concurrent_fragments: u32,
+    /// aria2c, when it is to download plain http(s) files with [`ARIA2C_ARGS`].
+    pub aria2c: Option<PathBuf>,
+}
+
+/// aria2c's options: 8 connections per file in 1 MiB pieces, and no preallocation, so a file on
+/// disk never claims more than was written (the size cap measures files on disk). yt-dlp adds
+/// its own (`--all-proxy` from `--proxy`, `--console-log-level=warn`, ...); later options win.
+pub const ARIA2C_ARGS: &str = "aria2c:-x8 -s8 -k1M --file-allocation=none";
+
+/// `argv` of a download with `transfer` applied, in front so the target stays last. HLS and DASH
+/// stay with yt-dlp's native downloader (`--concurrent-fragments` applies there); aria2c takes
+/// the plain http(s) files, reached through the same `--proxy` (yt-dlp passes it as
+/// `--all-proxy`) and reporting progress through its own readout lines.
+pub fn with_transfer(argv: Vec<OsString>, transfer: &TransferArgs) -> Vec<OsString> {
+    let mut front = Vec::with_capacity(argv.len() + 8);
+    push_pair(&mut front, "--concurrent-fragments", transfer.concurrent_fragments.max(1).to_string());
+    if let Some(aria2c) = &transfer.aria2c {
+        push_pair(&mut front, "--downloader", aria2c.as_os_str());
+        push_pair(&mut front, "--downloader", "dash,m3u8:native");
+        push_pair(&mut front, "--downloader-args", ARIA2C_ARGS);
+    }
+    front.extend(argv);
+    front
 }
 
 /// argv for metadata only: `--dump-single-json` prints one JSON document and downloads nothing.
@@ -274,6 +307,9 @@ fn push_playlist_args(argv: &mut Vec<OsString>, playlist: Option<&PlaylistSpec>)
     argv.push("--yes-playlist".into());
     if let Some(end) = playlist.end {
         push_pair(argv, "--playlist-end", end.to_string());
+    }
+    if let Some(item) = playlist.item {
+        push_pair(argv, "--playlist-items", item.to_string());
     }
     if let Some(archive) = &playlist.archive_file {
         push_pair(argv, "--download-archive", archive.as_os_str());
@@ -674,6 +710,7 @@ mod tests {
         s.playlist = Some(PlaylistSpec {
             end: Some(25),
             archive_file: Some(PathBuf::from("/dl/archive.txt")),
+            item: None,
         });
         let argv = strings(&download_argv(&env_plain(), &s));
         assert!(argv.contains(&"--yes-playlist".to_string()));
@@ -738,5 +775,49 @@ mod tests {
             "chatter would precede the JSON"
         );
         assert_target_last(&flat, "https://y/p");
+    }
+
+    #[test]
+    fn one_playlist_item_is_selected_by_its_position() {
+        let mut s = spec("https://y/p", audio(AudioFormat::Mp3, "0"));
+        s.output_template = PLAYLIST_OUTPUT_TEMPLATE;
+        s.playlist = Some(PlaylistSpec { end: None, archive_file: Some(PathBuf::from("/dl/a.txt")), item: Some(7) });
+        let argv = strings(&download_argv(&env_plain(), &s));
+        assert_eq!(value_of(&argv, "--playlist-items"), "7");
+        assert_eq!(value_of(&argv, "--download-archive"), "/dl/a.txt");
+        assert!(argv.contains(&"--yes-playlist".to_string()));
+        assert!(!argv.contains(&"--playlist-end".to_string()));
+        assert_target_last(&argv, "https://y/p");
+    }
+
+    #[test]
+    fn transfer_options_come_first_and_keep_hls_native() {
+        let base = download_argv(&env_plain(), &spec("https://youtu.be/x", MediaMode::Video));
+        let plain = strings(&with_transfer(base.clone(), &TransferArgs { concurrent_fragments: 4, aria2c: None }));
+        assert_eq!(&plain[..2], ["--concurrent-fragments", "4"]);
+        assert!(!plain.contains(&"--downloader".to_string()));
+        assert_eq!(plain[2..], strings(&base)[..]);
+
+        let aria = strings(&with_transfer(
+            base.clone(),
+            &TransferArgs { concurrent_fragments: 0, aria2c: Some(PathBuf::from("/usr/bin/aria2c")) },
+        ));
+        assert_eq!(
+            &aria[..8],
+            [
+                "--concurrent-fragments",
+                "1",
+                "--downloader",
+                "/usr/bin/aria2c",
+                "--downloader",
+                "dash,m3u8:native",
+                "--downloader-args",
+                "aria2c:-x8 -s8 -k1M --file-allocation=none"
+            ]
+        );
+        assert_target_last(&aria, "https://youtu.be/x");
+        // The proxy still comes first of all and reaches aria2c through yt-dlp.
+        let proxied = strings(&with_proxy(with_transfer(base, &TransferArgs::default()), "http://127.0.0.1:1"));
+        assert_eq!(&proxied[..2], ["--proxy", "http://127.0.0.1:1"]);
     }
 }

@@ -153,7 +153,8 @@ pub fn classify_message(message: &str) -> YtdlpErrorKind {
         YtdlpErrorKind::NoSuitableFormat
     } else if has(&["unsupported url", "is not a valid url"]) {
         YtdlpErrorKind::UnsupportedUrl
-    } else if has(&["no space left on device", "disk quota exceeded"]) {
+    } else if has(&["no space left on device", "disk quota exceeded", "aria2c exited with code 9"]) {
+        // aria2c's exit status 9 is "not enough disk space" (EXTERNAL_DOWNLOADER).
         YtdlpErrorKind::DiskFull
     } else if has(&[
         "video unavailable",
@@ -325,6 +326,7 @@ mod tests {
         ("ERROR: unable to download video data: HTTP Error 503: Service Unavailable", NetworkTimeout),
         ("ERROR: unable to download video data: HTTP Error 502: Bad Gateway", NetworkTimeout),
         ("ERROR: Unable to rename file: [Errno 28] No space left on device", DiskFull),
+        ("ERROR: aria2c exited with code 9", DiskFull),
         ("ERROR: unable to download video data: HTTP Error 403: Forbidden", Other),
         ("ERROR: [youtube] x: This live event will begin in a few moments.", Other),
         ("yt-dlp: error: audio quality \"-3\" must be positive or 0", Other),

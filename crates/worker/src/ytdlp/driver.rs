@@ -51,6 +51,9 @@ pub struct Outcome {
     pub refused: Option<Refusal>,
     /// Why the run was over the size cap, when it was (and the file's size, when announced).
     pub too_large: Option<(String, Option<u64>)>,
+    /// The file the size cap caught growing past it: removed when the run ends, whatever its
+    /// name (an external downloader writes under the final name).
+    pub oversized: Option<PathBuf>,
     /// yt-dlp's own complaint about its arguments (`yt-dlp: error: …`, exit code 2).
     pub usage_error: Option<String>,
     /// `WARNING:` lines that explain a failure (see [`super::classify::explains_failure`]).
@@ -200,7 +203,7 @@ pub async fn run_once(ctx: &Context, task: &Task, args: Vec<OsString>, watch: &W
 
 /// [`run_once`] with the run killed after `time_left`: what remains of the task's `IPC_TIMEOUT`
 /// when earlier attempts already used some of it.
-async fn run_once_within(
+pub(crate) async fn run_once_within(
     ctx: &Context,
     task: &Task,
     args: Vec<OsString>,
@@ -229,7 +232,7 @@ async fn run_once_within(
     };
     // The run's own token: a child of the task's, so that the size cap can stop this run alone.
     let run_cancel = task.cancel.child_token();
-    let over_cap: Mutex<Option<(String, Option<u64>)>> = Mutex::new(None);
+    let over_cap: Mutex<Option<OverCap>> = Mutex::new(None);
     let result = {
         let outcome = &mut outcome;
         // `move`: the progress sender must be dropped with the callback when the run ends, or
@@ -267,8 +270,9 @@ async fn run_once_within(
         outcome.collect_final_files(log);
     }
     let over_cap = over_cap.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner());
-    if over_cap.is_some() {
-        outcome.too_large = over_cap;
+    if let Some(over) = over_cap {
+        outcome.too_large = Some((over.message, over.size));
+        outcome.oversized = over.file;
     }
     let error = match result {
         Ok(exit) => {
@@ -278,6 +282,9 @@ async fn run_once_within(
         Err(error) => error,
     };
     outcome.remove_partial_files();
+    if let (Some(file), Some(task_dir)) = (&outcome.oversized, &outcome.task_dir) {
+        task_dir.remove_partial(file);
+    }
     Err(match error {
         RunError::Cancelled if outcome.too_large.is_some() && !task.is_cancelled() => outcome.failure(),
         RunError::NotFound { program } => WorkerError::YtdlpNotFound(program),
@@ -291,13 +298,21 @@ async fn run_once_within(
     })
 }
 
+/// Why the size cap stopped a run.
+struct OverCap {
+    message: String,
+    /// The whole file's size, when a response announced it.
+    size: Option<u64>,
+    file: Option<PathBuf>,
+}
+
 /// Measures the task directory until the run ends (`stop` is cancelled); a file past the cap
 /// records why in `over` and stops the run.
 async fn watch_size_cap(
     cap: Option<&SizeCap>,
     proxy: &EgressProxy,
     stop: &tokio_util::sync::CancellationToken,
-    over: &Mutex<Option<(String, Option<u64>)>>,
+    over: &Mutex<Option<OverCap>>,
 ) {
     let Some(cap) = cap else { return };
     let mut tick = tokio::time::interval(POLL_INTERVAL);
@@ -311,8 +326,11 @@ async fn watch_size_cap(
         if on_disk.is_some() || proxy.over_cap() {
             let limit_mb = cap.limit_bytes() / (1024 * 1024);
             tracing::warn!(file = ?on_disk, cut_by_proxy = proxy.over_cap(), limit_mb, "download over the size cap; stopping it");
-            *over.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) =
-                Some((format!("the file is larger than the {limit_mb} MB limit; the download was stopped"), None));
+            *over.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(OverCap {
+                message: format!("the file is larger than the {limit_mb} MB limit; the download was stopped"),
+                size: proxy.announced_over_cap(),
+                file: on_disk.map(|(path, _)| path),
+            });
             stop.cancel();
             return;
         }
@@ -381,7 +399,7 @@ pub async fn run_until(
 }
 
 /// The task ran into `IPC_TIMEOUT`.
-fn deadline_exceeded(ctx: &Context) -> WorkerError {
+pub(crate) fn deadline_exceeded(ctx: &Context) -> WorkerError {
     WorkerError::Timeout(format!("the task took longer than {}s (IPC_TIMEOUT)", ctx.config.ipc_timeout_secs))
 }
 

@@ -126,6 +126,9 @@ pub fn parse_line(line: &str) -> LineEvent {
         return LineEvent::Warning(clean_message(message));
     }
     let line = line.rsplit('\r').next().unwrap_or(line);
+    if let Some(readout) = line.strip_prefix("[#") {
+        return parse_aria2c_readout(readout).map_or(LineEvent::Other, LineEvent::Progress);
+    }
     match line.as_bytes().first() {
         Some(b'{') => parse_json_progress(line),
         Some(b'[') => parse_tagged(line),
@@ -365,6 +368,61 @@ fn parse_human_progress(bar: &str) -> Option<RawProgress> {
     })
 }
 
+/// aria2c's console readout, which is all the progress there is while yt-dlp hands a download to
+/// aria2c (yt-dlp's own template then prints only the final `finished` line). aria2c prints it
+/// once a second on the stdout it shares with yt-dlp, e.g.
+/// `[#7dc847 4.1MiB/19MiB(21%) CN:8 DL:2.0MiB ETA:7s]` (after the `[#` already stripped); the size
+/// and percent are missing while the length is unknown (`[#7dc847 0B/0B CN:1 DL:0B]`).
+fn parse_aria2c_readout(readout: &str) -> Option<RawProgress> {
+    let body = readout.trim_end().strip_suffix(']')?;
+    // Several downloads print `][#` between their readouts; yt-dlp starts one at a time.
+    let body = body.split("][#").next()?;
+    let mut fields = body.split_ascii_whitespace();
+    let _gid = fields.next()?;
+    let sizes = fields.next()?;
+    let (sizes, percent) = match sizes.split_once('(') {
+        Some((sizes, percent)) => (sizes, percent.strip_suffix("%)").and_then(|p| p.parse::<f64>().ok())),
+        None => (sizes, None),
+    };
+    let (done, total) = sizes.split_once('/')?;
+    let mut progress = RawProgress {
+        downloaded: Some(parse_size(done)?),
+        total: parse_size(total).filter(|t| *t > 0),
+        percent,
+        status: "downloading".to_string(),
+        ..RawProgress::default()
+    };
+    for field in fields {
+        if let Some(speed) = field.strip_prefix("DL:") {
+            progress.speed_bps = parse_size(speed).map(|b| b as f64).filter(|b| *b > 0.0);
+        } else if let Some(eta) = field.strip_prefix("ETA:") {
+            progress.eta_s = parse_aria2c_duration(eta);
+        }
+    }
+    Some(progress)
+}
+
+/// aria2c's `ETA:1h2m3s` / `2m36s` / `7s` → seconds.
+fn parse_aria2c_duration(text: &str) -> Option<u64> {
+    let mut total = 0u64;
+    let mut number = String::new();
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let unit = match c {
+            'h' => 3600,
+            'm' => 60,
+            's' => 1,
+            _ => return None,
+        };
+        total = total.checked_add(number.parse::<u64>().ok()?.checked_mul(unit)?)?;
+        number.clear();
+    }
+    number.is_empty().then_some(total)
+}
+
 /// `1.20MiB` → 1258291, `512B` → 512, `3.5KB/s` → 3500 (a `/s` suffix is ignored). Binary units
 /// with `i`, decimal without. `Unknown` → `None`.
 fn parse_size(text: &str) -> Option<u64> {
@@ -550,6 +608,11 @@ pub struct ProgressTracker {
     /// The state changed since the last emitted event but the throttle held it back.
     pending: bool,
     finished: bool,
+    /// Never emits by itself: the tracker of one item among several, read by whoever combines
+    /// them (see [`ProgressTracker::quiet`]).
+    quiet: bool,
+    /// The current download speed in bytes/s, while downloading.
+    speed_bps: Option<f64>,
 }
 
 impl Default for ProgressTracker {
@@ -572,6 +635,8 @@ impl ProgressTracker {
             last_emit: None,
             pending: false,
             finished: false,
+            quiet: false,
+            speed_bps: None,
         }
     }
 
@@ -592,6 +657,51 @@ impl ProgressTracker {
         self.range_start = start.min(self.range_end);
         self.state.percent = self.state.percent.max(self.range_start.min(99));
         self
+    }
+
+    /// A tracker that follows its lines but emits nothing, not even through
+    /// [`ProgressTracker::flush`] or [`ProgressTracker::retrying`]: one item of a playlist whose
+    /// items run concurrently, combined into the task's events by the caller.
+    pub fn quiet(mut self) -> Self {
+        self.quiet = true;
+        self
+    }
+
+    /// How far the download is, 0.0–1.0 (items done plus the current item's fraction), before it
+    /// is mapped onto the percent range.
+    pub fn done_fraction(&self) -> f64 {
+        if self.finished {
+            return 1.0;
+        }
+        let items = f64::from(self.items_total.max(1));
+        ((f64::from(self.item_index) + self.item.fraction()) / items).clamp(0.0, 1.0)
+    }
+
+    /// The current download speed in bytes/s, while a stream is downloading.
+    pub fn speed_bps(&self) -> Option<f64> {
+        self.speed_bps
+    }
+
+    /// Combined progress of concurrent downloads (see [`ProgressTracker::quiet`]): the percent is
+    /// raised to at least `percent` (capped at 99 and the range end), the speed is their sum.
+    pub fn report_combined(&mut self, percent: u8, speed_bps: Option<f64>, eta: u64, now: Instant) -> Option<ProgressData> {
+        if self.finished {
+            return None;
+        }
+        let status = self.downloading_status();
+        self.set_status(status);
+        self.state.percent = self.state.percent.max(percent.min(self.range_end).min(99));
+        self.state.speed = speed_bps.map(format_speed).unwrap_or_default();
+        self.state.eta = eta;
+        self.emit_if_due(now)
+    }
+
+    /// The event announcing a finished `file`: the current state plus the file, always to be
+    /// sent (a host may be waiting for it), never throttled and never repeated in later events.
+    pub fn file_event(&mut self, file: hermes_protocol::FileEntry, now: Instant) -> ProgressData {
+        self.pending = false;
+        self.last_emit = Some((now, self.state.clone()));
+        ProgressData { file: Some(file), ..self.state.clone() }
     }
 
     /// The current percent (the high-water mark).
@@ -700,6 +810,7 @@ impl ProgressTracker {
             }
         }
         self.set_status(self.downloading_status());
+        self.speed_bps = raw.speed_bps;
         self.state.speed = raw.speed_bps.map(format_speed).unwrap_or_default();
         self.state.eta = if raw.is_finished() {
             0
@@ -759,6 +870,7 @@ impl ProgressTracker {
         ) {
             self.state.speed.clear();
             self.state.eta = 0;
+            self.speed_bps = None;
         }
         self.state.status = match status {
             ProgressStatus::Processing | ProgressStatus::Converting if self.playlist => {
@@ -779,6 +891,9 @@ impl ProgressTracker {
     }
 
     fn emit_if_due(&mut self, now: Instant) -> Option<ProgressData> {
+        if self.quiet {
+            return None;
+        }
         let due = match &self.last_emit {
             None => true,
             Some((_, last)) if *last == self.state => {
@@ -1332,5 +1447,61 @@ mod tests {
             (sent.percent, sent.speed.as_str(), sent.eta, sent.total),
             (45, "2.0MB/s", 3, Some(1_258_291))
         );
+    }
+
+    #[test]
+    fn aria2c_readout_lines_are_progress() {
+        let LineEvent::Progress(raw) = parse_line("[#7dc847 4.1MiB/19MiB(21%) CN:8 DL:2.0MiB ETA:7s]") else {
+            panic!("not progress")
+        };
+        assert_eq!(raw.downloaded, Some(4_299_162));
+        assert_eq!(raw.total, Some(19 * 1024 * 1024));
+        assert_eq!(raw.percent, Some(21.0));
+        assert_eq!(raw.speed_bps, Some(2.0 * 1024.0 * 1024.0));
+        assert_eq!(raw.eta_s, Some(7));
+        assert_eq!(raw.status, "downloading");
+        let LineEvent::Progress(raw) = parse_line("[#ce9603 16MiB/19MiB(83%) CN:5 DL:7.8MiB]") else {
+            panic!("not progress")
+        };
+        assert_eq!((raw.percent, raw.eta_s), (Some(83.0), None));
+        let LineEvent::Progress(raw) = parse_line("[#7dc847 128KiB/19MiB(0%) CN:1 DL:124KiB ETA:2m36s]") else {
+            panic!("not progress")
+        };
+        assert_eq!((raw.downloaded, raw.eta_s), (Some(131_072), Some(156)));
+        assert_eq!(parse_aria2c_duration("1h2m3s"), Some(3723));
+        // Length unknown: bytes only, no total and no percent.
+        let LineEvent::Progress(raw) = parse_line("[#7dc847 0B/0B CN:1 DL:0B]") else { panic!("not progress") };
+        assert_eq!((raw.downloaded, raw.total, raw.percent, raw.speed_bps), (Some(0), None, None, None));
+        // A redrawn readout (a terminal) keeps the last state.
+        let LineEvent::Progress(raw) = parse_line("[#a 1MiB/4MiB(25%) CN:1 DL:1MiB]\r[#a 2MiB/4MiB(50%) CN:1 DL:1MiB]") else {
+            panic!("not progress")
+        };
+        assert_eq!(raw.percent, Some(50.0));
+        for junk in ["[#", "[#]", "[#abc]", "[#abc x/y(1%) DL:1MiB]", "[# 1MiB/2MiB(50%)", "[#a 1MiB/2MiB(zz%) CN:1]"] {
+            let _ = parse_line(junk);
+        }
+        assert_eq!(parse_line("[#abc x/y(1%) DL:1MiB]"), LineEvent::Other);
+        // aria2c's own error lines are not yt-dlp errors.
+        assert_eq!(parse_line("11/30 00:54:32 [ERROR] CUID#8 - Download aborted. URI=http://x/y"), LineEvent::Other);
+    }
+
+    #[test]
+    fn aria2c_readout_drives_the_tracker_and_a_quiet_tracker_never_emits() {
+        let t0 = Instant::now();
+        let mut tracker = ProgressTracker::new();
+        tracker.observe(&parse_line("[download] Destination: /d/a.webm.part"), t0);
+        let sent = tracker.observe(&parse_line("[#a 5MiB/20MiB(25%) CN:8 DL:8MiB ETA:2s]"), ms(t0, 1000)).expect("emitted");
+        assert_eq!((sent.percent, sent.speed.as_str(), sent.eta), (25, "8.0MB/s", 2));
+
+        let mut quiet = ProgressTracker::new().quiet();
+        assert_eq!(quiet.observe(&parse_line("[#a 5MiB/20MiB(25%) CN:8 DL:8MiB ETA:2s]"), t0), None);
+        assert_eq!(quiet.flush(ms(t0, 5000)), None);
+        assert_eq!(quiet.done_fraction(), 0.25);
+        assert_eq!(quiet.speed_bps(), Some(8.0 * 1024.0 * 1024.0));
+        quiet.observe(&parse_line(r#"{"status": "finished", "total_bytes": 20971520}"#), t0);
+        quiet.observe(&parse_line("[ExtractAudio] Destination: /d/a.mp3"), t0);
+        assert_eq!(quiet.done_fraction(), 1.0);
+        assert_eq!(quiet.speed_bps(), None);
+        assert_eq!(quiet.retrying(ms(t0, 6000)), None);
     }
 }

@@ -218,7 +218,7 @@ pub fn partial_files_under(dir: &Path) -> Vec<PathBuf> {
         .into_iter()
         .filter(|p| {
             let name = file_name(p);
-            name.ends_with(".part") || name.contains(".part-Frag") || name.ends_with(".ytdl") || name.contains(".temp.") || name.starts_with(".hermes-zip-")
+            name.ends_with(".part") || name.ends_with(".aria2") || name.contains(".part-Frag") || name.ends_with(".ytdl") || name.contains(".temp.") || name.starts_with(".hermes-zip-")
         })
         .collect()
 }
