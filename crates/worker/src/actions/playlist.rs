@@ -27,7 +27,6 @@ use hermes_protocol::{
 use std::collections::{BTreeMap, HashSet};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -158,13 +157,21 @@ struct ItemRun<'a> {
     max_filesize_mb: u64,
 }
 
-/// How one item ended.
-enum ItemOutcome {
-    /// The finished track (from the item's private log, admitted by the playlist folder).
+/// What a lane tells the conductor.
+enum LaneReport {
+    /// A track finished (from the lane's private log, admitted by the playlist folder); the
+    /// lane's run goes on.
     Track(FinalFile),
-    /// No track: failed (its ERROR lines are counted, as a single run over the playlist counts
-    /// them) or skipped (already in the download archive).
-    NoTrack { errors: u32, failure: WorkerError },
+    /// The lane's run ended. Its items without a track failed (its ERROR lines are counted, as
+    /// a single run over the playlist counts them) or were skipped (already in the archive).
+    Ended { first_item: u32, result: Result<LaneEnd, WorkerError> },
+}
+
+/// How a lane's run ended, when it ran to its end.
+struct LaneEnd {
+    errors: u32,
+    /// The error for the lane's items that produced no track, if any did not.
+    failure: Option<WorkerError>,
 }
 
 /// What the download of all items produced.
@@ -175,10 +182,12 @@ struct Round {
     zip: Option<ZipJob>,
 }
 
-/// Downloads items `1..=expected` of the playlist, `PLAYLIST_CONCURRENCY` at a time, one yt-dlp
-/// per item (`--playlist-items N` on the playlist URL, the same output template and download
-/// archive, so names and archive lines are those of a single run over the playlist). Each run
-/// goes through the driver: its own egress proxy, size cap, private final-file log.
+/// Downloads items `1..=expected` of the playlist in `PLAYLIST_CONCURRENCY` lanes: one yt-dlp
+/// per lane over its share of the items, dealt round-robin (`--playlist-items 1,5,…`, `2,6,…`),
+/// with the same output template and download archive, so names and archive lines are those of a
+/// single run over the playlist. A lane pays one yt-dlp start-up (~1–2 s of CPU: Python, the
+/// extractors, the listing) for all its items, and the round-robin makes the first tracks finish
+/// first. Each run goes through the driver: its own egress proxy, size cap, private final-file log.
 ///
 /// As tracks finish they are announced at once (`progress` with `file`), and handed in playlist
 /// order to the ZIP writer, which writes parts while later tracks still download.
@@ -229,8 +238,18 @@ async fn download_concurrently(
     }
 }
 
-/// One pass over every item. Returns the round and the failure of the first item that produced
-/// no track.
+/// The items of each lane: `1..=expected` dealt round-robin over `lanes` lanes.
+fn lane_items(expected: u32, lanes: usize) -> Vec<Vec<u32>> {
+    let lanes = lanes.clamp(1, expected.max(1) as usize);
+    let mut dealt = vec![Vec::new(); lanes];
+    for index in 1..=expected {
+        dealt[(index as usize - 1) % lanes].push(index);
+    }
+    dealt
+}
+
+/// One pass over every item. Returns the round and the failure of the first lane (in playlist
+/// order) whose items did not all produce a track.
 async fn download_round(
     ctx: &Context,
     task: &Task,
@@ -243,32 +262,28 @@ async fn download_round(
     // The runs of this task stop together: on the task's cancel, and on the first failure
     // that stops a run as a whole.
     let runs = Task::new(task.id.clone(), task.cancel.child_token(), ctx.events.clone());
-    let item_trackers: Vec<Arc<Mutex<ProgressTracker>>> =
-        (0..expected).map(|_| Arc::new(Mutex::new(ProgressTracker::new().quiet()))).collect();
-    let next_item = AtomicU32::new(1);
-    let lanes = ctx.config.transfer.playlist_concurrency.clamp(1, expected as usize);
-    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<(u32, Result<ItemOutcome, WorkerError>)>();
-    let lane = |done_tx: tokio::sync::mpsc::UnboundedSender<(u32, Result<ItemOutcome, WorkerError>)>| {
-        let (runs, next_item, item_trackers) = (&runs, &next_item, &item_trackers);
-        async move {
-            loop {
-                let index = next_item.fetch_add(1, Ordering::Relaxed);
-                if index > expected || runs.is_cancelled() {
-                    return;
-                }
-                let tracker = item_trackers[index as usize - 1].clone();
-                let outcome = run_item(ctx, runs, items, index, tracker, deadline).await;
-                if done_tx.send((index, outcome)).is_err() {
-                    return;
-                }
+    let dealt = lane_items(expected, ctx.config.transfer.playlist_concurrency);
+    let lane_trackers: Vec<Arc<Mutex<ProgressTracker>>> = dealt
+        .iter()
+        .map(|lane| Arc::new(Mutex::new(ProgressTracker::for_playlist(lane.len() as u32).quiet())))
+        .collect();
+    let (report_tx, mut report_rx) = tokio::sync::mpsc::unbounded_channel::<LaneReport>();
+    let lanes: Vec<_> = dealt
+        .iter()
+        .zip(&lane_trackers)
+        .map(|(lane, lane_tracker)| {
+            let (report_tx, runs) = (report_tx.clone(), &runs);
+            async move {
+                let result = run_lane(ctx, runs, items, lane, lane_tracker.clone(), &report_tx, deadline).await;
+                let _ = report_tx.send(LaneReport::Ended { first_item: lane[0], result });
             }
-        }
-    };
-    let lanes: Vec<_> = (0..lanes).map(|_| lane(done_tx.clone())).collect();
-    drop(done_tx);
+        })
+        .collect();
+    drop(report_tx);
 
     let conduct = async {
-        let mut resolved: BTreeMap<u32, Option<FinalFile>> = BTreeMap::new();
+        let mut finished: BTreeMap<u32, FinalFile> = BTreeMap::new();
+        let mut lanes_ended: Vec<u32> = Vec::new();
         let mut next_to_zip = 1;
         let mut failed = 0u32;
         let mut first_failure: Option<(u32, WorkerError)> = None;
@@ -283,40 +298,60 @@ async fn download_round(
                 }
             };
             tokio::select! {
-                finished = done_rx.recv() => {
-                    let Some((index, outcome)) = finished else { break };
-                    let track = match outcome {
-                        Ok(ItemOutcome::Track(track)) => Some(track),
-                        Ok(ItemOutcome::NoTrack { errors, failure }) => {
-                            failed += errors;
-                            if first_failure.as_ref().is_none_or(|(first, _)| index < *first) {
-                                first_failure = Some((index, failure));
+                report = report_rx.recv() => {
+                    match report {
+                        None => break,
+                        Some(LaneReport::Track(track)) => {
+                            let Some(index) = track.playlist_index.filter(|i| (1..=expected).contains(i)) else {
+                                tracing::warn!(path = %track.filepath.display(), "a finished track without its playlist position; left out");
+                                continue;
+                            };
+                            if !track.filepath.is_file() {
+                                tracing::warn!(path = %track.filepath.display(), "a finished track is not on disk; left out");
+                                continue;
                             }
-                            None
+                            let update = lock(tracker).file_event(track_entry(&track.filepath), Instant::now());
+                            task.progress(update).await;
+                            finished.insert(index, track);
                         }
-                        Err(error) => {
-                            // A run stopped because a sibling failed is not news.
-                            let ours = matches!(error, WorkerError::Cancelled(_)) && runs.is_cancelled() && !task.is_cancelled();
-                            if fatal.is_none() && !ours {
-                                fatal = Some(error);
+                        Some(LaneReport::Ended { first_item, result }) => {
+                            lanes_ended.push(first_item);
+                            match result {
+                                Ok(end) => {
+                                    failed += end.errors;
+                                    if let Some(failure) = end.failure {
+                                        if first_failure.as_ref().is_none_or(|(first, _)| first_item < *first) {
+                                            first_failure = Some((first_item, failure));
+                                        }
+                                    }
+                                }
+                                Err(error) => {
+                                    // A run stopped because a sibling failed is not news.
+                                    let ours = matches!(error, WorkerError::Cancelled(_)) && runs.is_cancelled() && !task.is_cancelled();
+                                    if fatal.is_none() && !ours {
+                                        fatal = Some(error);
+                                    }
+                                    runs.cancel.cancel();
+                                }
                             }
-                            runs.cancel.cancel();
-                            None
                         }
-                    };
-                    if let Some(track) = &track {
-                        let file = track_entry(&track.filepath);
-                        let update = lock(tracker).file_event(file, Instant::now());
-                        task.progress(update).await;
                     }
-                    resolved.insert(index, track);
-                    while let Some(ready) = resolved.get(&next_to_zip) {
-                        if let (Some(track), Some(job)) = (ready, zip.as_mut()) {
-                            job.push(&track.filepath);
+                    // Items are zipped in playlist order: an item is settled once it has its
+                    // track, or once the lane that had it has ended without one.
+                    loop {
+                        if let Some(track) = finished.get(&next_to_zip) {
+                            if let Some(job) = zip.as_mut() {
+                                job.push(&track.filepath);
+                            }
+                        } else if !lanes_ended.contains(&dealt_first(&dealt, next_to_zip)) {
+                            break;
                         }
                         next_to_zip += 1;
+                        if next_to_zip > expected {
+                            break;
+                        }
                     }
-                    report_combined(task, tracker, &item_trackers, &resolved).await;
+                    report_combined(task, tracker, &lane_trackers, &dealt, &lanes_ended, finished.len()).await;
                 }
                 Some(part) = part => {
                     if let Some(job) = zip.as_mut() {
@@ -325,10 +360,10 @@ async fn download_round(
                     let update = lock(tracker).file_event(part_entry(&part), Instant::now());
                     task.progress(update).await;
                 }
-                _ = tick.tick() => report_combined(task, tracker, &item_trackers, &resolved).await,
+                _ = tick.tick() => report_combined(task, tracker, &lane_trackers, &dealt, &lanes_ended, finished.len()).await,
             }
         }
-        let tracks: Vec<FinalFile> = resolved.into_values().flatten().collect();
+        let tracks: Vec<FinalFile> = finished.into_values().collect();
         (tracks, failed, first_failure.map(|(_, f)| f), fatal)
     };
     let ((), (tracks, failed, first_failure, fatal)) = tokio::join!(join_all(lanes), conduct);
@@ -347,32 +382,41 @@ async fn download_round(
     Ok((Round { tracks, failed, zip }, first_failure))
 }
 
-/// How often the combined progress of the running items is reported (at most; the tracker's
+/// The first item of the lane that has `index` (lanes are named by their first item).
+fn dealt_first(dealt: &[Vec<u32>], index: u32) -> u32 {
+    dealt.iter().find(|lane| lane.contains(&index)).map_or(0, |lane| lane[0])
+}
+
+/// How often the combined progress of the running lanes is reported (at most; the tracker's
 /// throttle applies).
 const COMBINED_PROGRESS_INTERVAL: std::time::Duration = std::time::Duration::from_millis(250);
 
-/// Reports how far the playlist is: finished items count whole, running ones by their own
-/// tracker; the speed is the sum of the running downloads.
+/// Reports how far the playlist is: each lane by its own tracker (an ended lane counts whole),
+/// never less than the tracks already finished; the speed is the sum of the running downloads.
 async fn report_combined(
     task: &Task,
     tracker: &Arc<Mutex<ProgressTracker>>,
-    item_trackers: &[Arc<Mutex<ProgressTracker>>],
-    resolved: &BTreeMap<u32, Option<FinalFile>>,
+    lane_trackers: &[Arc<Mutex<ProgressTracker>>],
+    dealt: &[Vec<u32>],
+    lanes_ended: &[u32],
+    tracks_finished: usize,
 ) {
     let (mut done, mut speed, mut eta) = (0.0, 0.0, 0u64);
-    for (position, item) in item_trackers.iter().enumerate() {
-        if resolved.contains_key(&(position as u32 + 1)) {
-            done += 1.0;
+    let mut total = 0usize;
+    for (lane, lane_tracker) in dealt.iter().zip(lane_trackers) {
+        total += lane.len();
+        if lanes_ended.contains(&lane[0]) {
+            done += lane.len() as f64;
             continue;
         }
-        let item = lock(item);
-        done += item.done_fraction();
-        if let Some(bps) = item.speed_bps() {
+        let lane_tracker = lock(lane_tracker);
+        done += lane_tracker.done_fraction() * lane.len() as f64;
+        if let Some(bps) = lane_tracker.speed_bps() {
             speed += bps;
-            eta = eta.max(item.snapshot().eta);
+            eta = eta.max(lane_tracker.snapshot().eta);
         }
     }
-    let fraction = done / item_trackers.len().max(1) as f64;
+    let fraction = done.max(tracks_finished as f64) / total.max(1) as f64;
     let percent = (fraction * f64::from(DOWNLOAD_PERCENT_END)).floor() as u8;
     let update = lock(tracker).report_combined(percent, (speed > 0.0).then_some(speed), eta, Instant::now());
     if let Some(update) = update {
@@ -380,15 +424,17 @@ async fn report_combined(
     }
 }
 
-/// One item: one yt-dlp run with `--playlist-items index`, through the driver.
-async fn run_item(
+/// One lane: one yt-dlp run with `--playlist-items` of the lane's items, through the driver;
+/// each track is reported as it finishes.
+async fn run_lane(
     ctx: &Context,
     runs: &Task,
     items: &ItemRun<'_>,
-    index: u32,
+    lane: &[u32],
     tracker: Arc<Mutex<ProgressTracker>>,
+    report: &tokio::sync::mpsc::UnboundedSender<LaneReport>,
     deadline: Instant,
-) -> Result<ItemOutcome, WorkerError> {
+) -> Result<LaneEnd, WorkerError> {
     let time_left = deadline.saturating_duration_since(Instant::now());
     if time_left.is_zero() {
         return Err(driver::deadline_exceeded(ctx));
@@ -401,25 +447,35 @@ async fn run_item(
         mode: items.mode.clone(),
         format: items.format,
         best_audio_limit_mb: ctx.config.best_audio_limit_mb,
-        playlist: Some(PlaylistSpec { end: None, archive_file: items.archive_file.map(Path::to_path_buf), item: Some(index) }),
+        playlist: Some(PlaylistSpec { end: None, archive_file: items.archive_file.map(Path::to_path_buf), items: lane.to_vec() }),
         final_files_log: log.path(),
         max_filesize_mb: items.max_filesize_mb,
     };
     let args = with_transfer(download_argv(&ytdlp_env(&ctx.config), &spec), &ctx.config.transfer.args());
-    let watch = Watch::download(tracker, log.clone(), items.max_filesize_mb);
-    let outcome = driver::run_once_within(ctx, runs, args, &watch, time_left).await?;
-    let track = outcome.final_files.iter().rev().find(|f| f.playlist_index.is_none_or(|i| i == index)).cloned();
-    match track {
-        Some(track) if track.filepath.is_file() => Ok(ItemOutcome::Track(track)),
-        Some(track) => Err(WorkerError::FileNotFound(track.filepath.display().to_string())),
-        None => {
-            if let Some(refusal) = &outcome.refused {
-                return Err(WorkerError::UrlNotAllowed(refusal.to_string()));
-            }
-            outcome.remove_partial_files();
-            Ok(ItemOutcome::NoTrack { errors: outcome.errors.len() as u32, failure: outcome.failure() })
+    let (tracks_tx, mut tracks_rx) = tokio::sync::mpsc::unbounded_channel();
+    let watch = Watch { on_final_file: Some(tracks_tx), ..Watch::download(tracker, log.clone(), items.max_filesize_mb) };
+    let forward = async {
+        while let Some(track) = tracks_rx.recv().await {
+            let _ = report.send(LaneReport::Track(track));
+        }
+    };
+    let run = async {
+        let outcome = driver::run_once_within(ctx, runs, args, &watch, time_left).await;
+        drop(watch);
+        outcome
+    };
+    let (outcome, ()) = tokio::join!(run, forward);
+    let outcome = outcome?;
+    if let Some(refusal) = &outcome.refused {
+        if outcome.final_files.is_empty() {
+            return Err(WorkerError::UrlNotAllowed(refusal.to_string()));
         }
     }
+    let complete = outcome.final_files.len() >= lane.len();
+    if !complete {
+        outcome.remove_partial_files();
+    }
+    Ok(LaneEnd { errors: outcome.errors.len() as u32, failure: (!complete).then(|| outcome.failure()) })
 }
 
 /// Polls every future to completion, concurrently, on the caller's task (the futures borrow the
@@ -637,6 +693,15 @@ fn playlist_done(name: &str, folder: &Path, tracks: &[FinalFile], parts: &[Archi
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn items_are_dealt_round_robin_so_the_first_ones_finish_first() {
+        assert_eq!(lane_items(8, 4), [vec![1, 5], vec![2, 6], vec![3, 7], vec![4, 8]]);
+        assert_eq!(lane_items(3, 4), [vec![1], vec![2], vec![3]]);
+        assert_eq!(lane_items(5, 1), [vec![1, 2, 3, 4, 5]]);
+        assert_eq!(lane_items(5, 2), [vec![1, 3, 5], vec![2, 4]]);
+        assert_eq!(dealt_first(&lane_items(5, 2), 4), 2);
+    }
 
     #[test]
     fn archived_entries_counts_listed_ids_in_the_archive_up_to_playlist_end() {

@@ -107,9 +107,10 @@ pub enum MediaMode {
 pub struct PlaylistSpec {
     pub end: Option<u32>,
     pub archive_file: Option<PathBuf>,
-    /// `--playlist-items N`: only the item at this 1-based position, named and archived exactly
-    /// as in a run over the whole playlist (one process per item runs items concurrently).
-    pub item: Option<u32>,
+    /// `--playlist-items N,M,…`: only the items at these 1-based positions, named and archived
+    /// exactly as in a run over the whole playlist (several processes, each with its share of
+    /// the items, download a playlist concurrently). Empty: every item.
+    pub items: Vec<u32>,
 }
 
 /// One `youtube_dl` or `playlist` download.
@@ -308,8 +309,9 @@ fn push_playlist_args(argv: &mut Vec<OsString>, playlist: Option<&PlaylistSpec>)
     if let Some(end) = playlist.end {
         push_pair(argv, "--playlist-end", end.to_string());
     }
-    if let Some(item) = playlist.item {
-        push_pair(argv, "--playlist-items", item.to_string());
+    if !playlist.items.is_empty() {
+        let items: Vec<String> = playlist.items.iter().map(u32::to_string).collect();
+        push_pair(argv, "--playlist-items", items.join(","));
     }
     if let Some(archive) = &playlist.archive_file {
         push_pair(argv, "--download-archive", archive.as_os_str());
@@ -710,7 +712,7 @@ mod tests {
         s.playlist = Some(PlaylistSpec {
             end: Some(25),
             archive_file: Some(PathBuf::from("/dl/archive.txt")),
-            item: None,
+            items: Vec::new(),
         });
         let argv = strings(&download_argv(&env_plain(), &s));
         assert!(argv.contains(&"--yes-playlist".to_string()));
@@ -778,12 +780,16 @@ mod tests {
     }
 
     #[test]
-    fn one_playlist_item_is_selected_by_its_position() {
+    fn playlist_items_are_selected_by_their_positions() {
         let mut s = spec("https://y/p", audio(AudioFormat::Mp3, "0"));
         s.output_template = PLAYLIST_OUTPUT_TEMPLATE;
-        s.playlist = Some(PlaylistSpec { end: None, archive_file: Some(PathBuf::from("/dl/a.txt")), item: Some(7) });
+        s.playlist = Some(PlaylistSpec { end: None, archive_file: Some(PathBuf::from("/dl/a.txt")), items: vec![7] });
         let argv = strings(&download_argv(&env_plain(), &s));
         assert_eq!(value_of(&argv, "--playlist-items"), "7");
+        s.playlist = Some(PlaylistSpec { end: None, archive_file: None, items: vec![2, 6, 10] });
+        assert_eq!(value_of(&strings(&download_argv(&env_plain(), &s)), "--playlist-items"), "2,6,10");
+        s.playlist = Some(PlaylistSpec { end: None, archive_file: Some(PathBuf::from("/dl/a.txt")), items: vec![7] });
+        let argv = strings(&download_argv(&env_plain(), &s));
         assert_eq!(value_of(&argv, "--download-archive"), "/dl/a.txt");
         assert!(argv.contains(&"--yes-playlist".to_string()));
         assert!(!argv.contains(&"--playlist-end".to_string()));

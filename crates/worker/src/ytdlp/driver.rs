@@ -81,6 +81,9 @@ pub struct Watch {
     pub final_files: Option<Arc<FinalFileLog>>,
     /// Downloads: the most any one file may grow, in bytes (the worker's own count on disk).
     pub max_file_bytes: Option<u64>,
+    /// Told of each final file as soon as it is read from the log, while the run goes on (a
+    /// playlist announces and zips tracks as they finish).
+    pub on_final_file: Option<tokio::sync::mpsc::UnboundedSender<FinalFile>>,
 }
 
 impl Watch {
@@ -91,6 +94,7 @@ impl Watch {
             probe_durations_with: None,
             final_files: Some(final_files),
             max_file_bytes: Some(max_filesize_mb.saturating_mul(1024 * 1024)),
+            on_final_file: None,
         }
     }
 }
@@ -135,8 +139,11 @@ impl Outcome {
 
     /// Takes the files yt-dlp finished since the last look from the private log, and starts a
     /// duration probe for those without a duration.
-    fn collect_final_files(&mut self, log: &FinalFileLog) {
+    fn collect_final_files(&mut self, log: &FinalFileLog, tell: Option<&tokio::sync::mpsc::UnboundedSender<FinalFile>>) {
         for file in log.take_new() {
+            if let Some(tell) = tell {
+                let _ = tell.send(file.clone());
+            }
             match (&self.ffprobe_with, file.duration) {
                 (Some(ffmpeg), None) => {
                     let probe = self.source_probe.take().unwrap_or_else(|| spawn_duration_probe(ffmpeg, &file.filepath));
@@ -247,7 +254,7 @@ pub(crate) async fn run_once_within(
             outcome.probe_early(&event);
             // A finished item (or a forged line claiming one) is only a cue to read the log.
             if let (LineEvent::FinalFile(_), Some(log)) = (&event, &watch.final_files) {
-                outcome.collect_final_files(log);
+                outcome.collect_final_files(log, watch.on_final_file.as_ref());
             }
             record(outcome, line, event);
         };
@@ -267,7 +274,7 @@ pub(crate) async fn run_once_within(
     };
     outcome.refused = proxy.first_refusal();
     if let Some(log) = &watch.final_files {
-        outcome.collect_final_files(log);
+        outcome.collect_final_files(log, watch.on_final_file.as_ref());
     }
     let over_cap = over_cap.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner());
     if let Some(over) = over_cap {
