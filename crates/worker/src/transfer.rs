@@ -2,7 +2,7 @@
 //! user waits for shrinks with the number of connections, not with the worker's own speed.
 //!
 //! - `PLAYLIST_CONCURRENCY` (default 4): tracks of one playlist downloaded and converted at once,
-//!   one yt-dlp each. A playlist still holds one `WORKER_CONCURRENCY` slot, so the worker never
+//!   in lanes of one yt-dlp each (see `actions::playlist`). A playlist still holds one `WORKER_CONCURRENCY` slot, so the worker never
 //!   runs more than `WORKER_CONCURRENCY × PLAYLIST_CONCURRENCY` yt-dlp processes (each with its
 //!   ffmpeg or aria2c children).
 //! - `CONCURRENT_FRAGMENTS` (default 4): yt-dlp's `--concurrent-fragments` for HLS/DASH.

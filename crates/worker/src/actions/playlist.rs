@@ -7,7 +7,7 @@
 //! `done`. A failing item does not fail the playlist (yt-dlp exits 1 but the rest downloaded);
 //! only zero tracks is a `PLAYLIST_ERROR`.
 //!
-//! Tracks are downloaded and converted `PLAYLIST_CONCURRENCY` at a time (one yt-dlp per item),
+//! Tracks are downloaded and converted `PLAYLIST_CONCURRENCY` at a time (one yt-dlp per lane),
 //! each finished track is announced at once (`progress` with `file`), and the ZIP parts are
 //! written while later tracks still download, each part announced when it is closed.
 use crate::archive::{ArchiveError, ArchiveOptions, ArchivePart, ArchiveStream};
