@@ -1,23 +1,23 @@
-//! What only `ADMIN_CHAT_ID` may do: `/cookies` (see [`super::cookies`]), `/update` (a fresh
+//! What only `ADMIN_CHAT_ID` may do: `/cookies` (see [`crate::cookies`]), `/update` (a fresh
 //! yt-dlp, see [`crate::toolchain`]) and the daily update of `YTDLP_AUTO_UPDATE=daily`.
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use frankenstein::types::Document;
 
-use crate::toolchain::Toolchain;
+use hermes_host::toolchain::Toolchain;
 
-use super::app::App;
-use super::cookies;
-use super::handlers::reply;
+use crate::app::App;
+use crate::cookies;
+use crate::reply::reply;
 
-pub const ADMIN_ONLY: &str = "⛔ Only the bot's admin (ADMIN_CHAT_ID) can do that.";
+pub(crate) const ADMIN_ONLY: &str = "⛔ Only the bot's admin (ADMIN_CHAT_ID) can do that.";
 /// How often the daily update is due, and how soon a failed one is tried again.
 const UPDATE_EVERY: Duration = Duration::from_secs(24 * 3600);
 const RETRY_FAILED_UPDATE: Duration = Duration::from_secs(3600);
 
 /// `/cookies` with a document: check and install it; without: show the state.
-pub async fn cookies_command(app: &App, chat_id: i64, document: Option<&Document>) {
+pub(crate) async fn cookies_command(app: &App, chat_id: i64, document: Option<&Document>) {
     if !app.config.is_admin(chat_id) {
         reply(app, chat_id, ADMIN_ONLY).await;
         return;
@@ -57,7 +57,7 @@ pub async fn cookies_command(app: &App, chat_id: i64, document: Option<&Document
 }
 
 /// `/update` (or `/update rollback`): runs in the background, answers when done.
-pub async fn update_command(app: Arc<App>, chat_id: i64, args: &str) {
+pub(crate) async fn update_command(app: Arc<App>, chat_id: i64, args: &str) {
     if !app.config.is_admin(chat_id) {
         reply(&app, chat_id, ADMIN_ONLY).await;
         return;
@@ -80,7 +80,7 @@ pub async fn update_command(app: Arc<App>, chat_id: i64, args: &str) {
 /// `YTDLP_AUTO_UPDATE=daily`: updates the managed yt-dlp when the environment in use is a day
 /// old (at once when there is none), then every day; tells the admin what changed. Tasks that
 /// are running keep the yt-dlp they started with (the switch is a link renamed over another).
-pub fn spawn_auto_update(app: Arc<App>) {
+pub(crate) fn spawn_auto_update(app: Arc<App>) {
     if !app.config.auto_update_daily {
         return;
     }

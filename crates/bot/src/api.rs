@@ -21,7 +21,7 @@ use frankenstein::updates::Update;
 use frankenstein::AsyncTelegramApi;
 use thiserror::Error;
 
-use super::db::SendMethod;
+use crate::db::SendMethod;
 
 /// How many times a call is retried after flood control or a server error before giving up.
 const MAX_FLOOD_RETRIES: u32 = 3;
@@ -44,7 +44,7 @@ enum Patience {
 }
 
 #[derive(Debug, Error)]
-pub enum TgError {
+pub(crate) enum TgError {
     #[error("flood control: retry after {0:?}")]
     RetryAfter(Duration),
     #[error("Telegram refused the call ({code}): {description}")]
@@ -72,19 +72,19 @@ impl TgError {
     }
 
     /// Telegram's own failures (5xx), worth retrying like flood control.
-    pub fn is_server_error(&self) -> bool {
+    pub(crate) fn is_server_error(&self) -> bool {
         matches!(self, TgError::Refused { code, .. } if (500..600).contains(code))
     }
 
     /// Telegram answers an edit that changes nothing with 400 "message is not modified": the
     /// message already shows what we wanted.
-    pub fn is_not_modified(&self) -> bool {
+    pub(crate) fn is_not_modified(&self) -> bool {
         matches!(self, TgError::Refused { code: 400, description } if description.contains("message is not modified"))
     }
 }
 
 /// A button row builder: `(text, callback_data)` pairs.
-pub fn keyboard(rows: Vec<Vec<(String, String)>>) -> InlineKeyboardMarkup {
+pub(crate) fn keyboard(rows: Vec<Vec<(String, String)>>) -> InlineKeyboardMarkup {
     InlineKeyboardMarkup::builder()
         .inline_keyboard(
             rows.into_iter()
@@ -105,22 +105,22 @@ pub fn keyboard(rows: Vec<Vec<(String, String)>>) -> InlineKeyboardMarkup {
 
 /// What an upload carries besides the file.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct MediaMeta {
-    pub title: Option<String>,
-    pub performer: Option<String>,
-    pub duration: Option<u32>,
-    pub caption: Option<String>,
+pub(crate) struct MediaMeta {
+    pub(crate) title: Option<String>,
+    pub(crate) performer: Option<String>,
+    pub(crate) duration: Option<u32>,
+    pub(crate) caption: Option<String>,
 }
 
 /// The file to send: a local path (upload) or a `file_id` Telegram already has.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MediaSource {
+pub(crate) enum MediaSource {
     Path(PathBuf),
     FileId(String),
 }
 
 #[derive(Clone)]
-pub struct Telegram {
+pub(crate) struct Telegram {
     bot: Bot,
     /// The longest flood-control wait taken inline ([`MAX_INLINE_WAIT`] by default).
     max_wait: Duration,
@@ -128,7 +128,7 @@ pub struct Telegram {
 
 impl Telegram {
     /// `api_url` is `{base}/bot{token}`.
-    pub fn new(api_url: String) -> Self {
+    pub(crate) fn new(api_url: String) -> Self {
         Self {
             bot: Bot::new_url(api_url),
             max_wait: MAX_INLINE_WAIT,
@@ -136,19 +136,19 @@ impl Telegram {
     }
 
     /// Changes the longest flood-control wait taken inline (and the cap on `getUpdates`').
-    pub fn with_max_wait(mut self, max_wait: Duration) -> Self {
+    pub(crate) fn with_max_wait(mut self, max_wait: Duration) -> Self {
         self.max_wait = max_wait;
         self
     }
 
     /// The longest flood-control wait taken inline.
-    pub fn max_wait(&self) -> Duration {
+    pub(crate) fn max_wait(&self) -> Duration {
         self.max_wait
     }
 
     /// One long poll. Updates are returned raw, so one update of a kind this frankenstein version
     /// cannot decode is skipped instead of failing the whole batch (and stalling the offset).
-    pub async fn get_updates(
+    pub(crate) async fn get_updates(
         &self,
         offset: Option<i64>,
         timeout_secs: u32,
@@ -166,7 +166,7 @@ impl Telegram {
         Ok(response.result.into_iter().map(RawUpdate::from).collect())
     }
 
-    pub async fn set_commands(&self, commands: &[(&str, &str)]) -> Result<(), TgError> {
+    pub(crate) async fn set_commands(&self, commands: &[(&str, &str)]) -> Result<(), TgError> {
         let params = SetMyCommandsParams::builder()
             .commands(
                 commands
@@ -185,7 +185,7 @@ impl Telegram {
         Ok(())
     }
 
-    pub async fn send_text(
+    pub(crate) async fn send_text(
         &self,
         chat_id: i64,
         text: &str,
@@ -204,7 +204,7 @@ impl Telegram {
     }
 
     /// Edits a message's text (and keyboard: `None` removes it), waiting out flood control.
-    pub async fn edit_text(
+    pub(crate) async fn edit_text(
         &self,
         chat_id: i64,
         message_id: i32,
@@ -222,7 +222,7 @@ impl Telegram {
     }
 
     /// Replaces the caption of a sent file (a ZIP part's "part i" once the count is known).
-    pub async fn edit_caption(&self, chat_id: i64, message_id: i32, caption: &str) -> Result<(), TgError> {
+    pub(crate) async fn edit_caption(&self, chat_id: i64, message_id: i32, caption: &str) -> Result<(), TgError> {
         let params = EditMessageCaptionParams::builder()
             .chat_id(chat_id)
             .message_id(message_id)
@@ -236,7 +236,7 @@ impl Telegram {
 
     /// Like [`Telegram::edit_text`] but never waits: progress edits are best effort, and a
     /// [`TgError::RetryAfter`] tells the caller when it may edit again.
-    pub async fn try_edit_text(
+    pub(crate) async fn try_edit_text(
         &self,
         chat_id: i64,
         message_id: i32,
@@ -257,7 +257,7 @@ impl Telegram {
     }
 
     /// Answers a button tap (stops the client's spinner), optionally with a toast.
-    pub async fn answer_callback(&self, query_id: &str, text: Option<&str>) -> Result<(), TgError> {
+    pub(crate) async fn answer_callback(&self, query_id: &str, text: Option<&str>) -> Result<(), TgError> {
         let params = AnswerCallbackQueryParams::builder()
             .callback_query_id(query_id)
             .maybe_text(text)
@@ -269,7 +269,7 @@ impl Telegram {
 
     /// Sends media with `method`; returns the sent message (which carries the new `file_id`).
     /// Retried like a reply: for re-sending a `file_id`, which costs nothing to try again later.
-    pub async fn send_media(
+    pub(crate) async fn send_media(
         &self,
         chat_id: i64,
         method: SendMethod,
@@ -283,7 +283,7 @@ impl Telegram {
     /// Uploads a downloaded file: flood control (whatever its `retry_after`) and server errors
     /// are waited out and retried until `until`; only a wait that would end past it, or another
     /// failure, gives up.
-    pub async fn upload_until(
+    pub(crate) async fn upload_until(
         &self,
         chat_id: i64,
         method: SendMethod,
@@ -346,7 +346,7 @@ impl Telegram {
 
     /// The content of a file a user sent: `getFile`, then a download from the Bot API's file
     /// endpoint (`{base}/file/bot{token}/{file_path}`). More than `max_bytes` is refused.
-    pub async fn download_file(&self, file_id: &str, max_bytes: u64) -> Result<Vec<u8>, TgError> {
+    pub(crate) async fn download_file(&self, file_id: &str, max_bytes: u64) -> Result<Vec<u8>, TgError> {
         let params = frankenstein::methods::GetFileParams::builder().file_id(file_id).build();
         let file = self.with_flood_retry(|| self.bot.get_file(&params)).await?.result;
         let too_large = |size: u64| TgError::Refused { code: 413, description: format!("the file is {size} bytes, over {max_bytes}") };
@@ -433,9 +433,9 @@ fn no_preview() -> LinkPreviewOptions {
 /// One update from `getUpdates`: its id (always readable, so the offset can advance) and the
 /// decoded update when this frankenstein version understands it.
 #[derive(Debug)]
-pub struct RawUpdate {
-    pub update_id: Option<i64>,
-    pub update: Option<Update>,
+pub(crate) struct RawUpdate {
+    pub(crate) update_id: Option<i64>,
+    pub(crate) update: Option<Update>,
 }
 
 impl From<serde_json::Value> for RawUpdate {

@@ -5,34 +5,34 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use crate::client::WorkerClient;
-use crate::task_queue::TaskQueue;
+use hermes_host::client::WorkerClient;
+use hermes_host::task_queue::TaskQueue;
 
-use super::api::Telegram;
-use super::callbacks::FlowStore;
-use super::config::BotConfig;
-use super::db::Db;
-use super::limits::PerChatRate;
+use crate::api::Telegram;
+use crate::callbacks::FlowStore;
+use crate::config::BotConfig;
+use crate::db::Db;
+use crate::limits::PerChatRate;
 
-pub struct App {
-    pub config: BotConfig,
-    pub telegram: Telegram,
-    pub client: WorkerClient,
-    pub queue: Arc<TaskQueue>,
-    pub db: Db,
-    pub flows: FlowStore,
+pub(crate) struct App {
+    pub(crate) config: BotConfig,
+    pub(crate) telegram: Telegram,
+    pub(crate) client: WorkerClient,
+    pub(crate) queue: Arc<TaskQueue>,
+    pub(crate) db: Db,
+    pub(crate) flows: FlowStore,
     /// `DOWNLOAD_DIR`, absolute: the worker only writes inside its own `DOWNLOAD_DIR`, which is
     /// set to this same path, so task directories must be given as absolute paths under it.
-    pub download_root: PathBuf,
+    pub(crate) download_root: PathBuf,
     /// Header line of each active task (title or link) for `/status`.
     labels: Mutex<HashMap<String, String>>,
     shutting_down: AtomicBool,
     /// `SEARCHES_PER_CHAT_PER_HOUR`.
-    pub searches: PerChatRate,
+    pub(crate) searches: PerChatRate,
 }
 
 impl App {
-    pub fn new(
+    pub(crate) fn new(
         config: BotConfig,
         telegram: Telegram,
         client: WorkerClient,
@@ -55,12 +55,12 @@ impl App {
     }
 
     /// Where one task writes: `DOWNLOAD_DIR/<chat_id>/<task_id>`.
-    pub fn task_dir(&self, chat_id: i64, task_id: &str) -> PathBuf {
+    pub(crate) fn task_dir(&self, chat_id: i64, task_id: &str) -> PathBuf {
         self.download_root.join(chat_id.to_string()).join(task_id)
     }
 
     /// Deletes a task's files after it ended, unless `KEEP_FILES=true`.
-    pub fn remove_task_files(&self, dir: &Path) {
+    pub(crate) fn remove_task_files(&self, dir: &Path) {
         if self.config.keep_files {
             return;
         }
@@ -71,25 +71,25 @@ impl App {
         }
     }
 
-    pub fn set_label(&self, task_id: &str, label: &str) {
+    pub(crate) fn set_label(&self, task_id: &str, label: &str) {
         lock(&self.labels).insert(task_id.to_owned(), label.to_owned());
     }
 
-    pub fn label(&self, task_id: &str) -> Option<String> {
+    pub(crate) fn label(&self, task_id: &str) -> Option<String> {
         lock(&self.labels).get(task_id).cloned()
     }
 
-    pub fn forget_label(&self, task_id: &str) {
+    pub(crate) fn forget_label(&self, task_id: &str) {
         lock(&self.labels).remove(task_id);
     }
 
     /// From now on, a task ending with `WORKER_CRASHED` is the bot stopping, not a failure: its
     /// row stays `running` so the next start tells the user to resend.
-    pub fn begin_shutdown(&self) {
+    pub(crate) fn begin_shutdown(&self) {
         self.shutting_down.store(true, Ordering::SeqCst);
     }
 
-    pub fn is_shutting_down(&self) -> bool {
+    pub(crate) fn is_shutting_down(&self) -> bool {
         self.shutting_down.load(Ordering::SeqCst)
     }
 }

@@ -14,47 +14,23 @@ use std::time::{Duration, Instant};
 
 use hermes_protocol::{AudioFormat, FormatOption};
 
-/// Telegram's limit for `callback_data`, in bytes.
-pub const CALLBACK_DATA_LIMIT: usize = 64;
+use crate::media_mode::MediaMode;
+
 /// How long a keyboard stays usable; after that the user is asked to send the link again.
-pub const FLOW_TTL: Duration = Duration::from_secs(10 * 60);
+pub(crate) const FLOW_TTL: Duration = Duration::from_secs(10 * 60);
 const KEY_LEN: usize = 10;
-
-/// Whether a task downloads the audio track only or the video.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Mode {
-    Audio,
-    Video,
-}
-
-impl Mode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::Audio => "audio",
-            Mode::Video => "video",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<Mode> {
-        match name {
-            "audio" => Some(Mode::Audio),
-            "video" => Some(Mode::Video),
-            _ => None,
-        }
-    }
-}
 
 /// One search hit offered as a button.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SearchChoice {
-    pub url: String,
-    pub title: String,
-    pub channel: Option<String>,
+pub(crate) struct SearchChoice {
+    pub(crate) url: String,
+    pub(crate) title: String,
+    pub(crate) channel: Option<String>,
 }
 
 /// What a keyboard is about. Everything needed to act on a tap lives here, never in the button.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Flow {
+pub(crate) enum Flow {
     /// A link waiting for 🎵 Audio / 🎬 Video / ⚙ Quality…; `title`/`performer` are known when
     /// it came from a search result.
     Link {
@@ -85,13 +61,13 @@ pub enum Flow {
     },
 }
 
-/// A button's meaning, encoded into at most [`CALLBACK_DATA_LIMIT`] bytes.
+/// A button's meaning, encoded into at most 64 bytes (Telegram's limit for `callback_data`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Callback {
+pub(crate) enum Callback {
     /// Download the flow's link with this mode.
     Download {
         key: String,
-        mode: Mode,
+        mode: MediaMode,
     },
     /// Show the quality tiers of the flow's link.
     Quality {
@@ -123,18 +99,18 @@ pub enum Callback {
     /// Playlist mode once the limit is chosen.
     PlaylistMode {
         key: String,
-        mode: Mode,
+        mode: MediaMode,
     },
     /// A `/settings` choice. Settings live in the database, not in a flow, so these buttons
     /// keep working across restarts and never expire.
-    SetMode(Mode),
+    SetMode(MediaMode),
     SetAudioFormat(AudioFormat),
 }
 
 impl Callback {
     /// The `callback_data` string. Keys are generated here and indices are small integers, so the
     /// longest encoding is ~20 bytes; the limit is still checked by a test over every variant.
-    pub fn encode(&self) -> String {
+    pub(crate) fn encode(&self) -> String {
         match self {
             Callback::Download { key, mode } => format!("d:{key}:{}", mode_code(*mode)),
             Callback::Quality { key } => format!("q:{key}"),
@@ -150,7 +126,7 @@ impl Callback {
     }
 
     /// Parses `callback_data`; `None` for anything this bot did not produce.
-    pub fn decode(data: &str) -> Option<Callback> {
+    pub(crate) fn decode(data: &str) -> Option<Callback> {
         let mut parts = data.split(':');
         let action = parts.next()?;
         let first = parts.next()?;
@@ -190,34 +166,19 @@ impl Callback {
         };
         Some(callback)
     }
-
-    /// The flow key this button refers to, if any.
-    pub fn flow_key(&self) -> Option<&str> {
-        match self {
-            Callback::Download { key, .. }
-            | Callback::Quality { key }
-            | Callback::Format { key, .. }
-            | Callback::WholePlaylist { key }
-            | Callback::OnlyVideo { key }
-            | Callback::Pick { key, .. }
-            | Callback::Limit { key, .. }
-            | Callback::PlaylistMode { key, .. } => Some(key),
-            Callback::SetMode(_) | Callback::SetAudioFormat(_) => None,
-        }
-    }
 }
 
-fn mode_code(mode: Mode) -> &'static str {
+fn mode_code(mode: MediaMode) -> &'static str {
     match mode {
-        Mode::Audio => "a",
-        Mode::Video => "v",
+        MediaMode::Audio => "a",
+        MediaMode::Video => "v",
     }
 }
 
-fn mode_from_code(code: &str) -> Option<Mode> {
+fn mode_from_code(code: &str) -> Option<MediaMode> {
     match code {
-        "a" => Some(Mode::Audio),
-        "v" => Some(Mode::Video),
+        "a" => Some(MediaMode::Audio),
+        "v" => Some(MediaMode::Video),
         _ => None,
     }
 }
@@ -236,7 +197,7 @@ fn valid_key(key: &str) -> Option<&str> {
 
 /// Why a flow could not be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FlowMiss {
+pub(crate) enum FlowMiss {
     /// Unknown or older than [`FLOW_TTL`] (the bot may also have restarted): both read to the
     /// user as "expired".
     Expired,
@@ -252,17 +213,17 @@ struct Entry {
 
 /// Flow state by key. Shared behind an `Arc`; every method takes `&self`.
 #[derive(Default)]
-pub struct FlowStore {
+pub(crate) struct FlowStore {
     entries: Mutex<HashMap<String, Entry>>,
 }
 
 impl FlowStore {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// Stores `flow` for `chat_id` and returns its new key.
-    pub fn insert(&self, chat_id: i64, flow: Flow) -> String {
+    pub(crate) fn insert(&self, chat_id: i64, flow: Flow) -> String {
         self.insert_at(chat_id, flow, Instant::now())
     }
 
@@ -287,7 +248,7 @@ impl FlowStore {
     }
 
     /// The flow under `key`, leaving it in place (for steps that can be revisited).
-    pub fn get(&self, key: &str, chat_id: i64) -> Result<Flow, FlowMiss> {
+    pub(crate) fn get(&self, key: &str, chat_id: i64) -> Result<Flow, FlowMiss> {
         self.get_at(key, chat_id, Instant::now())
     }
 
@@ -300,7 +261,7 @@ impl FlowStore {
 
     /// Removes and returns the flow under `key`: a final choice (start a download) must act
     /// once even if the user taps twice before the keyboard disappears.
-    pub fn take(&self, key: &str, chat_id: i64) -> Result<Flow, FlowMiss> {
+    pub(crate) fn take(&self, key: &str, chat_id: i64) -> Result<Flow, FlowMiss> {
         self.take_at(key, chat_id, Instant::now())
     }
 
@@ -313,7 +274,7 @@ impl FlowStore {
 
     /// Replaces the flow under `key` (same chat), keeping its age: a flow moves through steps
     /// (playlist: limit, then mode) under one keyboard.
-    pub fn update(&self, key: &str, chat_id: i64, flow: Flow) -> Result<(), FlowMiss> {
+    pub(crate) fn update(&self, key: &str, chat_id: i64, flow: Flow) -> Result<(), FlowMiss> {
         let now = Instant::now();
         let mut entries = self.lock();
         let entry = entries.get_mut(key).ok_or(FlowMiss::Expired)?;
@@ -322,11 +283,13 @@ impl FlowStore {
         Ok(())
     }
 
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
         self.lock().len()
     }
 
-    pub fn is_empty(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
@@ -368,6 +331,9 @@ fn new_key() -> String {
 mod tests {
     use super::*;
 
+    /// Telegram's limit for `callback_data`, in bytes.
+    const CALLBACK_DATA_LIMIT: usize = 64;
+
     fn link(url: &str) -> Flow {
         Flow::Link {
             url: url.into(),
@@ -382,11 +348,11 @@ mod tests {
         let mut cases = vec![
             Callback::Download {
                 key: key.clone(),
-                mode: Mode::Audio,
+                mode: MediaMode::Audio,
             },
             Callback::Download {
                 key: key.clone(),
-                mode: Mode::Video,
+                mode: MediaMode::Video,
             },
             Callback::Quality { key: key.clone() },
             Callback::Format {
@@ -409,10 +375,10 @@ mod tests {
             },
             Callback::PlaylistMode {
                 key: key.clone(),
-                mode: Mode::Video,
+                mode: MediaMode::Video,
             },
-            Callback::SetMode(Mode::Audio),
-            Callback::SetMode(Mode::Video),
+            Callback::SetMode(MediaMode::Audio),
+            Callback::SetMode(MediaMode::Video),
         ];
         for format in ["mp3", "m4a", "opus", "flac", "wav"] {
             cases.push(Callback::SetAudioFormat(

@@ -8,42 +8,42 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
-pub const TOKEN_VAR: &str = "TELEGRAM_BOT_TOKEN";
-pub const API_URL_VAR: &str = "TELEGRAM_API_URL";
-pub const UPLOAD_LIMIT_VAR: &str = "TELEGRAM_UPLOAD_LIMIT_MB";
-pub const ALLOWED_CHATS_VAR: &str = "ALLOWED_CHAT_IDS";
-pub const ADMIN_CHAT_VAR: &str = "ADMIN_CHAT_ID";
-pub const DOWNLOAD_DIR_VAR: &str = "DOWNLOAD_DIR";
-pub const KEEP_FILES_VAR: &str = "KEEP_FILES";
-pub const DATABASE_URL_VAR: &str = "BOT_DATABASE_URL";
-pub const POLL_TIMEOUT_VAR: &str = "TELEGRAM_POLL_TIMEOUT_SECS";
-pub const MAX_QUEUED_VAR: &str = "MAX_QUEUED_PER_CHAT";
-pub const SEARCHES_PER_CHAT_VAR: &str = "SEARCHES_PER_CHAT_PER_HOUR";
-pub const MAX_RETRY_WAIT_VAR: &str = "TELEGRAM_MAX_RETRY_WAIT_SECS";
+pub(crate) const TOKEN_VAR: &str = "TELEGRAM_BOT_TOKEN";
+pub(crate) const API_URL_VAR: &str = "TELEGRAM_API_URL";
+pub(crate) const UPLOAD_LIMIT_VAR: &str = "TELEGRAM_UPLOAD_LIMIT_MB";
+pub(crate) const ALLOWED_CHATS_VAR: &str = "ALLOWED_CHAT_IDS";
+pub(crate) const ADMIN_CHAT_VAR: &str = "ADMIN_CHAT_ID";
+pub(crate) const DOWNLOAD_DIR_VAR: &str = "DOWNLOAD_DIR";
+pub(crate) const KEEP_FILES_VAR: &str = "KEEP_FILES";
+pub(crate) const DATABASE_URL_VAR: &str = "BOT_DATABASE_URL";
+pub(crate) const POLL_TIMEOUT_VAR: &str = "TELEGRAM_POLL_TIMEOUT_SECS";
+pub(crate) const MAX_QUEUED_VAR: &str = "MAX_QUEUED_PER_CHAT";
+pub(crate) const SEARCHES_PER_CHAT_VAR: &str = "SEARCHES_PER_CHAT_PER_HOUR";
+pub(crate) const MAX_RETRY_WAIT_VAR: &str = "TELEGRAM_MAX_RETRY_WAIT_SECS";
 
 /// Downloads one chat may have queued or running at once; more are refused.
-pub const DEFAULT_MAX_QUEUED_PER_CHAT: u64 = 20;
+pub(crate) const DEFAULT_MAX_QUEUED_PER_CHAT: u64 = 20;
 /// Searches one chat may start per hour: well below the worker's shared
 /// `RATE_LIMIT_SEARCHES_PER_HOUR` (60), so one chat cannot use up everyone's searches.
-pub const DEFAULT_SEARCHES_PER_CHAT_PER_HOUR: u64 = 15;
+pub(crate) const DEFAULT_SEARCHES_PER_CHAT_PER_HOUR: u64 = 15;
 /// The longest Telegram flood-control wait taken inline (and `getUpdates`' cap).
-pub const DEFAULT_MAX_RETRY_WAIT_SECS: u64 = 60;
+pub(crate) const DEFAULT_MAX_RETRY_WAIT_SECS: u64 = 60;
 /// The worker's cookie file, which the admin replaces with `/cookies` (same default as the worker).
-pub const COOKIE_FILE_VAR: &str = "YOUTUBE_COOKIE_FILE";
-pub const AUTO_UPDATE_VAR: &str = "YTDLP_AUTO_UPDATE";
+pub(crate) const COOKIE_FILE_VAR: &str = "YOUTUBE_COOKIE_FILE";
+pub(crate) const AUTO_UPDATE_VAR: &str = "YTDLP_AUTO_UPDATE";
 
-pub const DEFAULT_API_URL: &str = "https://api.telegram.org";
+pub(crate) const DEFAULT_API_URL: &str = "https://api.telegram.org";
 /// The public Bot API refuses uploads above 50 MB; a self-hosted Bot API server allows 2000.
-pub const DEFAULT_UPLOAD_LIMIT_MB: u64 = 50;
-pub const DEFAULT_DOWNLOAD_DIR: &str = "./downloads";
+pub(crate) const DEFAULT_UPLOAD_LIMIT_MB: u64 = 50;
+pub(crate) const DEFAULT_DOWNLOAD_DIR: &str = "./downloads";
 /// The bot keeps its own SQLite file: the worker's database carries the worker's migrations, and
 /// two migration sets in one file would make each side refuse the other's history.
-pub const DEFAULT_DATABASE_URL: &str = "sqlite://./hermes-bot.db";
+pub(crate) const DEFAULT_DATABASE_URL: &str = "sqlite://./hermes-bot.db";
 /// Telegram holds a long poll for at most 50 s; 30 s is the customary value.
-pub const DEFAULT_POLL_TIMEOUT_SECS: u32 = 30;
+pub(crate) const DEFAULT_POLL_TIMEOUT_SECS: u32 = 30;
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum ConfigError {
+pub(crate) enum ConfigError {
     #[error(
         "{TOKEN_VAR} is not set. Create a bot with @BotFather in Telegram, then start the bot \
          with {TOKEN_VAR}=<the token BotFather gave you>."
@@ -59,43 +59,43 @@ pub enum ConfigError {
 
 /// Everything `hermes-bot` reads from its environment (the worker reads its own variables).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BotConfig {
-    pub token: String,
+pub(crate) struct BotConfig {
+    pub(crate) token: String,
     /// Base URL of the Bot API without `/bot<token>`, e.g. `https://api.telegram.org`.
-    pub api_url: String,
-    pub upload_limit_mb: u64,
+    pub(crate) api_url: String,
+    pub(crate) upload_limit_mb: u64,
     /// Chats allowed to use the bot (besides the admin). Empty means nobody: a stranger gets
     /// answers to `/start` and `/chatid` only.
-    pub allowed_chat_ids: Vec<i64>,
+    pub(crate) allowed_chat_ids: Vec<i64>,
     /// `ALLOWED_CHAT_IDS=*`: a public bot, every chat is let in (an explicit choice).
-    pub public: bool,
+    pub(crate) public: bool,
     /// The chat that sees worker details in `/ping`.
-    pub admin_chat_id: Option<i64>,
+    pub(crate) admin_chat_id: Option<i64>,
     /// Root of all downloads: each task writes to `<download_dir>/<chat_id>/<task_id>`.
-    pub download_dir: PathBuf,
+    pub(crate) download_dir: PathBuf,
     /// Keep downloaded files after delivery (for debugging); deleted by default.
-    pub keep_files: bool,
-    pub database_url: String,
-    pub poll_timeout_secs: u32,
+    pub(crate) keep_files: bool,
+    pub(crate) database_url: String,
+    pub(crate) poll_timeout_secs: u32,
     /// `MAX_QUEUED_PER_CHAT`: a chat's queued and running downloads, at most.
-    pub max_queued_per_chat: usize,
+    pub(crate) max_queued_per_chat: usize,
     /// `SEARCHES_PER_CHAT_PER_HOUR`: searches one chat may start per hour.
-    pub searches_per_chat_per_hour: u32,
+    pub(crate) searches_per_chat_per_hour: u32,
     /// `TELEGRAM_MAX_RETRY_WAIT_SECS`: the longest flood-control wait taken inline.
-    pub max_retry_wait_secs: u64,
+    pub(crate) max_retry_wait_secs: u64,
     /// `YOUTUBE_COOKIE_FILE` (default `./cookies.txt`, as the worker reads it).
-    pub cookie_file: PathBuf,
+    pub(crate) cookie_file: PathBuf,
     /// `YTDLP_AUTO_UPDATE=daily`: update the managed yt-dlp in the background once a day.
-    pub auto_update_daily: bool,
+    pub(crate) auto_update_daily: bool,
 }
 
 impl BotConfig {
-    pub fn from_env() -> Result<Self, ConfigError> {
+    pub(crate) fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var_os(name))
     }
 
     /// Reads the configuration through `lookup`, so tests need not touch the process environment.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<OsString>) -> Result<Self, ConfigError> {
+    pub(crate) fn from_lookup(lookup: impl Fn(&str) -> Option<OsString>) -> Result<Self, ConfigError> {
         let env = Env { lookup: &lookup };
         let token = env.text(TOKEN_VAR).ok_or(ConfigError::MissingToken)?;
         let public = env.text(ALLOWED_CHATS_VAR).as_deref() == Some("*");
@@ -142,22 +142,22 @@ impl BotConfig {
     }
 
     /// `{api_url}/bot{token}`: frankenstein appends `/{method}` to exactly this.
-    pub fn bot_api_url(&self) -> String {
+    pub(crate) fn bot_api_url(&self) -> String {
         format!("{}/bot{}", self.api_url, self.token)
     }
 
-    pub fn upload_limit_bytes(&self) -> u64 {
+    pub(crate) fn upload_limit_bytes(&self) -> u64 {
         self.upload_limit_mb.saturating_mul(1024 * 1024)
     }
 
     /// Everyone with `ALLOWED_CHAT_IDS=*`; otherwise the listed chats and the admin (an owner
     /// who forgot to list their own chat must not lock themselves out). Nobody else: a bot is
     /// private unless its owner says otherwise.
-    pub fn is_chat_allowed(&self, chat_id: i64) -> bool {
+    pub(crate) fn is_chat_allowed(&self, chat_id: i64) -> bool {
         self.public || self.allowed_chat_ids.contains(&chat_id) || self.is_admin(chat_id)
     }
 
-    pub fn is_admin(&self, chat_id: i64) -> bool {
+    pub(crate) fn is_admin(&self, chat_id: i64) -> bool {
         self.admin_chat_id == Some(chat_id)
     }
 }
@@ -250,14 +250,7 @@ fn invalid(var: &'static str, value: &str, expected: &'static str) -> ConfigErro
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn lookup_from(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<OsString> {
-        let vars: Vec<(String, OsString)> = vars
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), OsString::from(v)))
-            .collect();
-        move |name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
-    }
+    use hermes_host::test_support::lookup_from;
 
     fn config(vars: &[(&str, &str)]) -> Result<BotConfig, ConfigError> {
         BotConfig::from_lookup(lookup_from(vars))

@@ -15,20 +15,20 @@ use std::time::SystemTime;
 use thiserror::Error;
 
 /// A cookie export of a browser profile is a few KB; a file much larger is not a cookie file.
-pub const MAX_BYTES: u64 = 1024 * 1024;
+pub(crate) const MAX_BYTES: u64 = 1024 * 1024;
 
 /// What a cookie file holds, values left out.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct JarSummary {
-    pub cookies: usize,
+pub(crate) struct JarSummary {
+    pub(crate) cookies: usize,
     /// Cookie count per domain (without the leading dot).
-    pub per_domain: BTreeMap<String, usize>,
+    pub(crate) per_domain: BTreeMap<String, usize>,
     /// Cookies whose expiry is in the past (session cookies, expiry 0, never count).
-    pub expired: usize,
+    pub(crate) expired: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum CookieFileError {
+pub(crate) enum CookieFileError {
     #[error("the file is {0} bytes; a cookies.txt is at most {MAX_BYTES} bytes")]
     TooLarge(u64),
     #[error("the file is not text")]
@@ -44,7 +44,7 @@ pub enum CookieFileError {
 /// Checks a cookie file the way yt-dlp reads it: comments (`#`, except the `#HttpOnly_` prefix
 /// of a cookie line) and blank lines are skipped; every other line has seven tab-separated
 /// fields (domain, subdomains flag, path, secure flag, expiry, name, value) with a numeric expiry.
-pub fn check(bytes: &[u8], now: SystemTime) -> Result<JarSummary, CookieFileError> {
+pub(crate) fn check(bytes: &[u8], now: SystemTime) -> Result<JarSummary, CookieFileError> {
     if bytes.len() as u64 > MAX_BYTES {
         return Err(CookieFileError::TooLarge(bytes.len() as u64));
     }
@@ -91,7 +91,7 @@ pub fn check(bytes: &[u8], now: SystemTime) -> Result<JarSummary, CookieFileErro
 
 /// Writes `bytes` to `path` with mode 0600: a temporary file beside it, flushed to disk, then
 /// renamed over `path`.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "cookies.txt".to_owned());
@@ -110,7 +110,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 /// `/cookies` alone: what is at `path` now.
-pub fn state_text(path: &Path, now: SystemTime) -> String {
+pub(crate) fn state_text(path: &Path, now: SystemTime) -> String {
     let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
         Err(_) => {
@@ -133,7 +133,7 @@ pub fn state_text(path: &Path, now: SystemTime) -> String {
 }
 
 /// `42 cookies: youtube.com 30, google.com 12 (3 expired)`.
-pub fn summary_text(summary: &JarSummary) -> String {
+pub(crate) fn summary_text(summary: &JarSummary) -> String {
     let domains: Vec<String> = summary.per_domain.iter().map(|(domain, count)| format!("{domain} {count}")).collect();
     let mut text = format!("{} cookies: {}", summary.cookies, domains.join(", "));
     if summary.expired > 0 {

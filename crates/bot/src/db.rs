@@ -9,8 +9,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use sqlx::Row;
 use thiserror::Error;
 
-use super::callbacks::Mode;
-use crate::task_queue::TaskState;
+use crate::media_mode::MediaMode;
+use hermes_host::task_queue::TaskState;
 
 #[derive(Debug, Error)]
 pub enum DbError {
@@ -35,14 +35,14 @@ pub enum DbError {
 /// How a cached upload was sent, so it is re-sent with the same method (Telegram refuses a
 /// `file_id` sent as another kind of media).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SendMethod {
+pub(crate) enum SendMethod {
     Audio,
     Video,
     Document,
 }
 
 impl SendMethod {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             SendMethod::Audio => "audio",
             SendMethod::Video => "video",
@@ -63,31 +63,31 @@ impl SendMethod {
 /// The identity of a downloadable result: the same media in the same mode and format is the
 /// same file, whoever asks for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UploadKey {
+pub(crate) struct UploadKey {
     /// `links::normalize_key` of the link.
-    pub media_key: String,
-    pub mode: Mode,
+    pub(crate) media_key: String,
+    pub(crate) mode: MediaMode,
     /// The audio format (`mp3`), or the video format selector (`best` by default).
-    pub format: String,
+    pub(crate) format: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CachedUpload {
-    pub file_id: String,
-    pub method: SendMethod,
-    pub title: Option<String>,
+pub(crate) struct CachedUpload {
+    pub(crate) file_id: String,
+    pub(crate) method: SendMethod,
+    pub(crate) title: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ChatSettings {
-    pub default_mode: Mode,
-    pub audio_format: AudioFormat,
+pub(crate) struct ChatSettings {
+    pub(crate) default_mode: MediaMode,
+    pub(crate) audio_format: AudioFormat,
 }
 
 impl Default for ChatSettings {
     fn default() -> Self {
         Self {
-            default_mode: Mode::Audio,
+            default_mode: MediaMode::Audio,
             audio_format: AudioFormat::Mp3,
         }
     }
@@ -95,12 +95,12 @@ impl Default for ChatSettings {
 
 /// A task as recorded when it was created.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewTask<'a> {
-    pub id: &'a str,
-    pub chat_id: i64,
-    pub kind: &'a str,
-    pub url: &'a str,
-    pub status_message_id: Option<i32>,
+pub(crate) struct NewTask<'a> {
+    pub(crate) id: &'a str,
+    pub(crate) chat_id: i64,
+    pub(crate) kind: &'a str,
+    pub(crate) url: &'a str,
+    pub(crate) status_message_id: Option<i32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,7 +120,7 @@ pub struct Db {
     pool: SqlitePool,
 }
 
-pub fn state_name(state: TaskState) -> &'static str {
+pub(crate) fn state_name(state: TaskState) -> &'static str {
     match state {
         TaskState::Queued => "queued",
         TaskState::Running => "running",
@@ -198,7 +198,7 @@ impl Db {
         Ok(Db { pool })
     }
 
-    pub async fn insert_task(&self, task: &NewTask<'_>) -> Result<(), DbError> {
+    pub(crate) async fn insert_task(&self, task: &NewTask<'_>) -> Result<(), DbError> {
         let now = unix_now();
         sqlx::query(
             "INSERT INTO tasks (id, chat_id, kind, url, state, progress, status_message_id, created_at, updated_at)
@@ -216,7 +216,7 @@ impl Db {
         Ok(())
     }
 
-    pub async fn set_task_state(
+    pub(crate) async fn set_task_state(
         &self,
         id: &str,
         state: TaskState,
@@ -234,7 +234,7 @@ impl Db {
         Ok(())
     }
 
-    pub async fn set_task_progress(&self, id: &str, percent: u8) -> Result<(), DbError> {
+    pub(crate) async fn set_task_progress(&self, id: &str, percent: u8) -> Result<(), DbError> {
         sqlx::query("UPDATE tasks SET progress = ?, updated_at = ? WHERE id = ?")
             .bind(i64::from(percent.min(100)))
             .bind(unix_now())
@@ -244,7 +244,7 @@ impl Db {
         Ok(())
     }
 
-    pub async fn set_task_file(&self, id: &str, path: &str) -> Result<(), DbError> {
+    pub(crate) async fn set_task_file(&self, id: &str, path: &str) -> Result<(), DbError> {
         sqlx::query("UPDATE tasks SET file_path = ?, updated_at = ? WHERE id = ?")
             .bind(path)
             .bind(unix_now())
@@ -254,7 +254,8 @@ impl Db {
         Ok(())
     }
 
-    pub async fn task(&self, id: &str) -> Result<Option<TaskRow>, DbError> {
+    #[cfg(test)]
+    pub(crate) async fn task(&self, id: &str) -> Result<Option<TaskRow>, DbError> {
         let row = sqlx::query(
             "SELECT id, chat_id, kind, url, state, progress, file_path, error, status_message_id
              FROM tasks WHERE id = ?",
@@ -285,7 +286,7 @@ impl Db {
     /// Marks every task a previous process left queued or running as failed with `reason` and
     /// returns them, so their chats can be told. Queued tasks are included: the queue lived in
     /// memory and died with the process too.
-    pub async fn fail_interrupted_tasks(&self, reason: &str) -> Result<Vec<TaskRow>, DbError> {
+    pub(crate) async fn fail_interrupted_tasks(&self, reason: &str) -> Result<Vec<TaskRow>, DbError> {
         let rows = sqlx::query(
             "UPDATE tasks SET state = 'failed', error = ?, updated_at = ?
              WHERE state IN ('queued', 'running')
@@ -304,7 +305,7 @@ impl Db {
     }
 
     /// The chat's settings, or the defaults when it never changed them.
-    pub async fn chat_settings(&self, chat_id: i64) -> Result<ChatSettings, DbError> {
+    pub(crate) async fn chat_settings(&self, chat_id: i64) -> Result<ChatSettings, DbError> {
         let row =
             sqlx::query("SELECT default_mode, audio_format FROM chat_settings WHERE chat_id = ?")
                 .bind(chat_id)
@@ -317,12 +318,12 @@ impl Db {
         let mode: String = row.try_get("default_mode")?;
         let format: String = row.try_get("audio_format")?;
         Ok(ChatSettings {
-            default_mode: Mode::from_name(&mode).unwrap_or(defaults.default_mode),
+            default_mode: MediaMode::from_name(&mode).unwrap_or(defaults.default_mode),
             audio_format: AudioFormat::from_name(&format).unwrap_or(defaults.audio_format),
         })
     }
 
-    pub async fn set_chat_settings(
+    pub(crate) async fn set_chat_settings(
         &self,
         chat_id: i64,
         settings: ChatSettings,
@@ -341,7 +342,7 @@ impl Db {
         Ok(())
     }
 
-    pub async fn cached_upload(&self, key: &UploadKey) -> Result<Option<CachedUpload>, DbError> {
+    pub(crate) async fn cached_upload(&self, key: &UploadKey) -> Result<Option<CachedUpload>, DbError> {
         let row = sqlx::query(
             "SELECT file_id, method, title FROM uploads WHERE media_key = ? AND mode = ? AND format = ?",
         )
@@ -361,7 +362,7 @@ impl Db {
         }))
     }
 
-    pub async fn store_upload(
+    pub(crate) async fn store_upload(
         &self,
         key: &UploadKey,
         upload: &CachedUpload,
@@ -383,7 +384,7 @@ impl Db {
     }
 
     /// Drops a cached `file_id` Telegram no longer accepts, so the next request downloads again.
-    pub async fn forget_upload(&self, key: &UploadKey) -> Result<(), DbError> {
+    pub(crate) async fn forget_upload(&self, key: &UploadKey) -> Result<(), DbError> {
         sqlx::query("DELETE FROM uploads WHERE media_key = ? AND mode = ? AND format = ?")
             .bind(&key.media_key)
             .bind(key.mode.as_str())
@@ -516,7 +517,7 @@ mod tests {
             ChatSettings::default()
         );
         let custom = ChatSettings {
-            default_mode: Mode::Video,
+            default_mode: MediaMode::Video,
             audio_format: AudioFormat::Opus,
         };
         db.set_chat_settings(9, custom).await.expect("write");
@@ -538,7 +539,7 @@ mod tests {
         let (_dir, db) = open_temp().await;
         let key = UploadKey {
             media_key: "yt:dQw4w9WgXcQ".into(),
-            mode: Mode::Audio,
+            mode: MediaMode::Audio,
             format: "mp3".into(),
         };
         assert_eq!(db.cached_upload(&key).await.expect("read"), None);
@@ -558,7 +559,7 @@ mod tests {
             ..key.clone()
         };
         let other_mode = UploadKey {
-            mode: Mode::Video,
+            mode: MediaMode::Video,
             ..key.clone()
         };
         assert_eq!(db.cached_upload(&other_format).await.expect("read"), None);

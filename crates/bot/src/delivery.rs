@@ -6,12 +6,13 @@ use std::path::{Path, PathBuf};
 use frankenstein::types::Message;
 use hermes_protocol::{DownloadDone, PlaylistDone};
 
-use super::api::{keyboard, MediaMeta, MediaSource, TgError};
-use super::app::App;
-use super::callbacks::{Callback, Flow, Mode};
-use super::db::{CachedUpload, SendMethod};
-use super::jobs::{DownloadSpec, Job};
-use super::messages;
+use crate::api::{keyboard, MediaMeta, MediaSource, TgError};
+use crate::app::App;
+use crate::callbacks::{Callback, Flow};
+use crate::media_mode::MediaMode;
+use crate::db::{CachedUpload, SendMethod};
+use crate::job::{DownloadChoice, Job};
+use crate::messages;
 
 const AUDIO_EXTENSIONS: &[&str] = &["mp3", "m4a", "aac", "opus", "ogg", "oga", "flac", "wav"];
 const VIDEO_EXTENSIONS: &[&str] = &["mp4", "webm", "mkv", "mov", "m4v"];
@@ -19,17 +20,17 @@ const VIDEO_EXTENSIONS: &[&str] = &["mp4", "webm", "mkv", "mov", "m4v"];
 /// How long a finished task may keep retrying its upload through flood control (whatever its
 /// `retry_after`) and Telegram server errors: the task's deadline, as long as the worker's
 /// default `IPC_TIMEOUT`. The file stays on disk until it is delivered or this runs out.
-pub const UPLOAD_DEADLINE: std::time::Duration = std::time::Duration::from_secs(600);
+pub(crate) const UPLOAD_DEADLINE: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// A delivery that did not happen: what the user reads, and the reason for the logs.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeliveryError {
-    pub user_message: String,
-    pub reason: String,
+pub(crate) struct DeliveryError {
+    pub(crate) user_message: String,
+    pub(crate) reason: String,
 }
 
 impl DeliveryError {
-    pub fn internal(reason: String) -> Self {
+    pub(crate) fn internal(reason: String) -> Self {
         Self {
             user_message: messages::INTERNAL_FAILURE.to_owned(),
             reason,
@@ -42,21 +43,21 @@ impl DeliveryError {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Delivered {
+pub(crate) struct Delivered {
     /// The main file, for the task record.
-    pub file_path: Option<String>,
+    pub(crate) file_path: Option<String>,
 }
 
 /// `sendAudio` for audio files in audio mode, `sendVideo` for video files, `sendDocument` for
 /// anything else (Telegram would refuse or mangle other containers as audio/video).
-pub fn send_method_for(mode: Mode, path: &Path) -> SendMethod {
+pub(crate) fn send_method_for(mode: MediaMode, path: &Path) -> SendMethod {
     let extension = path
         .extension()
         .map(|e| e.to_string_lossy().to_ascii_lowercase())
         .unwrap_or_default();
-    if AUDIO_EXTENSIONS.contains(&extension.as_str()) && mode == Mode::Audio {
+    if AUDIO_EXTENSIONS.contains(&extension.as_str()) && mode == MediaMode::Audio {
         SendMethod::Audio
-    } else if VIDEO_EXTENSIONS.contains(&extension.as_str()) && mode == Mode::Video {
+    } else if VIDEO_EXTENSIONS.contains(&extension.as_str()) && mode == MediaMode::Video {
         SendMethod::Video
     } else {
         SendMethod::Document
@@ -65,10 +66,10 @@ pub fn send_method_for(mode: Mode, path: &Path) -> SendMethod {
 
 /// Sends the file of a finished single download and caches its `file_id`. Over the upload
 /// limit, the user is told the size and offered the quality choices instead.
-pub async fn deliver_single(
+pub(crate) async fn deliver_single(
     app: &App,
     job: &Job,
-    spec: &DownloadSpec,
+    choice: &DownloadChoice,
     done: &DownloadDone,
 ) -> Result<Delivered, DeliveryError> {
     let path = main_file(done).ok_or_else(|| DeliveryError::internal("no file in done".into()))?;
@@ -82,7 +83,7 @@ pub async fn deliver_single(
             reason: format!("file of {size} bytes over the upload limit"),
         });
     }
-    let method = send_method_for(spec.mode, &path);
+    let method = send_method_for(choice.mode, &path);
     let title = job.title.clone().or_else(|| done.title.clone());
     let meta = MediaMeta {
         title: title.clone(),
@@ -98,7 +99,7 @@ pub async fn deliver_single(
         .upload_until(job.chat_id, method, MediaSource::Path(path.clone()), &meta, until)
         .await
         .map_err(|error| DeliveryError::upload(&error))?;
-    remember_upload(app, job, spec, &sent, method, title).await;
+    remember_upload(app, job, &sent, method, title).await;
     Ok(Delivered {
         file_path: Some(path.to_string_lossy().into_owned()),
     })
@@ -106,17 +107,17 @@ pub async fn deliver_single(
 
 /// A ZIP part sent while the playlist was still running (the worker announced it finished).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EarlyPart {
-    pub path: PathBuf,
+pub(crate) struct EarlyPart {
+    pub(crate) path: PathBuf,
     /// The upload's message, for the final "part i/n" caption; `None` when the part was over
     /// the upload limit and only a notice was sent.
-    pub message_id: Option<i32>,
+    pub(crate) message_id: Option<i32>,
 }
 
 /// Sends one ZIP part as soon as the worker reports it complete, captioned "part i" (the
 /// number of parts is known only at the end; [`deliver_playlist`] then edits it to "part i/n").
 /// Only a `.zip` inside the task's directory is sent; `None` leaves it for the end.
-pub async fn deliver_part_early(app: &App, chat_id: i64, task_dir: &Path, part: &hermes_protocol::FileEntry) -> Option<EarlyPart> {
+pub(crate) async fn deliver_part_early(app: &App, chat_id: i64, task_dir: &Path, part: &hermes_protocol::FileEntry) -> Option<EarlyPart> {
     let path = PathBuf::from(&part.path);
     let is_zip = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("zip"));
     let inside = match (std::fs::canonicalize(&path), std::fs::canonicalize(task_dir)) {
@@ -162,10 +163,10 @@ fn split_part_name(name: &str) -> (&str, Option<usize>) {
 /// Sends a finished playlist: every ZIP part in order ("part i/n" in the caption; parts already
 /// sent early get that caption by an edit instead), or, from a worker in the python wire profile
 /// (no ZIP; `files` are the tracks), every track in order.
-pub async fn deliver_playlist(
+pub(crate) async fn deliver_playlist(
     app: &App,
     chat_id: i64,
-    mode: Mode,
+    mode: MediaMode,
     done: &PlaylistDone,
     early: &[EarlyPart],
 ) -> Result<Delivered, DeliveryError> {
@@ -228,7 +229,7 @@ pub async fn deliver_playlist(
 async fn deliver_tracks(
     app: &App,
     chat_id: i64,
-    mode: Mode,
+    mode: MediaMode,
     done: &PlaylistDone,
 ) -> Result<Delivered, DeliveryError> {
     let tracks = existing_files(done.files.iter().map(|f| PathBuf::from(&f.path)));
@@ -307,7 +308,7 @@ fn track_caption(name: &str, index: usize, total: usize) -> String {
 }
 
 /// Re-sends a cached upload by `file_id`.
-pub async fn send_cached(
+pub(crate) async fn send_cached(
     app: &App,
     chat_id: i64,
     cached: &CachedUpload,
@@ -396,27 +397,11 @@ fn sent_file_id(message: &Message) -> Option<String> {
     message.document.as_ref().map(|d| d.file_id.clone())
 }
 
-async fn remember_upload(
-    app: &App,
-    job: &Job,
-    spec: &DownloadSpec,
-    sent: &Message,
-    method: SendMethod,
-    title: Option<String>,
-) {
-    let Some(file_id) = sent_file_id(sent) else {
+async fn remember_upload(app: &App, job: &Job, sent: &Message, method: SendMethod, title: Option<String>) {
+    let (Some(file_id), Some(key)) = (sent_file_id(sent), job.upload_key()) else {
         return;
     };
-    let key = super::db::UploadKey {
-        media_key: job.media_key.clone(),
-        mode: spec.mode,
-        format: spec.cache_format(),
-    };
-    let upload = CachedUpload {
-        file_id,
-        method,
-        title,
-    };
+    let upload = CachedUpload { file_id, method, title };
     if let Err(error) = app.db.store_upload(&key, &upload).await {
         tracing::warn!(%error, "cannot cache the upload");
     }
@@ -461,16 +446,16 @@ mod tests {
 
     #[test]
     fn the_method_follows_mode_and_extension() {
-        let cases: &[(Mode, &str, SendMethod)] = &[
-            (Mode::Audio, "a/song.mp3", SendMethod::Audio),
-            (Mode::Audio, "a/song.M4A", SendMethod::Audio),
-            (Mode::Audio, "a/song.opus", SendMethod::Audio),
-            (Mode::Video, "a/clip.mp4", SendMethod::Video),
-            (Mode::Video, "a/clip.webm", SendMethod::Video),
-            (Mode::Audio, "a/clip.webm", SendMethod::Document),
-            (Mode::Video, "a/song.mp3", SendMethod::Document),
-            (Mode::Audio, "a/list.zip", SendMethod::Document),
-            (Mode::Video, "a/noext", SendMethod::Document),
+        let cases: &[(MediaMode, &str, SendMethod)] = &[
+            (MediaMode::Audio, "a/song.mp3", SendMethod::Audio),
+            (MediaMode::Audio, "a/song.M4A", SendMethod::Audio),
+            (MediaMode::Audio, "a/song.opus", SendMethod::Audio),
+            (MediaMode::Video, "a/clip.mp4", SendMethod::Video),
+            (MediaMode::Video, "a/clip.webm", SendMethod::Video),
+            (MediaMode::Audio, "a/clip.webm", SendMethod::Document),
+            (MediaMode::Video, "a/song.mp3", SendMethod::Document),
+            (MediaMode::Audio, "a/list.zip", SendMethod::Document),
+            (MediaMode::Video, "a/noext", SendMethod::Document),
         ];
         for (mode, path, expected) in cases {
             assert_eq!(

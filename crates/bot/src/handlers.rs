@@ -6,17 +6,19 @@ use std::sync::Arc;
 use frankenstein::types::{MaybeInaccessibleMessage, Message};
 use frankenstein::updates::{Update, UpdateContent};
 
-use crate::links::extract_links;
-use crate::render::{render_status, StatusView};
-use crate::task_queue::{CancelOutcome, TaskSnapshot};
+use hermes_host::links::extract_links;
+use hermes_host::render::{js_support_text, render_status, shorten, StatusView};
+use hermes_host::task_queue::{CancelOutcome, TaskSnapshot};
 
-use super::app::App;
-use super::flows;
-use super::jobs::short_id;
-use super::messages;
+use crate::admin;
+use crate::app::App;
+use crate::flows;
+use crate::job::short_id;
+use crate::messages;
+use crate::reply::{answer, reply};
 
 /// The commands registered with `setMyCommands`, in menu order.
-pub const COMMANDS: &[(&str, &str)] = &[
+pub(crate) const COMMANDS: &[(&str, &str)] = &[
     ("start", "What this bot does"),
     ("help", "Commands and your chat id"),
     ("download", "Download a link (your default mode)"),
@@ -32,7 +34,7 @@ pub const COMMANDS: &[(&str, &str)] = &[
 ];
 
 /// Handles one update. Never fails: problems are logged and, where useful, told to the user.
-pub async fn handle_update(app: Arc<App>, update: Update) {
+pub(crate) async fn handle_update(app: Arc<App>, update: Update) {
     match update.content {
         UpdateContent::Message(message) => handle_message(app, &message).await,
         UpdateContent::CallbackQuery(query) => {
@@ -81,7 +83,7 @@ async fn handle_message(app: Arc<App>, message: &Message) {
     }
     match parse_command(text) {
         Some((command, _)) if command == "cookies" => {
-            super::admin::cookies_command(&app, chat_id, message.document.as_deref()).await
+            admin::cookies_command(&app, chat_id, message.document.as_deref()).await
         }
         Some((command, args)) => handle_command(app, chat_id, &command, args).await,
         None if message.text.is_none() => {} // a caption without a command: not for us
@@ -90,7 +92,7 @@ async fn handle_message(app: Arc<App>, message: &Message) {
 }
 
 /// `/cmd@botname args` → (`cmd`, `args`); `None` when the text is not a command.
-pub fn parse_command(text: &str) -> Option<(String, &str)> {
+pub(crate) fn parse_command(text: &str) -> Option<(String, &str)> {
     let rest = text.trim_start().strip_prefix('/')?;
     let (word, args) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
     let command = word.split('@').next().unwrap_or(word).to_ascii_lowercase();
@@ -113,13 +115,13 @@ async fn handle_command(app: Arc<App>, chat_id: i64, command: &str, args: &str) 
             flows::download_command(app, chat_id, command, args).await
         }
         "playlist" => flows::playlist_command(app, chat_id, args).await,
-        "update" => super::admin::update_command(app, chat_id, args).await,
+        "update" => admin::update_command(app, chat_id, args).await,
         _ => reply(&app, chat_id, messages::UNKNOWN_COMMAND).await,
     }
 }
 
 /// A message without a command: every link in it starts a flow (at most
-/// [`crate::links::MAX_LINKS_PER_MESSAGE`]). Without a link, a private chat gets a hint; a
+/// [`hermes_host::links::MAX_LINKS_PER_MESSAGE`]). Without a link, a private chat gets a hint; a
 /// group is left alone (people talk there, not only to the bot).
 async fn handle_plain_text(app: Arc<App>, chat_id: i64, text: &str) {
     let links = extract_links(text);
@@ -145,7 +147,7 @@ async fn ping(app: &App, chat_id: i64) {
                 text,
                 "\nyt-dlp: {}\nJS: {}\nffmpeg: {}",
                 health.ytdlp.as_deref().unwrap_or("not found"),
-                crate::render::js_support_text(&health),
+                js_support_text(&health),
                 health.ffmpeg.as_deref().unwrap_or("not found")
             );
             if app.config.is_admin(chat_id) {
@@ -201,7 +203,7 @@ fn status_text(active: &[TaskSnapshot], label: impl Fn(&TaskSnapshot) -> String)
     for task in active.iter().take(STATUS_LISTED) {
         let entry = format!(
             "\n\n{}\n{}\n/cancel {}",
-            crate::telegram::jobs::shorten(&label(task), 100),
+            shorten(&label(task), 100),
             render_status(&StatusView::from(task)),
             short_id(&task.task_id)
         );
@@ -256,18 +258,6 @@ async fn cancel(app: &App, chat_id: i64, args: &str) {
     reply(app, chat_id, &text).await;
 }
 
-pub async fn reply(app: &App, chat_id: i64, text: &str) {
-    if let Err(error) = app.telegram.send_text(chat_id, text, None).await {
-        tracing::warn!(chat_id, %error, "cannot send a reply");
-    }
-}
-
-pub async fn answer(app: &App, query_id: &str, text: Option<&str>) {
-    if let Err(error) = app.telegram.answer_callback(query_id, text).await {
-        tracing::debug!(%error, "cannot answer a callback query");
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -296,7 +286,7 @@ mod tests {
 
     #[test]
     fn status_of_two_hundred_tasks_fits_one_message() {
-        use crate::task_queue::TaskState;
+        use hermes_host::task_queue::TaskState;
         let task = |i: usize| TaskSnapshot {
             task_id: format!("tg-{i:032x}"),
             chat_id: 1,

@@ -4,144 +4,22 @@
 
 use std::sync::Arc;
 
-use hermes_protocol::{
-    download_request, playlist_request_opts, AudioFormat, DownloadDone, ErrorCode, Event,
-    PlaylistDone, ProgressData, Request, Response,
-};
-use serde_json::json;
+use hermes_host::client::{new_task_id, EventStream};
+use hermes_host::render::{render_status, StatusView};
+use hermes_host::task_queue::{QueueError, TaskState};
+use hermes_protocol::{DownloadDone, ErrorCode, Event, PlaylistDone, ProgressData, Request, Response};
 
-use crate::client::{new_task_id, EventStream};
-use crate::render::{render_status, StatusView};
-use crate::task_queue::{QueueError, TaskState};
-
-use super::app::App;
-use super::callbacks::Mode;
-use super::db::{NewTask, UploadKey};
-use super::delivery::{self, Delivered};
-use super::messages;
-use super::progress::StatusMessage;
-
-/// How a single link is downloaded: the mode plus an optional quality pick from `get_formats`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DownloadSpec {
-    pub mode: Mode,
-    pub audio_format: AudioFormat,
-    /// yt-dlp `--audio-quality` (`"0"` best … `"9"`); the worker's default when `None`.
-    pub audio_quality: Option<String>,
-    /// An explicit yt-dlp format selector (a quality pick); the worker's default when `None`.
-    pub format: Option<String>,
-}
-
-impl DownloadSpec {
-    pub fn new(mode: Mode, audio_format: AudioFormat) -> Self {
-        Self {
-            mode,
-            audio_format,
-            audio_quality: None,
-            format: None,
-        }
-    }
-
-    /// The `format` column of the upload cache: every parameter that changes the produced file.
-    pub fn cache_format(&self) -> String {
-        match self.mode {
-            Mode::Audio => {
-                let mut label = self.audio_format.as_str().to_owned();
-                if let Some(quality) = &self.audio_quality {
-                    label.push_str(&format!("@q{quality}"));
-                }
-                if let Some(format) = &self.format {
-                    label.push_str(&format!("@{format}"));
-                }
-                label
-            }
-            Mode::Video => self.format.clone().unwrap_or_else(|| "best".to_owned()),
-        }
-    }
-
-    fn request(&self, task_id: &str, url: &str, output_dir: &str) -> Request {
-        let mut request = download_request(task_id, url, self.mode == Mode::Audio, output_dir);
-        if self.mode == Mode::Audio {
-            request = request.with_params(json!({ "audio_format": self.audio_format.as_str() }));
-        }
-        if let Some(quality) = &self.audio_quality {
-            request = request.with_params(json!({ "audio_quality": quality }));
-        }
-        if let Some(format) = &self.format {
-            request = request.with_params(json!({ "format": format }));
-        }
-        request
-    }
-}
-
-/// What the user asked for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum JobKind {
-    Single(DownloadSpec),
-    Playlist {
-        mode: Mode,
-        audio_format: AudioFormat,
-        /// First N items; all when `None`.
-        limit: Option<u32>,
-    },
-}
-
-impl JobKind {
-    fn queue_kind(&self) -> &'static str {
-        match self {
-            JobKind::Single(spec) => spec.mode.as_str(),
-            JobKind::Playlist { .. } => "playlist",
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Job {
-    pub chat_id: i64,
-    pub url: String,
-    /// `links::normalize_key` of the link, the upload cache's media key.
-    pub media_key: String,
-    pub kind: JobKind,
-    /// Known up front when the link came from a search result.
-    pub title: Option<String>,
-    pub performer: Option<String>,
-    /// A message to turn into the status message (the keyboard that was tapped); a new message
-    /// is sent when `None`.
-    pub reuse_message_id: Option<i32>,
-}
-
-impl Job {
-    fn upload_key(&self) -> Option<UploadKey> {
-        match &self.kind {
-            JobKind::Single(spec) => Some(UploadKey {
-                media_key: self.media_key.clone(),
-                mode: spec.mode,
-                format: spec.cache_format(),
-            }),
-            // A playlist's content changes over time and arrives as several ZIP parts.
-            JobKind::Playlist { .. } => None,
-        }
-    }
-
-    fn header(&self) -> String {
-        let subject = self.title.clone().unwrap_or_else(|| shorten(&self.url, 80));
-        match &self.kind {
-            JobKind::Single(spec) if spec.mode == Mode::Audio => format!("🎵 {subject}"),
-            JobKind::Single(_) => format!("🎬 {subject}"),
-            JobKind::Playlist { .. } => format!("📃 {subject}"),
-        }
-    }
-}
-
-/// The short id users type after `/cancel` (the first 8 hex digits of the task's uuid).
-pub fn short_id(task_id: &str) -> &str {
-    let id = task_id.strip_prefix("tg-").unwrap_or(task_id);
-    id.get(..8).unwrap_or(id)
-}
+use crate::app::App;
+use crate::db::NewTask;
+use crate::delivery::{self, Delivered};
+use crate::job::{short_id, Job, JobKind};
+use crate::messages;
+use crate::progress::StatusMessage;
+use crate::reply::reply;
 
 /// Starts `job`: answers from the upload cache when possible, otherwise queues the download
 /// and runs it in the background.
-pub async fn start(app: Arc<App>, job: Job) {
+pub(crate) async fn start(app: Arc<App>, job: Job) {
     if answered_from_cache(&app, &job).await {
         return;
     }
@@ -160,7 +38,7 @@ pub async fn start(app: Arc<App>, job: Job) {
                     tracing::warn!(%error, "cannot refuse in the keyboard message");
                 }
             }
-            None => super::handlers::reply(&app, job.chat_id, &text).await,
+            None => reply(&app, job.chat_id, &text).await,
         }
         return;
     }
@@ -369,29 +247,7 @@ impl Runner {
     }
 
     fn request(&self, dir: &std::path::Path) -> Request {
-        let output_dir = dir.to_string_lossy();
-        let request = match &self.job.kind {
-            JobKind::Single(spec) => spec.request(&self.task_id, &self.job.url, &output_dir),
-            JobKind::Playlist {
-                mode,
-                audio_format,
-                limit,
-            } => playlist_request_opts(
-                &self.task_id,
-                &self.job.url,
-                &output_dir,
-                *limit,
-                *mode == Mode::Audio,
-            )
-            .with_params(json!({
-                "audio_format": audio_format.as_str(),
-                // Every ZIP part must fit through Telegram's upload limit.
-                "archive_max_size_mb": self.app.config.upload_limit_mb,
-            })),
-        };
-        // A file over the upload limit could not be delivered anyway: the worker stops it early
-        // instead of filling the disk with it.
-        request.with_params(json!({ "max_filesize_mb": self.app.config.upload_limit_mb }))
+        self.job.request(&self.task_id, &dir.to_string_lossy(), self.app.config.upload_limit_mb)
     }
 
     /// Relays progress to the queue, the database and the status message until the final
@@ -435,12 +291,7 @@ impl Runner {
                     tracing::warn!(%error, "cannot save progress");
                 }
             }
-            let status = serde_json::to_value(&progress.status)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default();
-            let eta = (progress.eta > 0).then_some(progress.eta);
-            let view = StatusView::from_progress(&status, progress.percent, &progress.speed, eta);
+            let view = StatusView::from_progress(&progress);
             // The worker's "completed" means the file is ready, not delivered: the upload (which
             // may wait out flood control) comes first, and only `record` says ✅ Completed.
             if matches!(view, StatusView::Completed) {
@@ -470,8 +321,8 @@ impl Runner {
             };
         }
         let delivered = match &self.job.kind {
-            JobKind::Single(spec) => match event.payload::<DownloadDone>() {
-                Ok(done) => delivery::deliver_single(&self.app, &self.job, spec, &done).await,
+            JobKind::Single(choice) => match event.payload::<DownloadDone>() {
+                Ok(done) => delivery::deliver_single(&self.app, &self.job, choice, &done).await,
                 Err(error) => Err(delivery::DeliveryError::internal(error.to_string())),
             },
             JobKind::Playlist { mode, .. } => match event.payload::<PlaylistDone>() {
@@ -575,53 +426,9 @@ async fn sleep_until_opt(at: Option<tokio::time::Instant>) {
     }
 }
 
-/// `text` cut to `max` characters on a char boundary, with an ellipsis when cut.
-pub fn shorten(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        None => text.to_owned(),
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cache_format_names_everything_that_changes_the_file() {
-        let mut spec = DownloadSpec::new(Mode::Audio, AudioFormat::Mp3);
-        assert_eq!(spec.cache_format(), "mp3");
-        spec.audio_quality = Some("5".into());
-        spec.format = Some("bestaudio/best".into());
-        assert_eq!(spec.cache_format(), "mp3@q5@bestaudio/best");
-        let mut video = DownloadSpec::new(Mode::Video, AudioFormat::Mp3);
-        assert_eq!(video.cache_format(), "best");
-        video.format = Some("137+bestaudio".into());
-        assert_eq!(video.cache_format(), "137+bestaudio");
-    }
-
-    #[test]
-    fn requests_carry_the_spec() {
-        let mut spec = DownloadSpec::new(Mode::Audio, AudioFormat::Opus);
-        spec.audio_quality = Some("5".into());
-        let request = spec.request("t1", "http://x/a.webm", "/dl/1/t1");
-        assert_eq!(request.params["extract_audio"], json!(true));
-        assert_eq!(request.params["audio_format"], json!("opus"));
-        assert_eq!(request.params["audio_quality"], json!("5"));
-        assert_eq!(request.params["output_dir"], json!("/dl/1/t1"));
-        assert!(!request.params.contains_key("format"));
-        let video = DownloadSpec::new(Mode::Video, AudioFormat::Mp3).request("t2", "u", "/d");
-        assert_eq!(video.params["extract_audio"], json!(false));
-        assert!(!video.params.contains_key("audio_format"));
-    }
-
-    #[test]
-    fn short_ids_and_shortened_text() {
-        assert_eq!(short_id("tg-0123456789abcdef"), "01234567");
-        assert_eq!(short_id("abc"), "abc");
-        assert_eq!(shorten("héllo", 10), "héllo");
-        assert_eq!(shorten("héllo wörld", 5), "héllo…");
-    }
 
     #[test]
     fn status_text_shows_the_cancel_hint_only_while_active() {

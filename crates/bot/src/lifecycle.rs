@@ -1,26 +1,6 @@
-//! `hermes-bot`: the Telegram front end. Long-polls the Bot API (frankenstein), turns commands,
-//! links and button taps into worker requests through the shared [`crate::client`] and
-//! [`crate::task_queue::TaskQueue`], shows progress in one edited message per task and delivers
-//! the results as Telegram uploads.
-//!
-//! The whole bot is [`run`], a library function, so it can be driven in-process as well as by
-//! the `hermes-bot` binary ([`main`]).
-
-pub(crate) mod admin;
-pub mod api;
-pub mod app;
-pub mod callbacks;
-pub mod config;
-pub(crate) mod cookies;
-pub mod db;
-pub mod delivery;
-pub mod flows;
-pub mod handlers;
-pub mod jobs;
-pub mod limits;
-pub mod messages;
-pub mod polling;
-pub mod progress;
+//! The bot's life: configuration from the environment, start (download root, database, worker,
+//! Telegram client), long polling until SIGINT/SIGTERM, then an orderly stop; and the exit status
+//! each outcome means.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -28,23 +8,28 @@ use std::time::Duration;
 
 use thiserror::Error;
 
-use crate::client::{ClientError, WorkerClient, WorkerConfig};
-use crate::task_queue::{QueueConfigError, TaskQueue};
+use hermes_host::client::{ClientError, LocateError, WorkerClient, WorkerConfig};
+use hermes_host::task_queue::{QueueConfigError, TaskQueue};
 
-use api::Telegram;
-use app::App;
-use config::BotConfig;
-use db::{Db, DbError};
+use crate::admin;
+use crate::api::Telegram;
+use crate::app::App;
+use crate::config::BotConfig;
+use crate::db::{Db, DbError};
+use crate::handlers;
+use crate::messages;
+use crate::polling::{self, PollEnd};
+use crate::reply::reply;
 
 /// Exit status for a configuration error (missing token, bad variable).
-pub const EXIT_CONFIG: i32 = 2;
+const EXIT_CONFIG: i32 = 2;
 /// Exit status when the bot cannot start or Telegram refuses the token.
-pub const EXIT_FAILURE: i32 = 1;
+const EXIT_FAILURE: i32 = 1;
 /// How long the worker may finish its tasks at shutdown before it is terminated.
 const WORKER_SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
 #[derive(Debug, Error)]
-pub enum StartError {
+enum StartError {
     #[error("cannot create the download directory {path}: {source}")]
     DownloadDir {
         path: PathBuf,
@@ -57,6 +42,8 @@ pub enum StartError {
     Queue(#[from] QueueConfigError),
     #[error("cannot start the worker: {0}")]
     Worker(#[from] ClientError),
+    #[error("cannot start the worker: {0}")]
+    WorkerNotFound(#[from] LocateError),
 }
 
 /// The `hermes-bot` binary: configuration from the environment, logs on stderr, exit status.
@@ -93,7 +80,7 @@ fn init_logging() {
 }
 
 /// Runs the bot until SIGINT/SIGTERM (exit 0) or a fatal error (exit 1).
-pub async fn run(config: BotConfig) -> i32 {
+async fn run(config: BotConfig) -> i32 {
     let app = match start(config).await {
         Ok(app) => app,
         Err(error) => {
@@ -105,7 +92,10 @@ pub async fn run(config: BotConfig) -> i32 {
     report_interrupted_tasks(&app).await;
     admin::spawn_auto_update(Arc::clone(&app));
     tracing::info!("hermes-bot is running");
-    let status = polling::poll_until_stopped(Arc::clone(&app)).await;
+    let status = match polling::poll_until_stopped(Arc::clone(&app)).await {
+        PollEnd::Stopped => 0,
+        PollEnd::TokenRefused => EXIT_FAILURE,
+    };
     app.begin_shutdown();
     app.client.shutdown().await;
     app.db.close().await;
@@ -172,7 +162,7 @@ async fn report_interrupted_tasks(app: &App) {
     for task in lost {
         tracing::info!(task_id = %task.id, chat_id = task.chat_id, "telling the chat a task was lost");
         let text = format!("{}: {}", messages::BOT_RESTARTED, task.url);
-        handlers::reply(app, task.chat_id, &text).await;
+        reply(app, task.chat_id, &text).await;
         app.remove_task_files(&app.task_dir(task.chat_id, &task.id));
     }
 }

@@ -12,13 +12,13 @@ use tokio::time::Instant;
 const WINDOW: Duration = Duration::from_secs(3600);
 
 /// At most `limit` events per chat within any hour.
-pub struct PerChatRate {
+pub(crate) struct PerChatRate {
     limit: usize,
     seen: Mutex<HashMap<i64, VecDeque<Instant>>>,
 }
 
 impl PerChatRate {
-    pub fn per_hour(limit: u32) -> Self {
+    pub(crate) fn per_hour(limit: u32) -> Self {
         Self {
             limit: usize::try_from(limit).unwrap_or(usize::MAX),
             seen: Mutex::new(HashMap::new()),
@@ -27,7 +27,7 @@ impl PerChatRate {
 
     /// Counts one event for `chat_id`, or refuses it with the time until the oldest one of
     /// the last hour drops out of the window.
-    pub fn try_acquire(&self, chat_id: i64) -> Result<(), Duration> {
+    pub(crate) fn try_acquire(&self, chat_id: i64) -> Result<(), Duration> {
         self.try_acquire_at(chat_id, Instant::now())
     }
 

@@ -6,7 +6,7 @@ use hermes_protocol::ErrorCode;
 
 /// The message a user sees when a task ends with `code`. The worker's own message is never
 /// shown: it is yt-dlp's English for developers and may carry paths or internals.
-pub fn error_message(code: &ErrorCode) -> &'static str {
+pub(crate) fn error_message(code: &ErrorCode) -> &'static str {
     match code {
         ErrorCode::InvalidUrl => "That link doesn't look like something I can download. Check it and send it again.",
         ErrorCode::VideoPrivate => "This video is private. I can only download public videos.",
@@ -35,7 +35,7 @@ pub fn error_message(code: &ErrorCode) -> &'static str {
 /// For the admin's own chat, after the user's message: what the operator can do about a
 /// failure they can fix. `worker_message` is the worker's text (the worker names a missing
 /// JavaScript runtime there, under `NO_SUITABLE_FORMAT`).
-pub fn operator_hint(code: &ErrorCode, worker_message: &str) -> Option<&'static str> {
+pub(crate) fn operator_hint(code: &ErrorCode, worker_message: &str) -> Option<&'static str> {
     match code {
         ErrorCode::BotDetection => Some(
             "🔧 Admin: export the cookies of a signed-in YouTube account as cookies.txt and send the file here with the caption /cookies.",
@@ -49,17 +49,17 @@ pub fn operator_hint(code: &ErrorCode, worker_message: &str) -> Option<&'static 
 
 /// Shown when the bot itself (not the worker) failed: Telegram refused an upload, the database
 /// is unavailable, the worker could not be reached.
-pub const INTERNAL_FAILURE: &str = "Something went wrong on my side. Please try again.";
-pub const FLOW_EXPIRED: &str = "This choice has expired, send the link again.";
-pub const BOT_RESTARTED: &str = "⚠️ The bot restarted while this was running, please resend";
-pub const NO_LINK_HINT: &str =
+pub(crate) const INTERNAL_FAILURE: &str = "Something went wrong on my side. Please try again.";
+pub(crate) const FLOW_EXPIRED: &str = "This choice has expired, send the link again.";
+pub(crate) const BOT_RESTARTED: &str = "⚠️ The bot restarted while this was running, please resend";
+pub(crate) const NO_LINK_HINT: &str =
     "Send me a link to download, or /search <words>. /help lists everything I can do.";
-pub const UNKNOWN_COMMAND: &str = "I don't know that command. Try /help.";
-pub const CANCEL_NOTHING: &str = "Nothing to cancel.";
-pub const QUEUE_EMPTY: &str = "No downloads right now.";
+pub(crate) const UNKNOWN_COMMAND: &str = "I don't know that command. Try /help.";
+pub(crate) const CANCEL_NOTHING: &str = "Nothing to cancel.";
+pub(crate) const QUEUE_EMPTY: &str = "No downloads right now.";
 
 /// A chat already has `limit` downloads queued or running (`MAX_QUEUED_PER_CHAT`).
-pub fn queue_full(limit: usize) -> String {
+pub(crate) fn queue_full(limit: usize) -> String {
     format!(
         "⏳ You already have {limit} downloads queued or running, the most one chat can have. \
          Wait for some to finish (or /cancel some), then send this again."
@@ -67,30 +67,30 @@ pub fn queue_full(limit: usize) -> String {
 }
 
 /// A chat used its `SEARCHES_PER_CHAT_PER_HOUR`.
-pub fn searches_used_up(limit: u32, retry_in: std::time::Duration) -> String {
+pub(crate) fn searches_used_up(limit: u32, retry_in: std::time::Duration) -> String {
     let minutes = retry_in.as_secs().div_ceil(60).max(1);
     format!(
         "🔎 You have used this chat's {limit} searches for this hour. \
          Try again in {minutes} min, or send a link directly."
     )
 }
-pub const NOT_A_LINK: &str = "Please give me a link, e.g. /audio https://youtu.be/…";
-pub const SEARCH_USAGE: &str = "Usage: /search <words>, e.g. /search lofi hip hop";
-pub const SEARCH_EMPTY: &str = "No results.";
-pub const CHOOSE_MODE: &str = "What should I download?";
-pub const LOWER_QUALITY_OFFER: &str = "A lower quality makes a smaller file:";
-pub const PLAYLIST_OR_VIDEO: &str =
+pub(crate) const NOT_A_LINK: &str = "Please give me a link, e.g. /audio https://youtu.be/…";
+pub(crate) const SEARCH_USAGE: &str = "Usage: /search <words>, e.g. /search lofi hip hop";
+pub(crate) const SEARCH_EMPTY: &str = "No results.";
+pub(crate) const CHOOSE_MODE: &str = "What should I download?";
+pub(crate) const LOWER_QUALITY_OFFER: &str = "A lower quality makes a smaller file:";
+pub(crate) const PLAYLIST_OR_VIDEO: &str =
     "This link is a video inside a playlist. Download the whole playlist or only this video?";
 
 /// The refusal for a chat that is not in `ALLOWED_CHAT_IDS`. The chat id is included so the
 /// user can send it to the owner.
-pub fn access_denied(chat_id: i64) -> String {
+pub(crate) fn access_denied(chat_id: i64) -> String {
     format!("⛔ Sorry, this bot is private. Your chat id is {chat_id}: send it to the bot's owner to get access.")
 }
 
 /// `/start` and `/chatid` from a chat that is not let in: the chat id and the one line of
 /// configuration the owner adds to let it in (the only answer such a chat gets).
-pub fn not_let_in(chat_id: i64) -> String {
+pub(crate) fn not_let_in(chat_id: i64) -> String {
     format!(
         "👋 This bot only works for the chats its owner lets in. Your chat id is {chat_id}.\n\
          To let this chat in, the owner starts the bot with:\n\
@@ -99,7 +99,7 @@ pub fn not_let_in(chat_id: i64) -> String {
 }
 
 /// `/start` and `/help`.
-pub fn help(chat_id: i64) -> String {
+pub(crate) fn help(chat_id: i64) -> String {
     format!(
         "🎵 Hermes downloads audio and video from YouTube and many other sites.\n\
          \n\
@@ -119,25 +119,25 @@ pub fn help(chat_id: i64) -> String {
     )
 }
 
-pub fn chat_id_text(chat_id: i64) -> String {
+pub(crate) fn chat_id_text(chat_id: i64) -> String {
     format!("Your chat id: {chat_id}")
 }
 
 /// "12.3 MB": sizes shown to people, in the MB Telegram's limits use.
-pub fn megabytes(bytes: u64) -> String {
+pub(crate) fn megabytes(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / (1024.0 * 1024.0))
 }
 
 /// The worker stopped a download at the upload limit; its size is known only when the server
 /// announced it.
-pub fn stopped_at_limit(size: Option<u64>, limit_mb: u64) -> String {
+pub(crate) fn stopped_at_limit(size: Option<u64>, limit_mb: u64) -> String {
     match size {
         Some(size) => too_large(size, limit_mb),
         None => format!("The file is over the {limit_mb} MB upload limit, so I stopped its download."),
     }
 }
 
-pub fn too_large(size: u64, limit_mb: u64) -> String {
+pub(crate) fn too_large(size: u64, limit_mb: u64) -> String {
     format!(
         "The file is {}, over the {limit_mb} MB upload limit, so I can't send it.",
         megabytes(size)

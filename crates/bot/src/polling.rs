@@ -5,28 +5,36 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::api::TgError;
-use super::app::App;
-use super::{handlers, EXIT_FAILURE};
+use crate::api::TgError;
+use crate::app::App;
+use crate::handlers;
 
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// The delay after `failures` consecutive failed polls: 1 s, 2 s, 4 s, … capped at 30 s.
-pub fn backoff(failures: u32) -> Duration {
+pub(crate) fn backoff(failures: u32) -> Duration {
     let doublings = failures.saturating_sub(1).min(5);
     Duration::from_secs(1u64 << doublings).min(MAX_BACKOFF)
 }
 
-/// Polls until a stop signal (returns 0) or until Telegram refuses the token (returns 1: no
-/// amount of retrying fixes a wrong token or API URL).
-pub async fn poll_until_stopped(app: Arc<App>) -> i32 {
+/// Why polling ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PollEnd {
+    /// SIGINT or SIGTERM.
+    Stopped,
+    /// Telegram refused the token or API URL: no amount of retrying fixes that.
+    TokenRefused,
+}
+
+/// Polls until a stop signal or until Telegram refuses the token.
+pub(crate) async fn poll_until_stopped(app: Arc<App>) -> PollEnd {
     let stop = stop_signal();
     tokio::pin!(stop);
     let mut offset: Option<i64> = None;
     let mut failures: u32 = 0;
     loop {
         let result = tokio::select! {
-            () = &mut stop => return 0,
+            () = &mut stop => return PollEnd::Stopped,
             result = app.telegram.get_updates(offset, app.config.poll_timeout_secs) => result,
         };
         let pause = match result {
@@ -57,7 +65,7 @@ pub async fn poll_until_stopped(app: Arc<App>) -> i32 {
                 eprintln!(
                     "hermes-bot: Telegram refused the token ({code} {description}); check TELEGRAM_BOT_TOKEN and TELEGRAM_API_URL"
                 );
-                return EXIT_FAILURE;
+                return PollEnd::TokenRefused;
             }
             Err(error) => {
                 failures += 1;
@@ -67,7 +75,7 @@ pub async fn poll_until_stopped(app: Arc<App>) -> i32 {
             }
         };
         tokio::select! {
-            () = &mut stop => return 0,
+            () = &mut stop => return PollEnd::Stopped,
             () = tokio::time::sleep(pause) => {}
         }
     }

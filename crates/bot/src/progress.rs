@@ -10,14 +10,14 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::api::{Telegram, TgError};
+use crate::api::{Telegram, TgError};
 
 /// At most one edit per this interval per message.
-pub const MIN_EDIT_INTERVAL: Duration = Duration::from_secs(2);
+pub(crate) const MIN_EDIT_INTERVAL: Duration = Duration::from_secs(2);
 
 /// The throttling decision, separate from the I/O so it can be tested without a server.
 #[derive(Debug, Clone, Default)]
-pub struct EditThrottle {
+pub(crate) struct EditThrottle {
     shown: Option<String>,
     pending: Option<String>,
     last_edit: Option<Instant>,
@@ -26,7 +26,7 @@ pub struct EditThrottle {
 
 impl EditThrottle {
     /// A message that currently shows `text`, just sent or edited at `now`.
-    pub fn showing(text: String, now: Instant) -> Self {
+    pub(crate) fn showing(text: String, now: Instant) -> Self {
         Self {
             shown: Some(text),
             pending: None,
@@ -36,7 +36,7 @@ impl EditThrottle {
     }
 
     /// Offers a new text; returns it when it should be sent now, else keeps it pending.
-    pub fn offer(&mut self, text: String, now: Instant) -> Option<String> {
+    pub(crate) fn offer(&mut self, text: String, now: Instant) -> Option<String> {
         if self.shown.as_deref() == Some(text.as_str()) {
             self.pending = None;
             return None;
@@ -46,7 +46,7 @@ impl EditThrottle {
     }
 
     /// The pending text if the interval has passed.
-    pub fn take_due(&mut self, now: Instant) -> Option<String> {
+    pub(crate) fn take_due(&mut self, now: Instant) -> Option<String> {
         match self.next_allowed() {
             Some(at) if now < at => None,
             _ => self.pending.take(),
@@ -54,7 +54,7 @@ impl EditThrottle {
     }
 
     /// When the pending text may be sent; `None` when nothing is pending.
-    pub fn due_at(&self) -> Option<Instant> {
+    pub(crate) fn due_at(&self) -> Option<Instant> {
         self.pending.as_ref()?;
         Some(self.next_allowed().unwrap_or_else(Instant::now))
     }
@@ -67,13 +67,13 @@ impl EditThrottle {
         }
     }
 
-    pub fn record_sent(&mut self, text: String, now: Instant) {
+    pub(crate) fn record_sent(&mut self, text: String, now: Instant) {
         self.shown = Some(text);
         self.last_edit = Some(now);
     }
 
     /// Flood control: put `text` back and edit nothing before `now + wait`.
-    pub fn record_flood(&mut self, text: String, now: Instant, wait: Duration) {
+    pub(crate) fn record_flood(&mut self, text: String, now: Instant, wait: Duration) {
         if self.pending.is_none() {
             self.pending = Some(text);
         }
@@ -82,16 +82,16 @@ impl EditThrottle {
 }
 
 /// A task's status message in a chat.
-pub struct StatusMessage {
+pub(crate) struct StatusMessage {
     telegram: Telegram,
-    pub chat_id: i64,
-    pub message_id: i32,
+    pub(crate) chat_id: i64,
+    pub(crate) message_id: i32,
     throttle: EditThrottle,
 }
 
 impl StatusMessage {
     /// Wraps a message that currently shows `text`.
-    pub fn new(telegram: Telegram, chat_id: i64, message_id: i32, text: String) -> Self {
+    pub(crate) fn new(telegram: Telegram, chat_id: i64, message_id: i32, text: String) -> Self {
         Self {
             telegram,
             chat_id,
@@ -101,19 +101,19 @@ impl StatusMessage {
     }
 
     /// Shows `text` now if allowed, else later through [`StatusMessage::flush_due`].
-    pub async fn show(&mut self, text: String) {
+    pub(crate) async fn show(&mut self, text: String) {
         if let Some(text) = self.throttle.offer(text, Instant::now()) {
             self.edit_now(text).await;
         }
     }
 
     /// When a pending text becomes due, for a `select!` timer.
-    pub fn due_at(&self) -> Option<Instant> {
+    pub(crate) fn due_at(&self) -> Option<Instant> {
         self.throttle.due_at()
     }
 
     /// Sends the pending text if its time has come.
-    pub async fn flush_due(&mut self) {
+    pub(crate) async fn flush_due(&mut self) {
         if let Some(text) = self.throttle.take_due(Instant::now()) {
             self.edit_now(text).await;
         }
@@ -121,7 +121,7 @@ impl StatusMessage {
 
     /// The final text: waits for the interval (and any flood wait), then edits, waiting out
     /// flood control, so the last state is always what the user ends up seeing.
-    pub async fn finish(&mut self, text: String) {
+    pub(crate) async fn finish(&mut self, text: String) {
         if self.throttle.offer(text.clone(), Instant::now()).is_none() {
             if let Some(at) = self.throttle.due_at() {
                 tokio::time::sleep_until(at).await;

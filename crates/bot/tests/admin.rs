@@ -1,6 +1,6 @@
 //! The admin's tools in `hermes-bot` (issue 13): `/cookies` (upload checked, written 0600,
 //! state without values), `/update` and the daily auto-update (with the `HERMES_PIP` stand-in
-//! `tests/fake-pip`), and the JavaScript runtime in `/ping`.
+//! `fixtures/fake-pip`), and the JavaScript runtime in `/ping`.
 #[allow(dead_code)]
 mod bot_support;
 
@@ -16,7 +16,7 @@ const JAR: &str = "# Netscape HTTP Cookie File\n\
     #HttpOnly_.youtube.com\tTRUE\t/\tTRUE\t2100000000\t__Secure-3PSID\tsecret-3psid\n";
 
 fn fake_pip() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fake-pip")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/fake-pip")
 }
 
 fn send_document(harness: &Harness, chat: i64, name: &str, bytes: &[u8], caption: &str) {

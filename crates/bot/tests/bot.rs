@@ -7,7 +7,7 @@ mod bot_support;
 use std::time::Duration;
 
 use bot_support::*;
-use hermes_bot::telegram::db::Db;
+use hermes_bot::db::Db;
 use hermes_testkit::media;
 use hermes_testkit::telegram::Fault;
 use serde_json::json;

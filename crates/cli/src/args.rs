@@ -6,16 +6,16 @@ use std::path::PathBuf;
 /// Download media with yt-dlp and ffmpeg through the Hermes worker.
 #[derive(Debug, Parser)]
 #[command(name = "hermes", version, propagate_version = true)]
-pub struct Cli {
+pub(crate) struct Cli {
     /// Print the worker's raw event stream as NDJSON on stdout (for scripts) instead of text.
     #[arg(long, global = true)]
-    pub json: bool,
+    pub(crate) json: bool,
     #[command(subcommand)]
-    pub command: Command,
+    pub(crate) command: Command,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Download one video, or its audio with --audio.
     Download(DownloadArgs),
     /// Download a playlist into ZIP archive(s) (audio unless --video).
@@ -47,57 +47,57 @@ pub enum Command {
 }
 
 #[derive(Debug, Args)]
-pub struct DownloadArgs {
-    pub url: String,
+pub(crate) struct DownloadArgs {
+    pub(crate) url: String,
     /// Extract the audio (default format mp3). Put it after the URL when giving no format.
     #[arg(long, value_name = "FORMAT", num_args = 0..=1, default_missing_value = "mp3")]
-    pub audio: Option<AudioChoice>,
+    pub(crate) audio: Option<AudioChoice>,
     /// A yt-dlp format selector, e.g. "bestvideo[height<=720]+bestaudio" or an id from `formats`.
     #[arg(long, value_name = "SEL")]
-    pub format: Option<String>,
+    pub(crate) format: Option<String>,
     #[command(flatten)]
-    pub out: OutArgs,
+    pub(crate) out: OutArgs,
 }
 
 #[derive(Debug, Args)]
-pub struct PlaylistArgs {
-    pub url: String,
+pub(crate) struct PlaylistArgs {
+    pub(crate) url: String,
     /// Download only the first N items.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
-    pub limit: Option<u32>,
+    pub(crate) limit: Option<u32>,
     /// Keep the videos instead of extracting audio.
     #[arg(long)]
-    pub video: bool,
+    pub(crate) video: bool,
     /// Split the ZIP into parts of at most N MB.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
-    pub zip_mb: Option<u64>,
+    pub(crate) zip_mb: Option<u64>,
     #[command(flatten)]
-    pub out: OutArgs,
+    pub(crate) out: OutArgs,
 }
 
 #[derive(Debug, Args)]
-pub struct SearchArgs {
-    pub query: String,
+pub(crate) struct SearchArgs {
+    pub(crate) query: String,
     /// Number of results (1-20).
     #[arg(short = 'n', long = "limit", value_name = "N", default_value_t = 5,
           value_parser = clap::value_parser!(u32).range(1..=20))]
-    pub count: u32,
+    pub(crate) count: u32,
     /// Download result K (1-based) as mp3.
     #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(1..))]
-    pub pick: Option<u32>,
+    pub(crate) pick: Option<u32>,
     #[command(flatten)]
-    pub out: OutArgs,
+    pub(crate) out: OutArgs,
 }
 
 #[derive(Debug, Args)]
-pub struct OutArgs {
+pub(crate) struct OutArgs {
     /// Directory for the downloaded files.
     #[arg(long, value_name = "DIR", default_value = "./downloads")]
-    pub out: PathBuf,
+    pub(crate) out: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum CacheAction {
+pub(crate) enum CacheAction {
     /// Entry counts, hit/miss counters and TTL.
     Stats,
     /// Remove expired entries.
@@ -106,7 +106,7 @@ pub enum CacheAction {
 
 /// The audio formats offered on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum AudioChoice {
+pub(crate) enum AudioChoice {
     Mp3,
     M4a,
     Opus,

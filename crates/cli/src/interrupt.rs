@@ -3,13 +3,13 @@
 //! leaving a half-written file behind.
 use tokio::signal::unix::{signal, Signal, SignalKind};
 
-pub struct Interrupts {
+pub(crate) struct Interrupts {
     interrupt: Signal,
     terminate: Signal,
 }
 
 impl Interrupts {
-    pub fn install() -> std::io::Result<Self> {
+    pub(crate) fn install() -> std::io::Result<Self> {
         Ok(Interrupts {
             interrupt: signal(SignalKind::interrupt())?,
             terminate: signal(SignalKind::terminate())?,
@@ -17,7 +17,7 @@ impl Interrupts {
     }
 
     /// Waits for the next signal and returns the exit code it calls for (128 + signal number).
-    pub async fn recv(&mut self) -> u8 {
+    pub(crate) async fn recv(&mut self) -> u8 {
         tokio::select! {
             _ = self.interrupt.recv() => 128 + nix::sys::signal::Signal::SIGINT as u8,
             _ = self.terminate.recv() => 128 + nix::sys::signal::Signal::SIGTERM as u8,

@@ -4,67 +4,31 @@
 //! Exit codes: 0 done, 1 error (the worker's error code on stderr), 2 usage (clap's default),
 //! 130 interrupted by Ctrl-C (143 for SIGTERM) after the task was cancelled in the worker.
 mod args;
+mod columns;
 mod commands;
+mod error;
 mod interrupt;
+mod output_dir;
+mod session;
 mod ui;
+mod worker_setup;
 
-use args::Cli;
-use clap::Parser;
-use hermes_bot::client::{ClientError, WorkerClient, WorkerConfig};
-use hermes_protocol::ErrorCode;
+use std::path::Path;
 use std::process::ExitCode;
-use thiserror::Error;
+
+use clap::Parser;
+use hermes_host::client::{WorkerClient, WorkerConfig};
+
+use args::{Cli, Command};
+use error::CliError;
+use output_dir::{prepare_output_dir, requested_output_dir, required};
+use session::Session;
 
 /// `HERMES_LOG` sets the log filter (tracing `EnvFilter` syntax); warnings only by default so
 /// the progress bar stays readable.
 const LOG_ENV: &str = "HERMES_LOG";
 
-#[derive(Debug, Error)]
-pub enum CliError {
-    #[error("error [{code}]: {message}")]
-    Worker { code: ErrorCode, message: String },
-    #[error("error: {0}")]
-    Client(ClientError),
-    #[error("error: {0}")]
-    Usage(String),
-    #[error("error: {context}: {source}")]
-    Io {
-        context: String,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("interrupted: the task was cancelled")]
-    Interrupted { exit_code: u8 },
-    #[error("error: {0}")]
-    Toolchain(#[from] hermes_bot::toolchain::ToolchainError),
-}
-
-impl CliError {
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            CliError::Worker { .. } | CliError::Client(_) | CliError::Io { .. } | CliError::Toolchain(_) => 1,
-            CliError::Usage(_) => 2,
-            CliError::Interrupted { exit_code } => *exit_code,
-        }
-    }
-
-    pub fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> CliError {
-        let context = context.into();
-        move |source| CliError::Io { context, source }
-    }
-}
-
-impl From<ClientError> for CliError {
-    /// A worker error reaching us through the client reads the same as one from an event.
-    fn from(error: ClientError) -> Self {
-        match error {
-            ClientError::Worker { code, message } => CliError::Worker { code, message },
-            other => CliError::Client(other),
-        }
-    }
-}
-
-pub fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
@@ -85,22 +49,36 @@ pub fn main() -> ExitCode {
 }
 
 async fn execute(cli: Cli) -> Result<(), CliError> {
-    if let args::Command::UpdateYtdlp { rollback } = cli.command {
+    if let Command::UpdateYtdlp { rollback } = cli.command {
         // No worker: this changes the yt-dlp workers run.
-        return commands::update_ytdlp(rollback).await;
+        return commands::update_ytdlp::run(rollback).await;
     }
     let mut interrupts = interrupt::Interrupts::install().map_err(CliError::io("cannot catch Ctrl-C"))?;
-    let out_dir = match commands::requested_output_dir(&cli.command) {
-        Some(dir) => Some(commands::prepare_output_dir(dir)?),
+    let out_dir = match requested_output_dir(&cli.command) {
+        Some(dir) => Some(prepare_output_dir(dir)?),
         None => None,
     };
-    let config = commands::worker_config(WorkerConfig::locate()?, out_dir.as_deref());
+    let config = worker_setup::worker_config(WorkerConfig::locate()?, out_dir.as_deref());
     let client = WorkerClient::spawn(config)?;
-    let mut session = commands::Session::new(&client, ui::Ui::new(cli.json), &mut interrupts);
-    let result = session.dispatch(&cli.command, out_dir.as_deref()).await;
+    let mut session = Session::new(&client, ui::Ui::new(cli.json), &mut interrupts);
+    let result = dispatch(&mut session, &cli.command, out_dir.as_deref()).await;
     session.finish();
     client.shutdown().await;
     result
+}
+
+/// One command, one file under `commands/`.
+async fn dispatch(session: &mut Session<'_>, command: &Command, out_dir: Option<&Path>) -> Result<(), CliError> {
+    match command {
+        Command::Download(args) => commands::download::run(session, args, required(out_dir)?).await,
+        Command::Playlist(args) => commands::playlist::run(session, args, required(out_dir)?).await,
+        Command::Search(args) => commands::search::run(session, args, out_dir).await,
+        Command::Info { url } => commands::info::run(session, url).await,
+        Command::Formats { url, audio } => commands::formats::run(session, url, *audio).await,
+        Command::Health => commands::health::run(session).await,
+        Command::Cache { action } => commands::cache::run(session, action).await,
+        Command::UpdateYtdlp { rollback } => commands::update_ytdlp::run(*rollback).await,
+    }
 }
 
 fn init_tracing() {

@@ -1,7 +1,7 @@
 //! What `hermes` shows while a task runs: an indicatif progress bar on stderr fed by the worker's
 //! `progress` events (percent, speed and ETA as the worker reports them), or, with `--json`, every
 //! raw event as one NDJSON line on stdout. Final results are printed by the commands.
-use hermes_bot::render::{format_eta, render_status, StatusView};
+use hermes_host::render::{format_eta, render_status, StatusView};
 use hermes_protocol::{to_json_line, Event, ProgressData, Response};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::Write;
@@ -11,7 +11,7 @@ const BAR_TEMPLATE: &str = "{spinner:.cyan} {prefix:.bold} [{bar:30.cyan/blue}] 
 const SPINNER_TEMPLATE: &str = "{spinner:.cyan} {prefix:.bold} {wide_msg}";
 const TICK: Duration = Duration::from_millis(120);
 
-pub struct Ui {
+pub(crate) struct Ui {
     json: bool,
     bar: Option<ProgressBar>,
     /// Paths already printed as they arrived (`progress` events with a finished `file`), so the
@@ -20,17 +20,17 @@ pub struct Ui {
 }
 
 impl Ui {
-    pub fn new(json: bool) -> Self {
+    pub(crate) fn new(json: bool) -> Self {
         Ui { json, bar: None, printed: Vec::new() }
     }
 
-    pub fn json(&self) -> bool {
+    pub(crate) fn json(&self) -> bool {
         self.json
     }
 
     /// Starts the live display of one task: a percent bar for downloads, a spinner for look-ups.
     /// Nothing is drawn in JSON mode or when stderr is not a terminal (indicatif hides itself).
-    pub fn start(&mut self, label: &str, with_percent: bool) {
+    pub(crate) fn start(&mut self, label: &str, with_percent: bool) {
         self.clear();
         if self.json {
             return;
@@ -49,23 +49,28 @@ impl Ui {
     }
 
     /// Shows one event of the running task.
-    pub fn event(&mut self, response: &Response) {
+    pub(crate) fn event(&mut self, response: &Response) {
         if self.json {
             print_stdout(&to_json_line(response));
             return;
         }
-        if response.event == Event::Progress {
-            if let Some(bar) = &self.bar {
-                show_progress(bar, response);
-            }
-            if let Some(file) = response.payload::<ProgressData>().ok().and_then(|data| data.file) {
-                self.print_path(&file.path);
-            }
+        if response.event != Event::Progress {
+            return;
+        }
+        let Ok(progress) = response.payload::<ProgressData>() else {
+            return;
+        };
+        if let Some(bar) = &self.bar {
+            bar.set_position(u64::from(progress.percent.min(100)));
+            bar.set_message(progress_message(&StatusView::from_progress(&progress)));
+        }
+        if let Some(file) = &progress.file {
+            self.print_path(&file.path);
         }
     }
 
     /// Prints a finished file's path on stdout (above the bar), once.
-    pub fn print_path(&mut self, path: &str) {
+    pub(crate) fn print_path(&mut self, path: &str) {
         if self.json || path.is_empty() || self.printed.iter().any(|p| p == path) {
             return;
         }
@@ -77,33 +82,23 @@ impl Ui {
     }
 
     /// Leaves a last message where the bar was (e.g. "cancelling…").
-    pub fn abandon(&mut self, message: &str) {
+    pub(crate) fn abandon(&mut self, message: &str) {
         if let Some(bar) = self.bar.take() {
             bar.abandon_with_message(message.to_owned());
         }
     }
 
     /// Removes the bar so results print on a clean screen.
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
     }
 }
 
-fn show_progress(bar: &ProgressBar, response: &Response) {
-    let data: ProgressData = response.payload().unwrap_or_default();
-    let status = response.data.get("status").and_then(|s| s.as_str()).unwrap_or_default();
-    // The protocol sends eta 0 when it is unknown.
-    let eta = (data.eta > 0).then_some(data.eta);
-    let view = StatusView::from_progress(status, data.percent, &data.speed, eta);
-    bar.set_position(u64::from(data.percent.min(100)));
-    bar.set_message(progress_message(&view));
-}
-
 /// The text beside the bar: `1.2MB/s · ETA 45s` while downloading (the bar itself shows the
 /// percent), the shared status line from `render` for the other phases.
-pub fn progress_message(view: &StatusView) -> String {
+pub(crate) fn progress_message(view: &StatusView) -> String {
     match view {
         StatusView::Downloading { speed, eta_secs, .. } => {
             let mut parts: Vec<String> = Vec::new();
@@ -116,14 +111,14 @@ pub fn progress_message(view: &StatusView) -> String {
 }
 
 /// Writes to stdout, ignoring a closed pipe (`hermes --json ... | head -1` must not panic).
-pub fn print_stdout(text: &str) {
+pub(crate) fn print_stdout(text: &str) {
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(text.as_bytes());
     let _ = stdout.flush();
 }
 
 /// Like [`print_stdout`], adding the newline.
-pub fn println_stdout(line: &str) {
+pub(crate) fn println_stdout(line: &str) {
     print_stdout(&format!("{line}\n"));
 }
 

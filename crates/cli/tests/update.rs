@@ -10,8 +10,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::Command;
 
-/// The `HERMES_PIP` stand-in (shared with the bot tests).
-const INSTALLER: &str = include_str!("fake-pip");
+/// The `HERMES_PIP` stand-in (`fixtures/fake-pip`, shared with the bot tests).
+const INSTALLER: &str = include_str!("../../../fixtures/fake-pip");
 
 struct Home {
     dir: tempfile::TempDir,

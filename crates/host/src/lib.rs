@@ -1,8 +1,10 @@
-//! Hermes host side: the worker client, the TaskQueue, progress rendering and link detection,
-//! shared by the `hermes-bot` Telegram binary and the `hermes` terminal CLI.
+//! Hermes host side, shared by every front end (the `hermes` terminal CLI, the `hermes-bot`
+//! Telegram bot): the supervised worker client, the TaskQueue, progress rendering, link detection
+//! and the managed yt-dlp toolchain. No Telegram, no terminal UI.
 pub mod client;
 pub mod links;
 pub mod render;
 pub mod task_queue;
-pub mod telegram;
+#[cfg(any(test, feature = "test-support"))]
+pub mod test_support;
 pub mod toolchain;

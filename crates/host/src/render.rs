@@ -3,23 +3,25 @@
 //! Everything here is pure string formatting so the bot and the CLI show exactly the same
 //! status lines, and so the formats can be pinned by table-driven tests.
 
+use hermes_protocol::{HealthOk, ProgressData, ProgressStatus};
+
 use crate::task_queue::{TaskSnapshot, TaskState};
 
 /// Number of cells in the progress bar; each cell stands for 10 %.
-pub const BAR_CELLS: usize = 10;
+const BAR_CELLS: usize = 10;
 const FILLED_CELL: char = '▓';
 const EMPTY_CELL: char = '░';
 const SEPARATOR: &str = " · ";
 /// Failure messages come from yt-dlp and the internet; a Telegram message caps at 4096 chars,
 /// so a status line only ever carries the head of the message.
-pub const MAX_FAILURE_MESSAGE_CHARS: usize = 200;
+const MAX_FAILURE_MESSAGE_CHARS: usize = 200;
 
 /// Renders `▓▓▓▓▓▓░░░░ 60% · 1.2MB/s · ETA 45s`.
 ///
 /// `percent` above 100 is clamped to 100 (the worker never sends more, but a buggy or
 /// foreign worker must not make the bar overflow). The speed part is left out when the
 /// speed is unknown (`None`, empty or blank) and the ETA part when `eta_secs` is `None`.
-pub fn render_progress(percent: u8, speed: Option<&str>, eta_secs: Option<u64>) -> String {
+fn render_progress(percent: u8, speed: Option<&str>, eta_secs: Option<u64>) -> String {
     let percent = percent.min(100);
     let mut line = progress_bar(percent);
     line.push_str(&format!(" {percent}%"));
@@ -52,9 +54,38 @@ fn known_speed(speed: Option<&str>) -> Option<&str> {
 /// Formats a remaining time compactly, keeping two units at most so the line stays short:
 /// `45s`, `3m 05s`, `1h 02m`. Hours are not rolled into days: a download that long is rare
 /// and `27h 46m` reads fine.
+pub fn format_eta(secs: u64) -> String {
+    const MINUTE: u64 = 60;
+    const HOUR: u64 = 60 * MINUTE;
+    if secs < MINUTE {
+        format!("{secs}s")
+    } else if secs < HOUR {
+        format!("{}m {:02}s", secs / MINUTE, secs % MINUTE)
+    } else {
+        format!("{}h {:02}m", secs / HOUR, (secs % HOUR) / MINUTE)
+    }
+}
+
+/// A media duration as a clock: `3:05`, `1:02:03`.
+pub fn format_clock(secs: u64) -> String {
+    if secs >= 3600 {
+        format!("{}:{:02}:{:02}", secs / 3600, (secs % 3600) / 60, secs % 60)
+    } else {
+        format!("{}:{:02}", secs / 60, secs % 60)
+    }
+}
+
+/// `text` cut to `max` characters on a char boundary, with an ellipsis when cut.
+pub fn shorten(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text.to_owned(),
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+    }
+}
+
 /// The JavaScript side of yt-dlp for `hermes health` and `/ping`:
 /// `deno 2.9.8 · yt-dlp-ejs 0.8.0`, or what is missing and what to run about it.
-pub fn js_support_text(health: &hermes_protocol::HealthOk) -> String {
+pub fn js_support_text(health: &HealthOk) -> String {
     let runtime = health.js_runtime.as_ref().map(|r| format!("{} {}", r.name, r.version));
     let ejs = health.ejs.as_deref().map(|v| format!("yt-dlp-ejs {v}"));
     match (runtime, ejs) {
@@ -67,17 +98,6 @@ pub fn js_support_text(health: &hermes_protocol::HealthOk) -> String {
     }
 }
 
-pub fn format_eta(secs: u64) -> String {
-    const MINUTE: u64 = 60;
-    const HOUR: u64 = 60 * MINUTE;
-    if secs < MINUTE {
-        format!("{secs}s")
-    } else if secs < HOUR {
-        format!("{}m {:02}s", secs / MINUTE, secs % MINUTE)
-    } else {
-        format!("{}h {:02}m", secs / HOUR, (secs % HOUR) / MINUTE)
-    }
-}
 
 /// What a status line shows: one variant per phase a task goes through, independent of where
 /// the information came from (a worker `progress` event, a [`TaskSnapshot`], a final event).
@@ -107,23 +127,26 @@ pub enum StatusView {
 }
 
 impl StatusView {
-    /// Maps a worker `progress` event (its `status` string plus numbers) to a view.
+    /// Maps the data of a worker `progress` event to a view. The protocol sends `eta` 0 when it
+    /// is unknown.
     ///
     /// Unknown statuses fall back to the download bar: every progress event carries a
     /// percent, so showing it is more useful than hiding a status we do not know yet.
-    pub fn from_progress(status: &str, percent: u8, speed: &str, eta_secs: Option<u64>) -> Self {
-        match status {
-            "preparing" | "searching" => Self::Preparing,
-            "processing" => Self::Processing,
-            "converting" => Self::Converting,
-            "retrying" => Self::Retrying,
-            "zipping" => Self::Zipping,
-            "completed" => Self::Completed,
-            _ => Self::Downloading {
-                percent,
-                speed: known_speed(Some(speed)).map(str::to_owned),
-                eta_secs,
-            },
+    pub fn from_progress(progress: &ProgressData) -> Self {
+        match progress.status {
+            ProgressStatus::Preparing | ProgressStatus::Searching => Self::Preparing,
+            ProgressStatus::Processing => Self::Processing,
+            ProgressStatus::Converting => Self::Converting,
+            ProgressStatus::Retrying => Self::Retrying,
+            ProgressStatus::Zipping => Self::Zipping,
+            ProgressStatus::Completed => Self::Completed,
+            ProgressStatus::Downloading | ProgressStatus::DownloadingPlaylist | ProgressStatus::Other => {
+                Self::Downloading {
+                    percent: progress.percent,
+                    speed: known_speed(Some(&progress.speed)).map(str::to_owned),
+                    eta_secs: (progress.eta > 0).then_some(progress.eta),
+                }
+            }
         }
     }
 }
@@ -181,11 +204,7 @@ pub fn render_status(state: &StatusView) -> String {
 /// boundary (an ellipsis marks the cut). `None` when there is nothing to show.
 fn failure_summary(message: &str) -> Option<String> {
     let line = message.lines().map(str::trim).find(|l| !l.is_empty())?;
-    let mut chars = line.char_indices();
-    match chars.nth(MAX_FAILURE_MESSAGE_CHARS) {
-        None => Some(line.to_owned()),
-        Some((cut, _)) => Some(format!("{}…", &line[..cut])),
-    }
+    Some(shorten(line, MAX_FAILURE_MESSAGE_CHARS))
 }
 
 #[cfg(test)]
@@ -325,6 +344,12 @@ mod tests {
     }
 
     #[test]
+    fn shortened_text() {
+        assert_eq!(shorten("héllo", 10), "héllo");
+        assert_eq!(shorten("héllo wörld", 5), "héllo…");
+    }
+
+    #[test]
     fn long_failure_message_is_cut_on_a_char_boundary() {
         let message = "é".repeat(MAX_FAILURE_MESSAGE_CHARS + 50);
         let line = render_status(&StatusView::Failed { message });
@@ -368,6 +393,12 @@ mod tests {
         assert_eq!(view_of("done"), "🚫 Cancelled");
     }
 
+    /// `progress` data as the worker sends it (`eta` 0: unknown).
+    fn progress(status: &str, percent: u8, speed: &str, eta: u64) -> ProgressData {
+        let data = serde_json::json!({ "status": status, "percent": percent, "speed": speed, "eta": eta });
+        serde_json::from_value(data).expect("progress data")
+    }
+
     #[test]
     fn worker_progress_statuses_map_to_views() {
         let cases: Vec<(&str, StatusView)> = vec![
@@ -405,13 +436,13 @@ mod tests {
         ];
         for (status, expected) in cases {
             assert_eq!(
-                StatusView::from_progress(status, 42, "2MB/s", Some(7)),
+                StatusView::from_progress(&progress(status, 42, "2MB/s", 7)),
                 expected,
                 "{status}"
             );
         }
         assert_eq!(
-            StatusView::from_progress("downloading", 0, "", None),
+            StatusView::from_progress(&progress("downloading", 0, "", 0)),
             StatusView::Downloading {
                 percent: 0,
                 speed: None,

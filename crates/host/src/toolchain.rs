@@ -29,11 +29,11 @@ use std::process::Stdio;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use thiserror::Error;
 
-pub const HOME_VAR: &str = "HERMES_HOME";
-pub const INSTALLER_VAR: &str = "HERMES_PIP";
-pub const EXTRA_PACKAGES_VAR: &str = "YTDLP_EXTRA_PACKAGES";
+const HOME_VAR: &str = "HERMES_HOME";
+const INSTALLER_VAR: &str = "HERMES_PIP";
+const EXTRA_PACKAGES_VAR: &str = "YTDLP_EXTRA_PACKAGES";
 /// What every environment gets.
-pub const PACKAGES: [&str; 2] = ["yt-dlp[default]", "deno"];
+const PACKAGES: [&str; 2] = ["yt-dlp[default]", "deno"];
 /// pip resolving and downloading yt-dlp and Deno (~100 MB) takes ~45 s here; a stuck one is
 /// stopped rather than holding the update lock forever.
 const INSTALL_TIMEOUT: Duration = Duration::from_secs(15 * 60);
@@ -122,7 +122,7 @@ impl Toolchain {
     }
 
     /// The yt-dlp version of the environment in use, if there is one that runs.
-    pub async fn current_version(&self) -> Option<String> {
+    async fn current_version(&self) -> Option<String> {
         ytdlp_version(&self.venv()).await.ok()
     }
 

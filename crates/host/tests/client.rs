@@ -1,7 +1,7 @@
 //! `WorkerClient` against the real `hermes-worker`, real yt-dlp and media served on 127.0.0.1:
 //! routing under concurrency, crash supervision (SIGKILL mid-download → `WORKER_CRASHED` at once,
 //! then a respawned worker), shutdown, and a router that survives garbage.
-use hermes_bot::client::{
+use hermes_host::client::{
     Backoff, ClientError, EventStream, RouteOutcome, Router, WorkerClient, WorkerConfig,
 };
 use hermes_protocol::{
@@ -15,9 +15,13 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
-/// `hermes-worker` beside this package's binaries (see `hermes_testkit::bins`).
+/// `hermes-worker` from this test's target directory (see `hermes_testkit::bins`). A library has
+/// no `CARGO_BIN_EXE_*`: the test binary runs from `<target>/<profile>/deps/`, and the worker
+/// is built into `<target>/<profile>/`, the directory `deps` is in.
 fn worker_bin() -> PathBuf {
-    hermes_testkit::bins::worker_binary_beside(Path::new(env!("CARGO_BIN_EXE_hermes")))
+    let test_exe = std::env::current_exe().expect("the test binary's path");
+    let deps = test_exe.parent().expect("the test binary's directory");
+    hermes_testkit::bins::worker_binary_beside(deps)
 }
 
 /// A worker confined to a temporary directory: downloads, SQLite cache and cwd.

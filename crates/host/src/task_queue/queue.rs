@@ -21,13 +21,11 @@ use std::time::Instant;
 use thiserror::Error;
 use tokio::sync::oneshot;
 
-pub const DEFAULT_MAX_CONCURRENT: usize = 3;
-pub const DEFAULT_MAX_PER_CHAT: usize = 2;
-pub const MAX_CONCURRENT_VAR: &str = "MAX_CONCURRENT_TASKS";
-pub const MAX_PER_CHAT_VAR: &str = "MAX_TASKS_PER_CHAT";
+use super::limits::{QueueConfigError, QueueLimits};
+
 /// Finished tasks stay visible (status, duplicate detection) until this many newer tasks have
 /// finished; the queue must not grow without bound in a long-running bot.
-pub const FINISHED_HISTORY_LIMIT: usize = 100;
+const FINISHED_HISTORY_LIMIT: usize = 100;
 
 /// Called with the task id when a *running* task is cancelled, so the owner can send the
 /// worker a `cancel` request. It runs after the queue's lock is released, so it may call back
@@ -69,12 +67,6 @@ pub enum QueueError {
     NotQueued { task_id: String, state: TaskState },
     #[error("task {0} is already waiting for a slot")]
     AlreadyWaiting(String),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum QueueConfigError {
-    #[error("{var}={value:?} is not a valid task limit (expected a whole number >= 1)")]
-    InvalidLimit { var: &'static str, value: String },
 }
 
 /// A point-in-time copy of one task, for status messages and listings.
@@ -151,24 +143,23 @@ impl TaskQueue {
         }
     }
 
-    /// Reads `MAX_CONCURRENT_TASKS` (default 3) and `MAX_TASKS_PER_CHAT` (default 2). Unset or
-    /// blank means the default; anything that is not an integer >= 1 is an error naming the
-    /// variable, so a typo in the deployment is reported instead of silently ignored.
+    /// A queue with the limits the environment sets (see the `limits` module).
     pub fn from_env() -> Result<Self, QueueConfigError> {
         Self::from_lookup(|name| std::env::var_os(name))
     }
 
-    fn from_lookup(lookup: impl Fn(&str) -> Option<OsString>) -> Result<Self, QueueConfigError> {
-        let max_concurrent = read_limit(&lookup, MAX_CONCURRENT_VAR, DEFAULT_MAX_CONCURRENT)?;
-        let max_per_chat = read_limit(&lookup, MAX_PER_CHAT_VAR, DEFAULT_MAX_PER_CHAT)?;
-        Ok(Self::new(max_concurrent, max_per_chat))
+    pub(super) fn from_lookup(lookup: impl Fn(&str) -> Option<OsString>) -> Result<Self, QueueConfigError> {
+        let limits = QueueLimits::from_lookup(lookup)?;
+        Ok(Self::new(limits.max_concurrent, limits.max_per_chat))
     }
 
-    pub fn max_concurrent(&self) -> usize {
+    #[cfg(test)]
+    pub(super) fn max_concurrent(&self) -> usize {
         self.max_concurrent
     }
 
-    pub fn max_per_chat(&self) -> usize {
+    #[cfg(test)]
+    pub(super) fn max_per_chat(&self) -> usize {
         self.max_per_chat
     }
 
@@ -352,7 +343,8 @@ impl TaskQueue {
     }
 
     /// Every tracked task (queued, running, and recent finished ones) in enqueue order.
-    pub fn snapshot(&self) -> Vec<TaskSnapshot> {
+    #[cfg(test)]
+    fn snapshot(&self) -> Vec<TaskSnapshot> {
         self.snapshot_where(|_| true)
     }
 
@@ -495,30 +487,6 @@ impl Drop for AbandonOnDrop<'_> {
         if self.armed {
             self.queue.abandon_wait(self.task_id);
         }
-    }
-}
-
-fn read_limit(
-    lookup: &impl Fn(&str) -> Option<OsString>,
-    var: &'static str,
-    default: usize,
-) -> Result<usize, QueueConfigError> {
-    let Some(raw) = lookup(var) else {
-        return Ok(default);
-    };
-    let value = raw
-        .into_string()
-        .map_err(|raw| QueueConfigError::InvalidLimit {
-            var,
-            value: raw.to_string_lossy().into_owned(),
-        })?;
-    let trimmed = value.trim();
-    if trimmed.is_empty() {
-        return Ok(default);
-    }
-    match trimmed.parse::<usize>() {
-        Ok(limit) if limit >= 1 => Ok(limit),
-        _ => Err(QueueConfigError::InvalidLimit { var, value }),
     }
 }
 
@@ -955,72 +923,4 @@ mod tests {
         assert_eq!((q.max_concurrent(), q.max_per_chat()), (1, 1));
     }
 
-    fn lookup_from(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<OsString> {
-        let vars: Vec<(String, OsString)> = vars
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), OsString::from(v)))
-            .collect();
-        move |name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
-    }
-
-    /// Environment variables given, then the expected (max_concurrent, max_per_chat).
-    type LimitCase<'a> = (&'a [(&'a str, &'a str)], (usize, usize));
-
-    #[test]
-    fn limits_come_from_environment_with_defaults() {
-        let cases: &[LimitCase] = &[
-            (&[], (3, 2)),
-            (&[(MAX_CONCURRENT_VAR, "5")], (5, 2)),
-            (&[(MAX_PER_CHAT_VAR, " 1 ")], (3, 1)),
-            (
-                &[(MAX_CONCURRENT_VAR, "8"), (MAX_PER_CHAT_VAR, "4")],
-                (8, 4),
-            ),
-            (
-                &[(MAX_CONCURRENT_VAR, ""), (MAX_PER_CHAT_VAR, "  ")],
-                (3, 2),
-            ),
-        ];
-        for (vars, expected) in cases {
-            let q = TaskQueue::from_lookup(lookup_from(vars)).expect("valid config");
-            assert_eq!(
-                (q.max_concurrent(), q.max_per_chat()),
-                *expected,
-                "{vars:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn bad_limit_is_an_error_naming_the_variable() {
-        let cases: &[(&str, &str)] = &[
-            (MAX_CONCURRENT_VAR, "abc"),
-            (MAX_CONCURRENT_VAR, "0"),
-            (MAX_CONCURRENT_VAR, "-1"),
-            (MAX_PER_CHAT_VAR, "2.5"),
-            (MAX_PER_CHAT_VAR, "99999999999999999999999"),
-        ];
-        for (var, value) in cases {
-            let err =
-                TaskQueue::from_lookup(lookup_from(&[(var, value)])).expect_err("invalid config");
-            assert_eq!(
-                err,
-                QueueConfigError::InvalidLimit {
-                    var,
-                    value: (*value).to_owned()
-                }
-            );
-            assert!(err.to_string().contains(var), "{err}");
-        }
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn non_utf8_limit_is_an_error() {
-        use std::os::unix::ffi::OsStringExt;
-        let lookup =
-            |name: &str| (name == MAX_PER_CHAT_VAR).then(|| OsString::from_vec(vec![b'3', 0xff]));
-        let err = TaskQueue::from_lookup(lookup).expect_err("invalid config");
-        assert!(err.to_string().contains(MAX_PER_CHAT_VAR), "{err}");
-    }
 }
