@@ -32,11 +32,20 @@ pub(crate) async fn cookies_command(app: &App, chat_id: i64, document: Option<&D
         reply(app, chat_id, &format!("🍪 Not installed: {error}.")).await;
         return;
     }
-    let bytes = match app.telegram.download_file(&document.file_id, cookies::MAX_BYTES).await {
+    let bytes = match app
+        .telegram
+        .download_file(&document.file_id, cookies::MAX_BYTES)
+        .await
+    {
         Ok(bytes) => bytes,
         Err(error) => {
             tracing::warn!(%error, "cannot download the cookie file");
-            reply(app, chat_id, "🍪 Not installed: I could not download the file. Please send it again.").await;
+            reply(
+                app,
+                chat_id,
+                "🍪 Not installed: I could not download the file. Please send it again.",
+            )
+            .await;
             return;
         }
     };
@@ -45,7 +54,11 @@ pub(crate) async fn cookies_command(app: &App, chat_id: i64, document: Option<&D
         Ok(summary) => match cookies::write_atomically(path, &bytes) {
             Ok(()) => {
                 tracing::info!(path = %path.display(), cookies = summary.cookies, "cookie file replaced by the admin");
-                format!("🍪 Installed at {}: {}.\nThe next download uses them.", path.display(), cookies::summary_text(&summary))
+                format!(
+                    "🍪 Installed at {}: {}.\nThe next download uses them.",
+                    path.display(),
+                    cookies::summary_text(&summary)
+                )
             }
             Err(error) => {
                 tracing::warn!(path = %path.display(), %error, "cannot write the cookie file");
@@ -62,13 +75,25 @@ pub(crate) async fn update_command(app: Arc<App>, chat_id: i64, args: &str) {
         reply(&app, chat_id, ADMIN_ONLY).await;
         return;
     }
-    let rollback = args.split_whitespace().next().is_some_and(|word| word.eq_ignore_ascii_case("rollback"));
+    let rollback = args
+        .split_whitespace()
+        .next()
+        .is_some_and(|word| word.eq_ignore_ascii_case("rollback"));
     let toolchain = Toolchain::from_env();
     if !rollback {
-        reply(&app, chat_id, "⏳ Installing the newest yt-dlp and Deno in a new environment (about a minute)…").await;
+        reply(
+            &app,
+            chat_id,
+            "⏳ Installing the newest yt-dlp and Deno in a new environment (about a minute)…",
+        )
+        .await;
     }
     tokio::spawn(async move {
-        let result = if rollback { toolchain.rollback().await } else { toolchain.update().await };
+        let result = if rollback {
+            toolchain.rollback().await
+        } else {
+            toolchain.update().await
+        };
         let text = match result {
             Ok(switch) => format!("✅ {}", switch.summary()),
             Err(error) => format!("⚠️ {error}"),
@@ -98,7 +123,10 @@ pub(crate) fn spawn_auto_update(app: Arc<App>) {
                 }
                 Err(error) => {
                     tracing::warn!(%error, "daily yt-dlp update failed");
-                    (format!("⚠️ Daily yt-dlp update failed: {error}"), Some(RETRY_FAILED_UPDATE))
+                    (
+                        format!("⚠️ Daily yt-dlp update failed: {error}"),
+                        Some(RETRY_FAILED_UPDATE),
+                    )
                 }
             };
             if let Some(admin) = app.config.admin_chat_id {
@@ -115,7 +143,11 @@ pub(crate) fn spawn_auto_update(app: Arc<App>) {
 /// day old; zero when there is none.
 fn due_in(toolchain: &Toolchain) -> Duration {
     let switched = std::fs::symlink_metadata(toolchain.venv()).and_then(|m| m.modified());
-    match switched.as_ref().ok().and_then(|at| SystemTime::now().duration_since(*at).ok()) {
+    match switched
+        .as_ref()
+        .ok()
+        .and_then(|at| SystemTime::now().duration_since(*at).ok())
+    {
         Some(age) => UPDATE_EVERY.saturating_sub(age),
         None if switched.is_ok() => UPDATE_EVERY,
         None => Duration::ZERO,

@@ -9,13 +9,12 @@ use std::time::Duration;
 use frankenstein::client_reqwest::Bot;
 use frankenstein::input_file::FileUpload;
 use frankenstein::methods::{
-    AnswerCallbackQueryParams, EditMessageCaptionParams, EditMessageTextParams, GetUpdatesParams, SendAudioParams,
-    SendDocumentParams, SendMessageParams, SendVideoParams, SetMyCommandsParams,
+    AnswerCallbackQueryParams, EditMessageCaptionParams, EditMessageTextParams, GetUpdatesParams,
+    SendAudioParams, SendDocumentParams, SendMessageParams, SendVideoParams, SetMyCommandsParams,
 };
 use frankenstein::types::AllowedUpdate;
 use frankenstein::types::{
-    BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Message,
-    ReplyMarkup,
+    BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Message, ReplyMarkup,
 };
 use frankenstein::updates::Update;
 use frankenstein::AsyncTelegramApi;
@@ -56,17 +55,15 @@ pub(crate) enum TgError {
 impl TgError {
     fn from_frankenstein(error: frankenstein::Error) -> TgError {
         match error {
-            frankenstein::Error::Api(response) => {
-                match response.parameters.and_then(|p| p.retry_after) {
-                    Some(secs) if response.error_code == 429 => {
-                        TgError::RetryAfter(Duration::from_secs(u64::from(secs)))
-                    }
-                    _ => TgError::Refused {
-                        code: response.error_code,
-                        description: response.description,
-                    },
+            frankenstein::Error::Api(response) => match response.parameters.and_then(|p| p.retry_after) {
+                Some(secs) if response.error_code == 429 => {
+                    TgError::RetryAfter(Duration::from_secs(u64::from(secs)))
                 }
-            }
+                _ => TgError::Refused {
+                    code: response.error_code,
+                    description: response.description,
+                },
+            },
             other => TgError::Transport(other.to_string()),
         }
     }
@@ -197,9 +194,7 @@ impl Telegram {
             .link_preview_options(no_preview())
             .maybe_reply_markup(markup.map(ReplyMarkup::InlineKeyboardMarkup))
             .build();
-        let response = self
-            .with_flood_retry(|| self.bot.send_message(&params))
-            .await?;
+        let response = self.with_flood_retry(|| self.bot.send_message(&params)).await?;
         Ok(response.result)
     }
 
@@ -222,13 +217,21 @@ impl Telegram {
     }
 
     /// Replaces the caption of a sent file (a ZIP part's "part i" once the count is known).
-    pub(crate) async fn edit_caption(&self, chat_id: i64, message_id: i32, caption: &str) -> Result<(), TgError> {
+    pub(crate) async fn edit_caption(
+        &self,
+        chat_id: i64,
+        message_id: i32,
+        caption: &str,
+    ) -> Result<(), TgError> {
         let params = EditMessageCaptionParams::builder()
             .chat_id(chat_id)
             .message_id(message_id)
             .caption(caption)
             .build();
-        match self.with_flood_retry(|| self.bot.edit_message_caption(&params)).await {
+        match self
+            .with_flood_retry(|| self.bot.edit_message_caption(&params))
+            .await
+        {
             Err(error) if error.is_not_modified() => Ok(()),
             other => other.map(drop),
         }
@@ -317,8 +320,7 @@ impl Telegram {
                     .maybe_performer(meta.performer.clone())
                     .maybe_duration(meta.duration)
                     .build();
-                self.with_retry(patience, || self.bot.send_audio(&params))
-                    .await?
+                self.with_retry(patience, || self.bot.send_audio(&params)).await?
             }
             SendMethod::Video => {
                 let params = SendVideoParams::builder()
@@ -328,8 +330,7 @@ impl Telegram {
                     .maybe_duration(meta.duration)
                     .supports_streaming(true)
                     .build();
-                self.with_retry(patience, || self.bot.send_video(&params))
-                    .await?
+                self.with_retry(patience, || self.bot.send_video(&params)).await?
             }
             SendMethod::Document => {
                 let params = SendDocumentParams::builder()
@@ -347,20 +348,43 @@ impl Telegram {
     /// The content of a file a user sent: `getFile`, then a download from the Bot API's file
     /// endpoint (`{base}/file/bot{token}/{file_path}`). More than `max_bytes` is refused.
     pub(crate) async fn download_file(&self, file_id: &str, max_bytes: u64) -> Result<Vec<u8>, TgError> {
-        let params = frankenstein::methods::GetFileParams::builder().file_id(file_id).build();
+        let params = frankenstein::methods::GetFileParams::builder()
+            .file_id(file_id)
+            .build();
         let file = self.with_flood_retry(|| self.bot.get_file(&params)).await?.result;
-        let too_large = |size: u64| TgError::Refused { code: 413, description: format!("the file is {size} bytes, over {max_bytes}") };
+        let too_large = |size: u64| TgError::Refused {
+            code: 413,
+            description: format!("the file is {size} bytes, over {max_bytes}"),
+        };
         if let Some(size) = file.file_size.filter(|size| *size > max_bytes) {
             return Err(too_large(size));
         }
-        let path = file.file_path.ok_or_else(|| TgError::Transport("getFile gave no file_path".to_owned()))?;
-        let (base, token) = self.bot.api_url.rsplit_once("/bot").ok_or_else(|| TgError::Transport("unexpected Bot API URL".to_owned()))?;
+        let path = file
+            .file_path
+            .ok_or_else(|| TgError::Transport("getFile gave no file_path".to_owned()))?;
+        let (base, token) = self
+            .bot
+            .api_url
+            .rsplit_once("/bot")
+            .ok_or_else(|| TgError::Transport("unexpected Bot API URL".to_owned()))?;
         let url = format!("{base}/file/bot{token}/{path}");
-        let response = self.bot.client.get(url).send().await.map_err(|e| TgError::Transport(e.to_string()))?;
+        let response = self
+            .bot
+            .client
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| TgError::Transport(e.to_string()))?;
         if !response.status().is_success() {
-            return Err(TgError::Refused { code: u64::from(response.status().as_u16()), description: "file download refused".to_owned() });
+            return Err(TgError::Refused {
+                code: u64::from(response.status().as_u16()),
+                description: "file download refused".to_owned(),
+            });
         }
-        let bytes = response.bytes().await.map_err(|e| TgError::Transport(e.to_string()))?;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| TgError::Transport(e.to_string()))?;
         if bytes.len() as u64 > max_bytes {
             return Err(too_large(bytes.len() as u64));
         }
@@ -391,9 +415,9 @@ impl Telegram {
             };
             let wait = match &error {
                 TgError::RetryAfter(wait) => *wait,
-                error if error.is_server_error() => {
-                    FIRST_SERVER_ERROR_PAUSE.saturating_mul(1 << attempt.min(5)).min(Duration::from_secs(30))
-                }
+                error if error.is_server_error() => FIRST_SERVER_ERROR_PAUSE
+                    .saturating_mul(1 << attempt.min(5))
+                    .min(Duration::from_secs(30)),
                 _ => return Err(error),
             };
             let allowed = match patience {
@@ -471,8 +495,7 @@ mod tests {
 
     #[test]
     fn flood_control_and_not_modified_are_recognised() {
-        let flood =
-            TgError::from_frankenstein(api_error(429, "Too Many Requests: retry after 3", Some(3)));
+        let flood = TgError::from_frankenstein(api_error(429, "Too Many Requests: retry after 3", Some(3)));
         assert!(matches!(flood, TgError::RetryAfter(d) if d == Duration::from_secs(3)));
         let not_modified = TgError::from_frankenstein(api_error(
             400,
@@ -503,9 +526,6 @@ mod tests {
         let markup = keyboard(vec![vec![("🎵 Audio".into(), "d:ABCDEFGHIJ:a".into())]]);
         let json = serde_json::to_value(&markup).expect("serialise");
         assert_eq!(json["inline_keyboard"][0][0]["text"], "🎵 Audio");
-        assert_eq!(
-            json["inline_keyboard"][0][0]["callback_data"],
-            "d:ABCDEFGHIJ:a"
-        );
+        assert_eq!(json["inline_keyboard"][0][0]["callback_data"], "d:ABCDEFGHIJ:a");
     }
 }

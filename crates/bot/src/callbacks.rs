@@ -431,10 +431,7 @@ mod tests {
         let just_before = t0 + FLOW_TTL - Duration::from_secs(1);
         assert_eq!(store.get_at(&key, 7, just_before), Ok(link("https://a")));
         assert_eq!(store.get_at(&key, 7, t0 + FLOW_TTL), Err(FlowMiss::Expired));
-        assert_eq!(
-            store.take_at(&key, 7, t0 + FLOW_TTL),
-            Err(FlowMiss::Expired)
-        );
+        assert_eq!(store.take_at(&key, 7, t0 + FLOW_TTL), Err(FlowMiss::Expired));
         assert_eq!(store.get_at("0123456789", 7, t0), Err(FlowMiss::Expired));
     }
 
@@ -444,11 +441,7 @@ mod tests {
         let t0 = Instant::now();
         store.insert_at(1, link("https://old"), t0);
         assert_eq!(store.len(), 1);
-        store.insert_at(
-            1,
-            link("https://new"),
-            t0 + FLOW_TTL + Duration::from_secs(1),
-        );
+        store.insert_at(1, link("https://new"), t0 + FLOW_TTL + Duration::from_secs(1));
         assert_eq!(store.len(), 1);
     }
 
@@ -467,15 +460,9 @@ mod tests {
     fn update_replaces_the_state_under_the_same_key() {
         let store = FlowStore::new();
         let key = store.insert(7, link("https://a"));
-        assert_eq!(
-            store.update(&key, 8, link("https://b")),
-            Err(FlowMiss::WrongChat)
-        );
+        assert_eq!(store.update(&key, 8, link("https://b")), Err(FlowMiss::WrongChat));
         store.update(&key, 7, link("https://b")).expect("same chat");
         assert_eq!(store.get(&key, 7), Ok(link("https://b")));
-        assert_eq!(
-            store.update("0123456789", 7, link("x")),
-            Err(FlowMiss::Expired)
-        );
+        assert_eq!(store.update("0123456789", 7, link("x")), Err(FlowMiss::Expired));
     }
 }

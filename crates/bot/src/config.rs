@@ -106,7 +106,11 @@ impl BotConfig {
                 .map(|url| url.trim_end_matches('/').to_owned())
                 .unwrap_or_else(|| DEFAULT_API_URL.to_owned()),
             upload_limit_mb: env.positive(UPLOAD_LIMIT_VAR, DEFAULT_UPLOAD_LIMIT_MB)?,
-            allowed_chat_ids: if public { Vec::new() } else { env.chat_ids(ALLOWED_CHATS_VAR)? },
+            allowed_chat_ids: if public {
+                Vec::new()
+            } else {
+                env.chat_ids(ALLOWED_CHATS_VAR)?
+            },
             public,
             admin_chat_id: env.chat_id(ADMIN_CHAT_VAR)?,
             download_dir: PathBuf::from(
@@ -122,18 +126,22 @@ impl BotConfig {
                     .min(50),
             )
             .unwrap_or(DEFAULT_POLL_TIMEOUT_SECS),
-            max_queued_per_chat: usize::try_from(
-                env.positive(MAX_QUEUED_VAR, DEFAULT_MAX_QUEUED_PER_CHAT)?,
-            )
-            .unwrap_or(usize::MAX),
+            max_queued_per_chat: usize::try_from(env.positive(MAX_QUEUED_VAR, DEFAULT_MAX_QUEUED_PER_CHAT)?)
+                .unwrap_or(usize::MAX),
             searches_per_chat_per_hour: u32::try_from(
                 env.positive(SEARCHES_PER_CHAT_VAR, DEFAULT_SEARCHES_PER_CHAT_PER_HOUR)?,
             )
             .unwrap_or(u32::MAX),
-            max_retry_wait_secs: env
-                .positive(MAX_RETRY_WAIT_VAR, DEFAULT_MAX_RETRY_WAIT_SECS)?,
-            cookie_file: PathBuf::from(env.text(COOKIE_FILE_VAR).unwrap_or_else(|| "./cookies.txt".to_owned())),
-            auto_update_daily: match env.text(AUTO_UPDATE_VAR).map(|v| v.to_ascii_lowercase()).as_deref() {
+            max_retry_wait_secs: env.positive(MAX_RETRY_WAIT_VAR, DEFAULT_MAX_RETRY_WAIT_SECS)?,
+            cookie_file: PathBuf::from(
+                env.text(COOKIE_FILE_VAR)
+                    .unwrap_or_else(|| "./cookies.txt".to_owned()),
+            ),
+            auto_update_daily: match env
+                .text(AUTO_UPDATE_VAR)
+                .map(|v| v.to_ascii_lowercase())
+                .as_deref()
+            {
                 None | Some("off" | "false" | "no" | "0") => false,
                 Some("daily") => true,
                 Some(other) => return Err(invalid(AUTO_UPDATE_VAR, other, "daily or off")),
@@ -175,11 +183,7 @@ impl Env<'_> {
     }
 
     /// Like `text`, but a non-UTF-8 value is an error rather than silently ignored.
-    fn strict_text(
-        &self,
-        var: &'static str,
-        expected: &'static str,
-    ) -> Result<Option<String>, ConfigError> {
+    fn strict_text(&self, var: &'static str, expected: &'static str) -> Result<Option<String>, ConfigError> {
         match (self.lookup)(var) {
             None => Ok(None),
             Some(value) => match value.to_str() {
@@ -231,10 +235,7 @@ impl Env<'_> {
         };
         text.split(|c: char| c == ',' || c.is_whitespace())
             .filter(|part| !part.is_empty())
-            .map(|part| {
-                part.parse::<i64>()
-                    .map_err(|_| invalid(var, &text, EXPECTED))
-            })
+            .map(|part| part.parse::<i64>().map_err(|_| invalid(var, &text, EXPECTED)))
             .collect()
     }
 }
@@ -262,10 +263,7 @@ mod tests {
             let err = config(vars).expect_err("token required");
             assert_eq!(err, ConfigError::MissingToken);
             let text = err.to_string();
-            assert!(
-                text.contains(TOKEN_VAR) && text.contains("BotFather"),
-                "{text}"
-            );
+            assert!(text.contains(TOKEN_VAR) && text.contains("BotFather"), "{text}");
         }
     }
 
@@ -285,7 +283,10 @@ mod tests {
             _ => None,
         })
         .unwrap();
-        assert!(public.public && public.is_chat_allowed(-42), "* makes a public bot");
+        assert!(
+            public.public && public.is_chat_allowed(-42),
+            "* makes a public bot"
+        );
         assert_eq!(c.admin_chat_id, None);
         assert_eq!(c.download_dir, PathBuf::from("./downloads"));
         assert!(!c.keep_files);
@@ -306,7 +307,11 @@ mod tests {
         ])
         .expect("valid");
         assert_eq!(
-            (c.max_queued_per_chat, c.searches_per_chat_per_hour, c.max_retry_wait_secs),
+            (
+                c.max_queued_per_chat,
+                c.searches_per_chat_per_hour,
+                c.max_retry_wait_secs
+            ),
             (3, 4, 5)
         );
         assert!(config(&[(TOKEN_VAR, "1:x"), (MAX_QUEUED_VAR, "0")]).is_err());

@@ -52,7 +52,9 @@ pub(crate) fn check(bytes: &[u8], now: SystemTime) -> Result<JarSummary, CookieF
     if text.trim_start().starts_with(['[', '{']) {
         return Err(CookieFileError::Json);
     }
-    let now = now.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let now = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     let mut summary = JarSummary::default();
     for (index, raw) in text.lines().enumerate() {
         let line = raw.strip_prefix("#HttpOnly_").unwrap_or(raw);
@@ -92,13 +94,23 @@ pub(crate) fn check(bytes: &[u8], now: SystemTime) -> Result<JarSummary, CookieF
 /// Writes `bytes` to `path` with mode 0600: a temporary file beside it, flushed to disk, then
 /// renamed over `path`.
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "cookies.txt".to_owned());
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "cookies.txt".to_owned());
     let temporary = dir.join(format!(".{name}.new-{}", std::process::id()));
     let _ = std::fs::remove_file(&temporary);
     let written = (|| {
-        let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&temporary)?;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&temporary)?;
         file.write_all(bytes)?;
         file.sync_all()?;
         std::fs::rename(&temporary, path)
@@ -125,16 +137,30 @@ pub(crate) fn state_text(path: &Path, now: SystemTime) -> String {
         .and_then(|m| m.modified())
         .ok()
         .and_then(|modified| now.duration_since(modified).ok())
-        .map_or_else(|| "unknown age".to_owned(), |age| format!("{} old", human_age(age.as_secs())));
+        .map_or_else(
+            || "unknown age".to_owned(),
+            |age| format!("{} old", human_age(age.as_secs())),
+        );
     match check(&bytes, now) {
-        Ok(summary) => format!("🍪 Cookie file {} ({age}):\n{}", path.display(), summary_text(&summary)),
-        Err(error) => format!("🍪 The cookie file {} ({age}) is not usable: {error}", path.display()),
+        Ok(summary) => format!(
+            "🍪 Cookie file {} ({age}):\n{}",
+            path.display(),
+            summary_text(&summary)
+        ),
+        Err(error) => format!(
+            "🍪 The cookie file {} ({age}) is not usable: {error}",
+            path.display()
+        ),
     }
 }
 
 /// `42 cookies: youtube.com 30, google.com 12 (3 expired)`.
 pub(crate) fn summary_text(summary: &JarSummary) -> String {
-    let domains: Vec<String> = summary.per_domain.iter().map(|(domain, count)| format!("{domain} {count}")).collect();
+    let domains: Vec<String> = summary
+        .per_domain
+        .iter()
+        .map(|(domain, count)| format!("{domain} {count}"))
+        .collect();
     let mut text = format!("{} cookies: {}", summary.cookies, domains.join(", "));
     if summary.expired > 0 {
         text.push_str(&format!(" ({} expired)", summary.expired));
@@ -180,15 +206,30 @@ mod tests {
         assert_eq!(summary.expired, 1);
         let text = summary_text(&summary);
         assert!(!text.contains("secret"), "{text}");
-        assert_eq!(text, "4 cookies: google.com 1, www.youtube.com 1, youtube.com 2 (1 expired)");
+        assert_eq!(
+            text,
+            "4 cookies: google.com 1, www.youtube.com 1, youtube.com 2 (1 expired)"
+        );
     }
 
     #[test]
     fn other_files_are_refused_with_a_reason() {
         assert_eq!(check(b"[{\"name\": \"SID\"}]", now()), Err(CookieFileError::Json));
-        assert_eq!(check(b"# Netscape HTTP Cookie File\n\n", now()), Err(CookieFileError::Empty));
-        assert_eq!(check(b"SID=abc; HSID=def\n", now()), Err(CookieFileError::BadLine { line: 1, why: "expected 7 tab-separated fields" }));
-        assert!(matches!(check(b".y.com\tTRUE\t/\tTRUE\tsoon\tSID\tv\n", now()), Err(CookieFileError::BadLine { line: 1, .. })));
+        assert_eq!(
+            check(b"# Netscape HTTP Cookie File\n\n", now()),
+            Err(CookieFileError::Empty)
+        );
+        assert_eq!(
+            check(b"SID=abc; HSID=def\n", now()),
+            Err(CookieFileError::BadLine {
+                line: 1,
+                why: "expected 7 tab-separated fields"
+            })
+        );
+        assert!(matches!(
+            check(b".y.com\tTRUE\t/\tTRUE\tsoon\tSID\tv\n", now()),
+            Err(CookieFileError::BadLine { line: 1, .. })
+        ));
         assert_eq!(check(&[0xff, 0xfe, 0x00], now()), Err(CookieFileError::NotText));
         let big = vec![b'#'; MAX_BYTES as usize + 1];
         assert_eq!(check(&big, now()), Err(CookieFileError::TooLarge(MAX_BYTES + 1)));
@@ -202,10 +243,20 @@ mod tests {
         std::fs::write(&path, "old").expect("old file");
         write_atomically(&path, JAR.as_bytes()).expect("written");
         assert_eq!(std::fs::read_to_string(&path).expect("read"), JAR);
-        assert_eq!(std::fs::metadata(&path).expect("meta").permissions().mode() & 0o777, 0o600);
-        assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 1, "no temporary file left");
+        assert_eq!(
+            std::fs::metadata(&path).expect("meta").permissions().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(
+            std::fs::read_dir(dir.path()).expect("dir").count(),
+            1,
+            "no temporary file left"
+        );
         let state = state_text(&path, SystemTime::now());
-        assert!(state.contains("4 cookies") && state.contains("youtube.com 2") && !state.contains("secret"), "{state}");
+        assert!(
+            state.contains("4 cookies") && state.contains("youtube.com 2") && !state.contains("secret"),
+            "{state}"
+        );
         assert!(state_text(&dir.path().join("none.txt"), SystemTime::now()).contains("No cookie file"));
     }
 }

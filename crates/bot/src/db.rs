@@ -222,15 +222,13 @@ impl Db {
         state: TaskState,
         error: Option<&str>,
     ) -> Result<(), DbError> {
-        sqlx::query(
-            "UPDATE tasks SET state = ?, error = COALESCE(?, error), updated_at = ? WHERE id = ?",
-        )
-        .bind(state_name(state))
-        .bind(error)
-        .bind(unix_now())
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
+        sqlx::query("UPDATE tasks SET state = ?, error = COALESCE(?, error), updated_at = ? WHERE id = ?")
+            .bind(state_name(state))
+            .bind(error)
+            .bind(unix_now())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -263,9 +261,7 @@ impl Db {
         .bind(id)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|row| task_row(&row))
-            .transpose()
-            .map_err(DbError::from)
+        row.map(|row| task_row(&row)).transpose().map_err(DbError::from)
     }
 
     /// Every task recorded for `url`, oldest first (for `/status`-like listings and tests).
@@ -306,11 +302,10 @@ impl Db {
 
     /// The chat's settings, or the defaults when it never changed them.
     pub(crate) async fn chat_settings(&self, chat_id: i64) -> Result<ChatSettings, DbError> {
-        let row =
-            sqlx::query("SELECT default_mode, audio_format FROM chat_settings WHERE chat_id = ?")
-                .bind(chat_id)
-                .fetch_optional(&self.pool)
-                .await?;
+        let row = sqlx::query("SELECT default_mode, audio_format FROM chat_settings WHERE chat_id = ?")
+            .bind(chat_id)
+            .fetch_optional(&self.pool)
+            .await?;
         let defaults = ChatSettings::default();
         let Some(row) = row else {
             return Ok(defaults);
@@ -362,11 +357,7 @@ impl Db {
         }))
     }
 
-    pub(crate) async fn store_upload(
-        &self,
-        key: &UploadKey,
-        upload: &CachedUpload,
-    ) -> Result<(), DbError> {
+    pub(crate) async fn store_upload(&self, key: &UploadKey, upload: &CachedUpload) -> Result<(), DbError> {
         sqlx::query(
             "INSERT OR REPLACE INTO uploads (media_key, mode, format, file_id, method, title, created_at)
              VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -418,9 +409,7 @@ fn task_row(row: &sqlx::sqlite::SqliteRow) -> Result<TaskRow, sqlx::Error> {
 fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| {
-            i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX)
-        })
+        .map_or(0, |elapsed| i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]
@@ -491,20 +480,13 @@ mod tests {
         // A new process opens the same file.
         let url = format!("sqlite://{}", dir.path().join("bot.db").display());
         let db = Db::open(&url).await.expect("reopen");
-        let lost = db
-            .fail_interrupted_tasks("bot restarted")
-            .await
-            .expect("fail");
+        let lost = db.fail_interrupted_tasks("bot restarted").await.expect("fail");
         let ids: Vec<(&str, i64)> = lost.iter().map(|t| (t.id.as_str(), t.chat_id)).collect();
         assert_eq!(ids, vec![("a", 1), ("b", 2)]);
         assert!(lost
             .iter()
             .all(|t| t.state == "failed" && t.error.as_deref() == Some("bot restarted")));
-        assert!(db
-            .fail_interrupted_tasks("again")
-            .await
-            .expect("fail")
-            .is_empty());
+        assert!(db.fail_interrupted_tasks("again").await.expect("fail").is_empty());
         let done = db.task("c").await.expect("query").expect("row");
         assert_eq!(done.state, "done");
     }
@@ -512,10 +494,7 @@ mod tests {
     #[tokio::test]
     async fn settings_default_and_persist() {
         let (_dir, db) = open_temp().await;
-        assert_eq!(
-            db.chat_settings(9).await.expect("read"),
-            ChatSettings::default()
-        );
+        assert_eq!(db.chat_settings(9).await.expect("read"), ChatSettings::default());
         let custom = ChatSettings {
             default_mode: MediaMode::Video,
             audio_format: AudioFormat::Opus,
@@ -528,10 +507,7 @@ mod tests {
         };
         db.set_chat_settings(9, changed).await.expect("overwrite");
         assert_eq!(db.chat_settings(9).await.expect("read"), changed);
-        assert_eq!(
-            db.chat_settings(10).await.expect("read"),
-            ChatSettings::default()
-        );
+        assert_eq!(db.chat_settings(10).await.expect("read"), ChatSettings::default());
     }
 
     #[tokio::test]
@@ -549,10 +525,7 @@ mod tests {
             title: Some("Song".into()),
         };
         db.store_upload(&key, &upload).await.expect("store");
-        assert_eq!(
-            db.cached_upload(&key).await.expect("read"),
-            Some(upload.clone())
-        );
+        assert_eq!(db.cached_upload(&key).await.expect("read"), Some(upload.clone()));
 
         let other_format = UploadKey {
             format: "opus".into(),

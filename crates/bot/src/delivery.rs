@@ -9,9 +9,9 @@ use hermes_protocol::{DownloadDone, PlaylistDone};
 use crate::api::{keyboard, MediaMeta, MediaSource, TgError};
 use crate::app::App;
 use crate::callbacks::{Callback, Flow};
-use crate::media_mode::MediaMode;
 use crate::db::{CachedUpload, SendMethod};
 use crate::job::{DownloadChoice, Job};
+use crate::media_mode::MediaMode;
 use crate::messages;
 
 const AUDIO_EXTENSIONS: &[&str] = &["mp3", "m4a", "aac", "opus", "ogg", "oga", "flac", "wav"];
@@ -89,9 +89,7 @@ pub(crate) async fn deliver_single(
         title: title.clone(),
         performer: job.performer.clone(),
         duration: done.duration.and_then(|d| u32::try_from(d).ok()),
-        caption: (method != SendMethod::Audio)
-            .then(|| title.clone())
-            .flatten(),
+        caption: (method != SendMethod::Audio).then(|| title.clone()).flatten(),
     };
     let until = tokio::time::Instant::now() + UPLOAD_DEADLINE;
     let sent = app
@@ -117,7 +115,12 @@ pub(crate) struct EarlyPart {
 /// Sends one ZIP part as soon as the worker reports it complete, captioned "part i" (the
 /// number of parts is known only at the end; [`deliver_playlist`] then edits it to "part i/n").
 /// Only a `.zip` inside the task's directory is sent; `None` leaves it for the end.
-pub(crate) async fn deliver_part_early(app: &App, chat_id: i64, task_dir: &Path, part: &hermes_protocol::FileEntry) -> Option<EarlyPart> {
+pub(crate) async fn deliver_part_early(
+    app: &App,
+    chat_id: i64,
+    task_dir: &Path,
+    part: &hermes_protocol::FileEntry,
+) -> Option<EarlyPart> {
     let path = PathBuf::from(&part.path);
     let is_zip = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("zip"));
     let inside = match (std::fs::canonicalize(&path), std::fs::canonicalize(task_dir)) {
@@ -128,20 +131,44 @@ pub(crate) async fn deliver_part_early(app: &App, chat_id: i64, task_dir: &Path,
         return None;
     }
     let size = std::fs::metadata(&path).ok()?.len();
-    let name = part.name.clone().or_else(|| path.file_name().map(|n| n.to_string_lossy().into_owned()))?;
+    let name = part
+        .name
+        .clone()
+        .or_else(|| path.file_name().map(|n| n.to_string_lossy().into_owned()))?;
     let (playlist, number) = split_part_name(&name);
     let caption = match number {
         Some(number) => format!("📦 {} · part {number}", display_name(playlist)),
         None => part_caption(playlist, 1, 1),
     };
     if size > app.config.upload_limit_bytes() {
-        let text = format!("{caption}: {}", messages::too_large(size, app.config.upload_limit_mb));
+        let text = format!(
+            "{caption}: {}",
+            messages::too_large(size, app.config.upload_limit_mb)
+        );
         send_notice(app, chat_id, &text).await;
-        return Some(EarlyPart { path, message_id: None });
+        return Some(EarlyPart {
+            path,
+            message_id: None,
+        });
     }
-    let meta = MediaMeta { caption: Some(caption), ..MediaMeta::default() };
-    match app.telegram.send_media(chat_id, SendMethod::Document, MediaSource::Path(path.clone()), &meta).await {
-        Ok(sent) => Some(EarlyPart { path, message_id: Some(sent.message_id) }),
+    let meta = MediaMeta {
+        caption: Some(caption),
+        ..MediaMeta::default()
+    };
+    match app
+        .telegram
+        .send_media(
+            chat_id,
+            SendMethod::Document,
+            MediaSource::Path(path.clone()),
+            &meta,
+        )
+        .await
+    {
+        Ok(sent) => Some(EarlyPart {
+            path,
+            message_id: Some(sent.message_id),
+        }),
         Err(error) => {
             tracing::warn!(%error, "cannot send a ZIP part early; it is sent with the rest");
             None
@@ -176,8 +203,7 @@ pub(crate) async fn deliver_playlist(
     let parts = zip_parts(done);
     if parts.is_empty() {
         return Err(DeliveryError {
-            user_message: messages::error_message(&hermes_protocol::ErrorCode::PlaylistError)
-                .to_owned(),
+            user_message: messages::error_message(&hermes_protocol::ErrorCode::PlaylistError).to_owned(),
             reason: "the playlist produced no archive".into(),
         });
     }
@@ -235,17 +261,14 @@ async fn deliver_tracks(
     let tracks = existing_files(done.files.iter().map(|f| PathBuf::from(&f.path)));
     if tracks.is_empty() {
         return Err(DeliveryError {
-            user_message: messages::error_message(&hermes_protocol::ErrorCode::PlaylistError)
-                .to_owned(),
+            user_message: messages::error_message(&hermes_protocol::ErrorCode::PlaylistError).to_owned(),
             reason: "the playlist produced no track".into(),
         });
     }
     let total = tracks.len();
     let limit = app.config.upload_limit_bytes();
     for (index, (path, size)) in tracks.iter().enumerate() {
-        let title = path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned());
+        let title = path.file_stem().map(|s| s.to_string_lossy().into_owned());
         let caption = track_caption(&done.playlist_name, index + 1, total);
         if *size > limit {
             let text = format!(
@@ -299,11 +322,7 @@ fn files_are_tracks(done: &PlaylistDone) -> bool {
 }
 
 fn track_caption(name: &str, index: usize, total: usize) -> String {
-    let name = if name.trim().is_empty() {
-        "Playlist"
-    } else {
-        name
-    };
+    let name = if name.trim().is_empty() { "Playlist" } else { name };
     format!("🎵 {name} · {index}/{total}")
 }
 
@@ -357,10 +376,7 @@ fn part_caption(name: &str, index: usize, total: usize) -> String {
 /// The ZIP parts with their sizes on disk, in order (`files`, else `archives`).
 fn zip_parts(done: &PlaylistDone) -> Vec<(PathBuf, u64)> {
     let paths: Vec<PathBuf> = if done.files.is_empty() {
-        done.archives
-            .iter()
-            .map(|a| PathBuf::from(&a.path))
-            .collect()
+        done.archives.iter().map(|a| PathBuf::from(&a.path)).collect()
     } else {
         done.files.iter().map(|f| PathBuf::from(&f.path)).collect()
     };
@@ -401,7 +417,11 @@ async fn remember_upload(app: &App, job: &Job, sent: &Message, method: SendMetho
     let (Some(file_id), Some(key)) = (sent_file_id(sent), job.upload_key()) else {
         return;
     };
-    let upload = CachedUpload { file_id, method, title };
+    let upload = CachedUpload {
+        file_id,
+        method,
+        title,
+    };
     if let Err(error) = app.db.store_upload(&key, &upload).await {
         tracing::warn!(%error, "cannot cache the upload");
     }
@@ -424,11 +444,7 @@ pub(crate) async fn offer_lower_quality(app: &App, job: &Job, size: Option<u64>)
         messages::stopped_at_limit(size, app.config.upload_limit_mb),
         messages::LOWER_QUALITY_OFFER
     );
-    if let Err(error) = app
-        .telegram
-        .send_text(job.chat_id, &text, Some(markup))
-        .await
-    {
+    if let Err(error) = app.telegram.send_text(job.chat_id, &text, Some(markup)).await {
         tracing::warn!(%error, "cannot offer a lower quality");
     }
 }

@@ -111,9 +111,7 @@ async fn handle_command(app: Arc<App>, chat_id: i64, command: &str, args: &str) 
         "cancel" => cancel(&app, chat_id, args).await,
         "settings" => flows::show_settings(&app, chat_id, None).await,
         "search" => flows::search(app, chat_id, args).await,
-        "download" | "audio" | "video" => {
-            flows::download_command(app, chat_id, command, args).await
-        }
+        "download" | "audio" | "video" => flows::download_command(app, chat_id, command, args).await,
         "playlist" => flows::playlist_command(app, chat_id, args).await,
         "update" => admin::update_command(app, chat_id, args).await,
         _ => reply(&app, chat_id, messages::UNKNOWN_COMMAND).await,
@@ -163,8 +161,7 @@ async fn ping(app: &App, chat_id: i64) {
         }
         Err(error) => {
             tracing::warn!(%error, "health check failed");
-            "⚠️ The download engine is not answering right now. Please try again in a minute."
-                .to_owned()
+            "⚠️ The download engine is not answering right now. Please try again in a minute.".to_owned()
         }
     };
     reply(app, chat_id, &text).await;
@@ -172,7 +169,11 @@ async fn ping(app: &App, chat_id: i64) {
 
 /// The chat's queued and running tasks.
 fn active_tasks(app: &App, chat_id: i64) -> Vec<TaskSnapshot> {
-    app.queue.snapshot_for_chat(chat_id).into_iter().filter(|task| !task.state.is_finished()).collect()
+    app.queue
+        .snapshot_for_chat(chat_id)
+        .into_iter()
+        .filter(|task| !task.state.is_finished())
+        .collect()
 }
 
 /// Tasks `/status` shows one by one; the rest are summed up in one line.
@@ -291,7 +292,11 @@ mod tests {
             task_id: format!("tg-{i:032x}"),
             chat_id: 1,
             kind: "audio".into(),
-            state: if i < 2 { TaskState::Running } else { TaskState::Queued },
+            state: if i < 2 {
+                TaskState::Running
+            } else {
+                TaskState::Queued
+            },
             percent: 40,
             speed: "1.0MiB/s".into(),
             queue_position: (i >= 2).then(|| i - 1),
@@ -302,7 +307,11 @@ mod tests {
         };
         let tasks: Vec<TaskSnapshot> = (0..200).map(task).collect();
         let text = status_text(&tasks, |t| format!("🎵 {} {}", "x".repeat(300), t.task_id));
-        assert!(text.chars().count() <= 4096, "{} characters", text.chars().count());
+        assert!(
+            text.chars().count() <= 4096,
+            "{} characters",
+            text.chars().count()
+        );
         assert!(text.contains("…and 190 more (0 running, 190 queued)."), "{text}");
         assert_eq!(text.matches("/cancel ").count(), 10);
         let few = status_text(&tasks[..3], |_| "🎵 Song".into());

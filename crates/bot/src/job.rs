@@ -22,7 +22,12 @@ pub(crate) struct DownloadChoice {
 
 impl DownloadChoice {
     pub(crate) fn new(mode: MediaMode, audio_format: AudioFormat) -> Self {
-        Self { mode, audio_format, audio_quality: None, format: None }
+        Self {
+            mode,
+            audio_format,
+            audio_quality: None,
+            format: None,
+        }
     }
 
     /// The `format` column of the upload cache: every parameter that changes the produced file.
@@ -120,7 +125,11 @@ impl Job {
     pub(crate) fn request(&self, task_id: &str, output_dir: &str, upload_limit_mb: u64) -> Request {
         match &self.kind {
             JobKind::Single(choice) => choice.request(task_id, &self.url, output_dir, Some(upload_limit_mb)),
-            JobKind::Playlist { mode, audio_format, limit } => {
+            JobKind::Playlist {
+                mode,
+                audio_format,
+                limit,
+            } => {
                 let options = PlaylistOptions {
                     audio_format: Some(*audio_format),
                     playlist_end: *limit,
@@ -128,7 +137,13 @@ impl Job {
                     archive_max_size_mb: Some(upload_limit_mb),
                     max_filesize_mb: Some(upload_limit_mb),
                 };
-                playlist_request_with(task_id, &self.url, *mode == MediaMode::Audio, output_dir, &options)
+                playlist_request_with(
+                    task_id,
+                    &self.url,
+                    *mode == MediaMode::Audio,
+                    output_dir,
+                    &options,
+                )
             }
         }
     }

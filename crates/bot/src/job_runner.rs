@@ -30,7 +30,11 @@ pub(crate) async fn start(app: Arc<App>, job: Job) {
         .filter(|task| !task.state.is_finished())
         .count();
     if active >= app.config.max_queued_per_chat {
-        tracing::info!(chat_id = job.chat_id, active, "download refused: MAX_QUEUED_PER_CHAT reached");
+        tracing::info!(
+            chat_id = job.chat_id,
+            active,
+            "download refused: MAX_QUEUED_PER_CHAT reached"
+        );
         let text = messages::queue_full(app.config.max_queued_per_chat);
         match job.reuse_message_id {
             Some(message_id) => {
@@ -57,10 +61,7 @@ pub(crate) async fn start(app: Arc<App>, job: Job) {
     if let Err(error) = app.db.insert_task(&record).await {
         tracing::error!(%error, "cannot record task");
     }
-    if !app
-        .queue
-        .enqueue(&task_id, job.chat_id, job.kind.queue_kind())
-    {
+    if !app.queue.enqueue(&task_id, job.chat_id, job.kind.queue_kind()) {
         tracing::error!(%task_id, "duplicate task id");
         return;
     }
@@ -96,16 +97,8 @@ async fn answered_from_cache(app: &App, job: &Job) -> bool {
     match delivery::send_cached(app, job.chat_id, &cached, job.performer.clone()).await {
         Ok(()) => {
             if let Some(message_id) = job.reuse_message_id {
-                let text = format!(
-                    "{}\n{}",
-                    job.header(),
-                    render_status(&StatusView::Completed)
-                );
-                if let Err(error) = app
-                    .telegram
-                    .edit_text(job.chat_id, message_id, &text, None)
-                    .await
-                {
+                let text = format!("{}\n{}", job.header(), render_status(&StatusView::Completed));
+                if let Err(error) = app.telegram.edit_text(job.chat_id, message_id, &text, None).await {
                     tracing::warn!(%error, "cannot update the keyboard message");
                 }
             }
@@ -121,23 +114,10 @@ async fn answered_from_cache(app: &App, job: &Job) -> bool {
     }
 }
 
-async fn open_status_message(
-    app: &App,
-    job: &Job,
-    task_id: &str,
-    header: &str,
-) -> Option<StatusMessage> {
-    let text = status_text(
-        header,
-        &StatusView::Queued { position: None },
-        Some(task_id),
-    );
+async fn open_status_message(app: &App, job: &Job, task_id: &str, header: &str) -> Option<StatusMessage> {
+    let text = status_text(header, &StatusView::Queued { position: None }, Some(task_id));
     let message_id = match job.reuse_message_id {
-        Some(message_id) => match app
-            .telegram
-            .edit_text(job.chat_id, message_id, &text, None)
-            .await
-        {
+        Some(message_id) => match app.telegram.edit_text(job.chat_id, message_id, &text, None).await {
             Ok(()) => Some(message_id),
             Err(error) => {
                 tracing::warn!(%error, "cannot reuse the keyboard message");
@@ -206,11 +186,7 @@ impl Runner {
     }
 
     async fn acquire_and_download(&mut self, dir: &std::path::Path) -> Outcome {
-        let position = self
-            .app
-            .queue
-            .task(&self.task_id)
-            .and_then(|t| t.queue_position);
+        let position = self.app.queue.task(&self.task_id).and_then(|t| t.queue_position);
         self.show(StatusView::Queued { position }).await;
         match self.app.queue.acquire(&self.task_id).await {
             Ok(()) => {}
@@ -247,7 +223,11 @@ impl Runner {
     }
 
     fn request(&self, dir: &std::path::Path) -> Request {
-        self.job.request(&self.task_id, &dir.to_string_lossy(), self.app.config.upload_limit_mb)
+        self.job.request(
+            &self.task_id,
+            &dir.to_string_lossy(),
+            self.app.config.upload_limit_mb,
+        )
     }
 
     /// Relays progress to the queue, the database and the status message until the final
@@ -273,7 +253,8 @@ impl Runner {
             };
             if let (Some(file), JobKind::Playlist { .. }) = (&progress.file, &self.job.kind) {
                 // A finished ZIP part: the user gets it now rather than after the last track.
-                if let Some(sent) = delivery::deliver_part_early(&self.app, self.job.chat_id, dir, file).await {
+                if let Some(sent) = delivery::deliver_part_early(&self.app, self.job.chat_id, dir, file).await
+                {
                     self.early_parts.push(sent);
                 }
             }
@@ -308,7 +289,10 @@ impl Runner {
                 // too big, a smaller choice is offered.
                 delivery::offer_lower_quality(&self.app, &self.job, error.file_size).await;
                 return Outcome::Failed {
-                    user_message: messages::stopped_at_limit(error.file_size, self.app.config.upload_limit_mb),
+                    user_message: messages::stopped_at_limit(
+                        error.file_size,
+                        self.app.config.upload_limit_mb,
+                    ),
                     reason: format!("{}: {}", error.error_code, error.message),
                 };
             }
@@ -327,7 +311,8 @@ impl Runner {
             },
             JobKind::Playlist { mode, .. } => match event.payload::<PlaylistDone>() {
                 Ok(done) => {
-                    delivery::deliver_playlist(&self.app, self.job.chat_id, *mode, &done, &self.early_parts).await
+                    delivery::deliver_playlist(&self.app, self.job.chat_id, *mode, &done, &self.early_parts)
+                        .await
                 }
                 Err(error) => Err(delivery::DeliveryError::internal(error.to_string())),
             },
@@ -359,10 +344,15 @@ impl Runner {
             _ => {
                 tracing::info!(task_id = %self.task_id, %code, %message, "task failed");
                 let mut user_message = messages::error_message(code).to_owned();
-                if let Some(hint) = messages::operator_hint(code, message).filter(|_| self.app.config.is_admin(self.job.chat_id)) {
+                if let Some(hint) = messages::operator_hint(code, message)
+                    .filter(|_| self.app.config.is_admin(self.job.chat_id))
+                {
                     user_message = format!("{user_message}\n\n{hint}");
                 }
-                Outcome::Failed { user_message, reason: format!("{code}: {message}") }
+                Outcome::Failed {
+                    user_message,
+                    reason: format!("{code}: {message}"),
+                }
             }
         }
     }
@@ -386,10 +376,7 @@ impl Runner {
                 self.app.queue.cancel(&self.task_id);
                 (TaskState::Cancelled, StatusView::Cancelled, None)
             }
-            Outcome::Failed {
-                user_message,
-                reason,
-            } => {
+            Outcome::Failed { user_message, reason } => {
                 self.app.queue.fail(&self.task_id, reason);
                 let view = StatusView::Failed {
                     message: user_message.clone(),
@@ -403,12 +390,7 @@ impl Runner {
     }
 
     async fn set_db_state(&self, state: TaskState, error: Option<&str>) {
-        if let Err(db_error) = self
-            .app
-            .db
-            .set_task_state(&self.task_id, state, error)
-            .await
-        {
+        if let Err(db_error) = self.app.db.set_task_state(&self.task_id, state, error).await {
             tracing::warn!(%db_error, "cannot save task state");
         }
     }

@@ -56,10 +56,7 @@ pub fn main() -> i32 {
         }
     };
     init_logging();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("hermes-bot: cannot start the async runtime: {error}");
@@ -122,8 +119,8 @@ async fn start(config: BotConfig) -> Result<Arc<App>, StartError> {
             }
         });
     }));
-    let telegram = Telegram::new(config.bot_api_url())
-        .with_max_wait(Duration::from_secs(config.max_retry_wait_secs));
+    let telegram =
+        Telegram::new(config.bot_api_url()).with_max_wait(Duration::from_secs(config.max_retry_wait_secs));
     Ok(Arc::new(App::new(
         config,
         telegram,

@@ -34,9 +34,16 @@ impl PerChatRate {
     fn try_acquire_at(&self, chat_id: i64, now: Instant) -> Result<(), Duration> {
         let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
         // Chats that were quiet for an hour cost nothing.
-        seen.retain(|_, times| times.back().is_some_and(|last| now.duration_since(*last) < WINDOW));
+        seen.retain(|_, times| {
+            times
+                .back()
+                .is_some_and(|last| now.duration_since(*last) < WINDOW)
+        });
         let times = seen.entry(chat_id).or_default();
-        while times.front().is_some_and(|first| now.duration_since(*first) >= WINDOW) {
+        while times
+            .front()
+            .is_some_and(|first| now.duration_since(*first) >= WINDOW)
+        {
             times.pop_front();
         }
         if times.len() >= self.limit {
@@ -60,7 +67,13 @@ mod tests {
         assert!(rate.try_acquire_at(1, t0 + Duration::from_secs(60)).is_ok());
         let refused = rate.try_acquire_at(1, t0 + Duration::from_secs(120));
         assert_eq!(refused, Err(Duration::from_secs(3480)));
-        assert!(rate.try_acquire_at(2, t0 + Duration::from_secs(120)).is_ok(), "another chat");
-        assert!(rate.try_acquire_at(1, t0 + WINDOW).is_ok(), "the first one left the window");
+        assert!(
+            rate.try_acquire_at(2, t0 + Duration::from_secs(120)).is_ok(),
+            "another chat"
+        );
+        assert!(
+            rate.try_acquire_at(1, t0 + WINDOW).is_ok(),
+            "the first one left the window"
+        );
     }
 }

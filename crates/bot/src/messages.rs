@@ -85,7 +85,9 @@ pub(crate) const PLAYLIST_OR_VIDEO: &str =
 /// The refusal for a chat that is not in `ALLOWED_CHAT_IDS`. The chat id is included so the
 /// user can send it to the owner.
 pub(crate) fn access_denied(chat_id: i64) -> String {
-    format!("⛔ Sorry, this bot is private. Your chat id is {chat_id}: send it to the bot's owner to get access.")
+    format!(
+        "⛔ Sorry, this bot is private. Your chat id is {chat_id}: send it to the bot's owner to get access."
+    )
 }
 
 /// `/start` and `/chatid` from a chat that is not let in: the chat id and the one line of
@@ -180,15 +182,9 @@ mod tests {
             let code: ErrorCode = serde_json::from_value(serde_json::json!(name)).expect("code");
             let text = error_message(&code);
             assert!(text.len() > 8, "{name}: {text}");
-            assert!(
-                text.ends_with('.'),
-                "{name}: full sentence expected: {text}"
-            );
+            assert!(text.ends_with('.'), "{name}: full sentence expected: {text}");
             assert!(!text.contains(name), "{name}: no raw code in the message");
-            assert!(
-                !text.contains("Error"),
-                "{name}: no technical wording: {text}"
-            );
+            assert!(!text.contains("Error"), "{name}: no technical wording: {text}");
         }
     }
 
@@ -209,9 +205,16 @@ mod tests {
     fn operator_hints_say_what_to_do() {
         let bot = operator_hint(&ErrorCode::BotDetection, "").expect("hint");
         assert!(bot.contains("/cookies"), "{bot}");
-        let nojs = operator_hint(&ErrorCode::NoSuitableFormat, "yt-dlp has no JavaScript runtime (or no yt-dlp-ejs), so …").expect("hint");
+        let nojs = operator_hint(
+            &ErrorCode::NoSuitableFormat,
+            "yt-dlp has no JavaScript runtime (or no yt-dlp-ejs), so …",
+        )
+        .expect("hint");
         assert!(nojs.contains("/update"), "{nojs}");
-        assert_eq!(operator_hint(&ErrorCode::NoSuitableFormat, "Requested format is not available"), None);
+        assert_eq!(
+            operator_hint(&ErrorCode::NoSuitableFormat, "Requested format is not available"),
+            None
+        );
         assert_eq!(operator_hint(&ErrorCode::VideoRemoved, ""), None);
         assert!(error_message(&ErrorCode::BotDetection).contains("cookies"));
     }

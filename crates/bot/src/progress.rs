@@ -151,11 +151,7 @@ impl StatusMessage {
         {
             Ok(()) => self.throttle.record_sent(text, now),
             Err(TgError::RetryAfter(wait)) => {
-                tracing::warn!(
-                    chat_id = self.chat_id,
-                    ?wait,
-                    "flood control on a status edit"
-                );
+                tracing::warn!(chat_id = self.chat_id, ?wait, "flood control on a status edit");
                 self.throttle.record_flood(text, Instant::now(), wait);
             }
             Err(error) => {
@@ -186,10 +182,7 @@ mod tests {
             "too soon"
         );
         assert_eq!(throttle.due_at(), Some(t0 + MIN_EDIT_INTERVAL));
-        assert_eq!(
-            throttle.offer("20%".into(), t0 + Duration::from_secs(1)),
-            None
-        );
+        assert_eq!(throttle.offer("20%".into(), t0 + Duration::from_secs(1)), None);
         assert_eq!(throttle.take_due(t0 + Duration::from_millis(1999)), None);
         assert_eq!(
             throttle.take_due(t0 + MIN_EDIT_INTERVAL),
@@ -198,10 +191,7 @@ mod tests {
         );
         throttle.record_sent("20%".into(), t0 + MIN_EDIT_INTERVAL);
         assert_eq!(throttle.due_at(), None);
-        assert_eq!(
-            throttle.offer("20%".into(), t0 + Duration::from_secs(9)),
-            None
-        );
+        assert_eq!(throttle.offer("20%".into(), t0 + Duration::from_secs(9)), None);
         assert_eq!(
             throttle.offer("30%".into(), t0 + Duration::from_secs(9)),
             Some("30%".into())
@@ -217,13 +207,7 @@ mod tests {
         throttle.record_flood(text, at, Duration::from_secs(5));
         assert_eq!(throttle.due_at(), Some(at + Duration::from_secs(5)));
         assert_eq!(throttle.take_due(at + Duration::from_secs(4)), None);
-        assert_eq!(
-            throttle.offer("c".into(), at + Duration::from_secs(4)),
-            None
-        );
-        assert_eq!(
-            throttle.take_due(at + Duration::from_secs(5)),
-            Some("c".into())
-        );
+        assert_eq!(throttle.offer("c".into(), at + Duration::from_secs(4)), None);
+        assert_eq!(throttle.take_due(at + Duration::from_secs(5)), Some("c".into()));
     }
 }

@@ -138,7 +138,10 @@ mod tests {
             panic!("download")
         };
         assert_eq!(bare.audio, Some(AudioChoice::Mp3));
-        let Command::Download(flac) = parse(&["download", "http://x", "--audio", "flac"]).expect("ok").command else {
+        let Command::Download(flac) = parse(&["download", "http://x", "--audio", "flac"])
+            .expect("ok")
+            .command
+        else {
             panic!("download")
         };
         assert_eq!(flac.audio, Some(AudioChoice::Flac));
@@ -151,7 +154,12 @@ mod tests {
 
     #[test]
     fn usage_errors_use_exit_code_two() {
-        for args in [&["download"][..], &["search", "q", "-n", "0"], &["download", "u", "--audio", "wav"], &["nope"]] {
+        for args in [
+            &["download"][..],
+            &["search", "q", "-n", "0"],
+            &["download", "u", "--audio", "wav"],
+            &["nope"],
+        ] {
             let error = parse(args).expect_err("usage error");
             assert_eq!(error.exit_code(), 2, "{args:?}");
         }
@@ -159,8 +167,14 @@ mod tests {
 
     #[test]
     fn update_ytdlp_takes_rollback() {
-        assert!(matches!(parse(&["update-ytdlp"]).expect("ok").command, Command::UpdateYtdlp { rollback: false }));
-        assert!(matches!(parse(&["update-ytdlp", "--rollback"]).expect("ok").command, Command::UpdateYtdlp { rollback: true }));
+        assert!(matches!(
+            parse(&["update-ytdlp"]).expect("ok").command,
+            Command::UpdateYtdlp { rollback: false }
+        ));
+        assert!(matches!(
+            parse(&["update-ytdlp", "--rollback"]).expect("ok").command,
+            Command::UpdateYtdlp { rollback: true }
+        ));
     }
 
     #[test]

@@ -68,7 +68,11 @@ async fn execute(cli: Cli) -> Result<(), CliError> {
 }
 
 /// One command, one file under `commands/`.
-async fn dispatch(session: &mut Session<'_>, command: &Command, out_dir: Option<&Path>) -> Result<(), CliError> {
+async fn dispatch(
+    session: &mut Session<'_>,
+    command: &Command,
+    out_dir: Option<&Path>,
+) -> Result<(), CliError> {
     match command {
         Command::Download(args) => commands::download::run(session, args, required(out_dir)?).await,
         Command::Playlist(args) => commands::playlist::run(session, args, required(out_dir)?).await,
@@ -84,5 +88,9 @@ async fn dispatch(session: &mut Session<'_>, command: &Command, out_dir: Option<
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env(LOG_ENV)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
 }

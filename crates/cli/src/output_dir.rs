@@ -19,9 +19,13 @@ pub(crate) fn requested_output_dir(command: &Command) -> Option<&Path> {
 /// resolving symbolic links, so it must receive the resolved one.
 pub(crate) fn prepare_output_dir(dir: &Path) -> Result<PathBuf, CliError> {
     std::fs::create_dir_all(dir).map_err(CliError::io(format!("cannot create {}", dir.display())))?;
-    let canonical = std::fs::canonicalize(dir).map_err(CliError::io(format!("cannot resolve {}", dir.display())))?;
+    let canonical =
+        std::fs::canonicalize(dir).map_err(CliError::io(format!("cannot resolve {}", dir.display())))?;
     if canonical.to_str().is_none() {
-        return Err(CliError::Usage(format!("--out {} is not valid UTF-8", canonical.display())));
+        return Err(CliError::Usage(format!(
+            "--out {} is not valid UTF-8",
+            canonical.display()
+        )));
     }
     Ok(canonical)
 }

@@ -22,7 +22,11 @@ pub(crate) struct Session<'a> {
 
 impl<'a> Session<'a> {
     pub(crate) fn new(client: &'a WorkerClient, ui: Ui, interrupts: &'a mut Interrupts) -> Self {
-        Session { client, ui, interrupts }
+        Session {
+            client,
+            ui,
+            interrupts,
+        }
     }
 
     /// What the user sees: results are printed through it.

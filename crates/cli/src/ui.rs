@@ -21,7 +21,11 @@ pub(crate) struct Ui {
 
 impl Ui {
     pub(crate) fn new(json: bool) -> Self {
-        Ui { json, bar: None, printed: Vec::new() }
+        Ui {
+            json,
+            bar: None,
+            printed: Vec::new(),
+        }
     }
 
     pub(crate) fn json(&self) -> bool {
@@ -133,7 +137,10 @@ mod tests {
             speed: speed.map(str::to_owned),
             eta_secs,
         };
-        assert_eq!(progress_message(&view(Some("1.2MB/s"), Some(45))), "1.2MB/s · ETA 45s");
+        assert_eq!(
+            progress_message(&view(Some("1.2MB/s"), Some(45))),
+            "1.2MB/s · ETA 45s"
+        );
         assert_eq!(progress_message(&view(None, Some(185))), "ETA 3m 05s");
         assert_eq!(progress_message(&view(Some("3MB/s"), None)), "3MB/s");
         assert_eq!(progress_message(&view(None, None)), "");

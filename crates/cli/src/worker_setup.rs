@@ -37,7 +37,11 @@ fn user_cache_database_url() -> Option<String> {
     let base = std::env::var_os("XDG_CACHE_HOME")
         .filter(|dir| !dir.is_empty())
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").filter(|h| !h.is_empty()).map(|home| PathBuf::from(home).join(".cache")))?;
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|h| !h.is_empty())
+                .map(|home| PathBuf::from(home).join(".cache"))
+        })?;
     let dir = base.join("hermes");
     std::fs::create_dir_all(&dir).ok()?;
     Some(format!("sqlite:{}", dir.join("hermes.db").to_str()?))
@@ -55,7 +59,11 @@ mod tests {
         assert!(dir.is_dir() && dir.is_absolute());
         let config = worker_config(WorkerConfig::new("hermes-worker"), Some(&dir));
         assert_eq!(config.shutdown_grace, SHUTDOWN_GRACE);
-        let download_dir = config.env.iter().find(|(k, _)| k == "DOWNLOAD_DIR").map(|(_, v)| v.clone());
+        let download_dir = config
+            .env
+            .iter()
+            .find(|(k, _)| k == "DOWNLOAD_DIR")
+            .map(|(_, v)| v.clone());
         assert_eq!(download_dir.as_deref(), dir.parent().and_then(Path::to_str));
     }
 }

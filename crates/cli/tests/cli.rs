@@ -36,7 +36,9 @@ struct Outcome {
 
 impl Sandbox {
     fn new() -> Sandbox {
-        Sandbox { dir: tempfile::tempdir().expect("tempdir") }
+        Sandbox {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -70,7 +72,11 @@ impl Sandbox {
         let stdout = read_all_in_background(child.stdout.take());
         let stderr = read_all_in_background(child.stderr.take());
         let code = wait_with_limit(&mut child, RUN_LIMIT);
-        Outcome { code, stdout: joined(stdout), stderr: joined(stderr) }
+        Outcome {
+            code,
+            stdout: joined(stdout),
+            stderr: joined(stderr),
+        }
     }
 }
 
@@ -106,7 +112,14 @@ fn wait_with_limit(child: &mut Child, limit: Duration) -> Option<i32> {
 
 fn ffprobe_format(path: &Path) -> String {
     let output = Command::new("ffprobe")
-        .args(["-v", "error", "-show_entries", "format=format_name", "-of", "default=nw=1:nk=1"])
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format=format_name",
+            "-of",
+            "default=nw=1:nk=1",
+        ])
         .arg(path)
         .output()
         .expect("run ffprobe");
@@ -115,8 +128,12 @@ fn ffprobe_format(path: &Path) -> String {
 
 /// Whether `pid` is a live (non-zombie) process.
 fn is_alive(pid: u32) -> bool {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
-    let state = stat.rfind(')').and_then(|end| stat[end + 1..].split_whitespace().next());
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    let state = stat
+        .rfind(')')
+        .and_then(|end| stat[end + 1..].split_whitespace().next());
     !matches!(state, None | Some("Z") | Some("X"))
 }
 
@@ -131,11 +148,16 @@ fn files_named_like(dir: &Path, suffixes: &[&str]) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let mut pending = vec![dir.to_path_buf()];
     while let Some(dir) = pending.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         for path in entries.filter_map(Result::ok).map(|e| e.path()) {
             if path.is_dir() {
                 pending.push(path);
-            } else if path.to_str().is_some_and(|p| suffixes.iter().any(|s| p.ends_with(s))) {
+            } else if path
+                .to_str()
+                .is_some_and(|p| suffixes.iter().any(|s| p.ends_with(s)))
+            {
                 found.push(path);
             }
         }
@@ -149,15 +171,29 @@ fn download_audio_mp3_exits_zero_and_writes_an_mp3() {
     let server = MediaServer::start(media::media_dir());
     let url = server.media_url(media::tone_webm(3, 440));
     let out = sandbox.path("music");
-    let outcome = sandbox.run(&["download", &url, "--audio", "mp3", "--out", out.to_str().expect("utf-8")]);
+    let outcome = sandbox.run(&[
+        "download",
+        &url,
+        "--audio",
+        "mp3",
+        "--out",
+        out.to_str().expect("utf-8"),
+    ]);
     assert_eq!(outcome.code, Some(0), "stderr: {}", outcome.stderr);
 
     let printed = PathBuf::from(outcome.stdout.lines().last().expect("a printed path"));
     assert_eq!(printed.extension().and_then(|e| e.to_str()), Some("mp3"));
-    assert!(printed.starts_with(std::fs::canonicalize(&out).expect("out exists")), "{}", printed.display());
+    assert!(
+        printed.starts_with(std::fs::canonicalize(&out).expect("out exists")),
+        "{}",
+        printed.display()
+    );
     assert!(printed.is_file(), "{} missing", printed.display());
     assert_eq!(ffprobe_format(&printed), "mp3");
-    assert!(files_named_like(&out, &[".part", ".webm"]).is_empty(), "leftovers beside the mp3");
+    assert!(
+        files_named_like(&out, &[".part", ".webm"]).is_empty(),
+        "leftovers beside the mp3"
+    );
 }
 
 #[test]
@@ -171,7 +207,9 @@ fn json_output_is_the_protocol_event_stream_ending_in_done() {
     let events = parse_events(&outcome.stdout);
     assert!(events.len() >= 2, "{}", outcome.stdout);
     let task_id = &events[0].task_id;
-    assert!(events.iter().all(|e| &e.task_id == task_id && e.event != Event::Unknown));
+    assert!(events
+        .iter()
+        .all(|e| &e.task_id == task_id && e.event != Event::Unknown));
     let (last, progress) = events.split_last().expect("events");
     assert!(progress.iter().all(|e| e.event == Event::Progress));
     assert_eq!(last.event, Event::Done);
@@ -187,10 +225,21 @@ fn missing_url_exits_one_with_the_error_code_on_stderr() {
     assert_eq!(outcome.code, Some(1), "stderr: {}", outcome.stderr);
     assert!(outcome.stdout.is_empty(), "stdout: {}", outcome.stdout);
 
-    let line = outcome.stderr.lines().find(|l| l.starts_with("error [")).expect("an error line");
-    let code = line.trim_start_matches("error [").split(']').next().expect("code");
+    let line = outcome
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("error ["))
+        .expect("an error line");
+    let code = line
+        .trim_start_matches("error [")
+        .split(']')
+        .next()
+        .expect("code");
     let parsed: ErrorCode = serde_json::from_value(serde_json::json!(code)).expect("code");
-    assert!(!matches!(parsed, ErrorCode::Other(_)), "not a protocol code: {line}");
+    assert!(
+        !matches!(parsed, ErrorCode::Other(_)),
+        "not a protocol code: {line}"
+    );
     assert!(line.contains("404"), "{line}");
 }
 
@@ -219,16 +268,23 @@ fn sigint_cancels_the_download_and_leaves_no_process_or_part_file() {
 
     let mut seen = Vec::new();
     let started = loop {
-        let Ok(line) = lines.recv_timeout(Duration::from_secs(20)) else { break false };
+        let Ok(line) = lines.recv_timeout(Duration::from_secs(20)) else {
+            break false;
+        };
         let event: Response = from_json_line(&line).expect("event");
         seen.push(event.clone());
-        if event.data.get("status").and_then(|s| s.as_str()) == Some("downloading") && event.data.get("downloaded").is_some() {
+        if event.data.get("status").and_then(|s| s.as_str()) == Some("downloading")
+            && event.data.get("downloaded").is_some()
+        {
             break true;
         }
     };
     assert!(started, "no download progress; events: {seen:?}");
     let family = procs::descendants(child.id());
-    assert!(family.iter().any(|p| p.cmdline.contains(&marker)), "yt-dlp not running: {family:?}");
+    assert!(
+        family.iter().any(|p| p.cmdline.contains(&marker)),
+        "yt-dlp not running: {family:?}"
+    );
 
     kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).expect("SIGINT");
     let code = wait_with_limit(&mut child, Duration::from_secs(10));
@@ -237,18 +293,27 @@ fn sigint_cancels_the_download_and_leaves_no_process_or_part_file() {
     assert_eq!(code, Some(130), "stderr: {stderr}");
     assert!(stderr.contains("interrupted"), "{stderr}");
 
-    seen.extend(lines.try_iter().map(|line| from_json_line::<Response>(&line).expect("event")));
+    seen.extend(
+        lines
+            .try_iter()
+            .map(|line| from_json_line::<Response>(&line).expect("event")),
+    );
     let last = seen.last().expect("events");
     let error = last.error_data().expect("the task's final event is an error");
     assert_eq!(error.error_code, ErrorCode::Cancelled, "{last:?}");
 
     // The worker and yt-dlp (recorded while running) and anything naming the output directory.
     let all_gone = procs::wait_until(Duration::from_secs(5), || {
-        procs::processes_with_cmdline_containing(&marker).is_empty() && !family.iter().any(|p| is_alive(p.pid))
+        procs::processes_with_cmdline_containing(&marker).is_empty()
+            && !family.iter().any(|p| is_alive(p.pid))
     });
     let survivors: Vec<_> = family.iter().filter(|p| is_alive(p.pid)).collect();
     assert!(all_gone, "left behind: {survivors:?}");
-    assert!(files_named_like(&out, &[".part", ".ytdl"]).is_empty(), "partial files left in {}", out.display());
+    assert!(
+        files_named_like(&out, &[".part", ".ytdl"]).is_empty(),
+        "partial files left in {}",
+        out.display()
+    );
 }
 
 #[test]
@@ -256,13 +321,33 @@ fn health_prints_the_worker_and_tool_versions() {
     let sandbox = Sandbox::new();
     let outcome = sandbox.run(&["health"]);
     assert_eq!(outcome.code, Some(0), "stderr: {}", outcome.stderr);
-    let ytdlp = Command::new("yt-dlp").arg("--version").output().expect("yt-dlp --version");
+    let ytdlp = Command::new("yt-dlp")
+        .arg("--version")
+        .output()
+        .expect("yt-dlp --version");
     let ytdlp_version = String::from_utf8_lossy(&ytdlp.stdout).trim().to_owned();
     assert!(outcome.stdout.starts_with("hermes-worker "), "{}", outcome.stdout);
-    assert!(outcome.stdout.contains(&format!("yt-dlp   {ytdlp_version}")), "{}", outcome.stdout);
-    assert!(outcome.stdout.lines().any(|l| l.starts_with("ffmpeg   ") && !l.contains("not found")), "{}", outcome.stdout);
-    assert!(sandbox.path("cache/hermes/hermes.db").is_file(), "cache not in XDG_CACHE_HOME");
-    assert!(!sandbox.path("hermes.db").exists(), "cache written into the working directory");
+    assert!(
+        outcome.stdout.contains(&format!("yt-dlp   {ytdlp_version}")),
+        "{}",
+        outcome.stdout
+    );
+    assert!(
+        outcome
+            .stdout
+            .lines()
+            .any(|l| l.starts_with("ffmpeg   ") && !l.contains("not found")),
+        "{}",
+        outcome.stdout
+    );
+    assert!(
+        sandbox.path("cache/hermes/hermes.db").is_file(),
+        "cache not in XDG_CACHE_HOME"
+    );
+    assert!(
+        !sandbox.path("hermes.db").exists(),
+        "cache written into the working directory"
+    );
 }
 
 /// The toolchain `scripts/setup.sh` installs (scripts/test.sh runs it first): `hermes health`
@@ -270,20 +355,41 @@ fn health_prints_the_worker_and_tool_versions() {
 #[test]
 fn health_shows_the_js_runtime_and_ejs_of_the_managed_yt_dlp() {
     let home = workspace_root().join(".hermes");
-    assert!(home.join("venv/bin/yt-dlp").is_file(), "no managed yt-dlp under {}: run scripts/setup.sh", home.display());
+    assert!(
+        home.join("venv/bin/yt-dlp").is_file(),
+        "no managed yt-dlp under {}: run scripts/setup.sh",
+        home.display()
+    );
     let sandbox = Sandbox::new();
     let mut command = sandbox.command(&["health"]);
-    command.env("HERMES_HOME", &home).env_remove("YTDLP_BIN").env_remove("DENO_BIN");
+    command
+        .env("HERMES_HOME", &home)
+        .env_remove("YTDLP_BIN")
+        .env_remove("DENO_BIN");
     let outcome = sandbox.run_command(command);
     assert_eq!(outcome.code, Some(0), "stderr: {}", outcome.stderr);
-    let js = outcome.stdout.lines().find(|l| l.starts_with("JS       ")).unwrap_or_default();
-    assert!(js.starts_with("JS       deno ") && js.contains(" · yt-dlp-ejs "), "{}", outcome.stdout);
+    let js = outcome
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("JS       "))
+        .unwrap_or_default();
+    assert!(
+        js.starts_with("JS       deno ") && js.contains(" · yt-dlp-ejs "),
+        "{}",
+        outcome.stdout
+    );
 }
 
 #[test]
 fn usage_errors_exit_two() {
     let sandbox = Sandbox::new();
-    for args in [&[][..], &["download"], &["search", "q", "-n", "0"], &["download", "http://x/", "--audio", "wav"], &["cache", "purge"]] {
+    for args in [
+        &[][..],
+        &["download"],
+        &["search", "q", "-n", "0"],
+        &["download", "http://x/", "--audio", "wav"],
+        &["cache", "purge"],
+    ] {
         let outcome = sandbox.run(args);
         assert_eq!(outcome.code, Some(2), "{args:?}: {}", outcome.stderr);
         // clap: "error: ..." for a bad argument, the help text (with "Usage:") for no command.
@@ -301,7 +407,12 @@ fn with_fake_ytdlp(mut command: Command) -> Command {
 #[test]
 fn search_prints_a_numbered_table_and_rejects_a_pick_out_of_range() {
     let sandbox = Sandbox::new();
-    let outcome = sandbox.run_command(with_fake_ytdlp(sandbox.command(&["search", "never gonna give you up", "-n", "3"])));
+    let outcome = sandbox.run_command(with_fake_ytdlp(sandbox.command(&[
+        "search",
+        "never gonna give you up",
+        "-n",
+        "3",
+    ])));
     assert_eq!(outcome.code, Some(0), "stderr: {}", outcome.stderr);
     let lines: Vec<&str> = outcome.stdout.lines().collect();
     assert_eq!(lines.len(), 4, "{}", outcome.stdout);
@@ -309,9 +420,20 @@ fn search_prints_a_numbered_table_and_rejects_a_pick_out_of_range() {
         assert!(line.starts_with(&format!("{:>2}  ", n + 1)), "{line}");
         assert!(line.contains("https://"), "{line}");
     }
-    assert!(lines[1].contains("Rick Astley") && lines[1].contains("3:33"), "{}", lines[1]);
+    assert!(
+        lines[1].contains("Rick Astley") && lines[1].contains("3:33"),
+        "{}",
+        lines[1]
+    );
 
-    let picked = sandbox.run_command(with_fake_ytdlp(sandbox.command(&["search", "never gonna give you up", "-n", "3", "--pick", "9"])));
+    let picked = sandbox.run_command(with_fake_ytdlp(sandbox.command(&[
+        "search",
+        "never gonna give you up",
+        "-n",
+        "3",
+        "--pick",
+        "9",
+    ])));
     assert_eq!(picked.code, Some(2), "stderr: {}", picked.stderr);
     assert!(picked.stderr.contains("--pick 9"), "{}", picked.stderr);
 }
@@ -322,8 +444,18 @@ fn info_prints_title_channel_and_duration() {
     let url = "https://www.youtube.com/watch?v=dQw4w9WgXcQ";
     let outcome = sandbox.run_command(with_fake_ytdlp(sandbox.command(&["info", url])));
     assert_eq!(outcome.code, Some(0), "stderr: {}", outcome.stderr);
-    assert!(outcome.stdout.contains("Title:     Rick Astley - Never Gonna Give You Up"), "{}", outcome.stdout);
-    assert!(outcome.stdout.contains("Channel:   Rick Astley"), "{}", outcome.stdout);
+    assert!(
+        outcome
+            .stdout
+            .contains("Title:     Rick Astley - Never Gonna Give You Up"),
+        "{}",
+        outcome.stdout
+    );
+    assert!(
+        outcome.stdout.contains("Channel:   Rick Astley"),
+        "{}",
+        outcome.stdout
+    );
     assert!(outcome.stdout.contains("Duration:  3:33"), "{}", outcome.stdout);
 }
 
@@ -335,25 +467,52 @@ fn playlist_downloads_the_feed_into_a_zip_and_prints_its_path() {
     let items = [(330, "One"), (550, "Two"), (880, "Three")]
         .map(|(hz, title)| {
             let file = media::tone_webm(1, hz);
-            let name = file.file_name().and_then(|n| n.to_str()).expect("name").to_owned();
+            let name = file
+                .file_name()
+                .and_then(|n| n.to_str())
+                .expect("name")
+                .to_owned();
             FeedItem::new(title, format!("/media/{name}"))
         })
         .to_vec();
     let feed = server.add_feed("cli-mix", "CLI Mix", items);
     let out = sandbox.path("mixes");
-    let outcome = sandbox.run(&["playlist", &feed, "--limit", "2", "--out", out.to_str().expect("utf-8")]);
+    let outcome = sandbox.run(&[
+        "playlist",
+        &feed,
+        "--limit",
+        "2",
+        "--out",
+        out.to_str().expect("utf-8"),
+    ]);
     assert_eq!(outcome.code, Some(0), "stderr: {}", outcome.stderr);
 
     // Each finished track is printed as the worker reports it, then the ZIP; nothing twice.
     let printed: Vec<&str> = outcome.stdout.lines().collect();
     assert_eq!(printed.len(), 3, "{}", outcome.stdout);
     for track in &printed[..2] {
-        assert!(track.ends_with(".mp3") && PathBuf::from(track).is_file(), "{track}");
+        assert!(
+            track.ends_with(".mp3") && PathBuf::from(track).is_file(),
+            "{track}"
+        );
     }
     let zip = PathBuf::from(outcome.stdout.lines().last().expect("a printed path"));
-    assert_eq!(zip.extension().and_then(|e| e.to_str()), Some("zip"), "{}", outcome.stdout);
-    assert!(zip.is_file() && zip.starts_with(out.canonicalize().expect("out")), "{}", zip.display());
-    assert!(outcome.stderr.contains("CLI Mix: 2 tracks, 0 failed"), "{}", outcome.stderr);
+    assert_eq!(
+        zip.extension().and_then(|e| e.to_str()),
+        Some("zip"),
+        "{}",
+        outcome.stdout
+    );
+    assert!(
+        zip.is_file() && zip.starts_with(out.canonicalize().expect("out")),
+        "{}",
+        zip.display()
+    );
+    assert!(
+        outcome.stderr.contains("CLI Mix: 2 tracks, 0 failed"),
+        "{}",
+        outcome.stderr
+    );
 }
 
 /// `hermes` reads the python wire profile's shapes too: a download's `done` with only
@@ -365,18 +524,33 @@ fn against_a_python_profile_worker_download_and_playlist_print_their_files() {
     let server = MediaServer::start(media::media_dir());
     let url = server.media_url(media::tone_webm(2, 440));
     let out = sandbox.path("py");
-    let mut command = sandbox.command(&["download", &url, "--audio", "mp3", "--out", out.to_str().expect("utf-8")]);
+    let mut command = sandbox.command(&[
+        "download",
+        &url,
+        "--audio",
+        "mp3",
+        "--out",
+        out.to_str().expect("utf-8"),
+    ]);
     command.env("WIRE_PROFILE", "python");
     let outcome = sandbox.run_command(command);
     assert_eq!(outcome.code, Some(0), "stderr: {}", outcome.stderr);
     let printed: Vec<&str> = outcome.stdout.lines().collect();
     assert_eq!(printed.len(), 1, "{}", outcome.stdout);
-    assert!(printed[0].ends_with(".mp3") && Path::new(printed[0]).is_file(), "{}", printed[0]);
+    assert!(
+        printed[0].ends_with(".mp3") && Path::new(printed[0]).is_file(),
+        "{}",
+        printed[0]
+    );
 
     let items = [(330, "One"), (550, "Two")]
         .map(|(hz, title)| {
             let file = media::tone_webm(1, hz);
-            let name = file.file_name().and_then(|n| n.to_str()).expect("name").to_owned();
+            let name = file
+                .file_name()
+                .and_then(|n| n.to_str())
+                .expect("name")
+                .to_owned();
             FeedItem::new(title, format!("/media/{name}"))
         })
         .to_vec();
@@ -387,7 +561,11 @@ fn against_a_python_profile_worker_download_and_playlist_print_their_files() {
     assert_eq!(outcome.code, Some(0), "stderr: {}", outcome.stderr);
     let printed: Vec<&str> = outcome.stdout.lines().collect();
     assert_eq!(printed.len(), 2, "{}", outcome.stdout);
-    assert!(printed[0].ends_with("001 - One.mp3") && printed[1].ends_with("002 - Two.mp3"), "{}", outcome.stdout);
+    assert!(
+        printed[0].ends_with("001 - One.mp3") && printed[1].ends_with("002 - Two.mp3"),
+        "{}",
+        outcome.stdout
+    );
     assert!(files_named_like(&out, &[".zip"]).is_empty(), "no ZIP");
     assert!(outcome.stderr.contains("Py Mix: 2 tracks"), "{}", outcome.stderr);
 }
@@ -411,11 +589,27 @@ fn a_sigkilled_host_takes_its_worker_down() {
     .expect("write script");
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    let mut host = sandbox.command(&["health"]).env("HERMES_WORKER_BIN", &script).spawn().expect("spawn hermes");
-    assert!(procs::wait_until(RUN_LIMIT, || started.exists()), "the worker never started");
-    assert!(!procs::processes_with_cmdline_containing(&marker).is_empty(), "the worker runs");
+    let mut host = sandbox
+        .command(&["health"])
+        .env("HERMES_WORKER_BIN", &script)
+        .spawn()
+        .expect("spawn hermes");
+    assert!(
+        procs::wait_until(RUN_LIMIT, || started.exists()),
+        "the worker never started"
+    );
+    assert!(
+        !procs::processes_with_cmdline_containing(&marker).is_empty(),
+        "the worker runs"
+    );
     kill(Pid::from_raw(host.id() as i32), Signal::SIGKILL).expect("SIGKILL the host");
     let _ = host.wait();
-    let gone = procs::wait_until(Duration::from_secs(10), || procs::processes_with_cmdline_containing(&marker).is_empty());
-    assert!(gone, "orphaned worker still running: {:?}", procs::processes_with_cmdline_containing(&marker));
+    let gone = procs::wait_until(Duration::from_secs(10), || {
+        procs::processes_with_cmdline_containing(&marker).is_empty()
+    });
+    assert!(
+        gone,
+        "orphaned worker still running: {:?}",
+        procs::processes_with_cmdline_containing(&marker)
+    );
 }

@@ -61,7 +61,10 @@ impl Home {
 
     /// The version the managed `venv/bin/yt-dlp` answers now (what the worker would run).
     fn current(&self) -> String {
-        let output = Command::new(self.home().join("venv/bin/yt-dlp")).arg("--version").output().expect("run yt-dlp");
+        let output = Command::new(self.home().join("venv/bin/yt-dlp"))
+            .arg("--version")
+            .output()
+            .expect("run yt-dlp");
         String::from_utf8_lossy(&output.stdout).trim().to_owned()
     }
 
@@ -80,12 +83,24 @@ impl Home {
 }
 
 fn ok(run: &Run) -> &str {
-    assert_eq!(run.code, Some(0), "stdout: {}\nstderr: {}", run.stdout, run.stderr);
+    assert_eq!(
+        run.code,
+        Some(0),
+        "stdout: {}\nstderr: {}",
+        run.stdout,
+        run.stderr
+    );
     run.stdout.trim()
 }
 
 fn failed<'a>(run: &'a Run, needle: &str) -> &'a str {
-    assert_eq!(run.code, Some(1), "stdout: {}\nstderr: {}", run.stdout, run.stderr);
+    assert_eq!(
+        run.code,
+        Some(1),
+        "stdout: {}\nstderr: {}",
+        run.stdout,
+        run.stderr
+    );
     assert!(run.stderr.contains(needle), "{needle:?} not in {}", run.stderr);
     &run.stderr
 }
@@ -94,17 +109,30 @@ fn failed<'a>(run: &'a Run, needle: &str) -> &'a str {
 fn update_switches_to_a_checked_new_environment_and_reports_old_and_new() {
     let home = Home::new();
     let first = home.update("2026.01.01", "");
-    assert_eq!(ok(&first), "yt-dlp none → 2026.01.01 (JS runtime deno 2.9.8, yt-dlp-ejs 0.8.0)");
+    assert_eq!(
+        ok(&first),
+        "yt-dlp none → 2026.01.01 (JS runtime deno 2.9.8, yt-dlp-ejs 0.8.0)"
+    );
     assert_eq!(home.current(), "2026.01.01");
-    assert!(home.link("venv").starts_with("envs"), "a relative link: {:?}", home.link("venv"));
+    assert!(
+        home.link("venv").starts_with("envs"),
+        "a relative link: {:?}",
+        home.link("venv")
+    );
     let installed = std::fs::read_to_string(home.home().join("venv/requirements")).expect("requirements");
     assert_eq!(installed.trim(), "yt-dlp[default] deno");
 
     let second = home.update("2026.02.02", "");
-    assert_eq!(ok(&second), "yt-dlp 2026.01.01 → 2026.02.02 (JS runtime deno 2.9.8, yt-dlp-ejs 0.8.0)");
+    assert_eq!(
+        ok(&second),
+        "yt-dlp 2026.01.01 → 2026.02.02 (JS runtime deno 2.9.8, yt-dlp-ejs 0.8.0)"
+    );
     assert_eq!(home.current(), "2026.02.02");
     let first_env = home.link("previous");
-    assert!(home.home().join(&first_env).join("bin/yt-dlp").is_file(), "the previous environment is kept");
+    assert!(
+        home.home().join(&first_env).join("bin/yt-dlp").is_file(),
+        "the previous environment is kept"
+    );
 
     // A third switch keeps only the current and the previous environment.
     ok(&home.update("2026.03.03", ""));
@@ -118,15 +146,31 @@ fn a_failed_install_or_a_yt_dlp_without_a_runtime_leaves_the_old_one_in_place() 
     ok(&home.update("2026.01.01", ""));
     let before = (home.link("venv"), home.envs());
 
-    failed(&home.update("2026.02.02", "fail"), "the install failed, nothing was changed");
+    failed(
+        &home.update("2026.02.02", "fail"),
+        "the install failed, nothing was changed",
+    );
     assert_eq!(home.current(), "2026.01.01");
-    assert_eq!((home.link("venv"), home.envs()), before, "no half-made environment is left");
+    assert_eq!(
+        (home.link("venv"), home.envs()),
+        before,
+        "no half-made environment is left"
+    );
 
-    failed(&home.update("2026.02.02", "nodeno"), "finds no JavaScript runtime, nothing was changed");
+    failed(
+        &home.update("2026.02.02", "nodeno"),
+        "finds no JavaScript runtime, nothing was changed",
+    );
     assert_eq!(home.current(), "2026.01.01");
     assert_eq!((home.link("venv"), home.envs()), before);
-    assert!(!home.home().join("previous").exists(), "nothing to roll back to yet");
-    failed(&home.hermes(&["update-ytdlp", "--rollback"], "", ""), "no previous yt-dlp to roll back to");
+    assert!(
+        !home.home().join("previous").exists(),
+        "nothing to roll back to yet"
+    );
+    failed(
+        &home.hermes(&["update-ytdlp", "--rollback"], "", ""),
+        "no previous yt-dlp to roll back to",
+    );
 }
 
 #[test]
@@ -135,11 +179,16 @@ fn rollback_switches_back_and_forth() {
     ok(&home.update("2026.01.01", ""));
     ok(&home.update("2026.02.02", ""));
     let rolled = home.hermes(&["update-ytdlp", "--rollback"], "", "");
-    assert_eq!(ok(&rolled), "yt-dlp 2026.02.02 → 2026.01.01 (JS runtime deno 2.9.8, yt-dlp-ejs 0.8.0)");
+    assert_eq!(
+        ok(&rolled),
+        "yt-dlp 2026.02.02 → 2026.01.01 (JS runtime deno 2.9.8, yt-dlp-ejs 0.8.0)"
+    );
     assert_eq!(home.current(), "2026.01.01");
     let again = home.hermes(&["update-ytdlp", "--rollback"], "", "");
-    assert_eq!(ok(&again), "yt-dlp 2026.01.01 → 2026.02.02 (JS runtime deno 2.9.8, yt-dlp-ejs 0.8.0)");
+    assert_eq!(
+        ok(&again),
+        "yt-dlp 2026.01.01 → 2026.02.02 (JS runtime deno 2.9.8, yt-dlp-ejs 0.8.0)"
+    );
     assert_eq!(home.current(), "2026.02.02");
     assert_eq!(home.envs().len(), 2);
 }
-

@@ -86,7 +86,10 @@ pub fn shorten(text: &str, max: usize) -> String {
 /// The JavaScript side of yt-dlp for `hermes health` and `/ping`:
 /// `deno 2.9.8 · yt-dlp-ejs 0.8.0`, or what is missing and what to run about it.
 pub fn js_support_text(health: &HealthOk) -> String {
-    let runtime = health.js_runtime.as_ref().map(|r| format!("{} {}", r.name, r.version));
+    let runtime = health
+        .js_runtime
+        .as_ref()
+        .map(|r| format!("{} {}", r.name, r.version));
     let ejs = health.ejs.as_deref().map(|v| format!("yt-dlp-ejs {v}"));
     match (runtime, ejs) {
         (Some(runtime), Some(ejs)) => format!("{runtime} · {ejs}"),
@@ -97,7 +100,6 @@ pub fn js_support_text(health: &HealthOk) -> String {
         ),
     }
 }
-
 
 /// What a status line shows: one variant per phase a task goes through, independent of where
 /// the information came from (a worker `progress` event, a [`TaskSnapshot`], a final event).
@@ -183,10 +185,7 @@ pub fn render_status(state: &StatusView) -> String {
             percent,
             speed,
             eta_secs,
-        } => format!(
-            "⬇️ {}",
-            render_progress(*percent, speed.as_deref(), *eta_secs)
-        ),
+        } => format!("⬇️ {}", render_progress(*percent, speed.as_deref(), *eta_secs)),
         StatusView::Processing => "⚙️ Processing…".to_owned(),
         StatusView::Converting => "🔄 Converting…".to_owned(),
         StatusView::Retrying => "🔁 Retrying…".to_owned(),
@@ -386,10 +385,7 @@ mod tests {
         queue.acquire("wait").await.expect("slot freed");
         assert!(queue.fail("wait", "ERROR: Video unavailable\nmore"));
         assert_eq!(view_of("wait"), "❌ Failed: ERROR: Video unavailable");
-        assert_eq!(
-            queue.cancel("done"),
-            crate::task_queue::CancelOutcome::WasQueued
-        );
+        assert_eq!(queue.cancel("done"), crate::task_queue::CancelOutcome::WasQueued);
         assert_eq!(view_of("done"), "🚫 Cancelled");
     }
 

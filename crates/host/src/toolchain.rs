@@ -75,13 +75,20 @@ pub struct Switch {
 impl Switch {
     /// `yt-dlp 2026.10.21 → 2026.10.26 (JS runtime deno 2.9.8, yt-dlp-ejs 0.8.0)`.
     pub fn summary(&self) -> String {
-        let runtime = self
+        let runtime = self.js.js_runtime.as_ref().map_or_else(
+            || "no JS runtime".to_owned(),
+            |r| format!("JS runtime {} {}", r.name, r.version),
+        );
+        let ejs = self
             .js
-            .js_runtime
-            .as_ref()
-            .map_or_else(|| "no JS runtime".to_owned(), |r| format!("JS runtime {} {}", r.name, r.version));
-        let ejs = self.js.ejs.as_deref().map_or_else(|| "no yt-dlp-ejs".to_owned(), |v| format!("yt-dlp-ejs {v}"));
-        format!("yt-dlp {} → {} ({runtime}, {ejs})", self.old.as_deref().unwrap_or("none"), self.new)
+            .ejs
+            .as_deref()
+            .map_or_else(|| "no yt-dlp-ejs".to_owned(), |v| format!("yt-dlp-ejs {v}"));
+        format!(
+            "yt-dlp {} → {} ({runtime}, {ejs})",
+            self.old.as_deref().unwrap_or("none"),
+            self.new
+        )
     }
 }
 
@@ -104,11 +111,18 @@ pub struct Toolchain {
 impl Toolchain {
     /// `HERMES_HOME` (else `./.hermes`), `HERMES_PIP` and `YTDLP_EXTRA_PACKAGES` from the environment.
     pub fn from_env() -> Toolchain {
-        let var = |name: &str| std::env::var(name).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let var = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
         Toolchain {
             home: var(HOME_VAR).map_or_else(|| PathBuf::from(".hermes"), PathBuf::from),
             installer: var(INSTALLER_VAR).map_or(Installer::Pip, |p| Installer::Program(PathBuf::from(p))),
-            extra_packages: var(EXTRA_PACKAGES_VAR).map(|v| v.split_whitespace().map(str::to_owned).collect()).unwrap_or_default(),
+            extra_packages: var(EXTRA_PACKAGES_VAR)
+                .map(|v| v.split_whitespace().map(str::to_owned).collect())
+                .unwrap_or_default(),
         }
     }
 
@@ -156,7 +170,8 @@ impl Toolchain {
     pub async fn rollback(&self) -> Result<Switch, ToolchainError> {
         let _lock = self.lock()?;
         let previous = self.home.join("previous");
-        let target = std::fs::read_link(&previous).map_err(|_| ToolchainError::NoPrevious(self.home.clone()))?;
+        let target =
+            std::fs::read_link(&previous).map_err(|_| ToolchainError::NoPrevious(self.home.clone()))?;
         let target_dir = self.home.join(&target);
         let new = ytdlp_version(&target_dir).await.map_err(ToolchainError::Broken)?;
         let js = js_support(&target_dir).await;
@@ -171,8 +186,16 @@ impl Toolchain {
         match &self.installer {
             Installer::Pip => {
                 run_step("python3", &[OsString::from("-m"), "venv".into(), dir.into()]).await?;
-                let mut args: Vec<OsString> =
-                    ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--upgrade"].map(OsString::from).into();
+                let mut args: Vec<OsString> = [
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    "--upgrade",
+                ]
+                .map(OsString::from)
+                .into();
                 args.extend(requirements);
                 run_step(dir.join("bin/python"), &args).await?;
             }
@@ -198,7 +221,8 @@ impl Toolchain {
             Ok(meta) if meta.file_type().is_symlink() => std::fs::read_link(&venv).ok(),
             Ok(_) => {
                 let moved = format!("envs/manual-{}", new_env_name());
-                std::fs::rename(&venv, self.home.join(&moved)).map_err(io(format!("cannot move {} aside", venv.display())))?;
+                std::fs::rename(&venv, self.home.join(&moved))
+                    .map_err(io(format!("cannot move {} aside", venv.display())))?;
                 Some(PathBuf::from(moved))
             }
             Err(_) => None,
@@ -217,7 +241,9 @@ impl Toolchain {
             .filter_map(|link| std::fs::read_link(self.home.join(link)).ok())
             .filter_map(|target| target.file_name().map(PathBuf::from))
             .collect();
-        let Ok(entries) = std::fs::read_dir(self.home.join("envs")) else { return };
+        let Ok(entries) = std::fs::read_dir(self.home.join("envs")) else {
+            return;
+        };
         for entry in entries.flatten() {
             if !keep.iter().any(|name| name.as_os_str() == entry.file_name()) {
                 if let Err(error) = std::fs::remove_dir_all(entry.path()) {
@@ -240,7 +266,10 @@ impl Toolchain {
         match file.try_lock() {
             Ok(()) => Ok(file),
             Err(std::fs::TryLockError::WouldBlock) => Err(ToolchainError::Busy(self.home.clone())),
-            Err(std::fs::TryLockError::Error(source)) => Err(ToolchainError::Io { context: format!("cannot lock {}", path.display()), source }),
+            Err(std::fs::TryLockError::Error(source)) => Err(ToolchainError::Io {
+                context: format!("cannot lock {}", path.display()),
+                source,
+            }),
         }
     }
 }
@@ -249,47 +278,91 @@ impl Toolchain {
 fn replace_link(link: &Path, target: &Path) -> Result<(), ToolchainError> {
     let temporary = link.with_extension(format!("new-{}", std::process::id()));
     let _ = std::fs::remove_file(&temporary);
-    std::os::unix::fs::symlink(target, &temporary).map_err(io(format!("cannot create {}", temporary.display())))?;
+    std::os::unix::fs::symlink(target, &temporary)
+        .map_err(io(format!("cannot create {}", temporary.display())))?;
     std::fs::rename(&temporary, link).map_err(io(format!("cannot switch {}", link.display())))
 }
 
 fn new_env_name() -> String {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-    format!("env-{}-{:09}-{}", now.as_secs(), now.subsec_nanos(), std::process::id())
+    format!(
+        "env-{}-{:09}-{}",
+        now.as_secs(),
+        now.subsec_nanos(),
+        std::process::id()
+    )
 }
 
 /// Runs one installer step; its output is kept for the error message only.
 async fn run_step(program: impl AsRef<Path>, args: &[OsString]) -> Result<(), ToolchainError> {
     let program = program.as_ref();
     let mut command = tokio::process::Command::new(program);
-    command.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
+    command
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
     let output = match tokio::time::timeout(INSTALL_TIMEOUT, command.output()).await {
         Ok(Ok(output)) => output,
-        Ok(Err(error)) => return Err(ToolchainError::Install(format!("cannot run {}: {error}", program.display()))),
-        Err(_) => return Err(ToolchainError::Install(format!("{} took longer than {INSTALL_TIMEOUT:?}", program.display()))),
+        Ok(Err(error)) => {
+            return Err(ToolchainError::Install(format!(
+                "cannot run {}: {error}",
+                program.display()
+            )))
+        }
+        Err(_) => {
+            return Err(ToolchainError::Install(format!(
+                "{} took longer than {INSTALL_TIMEOUT:?}",
+                program.display()
+            )))
+        }
     };
     if output.status.success() {
         return Ok(());
     }
     let stderr = String::from_utf8_lossy(&output.stderr);
-    let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
-    Err(ToolchainError::Install(format!("{} exited with {}: {last}", program.display(), output.status)))
+    let last = stderr
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim();
+    Err(ToolchainError::Install(format!(
+        "{} exited with {}: {last}",
+        program.display(),
+        output.status
+    )))
 }
 
 async fn ytdlp_version(env_dir: &Path) -> Result<String, String> {
     let ytdlp = env_dir.join("bin/yt-dlp");
     let mut command = tokio::process::Command::new(&ytdlp);
-    command.arg("--version").stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null()).kill_on_drop(true);
+    command
+        .arg("--version")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
     let output = match tokio::time::timeout(CHECK_TIMEOUT, command.output()).await {
         Ok(Ok(output)) => output,
         Ok(Err(error)) => return Err(format!("cannot run {}: {error}", ytdlp.display())),
         Err(_) => return Err(format!("{} --version did not answer", ytdlp.display())),
     };
-    let version = String::from_utf8_lossy(&output.stdout).lines().next().unwrap_or("").trim().to_owned();
+    let version = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_owned();
     if output.status.success() && !version.is_empty() {
         Ok(version)
     } else {
-        Err(format!("{} --version exited with {}", ytdlp.display(), output.status))
+        Err(format!(
+            "{} --version exited with {}",
+            ytdlp.display(),
+            output.status
+        ))
     }
 }
 
@@ -303,7 +376,12 @@ async fn js_support(env_dir: &Path) -> JsSupport {
         value.push(deno.as_os_str());
         command.arg("--js-runtimes").arg(value);
     }
-    command.arg("-v").stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).kill_on_drop(true);
+    command
+        .arg("-v")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
     match tokio::time::timeout(CHECK_TIMEOUT, command.output()).await {
         Ok(Ok(output)) => JsSupport::from_verbose_output(&String::from_utf8_lossy(&output.stderr)),
         _ => JsSupport::default(),

@@ -31,7 +31,9 @@ struct Sandbox {
 
 impl Sandbox {
     fn new() -> Sandbox {
-        Sandbox { dir: tempfile::tempdir().expect("tempdir") }
+        Sandbox {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
     }
 
     fn downloads(&self) -> PathBuf {
@@ -41,7 +43,10 @@ impl Sandbox {
     fn config(&self) -> WorkerConfig {
         let mut config = WorkerConfig::new(worker_bin())
             .with_env("DOWNLOAD_DIR", self.downloads().to_string_lossy())
-            .with_env("DATABASE_URL", format!("sqlite://{}", self.dir.path().join("hermes.db").display()))
+            .with_env(
+                "DATABASE_URL",
+                format!("sqlite://{}", self.dir.path().join("hermes.db").display()),
+            )
             .with_env("LOG_LEVEL", "warn")
             .with_env("EGRESS_ALLOW_CIDRS", "127.0.0.1/32");
         config.current_dir = Some(self.dir.path().to_path_buf());
@@ -77,7 +82,11 @@ async fn drain(stream: &mut EventStream) -> Vec<Response> {
         assert_eq!(event.task_id, stream.task_id(), "misrouted event");
         if event.event == Event::Progress {
             let progress: ProgressData = event.payload().expect("progress data");
-            assert!(progress.percent >= last_percent, "percent went down in {}", stream.task_id());
+            assert!(
+                progress.percent >= last_percent,
+                "percent went down in {}",
+                stream.task_id()
+            );
             last_percent = progress.percent;
         }
         events.push(event);
@@ -127,7 +136,10 @@ async fn fifty_health_checks_and_three_downloads_are_routed_by_task_id() {
         let client = client.clone();
         tokio::spawn(async move {
             let request = health_check_request(&format!("hc-{n}"));
-            let response = client.send_and_wait(&request, Duration::from_secs(15)).await.expect("health_ok");
+            let response = client
+                .send_and_wait(&request, Duration::from_secs(15))
+                .await
+                .expect("health_ok");
             (n, response)
         })
     });
@@ -139,7 +151,10 @@ async fn fifty_health_checks_and_three_downloads_are_routed_by_task_id() {
         let health: HealthOk = response.payload().expect("health data");
         busy_seen = busy_seen.max(health.active_tasks);
     }
-    assert!(busy_seen >= 3, "the downloads were not in flight during the checks ({busy_seen} active)");
+    assert!(
+        busy_seen >= 3,
+        "the downloads were not in flight during the checks ({busy_seen} active)"
+    );
 
     for stream in &mut downloads {
         let events = drain(stream).await;
@@ -147,8 +162,15 @@ async fn fifty_health_checks_and_three_downloads_are_routed_by_task_id() {
         assert_eq!(last.event, Event::Done, "{last:?}");
         let done: DownloadDone = last.payload().expect("done data");
         let file = Path::new(&done.file_path);
-        assert!(file.starts_with(sandbox.out_dir(stream.task_id())), "{} outside its task dir", file.display());
-        assert_eq!(std::fs::metadata(file).expect("downloaded file").len(), wav.metadata().expect("wav").len());
+        assert!(
+            file.starts_with(sandbox.out_dir(stream.task_id())),
+            "{} outside its task dir",
+            file.display()
+        );
+        assert_eq!(
+            std::fs::metadata(file).expect("downloaded file").len(),
+            wav.metadata().expect("wav").len()
+        );
     }
     assert!(client.pending_tasks().is_empty());
     client.shutdown().await;
@@ -165,7 +187,14 @@ async fn sigkilled_worker_fails_pending_task_at_once_and_is_respawned() {
 
     let task_id = format!("crash-{}", std::process::id());
     let url = server.url(&format!("/slow/200000/{name}"));
-    let mut stream = client.send(&download_request(&task_id, &url, false, &sandbox.out_dir(&task_id))).expect("send");
+    let mut stream = client
+        .send(&download_request(
+            &task_id,
+            &url,
+            false,
+            &sandbox.out_dir(&task_id),
+        ))
+        .expect("send");
     wait_until_downloading(&mut stream).await;
 
     kill(Pid::from_raw(first_pid as i32), Signal::SIGKILL).expect("SIGKILL the worker");
@@ -176,12 +205,18 @@ async fn sigkilled_worker_fails_pending_task_at_once_and_is_respawned() {
         .expect("a final event");
     let error = final_event.error_data().expect("an error event");
     assert_eq!(error.error_code, ErrorCode::WorkerCrashed);
-    assert!(error.message.contains("SIGKILL") || error.message.contains("signal: 9"), "{}", error.message);
+    assert!(
+        error.message.contains("SIGKILL") || error.message.contains("signal: 9"),
+        "{}",
+        error.message
+    );
     assert!(killed_at.elapsed() < Duration::from_secs(1));
     assert!(stream.next().await.is_none(), "nothing after the final event");
 
     // Sent while the worker is down (backoff 1 s): waits for the respawn instead of failing.
-    let health = tokio::time::timeout(Duration::from_secs(10), client.health()).await.expect("respawned in time");
+    let health = tokio::time::timeout(Duration::from_secs(10), client.health())
+        .await
+        .expect("respawned in time");
     assert_eq!(health.expect("health_ok").worker, "hermes-worker");
     let second_pid = client.worker_pid().expect("respawned worker");
     assert_ne!(second_pid, first_pid);
@@ -202,9 +237,14 @@ async fn shutdown_stops_the_worker_and_refuses_new_requests() {
 
     client.shutdown().await;
     assert_eq!(client.worker_pid(), None);
-    let gone = procs::wait_until(Duration::from_secs(2), || !Path::new(&format!("/proc/{pid}")).exists());
+    let gone = procs::wait_until(Duration::from_secs(2), || {
+        !Path::new(&format!("/proc/{pid}")).exists()
+    });
     assert!(gone, "worker {pid} still exists after shutdown");
-    assert!(matches!(client.send(&health_check_request("late")), Err(ClientError::Closed)));
+    assert!(matches!(
+        client.send(&health_check_request("late")),
+        Err(ClientError::Closed)
+    ));
     client.shutdown().await; // idempotent
 }
 
@@ -212,7 +252,9 @@ async fn shutdown_stops_the_worker_and_refuses_new_requests() {
 async fn worker_that_closes_stdout_counts_as_crashed_and_restarts_with_backoff() {
     // A stand-in worker: reads one request line, then closes stdout while staying alive.
     let mut config = WorkerConfig::new("/bin/sh");
-    config.args = ["-c", "read line; exec 1>&-; exec sleep 30"].map(Into::into).to_vec();
+    config.args = ["-c", "read line; exec 1>&-; exec sleep 30"]
+        .map(Into::into)
+        .to_vec();
     config.shutdown_grace = Duration::from_millis(200);
     config.backoff = Backoff {
         initial: Duration::from_millis(100),
@@ -228,7 +270,11 @@ async fn worker_that_closes_stdout_counts_as_crashed_and_restarts_with_backoff()
     let error = response.error_data().expect("error");
     assert_eq!(error.error_code, ErrorCode::WorkerCrashed);
     assert!(error.message.contains("closed its stdout"), "{}", error.message);
-    assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        started.elapsed()
+    );
     let restarted = eventually(Duration::from_secs(3), || client.worker_starts() >= 2).await;
     assert!(restarted, "no restart after the crash");
     client.shutdown().await;
@@ -238,8 +284,13 @@ async fn worker_that_closes_stdout_counts_as_crashed_and_restarts_with_backoff()
 async fn send_and_wait_times_out_when_no_final_event_comes() {
     // `cat` never answers with an event (it echoes requests, which are not events).
     let client = WorkerClient::spawn(WorkerConfig::new("/bin/cat")).expect("spawn cat");
-    let result = client.send_and_wait(&health_check_request("slow"), Duration::from_millis(300)).await;
-    assert!(matches!(result, Err(ClientError::Timeout { ref task_id, .. }) if task_id == "slow"), "{result:?}");
+    let result = client
+        .send_and_wait(&health_check_request("slow"), Duration::from_millis(300))
+        .await;
+    assert!(
+        matches!(result, Err(ClientError::Timeout { ref task_id, .. }) if task_id == "slow"),
+        "{result:?}"
+    );
     assert!(client.pending_tasks().is_empty(), "timed-out task still routed");
     client.shutdown().await;
 }
@@ -256,18 +307,26 @@ fn router_survives_garbage_and_keeps_routing() {
         b"{\"task_id\":\"t1\",\"event\":\"progress\",\"data\":{\"percent\":",
     ];
     for line in garbage {
-        assert!(matches!(router.route_line(line), RouteOutcome::Invalid { .. }), "{line:?}");
+        assert!(
+            matches!(router.route_line(line), RouteOutcome::Invalid { .. }),
+            "{line:?}"
+        );
     }
     assert_eq!(router.route_line(b"   \n"), RouteOutcome::Blank);
     assert_eq!(
         router.route_line(b"{\"task_id\":\"other\",\"event\":\"done\",\"data\":{}}\n"),
-        RouteOutcome::UnknownTask { task_id: "other".into(), event: Event::Done }
+        RouteOutcome::UnknownTask {
+            task_id: "other".into(),
+            event: Event::Done
+        }
     );
     assert_eq!(
         router.route_line(b"{\"task_id\":\"t1\",\"event\":\"error\",\"data\":{\"message\":\"x\",\"error_code\":\"TIMEOUT\"}}"),
         RouteOutcome::Delivered { task_id: "t1".into(), event: Event::Error }
     );
-    let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
     let event = runtime.block_on(stream.next()).expect("delivered");
     assert_eq!(event.error_data().expect("error").error_code, ErrorCode::Timeout);
     assert!(runtime.block_on(stream.next()).is_none());

@@ -71,7 +71,10 @@ mod tests {
     #[test]
     fn unset_options_stay_off_the_wire() {
         let video = download_request_with("t", "u", false, "/d", &DownloadOptions::default());
-        assert_eq!(serde_json::Value::Object(video.params), json!({ "extract_audio": false, "output_dir": "/d" }));
+        assert_eq!(
+            serde_json::Value::Object(video.params),
+            json!({ "extract_audio": false, "output_dir": "/d" })
+        );
         let audio = DownloadOptions {
             audio_format: Some(AudioFormat::Opus),
             audio_quality: Some("5".into()),
@@ -84,7 +87,11 @@ mod tests {
             "format": "251", "max_filesize_mb": 50
         });
         assert_eq!(serde_json::Value::Object(request.params), expected);
-        let playlist = PlaylistOptions { playlist_end: Some(10), archive_max_size_mb: Some(49), ..Default::default() };
+        let playlist = PlaylistOptions {
+            playlist_end: Some(10),
+            archive_max_size_mb: Some(49),
+            ..Default::default()
+        };
         let request = playlist_request_with("p", "u", true, "/d", &playlist);
         let expected = json!({ "extract_audio": true, "output_dir": "/d", "playlist_end": 10, "archive_max_size_mb": 49 });
         assert_eq!(serde_json::Value::Object(request.params), expected);

@@ -3,7 +3,9 @@
 //! download.
 use std::sync::Arc;
 
-use hermes_host::links::{extract_links, normalize_key, youtube_playlist_url, youtube_video_url, Link, LinkKind};
+use hermes_host::links::{
+    extract_links, normalize_key, youtube_playlist_url, youtube_video_url, Link, LinkKind,
+};
 use hermes_host::render::shorten;
 
 use super::playlist::preview_playlist;

@@ -27,9 +27,7 @@ pub(super) async fn ask_worker<T: serde::de::DeserializeOwned>(
         tracing::info!(action = %request.action.as_str(), %error, "look-up failed");
         match error {
             ClientError::Worker { code, .. } => messages::error_message(&code).to_owned(),
-            ClientError::Timeout { .. } => {
-                messages::error_message(&ErrorCode::Timeout).to_owned()
-            }
+            ClientError::Timeout { .. } => messages::error_message(&ErrorCode::Timeout).to_owned(),
             _ => messages::INTERNAL_FAILURE.to_owned(),
         }
     })

@@ -33,8 +33,7 @@ pub(crate) async fn playlist_command(app: Arc<App>, chat_id: i64, args: &str) {
 
 /// Shows title, item count and the first items, then `[10] [25] [50] [All]`.
 pub(super) async fn preview_playlist(app: &App, chat_id: i64, url: &str, edit: Option<i32>) {
-    let Some(message_id) = placeholder(app, chat_id, "⏳ Reading the playlist…", edit).await
-    else {
+    let Some(message_id) = placeholder(app, chat_id, "⏳ Reading the playlist…", edit).await else {
         return;
     };
     let request = playlist_preview_request(&new_task_id("preview"), url, PREVIEW_ITEMS);

@@ -20,13 +20,7 @@ pub(super) async fn show_qualities(
     url: &str,
     title: Option<String>,
 ) {
-    edit_plain(
-        app,
-        chat_id,
-        message_id,
-        "⏳ Looking up the available qualities…",
-    )
-    .await;
+    edit_plain(app, chat_id, message_id, "⏳ Looking up the available qualities…").await;
     let video = get_formats_request_mode(&new_task_id("formats"), url, FormatMode::Video);
     let audio = get_formats_request_mode(&new_task_id("formats"), url, FormatMode::Audio);
     let (video, audio) = tokio::join!(
@@ -61,7 +55,10 @@ pub(super) async fn show_qualities(
                 options,
             },
         );
-        one_choice_per_row(labels, |index| Callback::Format { key: key.clone(), index })
+        one_choice_per_row(labels, |index| Callback::Format {
+            key: key.clone(),
+            index,
+        })
     };
     let subject = title.unwrap_or_else(|| shorten(url, 80));
     let text = format!("⚙ {subject}\nChoose a quality:");
@@ -69,11 +66,7 @@ pub(super) async fn show_qualities(
 }
 
 fn option_label(option: &FormatOption) -> String {
-    let icon = if option.kind == "audio" {
-        "🎵"
-    } else {
-        "🎬"
-    };
+    let icon = if option.kind == "audio" { "🎵" } else { "🎬" };
     shorten(&format!("{icon} {}", option.label), BUTTON_TEXT_CHARS)
 }
 
@@ -150,10 +143,7 @@ mod tests {
         );
         assert_eq!(mp3.audio_format, AudioFormat::Mp3);
         assert_eq!(mp3.audio_quality.as_deref(), Some("5"));
-        let native = choice_for_option(
-            &option("audio", "251", "webm", None, None),
-            AudioFormat::Mp3,
-        );
+        let native = choice_for_option(&option("audio", "251", "webm", None, None), AudioFormat::Mp3);
         assert_eq!(
             (native.audio_format, native.format.as_deref()),
             (AudioFormat::Opus, Some("251"))

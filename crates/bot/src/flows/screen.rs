@@ -37,11 +37,7 @@ pub(super) async fn placeholder(app: &App, chat_id: i64, text: &str, edit: Optio
 }
 
 pub(super) async fn send_keyboard(app: &App, chat_id: i64, text: &str, rows: Rows) {
-    if let Err(error) = app
-        .telegram
-        .send_text(chat_id, text, Some(keyboard(rows)))
-        .await
-    {
+    if let Err(error) = app.telegram.send_text(chat_id, text, Some(keyboard(rows))).await {
         tracing::warn!(%error, "cannot send a keyboard");
     }
 }
@@ -54,18 +50,8 @@ pub(super) async fn edit_plain(app: &App, chat_id: i64, message_id: i32, text: &
     edit(app, chat_id, message_id, text, None).await;
 }
 
-async fn edit(
-    app: &App,
-    chat_id: i64,
-    message_id: i32,
-    text: &str,
-    markup: Option<InlineKeyboardMarkup>,
-) {
-    if let Err(error) = app
-        .telegram
-        .edit_text(chat_id, message_id, text, markup)
-        .await
-    {
+async fn edit(app: &App, chat_id: i64, message_id: i32, text: &str, markup: Option<InlineKeyboardMarkup>) {
+    if let Err(error) = app.telegram.edit_text(chat_id, message_id, text, markup).await {
         tracing::warn!(%error, "cannot edit a message");
     }
 }

@@ -23,7 +23,11 @@ pub(crate) async fn search(app: Arc<App>, chat_id: i64, query: &str) {
     }
     if let Err(retry_in) = app.searches.try_acquire(chat_id) {
         let limit = app.config.searches_per_chat_per_hour;
-        tracing::info!(chat_id, limit, "search refused: the chat's hourly share is used up");
+        tracing::info!(
+            chat_id,
+            limit,
+            "search refused: the chat's hourly share is used up"
+        );
         reply(&app, chat_id, &messages::searches_used_up(limit, retry_in)).await;
         return;
     }
@@ -56,7 +60,10 @@ pub(crate) async fn search(app: Arc<App>, chat_id: i64, query: &str) {
         .map(|r| result_label(&r.title, r.duration))
         .collect();
     let key = app.flows.insert(chat_id, Flow::SearchResults { choices });
-    let rows = one_choice_per_row(labels, |index| Callback::Pick { key: key.clone(), index });
+    let rows = one_choice_per_row(labels, |index| Callback::Pick {
+        key: key.clone(),
+        index,
+    });
     let text = format!("🔎 Results for “{}”:", shorten(query, 60));
     edit_keyboard(&app, chat_id, message_id, &text, rows).await;
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use super::link::{media_key_for, offer_modes};
 use super::playlist::preview_playlist;
-use super::quality::{show_qualities, choice_for_option};
+use super::quality::{choice_for_option, show_qualities};
 use super::screen::{edit_keyboard, edit_plain};
 use super::settings::{chat_settings, show_settings, update_settings};
 use crate::app::App;
@@ -96,12 +96,7 @@ impl Tap<'_> {
                 show_qualities(app, chat_id, self.message_id, &url, title).await;
             }
             Callback::Format { key, index } => {
-                let Flow::Formats {
-                    url,
-                    title,
-                    options,
-                } = app.flows.take(&key, chat_id)?
-                else {
+                let Flow::Formats { url, title, options } = app.flows.take(&key, chat_id)? else {
                     return Err(FlowMiss::Expired);
                 };
                 let option = options.get(usize::from(index)).ok_or(FlowMiss::Expired)?;
@@ -111,8 +106,7 @@ impl Tap<'_> {
                 self.start_single(url, choice, title, None).await;
             }
             Callback::WholePlaylist { key } => {
-                let Flow::VideoOrPlaylist { playlist_url, .. } = app.flows.take(&key, chat_id)?
-                else {
+                let Flow::VideoOrPlaylist { playlist_url, .. } = app.flows.take(&key, chat_id)? else {
                     return Err(FlowMiss::Expired);
                 };
                 self.ack().await;

@@ -11,15 +11,22 @@ pub(crate) async fn run(session: &mut Session<'_>, action: &CacheAction) -> Resu
     let task_id = new_task_id("cli");
     match action {
         CacheAction::Stats => {
-            let stats: CacheStats =
-                session.run(&cache_stats_request(&task_id), "Cache", false, Event::CacheStats).await?;
+            let stats: CacheStats = session
+                .run(&cache_stats_request(&task_id), "Cache", false, Event::CacheStats)
+                .await?;
             if !session.ui().json() {
                 println_stdout(&cache_stats_text(&stats));
             }
         }
         CacheAction::Cleanup => {
-            let done: CacheCleanupDone =
-                session.run(&cache_cleanup_request(&task_id), "Cache", false, Event::CacheCleanupDone).await?;
+            let done: CacheCleanupDone = session
+                .run(
+                    &cache_cleanup_request(&task_id),
+                    "Cache",
+                    false,
+                    Event::CacheCleanupDone,
+                )
+                .await?;
             if !session.ui().json() {
                 println_stdout(&format!(
                     "removed {} search and {} metadata entries",
@@ -33,7 +40,14 @@ pub(crate) async fn run(session: &mut Session<'_>, action: &CacheAction) -> Resu
 
 fn cache_stats_text(stats: &CacheStats) -> String {
     [
-        format!("cache          {}", if stats.cache_enabled { "enabled" } else { "disabled" }),
+        format!(
+            "cache          {}",
+            if stats.cache_enabled {
+                "enabled"
+            } else {
+                "disabled"
+            }
+        ),
         format!("search entries {}", stats.search_entries),
         format!("metadata       {}", stats.metadata_entries),
         format!("hits / misses  {} / {}", stats.hits, stats.misses),

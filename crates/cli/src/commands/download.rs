@@ -11,7 +11,11 @@ use crate::output_dir::path_text;
 use crate::session::Session;
 use crate::ui::Ui;
 
-pub(crate) async fn run(session: &mut Session<'_>, args: &DownloadArgs, out_dir: &Path) -> Result<(), CliError> {
+pub(crate) async fn run(
+    session: &mut Session<'_>,
+    args: &DownloadArgs,
+    out_dir: &Path,
+) -> Result<(), CliError> {
     let audio = args.audio.map(AudioFormat::from);
     let request = single_download(&args.url, audio, args.format.as_deref(), out_dir);
     let done: DownloadDone = session.run(&request, "Downloading", true, Event::Done).await?;
@@ -27,8 +31,18 @@ pub(crate) fn single_download(
     format: Option<&str>,
     out_dir: &Path,
 ) -> Request {
-    let options = DownloadOptions { audio_format: audio, format: format.map(str::to_owned), ..Default::default() };
-    download_request_with(&new_task_id("cli"), url, audio.is_some(), &path_text(out_dir), &options)
+    let options = DownloadOptions {
+        audio_format: audio,
+        format: format.map(str::to_owned),
+        ..Default::default()
+    };
+    download_request_with(
+        &new_task_id("cli"),
+        url,
+        audio.is_some(),
+        &path_text(out_dir),
+        &options,
+    )
 }
 
 /// The files of a finished download; those already printed as they arrived are not repeated.
@@ -53,7 +67,12 @@ mod tests {
 
     #[test]
     fn download_request_carries_format_and_audio_choice() {
-        let request = single_download("http://x/a", Some(AudioFormat::Flac), Some("bestaudio"), Path::new("/d/out"));
+        let request = single_download(
+            "http://x/a",
+            Some(AudioFormat::Flac),
+            Some("bestaudio"),
+            Path::new("/d/out"),
+        );
         assert_eq!(request.params["extract_audio"], json!(true));
         assert_eq!(request.params["audio_format"], json!("flac"));
         assert_eq!(request.params["format"], json!("bestaudio"));

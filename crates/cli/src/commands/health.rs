@@ -17,13 +17,21 @@ pub(crate) async fn run(session: &mut Session<'_>) -> Result<(), CliError> {
 }
 
 fn health_text(health: &HealthOk) -> String {
-    let status = if health.status.is_empty() { "ok" } else { health.status.as_str() };
+    let status = if health.status.is_empty() {
+        "ok"
+    } else {
+        health.status.as_str()
+    };
     [
         format!("{} {} ({status})", health.worker, health.version),
         format!("yt-dlp   {}", health.ytdlp.as_deref().unwrap_or("not found")),
         format!("JS       {}", js_support_text(health)),
         format!("ffmpeg   {}", health.ffmpeg.as_deref().unwrap_or("not found")),
-        format!("active tasks {} · uptime {}", health.active_tasks, format_eta(health.uptime_s.max(0.0) as u64)),
+        format!(
+            "active tasks {} · uptime {}",
+            health.active_tasks,
+            format_eta(health.uptime_s.max(0.0) as u64)
+        ),
     ]
     .join("\n")
 }

@@ -10,11 +10,23 @@ use crate::error::CliError;
 use crate::output_dir::path_text;
 use crate::session::Session;
 
-pub(crate) async fn run(session: &mut Session<'_>, args: &PlaylistArgs, out_dir: &Path) -> Result<(), CliError> {
-    let options =
-        PlaylistOptions { playlist_end: args.limit, archive_max_size_mb: args.zip_mb, ..Default::default() };
-    let request =
-        playlist_request_with(&new_task_id("cli"), &args.url, !args.video, &path_text(out_dir), &options);
+pub(crate) async fn run(
+    session: &mut Session<'_>,
+    args: &PlaylistArgs,
+    out_dir: &Path,
+) -> Result<(), CliError> {
+    let options = PlaylistOptions {
+        playlist_end: args.limit,
+        archive_max_size_mb: args.zip_mb,
+        ..Default::default()
+    };
+    let request = playlist_request_with(
+        &new_task_id("cli"),
+        &args.url,
+        !args.video,
+        &path_text(out_dir),
+        &options,
+    );
     let done: PlaylistDone = session.run(&request, "Playlist", true, Event::Done).await?;
     let ui = session.ui();
     if !ui.json() {

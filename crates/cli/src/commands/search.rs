@@ -16,16 +16,27 @@ use crate::ui::println_stdout;
 const TITLE_WIDTH: usize = 48;
 const CHANNEL_WIDTH: usize = 20;
 
-pub(crate) async fn run(session: &mut Session<'_>, args: &SearchArgs, out_dir: Option<&Path>) -> Result<(), CliError> {
+pub(crate) async fn run(
+    session: &mut Session<'_>,
+    args: &SearchArgs,
+    out_dir: Option<&Path>,
+) -> Result<(), CliError> {
     let request = search_request(&new_task_id("cli"), &args.query, args.count);
-    let found: SearchResults = session.run(&request, "Searching", false, Event::SearchResults).await?;
+    let found: SearchResults = session
+        .run(&request, "Searching", false, Event::SearchResults)
+        .await?;
     if !session.ui().json() {
         println_stdout(&search_table(&found.results));
     }
     let Some(pick) = args.pick else { return Ok(()) };
-    let chosen = usize::try_from(pick).ok().and_then(|k| found.results.get(k.checked_sub(1)?));
+    let chosen = usize::try_from(pick)
+        .ok()
+        .and_then(|k| found.results.get(k.checked_sub(1)?));
     let Some(chosen) = chosen else {
-        return Err(CliError::Usage(format!("--pick {pick}: there are only {} results", found.results.len())));
+        return Err(CliError::Usage(format!(
+            "--pick {pick}: there are only {} results",
+            found.results.len()
+        )));
     };
     let request = single_download(&chosen.url, Some(AudioFormat::Mp3), None, required(out_dir)?);
     let done: DownloadDone = session.run(&request, "Downloading", true, Event::Done).await?;
@@ -45,7 +56,11 @@ fn search_table(results: &[SearchResult]) -> String {
         "Length"
     )];
     for (index, result) in results.iter().enumerate() {
-        let channel = result.channel.as_deref().or(result.artist.as_deref()).unwrap_or("");
+        let channel = result
+            .channel
+            .as_deref()
+            .or(result.artist.as_deref())
+            .unwrap_or("");
         lines.push(format!(
             "{:>2}  {}  {}  {:>8}  {}",
             index + 1,
@@ -65,8 +80,18 @@ mod tests {
     #[test]
     fn search_table_numbers_results_from_one() {
         let results = vec![
-            SearchResult { title: "First".into(), url: "u1".into(), duration: Some(61), ..Default::default() },
-            SearchResult { title: "Second".into(), url: "u2".into(), channel: Some("Chan".into()), ..Default::default() },
+            SearchResult {
+                title: "First".into(),
+                url: "u1".into(),
+                duration: Some(61),
+                ..Default::default()
+            },
+            SearchResult {
+                title: "Second".into(),
+                url: "u2".into(),
+                channel: Some("Chan".into()),
+                ..Default::default()
+            },
         ];
         let table = search_table(&results);
         let lines: Vec<&str> = table.lines().collect();

@@ -9,9 +9,16 @@ use crate::ui::println_stdout;
 pub(crate) async fn run(rollback: bool) -> Result<(), CliError> {
     let toolchain = Toolchain::from_env();
     if !rollback {
-        eprintln!("Installing the newest yt-dlp and Deno under {} (about a minute)…", toolchain.home().display());
+        eprintln!(
+            "Installing the newest yt-dlp and Deno under {} (about a minute)…",
+            toolchain.home().display()
+        );
     }
-    let switch = if rollback { toolchain.rollback().await? } else { toolchain.update().await? };
+    let switch = if rollback {
+        toolchain.rollback().await?
+    } else {
+        toolchain.update().await?
+    };
     println_stdout(&switch.summary());
     Ok(())
 }

@@ -88,13 +88,19 @@ impl WorkerConfig {
 fn locate_worker_binary() -> Result<PathBuf, LocateError> {
     if let Some(path) = std::env::var_os(WORKER_BIN_ENV).filter(|p| !p.is_empty()) {
         let path = PathBuf::from(path);
-        return if path.is_file() { Ok(path) } else { Err(LocateError::WorkerBinMissing(path)) };
+        return if path.is_file() {
+            Ok(path)
+        } else {
+            Err(LocateError::WorkerBinMissing(path))
+        };
     }
     let beside_exe = std::env::current_exe()
         .ok()
         .and_then(|exe| exe.parent().map(|dir| dir.join(WORKER_BINARY_NAME)))
         .filter(|candidate| candidate.is_file());
-    beside_exe.or_else(find_on_path).ok_or(LocateError::WorkerNotFound)
+    beside_exe
+        .or_else(find_on_path)
+        .ok_or(LocateError::WorkerNotFound)
 }
 
 fn find_on_path() -> Option<PathBuf> {
@@ -103,7 +109,6 @@ fn find_on_path() -> Option<PathBuf> {
         .map(|dir| dir.join(WORKER_BINARY_NAME))
         .find(|candidate| candidate.is_file())
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -29,7 +29,11 @@ pub enum ClientError {
     #[error("worker error [{code}]: {message}")]
     Worker { code: ErrorCode, message: String },
     #[error("expected `{expected}` for task {task_id}, got `{got}`")]
-    UnexpectedEvent { task_id: String, expected: Event, got: Event },
+    UnexpectedEvent {
+        task_id: String,
+        expected: Event,
+        got: Event,
+    },
     #[error("cannot decode the `{event}` data of task {task_id}: {source}")]
     Payload {
         task_id: String,
@@ -46,7 +50,10 @@ pub fn expect_event<T: serde::de::DeserializeOwned>(
     expected: Event,
 ) -> Result<T, ClientError> {
     if let Some(error) = response.error_data() {
-        return Err(ClientError::Worker { code: error.error_code, message: error.message });
+        return Err(ClientError::Worker {
+            code: error.error_code,
+            message: error.message,
+        });
     }
     if response.event != expected {
         return Err(ClientError::UnexpectedEvent {

@@ -34,11 +34,19 @@ struct Route {
 /// What [`Router::route_line`] did with one line.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RouteOutcome {
-    Delivered { task_id: String, event: Event },
+    Delivered {
+        task_id: String,
+        event: Event,
+    },
     /// Valid event for a task nobody waits for (finished, timed out, or the worker's `"unknown"`).
-    UnknownTask { task_id: String, event: Event },
+    UnknownTask {
+        task_id: String,
+        event: Event,
+    },
     /// Not a protocol event (not JSON, or missing `task_id` / `event`).
-    Invalid { reason: String },
+    Invalid {
+        reason: String,
+    },
     Blank,
 }
 
@@ -55,7 +63,14 @@ impl Router {
         }
         let token = self.inner.next_token.fetch_add(1, Ordering::Relaxed);
         let (sender, receiver) = mpsc::unbounded_channel();
-        routes.insert(task_id.to_owned(), Route { token, sender, generation: None });
+        routes.insert(
+            task_id.to_owned(),
+            Route {
+                token,
+                sender,
+                generation: None,
+            },
+        );
         Ok(EventStream {
             task_id: task_id.to_owned(),
             token,
@@ -75,7 +90,11 @@ impl Router {
         }
         let response: Response = match from_json_line(text) {
             Ok(response) => response,
-            Err(error) => return RouteOutcome::Invalid { reason: error.to_string() },
+            Err(error) => {
+                return RouteOutcome::Invalid {
+                    reason: error.to_string(),
+                }
+            }
         };
         self.deliver(response)
     }
@@ -124,11 +143,18 @@ impl Router {
 
     fn fail_where(&self, mut matches: impl FnMut(&Route) -> bool, message: &str) -> usize {
         let mut routes = self.routes();
-        let doomed: Vec<String> =
-            routes.iter().filter(|(_, route)| matches(route)).map(|(id, _)| id.clone()).collect();
+        let doomed: Vec<String> = routes
+            .iter()
+            .filter(|(_, route)| matches(route))
+            .map(|(id, _)| id.clone())
+            .collect();
         for task_id in &doomed {
             if let Some(route) = routes.remove(task_id) {
-                let _ = route.sender.send(Response::error(task_id.clone(), ErrorCode::WorkerCrashed, message));
+                let _ = route.sender.send(Response::error(
+                    task_id.clone(),
+                    ErrorCode::WorkerCrashed,
+                    message,
+                ));
             }
         }
         doomed.len()
@@ -205,13 +231,31 @@ mod tests {
         let mut stream = router.register("a").expect("registered");
         let progress = br#"{"task_id":"a","event":"progress","data":{"percent":5}}"#;
         let done = b"{\"task_id\":\"a\",\"event\":\"done\",\"data\":{}}\n";
-        assert_eq!(router.route_line(progress), RouteOutcome::Delivered { task_id: "a".into(), event: Event::Progress });
-        assert_eq!(router.route_line(done), RouteOutcome::Delivered { task_id: "a".into(), event: Event::Done });
+        assert_eq!(
+            router.route_line(progress),
+            RouteOutcome::Delivered {
+                task_id: "a".into(),
+                event: Event::Progress
+            }
+        );
+        assert_eq!(
+            router.route_line(done),
+            RouteOutcome::Delivered {
+                task_id: "a".into(),
+                event: Event::Done
+            }
+        );
         assert!(router.pending().is_empty());
         assert_eq!(stream.next().await.map(|r| r.event), Some(Event::Progress));
         assert_eq!(stream.next().await.map(|r| r.event), Some(Event::Done));
         assert!(stream.next().await.is_none());
-        assert_eq!(router.route_line(done), RouteOutcome::UnknownTask { task_id: "a".into(), event: Event::Done });
+        assert_eq!(
+            router.route_line(done),
+            RouteOutcome::UnknownTask {
+                task_id: "a".into(),
+                event: Event::Done
+            }
+        );
     }
 
     #[test]
@@ -239,6 +283,9 @@ mod tests {
         assert_eq!(error.message, "boom");
         assert_eq!(router.pending(), ["waiting"]);
         assert!(router.mark_sent("waiting", waiting.token, 8));
-        assert!(!router.mark_sent("waiting", waiting.token + 100, 8), "stale token");
+        assert!(
+            !router.mark_sent("waiting", waiting.token + 100, 8),
+            "stale token"
+        );
     }
 }

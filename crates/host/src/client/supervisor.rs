@@ -79,7 +79,13 @@ impl Supervisor {
         shutdown: CancellationToken,
         requests: mpsc::UnboundedReceiver<Outgoing>,
     ) -> Supervisor {
-        Supervisor { config, router, status, shutdown, requests }
+        Supervisor {
+            config,
+            router,
+            status,
+            shutdown,
+            requests,
+        }
     }
 
     /// Serves `first`, then each restarted worker, until shutdown; then fails what is left.
@@ -124,7 +130,8 @@ impl Supervisor {
         }
         self.requests.close();
         while self.requests.try_recv().is_ok() {}
-        self.router.fail_all("the worker client was shut down before the task finished");
+        self.router
+            .fail_all("the worker client was shut down before the task finished");
     }
 
     /// Writes requests to one worker until it dies or shutdown is requested.
@@ -155,8 +162,16 @@ impl Supervisor {
 
     /// Writes one request line. A write error means the worker is gone: it is killed and reaped,
     /// and the request (already marked as sent) gets `WORKER_CRASHED` with the others.
-    async fn write_request(&self, worker: &mut RunningWorker, outgoing: Outgoing, generation: u64) -> Result<(), String> {
-        if !self.router.mark_sent(&outgoing.task_id, outgoing.token, generation) {
+    async fn write_request(
+        &self,
+        worker: &mut RunningWorker,
+        outgoing: Outgoing,
+        generation: u64,
+    ) -> Result<(), String> {
+        if !self
+            .router
+            .mark_sent(&outgoing.task_id, outgoing.token, generation)
+        {
             tracing::debug!(task_id = %outgoing.task_id, "caller gone before sending; request dropped");
             return Ok(());
         }
@@ -168,14 +183,22 @@ impl Supervisor {
             let _ = worker.child.start_kill();
             let status = worker.child.wait().await;
             let _ = timeout(DRAIN_AFTER_EXIT, &mut worker.reader).await;
-            return Err(format!("writing to its stdin failed: {error}; {}", describe_exit(status)));
+            return Err(format!(
+                "writing to its stdin failed: {error}; {}",
+                describe_exit(status)
+            ));
         }
         Ok(())
     }
 
     /// Closes stdin, waits `shutdown_grace` for the worker to finish, then SIGTERM, then SIGKILL.
     async fn stop_gracefully(&self, worker: RunningWorker) -> ServeEnd {
-        let RunningWorker { mut child, pid, stdin, mut reader } = worker;
+        let RunningWorker {
+            mut child,
+            pid,
+            stdin,
+            mut reader,
+        } = worker;
         drop(stdin);
         if timeout(self.config.shutdown_grace, child.wait()).await.is_err() {
             tracing::warn!(pid, "worker still running after closing stdin; terminating it");
@@ -212,14 +235,21 @@ async fn reap_after_stdout_closed(child: &mut Child) -> String {
         Ok(status) => describe_exit(status),
         Err(_) => {
             let _ = child.start_kill();
-            format!("closed its stdout and was killed, {}", describe_exit(child.wait().await))
+            format!(
+                "closed its stdout and was killed, {}",
+                describe_exit(child.wait().await)
+            )
         }
     }
 }
 
 /// Spawns one worker process with piped stdio, starts its reader and stderr tasks and records
 /// its pid (before returning, so `worker_pid()` is right as soon as `spawn` returns).
-pub(super) fn start_worker(config: &WorkerConfig, router: &Router, status: &WorkerStatus) -> Result<RunningWorker, ClientError> {
+pub(super) fn start_worker(
+    config: &WorkerConfig,
+    router: &Router,
+    status: &WorkerStatus,
+) -> Result<RunningWorker, ClientError> {
     let mut command = Command::new(&config.program);
     command
         .args(&config.args)
@@ -233,7 +263,10 @@ pub(super) fn start_worker(config: &WorkerConfig, router: &Router, status: &Work
         command.current_dir(dir);
     }
     terminate_with_host(&mut command);
-    let spawn_error = |source| ClientError::Spawn { program: config.program.clone(), source };
+    let spawn_error = |source| ClientError::Spawn {
+        program: config.program.clone(),
+        source,
+    };
     let mut child = command.spawn().map_err(spawn_error)?;
     let missing = |what: &str| spawn_error(std::io::Error::other(format!("no {what} pipe")));
     let stdin = child.stdin.take().ok_or_else(|| missing("stdin"))?;
@@ -244,7 +277,12 @@ pub(super) fn start_worker(config: &WorkerConfig, router: &Router, status: &Work
     tokio::spawn(forward_stderr(stderr));
     status.starts.fetch_add(1, Ordering::SeqCst);
     status.pid.store(pid, Ordering::SeqCst);
-    Ok(RunningWorker { child, pid, stdin, reader })
+    Ok(RunningWorker {
+        child,
+        pid,
+        stdin,
+        reader,
+    })
 }
 
 /// The worker gets SIGTERM from the kernel when its host dies, however it dies (SIGKILL, a

@@ -5,7 +5,9 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use hermes_protocol::{cancel_request, health_check_request, to_json_line, CancelDone, Event, HealthOk, Request, Response};
+use hermes_protocol::{
+    cancel_request, health_check_request, to_json_line, CancelDone, Event, HealthOk, Request, Response,
+};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::timeout;
@@ -74,7 +76,10 @@ impl WorkerClient {
             token: stream.token(),
             line: to_json_line(request),
         };
-        self.shared.outgoing.send(outgoing).map_err(|_| ClientError::Closed)?;
+        self.shared
+            .outgoing
+            .send(outgoing)
+            .map_err(|_| ClientError::Closed)?;
         Ok(stream)
     }
 
@@ -88,7 +93,10 @@ impl WorkerClient {
                 if request.action.holds_slot() {
                     self.cancel_in_background(&request.task_id);
                 }
-                Err(ClientError::Timeout { task_id: request.task_id.clone(), after: wait })
+                Err(ClientError::Timeout {
+                    task_id: request.task_id.clone(),
+                    after: wait,
+                })
             }
         }
     }

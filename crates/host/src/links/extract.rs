@@ -139,10 +139,7 @@ mod tests {
             ),
             (
                 format!("www.youtube.com/watch?v={RICK}"),
-                vec![(
-                    format!("https://www.youtube.com/watch?v={RICK}"),
-                    video(RICK),
-                )],
+                vec![(format!("https://www.youtube.com/watch?v={RICK}"), video(RICK))],
             ),
             (
                 format!("http://youtube.com/watch?v={RICK}"),
@@ -239,10 +236,7 @@ mod tests {
             ),
             (
                 format!("HTTPS://WWW.YouTube.com/watch?v={RICK}"),
-                vec![(
-                    format!("HTTPS://WWW.YouTube.com/watch?v={RICK}"),
-                    video(RICK),
-                )],
+                vec![(format!("HTTPS://WWW.YouTube.com/watch?v={RICK}"), video(RICK))],
             ),
             (
                 format!("check this out: https://youtu.be/{RICK}."),
@@ -272,10 +266,7 @@ mod tests {
             ),
             (
                 "https://en.wikipedia.org/wiki/Foo_(bar)".into(),
-                vec![(
-                    "https://en.wikipedia.org/wiki/Foo_(bar)".into(),
-                    LinkKind::Other,
-                )],
+                vec![("https://en.wikipedia.org/wiki/Foo_(bar)".into(), LinkKind::Other)],
             ),
             (
                 "http://127.0.0.1:8080/test.mp4".into(),
@@ -283,10 +274,7 @@ mod tests {
             ),
             (
                 "https://www.youtube.com/@RickAstleyYT".into(),
-                vec![(
-                    "https://www.youtube.com/@RickAstleyYT".into(),
-                    LinkKind::Other,
-                )],
+                vec![("https://www.youtube.com/@RickAstleyYT".into(), LinkKind::Other)],
             ),
             (
                 // Truncated id: not a video, but still an http link.
@@ -299,10 +287,7 @@ mod tests {
             (
                 // Look-alike hosts are not YouTube.
                 format!("https://notyoutube.com/watch?v={RICK}"),
-                vec![(
-                    format!("https://notyoutube.com/watch?v={RICK}"),
-                    LinkKind::Other,
-                )],
+                vec![(format!("https://notyoutube.com/watch?v={RICK}"), LinkKind::Other)],
             ),
             (format!("notyoutube.com/watch?v={RICK}"), vec![]),
             (format!("example.com/youtube.com/watch?v={RICK}"), vec![]),
@@ -328,10 +313,7 @@ mod tests {
              https://example.com/x?utm_source=tg https://example.com/x#top"
         );
         let kinds: Vec<LinkKind> = extract_links(&text).into_iter().map(|l| l.kind).collect();
-        assert_eq!(
-            kinds,
-            vec![video(RICK), video_in(RICK, LIST), LinkKind::Other]
-        );
+        assert_eq!(kinds, vec![video(RICK), video_in(RICK, LIST), LinkKind::Other]);
     }
 
     #[test]
@@ -359,9 +341,8 @@ mod tests {
 
     #[test]
     fn non_ascii_text_around_links_is_handled() {
-        let text = format!(
-            "Послушай «https://youtu.be/{RICK}» — “youtu.be/aqz-KE-bpKQ” и 🔥https://пример.рф/путь"
-        );
+        let text =
+            format!("Послушай «https://youtu.be/{RICK}» — “youtu.be/aqz-KE-bpKQ” и 🔥https://пример.рф/путь");
         let got: Vec<(String, LinkKind)> = extract_links(&text)
             .into_iter()
             .map(|l| (l.url, l.kind))

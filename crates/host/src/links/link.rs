@@ -106,9 +106,7 @@ impl<'a> UrlParts<'a> {
 fn strip_port(host_port: &str) -> &str {
     if host_port.starts_with('[') {
         // IPv6 literal: the port, if any, follows the closing bracket.
-        return host_port
-            .find(']')
-            .map_or(host_port, |end| &host_port[..=end]);
+        return host_port.find(']').map_or(host_port, |end| &host_port[..=end]);
     }
     host_port.split(':').next().unwrap_or(host_port)
 }

@@ -25,9 +25,7 @@ pub fn normalize_key(link: &Link) -> String {
 /// `scheme://host` lower-cased, path kept as is, tracking parameters and fragment removed.
 fn normalize_other_url(url: &str) -> String {
     let without_fragment = url.split('#').next().unwrap_or(url);
-    let (base, query) = without_fragment
-        .split_once('?')
-        .unwrap_or((without_fragment, ""));
+    let (base, query) = without_fragment.split_once('?').unwrap_or((without_fragment, ""));
     let mut key = lowercase_scheme_and_host(base);
     let kept: Vec<&str> = query
         .split('&')
@@ -87,14 +85,8 @@ mod tests {
                 "https://example.com/a?fbclid=1&feature=x",
                 "https://example.com/a",
             ),
-            (
-                "https://example.com/a?b=1&c=2",
-                "https://example.com/a?b=1&c=2",
-            ),
-            (
-                "http://127.0.0.1:8080/t.mp4#frag",
-                "http://127.0.0.1:8080/t.mp4",
-            ),
+            ("https://example.com/a?b=1&c=2", "https://example.com/a?b=1&c=2"),
+            ("http://127.0.0.1:8080/t.mp4#frag", "http://127.0.0.1:8080/t.mp4"),
         ];
         for (text, expected) in cases {
             let links = extract_links(text);

@@ -41,12 +41,10 @@ fn read_limit(
     let Some(raw) = lookup(var) else {
         return Ok(default);
     };
-    let value = raw
-        .into_string()
-        .map_err(|raw| QueueConfigError::InvalidLimit {
-            var,
-            value: raw.to_string_lossy().into_owned(),
-        })?;
+    let value = raw.into_string().map_err(|raw| QueueConfigError::InvalidLimit {
+        var,
+        value: raw.to_string_lossy().into_owned(),
+    })?;
     let trimmed = value.trim();
     if trimmed.is_empty() {
         return Ok(default);
@@ -72,22 +70,12 @@ mod tests {
             (&[], (3, 2)),
             (&[(MAX_CONCURRENT_VAR, "5")], (5, 2)),
             (&[(MAX_PER_CHAT_VAR, " 1 ")], (3, 1)),
-            (
-                &[(MAX_CONCURRENT_VAR, "8"), (MAX_PER_CHAT_VAR, "4")],
-                (8, 4),
-            ),
-            (
-                &[(MAX_CONCURRENT_VAR, ""), (MAX_PER_CHAT_VAR, "  ")],
-                (3, 2),
-            ),
+            (&[(MAX_CONCURRENT_VAR, "8"), (MAX_PER_CHAT_VAR, "4")], (8, 4)),
+            (&[(MAX_CONCURRENT_VAR, ""), (MAX_PER_CHAT_VAR, "  ")], (3, 2)),
         ];
         for (vars, expected) in cases {
             let q = TaskQueue::from_lookup(lookup_from(vars)).expect("valid config");
-            assert_eq!(
-                (q.max_concurrent(), q.max_per_chat()),
-                *expected,
-                "{vars:?}"
-            );
+            assert_eq!((q.max_concurrent(), q.max_per_chat()), *expected, "{vars:?}");
         }
     }
 
@@ -101,8 +89,7 @@ mod tests {
             (MAX_PER_CHAT_VAR, "99999999999999999999999"),
         ];
         for (var, value) in cases {
-            let err =
-                TaskQueue::from_lookup(lookup_from(&[(var, value)])).expect_err("invalid config");
+            let err = TaskQueue::from_lookup(lookup_from(&[(var, value)])).expect_err("invalid config");
             assert_eq!(
                 err,
                 QueueConfigError::InvalidLimit {
@@ -118,8 +105,7 @@ mod tests {
     #[test]
     fn non_utf8_limit_is_an_error() {
         use std::os::unix::ffi::OsStringExt;
-        let lookup =
-            |name: &str| (name == MAX_PER_CHAT_VAR).then(|| OsString::from_vec(vec![b'3', 0xff]));
+        let lookup = |name: &str| (name == MAX_PER_CHAT_VAR).then(|| OsString::from_vec(vec![b'3', 0xff]));
         let err = TaskQueue::from_lookup(lookup).expect_err("invalid config");
         assert!(err.to_string().contains(MAX_PER_CHAT_VAR), "{err}");
     }

@@ -361,8 +361,7 @@ impl TaskQueue {
 
     fn snapshot_where(&self, keep: impl Fn(&Entry) -> bool) -> Vec<TaskSnapshot> {
         let state = self.lock();
-        let mut entries: Vec<(&String, &Entry)> =
-            state.tasks.iter().filter(|(_, e)| keep(e)).collect();
+        let mut entries: Vec<(&String, &Entry)> = state.tasks.iter().filter(|(_, e)| keep(e)).collect();
         entries.sort_by_key(|(_, entry)| entry.seq);
         entries
             .into_iter()
@@ -529,10 +528,7 @@ mod tests {
     }
 
     /// Starts a background `acquire` and waits until it is registered as a waiter.
-    async fn spawn_waiter(
-        queue: &Arc<TaskQueue>,
-        task_id: &str,
-    ) -> JoinHandle<Result<(), QueueError>> {
+    async fn spawn_waiter(queue: &Arc<TaskQueue>, task_id: &str) -> JoinHandle<Result<(), QueueError>> {
         let (q, id) = (Arc::clone(queue), task_id.to_owned());
         let handle = tokio::spawn(async move { q.acquire(&id).await });
         for _ in 0..1000 {
@@ -574,10 +570,7 @@ mod tests {
 
         assert!(q.update_progress("t1", 45, "1.2MB/s"));
         let progressed = q.task("t1").expect("tracked");
-        assert_eq!(
-            (progressed.percent, progressed.speed.as_str()),
-            (45, "1.2MB/s")
-        );
+        assert_eq!((progressed.percent, progressed.speed.as_str()), (45, "1.2MB/s"));
         assert!(q.update_progress("t1", 250, ""));
         assert_eq!(q.task("t1").map(|t| t.percent), Some(100));
 
@@ -602,10 +595,7 @@ mod tests {
         assert!(q.enqueue("t1", CHAT_A, "youtube_dl"));
         assert!(!q.complete("t1"), "Queued → Done is illegal");
         assert!(!q.fail("t1", "boom"), "Queued → Failed is illegal");
-        assert!(
-            !q.update_progress("t1", 10, ""),
-            "no progress before running"
-        );
+        assert!(!q.update_progress("t1", 10, ""), "no progress before running");
         assert_eq!(state_of(&q, "t1"), Some(TaskState::Queued));
 
         q.acquire("t1").await.expect("free slot");
@@ -707,10 +697,7 @@ mod tests {
 
         assert_eq!(q.cancel("running"), CancelOutcome::AlreadyFinished);
         assert!(!q.complete("running"), "Cancelled → Done is illegal");
-        assert_eq!(
-            *calls.lock().expect("hook lock"),
-            vec!["running".to_owned()]
-        );
+        assert_eq!(*calls.lock().expect("hook lock"), vec!["running".to_owned()]);
 
         assert_eq!(q.cancel("waiting"), CancelOutcome::WasRunning);
         assert_eq!(
@@ -823,18 +810,13 @@ mod tests {
         let q = queue(1, 1);
         start(&q, "running", CHAT_A).await;
         assert!(q.enqueue("impatient", CHAT_B, "youtube_dl"));
-        let timed_out =
-            tokio::time::timeout(Duration::from_millis(20), q.acquire("impatient")).await;
+        let timed_out = tokio::time::timeout(Duration::from_millis(20), q.acquire("impatient")).await;
         assert!(timed_out.is_err(), "no slot should be free");
         assert!(!is_waiting(&q, "impatient"));
         assert_eq!(state_of(&q, "impatient"), Some(TaskState::Queued));
 
         assert!(q.complete("running"));
-        assert_eq!(
-            running_total(&q),
-            0,
-            "nobody was waiting, so the slot stays free"
-        );
+        assert_eq!(running_total(&q), 0, "nobody was waiting, so the slot stays free");
         q.acquire("impatient").await.expect("can wait again later");
         assert_eq!(state_of(&q, "impatient"), Some(TaskState::Running));
     }
@@ -904,10 +886,7 @@ mod tests {
         assert!(q.enqueue("live", CHAT_B, "youtube_dl"));
         let snapshot = q.snapshot();
         assert_eq!(snapshot.len(), FINISHED_HISTORY_LIMIT + 1);
-        assert_eq!(
-            snapshot[0].task_id, "t20",
-            "oldest finished tasks are dropped"
-        );
+        assert_eq!(snapshot[0].task_id, "t20", "oldest finished tasks are dropped");
         assert_eq!(snapshot[FINISHED_HISTORY_LIMIT].task_id, "live");
         assert!(q.task("t19").is_none());
         assert!(
@@ -922,5 +901,4 @@ mod tests {
         let q = TaskQueue::new(0, 0);
         assert_eq!((q.max_concurrent(), q.max_per_chat()), (1, 1));
     }
-
 }
