@@ -1,7 +1,6 @@
 //! The admin's tools in `hermes-bot` (issue 13): `/cookies` (upload checked, written 0600,
 //! state without values), `/update` and the daily auto-update (with the `HERMES_PIP` stand-in
 //! `fixtures/fake-pip`), and the JavaScript runtime in `/ping`.
-#[allow(dead_code)]
 mod bot_support;
 
 use std::os::unix::fs::PermissionsExt;

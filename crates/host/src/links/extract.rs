@@ -110,8 +110,6 @@ fn with_scheme(url: &str) -> String {
 mod tests {
     use super::*;
 
-    use super::*;
-
     const RICK: &str = "dQw4w9WgXcQ";
     const LIST: &str = "PLFgquLnL59alCl_2TQvOiD5Vgm1hCaGSI";
 
@@ -127,6 +125,7 @@ mod tests {
             list: list.into(),
         }
     }
+
     /// Each case: message text, then the (url, kind) pairs expected from it, in order.
     #[test]
     fn recognises_real_world_link_shapes() {
