@@ -1,5 +1,5 @@
 //! What only `ADMIN_CHAT_ID` may do: `/cookies` (see [`crate::cookies`]), `/update` (a fresh
-//! yt-dlp, see [`crate::toolchain`]) and the daily update of `YTDLP_AUTO_UPDATE=daily`.
+//! yt-dlp, see `hermes_host::toolchain`) and the daily update of `YTDLP_AUTO_UPDATE=daily`.
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 

@@ -56,7 +56,7 @@ pub struct WorkerConfig {
     pub env: Vec<(String, String)>,
     pub current_dir: Option<PathBuf>,
     pub backoff: Backoff,
-    /// How long [`WorkerClient::shutdown`] lets the worker finish after closing its stdin.
+    /// How long `WorkerClient::shutdown` lets the worker finish after closing its stdin.
     pub shutdown_grace: Duration,
 }
 
@@ -72,7 +72,7 @@ impl WorkerConfig {
         }
     }
 
-    /// A config for the worker binary found by [`locate_worker_binary`].
+    /// A config for the worker binary: `$HERMES_WORKER_BIN`, else beside this program, else on `PATH`.
     pub fn locate() -> Result<Self, LocateError> {
         locate_worker_binary().map(WorkerConfig::new)
     }
