@@ -1,3 +1,5 @@
+//! The events a worker emits (a closed set), the response envelope, and which event ends a task
+//! ([`Event::is_final`]), so no host re-implements that check on raw JSON.
 use crate::{ErrorCode, ErrorData, ProgressData};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;

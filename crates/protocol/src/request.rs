@@ -1,3 +1,5 @@
+//! One request line from a host, parsed leniently enough to answer even a bad one with the
+//! right `task_id`.
 use crate::{Action, ErrorCode};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};

@@ -60,6 +60,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_stream::wrappers::ReceiverStream;
+use crate::percent::percent_decode;
 
 /// How much of the file `/stall/` sends before it stops sending.
 pub const STALL_PREFIX_BYTES: u64 = 64 * 1024;
@@ -733,25 +734,6 @@ fn is_plain_token(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
-/// Decodes `%XX` escapes; `None` if an escape is malformed or the result is not UTF-8.
-fn percent_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = bytes.get(i + 1..i + 3)?;
-            let hex = std::str::from_utf8(hex).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
 /// `bytes` zeros in 64 KiB chunks, chunked (no `Content-Length`), until the client goes away.
 fn endless(bytes: u64, content_type: &'static str, head_only: bool, mut shutdown: watch::Receiver<bool>) -> Response {
     let body = if head_only {
@@ -893,21 +875,6 @@ mod tests {
             chunk_size_for(Pace::BytesPerSecond(u64::MAX)),
             FULL_SPEED_CHUNK
         );
-    }
-
-    #[test]
-    fn decodes_percent_escapes() {
-        assert_eq!(
-            percent_decode("/media/a%20b.webm").as_deref(),
-            Some("/media/a b.webm")
-        );
-        assert_eq!(
-            percent_decode("/media/%2e%2e/x").as_deref(),
-            Some("/media/../x")
-        );
-        assert_eq!(percent_decode("/bad%2"), None);
-        assert_eq!(percent_decode("/bad%zz"), None);
-        assert_eq!(percent_decode("/bad%ff"), None);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The startup sequence of the protocol guide and the run until shutdown:
 //! logging → SQLite open + migrations → cache warm-up → cookie check → handler registry →
 //! stdin loop → drain → stats.
-use crate::actions::handler_names;
+use crate::actions::health_check::handler_names;
 use crate::cache::Cache;
 use crate::config::Config;
 use crate::context::Context;

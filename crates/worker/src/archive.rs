@@ -133,7 +133,7 @@ impl PlannedEntry {
     /// Whether the entry is written with ZIP64 size fields. For a deflated entry this is decided
     /// on zlib-rs's worst-case output (level 1 can grow random data by 1/8), because the `zip`
     /// crate refuses to finish an entry whose compressed size outgrows 4 GiB without it.
-    pub fn large_file(&self) -> bool {
+    pub(crate) fn large_file(&self) -> bool {
         let worst_case = match self.method {
             EntryMethod::Stored => self.size,
             EntryMethod::Deflated => deflate_worst_case(self.size),
@@ -154,19 +154,19 @@ fn deflate_worst_case(size: u64) -> u64 {
 /// (+ ZIP64 sizes and/or offset), then the end record (+ ZIP64 end record and locator when the
 /// central directory starts or grows past 4 GiB or there are more than 65 535 entries).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ArchiveSizer {
+pub(crate) struct ArchiveSizer {
     data_end: u64,
     central_bytes: u64,
     entries: usize,
 }
 
 impl ArchiveSizer {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// Appends an entry whose data takes at most `entry.size` bytes.
-    pub fn add(&mut self, entry: &PlannedEntry) {
+    pub(crate) fn add(&mut self, entry: &PlannedEntry) {
         let name_bytes = entry.name.len() as u64;
         let large = entry.large_file();
         let header_start = self.data_end;
@@ -183,7 +183,7 @@ impl ArchiveSizer {
     }
 
     /// Size of the finished file: exact when every entry is stored, an upper bound otherwise.
-    pub fn total(&self) -> u64 {
+    pub(crate) fn total(&self) -> u64 {
         let needs_zip64_end = self.entries > ZIP64_ENTRY_THR
             || self.central_bytes.max(self.data_end) > ZIP64_BYTES_THR;
         let zip64_end = if needs_zip64_end {
@@ -197,13 +197,13 @@ impl ArchiveSizer {
     }
 
     /// The total after adding `entry`, without adding it.
-    pub fn total_with(&self, entry: &PlannedEntry) -> u64 {
+    pub(crate) fn total_with(&self, entry: &PlannedEntry) -> u64 {
         let mut next = self.clone();
         next.add(entry);
         next.total()
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.entries == 0
     }
 }
@@ -238,7 +238,7 @@ pub fn archive_size_bound<'a>(entries: impl IntoIterator<Item = &'a PlannedEntry
 /// Splits `entries` greedily, in order, into parts whose planned size fits `max_part_bytes`.
 /// An entry too large for any part gets a part of its own. Returns indices into `entries`;
 /// every index appears exactly once, ascending.
-pub fn plan_parts(entries: &[PlannedEntry], max_part_bytes: u64) -> Vec<Vec<usize>> {
+pub(crate) fn plan_parts(entries: &[PlannedEntry], max_part_bytes: u64) -> Vec<Vec<usize>> {
     let mut parts: Vec<Vec<usize>> = Vec::new();
     let mut current: Vec<usize> = Vec::new();
     let mut sizer = ArchiveSizer::new();
@@ -260,7 +260,7 @@ pub fn plan_parts(entries: &[PlannedEntry], max_part_bytes: u64) -> Vec<Vec<usiz
 /// (ignoring case, so extracting every part into one folder on any OS overwrites nothing) by
 /// inserting ` (2)`, ` (3)`, ... before the extension. Backslashes become `_` because Windows
 /// extractors treat them as directory separators.
-pub fn unique_entry_names(paths: &[PathBuf]) -> Vec<String> {
+pub(crate) fn unique_entry_names(paths: &[PathBuf]) -> Vec<String> {
     let mut taken: HashSet<String> = HashSet::new();
     paths.iter().enumerate().map(|(index, path)| unique_entry_name(&mut taken, path, index)).collect()
 }
@@ -294,7 +294,7 @@ fn split_extension(name: &str) -> (&str, &str) {
 }
 
 /// File names of the parts: `{base}.zip` alone, or `{base}.part1.zip`, `{base}.part2.zip`, ...
-pub fn part_file_names(base_name: &str, parts: usize) -> Vec<String> {
+pub(crate) fn part_file_names(base_name: &str, parts: usize) -> Vec<String> {
     if parts == 1 {
         vec![format!("{base_name}.zip")]
     } else {
@@ -358,7 +358,7 @@ pub fn write_archives(
 /// fit. The parts are the ones [`write_archives`] makes of the same tracks (the same greedy rule,
 /// the same size promise, the same entry names), so zipping costs almost nothing after the last
 /// track. Until [`ArchiveStream::finish`], dropping it deletes every part it wrote.
-pub struct ArchiveStream {
+pub(crate) struct ArchiveStream {
     // Field order: the open part's writer is dropped (and finalises its temp file) before
     // `files` deletes that file.
     current: Option<OpenPart>,
@@ -380,7 +380,7 @@ struct OpenPart {
 }
 
 impl ArchiveStream {
-    pub fn new(dest_dir: &Path, base_name: &str, opts: ArchiveOptions) -> Result<ArchiveStream, ArchiveError> {
+    pub(crate) fn new(dest_dir: &Path, base_name: &str, opts: ArchiveOptions) -> Result<ArchiveStream, ArchiveError> {
         validate_base_name(base_name)?;
         fs::create_dir_all(dest_dir).map_err(|e| io_error("create directory", dest_dir, e))?;
         Ok(ArchiveStream {
@@ -398,7 +398,7 @@ impl ArchiveStream {
 
     /// Adds the next track (in playlist order). Returns the part this closed, when the track did
     /// not fit into the open one: that part is complete, under its final name, and will not change.
-    pub fn push(&mut self, track: &Path) -> Result<Option<ArchivePart>, ArchiveError> {
+    pub(crate) fn push(&mut self, track: &Path) -> Result<Option<ArchivePart>, ArchiveError> {
         let meta = fs::metadata(track).map_err(|e| track_open_error(track, e))?;
         if !meta.is_file() {
             return Err(ArchiveError::NotAFile(track.to_path_buf()));
@@ -434,7 +434,7 @@ impl ArchiveStream {
     }
 
     /// Closes the last part and keeps every part: `{base}.zip` when there is only one.
-    pub fn finish(mut self) -> Result<Vec<ArchivePart>, ArchiveError> {
+    pub(crate) fn finish(mut self) -> Result<Vec<ArchivePart>, ArchiveError> {
         if self.current.is_none() {
             return Err(ArchiveError::NoTracks);
         }

@@ -10,7 +10,7 @@
 //! tables; the old ones are left alone, since they may as well belong to someone else.
 use hermes_protocol::{CacheCleanupDone, CacheStats, SearchResult};
 use sha2::{Digest, Sha256};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
 use sqlx::Row;
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -31,33 +31,29 @@ pub struct Cache {
 }
 
 /// Search results as cached: shared, never copied on a hit.
-pub type SearchHits = Arc<Vec<SearchResult>>;
+pub(crate) type SearchHits = Arc<Vec<SearchResult>>;
 
 /// The cache key of a search: the lower-cased trimmed query and the result count asked for,
 /// hashed once per search (the same key also identifies it for single-flight).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SearchKey {
+pub(crate) struct SearchKey {
     hash: String,
     normalized_query: String,
     count: u32,
 }
 
 impl SearchKey {
-    pub fn new(query: &str, count: u32) -> SearchKey {
+    pub(crate) fn new(query: &str, count: u32) -> SearchKey {
         let normalized_query = query.trim().to_lowercase();
         let hash = hex(&Sha256::digest(format!("{normalized_query}\n{count}").as_bytes()));
         SearchKey { hash, normalized_query, count }
     }
 
     /// The hex sha256 stored as `hermes_search_cache.query_hash`.
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.hash
     }
 }
-
-/// The table the worker's migrations are tracked in: `[migrate] table-name` in this crate's
-/// `sqlx.toml`, which `sqlx::migrate!` reads at build time.
-pub const MIGRATIONS_TABLE: &str = "hermes_migrations";
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -68,9 +64,9 @@ const RECENT_SEARCHES_MAX: usize = 2048;
 #[derive(Debug, thiserror::Error)]
 #[error("cannot open the cache database {url}: {source}")]
 pub struct OpenError {
-    pub url: String,
+    pub(crate) url: String,
     #[source]
-    pub source: sqlx::Error,
+    pub(crate) source: sqlx::Error,
 }
 
 impl Cache {
@@ -87,13 +83,9 @@ impl Cache {
         })
     }
 
-    pub fn enabled(&self) -> bool {
-        self.enabled
-    }
-
     /// A live cached search result, counting the hit or miss. `None` when disabled. A row that
     /// does not decode (written by an incompatible version) counts as a miss.
-    pub async fn search_get(&self, key: &SearchKey) -> Result<Option<SearchHits>, sqlx::Error> {
+    pub(crate) async fn search_get(&self, key: &SearchKey) -> Result<Option<SearchHits>, sqlx::Error> {
         if !self.enabled {
             return Ok(None);
         }
@@ -115,7 +107,7 @@ impl Cache {
         Ok(self.count_lookup(found.map(|(_, results)| results)))
     }
 
-    pub async fn search_put(&self, key: &SearchKey, results: &SearchHits) -> Result<(), sqlx::Error> {
+    pub(crate) async fn search_put(&self, key: &SearchKey, results: &SearchHits) -> Result<(), sqlx::Error> {
         if !self.enabled {
             return Ok(());
         }
@@ -137,7 +129,7 @@ impl Cache {
     }
 
     /// Live cached video metadata for `key` (video id or URL), counting the hit or miss.
-    pub async fn metadata_get(&self, key: &str) -> Result<Option<serde_json::Value>, sqlx::Error> {
+    pub(crate) async fn metadata_get(&self, key: &str) -> Result<Option<serde_json::Value>, sqlx::Error> {
         if !self.enabled {
             return Ok(None);
         }
@@ -149,7 +141,7 @@ impl Cache {
         Ok(self.count_lookup(row.and_then(|r| parse_json(r.get("info_json")))))
     }
 
-    pub async fn metadata_put(&self, key: &str, url: &str, info: &serde_json::Value) -> Result<(), sqlx::Error> {
+    pub(crate) async fn metadata_put(&self, key: &str, url: &str, info: &serde_json::Value) -> Result<(), sqlx::Error> {
         if !self.enabled {
             return Ok(());
         }
@@ -168,7 +160,7 @@ impl Cache {
     }
 
     /// Live entries per table and this process's hit/miss counters.
-    pub async fn stats(&self) -> Result<CacheStats, sqlx::Error> {
+    pub(crate) async fn stats(&self) -> Result<CacheStats, sqlx::Error> {
         let live = |sql: &'static str| sqlx::query_scalar::<_, i64>(sql).bind(now()).fetch_one(&self.pool);
         let search_entries = live("SELECT COUNT(*) FROM hermes_search_cache WHERE expires_at > ?").await?;
         let metadata_entries = live("SELECT COUNT(*) FROM hermes_metadata_cache WHERE expires_at > ?").await?;
@@ -183,7 +175,7 @@ impl Cache {
     }
 
     /// Deletes expired rows of both tables.
-    pub async fn cleanup(&self) -> Result<CacheCleanupDone, sqlx::Error> {
+    pub(crate) async fn cleanup(&self) -> Result<CacheCleanupDone, sqlx::Error> {
         let now = now();
         self.recent().retain(|_, (expires, _)| *expires > now);
         let removed_search = sqlx::query("DELETE FROM hermes_search_cache WHERE expires_at <= ?")
@@ -200,8 +192,8 @@ impl Cache {
     }
 
     /// Test seam: ages every row so that it is expired.
-    #[doc(hidden)]
-    pub async fn expire_all_for_tests(&self) -> Result<(), sqlx::Error> {
+    #[cfg(test)]
+    async fn expire_all_for_tests(&self) -> Result<(), sqlx::Error> {
         self.recent().clear();
         sqlx::query("UPDATE hermes_search_cache SET expires_at = 0").execute(&self.pool).await?;
         sqlx::query("UPDATE hermes_metadata_cache SET expires_at = 0").execute(&self.pool).await?;
@@ -210,7 +202,7 @@ impl Cache {
 
     /// The version last probed for `program` when its binary still has `fingerprint`.
     /// `Some(None)` means "probed: not runnable".
-    pub async fn tool_version(&self, program: &str, fingerprint: &str) -> Result<Option<Option<String>>, sqlx::Error> {
+    pub(crate) async fn tool_version(&self, program: &str, fingerprint: &str) -> Result<Option<Option<String>>, sqlx::Error> {
         let row = sqlx::query("SELECT version FROM hermes_tool_versions WHERE program = ? AND fingerprint = ?")
             .bind(program)
             .bind(fingerprint)
@@ -219,7 +211,7 @@ impl Cache {
         Ok(row.map(|r| r.get::<Option<String>, _>("version")))
     }
 
-    pub async fn remember_tool_version(&self, program: &str, fingerprint: &str, version: Option<&str>) -> Result<(), sqlx::Error> {
+    pub(crate) async fn remember_tool_version(&self, program: &str, fingerprint: &str, version: Option<&str>) -> Result<(), sqlx::Error> {
         sqlx::query("INSERT OR REPLACE INTO hermes_tool_versions (program, fingerprint, version, probed_at) VALUES (?, ?, ?, ?)")
             .bind(program)
             .bind(fingerprint)
@@ -368,16 +360,11 @@ async fn open_pool(url: &str) -> Result<SqlitePool, sqlx::Error> {
     }
 }
 
+/// Connections of the worker's pool: a few searches and look-ups at a time, nothing more.
+const MAX_CONNECTIONS: u32 = 4;
+
 async fn connect_and_migrate(url: &str) -> Result<SqlitePool, sqlx::Error> {
-    let options = SqliteConnectOptions::from_str(url)?
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .busy_timeout(Duration::from_secs(5));
-    let pool = SqlitePoolOptions::new()
-        .max_connections(4)
-        .acquire_timeout(Duration::from_secs(10))
-        .connect_with(options)
-        .await?;
+    let pool = hermes_sqlite::open_pool(url, MAX_CONNECTIONS).await?;
     if let Err(error) = MIGRATOR.run(&pool).await {
         pool.close().await;
         return Err(sqlx::Error::Migrate(Box::new(error)));
@@ -413,7 +400,8 @@ mod tests {
 
     #[test]
     fn migrations_are_tracked_in_our_own_table() {
-        assert_eq!(MIGRATOR.table_name, MIGRATIONS_TABLE, "sqlx.toml [migrate] table-name is not applied");
+        // `[migrate] table-name` in this crate's `sqlx.toml`, which `sqlx::migrate!` reads at build time.
+        assert_eq!(MIGRATOR.table_name, "hermes_migrations", "sqlx.toml [migrate] table-name is not applied");
     }
 
     #[tokio::test]

@@ -10,24 +10,24 @@ use std::path::{Component, Path, PathBuf};
 
 /// A task's own output directory, resolved once.
 #[derive(Debug, Clone)]
-pub struct TaskDir {
+pub(crate) struct TaskDir {
     root: PathBuf,
 }
 
 impl TaskDir {
     /// `dir` must exist; it is resolved (symbolic links included) now, so later checks compare
     /// against the real directory.
-    pub fn open(dir: &Path) -> io::Result<TaskDir> {
+    pub(crate) fn open(dir: &Path) -> io::Result<TaskDir> {
         Ok(TaskDir { root: std::fs::canonicalize(dir)? })
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.root
     }
 
     /// The resolved path of an existing regular file strictly inside the directory, or `None`
     /// (logged) for anything else: outside, through a link leading out, missing, not a file.
-    pub fn admit(&self, path: &Path) -> Option<PathBuf> {
+    pub(crate) fn admit(&self, path: &Path) -> Option<PathBuf> {
         let resolved = match std::fs::canonicalize(path) {
             Ok(resolved) => resolved,
             Err(error) => {
@@ -49,7 +49,7 @@ impl TaskDir {
     /// Deletes `path` (a partial download, whether it exists or not) and its companions
     /// (`.part`, `.ytdl`, `.part-Frag*`), only when its directory resolves inside this one. The
     /// entries themselves are never followed: a link is removed, not its target.
-    pub fn remove_partial(&self, path: &Path) {
+    pub(crate) fn remove_partial(&self, path: &Path) {
         let Some((dir, name)) = self.parent_inside(path) else {
             tracing::warn!(path = %path.display(), root = %self.root.display(), "refused to delete outside the task directory");
             return;

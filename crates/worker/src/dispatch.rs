@@ -13,7 +13,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::task::TaskTracker;
 
 /// Lines longer than this are refused (and skipped without being buffered whole).
-pub const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
+pub(crate) const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
 
 /// Long requests (those that hold a `WORKER_CONCURRENCY` slot: downloads, searches, look-ups)
 /// read but not yet answered, at most. Past it a long request is answered at once with `error`
@@ -23,7 +23,7 @@ pub const MAX_UNANSWERED: usize = 1024;
 
 /// Control requests (`health_check`, `cache_*`, `cancel`) in flight, at most. They finish in
 /// moments and free their place as soon as their answer is queued for stdout.
-pub const MAX_CONTROL_IN_FLIGHT: usize = 1024;
+pub(crate) const MAX_CONTROL_IN_FLIGHT: usize = 1024;
 
 /// Extra time past `IPC_TIMEOUT` before dispatch gives up on an action that did not stop itself.
 const DEADLINE_GRACE: Duration = Duration::from_secs(5);
@@ -31,8 +31,8 @@ const DEADLINE_GRACE: Duration = Duration::from_secs(5);
 /// What the loop saw, for the shutdown log.
 #[derive(Debug, Default)]
 pub struct LoopStats {
-    pub requests: AtomicU64,
-    pub rejected: AtomicU64,
+    pub(crate) requests: AtomicU64,
+    pub(crate) rejected: AtomicU64,
 }
 
 /// Reads requests until EOF (or termination) and runs them; returns once every task it started
@@ -181,18 +181,9 @@ async fn run_in_slot(ctx: &Context, task: &Task, command: Command) -> Result<Raw
     }
     let _permit = tokio::select! {
         permit = ctx.slots.acquire() => permit.map_err(|_| WorkerError::Internal("worker is shutting down".into()))?,
-        _ = task.cancel.cancelled() => return Err(cancelled(ctx)),
+        _ = task.cancel.cancelled() => return Err(WorkerError::cancelled(&ctx.shutdown)),
     };
     command.apply(ctx, task).await
-}
-
-/// The error for a task cancelled by `cancel` or by worker termination.
-pub fn cancelled(ctx: &Context) -> WorkerError {
-    if ctx.shutdown.is_terminating() {
-        WorkerError::Cancelled("the worker is shutting down".to_owned())
-    } else {
-        WorkerError::Cancelled("by request".to_owned())
-    }
 }
 
 enum LineRead {

@@ -24,7 +24,7 @@ pub struct EventSender {
 impl EventSender {
     /// Queues one event. Only fails when the writer is gone (stdout closed), in which case there
     /// is nobody left to tell, so the event is dropped.
-    pub async fn send(&self, response: RawResponse) {
+    pub(crate) async fn send(&self, response: RawResponse) {
         if self.tx.send(response).await.is_ok() {
             self.sent.fetch_add(1, Ordering::Relaxed);
         }
@@ -33,12 +33,12 @@ impl EventSender {
     /// Cancelled when stdout fails (EPIPE: the host closed its end). The worker then stops as
     /// on SIGTERM: nobody is left to receive results, so work in progress is only waste (and
     /// an orphaned worker must not keep downloading).
-    pub fn stdout_gone(&self) -> CancellationToken {
+    pub(crate) fn stdout_gone(&self) -> CancellationToken {
         self.gone.clone()
     }
 
     /// Events accepted so far (for the shutdown statistics).
-    pub fn sent_count(&self) -> u64 {
+    pub(crate) fn sent_count(&self) -> u64 {
         self.sent.load(Ordering::Relaxed)
     }
 }

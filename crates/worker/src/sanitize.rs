@@ -9,12 +9,12 @@ use std::io;
 use std::path::{Component, Path, PathBuf};
 
 /// Name used when a title sanitises to nothing (all dots, slashes, control characters...).
-pub const FALLBACK_PLAYLIST_NAME: &str = "playlist";
+pub(crate) const FALLBACK_PLAYLIST_NAME: &str = "playlist";
 
 /// Byte budget for a sanitised name. File names are limited to 255 *bytes* on Linux file systems,
 /// and the archiver appends up to `.part9999.zip`; 200 leaves room for that even when every
 /// character of the title takes four bytes (CJK, emoji).
-pub const MAX_NAME_BYTES: usize = 200;
+pub(crate) const MAX_NAME_BYTES: usize = 200;
 
 /// Characters Windows refuses in file names. Users save the ZIP Telegram sends them on any OS,
 /// so these are replaced even though Linux would accept them.
@@ -26,7 +26,7 @@ const WINDOWS_RESERVED: &[char] = &['<', '>', ':', '"', '|', '?', '*'];
 /// no leading or trailing dots or spaces, and no runs of whitespace. It has at most `max_chars`
 /// characters and at most [`MAX_NAME_BYTES`] bytes, cut on a character boundary (never inside a
 /// UTF-8 sequence). A title that sanitises to nothing becomes [`FALLBACK_PLAYLIST_NAME`].
-pub fn sanitize_playlist_name(title: &str, max_chars: usize) -> String {
+pub(crate) fn sanitize_playlist_name(title: &str, max_chars: usize) -> String {
     let replaced = replace_unsafe_chars(title);
     let collapsed = collapse_whitespace(&replaced);
     let without_dot_runs = collapse_dot_runs(&collapsed);
@@ -150,7 +150,7 @@ pub enum PathError {
 /// `allow_any` is set, the result must be strictly inside `download_dir`, checked twice: on the
 /// lexically normalised paths (catches `..`) and on the paths with symbolic links resolved as far
 /// as they exist (catches a link inside `download_dir` that points elsewhere).
-pub fn resolve_output_dir(
+pub(crate) fn resolve_output_dir(
     download_dir: &Path,
     requested: Option<&str>,
     task_id: &str,
@@ -225,7 +225,7 @@ fn ensure_inside(target: &Path, download_dir: &Path) -> Result<(), PathError> {
 
 /// Resolves `.` and `..` without touching the file system. `..` at the root stays at the root,
 /// which is what the kernel does too.
-pub fn normalize_lexically(path: &Path) -> PathBuf {
+pub(crate) fn normalize_lexically(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for component in path.components() {
         match component {

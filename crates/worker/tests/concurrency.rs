@@ -220,7 +220,7 @@ fn cancel_mid_playlist_leaves_no_process_and_no_partial() {
 
 #[test]
 fn aria2c_downloads_over_several_connections_through_the_proxy_with_progress() {
-    if hermes_worker::tools::resolve_program(Path::new("aria2c")).is_none() {
+    if hermes_worker::program::resolve_program(Path::new("aria2c")).is_none() {
         panic!("aria2c is not installed: run scripts/setup.sh");
     }
     let server = server();

@@ -507,7 +507,7 @@ fn sigterm_mid_download_exits_within_two_seconds_and_empties_the_process_group()
     assert!(members.len() >= 2, "yt-dlp and its child run: {members:?}");
     let pgid = members[0].pgid;
     assert!(members.iter().all(|p| p.pgid == pgid), "one group: {members:?}");
-    assert_ne!(pgid, worker.child.id(), "the children are not in the worker's group");
+    assert_ne!(pgid, worker.pid(), "the children are not in the worker's group");
 
     let sent = Instant::now();
     worker.signal(Signal::SIGTERM);

@@ -377,7 +377,7 @@ fn yt_dlp_failures_map_to_their_error_codes() {
 #[test]
 fn a_hanging_yt_dlp_is_killed_after_yt_timeout() {
     let mut s = Searcher::start(&[("YT_TIMEOUT", "1")]);
-    let worker_pid = s.worker.child.id();
+    let worker_pid = s.worker.pid();
     let started = Instant::now();
     let id = s.send_search(json!({"query": "__hang__"}));
     wait_until(|| processes_logging_to(&s.log).iter().any(|&pid| pid != worker_pid), "the fake yt-dlp is running");

@@ -19,9 +19,8 @@ use hermes_worker::ytdlp::args::{
     SINGLE_OUTPUT_TEMPLATE,
 };
 use hermes_worker::ytdlp::classify::{classify, first_error_message, YtdlpErrorKind};
-use hermes_worker::ytdlp::progress::{
-    parse_line, LineEvent, ProgressTracker, MIN_EMIT_INTERVAL, PERCENT_JUMP,
-};
+use hermes_worker::ytdlp::line::{parse_line, LineEvent};
+use hermes_worker::ytdlp::progress::{ProgressTracker, MIN_EMIT_INTERVAL, PERCENT_JUMP};
 
 // ---------------------------------------------------------------------------------------------
 // Fixture files

@@ -13,14 +13,15 @@
 use crate::archive::{ArchiveError, ArchiveOptions, ArchivePart, ArchiveStream};
 use crate::confine::TaskDir;
 use crate::context::Context;
-use crate::dispatch::cancelled;
 use crate::error::WorkerError;
 use crate::sanitize::{resolve_output_dir, sanitize_playlist_name};
 use crate::tasks::Task;
+use crate::validate::{required_url, validate_audio_quality};
 use crate::ytdlp::args::{download_argv, info_argv, with_transfer, DownloadSpec, MediaMode, PlaylistSpec, PLAYLIST_OUTPUT_TEMPLATE};
-use crate::ytdlp::driver::{self, lock, require_ffmpeg, ytdlp_env, Watch};
-use crate::ytdlp::final_files::FinalFileLog;
-use crate::ytdlp::progress::{FinalFile, ProgressTracker};
+use crate::ytdlp::driver::{self, require_ffmpeg, Watch};
+use crate::ytdlp::env::ytdlp_env;
+use crate::ytdlp::final_files::{FinalFile, FinalFileLog};
+use crate::ytdlp::progress::{lock, ProgressTracker};
 use hermes_protocol::{
     ArchiveEntry, AudioFormat, Event, FileEntry, PlaylistDone, PlaylistParams, ProgressStatus, PythonPlaylistDone, PythonTrackFile, RawResponse, Request, TrackEntry,
 };
@@ -34,7 +35,7 @@ use std::time::Instant;
 /// Share of the percent range given to downloading; the rest is the ZIP step.
 const DOWNLOAD_PERCENT_END: u8 = 90;
 
-pub struct Playlist {
+pub(crate) struct Playlist {
     url: String,
     params: PlaylistParams,
     /// The container to extract to; `None` for a video playlist (whatever `audio_format` said).
@@ -42,19 +43,19 @@ pub struct Playlist {
 }
 
 impl Playlist {
-    pub fn parse(request: Request) -> Result<Playlist, WorkerError> {
+    pub(crate) fn parse(request: Request) -> Result<Playlist, WorkerError> {
         let params: PlaylistParams = request.params_as()?;
         if params.playlist_end == Some(0) || params.archive_max_size_mb == Some(0) {
             return Err(WorkerError::InvalidRequest("playlist_end and archive_max_size_mb must be at least 1".to_owned()));
         }
         if params.extract_audio {
-            super::validate_audio_quality(&params.audio_quality)?;
+            validate_audio_quality(&params.audio_quality)?;
         }
         let audio = params.audio_target()?;
-        Ok(Playlist { url: super::required_url(&request)?, params, audio })
+        Ok(Playlist { url: required_url(&request)?, params, audio })
     }
 
-    pub async fn apply(self, ctx: &Context, task: &Task) -> Result<RawResponse, WorkerError> {
+    pub(crate) async fn apply(self, ctx: &Context, task: &Task) -> Result<RawResponse, WorkerError> {
         let config = &ctx.config;
         let output_dir = resolve_output_dir(&config.download_dir, self.params.output_dir.as_deref(), &task.id, config.allow_any_output_dir)?;
         let archive_file = self.archive_file(ctx)?;
@@ -78,21 +79,18 @@ impl Playlist {
             return Ok(RawResponse::new(task.id.clone(), Event::Done, &done));
         }
         std::fs::create_dir_all(&folder)?;
-        let max_filesize_mb = super::max_filesize_mb(config, self.params.max_filesize_mb);
+        let max_filesize_mb = config.max_filesize_mb_for(self.params.max_filesize_mb);
         let present_before = files_in(&folder);
 
         // Without a ZIP step (python profile) downloading is the whole task.
         let download_end = if python { 99 } else { DOWNLOAD_PERCENT_END };
         let tracker = Arc::new(Mutex::new(ProgressTracker::for_playlist(expected).with_percent_range(0, download_end)));
-        let started = lock(&tracker).report(0, ProgressStatus::DownloadingPlaylist, Instant::now());
-        if let Some(update) = started {
-            task.progress(update).await;
-        }
+        task.report_progress(&tracker, |t| t.report(0, ProgressStatus::DownloadingPlaylist, Instant::now())).await;
 
         let items = ItemRun {
             url: &self.url,
             folder: &folder,
-            mode: self.media_mode(),
+            mode: MediaMode::new(self.audio, &self.params.audio_quality),
             format: self.params.format.as_deref(),
             archive_file: archive_file.as_deref(),
             max_filesize_mb,
@@ -116,23 +114,13 @@ impl Playlist {
             return Ok(RawResponse::new(task.id.clone(), Event::Done, &done));
         }
 
-        let zipping = lock(&tracker).report(DOWNLOAD_PERCENT_END, ProgressStatus::Zipping, Instant::now());
-        if let Some(update) = zipping {
-            task.progress(update).await;
-        }
+        task.report_progress(&tracker, |t| t.report(DOWNLOAD_PERCENT_END, ProgressStatus::Zipping, Instant::now())).await;
         let parts = finish_zip(ctx, task, round.zip, &tracker).await?;
 
         let finished = lock(&tracker).finish();
         task.progress(finished).await;
         let done = playlist_done(&name, &folder, &round.tracks, &parts, failed_tracks);
         Ok(RawResponse::new(task.id.clone(), Event::Done, &done))
-    }
-
-    fn media_mode(&self) -> MediaMode {
-        match self.audio {
-            Some(format) => MediaMode::Audio { format, quality: self.params.audio_quality.clone() },
-            None => MediaMode::Video,
-        }
     }
 
     /// yt-dlp's `--download-archive` file, which must lie inside `DOWNLOAD_DIR` like every path
@@ -211,14 +199,11 @@ async fn download_concurrently(
             Some(error) if error.is_transient() && attempt < ctx.config.max_retries => {
                 attempt += 1;
                 tracing::warn!(task_id = %task.id, attempt, %error, "no item could be downloaded (transient); retrying");
-                let update = lock(tracker).retrying(Instant::now());
-                if let Some(update) = update {
-                    task.progress(update).await;
-                }
+                task.report_progress(tracker, |t| t.retrying(Instant::now())).await;
                 tokio::select! {
                     _ = tokio::time::sleep(ctx.config.retry_delay()) => continue,
                     _ = tokio::time::sleep_until(deadline.into()) => return Err(driver::deadline_exceeded(ctx)),
-                    _ = task.cancel.cancelled() => return Err(cancelled(ctx)),
+                    _ = task.cancel.cancelled() => return Err(WorkerError::cancelled(&ctx.shutdown)),
                 }
             }
             Some(WorkerError::Ytdlp { message, .. }) => WorkerError::Playlist(format!("no track could be downloaded: {message}")),
@@ -333,9 +318,9 @@ async fn download_round(
     };
     let ((), (tracks, failed, first_failure, fatal)) = tokio::join!(join_all(lanes), conduct);
     let stopped = match fatal {
-        Some(_) if task.is_cancelled() => Some(cancelled(ctx)),
+        Some(_) if task.is_cancelled() => Some(WorkerError::cancelled(&ctx.shutdown)),
         Some(error) => Some(error),
-        None if task.is_cancelled() => Some(cancelled(ctx)),
+        None if task.is_cancelled() => Some(WorkerError::cancelled(&ctx.shutdown)),
         None => None,
     };
     if let Some(error) = stopped {
@@ -374,10 +359,7 @@ async fn report_combined(
     }
     let fraction = done / item_trackers.len().max(1) as f64;
     let percent = (fraction * f64::from(DOWNLOAD_PERCENT_END)).floor() as u8;
-    let update = lock(tracker).report_combined(percent, (speed > 0.0).then_some(speed), eta, Instant::now());
-    if let Some(update) = update {
-        task.progress(update).await;
-    }
+    task.report_progress(tracker, |t| t.report_combined(percent, (speed > 0.0).then_some(speed), eta, Instant::now())).await;
 }
 
 /// One item: one yt-dlp run with `--playlist-items index`, through the driver.
@@ -536,7 +518,7 @@ async fn finish_zip(
         for part in &parts {
             let _ = std::fs::remove_file(&part.path);
         }
-        return Err(cancelled(ctx));
+        return Err(WorkerError::cancelled(&ctx.shutdown));
     }
     for part in parts.iter().skip(job.reported) {
         let update = lock(tracker).file_event(part_entry(part), Instant::now());

@@ -9,17 +9,19 @@ use crate::context::Context;
 use crate::error::WorkerError;
 use crate::sanitize::resolve_output_dir;
 use crate::tasks::Task;
+use crate::validate::{required_url, validate_audio_quality};
 use crate::ytdlp::args::{download_argv, with_transfer, DownloadSpec, MediaMode, SINGLE_OUTPUT_TEMPLATE};
-use crate::ytdlp::driver::{self, lock, require_ffmpeg, ytdlp_env, Outcome, Watch};
+use crate::config::profile::WireProfile;
+use crate::ytdlp::driver::{self, require_ffmpeg, Outcome, Watch};
+use crate::ytdlp::env::ytdlp_env;
 use crate::ytdlp::final_files::FinalFileLog;
-use crate::ytdlp::progress::ProgressTracker;
-use crate::profile::WireProfile;
+use crate::ytdlp::progress::{lock, ProgressTracker};
 use hermes_protocol::{AudioFormat, DownloadDone, DownloadParams, Event, FileEntry, ProgressStatus, PythonDownloadDone, RawResponse, Request};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-pub struct YoutubeDl {
+pub(crate) struct YoutubeDl {
     url: String,
     params: DownloadParams,
     /// The container to extract to; `None` for a video (whatever `audio_format` said).
@@ -27,16 +29,16 @@ pub struct YoutubeDl {
 }
 
 impl YoutubeDl {
-    pub fn parse(request: Request) -> Result<YoutubeDl, WorkerError> {
+    pub(crate) fn parse(request: Request) -> Result<YoutubeDl, WorkerError> {
         let params: DownloadParams = request.params_as()?;
         if params.extract_audio {
-            super::validate_audio_quality(&params.audio_quality)?;
+            validate_audio_quality(&params.audio_quality)?;
         }
         let audio = params.audio_target()?;
-        Ok(YoutubeDl { url: super::required_url(&request)?, params, audio })
+        Ok(YoutubeDl { url: required_url(&request)?, params, audio })
     }
 
-    pub async fn apply(self, ctx: &Context, task: &Task) -> Result<RawResponse, WorkerError> {
+    pub(crate) async fn apply(self, ctx: &Context, task: &Task) -> Result<RawResponse, WorkerError> {
         let config = &ctx.config;
         let output_dir = resolve_output_dir(&config.download_dir, self.params.output_dir.as_deref(), &task.id, config.allow_any_output_dir)?;
         if self.audio.is_some() {
@@ -44,18 +46,12 @@ impl YoutubeDl {
         }
         std::fs::create_dir_all(&output_dir)?;
         let final_files = Arc::new(FinalFileLog::create(TaskDir::open(&output_dir)?)?);
-        let max_filesize_mb = super::max_filesize_mb(config, self.params.max_filesize_mb);
+        let max_filesize_mb = config.max_filesize_mb_for(self.params.max_filesize_mb);
 
         let tracker = Arc::new(Mutex::new(ProgressTracker::new()));
-        let preparing = lock(&tracker).report(0, ProgressStatus::Preparing, Instant::now());
-        if let Some(update) = preparing {
-            task.progress(update).await;
-        }
+        task.report_progress(&tracker, |t| t.report(0, ProgressStatus::Preparing, Instant::now())).await;
 
-        let mode = match self.audio {
-            Some(format) => MediaMode::Audio { format, quality: self.params.audio_quality.clone() },
-            None => MediaMode::Video,
-        };
+        let mode = MediaMode::new(self.audio, &self.params.audio_quality);
         let spec = DownloadSpec {
             url: &self.url,
             output_dir: &output_dir,

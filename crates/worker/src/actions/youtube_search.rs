@@ -12,34 +12,33 @@
 //! A cache that cannot be read or written (file deleted or corrupted under a running worker) only
 //! costs the cache: the search falls back to yt-dlp and the problem is logged as a warning.
 use crate::cache::{SearchHits, SearchKey};
-use crate::context::Context;
-use crate::dispatch::cancelled;
-use crate::error::WorkerError;
-use crate::search::{Joined, SearchOutcome, SharedError};
+use crate::context::{Context, SearchOutcome};
+use crate::error::{SharedError, WorkerError};
+use crate::single_flight::Joined;
 use crate::tasks::Task;
-use crate::ytdlp::{args, driver, info};
+use crate::ytdlp::{args, driver, env, info};
 use hermes_protocol::{Event, ProgressData, ProgressStatus, RawResponse, Request, SearchParams, SearchResult};
 use serde::Serialize;
 use std::sync::Arc;
 
 /// Longest query accepted, in characters. YouTube's own search box stops well before this;
 /// longer input is a pasted text, not a search.
-pub const MAX_QUERY_CHARS: usize = 200;
+pub(crate) const MAX_QUERY_CHARS: usize = 200;
 
-pub struct YoutubeSearch {
+pub(crate) struct YoutubeSearch {
     /// Trimmed, as the user typed it (case kept: it is echoed back and sent to YouTube).
     query: String,
     count: u32,
 }
 
 impl YoutubeSearch {
-    pub fn parse(request: Request) -> Result<YoutubeSearch, WorkerError> {
+    pub(crate) fn parse(request: Request) -> Result<YoutubeSearch, WorkerError> {
         let params: SearchParams = request.params_as()?;
         let query = validated_query(&params.query, request.url.as_deref())?;
         Ok(YoutubeSearch { query, count: params.result_count() })
     }
 
-    pub async fn apply(self, ctx: &Context, task: &Task) -> Result<RawResponse, WorkerError> {
+    pub(crate) async fn apply(self, ctx: &Context, task: &Task) -> Result<RawResponse, WorkerError> {
         let key = SearchKey::new(&self.query, self.count);
         let (results, from_cache) = Search { ctx, task, query: &self.query, count: self.count, key }.run().await?;
         let payload = SearchResultsView { results: &results, query: &self.query, total_results: results.len(), from_cache };
@@ -62,7 +61,7 @@ struct SearchResultsView<'a> {
 /// Python host sometimes sent it there), trimmed. Every printable character is allowed — the
 /// query is one argv element after `--` — but control characters are refused: a NUL cannot be
 /// passed to a process at all, and the rest are never part of a real search.
-pub fn validated_query(query: &str, url: Option<&str>) -> Result<String, WorkerError> {
+pub(crate) fn validated_query(query: &str, url: Option<&str>) -> Result<String, WorkerError> {
     let query = match query.trim() {
         "" => url.unwrap_or_default().trim(),
         given => given,
@@ -113,7 +112,7 @@ impl Search<'_> {
                     }
                     let outcome = tokio::select! {
                         outcome = follower.outcome() => outcome,
-                        _ = self.task.cancel.cancelled() => return Err(cancelled(self.ctx)),
+                        _ = self.task.cancel.cancelled() => return Err(WorkerError::cancelled(&self.ctx.shutdown)),
                     };
                     match outcome {
                         Some(shared) => return follow(shared),
@@ -138,7 +137,7 @@ impl Search<'_> {
     }
 
     async fn ask_ytdlp(&self) -> Result<Vec<SearchResult>, WorkerError> {
-        let argv = args::search_argv(&driver::ytdlp_env(&self.ctx.config), self.query, self.count);
+        let argv = args::search_argv(&env::ytdlp_env(&self.ctx.config), self.query, self.count);
         let playlist = driver::run_json(self.ctx, self.task, argv).await?;
         Ok(info::search_results(&playlist, self.count as usize))
     }

@@ -2,13 +2,13 @@
 mod policy;
 mod proxy;
 
-pub use policy::{EgressPolicy, Refusal, RefusalReason};
+pub(crate) use policy::{EgressPolicy, Refusal};
 pub use proxy::EgressProxy;
 
 /// The scheme of `url` when it names one that is not http/https (`ftp://…`, `file:/…`), so such
 /// a request is refused before yt-dlp starts. A bare `host/path` (yt-dlp assumes http) and
 /// yt-dlp's search prefixes (`ytsearch5:…`) are not schemes.
-pub fn forbidden_scheme(url: &str) -> Option<String> {
+pub(crate) fn forbidden_scheme(url: &str) -> Option<String> {
     let colon = url.find(':')?;
     let scheme = &url[..colon];
     let looks_like_scheme = scheme.chars().next().is_some_and(|c| c.is_ascii_alphabetic())

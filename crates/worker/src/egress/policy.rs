@@ -20,20 +20,18 @@ pub struct EgressPolicy {
 
 /// Why a destination was refused; its `Display` is the user-facing reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal {
+pub(crate) struct Refusal {
     /// The host as the request named it (a name or an address literal).
-    pub host: String,
-    pub reason: RefusalReason,
+    pub(crate) host: String,
+    pub(crate) reason: RefusalReason,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RefusalReason {
+pub(crate) enum RefusalReason {
     /// A scheme other than http/https (`ftp`, `file`, `gopher`, ...).
     Scheme(String),
     /// The name resolved only to addresses that are not public (the first one is named).
     Address(IpAddr),
-    /// The name did not resolve at all.
-    Unresolvable,
 }
 
 impl fmt::Display for Refusal {
@@ -46,19 +44,18 @@ impl fmt::Display for Refusal {
             RefusalReason::Address(ip) => {
                 write!(f, "{} resolves to {ip}, a private or local address, and is not allowed", self.host)
             }
-            RefusalReason::Unresolvable => write!(f, "{} cannot be resolved", self.host),
         }
     }
 }
 
 impl EgressPolicy {
-    pub fn new(allow: Vec<IpNet>, allow_private: bool) -> EgressPolicy {
+    pub(crate) fn new(allow: Vec<IpNet>, allow_private: bool) -> EgressPolicy {
         EgressPolicy { allow, allow_private }
     }
 
     /// Parses `EGRESS_ALLOW_CIDRS`: comma-separated networks (`127.0.0.1/32, 10.0.0.0/8`); a bare
     /// address means just that address.
-    pub fn parse_cidrs(text: &str) -> Result<Vec<IpNet>, String> {
+    pub(crate) fn parse_cidrs(text: &str) -> Result<Vec<IpNet>, String> {
         text.split(',')
             .map(str::trim)
             .filter(|part| !part.is_empty())
@@ -72,7 +69,7 @@ impl EgressPolicy {
     }
 
     /// Whether a connection to `ip` is allowed.
-    pub fn permits(&self, ip: IpAddr) -> bool {
+    pub(crate) fn permits(&self, ip: IpAddr) -> bool {
         if self.allow_private {
             return true;
         }
@@ -84,7 +81,7 @@ impl EgressPolicy {
     }
 
     /// Whether `scheme` may be fetched at all: only http and https, whatever else is configured.
-    pub fn permits_scheme(scheme: &str) -> bool {
+    pub(crate) fn permits_scheme(scheme: &str) -> bool {
         scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https")
     }
 }

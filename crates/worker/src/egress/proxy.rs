@@ -91,12 +91,12 @@ impl EgressProxy {
     }
 
     /// Whether a response announced a size over the cap or its body was cut off at the cap.
-    pub fn over_cap(&self) -> bool {
+    pub(crate) fn over_cap(&self) -> bool {
         self.over_cap.load(Ordering::Relaxed)
     }
 
     /// The size of the whole file a response announced over the cap, if one did.
-    pub fn announced_over_cap(&self) -> Option<u64> {
+    pub(crate) fn announced_over_cap(&self) -> Option<u64> {
         Some(self.announced_over.load(Ordering::Relaxed)).filter(|&size| size > 0)
     }
 
@@ -106,7 +106,7 @@ impl EgressProxy {
     }
 
     /// The first destination refused so far, if any.
-    pub fn first_refusal(&self) -> Option<Refusal> {
+    pub(crate) fn first_refusal(&self) -> Option<Refusal> {
         lock(&self.refusals).first().cloned()
     }
 }

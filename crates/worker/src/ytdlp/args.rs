@@ -18,33 +18,19 @@ use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
-pub use hermes_protocol::AudioFormat;
+pub(crate) use hermes_protocol::AudioFormat;
 
-use super::final_files::FINAL_FILE_TEMPLATE;
-
-/// Prefix of the line [`FINAL_FILE_PRINT`] makes yt-dlp print on stdout for every final file.
-///
-/// That line is a progress signal only ("an item is finished"): stdout is remote-controlled text,
-/// so the paths the worker uses come from [`super::final_files::FINAL_FILE_TEMPLATE`], printed
-/// into a task-private file (`--print-to-file`).
-pub const FINAL_FILE_MARKER: &str = "HERMES_FILE ";
-
-/// `--print` argument: after the file reached its final name (post-processing and moves done),
-/// print [`FINAL_FILE_MARKER`] followed by one JSON object. `%(.{…})j` keeps only these keys and
-/// leaves out the ones that are missing (a direct media URL has no `duration`), and JSON escapes
-/// newlines and non-ASCII, so the object always fits on one line.
-pub const FINAL_FILE_PRINT: &str =
-    "after_move:HERMES_FILE %(.{filepath,title,duration,id,playlist_index})j";
+use super::final_files::{FINAL_FILE_PRINT, FINAL_FILE_TEMPLATE};
 
 /// `--progress-template` for downloads: one JSON object per update with only the fields the
 /// progress parser reads (`null` fields are left out), ~80 bytes a line instead of the ~700 of
 /// the full `%(progress)j` dictionary. The parser accepts both forms.
-pub const PROGRESS_TEMPLATE: &str =
+pub(crate) const PROGRESS_TEMPLATE: &str =
     "download:%(progress.{status,downloaded_bytes,total_bytes,total_bytes_estimate,speed,eta})j";
 
 /// `--progress-template` for post-processors: `{"status": "started", "postprocessor": "Merger"}`
 /// when each one starts and finishes, so the status can switch to converting/processing at once.
-pub const POSTPROCESS_TEMPLATE: &str = "postprocess:%(progress.{status,postprocessor})j";
+pub(crate) const POSTPROCESS_TEMPLATE: &str = "postprocess:%(progress.{status,postprocessor})j";
 
 /// Output template for a single download: the title as yt-dlp sanitises it, cut to 180
 /// UTF-8 bytes (on a character boundary) so that the name, with its
@@ -61,14 +47,14 @@ pub const SINGLE_OUTPUT_TEMPLATE: &str = "%(title).180B.%(ext)s";
 pub const PLAYLIST_OUTPUT_TEMPLATE: &str = "%(playlist_index)03d - %(title).180B.%(ext)s";
 
 /// Tallest video a `Video` download picks unless an explicit selector says otherwise.
-pub const VIDEO_MAX_HEIGHT: u32 = 1080;
+pub(crate) const VIDEO_MAX_HEIGHT: u32 = 1080;
 
 /// Audio bitrate cap (kbit/s) of the fallback selector used when the best audio is not known to
 /// fit under `BEST_AUDIO_LIMIT_MB`.
-pub const LIMITED_AUDIO_ABR_KBPS: u32 = 128;
+pub(crate) const LIMITED_AUDIO_ABR_KBPS: u32 = 128;
 
 /// Maximum `ytsearchN:` count; more is never useful for a chat UI and only slows the search.
-pub const MAX_SEARCH_RESULTS: u32 = 50;
+pub(crate) const MAX_SEARCH_RESULTS: u32 = 50;
 
 /// What the worker's environment contributes to every yt-dlp call.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -99,6 +85,17 @@ pub enum MediaMode {
     },
     /// Best video up to [`VIDEO_MAX_HEIGHT`] merged with the best audio into MP4.
     Video,
+}
+
+impl MediaMode {
+    /// The mode of a request: audio in `audio`'s container at `quality` when it extracts audio
+    /// (`audio` is `None` for a video, whatever `audio_format` said), else video.
+    pub(crate) fn new(audio: Option<AudioFormat>, quality: &str) -> MediaMode {
+        match audio {
+            Some(format) => MediaMode::Audio { format, quality: quality.to_owned() },
+            None => MediaMode::Video,
+        }
+    }
 }
 
 /// Playlist options: download every entry (or the first `end`), optionally skipping entries
@@ -173,7 +170,7 @@ pub fn with_proxy(argv: Vec<OsString>, proxy_url: &str) -> Vec<OsString> {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TransferArgs {
     /// `--concurrent-fragments N`: fragments of HLS/DASH streams fetched N at a time (1 = off).
-    pub concurrent_fragments: u32,
+    pub(crate) concurrent_fragments: u32,
     /// aria2c, when it is to download plain http(s) files with [`ARIA2C_ARGS`].
     pub aria2c: Option<PathBuf>,
 }
@@ -181,13 +178,13 @@ pub struct TransferArgs {
 /// aria2c's options: 8 connections per file in 1 MiB pieces, and no preallocation, so a file on
 /// disk never claims more than was written (the size cap measures files on disk). yt-dlp adds
 /// its own (`--all-proxy` from `--proxy`, `--console-log-level=warn`, ...); later options win.
-pub const ARIA2C_ARGS: &str = "aria2c:-x8 -s8 -k1M --file-allocation=none";
+pub(crate) const ARIA2C_ARGS: &str = "aria2c:-x8 -s8 -k1M --file-allocation=none";
 
 /// `argv` of a download with `transfer` applied, in front so the target stays last. HLS and DASH
 /// stay with yt-dlp's native downloader (`--concurrent-fragments` applies there); aria2c takes
 /// the plain http(s) files, reached through the same `--proxy` (yt-dlp passes it as
 /// `--all-proxy`) and reporting progress through its own readout lines.
-pub fn with_transfer(argv: Vec<OsString>, transfer: &TransferArgs) -> Vec<OsString> {
+pub(crate) fn with_transfer(argv: Vec<OsString>, transfer: &TransferArgs) -> Vec<OsString> {
     let mut front = Vec::with_capacity(argv.len() + 8);
     push_pair(&mut front, "--concurrent-fragments", transfer.concurrent_fragments.max(1).to_string());
     if let Some(aria2c) = &transfer.aria2c {
@@ -205,7 +202,7 @@ pub fn with_transfer(argv: Vec<OsString>, transfer: &TransferArgs) -> Vec<OsStri
 /// no per-item extraction, for `playlist` and `playlist_preview`); `false` describes the single
 /// item the URL names (`--no-playlist`, for `get_video_info` and `get_formats`). `--no-quiet` is
 /// deliberately absent: it would put the `[generic] …` chatter on stdout in front of the JSON.
-pub fn info_argv(
+pub(crate) fn info_argv(
     env: &YtdlpEnv,
     url: &str,
     flat_playlist: bool,
@@ -228,7 +225,7 @@ pub fn info_argv(
 /// argv for a YouTube search: target `ytsearch{n}:{query}` as ONE argv element, whatever the
 /// query contains, listed flat (no per-video extraction) as one JSON document.
 /// `n` is clamped to 1..=[`MAX_SEARCH_RESULTS`].
-pub fn search_argv(env: &YtdlpEnv, query: &str, n: u32) -> Vec<OsString> {
+pub(crate) fn search_argv(env: &YtdlpEnv, query: &str, n: u32) -> Vec<OsString> {
     let mut argv = common_args(env);
     argv.extend(strs(&[
         "--flat-playlist",
@@ -252,12 +249,12 @@ pub fn audio_format_selector(best_audio_limit_mb: u64) -> String {
 }
 
 /// Tried after an explicit `format` when extracting audio.
-pub const AUDIO_FALLBACK_SELECTOR: &str = "bestaudio/best";
+pub(crate) const AUDIO_FALLBACK_SELECTOR: &str = "bestaudio/best";
 
 /// Default video selector: best video up to [`VIDEO_MAX_HEIGHT`] plus best audio, else the best
 /// combined format up to that height, else the best of anything (formats of unknown height, such
 /// as a direct media link, only match this last one).
-pub fn video_format_selector() -> String {
+pub(crate) fn video_format_selector() -> String {
     let h = VIDEO_MAX_HEIGHT;
     format!("bv*[height<={h}]+ba/b[height<={h}]/b")
 }

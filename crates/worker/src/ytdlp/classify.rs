@@ -117,7 +117,7 @@ pub(crate) fn operator_message(kind: YtdlpErrorKind, ytdlp_message: String) -> S
 }
 
 /// Classifies one message. See the module docs for why the checks run in this order.
-pub fn classify_message(message: &str) -> YtdlpErrorKind {
+pub(crate) fn classify_message(message: &str) -> YtdlpErrorKind {
     let text = normalise(message);
     let has = |phrases: &[&str]| phrases.iter().any(|p| text.contains(p));
 
@@ -199,7 +199,7 @@ pub(crate) fn with_disk_space(kind: YtdlpErrorKind, message: String, written: &[
 }
 
 /// The human message of a failed run, from raw stderr lines or from messages already stripped of
-/// their `ERROR: ` prefix (as [`super::progress::LineEvent::Error`] carries them):
+/// their `ERROR: ` prefix (as [`super::line::LineEvent::Error`] carries them):
 ///
 /// 1. the first `ERROR:` line;
 /// 2. else, after a Python crash (`Traceback …`), the last line: the exception;

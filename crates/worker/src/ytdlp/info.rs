@@ -1,17 +1,17 @@
 //! Turns yt-dlp `--dump-single-json` output into protocol payloads: video info, format tiers,
 //! search hits and playlist previews. Pure functions over `serde_json::Value`, tolerant of
 //! missing or oddly-typed fields (yt-dlp's output varies by extractor).
-use crate::profile::WireProfile;
+use crate::config::profile::WireProfile;
 use hermes_protocol::{FormatList, FormatMode, FormatOption, PlaylistPreview, PreviewTrack, SearchResult, VideoInfo};
 use regex::Regex;
 use serde_json::Value;
 use std::sync::LazyLock;
 
 /// Video tiers offered by `get_formats`, highest first.
-pub const VIDEO_TIERS: [u32; 6] = [2160, 1440, 1080, 720, 480, 360];
+pub(crate) const VIDEO_TIERS: [u32; 6] = [2160, 1440, 1080, 720, 480, 360];
 
 /// MP3 conversions offered in audio mode: (kbps label, yt-dlp `--audio-quality`).
-pub const MP3_CHOICES: [(u32, &str); 3] = [(320, "0"), (192, "2"), (128, "5")];
+pub(crate) const MP3_CHOICES: [(u32, &str); 3] = [(320, "0"), (192, "2"), (128, "5")];
 
 fn str_of(v: &Value, key: &str) -> Option<String> {
     v.get(key).and_then(Value::as_str).map(str::to_owned).filter(|s| !s.is_empty())
@@ -26,12 +26,12 @@ fn u64_of(v: &Value, key: &str) -> Option<u64> {
 }
 
 /// Whole seconds from yt-dlp's `duration` (an int for YouTube, a float for many extractors).
-pub fn duration_secs(v: &Value) -> Option<u64> {
+pub(crate) fn duration_secs(v: &Value) -> Option<u64> {
     u64_of(v, "duration")
 }
 
 /// `213` → `"3:33"`, `3723` → `"1:02:03"` (yt-dlp's own `duration_string` format).
-pub fn duration_string(secs: u64) -> String {
+pub(crate) fn duration_string(secs: u64) -> String {
     let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
     if h > 0 {
         format!("{h}:{m:02}:{s:02}")
@@ -62,7 +62,7 @@ fn youtube_thumbnail(id: &str) -> String {
 
 /// The metadata-cache key of a URL: `yt:<id>` for a YouTube video link (so every spelling of
 /// the same video shares one entry), else the URL itself.
-pub fn metadata_key(url: &str) -> String {
+pub(crate) fn metadata_key(url: &str) -> String {
     static YOUTUBE_ID: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(r"(?:youtube\.com/(?:watch\?(?:.*&)?v=|shorts/|embed/|live/|v/)|youtu\.be/)([A-Za-z0-9_-]{11})(?:[^A-Za-z0-9_-]|$)")
             .expect("valid regex")
@@ -75,7 +75,7 @@ pub fn metadata_key(url: &str) -> String {
 
 /// Info JSON without the bulky keys no payload uses (captions, heatmaps, per-download copies),
 /// for the metadata cache. `formats` stays: `get_formats` is answered from the cache too.
-pub fn trimmed_for_cache(info: &Value) -> Value {
+pub(crate) fn trimmed_for_cache(info: &Value) -> Value {
     let mut info = info.clone();
     if let Some(map) = info.as_object_mut() {
         for key in ["automatic_captions", "subtitles", "heatmap", "requested_formats", "requested_downloads", "thumbnails", "chapters"] {
@@ -95,7 +95,7 @@ fn without_smuggled_data(url: String) -> String {
 }
 
 /// `video_info` data from a single-video info JSON.
-pub fn video_info(info: &Value, from_cache: bool) -> VideoInfo {
+pub(crate) fn video_info(info: &Value, from_cache: bool) -> VideoInfo {
     let id = str_of(info, "id").unwrap_or_default();
     let channel = channel_of(info);
     VideoInfo {
@@ -117,7 +117,7 @@ pub fn video_info(info: &Value, from_cache: bool) -> VideoInfo {
 }
 
 /// One search hit from a `--flat-playlist` entry.
-pub fn search_result(entry: &Value) -> SearchResult {
+pub(crate) fn search_result(entry: &Value) -> SearchResult {
     let id = str_of(entry, "id").unwrap_or_default();
     let url = str_of(entry, "url")
         .filter(|u| u.starts_with("http"))
@@ -138,7 +138,7 @@ pub fn search_result(entry: &Value) -> SearchResult {
 }
 
 /// Search hits of a `ytsearchN:` playlist, at most `limit`, skipping entries without an id.
-pub fn search_results(playlist: &Value, limit: usize) -> Vec<SearchResult> {
+pub(crate) fn search_results(playlist: &Value, limit: usize) -> Vec<SearchResult> {
     entries(playlist).filter(|e| str_of(e, "id").is_some()).take(limit).map(search_result).collect()
 }
 
@@ -147,7 +147,7 @@ fn entries(playlist: &Value) -> impl Iterator<Item = &Value> {
 }
 
 /// `playlist_preview` data: title, count and the first `count` entries.
-pub fn playlist_preview(playlist: &Value, count: usize) -> PlaylistPreview {
+pub(crate) fn playlist_preview(playlist: &Value, count: usize) -> PlaylistPreview {
     let all: Vec<&Value> = entries(playlist).collect();
     PlaylistPreview {
         playlist_title: str_of(playlist, "title").unwrap_or_else(|| "playlist".to_owned()),
@@ -220,7 +220,7 @@ fn with_size(label: String, size: Option<u64>) -> String {
 }
 
 /// `format_list` data for `mode`, audio rows in the profile's spelling.
-pub fn format_list(info: &Value, mode: FormatMode, profile: WireProfile) -> FormatList {
+pub(crate) fn format_list(info: &Value, mode: FormatMode, profile: WireProfile) -> FormatList {
     let all = formats(info);
     let formats = match mode {
         FormatMode::Video => video_choices(&all),

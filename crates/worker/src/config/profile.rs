@@ -4,20 +4,20 @@
 //! delivers every file a `done` names, so the guide's superset would reach its users twice. It
 //! starts its worker as `$PYTHON_BIN -m worker.application`: those arguments select the `python`
 //! profile, so pointing `PYTHON_BIN` at `hermes-worker` is the whole migration.
-use crate::config::ConfigError;
+use super::error::ConfigError;
 use serde::Serialize;
 use std::borrow::Cow;
 use std::ffi::OsStr;
 
 /// The environment variable that overrides the start arguments.
-pub const WIRE_PROFILE_VAR: &str = "WIRE_PROFILE";
+pub(crate) const WIRE_PROFILE_VAR: &str = "WIRE_PROFILE";
 
 /// The module the existing host asks Python to run.
 const PYTHON_MODULE: &str = "worker.application";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum WireProfile {
+pub(crate) enum WireProfile {
     /// The protocol guide's shapes (plus compatible extras); the default.
     #[default]
     Guide,
@@ -29,7 +29,7 @@ impl WireProfile {
     /// `WIRE_PROFILE` when set (`guide` or `python`, any case), else `python` when the worker was
     /// started as `-m worker.application`, else `guide`. Other arguments are ignored, as they
     /// always were.
-    pub fn select<A: AsRef<OsStr>>(env_value: Option<&str>, args: &[A]) -> Result<WireProfile, ConfigError> {
+    pub(crate) fn select<A: AsRef<OsStr>>(env_value: Option<&str>, args: &[A]) -> Result<WireProfile, ConfigError> {
         if let Some(value) = env_value {
             return match value.to_ascii_lowercase().as_str() {
                 "guide" => Ok(WireProfile::Guide),
@@ -41,7 +41,7 @@ impl WireProfile {
         Ok(if started_as_module { WireProfile::Python } else { WireProfile::Guide })
     }
 
-    pub fn is_python(self) -> bool {
+    pub(crate) fn is_python(self) -> bool {
         self == WireProfile::Python
     }
 
@@ -51,7 +51,7 @@ impl WireProfile {
     /// sqlx would read the first as `/./hermes.db`. Other spellings (such as the default
     /// `sqlite://./hermes.db`, or `sqlite:/abs/path`) mean the same in both readings and pass
     /// unchanged.
-    pub fn sqlx_database_url(self, url: &str) -> Cow<'_, str> {
+    pub(crate) fn sqlx_database_url(self, url: &str) -> Cow<'_, str> {
         match (self, url.strip_prefix("sqlite:///")) {
             (WireProfile::Python, Some(path)) => Cow::Owned(format!("sqlite://{path}")),
             _ => Cow::Borrowed(url),

@@ -8,7 +8,7 @@
 //! - `CONCURRENT_FRAGMENTS` (default 4): yt-dlp's `--concurrent-fragments` for HLS/DASH.
 //! - `EXTERNAL_DOWNLOADER` (`aria2c` or `none`; default aria2c when it is installed): aria2c with
 //!   8 connections per file for plain http(s) files.
-use crate::tools::resolve_program;
+use crate::program::resolve_program;
 use crate::ytdlp::args::TransferArgs;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -19,7 +19,7 @@ use std::sync::OnceLock;
 pub struct TransferConfig {
     pub playlist_concurrency: usize,
     pub concurrent_fragments: u32,
-    pub external_downloader: ExternalDownloader,
+    pub(crate) external_downloader: ExternalDownloader,
 }
 
 impl Default for TransferConfig {
@@ -31,7 +31,7 @@ impl Default for TransferConfig {
 /// `EXTERNAL_DOWNLOADER`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum ExternalDownloader {
+pub(crate) enum ExternalDownloader {
     /// Unset: aria2c when it is on `PATH`, else yt-dlp's own downloader.
     #[default]
     Auto,

@@ -1,38 +1,23 @@
-//! Locating yt-dlp and ffmpeg and reading their versions (for `health_check`).
+//! The versions of yt-dlp, ffmpeg and yt-dlp's JavaScript support, for `health_check`: probed
+//! once per set of binaries (a probe costs a Python start-up), keyed by their fingerprints.
+use crate::config::Config;
+use crate::program::resolve_program;
+use hermes_protocol::JsSupport;
 use std::ffi::OsStr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
-use hermes_protocol::JsSupport;
-use crate::config::Config;
 
 /// How long a `--version` probe may take before the tool is reported as unavailable.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// Resolves a configured program the way `execvp` would: a value with a `/` is a path, a bare
-/// name is looked up in `PATH`. `None` when nothing executable is there.
-pub fn resolve_program(program: &Path) -> Option<PathBuf> {
-    if program.components().count() > 1 || program.is_absolute() {
-        return is_executable(program).then(|| program.to_path_buf());
-    }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(program))
-        .find(|candidate| is_executable(candidate))
-}
-
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    path.metadata().map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
-}
-
 /// Versions of the external tools, probed once in the background at start-up.
 #[derive(Debug, Clone, Default)]
-pub struct ToolVersions {
-    pub ytdlp: Option<String>,
-    pub ffmpeg: Option<String>,
+pub(crate) struct ToolVersions {
+    pub(crate) ytdlp: Option<String>,
+    pub(crate) ffmpeg: Option<String>,
     /// yt-dlp's JavaScript runtime and `yt-dlp-ejs`, from its verbose header.
-    pub js: JsSupport,
+    pub(crate) js: JsSupport,
 }
 
 /// Tool versions for `health_check`: what this process probed, else what an earlier process
@@ -40,14 +25,14 @@ pub struct ToolVersions {
 /// Either is kept with the fingerprint of the binaries it describes, so a yt-dlp switched by
 /// `hermes update-ytdlp` while the worker runs is probed again at the next look.
 #[derive(Default)]
-pub struct ToolProbe {
+pub(crate) struct ToolProbe {
     known: tokio::sync::Mutex<Option<(String, ToolVersions)>>,
 }
 
 impl ToolProbe {
     /// The versions, probing only when nothing is known for the current binaries; concurrent
     /// callers share one probe.
-    pub async fn versions(&self, config: &Config) -> ToolVersions {
+    pub(crate) async fn versions(&self, config: &Config) -> ToolVersions {
         let key = binaries_fingerprint(config);
         let mut known = self.known.lock().await;
         if let Some((probed_for, versions)) = known.as_ref() {
@@ -62,7 +47,7 @@ impl ToolProbe {
 
     /// Versions recorded earlier for the binaries with fingerprint `key`
     /// (see [`binaries_fingerprint`]).
-    pub async fn remember(&self, key: String, versions: ToolVersions) {
+    pub(crate) async fn remember(&self, key: String, versions: ToolVersions) {
         *self.known.lock().await = Some((key, versions));
     }
 }
@@ -97,7 +82,7 @@ pub(crate) fn binaries_fingerprint(config: &Config) -> String {
 
 /// Identifies a binary's current state: its resolved path, size and modification time. A
 /// program that cannot be found has the fingerprint `missing:<name>`.
-pub fn fingerprint(program: &Path) -> String {
+pub(crate) fn fingerprint(program: &Path) -> String {
     let Some(path) = resolve_program(program) else {
         return format!("missing:{}", program.display());
     };
@@ -121,7 +106,7 @@ pub(crate) fn js_fingerprint(config: &Config) -> String {
 /// libraries, JavaScript runtimes. yt-dlp exits 2 for want of a URL after printing it, so the
 /// exit status is not looked at. `None` when it cannot be run.
 async fn verbose_header(config: &Config) -> Option<String> {
-    let argv = crate::ytdlp::args::verbose_probe_argv(&crate::toolchain::toolchain_env(config));
+    let argv = crate::ytdlp::args::verbose_probe_argv(&crate::ytdlp::env::toolchain_env(config));
     let mut command = tokio::process::Command::new(&config.ytdlp_bin);
     command.args(argv).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).kill_on_drop(true);
     let output = tokio::time::timeout(PROBE_TIMEOUT, command.output()).await.ok()?.ok()?;
@@ -146,41 +131,9 @@ async fn first_line_of(program: &Path, flag: &str) -> Option<String> {
     String::from_utf8_lossy(&output.stdout).lines().next().map(|l| l.trim().to_owned()).filter(|l| !l.is_empty())
 }
 
-/// ffprobe next to the configured ffmpeg (same directory, or on `PATH` for a bare name).
-pub fn ffprobe_for(ffmpeg: &Path) -> PathBuf {
-    match ffmpeg.parent().filter(|p| !p.as_os_str().is_empty()) {
-        Some(dir) => dir.join("ffprobe"),
-        None => PathBuf::from("ffprobe"),
-    }
-}
-
-/// A media file's duration in whole seconds, from ffprobe; `None` when it cannot tell. Used when
-/// yt-dlp does not know the duration (a direct media link).
-pub async fn probe_duration(ffmpeg: &Path, file: &Path) -> Option<u64> {
-    let ffprobe = resolve_program(&ffprobe_for(ffmpeg))?;
-    let mut command = tokio::process::Command::new(ffprobe);
-    command
-        .args(["-v", "error", "-show_entries", "format=duration", "-of", "default=noprint_wrappers=1:nokey=1", "--"])
-        .arg(file)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true);
-    let output = tokio::time::timeout(PROBE_TIMEOUT, command.output()).await.ok()?.ok()?;
-    let secs: f64 = String::from_utf8_lossy(&output.stdout).trim().parse().ok()?;
-    (secs.is_finite() && secs >= 0.0).then(|| secs.round() as u64)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn resolves_bare_names_through_path_and_rejects_missing() {
-        assert!(resolve_program(Path::new("sh")).is_some());
-        assert_eq!(resolve_program(Path::new("definitely-not-a-program-hermes")), None);
-        assert_eq!(resolve_program(Path::new("/nonexistent/yt-dlp")), None);
-    }
 
     #[test]
     fn the_verbose_header_names_the_version() {
