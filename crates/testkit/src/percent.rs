@@ -57,7 +57,10 @@ mod tests {
 
     #[test]
     fn decodes_percent_escapes() {
-        assert_eq!(percent_decode("/media/a%20b.webm").as_deref(), Some("/media/a b.webm"));
+        assert_eq!(
+            percent_decode("/media/a%20b.webm").as_deref(),
+            Some("/media/a b.webm")
+        );
         assert_eq!(percent_decode("/media/%2e%2e/x").as_deref(), Some("/media/../x"));
         assert_eq!(percent_decode("/bad%2"), None);
         assert_eq!(percent_decode("/bad%zz"), None);

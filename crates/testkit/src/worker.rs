@@ -78,7 +78,10 @@ impl WorkerProcess {
         let spawned_at = Instant::now();
         let mut child = command.spawn()?;
         let stdin = child.stdin.take();
-        let stdout = child.stdout.take().ok_or_else(|| io::Error::other("no stdout pipe"))?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| io::Error::other("no stdout pipe"))?;
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || read_lines(stdout, tx));
         let log = Arc::new(Mutex::new(Vec::new()));
@@ -92,7 +95,13 @@ impl WorkerProcess {
                 }
             });
         }
-        Ok(WorkerProcess { child, stdin, lines, spawned_at, log })
+        Ok(WorkerProcess {
+            child,
+            stdin,
+            lines,
+            spawned_at,
+            log,
+        })
     }
 
     pub fn pid(&self) -> u32 {
@@ -106,7 +115,10 @@ impl WorkerProcess {
 
     /// Writes `bytes` to stdin; returns the moment just before the write.
     pub fn write(&mut self, bytes: &[u8]) -> io::Result<Instant> {
-        let stdin = self.stdin.as_mut().ok_or_else(|| io::Error::new(io::ErrorKind::BrokenPipe, "stdin already closed"))?;
+        let stdin = self
+            .stdin
+            .as_mut()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::BrokenPipe, "stdin already closed"))?;
         let at = Instant::now();
         stdin.write_all(bytes)?;
         stdin.flush()?;
@@ -171,7 +183,10 @@ fn read_lines(stdout: ChildStdout, tx: mpsc::Sender<Line>) {
         match reader.read_line(&mut text) {
             Ok(0) | Err(_) => return,
             Ok(_) => {
-                let line = Line { at: Instant::now(), text: text.trim_end().to_owned() };
+                let line = Line {
+                    at: Instant::now(),
+                    text: text.trim_end().to_owned(),
+                };
                 if tx.send(line).is_err() {
                     return;
                 }

@@ -21,9 +21,7 @@ use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, DateTime, ZipArchive, ZipWriter, ZIP64_BYTES_THR, ZIP64_ENTRY_THR};
 
 /// Extensions of formats that are already compressed: deflating them costs CPU and saves nothing.
-const STORED_EXTENSIONS: &[&str] = &[
-    "mp3", "m4a", "aac", "opus", "ogg", "mp4", "webm", "mkv", "flac",
-];
+const STORED_EXTENSIONS: &[&str] = &["mp3", "m4a", "aac", "opus", "ogg", "mp4", "webm", "mkv", "flac"];
 
 /// Copy buffer: large enough that copying stored media runs at disk speed.
 const COPY_BUFFER_BYTES: usize = 1 << 20;
@@ -88,11 +86,7 @@ pub enum ArchiveError {
         source: ZipError,
     },
     #[error("archive part {path} came out at {size} bytes, over the {limit}-byte limit")]
-    PartOverLimit {
-        path: PathBuf,
-        size: u64,
-        limit: u64,
-    },
+    PartOverLimit { path: PathBuf, size: u64, limit: u64 },
 }
 
 /// How an entry's bytes are put into the ZIP.
@@ -104,14 +98,11 @@ pub enum EntryMethod {
 
 /// Chooses [`EntryMethod::Stored`] for already-compressed media (by extension, any case).
 pub fn method_for(path: &Path, compression_level: i64) -> EntryMethod {
-    let is_media = path
-        .extension()
-        .and_then(|ext| ext.to_str())
-        .is_some_and(|ext| {
-            STORED_EXTENSIONS
-                .iter()
-                .any(|known| ext.eq_ignore_ascii_case(known))
-        });
+    let is_media = path.extension().and_then(|ext| ext.to_str()).is_some_and(|ext| {
+        STORED_EXTENSIONS
+            .iter()
+            .any(|known| ext.eq_ignore_ascii_case(known))
+    });
     if is_media || compression_level <= 0 {
         EntryMethod::Stored
     } else {
@@ -184,8 +175,8 @@ impl ArchiveSizer {
 
     /// Size of the finished file: exact when every entry is stored, an upper bound otherwise.
     pub(crate) fn total(&self) -> u64 {
-        let needs_zip64_end = self.entries > ZIP64_ENTRY_THR
-            || self.central_bytes.max(self.data_end) > ZIP64_BYTES_THR;
+        let needs_zip64_end =
+            self.entries > ZIP64_ENTRY_THR || self.central_bytes.max(self.data_end) > ZIP64_BYTES_THR;
         let zip64_end = if needs_zip64_end {
             ZIP64_END_RECORD_BYTES + ZIP64_END_LOCATOR_BYTES
         } else {
@@ -209,16 +200,8 @@ impl ArchiveSizer {
 }
 
 fn central_zip64_field_bytes(large: bool, size: u64, header_start: u64) -> u64 {
-    let sizes = if large || size >= ZIP64_BYTES_THR {
-        16
-    } else {
-        0
-    };
-    let offset = if header_start >= ZIP64_BYTES_THR {
-        8
-    } else {
-        0
-    };
+    let sizes = if large || size >= ZIP64_BYTES_THR { 16 } else { 0 };
+    let offset = if header_start >= ZIP64_BYTES_THR { 8 } else { 0 };
     if sizes + offset == 0 {
         0
     } else {
@@ -262,7 +245,11 @@ pub(crate) fn plan_parts(entries: &[PlannedEntry], max_part_bytes: u64) -> Vec<V
 /// extractors treat them as directory separators.
 pub(crate) fn unique_entry_names(paths: &[PathBuf]) -> Vec<String> {
     let mut taken: HashSet<String> = HashSet::new();
-    paths.iter().enumerate().map(|(index, path)| unique_entry_name(&mut taken, path, index)).collect()
+    paths
+        .iter()
+        .enumerate()
+        .map(|(index, path)| unique_entry_name(&mut taken, path, index))
+        .collect()
 }
 
 /// The entry name of the `index`-th track, given the names `taken` before it (lower-cased).
@@ -298,9 +285,7 @@ pub(crate) fn part_file_names(base_name: &str, parts: usize) -> Vec<String> {
     if parts == 1 {
         vec![format!("{base_name}.zip")]
     } else {
-        (1..=parts)
-            .map(|n| format!("{base_name}.part{n}.zip"))
-            .collect()
+        (1..=parts).map(|n| format!("{base_name}.part{n}.zip")).collect()
     }
 }
 
@@ -380,7 +365,11 @@ struct OpenPart {
 }
 
 impl ArchiveStream {
-    pub(crate) fn new(dest_dir: &Path, base_name: &str, opts: ArchiveOptions) -> Result<ArchiveStream, ArchiveError> {
+    pub(crate) fn new(
+        dest_dir: &Path,
+        base_name: &str,
+        opts: ArchiveOptions,
+    ) -> Result<ArchiveStream, ArchiveError> {
         validate_base_name(base_name)?;
         fs::create_dir_all(dest_dir).map_err(|e| io_error("create directory", dest_dir, e))?;
         Ok(ArchiveStream {
@@ -408,9 +397,16 @@ impl ArchiveStream {
         let source = TrackSource {
             path: track.to_path_buf(),
             modified: meta.modified().ok(),
-            entry: PlannedEntry { name, size: meta.len(), method: method_for(track, self.opts.compression_level) },
+            entry: PlannedEntry {
+                name,
+                size: meta.len(),
+                method: method_for(track, self.opts.compression_level),
+            },
         };
-        let full = self.current.as_ref().is_some_and(|open| open.sizer.total_with(&source.entry) > self.opts.max_part_bytes);
+        let full = self
+            .current
+            .as_ref()
+            .is_some_and(|open| open.sizer.total_with(&source.entry) > self.opts.max_part_bytes);
         let closed = if full {
             let number = self.parts.len() + 1;
             Some(self.close_current(Some(number))?)
@@ -419,13 +415,25 @@ impl ArchiveStream {
         };
         if self.current.is_none() {
             let temp = self.files.create_temp(&self.dest_dir)?;
-            let file = OpenOptions::new().write(true).truncate(true).open(&temp).map_err(|e| io_error("open", &temp, e))?;
+            let file = OpenOptions::new()
+                .write(true)
+                .truncate(true)
+                .open(&temp)
+                .map_err(|e| io_error("open", &temp, e))?;
             let zip = ZipWriter::new(QuietOnFailure::new(BufWriter::new(file)));
-            self.current = Some(OpenPart { temp, zip, members: Vec::new(), sizer: ArchiveSizer::new() });
+            self.current = Some(OpenPart {
+                temp,
+                zip,
+                members: Vec::new(),
+                sizer: ArchiveSizer::new(),
+            });
         }
         let open = self.current.as_mut().expect("a part is open");
         open.zip
-            .start_file(source.entry.name.as_str(), entry_options(&source, source.entry.method, &self.opts))
+            .start_file(
+                source.entry.name.as_str(),
+                entry_options(&source, source.entry.method, &self.opts),
+            )
             .map_err(|e| zip_error(&open.temp, e))?;
         copy_track(&source, &mut open.zip, &mut self.buffer, None)?;
         open.sizer.add(&source.entry);
@@ -447,7 +455,9 @@ impl ArchiveStream {
     /// Finishes the open part, enforces the size promise as [`write_archives`] does (rewriting
     /// with stored entries when deflate grew some), and renames it to its final name.
     fn close_current(&mut self, number: Option<usize>) -> Result<ArchivePart, ArchiveError> {
-        let OpenPart { temp, zip, members, .. } = self.current.take().ok_or(ArchiveError::NoTracks)?;
+        let OpenPart {
+            temp, zip, members, ..
+        } = self.current.take().ok_or(ArchiveError::NoTracks)?;
         let writer = zip.finish().map_err(|e| zip_error(&temp, e))?;
         let file = writer.into_file().map_err(|e| io_error("write", &temp, e))?;
         let mut size = file.metadata().map_err(|e| io_error("inspect", &temp, e))?.len();
@@ -464,7 +474,11 @@ impl ArchiveStream {
             }
         }
         if size > self.opts.max_part_bytes && members.len() > 1 {
-            return Err(ArchiveError::PartOverLimit { path: temp, size, limit: self.opts.max_part_bytes });
+            return Err(ArchiveError::PartOverLimit {
+                path: temp,
+                size,
+                limit: self.opts.max_part_bytes,
+            });
         }
         let name = match number {
             Some(n) => format!("{}.part{n}.zip", self.base_name),
@@ -472,7 +486,12 @@ impl ArchiveStream {
         };
         let path = self.dest_dir.join(&name);
         self.files.promote(&temp, &path)?;
-        let part = ArchivePart { path, name, size, entries: members.iter().map(|m| m.entry.name.clone()).collect() };
+        let part = ArchivePart {
+            path,
+            name,
+            size,
+            entries: members.iter().map(|m| m.entry.name.clone()).collect(),
+        };
         self.parts.push(part.clone());
         Ok(part)
     }
@@ -555,9 +574,7 @@ fn entries_that_grew(part: &Path) -> Result<Vec<usize>, ArchiveError> {
     let mut archive = ZipArchive::new(file).map_err(|e| zip_error(part, e))?;
     let mut grown = Vec::new();
     for index in 0..archive.len() {
-        let entry = archive
-            .by_index_raw(index)
-            .map_err(|e| zip_error(part, e))?;
+        let entry = archive.by_index_raw(index).map_err(|e| zip_error(part, e))?;
         if entry.compressed_size() > entry.size() {
             grown.push(index);
         }
@@ -582,27 +599,17 @@ fn write_part(
         .map_err(|e| io_error("open", temp, e))?;
     let mut zip = ZipWriter::new(QuietOnFailure::new(BufWriter::new(file)));
     for (member, method) in members.iter().zip(methods) {
-        zip.start_file(
-            member.entry.name.as_str(),
-            entry_options(member, *method, opts),
-        )
-        .map_err(|e| zip_error(temp, e))?;
+        zip.start_file(member.entry.name.as_str(), entry_options(member, *method, opts))
+            .map_err(|e| zip_error(temp, e))?;
         copy_track(member, &mut zip, buffer, progress.as_deref_mut())?;
     }
     let writer = zip.finish().map_err(|e| zip_error(temp, e))?;
     let file = writer.into_file().map_err(|e| io_error("write", temp, e))?;
-    let size = file
-        .metadata()
-        .map_err(|e| io_error("inspect", temp, e))?
-        .len();
+    let size = file.metadata().map_err(|e| io_error("inspect", temp, e))?.len();
     Ok(size)
 }
 
-fn entry_options(
-    member: &TrackSource,
-    method: EntryMethod,
-    opts: &ArchiveOptions,
-) -> SimpleFileOptions {
+fn entry_options(member: &TrackSource, method: EntryMethod, opts: &ArchiveOptions) -> SimpleFileOptions {
     let base = SimpleFileOptions::default()
         .large_file(member.entry.large_file())
         .unix_permissions(0o644);
@@ -915,21 +922,11 @@ mod tests {
 
     #[test]
     fn media_extensions_are_stored_whatever_their_case() {
-        for name in [
-            "a.mp3", "b.M4A", "c.opus", "d.Flac", "e.webm", "f.MKV", "g.ogg",
-        ] {
-            assert_eq!(
-                method_for(Path::new(name), 6),
-                EntryMethod::Stored,
-                "{name}"
-            );
+        for name in ["a.mp3", "b.M4A", "c.opus", "d.Flac", "e.webm", "f.MKV", "g.ogg"] {
+            assert_eq!(method_for(Path::new(name), 6), EntryMethod::Stored, "{name}");
         }
         for name in ["a.wav", "b.txt", "c", ".mp3", "d.mp3.part"] {
-            assert_eq!(
-                method_for(Path::new(name), 6),
-                EntryMethod::Deflated,
-                "{name}"
-            );
+            assert_eq!(method_for(Path::new(name), 6), EntryMethod::Deflated, "{name}");
         }
         assert_eq!(method_for(Path::new("a.wav"), 0), EntryMethod::Stored);
     }
@@ -957,11 +954,7 @@ mod tests {
 
     #[test]
     fn deflated_entries_switch_to_zip64_before_they_could_overflow() {
-        let near = entry(
-            "n.wav",
-            ZIP64_BYTES_THR - (100 << 20),
-            EntryMethod::Deflated,
-        );
+        let near = entry("n.wav", ZIP64_BYTES_THR - (100 << 20), EntryMethod::Deflated);
         assert!(near.large_file());
         let stored = PlannedEntry {
             method: EntryMethod::Stored,
@@ -1013,10 +1006,7 @@ mod tests {
     #[test]
     fn part_names_follow_the_python_worker() {
         assert_eq!(part_file_names("Mix", 1), ["Mix.zip"]);
-        assert_eq!(
-            part_file_names("Mix", 2),
-            ["Mix.part1.zip", "Mix.part2.zip"]
-        );
+        assert_eq!(part_file_names("Mix", 2), ["Mix.part1.zip", "Mix.part2.zip"]);
     }
 
     #[test]
@@ -1026,18 +1016,12 @@ mod tests {
         assert_eq!(civil_from_days(3_652), (1980, 1, 1));
         let time = UNIX_EPOCH + std::time::Duration::from_secs(1_709_210_096);
         let zip_time = zip_date_time(time).expect("2024 is representable");
-        assert_eq!(
-            (zip_time.year(), zip_time.month(), zip_time.day()),
-            (2024, 2, 29)
-        );
+        assert_eq!((zip_time.year(), zip_time.month(), zip_time.day()), (2024, 2, 29));
         assert_eq!(
             (zip_time.hour(), zip_time.minute(), zip_time.second()),
             (12, 34, 56)
         );
-        assert!(
-            zip_date_time(UNIX_EPOCH).is_none(),
-            "1970 predates DOS time"
-        );
+        assert!(zip_date_time(UNIX_EPOCH).is_none(), "1970 predates DOS time");
     }
 
     #[test]
@@ -1045,9 +1029,7 @@ mod tests {
         assert!(is_disk_full(&io::Error::from_raw_os_error(28)));
         assert!(is_disk_full(&io::Error::from_raw_os_error(27)));
         assert!(is_disk_full(&io::Error::from(io::ErrorKind::StorageFull)));
-        assert!(!is_disk_full(&io::Error::from(
-            io::ErrorKind::PermissionDenied
-        )));
+        assert!(!is_disk_full(&io::Error::from(io::ErrorKind::PermissionDenied)));
         assert!(matches!(
             io_error("write", Path::new("x"), io::Error::from_raw_os_error(28)),
             ArchiveError::DiskFull

@@ -46,7 +46,11 @@ impl SearchKey {
     pub(crate) fn new(query: &str, count: u32) -> SearchKey {
         let normalized_query = query.trim().to_lowercase();
         let hash = hex(&Sha256::digest(format!("{normalized_query}\n{count}").as_bytes()));
-        SearchKey { hash, normalized_query, count }
+        SearchKey {
+            hash,
+            normalized_query,
+            count,
+        }
     }
 
     /// The hex sha256 stored as `hermes_search_cache.query_hash`.
@@ -72,7 +76,10 @@ pub struct OpenError {
 impl Cache {
     /// Opens (creating if needed) and migrates the database at `url`.
     pub async fn open(url: &str, enabled: bool, ttl_hours: u64) -> Result<Cache, OpenError> {
-        let pool = open_pool(url).await.map_err(|source| OpenError { url: url.to_owned(), source })?;
+        let pool = open_pool(url).await.map_err(|source| OpenError {
+            url: url.to_owned(),
+            source,
+        })?;
         Ok(Cache {
             pool,
             enabled,
@@ -98,7 +105,8 @@ impl Cache {
             .fetch_optional(&self.pool)
             .await?;
         let found = row.and_then(|r| {
-            let results: Vec<SearchResult> = serde_json::from_str(&r.get::<String, _>("results_json")).ok()?;
+            let results: Vec<SearchResult> =
+                serde_json::from_str(&r.get::<String, _>("results_json")).ok()?;
             Some((r.get::<i64, _>("expires_at"), Arc::new(results)))
         });
         if let Some((expires_at, results)) = &found {
@@ -133,15 +141,21 @@ impl Cache {
         if !self.enabled {
             return Ok(None);
         }
-        let row = sqlx::query("SELECT info_json FROM hermes_metadata_cache WHERE video_key = ? AND expires_at > ?")
-            .bind(key)
-            .bind(now())
-            .fetch_optional(&self.pool)
-            .await?;
+        let row =
+            sqlx::query("SELECT info_json FROM hermes_metadata_cache WHERE video_key = ? AND expires_at > ?")
+                .bind(key)
+                .bind(now())
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(self.count_lookup(row.and_then(|r| parse_json(r.get("info_json")))))
     }
 
-    pub(crate) async fn metadata_put(&self, key: &str, url: &str, info: &serde_json::Value) -> Result<(), sqlx::Error> {
+    pub(crate) async fn metadata_put(
+        &self,
+        key: &str,
+        url: &str,
+        info: &serde_json::Value,
+    ) -> Result<(), sqlx::Error> {
         if !self.enabled {
             return Ok(());
         }
@@ -161,9 +175,14 @@ impl Cache {
 
     /// Live entries per table and this process's hit/miss counters.
     pub(crate) async fn stats(&self) -> Result<CacheStats, sqlx::Error> {
-        let live = |sql: &'static str| sqlx::query_scalar::<_, i64>(sql).bind(now()).fetch_one(&self.pool);
+        let live = |sql: &'static str| {
+            sqlx::query_scalar::<_, i64>(sql)
+                .bind(now())
+                .fetch_one(&self.pool)
+        };
         let search_entries = live("SELECT COUNT(*) FROM hermes_search_cache WHERE expires_at > ?").await?;
-        let metadata_entries = live("SELECT COUNT(*) FROM hermes_metadata_cache WHERE expires_at > ?").await?;
+        let metadata_entries =
+            live("SELECT COUNT(*) FROM hermes_metadata_cache WHERE expires_at > ?").await?;
         Ok(CacheStats {
             search_entries: search_entries.max(0) as u64,
             metadata_entries: metadata_entries.max(0) as u64,
@@ -188,30 +207,47 @@ impl Cache {
             .execute(&self.pool)
             .await?
             .rows_affected();
-        Ok(CacheCleanupDone { removed_search, removed_metadata })
+        Ok(CacheCleanupDone {
+            removed_search,
+            removed_metadata,
+        })
     }
 
     /// Test seam: ages every row so that it is expired.
     #[cfg(test)]
     async fn expire_all_for_tests(&self) -> Result<(), sqlx::Error> {
         self.recent().clear();
-        sqlx::query("UPDATE hermes_search_cache SET expires_at = 0").execute(&self.pool).await?;
-        sqlx::query("UPDATE hermes_metadata_cache SET expires_at = 0").execute(&self.pool).await?;
+        sqlx::query("UPDATE hermes_search_cache SET expires_at = 0")
+            .execute(&self.pool)
+            .await?;
+        sqlx::query("UPDATE hermes_metadata_cache SET expires_at = 0")
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
     /// The version last probed for `program` when its binary still has `fingerprint`.
     /// `Some(None)` means "probed: not runnable".
-    pub(crate) async fn tool_version(&self, program: &str, fingerprint: &str) -> Result<Option<Option<String>>, sqlx::Error> {
-        let row = sqlx::query("SELECT version FROM hermes_tool_versions WHERE program = ? AND fingerprint = ?")
-            .bind(program)
-            .bind(fingerprint)
-            .fetch_optional(&self.pool)
-            .await?;
+    pub(crate) async fn tool_version(
+        &self,
+        program: &str,
+        fingerprint: &str,
+    ) -> Result<Option<Option<String>>, sqlx::Error> {
+        let row =
+            sqlx::query("SELECT version FROM hermes_tool_versions WHERE program = ? AND fingerprint = ?")
+                .bind(program)
+                .bind(fingerprint)
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(row.map(|r| r.get::<Option<String>, _>("version")))
     }
 
-    pub(crate) async fn remember_tool_version(&self, program: &str, fingerprint: &str, version: Option<&str>) -> Result<(), sqlx::Error> {
+    pub(crate) async fn remember_tool_version(
+        &self,
+        program: &str,
+        fingerprint: &str,
+        version: Option<&str>,
+    ) -> Result<(), sqlx::Error> {
         sqlx::query("INSERT OR REPLACE INTO hermes_tool_versions (program, fingerprint, version, probed_at) VALUES (?, ?, ?, ?)")
             .bind(program)
             .bind(fingerprint)
@@ -228,7 +264,9 @@ impl Cache {
     }
 
     fn recent(&self) -> std::sync::MutexGuard<'_, HashMap<String, (i64, SearchHits)>> {
-        self.recent_searches.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.recent_searches
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn recent_search(&self, key: &str) -> Option<SearchHits> {
@@ -277,7 +315,11 @@ impl Cache {
     /// A corrupt file is only detected when SQLite says so: on open and migration, or by
     /// `PRAGMA quick_check` right after (a truncated file may open and migrate fine and fail only
     /// when a lost page is read).
-    pub(crate) async fn open_or_recover(url: &str, enabled: bool, ttl_hours: u64) -> Result<Cache, OpenError> {
+    pub(crate) async fn open_or_recover(
+        url: &str,
+        enabled: bool,
+        ttl_hours: u64,
+    ) -> Result<Cache, OpenError> {
         let corrupt = match Cache::open(url, enabled, ttl_hours).await {
             Ok(cache) => match cache.quick_check().await {
                 Ok(()) => return Ok(cache),
@@ -289,10 +331,19 @@ impl Cache {
             Err(error) if is_corrupt(&error.source) => error.source.to_string(),
             Err(error) => return Err(error),
         };
-        let Some(file) = SqliteConnectOptions::from_str(url).ok().map(|o| o.get_filename().to_owned()) else {
-            return Err(OpenError { url: url.to_owned(), source: sqlx::Error::Protocol(corrupt) });
+        let Some(file) = SqliteConnectOptions::from_str(url)
+            .ok()
+            .map(|o| o.get_filename().to_owned())
+        else {
+            return Err(OpenError {
+                url: url.to_owned(),
+                source: sqlx::Error::Protocol(corrupt),
+            });
         };
-        let aside = move_aside(&file).map_err(|e| OpenError { url: url.to_owned(), source: sqlx::Error::Io(e) })?;
+        let aside = move_aside(&file).map_err(|e| OpenError {
+            url: url.to_owned(),
+            source: sqlx::Error::Io(e),
+        })?;
         tracing::warn!(file = %file.display(), moved_to = %aside.display(), problem = %corrupt,
             "the cache database is unreadable; moved it aside and starting with an empty cache");
         Cache::open(url, enabled, ttl_hours).await
@@ -300,7 +351,10 @@ impl Cache {
 
     /// `Err(problem)` when SQLite finds the file damaged.
     async fn quick_check(&self) -> Result<(), String> {
-        match sqlx::query_scalar::<_, String>("PRAGMA quick_check(1)").fetch_one(&self.pool).await {
+        match sqlx::query_scalar::<_, String>("PRAGMA quick_check(1)")
+            .fetch_one(&self.pool)
+            .await
+        {
             Ok(verdict) if verdict == "ok" => Ok(()),
             Ok(verdict) => Err(verdict),
             Err(error) if is_corrupt(&error) => Err(error.to_string()),
@@ -314,9 +368,13 @@ impl Cache {
 /// migration error.
 fn is_corrupt(error: &sqlx::Error) -> bool {
     match error {
-        sqlx::Error::Database(db) => db.code().and_then(|c| c.parse::<i32>().ok()).is_some_and(|c| matches!(c & 0xff, 11 | 26)),
+        sqlx::Error::Database(db) => db
+            .code()
+            .and_then(|c| c.parse::<i32>().ok())
+            .is_some_and(|c| matches!(c & 0xff, 11 | 26)),
         sqlx::Error::Migrate(migrate) => match migrate.as_ref() {
-            sqlx::migrate::MigrateError::Execute(inner) | sqlx::migrate::MigrateError::ExecuteMigration(inner, _) => is_corrupt(inner),
+            sqlx::migrate::MigrateError::Execute(inner)
+            | sqlx::migrate::MigrateError::ExecuteMigration(inner, _) => is_corrupt(inner),
             _ => false,
         },
         _ => false,
@@ -377,7 +435,10 @@ fn parse_json(text: String) -> Option<serde_json::Value> {
 }
 
 fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -390,7 +451,14 @@ mod tests {
     use serde_json::json;
 
     fn hits(ids: &[&str]) -> SearchHits {
-        Arc::new(ids.iter().map(|id| SearchResult { video_id: (*id).to_owned(), ..Default::default() }).collect())
+        Arc::new(
+            ids.iter()
+                .map(|id| SearchResult {
+                    video_id: (*id).to_owned(),
+                    ..Default::default()
+                })
+                .collect(),
+        )
     }
 
     async fn open(dir: &tempfile::TempDir) -> Cache {
@@ -401,7 +469,10 @@ mod tests {
     #[test]
     fn migrations_are_tracked_in_our_own_table() {
         // `[migrate] table-name` in this crate's `sqlx.toml`, which `sqlx::migrate!` reads at build time.
-        assert_eq!(MIGRATOR.table_name, "hermes_migrations", "sqlx.toml [migrate] table-name is not applied");
+        assert_eq!(
+            MIGRATOR.table_name, "hermes_migrations",
+            "sqlx.toml [migrate] table-name is not applied"
+        );
     }
 
     #[tokio::test]
@@ -409,9 +480,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cache = open(&dir).await;
         assert_eq!(cache.search_get(&SearchKey::new("Q", 5)).await.unwrap(), None);
-        cache.search_put(&SearchKey::new("  Q ", 5), &hits(&["a", "b"])).await.unwrap();
-        assert_eq!(cache.search_get(&SearchKey::new("q", 5)).await.unwrap(), Some(hits(&["a", "b"])));
-        assert_eq!(cache.search_get(&SearchKey::new("q", 6)).await.unwrap(), None, "the count is part of the key");
+        cache
+            .search_put(&SearchKey::new("  Q ", 5), &hits(&["a", "b"]))
+            .await
+            .unwrap();
+        assert_eq!(
+            cache.search_get(&SearchKey::new("q", 5)).await.unwrap(),
+            Some(hits(&["a", "b"]))
+        );
+        assert_eq!(
+            cache.search_get(&SearchKey::new("q", 6)).await.unwrap(),
+            None,
+            "the count is part of the key"
+        );
         let stats = cache.stats().await.unwrap();
         assert_eq!((stats.search_entries, stats.hits, stats.misses), (1, 1, 2));
     }
@@ -420,9 +501,19 @@ mod tests {
     async fn a_search_written_by_another_process_is_read_from_sqlite() {
         let dir = tempfile::tempdir().unwrap();
         let (first, second) = (open(&dir).await, open(&dir).await);
-        first.search_put(&SearchKey::new("shared", 5), &hits(&["r"])).await.unwrap();
-        assert_eq!(second.search_get(&SearchKey::new("Shared ", 5)).await.unwrap(), Some(hits(&["r"])));
-        assert_eq!(second.search_get(&SearchKey::new("shared", 5)).await.unwrap(), Some(hits(&["r"])), "then from memory");
+        first
+            .search_put(&SearchKey::new("shared", 5), &hits(&["r"]))
+            .await
+            .unwrap();
+        assert_eq!(
+            second.search_get(&SearchKey::new("Shared ", 5)).await.unwrap(),
+            Some(hits(&["r"]))
+        );
+        assert_eq!(
+            second.search_get(&SearchKey::new("shared", 5)).await.unwrap(),
+            Some(hits(&["r"])),
+            "then from memory"
+        );
         assert_eq!(second.stats().await.unwrap().hits, 2);
     }
 
@@ -431,7 +522,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("c.db").display());
         let cache = Cache::open(&url, true, 0).await.unwrap();
-        cache.search_put(&SearchKey::new("q", 5), &hits(&["x"])).await.unwrap();
+        cache
+            .search_put(&SearchKey::new("q", 5), &hits(&["x"]))
+            .await
+            .unwrap();
         assert_eq!(cache.search_get(&SearchKey::new("q", 5)).await.unwrap(), None);
     }
 
@@ -440,7 +534,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let cache = open(&dir).await;
-            cache.search_put(&SearchKey::new("a", 5), &hits(&["a"])).await.unwrap();
+            cache
+                .search_put(&SearchKey::new("a", 5), &hits(&["a"]))
+                .await
+                .unwrap();
             cache.metadata_put("id", "u", &json!({})).await.unwrap();
             cache.close().await;
         }
@@ -475,6 +572,9 @@ mod tests {
         std::fs::write(dir.path().join("c.db"), vec![0x42u8; 8192]).unwrap();
         let url = format!("sqlite://{}", dir.path().join("c.db").display());
         let err = Cache::open(&url, true, 24).await.err().expect("must fail");
-        assert!(err.to_string().contains("cannot open the cache database"), "{err}");
+        assert!(
+            err.to_string().contains("cannot open the cache database"),
+            "{err}"
+        );
     }
 }

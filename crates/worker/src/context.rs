@@ -4,8 +4,8 @@ use crate::config::Config;
 use crate::error::SharedError;
 use crate::events::EventSender;
 use crate::rate_limiter::RateLimiter;
-use crate::single_flight::SingleFlight;
 use crate::shutdown::Shutdown;
+use crate::single_flight::SingleFlight;
 use crate::tasks::TaskRegistry;
 use crate::tool_versions::{binaries_fingerprint, fingerprint, js_fingerprint, ToolProbe, ToolVersions};
 use std::sync::Arc;
@@ -58,8 +58,13 @@ impl Context {
     /// when one is unknown are they probed, in the background, and recorded for the next start.
     /// A probe costs a Python start-up (~1 s of CPU for yt-dlp's verbose header) that would slow
     /// every worker start.
-    pub(crate) async fn load_and_refresh_tool_versions(self: &std::sync::Arc<Self>) -> tokio::task::JoinHandle<()> {
-        let (ytdlp_print, ffmpeg_print) = (fingerprint(&self.config.ytdlp_bin), fingerprint(&self.config.ffmpeg_bin));
+    pub(crate) async fn load_and_refresh_tool_versions(
+        self: &std::sync::Arc<Self>,
+    ) -> tokio::task::JoinHandle<()> {
+        let (ytdlp_print, ffmpeg_print) = (
+            fingerprint(&self.config.ytdlp_bin),
+            fingerprint(&self.config.ffmpeg_bin),
+        );
         let js_print = js_fingerprint(&self.config);
         let known = async {
             let ytdlp = self.cache.tool_version("yt-dlp", &ytdlp_print).await.ok()??;
@@ -71,7 +76,9 @@ impl Context {
         if let Some(versions) = known.await {
             tracing::debug!(ytdlp = ?versions.ytdlp, ffmpeg = ?versions.ffmpeg, js = ?versions.js, "tool versions known from an earlier start");
             warn_if_youtube_degraded(&versions);
-            self.tools.remember(binaries_fingerprint(&self.config), versions).await;
+            self.tools
+                .remember(binaries_fingerprint(&self.config), versions)
+                .await;
             return tokio::spawn(async {});
         }
         let ctx = self.clone();
@@ -81,9 +88,15 @@ impl Context {
             warn_if_youtube_degraded(&versions);
             let js = serde_json::to_string(&versions.js).ok();
             let saved = async {
-                ctx.cache.remember_tool_version("yt-dlp", &ytdlp_print, versions.ytdlp.as_deref()).await?;
-                ctx.cache.remember_tool_version(JS_ROW, &js_print, js.as_deref()).await?;
-                ctx.cache.remember_tool_version("ffmpeg", &ffmpeg_print, versions.ffmpeg.as_deref()).await
+                ctx.cache
+                    .remember_tool_version("yt-dlp", &ytdlp_print, versions.ytdlp.as_deref())
+                    .await?;
+                ctx.cache
+                    .remember_tool_version(JS_ROW, &js_print, js.as_deref())
+                    .await?;
+                ctx.cache
+                    .remember_tool_version("ffmpeg", &ffmpeg_print, versions.ffmpeg.as_deref())
+                    .await
             };
             if let Err(error) = saved.await {
                 tracing::warn!(%error, "cannot record tool versions");

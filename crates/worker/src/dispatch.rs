@@ -66,7 +66,13 @@ pub async fn serve<R: AsyncBufRead + Unpin>(ctx: Arc<Context>, mut input: R, sta
             Ok(LineRead::TooLong) => {
                 stats.rejected.fetch_add(1, Ordering::Relaxed);
                 let message = format!("request line longer than {MAX_LINE_BYTES} bytes");
-                ctx.events.send(RawResponse::error(UNKNOWN_TASK_ID, ErrorCode::InvalidRequest, message)).await;
+                ctx.events
+                    .send(RawResponse::error(
+                        UNKNOWN_TASK_ID,
+                        ErrorCode::InvalidRequest,
+                        message,
+                    ))
+                    .await;
             }
             Ok(LineRead::Line) => {
                 if !handle_line(&ctx, &line, &tracker, stats, &limits).await {
@@ -90,10 +96,20 @@ struct Limits {
 }
 
 /// Answers or starts one line; false when the worker is terminating.
-async fn handle_line(ctx: &Arc<Context>, line: &[u8], tracker: &TaskTracker, stats: &LoopStats, limits: &Limits) -> bool {
+async fn handle_line(
+    ctx: &Arc<Context>,
+    line: &[u8],
+    tracker: &TaskTracker,
+    stats: &LoopStats,
+    limits: &Limits,
+) -> bool {
     let Ok(text) = std::str::from_utf8(line) else {
         stats.rejected.fetch_add(1, Ordering::Relaxed);
-        let error = RawResponse::error(UNKNOWN_TASK_ID, ErrorCode::InvalidJson, "request is not valid UTF-8");
+        let error = RawResponse::error(
+            UNKNOWN_TASK_ID,
+            ErrorCode::InvalidJson,
+            "request is not valid UTF-8",
+        );
         ctx.events.send(error).await;
         return true;
     };
@@ -106,7 +122,9 @@ async fn handle_line(ctx: &Arc<Context>, line: &[u8], tracker: &TaskTracker, sta
         Err((task_id, error)) => {
             stats.rejected.fetch_add(1, Ordering::Relaxed);
             let task_id = task_id.unwrap_or_else(|| UNKNOWN_TASK_ID.to_owned());
-            ctx.events.send(RawResponse::error(task_id, error.code(), error.message())).await;
+            ctx.events
+                .send(RawResponse::error(task_id, error.code(), error.message()))
+                .await;
             return true;
         }
     };
@@ -115,8 +133,12 @@ async fn handle_line(ctx: &Arc<Context>, line: &[u8], tracker: &TaskTracker, sta
             Ok(permit) => permit,
             Err(_) => {
                 stats.rejected.fetch_add(1, Ordering::Relaxed);
-                let busy = WorkerError::RateLimited(format!("worker busy: {MAX_UNANSWERED} requests are already waiting; try again later"));
-                ctx.events.send(RawResponse::error(request_id, busy.code(), busy.message())).await;
+                let busy = WorkerError::RateLimited(format!(
+                    "worker busy: {MAX_UNANSWERED} requests are already waiting; try again later"
+                ));
+                ctx.events
+                    .send(RawResponse::error(request_id, busy.code(), busy.message()))
+                    .await;
                 return true;
             }
         }
@@ -139,10 +161,19 @@ fn parse(text: &str) -> Result<(String, Command), (Option<String>, WorkerError)>
     Ok((task_id, command))
 }
 
-async fn start(ctx: &Arc<Context>, task_id: String, command: Command, tracker: &TaskTracker, answer_slot: OwnedSemaphorePermit) {
+async fn start(
+    ctx: &Arc<Context>,
+    task_id: String,
+    command: Command,
+    tracker: &TaskTracker,
+    answer_slot: OwnedSemaphorePermit,
+) {
     let Some(cancel) = ctx.tasks.register(&task_id, ctx.shutdown.token()) else {
         let message = format!("task {task_id} is already running");
-        return ctx.events.send(RawResponse::error(task_id, ErrorCode::InvalidRequest, message)).await;
+        return ctx
+            .events
+            .send(RawResponse::error(task_id, ErrorCode::InvalidRequest, message))
+            .await;
     };
     let task = Task::new(task_id, cancel, ctx.events.clone());
     tracker.spawn(run_to_final_event(ctx.clone(), task, command, answer_slot));
@@ -150,7 +181,12 @@ async fn start(ctx: &Arc<Context>, task_id: String, command: Command, tracker: &
 
 /// Runs one command and sends its single final event, whatever happens: an error, a timeout,
 /// cancellation while waiting for a slot, or even a panic inside the action.
-async fn run_to_final_event(ctx: Arc<Context>, task: Task, command: Command, answer_slot: OwnedSemaphorePermit) {
+async fn run_to_final_event(
+    ctx: Arc<Context>,
+    task: Task,
+    command: Command,
+    answer_slot: OwnedSemaphorePermit,
+) {
     let task = Arc::new(task);
     let deadline = ctx.config.ipc_timeout() + DEADLINE_GRACE;
     let action = tokio::spawn({
@@ -159,10 +195,15 @@ async fn run_to_final_event(ctx: Arc<Context>, task: Task, command: Command, ans
     });
     let result = match action.await {
         Ok(Ok(result)) => result,
-        Ok(Err(_elapsed)) => Err(WorkerError::Timeout(format!("task exceeded IPC_TIMEOUT ({}s)", ctx.config.ipc_timeout_secs))),
+        Ok(Err(_elapsed)) => Err(WorkerError::Timeout(format!(
+            "task exceeded IPC_TIMEOUT ({}s)",
+            ctx.config.ipc_timeout_secs
+        ))),
         Err(join_error) => {
             tracing::error!(task_id = %task.id, %join_error, "action panicked");
-            Err(WorkerError::Internal("internal error while running the action".to_owned()))
+            Err(WorkerError::Internal(
+                "internal error while running the action".to_owned(),
+            ))
         }
     };
     let response = result.unwrap_or_else(|error| {
@@ -194,7 +235,11 @@ enum LineRead {
 
 /// Reads one `\n`-terminated line into `line` (without the terminator or a trailing `\r`),
 /// refusing to buffer more than `max` bytes: the rest of an over-long line is skipped.
-async fn read_line_capped<R: AsyncBufRead + Unpin>(input: &mut R, line: &mut Vec<u8>, max: usize) -> std::io::Result<LineRead> {
+async fn read_line_capped<R: AsyncBufRead + Unpin>(
+    input: &mut R,
+    line: &mut Vec<u8>,
+    max: usize,
+) -> std::io::Result<LineRead> {
     line.clear();
     let mut too_long = false;
     loop {
@@ -222,7 +267,11 @@ async fn read_line_capped<R: AsyncBufRead + Unpin>(input: &mut R, line: &mut Vec
             if line.last() == Some(&b'\r') {
                 line.pop();
             }
-            return Ok(if too_long { LineRead::TooLong } else { LineRead::Line });
+            return Ok(if too_long {
+                LineRead::TooLong
+            } else {
+                LineRead::Line
+            });
         }
     }
 }
@@ -247,7 +296,10 @@ mod tests {
     #[tokio::test]
     async fn splits_lines_strips_crlf_and_caps_length() {
         assert_eq!(lines(b"a\r\nbb\n\nlast", 100).await, ["a", "bb", "", "last"]);
-        assert_eq!(lines(b"short\n0123456789abcdef\nok\n", 10).await, ["short", "<too long>", "ok"]);
+        assert_eq!(
+            lines(b"short\n0123456789abcdef\nok\n", 10).await,
+            ["short", "<too long>", "ok"]
+        );
         assert_eq!(lines(b"0123456789abcdef", 10).await, ["<too long>"]);
     }
 }

@@ -100,7 +100,11 @@ impl WorkerError {
             WorkerError::FileTooLarge { size, .. } => *size,
             _ => None,
         };
-        hermes_protocol::ErrorData { message: self.message(), error_code: self.code(), file_size }
+        hermes_protocol::ErrorData {
+            message: self.message(),
+            error_code: self.code(),
+            file_size,
+        }
     }
 
     /// The human message for the `error` event: the first line of the cause.
@@ -128,8 +132,12 @@ fn archive_code(error: &ArchiveError) -> ErrorCode {
     match error {
         ArchiveError::DiskFull => ErrorCode::DiskFull,
         ArchiveError::MissingTrack(_) | ArchiveError::NotAFile(_) => ErrorCode::FileNotFound,
-        ArchiveError::NoTracks | ArchiveError::TrackChanged(_) | ArchiveError::InvalidBaseName(_) => ErrorCode::PlaylistError,
-        ArchiveError::Io { .. } | ArchiveError::Zip { .. } | ArchiveError::PartOverLimit { .. } => ErrorCode::Internal,
+        ArchiveError::NoTracks | ArchiveError::TrackChanged(_) | ArchiveError::InvalidBaseName(_) => {
+            ErrorCode::PlaylistError
+        }
+        ArchiveError::Io { .. } | ArchiveError::Zip { .. } | ArchiveError::PartOverLimit { .. } => {
+            ErrorCode::Internal
+        }
     }
 }
 
@@ -152,7 +160,10 @@ impl From<std::io::Error> for WorkerError {
 /// ENOSPC, EDQUOT and EFBIG all mean "no room to write this file".
 pub(crate) fn is_disk_full(error: &std::io::Error) -> bool {
     matches!(error.raw_os_error(), Some(28) | Some(122) | Some(27))
-        || matches!(error.kind(), std::io::ErrorKind::StorageFull | std::io::ErrorKind::FileTooLarge)
+        || matches!(
+            error.kind(),
+            std::io::ErrorKind::StorageFull | std::io::ErrorKind::FileTooLarge
+        )
 }
 
 /// A failure as the host sees it (code and message), cloneable so that every request that
@@ -166,7 +177,10 @@ pub(crate) struct SharedError {
 
 impl From<&WorkerError> for SharedError {
     fn from(error: &WorkerError) -> SharedError {
-        SharedError { code: error.code(), message: error.message() }
+        SharedError {
+            code: error.code(),
+            message: error.message(),
+        }
     }
 }
 
@@ -174,7 +188,11 @@ impl From<SharedError> for WorkerError {
     /// Rebuilt as a request-level error: it carries the code and message verbatim, which is all
     /// the final event needs.
     fn from(error: SharedError) -> WorkerError {
-        WorkerError::Request(RequestError { task_id: None, code: error.code, message: error.message })
+        WorkerError::Request(RequestError {
+            task_id: None,
+            code: error.code,
+            message: error.message,
+        })
     }
 }
 
@@ -184,7 +202,13 @@ mod tests {
 
     #[test]
     fn ytdlp_causes_map_to_their_codes() {
-        let code = |kind| WorkerError::Ytdlp { kind, message: String::new() }.code();
+        let code = |kind| {
+            WorkerError::Ytdlp {
+                kind,
+                message: String::new(),
+            }
+            .code()
+        };
         assert_eq!(code(YtdlpErrorKind::AgeRestricted), ErrorCode::VideoPrivate);
         assert_eq!(code(YtdlpErrorKind::Private), ErrorCode::VideoPrivate);
         assert_eq!(code(YtdlpErrorKind::Removed), ErrorCode::VideoRemoved);
@@ -192,8 +216,16 @@ mod tests {
         assert_eq!(code(YtdlpErrorKind::Other), ErrorCode::YtdlpError);
         assert_eq!(code(YtdlpErrorKind::RateLimited), ErrorCode::RateLimited);
         assert_eq!(code(YtdlpErrorKind::DiskFull), ErrorCode::DiskFull);
-        assert!(WorkerError::Ytdlp { kind: YtdlpErrorKind::NetworkTimeout, message: String::new() }.is_transient());
-        assert!(!WorkerError::Ytdlp { kind: YtdlpErrorKind::Removed, message: String::new() }.is_transient());
+        assert!(WorkerError::Ytdlp {
+            kind: YtdlpErrorKind::NetworkTimeout,
+            message: String::new()
+        }
+        .is_transient());
+        assert!(!WorkerError::Ytdlp {
+            kind: YtdlpErrorKind::Removed,
+            message: String::new()
+        }
+        .is_transient());
     }
 
     #[test]
@@ -202,7 +234,10 @@ mod tests {
         assert_eq!(e.message(), "first");
         let full = std::io::Error::from_raw_os_error(28);
         assert_eq!(WorkerError::from(full).code(), ErrorCode::DiskFull);
-        assert_eq!(WorkerError::from(ArchiveError::NoTracks).code(), ErrorCode::PlaylistError);
+        assert_eq!(
+            WorkerError::from(ArchiveError::NoTracks).code(),
+            ErrorCode::PlaylistError
+        );
     }
 
     #[test]
@@ -210,7 +245,13 @@ mod tests {
         let original = WorkerError::RateLimited("HTTP Error 429: Too Many Requests\nmore".to_owned());
         let shared = SharedError::from(&original);
         let rebuilt = WorkerError::from(shared.clone());
-        assert_eq!((rebuilt.code(), rebuilt.message()), (ErrorCode::RateLimited, "HTTP Error 429: Too Many Requests".to_owned()));
+        assert_eq!(
+            (rebuilt.code(), rebuilt.message()),
+            (
+                ErrorCode::RateLimited,
+                "HTTP Error 429: Too Many Requests".to_owned()
+            )
+        );
         assert_eq!(shared.message, original.message());
     }
 }

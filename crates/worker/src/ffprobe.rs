@@ -22,13 +22,24 @@ pub async fn probe_duration(ffmpeg: &Path, file: &Path) -> Option<u64> {
     let ffprobe = resolve_program(&ffprobe_for(ffmpeg))?;
     let mut command = tokio::process::Command::new(ffprobe);
     command
-        .args(["-v", "error", "-show_entries", "format=duration", "-of", "default=noprint_wrappers=1:nokey=1", "--"])
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration",
+            "-of",
+            "default=noprint_wrappers=1:nokey=1",
+            "--",
+        ])
         .arg(file)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .kill_on_drop(true);
-    let output = tokio::time::timeout(PROBE_TIMEOUT, command.output()).await.ok()?.ok()?;
+    let output = tokio::time::timeout(PROBE_TIMEOUT, command.output())
+        .await
+        .ok()?
+        .ok()?;
     let secs: f64 = String::from_utf8_lossy(&output.stdout).trim().parse().ok()?;
     (secs.is_finite() && secs >= 0.0).then(|| secs.round() as u64)
 }

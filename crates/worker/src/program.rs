@@ -16,7 +16,9 @@ pub fn resolve_program(program: &Path) -> Option<PathBuf> {
 
 fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    path.metadata().map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
+    path.metadata()
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
 }
 
 #[cfg(test)]
@@ -26,7 +28,10 @@ mod tests {
     #[test]
     fn resolves_bare_names_through_path_and_rejects_missing() {
         assert!(resolve_program(Path::new("sh")).is_some());
-        assert_eq!(resolve_program(Path::new("definitely-not-a-program-hermes")), None);
+        assert_eq!(
+            resolve_program(Path::new("definitely-not-a-program-hermes")),
+            None
+        );
         assert_eq!(resolve_program(Path::new("/nonexistent/yt-dlp")), None);
     }
 }

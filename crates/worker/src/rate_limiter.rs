@@ -30,7 +30,11 @@ impl RateLimiter {
     }
 
     pub(crate) fn new(limit: u32, window: Duration) -> RateLimiter {
-        RateLimiter { limit, window, recent: Mutex::new(VecDeque::new()) }
+        RateLimiter {
+            limit,
+            window,
+            recent: Mutex::new(VecDeque::new()),
+        }
     }
 
     pub(crate) fn is_unlimited(&self) -> bool {
@@ -47,8 +51,14 @@ impl RateLimiter {
         if self.is_unlimited() {
             return Ok(());
         }
-        let mut recent = self.recent.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        while recent.front().is_some_and(|&at| now.saturating_duration_since(at) >= self.window) {
+        let mut recent = self
+            .recent
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        while recent
+            .front()
+            .is_some_and(|&at| now.saturating_duration_since(at) >= self.window)
+        {
             recent.pop_front();
         }
         if recent.len() < self.limit as usize {
@@ -57,7 +67,10 @@ impl RateLimiter {
         }
         let oldest = recent.front().copied().unwrap_or(now);
         let retry_after = self.window.saturating_sub(now.saturating_duration_since(oldest));
-        Err(RateLimitExceeded { limit: self.limit, retry_after })
+        Err(RateLimitExceeded {
+            limit: self.limit,
+            retry_after,
+        })
     }
 }
 
@@ -85,6 +98,9 @@ mod tests {
         let limiter = RateLimiter::per_hour(0);
         let now = Instant::now();
         assert!((0..10_000).all(|_| limiter.try_acquire_at(now).is_ok()));
-        assert!(limiter.recent.lock().unwrap().is_empty(), "an unlimited limiter remembers nothing");
+        assert!(
+            limiter.recent.lock().unwrap().is_empty(),
+            "an unlimited limiter remembers nothing"
+        );
     }
 }

@@ -125,11 +125,10 @@ pub enum PathError {
     },
     #[error("output_dir {0} is the download directory itself; use a subdirectory")]
     IsDownloadDir(PathBuf),
-    #[error("output_dir {requested} leads through a symbolic link to {resolved}, outside the download directory")]
-    SymlinkEscape {
-        requested: PathBuf,
-        resolved: PathBuf,
-    },
+    #[error(
+        "output_dir {requested} leads through a symbolic link to {resolved}, outside the download directory"
+    )]
+    SymlinkEscape { requested: PathBuf, resolved: PathBuf },
     #[error("{0} is a symbolic link to nothing; it is never followed into creating a file")]
     DanglingSymlink(PathBuf),
     #[error("cannot determine the current directory: {0}")]
@@ -192,9 +191,7 @@ fn safe_task_component(task_id: &str) -> Result<&str, PathError> {
         || task_id == "."
         || task_id == ".."
         || task_id.len() > 255
-        || task_id
-            .chars()
-            .any(|c| c == '/' || c == '\\' || c.is_control());
+        || task_id.chars().any(|c| c == '/' || c == '\\' || c.is_control());
     if invalid {
         Err(PathError::InvalidTaskId(task_id.to_string()))
     } else {
@@ -266,10 +263,7 @@ fn resolve_existing_prefix(path: &Path) -> Result<PathBuf, PathError> {
 }
 
 fn is_missing(err: &io::Error) -> bool {
-    matches!(
-        err.kind(),
-        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
-    )
+    matches!(err.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory)
 }
 
 fn inspect_error(path: &Path, source: io::Error) -> PathError {
@@ -287,10 +281,7 @@ mod tests {
         assert!(!name.is_empty());
         assert!(!name.contains('/') && !name.contains('\\') && !name.contains('\0'));
         assert!(!name.contains(".."), "{name:?} contains ..");
-        assert!(
-            !name.chars().any(char::is_control),
-            "{name:?} has a control char"
-        );
+        assert!(!name.chars().any(char::is_control), "{name:?} has a control char");
         assert!(
             !name.starts_with(['.', ' ']) && !name.ends_with(['.', ' ']),
             "{name:?}"
@@ -334,10 +325,7 @@ mod tests {
 
     #[test]
     fn whitespace_is_collapsed_and_trimmed() {
-        assert_eq!(
-            sanitize_playlist_name("  My   \u{3000}Mix \n ", 100),
-            "My Mix"
-        );
+        assert_eq!(sanitize_playlist_name("  My   \u{3000}Mix \n ", 100), "My Mix");
         assert_eq!(sanitize_playlist_name(" . . ", 100), FALLBACK_PLAYLIST_NAME);
     }
 
@@ -401,10 +389,7 @@ mod tests {
 
     #[test]
     fn lexical_normalisation_resolves_dots() {
-        assert_eq!(
-            normalize_lexically(Path::new("/a/./b/../c")),
-            Path::new("/a/c")
-        );
+        assert_eq!(normalize_lexically(Path::new("/a/./b/../c")), Path::new("/a/c"));
         assert_eq!(normalize_lexically(Path::new("/../../x")), Path::new("/x"));
     }
 
@@ -493,8 +478,7 @@ mod tests {
     #[test]
     fn absolute_paths_outside_are_refused_unless_allowed() {
         let (_root, downloads, outside) = download_layout();
-        let err =
-            resolve_output_dir(&downloads, Some(text(&outside)), "t", false).expect_err("outside");
+        let err = resolve_output_dir(&downloads, Some(text(&outside)), "t", false).expect_err("outside");
         assert!(
             err.to_string().contains("outside the download directory"),
             "{err}"
@@ -522,8 +506,7 @@ mod tests {
     fn symlink_to_a_place_inside_and_a_symlinked_download_dir_are_fine() {
         let (root, downloads, _) = download_layout();
         std::fs::create_dir_all(downloads.join("real")).expect("mkdir");
-        std::os::unix::fs::symlink(downloads.join("real"), downloads.join("alias"))
-            .expect("symlink");
+        std::os::unix::fs::symlink(downloads.join("real"), downloads.join("alias")).expect("symlink");
         let via_alias = downloads.join("alias/job");
         let resolved = resolve_output_dir(&downloads, Some(text(&via_alias)), "t", false);
         assert_eq!(resolved.expect("alias stays inside"), via_alias);

@@ -47,7 +47,10 @@ impl Shutdown {
                 _ = term.recv() => "SIGTERM",
                 _ = int.recv() => "SIGINT",
             };
-            tracing::info!(signal = name, "terminating: cancelling tasks and killing child processes");
+            tracing::info!(
+                signal = name,
+                "terminating: cancelling tasks and killing child processes"
+            );
             shutdown.terminate();
         });
         Ok(())

@@ -42,7 +42,10 @@ pub(crate) struct Follower<V> {
 
 impl<V> Default for SingleFlight<V> {
     fn default() -> Self {
-        SingleFlight { flights: Mutex::new(HashMap::new()), next_id: AtomicU64::new(0) }
+        SingleFlight {
+            flights: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(0),
+        }
     }
 }
 
@@ -51,12 +54,19 @@ impl<V: Clone> SingleFlight<V> {
     pub(crate) fn join(&self, key: &str) -> Joined<'_, V> {
         let mut flights = self.lock();
         if let Some(flight) = flights.get(key) {
-            return Joined::Follower(Follower { result: flight.result.clone() });
+            return Joined::Follower(Follower {
+                result: flight.result.clone(),
+            });
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (sender, receiver) = watch::channel(None);
         flights.insert(key.to_owned(), Flight { id, result: receiver });
-        Joined::Leader(Leader { owner: self, key: key.to_owned(), id, result: sender })
+        Joined::Leader(Leader {
+            owner: self,
+            key: key.to_owned(),
+            id,
+            result: sender,
+        })
     }
 
     /// Keys with a flight in progress.
@@ -67,7 +77,9 @@ impl<V: Clone> SingleFlight<V> {
 
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Flight<V>>> {
         // The map stays consistent whatever panicked while holding it: keep serving.
-        self.flights.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.flights
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -84,7 +96,11 @@ impl<V> Drop for Leader<'_, V> {
     /// leaves its followers a closed channel: they start over rather than inherit a failure that
     /// was not theirs.
     fn drop(&mut self) {
-        let mut flights = self.owner.flights.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut flights = self
+            .owner
+            .flights
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if flights.get(&self.key).is_some_and(|flight| flight.id == self.id) {
             flights.remove(&self.key);
         }
@@ -108,27 +124,37 @@ mod tests {
     #[tokio::test]
     async fn followers_get_the_leaders_value_and_the_flight_ends_with_it() {
         let flights = SingleFlight::<u32>::default();
-        let Joined::Leader(leader) = flights.join("k") else { panic!("first caller leads") };
+        let Joined::Leader(leader) = flights.join("k") else {
+            panic!("first caller leads")
+        };
         let followers: Vec<_> = (0..3)
             .map(|_| match flights.join("k") {
                 Joined::Follower(follower) => tokio::spawn(follower.outcome()),
                 Joined::Leader(_) => panic!("a flight is in progress"),
             })
             .collect();
-        assert!(matches!(flights.join("other"), Joined::Leader(_)), "keys are independent");
+        assert!(
+            matches!(flights.join("other"), Joined::Leader(_)),
+            "keys are independent"
+        );
         leader.publish(7);
         for follower in followers {
             assert_eq!(follower.await.unwrap(), Some(7));
         }
         assert_eq!(flights.in_flight(), 0);
-        assert!(matches!(flights.join("k"), Joined::Leader(_)), "a published flight is over");
+        assert!(
+            matches!(flights.join("k"), Joined::Leader(_)),
+            "a published flight is over"
+        );
     }
 
     #[tokio::test]
     async fn a_leader_dropped_without_publishing_releases_its_followers_empty_handed() {
         let flights = SingleFlight::<u32>::default();
         let leader = flights.join("k");
-        let Joined::Follower(follower) = flights.join("k") else { panic!("second caller follows") };
+        let Joined::Follower(follower) = flights.join("k") else {
+            panic!("second caller follows")
+        };
         drop(leader);
         assert_eq!(follower.outcome().await, None);
         assert_eq!(flights.in_flight(), 0);

@@ -46,7 +46,9 @@ impl TaskRegistry {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, CancellationToken>> {
         // A poisoned map is still a valid map: keep serving rather than panic again.
-        self.running.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.running
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -62,18 +64,27 @@ pub(crate) struct Task {
 
 impl Task {
     pub(crate) fn new(id: String, cancel: CancellationToken, events: EventSender) -> Task {
-        Task { id, cancel, events, ytdlp: std::sync::OnceLock::new() }
+        Task {
+            id,
+            cancel,
+            events,
+            ytdlp: std::sync::OnceLock::new(),
+        }
     }
 
     /// The yt-dlp program for this task's runs: `configured` as found at the first run, so
     /// retries and later steps (a playlist's listing, then its download) keep the yt-dlp the
     /// task started with when `hermes update-ytdlp` switches the managed one meanwhile.
     pub(crate) fn ytdlp_program(&self, configured: &std::path::Path) -> std::path::PathBuf {
-        self.ytdlp.get_or_init(|| crate::toolchain::pinned_program(configured)).clone()
+        self.ytdlp
+            .get_or_init(|| crate::toolchain::pinned_program(configured))
+            .clone()
     }
 
     pub(crate) async fn progress(&self, progress: ProgressData) {
-        self.events.send(RawResponse::progress(self.id.clone(), &progress)).await;
+        self.events
+            .send(RawResponse::progress(self.id.clone(), &progress))
+            .await;
     }
 
     /// Applies `step` to the task's progress tracker and sends the event it yields, if any (the

@@ -57,19 +57,31 @@ impl ToolProbe {
 /// A Python start-up costs ~1 s of CPU, so the real yt-dlp is started once: its verbose header
 /// names its version too. Only a yt-dlp whose header does not (a stand-in) is asked `--version`.
 async fn probe(config: &Config) -> ToolVersions {
-    let (header, ffmpeg) = tokio::join!(verbose_header(config), first_line_of(&config.ffmpeg_bin, "-version"));
+    let (header, ffmpeg) = tokio::join!(
+        verbose_header(config),
+        first_line_of(&config.ffmpeg_bin, "-version")
+    );
     let ytdlp = match header.as_deref().and_then(version_from_header) {
         Some(version) => Some(version),
         None => first_line_of(&config.ytdlp_bin, "--version").await,
     };
-    let js = header.as_deref().map(JsSupport::from_verbose_output).unwrap_or_default();
-    ToolVersions { ytdlp, ffmpeg: ffmpeg.map(|line| ffmpeg_version(&line)), js }
+    let js = header
+        .as_deref()
+        .map(JsSupport::from_verbose_output)
+        .unwrap_or_default();
+    ToolVersions {
+        ytdlp,
+        ffmpeg: ffmpeg.map(|line| ffmpeg_version(&line)),
+        js,
+    }
 }
 
 /// `[debug] yt-dlp version stable@2026.10.26 from yt-dlp/yt-dlp [c91f8de0b] (pip)` → `2026.10.26`
 /// (older releases print `[debug] yt-dlp version 2023.03.04 [392389b7d]`).
 fn version_from_header(header: &str) -> Option<String> {
-    let rest = header.lines().find_map(|line| line.trim().strip_prefix("[debug] yt-dlp version "))?;
+    let rest = header
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("[debug] yt-dlp version "))?;
     let word = rest.split_whitespace().next()?;
     let version = word.rsplit_once('@').map_or(word, |(_, version)| version);
     (!version.is_empty()).then(|| version.to_owned())
@@ -77,7 +89,12 @@ fn version_from_header(header: &str) -> Option<String> {
 
 /// The fingerprints of every binary [`ToolVersions`] describes, as one key.
 pub(crate) fn binaries_fingerprint(config: &Config) -> String {
-    format!("{}\n{}\n{}", fingerprint(&config.ytdlp_bin), fingerprint(&config.ffmpeg_bin), js_fingerprint(config))
+    format!(
+        "{}\n{}\n{}",
+        fingerprint(&config.ytdlp_bin),
+        fingerprint(&config.ffmpeg_bin),
+        js_fingerprint(config)
+    )
 }
 
 /// Identifies a binary's current state: its resolved path, size and modification time. A
@@ -99,7 +116,11 @@ pub(crate) fn fingerprint(program: &Path) -> String {
 /// The fingerprint of everything the JavaScript support depends on: yt-dlp, Deno and Node.
 pub(crate) fn js_fingerprint(config: &Config) -> String {
     let node = config.node_bin.as_deref().map(fingerprint).unwrap_or_default();
-    format!("{}#{}#{node}", fingerprint(&config.ytdlp_bin), fingerprint(&config.deno_bin))
+    format!(
+        "{}#{}#{node}",
+        fingerprint(&config.ytdlp_bin),
+        fingerprint(&config.deno_bin)
+    )
 }
 
 /// The header of `yt-dlp -v` (with the runtimes every call gets), on stderr: version, optional
@@ -108,8 +129,16 @@ pub(crate) fn js_fingerprint(config: &Config) -> String {
 async fn verbose_header(config: &Config) -> Option<String> {
     let argv = crate::ytdlp::args::verbose_probe_argv(&crate::ytdlp::env::toolchain_env(config));
     let mut command = tokio::process::Command::new(&config.ytdlp_bin);
-    command.args(argv).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).kill_on_drop(true);
-    let output = tokio::time::timeout(PROBE_TIMEOUT, command.output()).await.ok()?.ok()?;
+    command
+        .args(argv)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let output = tokio::time::timeout(PROBE_TIMEOUT, command.output())
+        .await
+        .ok()?
+        .ok()?;
     Some(String::from_utf8_lossy(&output.stderr).into_owned())
 }
 
@@ -123,12 +152,24 @@ fn ffmpeg_version(line: &str) -> String {
 
 async fn first_line_of(program: &Path, flag: &str) -> Option<String> {
     let mut command = tokio::process::Command::new(program);
-    command.arg(OsStr::new(flag)).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null()).kill_on_drop(true);
-    let output = tokio::time::timeout(PROBE_TIMEOUT, command.output()).await.ok()?.ok()?;
+    command
+        .arg(OsStr::new(flag))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+    let output = tokio::time::timeout(PROBE_TIMEOUT, command.output())
+        .await
+        .ok()?
+        .ok()?;
     if !output.status.success() {
         return None;
     }
-    String::from_utf8_lossy(&output.stdout).lines().next().map(|l| l.trim().to_owned()).filter(|l| !l.is_empty())
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .next()
+        .map(|l| l.trim().to_owned())
+        .filter(|l| !l.is_empty())
 }
 
 #[cfg(test)]
@@ -139,13 +180,22 @@ mod tests {
     fn the_verbose_header_names_the_version() {
         let header = "[debug] Command-line config: ['-v']\n[debug] yt-dlp version stable@2026.10.26 from yt-dlp/yt-dlp [c91f8de0b] (pip)\n";
         assert_eq!(version_from_header(header).as_deref(), Some("2026.10.26"));
-        assert_eq!(version_from_header("[debug] yt-dlp version 2023.03.04 [392389b7d]").as_deref(), Some("2023.03.04"));
-        assert_eq!(version_from_header("yt-dlp: error: You must provide at least one URL."), None);
+        assert_eq!(
+            version_from_header("[debug] yt-dlp version 2023.03.04 [392389b7d]").as_deref(),
+            Some("2023.03.04")
+        );
+        assert_eq!(
+            version_from_header("yt-dlp: error: You must provide at least one URL."),
+            None
+        );
     }
 
     #[test]
     fn ffmpeg_version_is_the_second_word() {
-        assert_eq!(ffmpeg_version("ffmpeg version 5.1.9-0+deb12u1 Copyright (c) 2000"), "5.1.9-0+deb12u1");
+        assert_eq!(
+            ffmpeg_version("ffmpeg version 5.1.9-0+deb12u1 Copyright (c) 2000"),
+            "5.1.9-0+deb12u1"
+        );
         assert_eq!(ffmpeg_version("weird"), "weird");
     }
 }

@@ -34,7 +34,10 @@ pub(crate) fn pinned_program(configured: &Path) -> PathBuf {
 
 /// `path` with the symbolic links of its directory resolved (the file name kept).
 pub(crate) fn pin_directory(path: &Path) -> PathBuf {
-    match (path.parent().and_then(|dir| dir.canonicalize().ok()), path.file_name()) {
+    match (
+        path.parent().and_then(|dir| dir.canonicalize().ok()),
+        path.file_name(),
+    ) {
         (Some(dir), Some(name)) => dir.join(name),
         _ => path.to_path_buf(),
     }
@@ -57,7 +60,10 @@ mod tests {
         let home_text = home.path().to_str().unwrap();
         assert_eq!(managed_tool(Some(home_text), "yt-dlp"), None);
         executable(&home.path().join("venv/bin/yt-dlp"));
-        assert_eq!(managed_tool(Some(home_text), "yt-dlp"), Some(home.path().join("venv/bin/yt-dlp")));
+        assert_eq!(
+            managed_tool(Some(home_text), "yt-dlp"),
+            Some(home.path().join("venv/bin/yt-dlp"))
+        );
         assert_eq!(managed_tool(Some(home_text), "deno"), None);
     }
 
@@ -67,7 +73,13 @@ mod tests {
         executable(&home.path().join("envs/a/bin/yt-dlp"));
         std::os::unix::fs::symlink("envs/a", home.path().join("venv")).unwrap();
         let pinned = pinned_program(&home.path().join("venv/bin/yt-dlp"));
-        assert_eq!(pinned, home.path().canonicalize().unwrap().join("envs/a/bin/yt-dlp"));
-        assert_eq!(pinned_program(Path::new("/nonexistent/yt-dlp")), PathBuf::from("/nonexistent/yt-dlp"));
+        assert_eq!(
+            pinned,
+            home.path().canonicalize().unwrap().join("envs/a/bin/yt-dlp")
+        );
+        assert_eq!(
+            pinned_program(Path::new("/nonexistent/yt-dlp")),
+            PathBuf::from("/nonexistent/yt-dlp")
+        );
     }
 }

@@ -11,9 +11,11 @@ const MAX_URL_CHARS: usize = 4096;
 pub(crate) fn validate_audio_quality(quality: &str) -> Result<(), WorkerError> {
     let quality = quality.trim();
     let vbr = quality.parse::<u8>().is_ok_and(|q| q <= 10) && quality.len() <= 2;
-    let bitrate = quality
-        .strip_suffix(['k', 'K'])
-        .is_some_and(|kbps| (1..=4).contains(&kbps.len()) && kbps.chars().all(|c| c.is_ascii_digit()) && kbps.parse::<u32>().is_ok_and(|k| k > 0));
+    let bitrate = quality.strip_suffix(['k', 'K']).is_some_and(|kbps| {
+        (1..=4).contains(&kbps.len())
+            && kbps.chars().all(|c| c.is_ascii_digit())
+            && kbps.parse::<u32>().is_ok_and(|k| k > 0)
+    });
     if vbr || bitrate {
         Ok(())
     } else {
@@ -30,13 +32,20 @@ pub(crate) fn validate_audio_quality(quality: &str) -> Result<(), WorkerError> {
 pub(crate) fn required_url(request: &Request) -> Result<String, WorkerError> {
     let url = request.url.as_deref().map(str::trim).unwrap_or_default();
     if url.is_empty() {
-        return Err(WorkerError::InvalidRequest(format!("{} needs a `url`", request.action)));
+        return Err(WorkerError::InvalidRequest(format!(
+            "{} needs a `url`",
+            request.action
+        )));
     }
     if url.chars().count() > MAX_URL_CHARS || url.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return Err(WorkerError::InvalidUrl("not a URL (whitespace, control characters or too long)".to_owned()));
+        return Err(WorkerError::InvalidUrl(
+            "not a URL (whitespace, control characters or too long)".to_owned(),
+        ));
     }
     if let Some(scheme) = crate::egress::forbidden_scheme(url) {
-        return Err(WorkerError::UrlNotAllowed(format!("{scheme}: URLs are not allowed; only http and https links are")));
+        return Err(WorkerError::UrlNotAllowed(format!(
+            "{scheme}: URLs are not allowed; only http and https links are"
+        )));
     }
     Ok(url.to_owned())
 }
@@ -50,7 +59,17 @@ mod tests {
         for ok in ["0", "5", "10", "128K", "320k", " 2 "] {
             assert!(validate_audio_quality(ok).is_ok(), "{ok}");
         }
-        for bad in ["11", "-1", "K", "0K", "12345K", "128M", "best", "--exec=x", "5\n--exec"] {
+        for bad in [
+            "11",
+            "-1",
+            "K",
+            "0K",
+            "12345K",
+            "128M",
+            "best",
+            "--exec=x",
+            "5\n--exec",
+        ] {
             assert!(validate_audio_quality(bad).is_err(), "{bad:?}");
         }
     }

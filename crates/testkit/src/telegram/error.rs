@@ -47,8 +47,7 @@ impl ApiError {
     }
 
     pub(super) fn body(&self) -> Value {
-        let mut body =
-            json!({ "ok": false, "error_code": self.code, "description": self.description });
+        let mut body = json!({ "ok": false, "error_code": self.code, "description": self.description });
         if let Some(retry_after) = self.retry_after {
             body["parameters"] = json!({ "retry_after": retry_after });
         }

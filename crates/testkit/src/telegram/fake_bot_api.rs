@@ -96,9 +96,7 @@ impl FakeBotApi {
     /// When `update` is not a JSON object: that is a mistake in the test, not data to handle.
     pub fn push_update(&self, update: Value) -> u32 {
         let Value::Object(update) = update else {
-            panic!(
-                "push_update needs a JSON object such as {{\"message\": {{...}}}}, got {update}"
-            );
+            panic!("push_update needs a JSON object such as {{\"message\": {{...}}}}, got {update}");
         };
         let update_id = {
             let mut state = self.shared.lock();
@@ -115,11 +113,7 @@ impl FakeBotApi {
     pub fn text_message_update(&self, chat_id: i64, from_id: u64, text: &str) -> Value {
         let user = user_json(from_id);
         let mut message = self.shared.lock().new_user_message(chat_id, user);
-        set_text_field(
-            &mut message,
-            TextField::Text,
-            Some(&RenderedText::plain(text)),
-        );
+        set_text_field(&mut message, TextField::Text, Some(&RenderedText::plain(text)));
         json!({ "message": message })
     }
 
@@ -144,9 +138,20 @@ impl FakeBotApi {
             bytes: bytes.to_vec(),
         };
         let (file_id, file_unique_id) = new_file_ids(&mut state, MediaKind::Document);
-        let object = media_object(MediaKind::Document, &file_id, &file_unique_id, &upload, &Map::new());
+        let object = media_object(
+            MediaKind::Document,
+            &file_id,
+            &file_unique_id,
+            &upload,
+            &Map::new(),
+        );
         let extension = file_name.rsplit_once('.').map_or("", |(_, ext)| ext);
-        let file_path = format!("{}/file_{}.{}", MediaKind::Document.storage_folder(), state.next_file_seq, extension);
+        let file_path = format!(
+            "{}/file_{}.{}",
+            MediaKind::Document.storage_folder(),
+            state.next_file_seq,
+            extension
+        );
         state.files.insert(
             file_id,
             StoredFile {
@@ -161,7 +166,11 @@ impl FakeBotApi {
         let mut message = state.new_user_message(chat_id, user);
         message["document"] = object;
         if let Some(caption) = caption {
-            set_text_field(&mut message, TextField::Caption, Some(&RenderedText::plain(caption)));
+            set_text_field(
+                &mut message,
+                TextField::Caption,
+                Some(&RenderedText::plain(caption)),
+            );
         }
         json!({ "message": message })
     }
@@ -169,13 +178,7 @@ impl FakeBotApi {
     /// An update with user `from_id` pressing a button carrying `data` under message `message_id` of
     /// chat `chat_id`. `message` is that message as the fake last saw it (normally one the bot sent
     /// or edited), or Telegram's inaccessible-message shape (`date: 0`) when it is unknown.
-    pub fn callback_query_update(
-        &self,
-        chat_id: i64,
-        from_id: u64,
-        message_id: i32,
-        data: &str,
-    ) -> Value {
+    pub fn callback_query_update(&self, chat_id: i64, from_id: u64, message_id: i32, data: &str) -> Value {
         let user = user_json(from_id);
         let mut state = self.shared.lock();
         let message = match state.message(chat_id, i64::from(message_id)) {
@@ -234,10 +237,7 @@ impl FakeBotApi {
             if let Some(call) = self.shared.lock().find_call(method, &predicate) {
                 return Some(call);
             }
-            if tokio::time::timeout_at(deadline, call_recorded)
-                .await
-                .is_err()
-            {
+            if tokio::time::timeout_at(deadline, call_recorded).await.is_err() {
                 return self.shared.lock().find_call(method, &predicate);
             }
         }
@@ -260,11 +260,7 @@ impl FakeBotApi {
             if remaining.is_zero() {
                 return None;
             }
-            state = match self
-                .shared
-                .call_recorded_sync
-                .wait_timeout(state, remaining)
-            {
+            state = match self.shared.call_recorded_sync.wait_timeout(state, remaining) {
                 Ok((guard, _)) => guard,
                 Err(poisoned) => poisoned.into_inner().0,
             };

@@ -98,9 +98,7 @@ pub(super) fn media_object(
 }
 
 fn mime_type_for(filename: &str) -> &'static str {
-    let extension = filename
-        .rsplit_once('.')
-        .map(|(_, ext)| ext.to_ascii_lowercase());
+    let extension = filename.rsplit_once('.').map(|(_, ext)| ext.to_ascii_lowercase());
     match extension.as_deref() {
         Some("mp3") => "audio/mpeg",
         Some("m4a") => "audio/mp4",

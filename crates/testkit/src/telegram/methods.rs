@@ -7,7 +7,9 @@ use serde_json::{json, Map, Value};
 
 use super::error::{ApiError, NOT_MODIFIED};
 use super::media::MediaKind;
-use super::params::{inline_markup, optional_caption, replied_message, required_text, resolve_chat_id, set_markup};
+use super::params::{
+    inline_markup, optional_caption, replied_message, required_text, resolve_chat_id, set_markup,
+};
 use super::request::ApiRequest;
 use super::state::{FakeState, Shared};
 use super::text::{set_text_field, TextField};
@@ -17,8 +19,7 @@ use super::values::{param_i64, value_as_text};
 
 /// Telegram's own cap on how long a `getUpdates` long poll may be held.
 const MAX_LONG_POLL: Duration = Duration::from_secs(30);
-const CALLBACK_QUERY_EXPIRED: &str =
-    "query is too old and response timeout expired or query ID is invalid";
+const CALLBACK_QUERY_EXPIRED: &str = "query is too old and response timeout expired or query ID is invalid";
 const GET_UPDATES_CONFLICT: &str =
     "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running";
 
@@ -154,9 +155,7 @@ fn edit_message_text(
         return Ok(Value::Bool(true));
     };
     if message.get("text").is_none() {
-        return Err(ApiError::bad_request(
-            "there is no text in the message to edit",
-        ));
+        return Err(ApiError::bad_request("there is no text in the message to edit"));
     }
     if message["text"] == text.text && message.get("reply_markup") == markup.as_ref() {
         return Err(ApiError::bad_request(NOT_MODIFIED));
@@ -178,9 +177,7 @@ fn edit_message_caption(
     let new_caption = caption
         .as_ref()
         .map(|caption| Value::String(caption.text.clone()));
-    if message.get("caption") == new_caption.as_ref()
-        && message.get("reply_markup") == markup.as_ref()
-    {
+    if message.get("caption") == new_caption.as_ref() && message.get("reply_markup") == markup.as_ref() {
         return Err(ApiError::bad_request(NOT_MODIFIED));
     }
     set_text_field(message, TextField::Caption, caption.as_ref());
@@ -217,10 +214,7 @@ fn editable_message<'a>(
     params: &Map<String, Value>,
     verb: &str,
 ) -> Result<Option<&'a mut Value>, ApiError> {
-    if params
-        .get("inline_message_id")
-        .is_some_and(|id| !id.is_null())
-    {
+    if params.get("inline_message_id").is_some_and(|id| !id.is_null()) {
         return Ok(None);
     }
     let message_id = param_i64(params, "message_id")
@@ -253,9 +247,7 @@ fn delete_message(state: &mut FakeState, params: &Map<String, Value>) -> Result<
 fn delete_messages(state: &mut FakeState, params: &Map<String, Value>) -> Result<Value, ApiError> {
     let chat_id = resolve_chat_id(state, params)?;
     let Some(Value::Array(ids)) = params.get("message_ids") else {
-        return Err(ApiError::bad_request(
-            "message identifiers are not specified",
-        ));
+        return Err(ApiError::bad_request("message identifiers are not specified"));
     };
     if let Some(chat) = state.chats.get_mut(&chat_id) {
         for id in ids.iter().filter_map(Value::as_i64) {
@@ -266,10 +258,7 @@ fn delete_messages(state: &mut FakeState, params: &Map<String, Value>) -> Result
 }
 
 /// A callback query can be answered once; unknown or already answered ids are refused.
-fn answer_callback_query(
-    state: &mut FakeState,
-    params: &Map<String, Value>,
-) -> Result<Value, ApiError> {
+fn answer_callback_query(state: &mut FakeState, params: &Map<String, Value>) -> Result<Value, ApiError> {
     let query_id = params
         .get("callback_query_id")
         .map(value_as_text)

@@ -29,9 +29,7 @@ const INLINE_BUTTON_ACTIONS: [&str; 10] = [
 pub(super) fn resolve_chat_id(state: &FakeState, params: &Map<String, Value>) -> Result<i64, ApiError> {
     match params.get("chat_id") {
         None | Some(Value::Null) => Err(ApiError::bad_request("chat_id is empty")),
-        Some(Value::String(text)) if text.trim().is_empty() => {
-            Err(ApiError::bad_request("chat_id is empty"))
-        }
+        Some(Value::String(text)) if text.trim().is_empty() => Err(ApiError::bad_request("chat_id is empty")),
         Some(Value::String(text)) => text
             .trim()
             .parse()
@@ -134,10 +132,7 @@ pub(super) fn inline_markup(params: &Map<String, Value>) -> Result<Option<Value>
     for button in rows.iter().filter_map(Value::as_array).flatten() {
         check_inline_button(button)?;
     }
-    let has_buttons = rows
-        .iter()
-        .filter_map(Value::as_array)
-        .any(|row| !row.is_empty());
+    let has_buttons = rows.iter().filter_map(Value::as_array).any(|row| !row.is_empty());
     Ok(has_buttons.then(|| Value::Object(markup.clone())))
 }
 

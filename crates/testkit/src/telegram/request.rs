@@ -93,9 +93,7 @@ fn parse_json_body(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(params)) => Ok(params),
         Ok(_) => Err(ApiError::bad_request("parameters must be a JSON object")),
-        Err(error) => Err(ApiError::bad_request(format!(
-            "can't parse JSON body: {error}"
-        ))),
+        Err(error) => Err(ApiError::bad_request(format!("can't parse JSON body: {error}"))),
     }
 }
 

@@ -73,10 +73,7 @@ const KNOWN_METHODS: &[&str] = &[
 pub(super) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/file/{bot_segment}/{*file_path}", get(download_file))
-        .route(
-            "/{bot_segment}/{method}",
-            get(handle_method).post(handle_method),
-        )
+        .route("/{bot_segment}/{method}", get(handle_method).post(handle_method))
         .fallback(|| async { error_response(&ApiError::not_found()) })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(shared)

@@ -155,10 +155,9 @@ impl FakeState {
 
     /// Remembers a message (new or edited) so it can be edited, replied to or pressed later.
     pub(super) fn store_message(&mut self, message: &Value) {
-        let (Some(chat_id), Some(message_id)) = (
-            message["chat"]["id"].as_i64(),
-            message["message_id"].as_i64(),
-        ) else {
+        let (Some(chat_id), Some(message_id)) =
+            (message["chat"]["id"].as_i64(), message["message_id"].as_i64())
+        else {
             return;
         };
         let record = self.chat_record(chat_id, None);
@@ -184,10 +183,7 @@ impl FakeState {
                 self.store_message(message);
             }
         }
-        if let Some(query_id) = update
-            .get("callback_query")
-            .and_then(|query| query.get("id"))
-        {
+        if let Some(query_id) = update.get("callback_query").and_then(|query| query.get("id")) {
             self.open_callback_queries.insert(value_as_text(query_id));
         }
     }
@@ -217,4 +213,3 @@ impl FakeState {
         })
     }
 }
-

@@ -6,8 +6,7 @@ use serde_json::{json, Map, Value};
 
 const FIRST_UPDATE_ID: u32 = 1;
 /// Update kinds Telegram leaves out unless `allowed_updates` names them.
-const OPT_IN_UPDATE_KINDS: [&str; 3] =
-    ["chat_member", "message_reaction", "message_reaction_count"];
+const OPT_IN_UPDATE_KINDS: [&str; 3] = ["chat_member", "message_reaction", "message_reaction_count"];
 
 /// Pending updates and the `getUpdates` bookkeeping Telegram does per bot.
 pub(super) struct UpdateQueue {

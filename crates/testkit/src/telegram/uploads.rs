@@ -19,9 +19,9 @@ pub(super) fn resolve_media(
     match request.params.get(field) {
         Some(Value::String(reference)) => {
             if let Some(part) = reference.strip_prefix("attach://") {
-                let upload = request.file(part).ok_or_else(|| {
-                    ApiError::bad_request(format!("there is no {field} in the request"))
-                })?;
+                let upload = request
+                    .file(part)
+                    .ok_or_else(|| ApiError::bad_request(format!("there is no {field} in the request")))?;
                 store_upload(state, request, upload, kind)
             } else if is_http_url(reference) {
                 Err(ApiError::bad_request("failed to get HTTP URL content"))
@@ -30,14 +30,12 @@ pub(super) fn resolve_media(
             }
         }
         None | Some(Value::Null) => {
-            let upload = request.file(field).ok_or_else(|| {
-                ApiError::bad_request(format!("there is no {field} in the request"))
-            })?;
+            let upload = request
+                .file(field)
+                .ok_or_else(|| ApiError::bad_request(format!("there is no {field} in the request")))?;
             store_upload(state, request, upload, kind)
         }
-        Some(_) => Err(ApiError::bad_request(
-            "wrong file identifier/HTTP URL specified",
-        )),
+        Some(_) => Err(ApiError::bad_request("wrong file identifier/HTTP URL specified")),
     }
 }
 
@@ -138,4 +136,3 @@ fn new_photo_size(state: &mut FakeState, bytes: &[u8]) -> Value {
         "file_size": bytes.len(),
     })
 }
-

@@ -46,8 +46,7 @@ pub(super) fn chat_json(chat_id: i64, user: Option<&Value>) -> Value {
                 &fallback
             }
         };
-        let mut chat =
-            json!({ "id": chat_id, "type": "private", "first_name": user["first_name"] });
+        let mut chat = json!({ "id": chat_id, "type": "private", "first_name": user["first_name"] });
         for optional in ["last_name", "username"] {
             if let Some(value) = user.get(optional) {
                 chat[optional] = value.clone();

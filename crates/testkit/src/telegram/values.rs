@@ -17,4 +17,3 @@ pub(super) fn value_as_text(value: &Value) -> String {
         other => other.to_string(),
     }
 }
-

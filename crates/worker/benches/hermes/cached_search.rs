@@ -1,16 +1,16 @@
 //! Figure 5, cached `youtube_search` throughput beside `health_check` throughput.
-use hermes_protocol::{Request, health_check_request, search_request};
-use std::io::Write;
-use std::path::Path;
-use std::process::ChildStdin;
-use std::time::Instant;
-use crate::error::{BenchError, Result, io_err};
-use crate::{LINE_TIMEOUT, WORKSPACE};
+use crate::error::{io_err, BenchError, Result};
 use crate::options::Reps;
 use crate::report::{Report, Row, Target, Unit};
 use crate::scratch::Scratch;
 use crate::stats::{millis, percentile};
-use crate::worker::{WorkerProc, expect_event};
+use crate::worker::{expect_event, WorkerProc};
+use crate::{LINE_TIMEOUT, WORKSPACE};
+use hermes_protocol::{health_check_request, search_request, Request};
+use std::io::Write;
+use std::path::Path;
+use std::process::ChildStdin;
+use std::time::Instant;
 
 /// Query used to prime and then hit the search cache (the fake yt-dlp has a fixture for it).
 pub(crate) const CACHED_QUERY: &str = "lofi hip hop";
@@ -29,17 +29,39 @@ pub(crate) fn figure_cached_search(scratch: &Scratch, reps: &Reps, report: &mut 
     let (mut search_rps, mut search_p99, mut health_rps, mut health_p99) = (vec![], vec![], vec![], vec![]);
     let n = reps.flood_requests;
     for round in 0..reps.flood_rounds {
-        let search = flood(&mut worker, n, |i| search_request(&format!("s{round}-{i}"), CACHED_QUERY, 5), "search_results")?;
+        let search = flood(
+            &mut worker,
+            n,
+            |i| search_request(&format!("s{round}-{i}"), CACHED_QUERY, 5),
+            "search_results",
+        )?;
         search_rps.push(search.per_sec);
         search_p99.push(search.p99_ms);
-        let health = flood(&mut worker, n, |i| health_check_request(&format!("h{round}-{i}")), "health_ok")?;
+        let health = flood(
+            &mut worker,
+            n,
+            |i| health_check_request(&format!("h{round}-{i}")),
+            "health_ok",
+        )?;
         health_rps.push(health.per_sec);
         health_p99.push(health.p99_ms);
     }
     worker.finish()?;
     report.push_rows([
-        Row::new("5a cached youtube_search vs health_check", Unit::ReqPerSec, &search_rps, &health_rps, Target::AtLeast(50_000.0)),
-        Row::new("5b  … p99 latency in the flood", Unit::Ms, &search_p99, &health_p99, Target::Info("info")),
+        Row::new(
+            "5a cached youtube_search vs health_check",
+            Unit::ReqPerSec,
+            &search_rps,
+            &health_rps,
+            Target::AtLeast(50_000.0),
+        ),
+        Row::new(
+            "5b  … p99 latency in the flood",
+            Unit::Ms,
+            &search_p99,
+            &health_p99,
+            Target::Info("info"),
+        ),
     ]);
     report.notes.push(format!(
         "5: cache primed by one search through the fake yt-dlp, then {n} requests for the same query written by one thread \
@@ -56,25 +78,44 @@ pub(crate) fn prime_search_cache(worker: &mut WorkerProc) -> Result<()> {
         let (_, event) = worker.final_event(task, LINE_TIMEOUT, |_| {})?;
         expect_event(&event, "search_results")?;
         if want_cached && event["data"]["from_cache"] != true {
-            return Err(BenchError::Protocol("the second search was not answered from the cache".to_owned()));
+            return Err(BenchError::Protocol(
+                "the second search was not answered from the cache".to_owned(),
+            ));
         }
     }
     Ok(())
 }
 
 /// Writes `n` requests from a writer thread while this thread reads the answers.
-pub(crate) fn flood(worker: &mut WorkerProc, n: usize, make: impl Fn(usize) -> Request, expected: &str) -> Result<Flood> {
+pub(crate) fn flood(
+    worker: &mut WorkerProc,
+    n: usize,
+    make: impl Fn(usize) -> Request,
+    expected: &str,
+) -> Result<Flood> {
     let lines: Vec<String> = (0..n).map(|i| hermes_protocol::to_json_line(&make(i))).collect();
     let stdin = worker.take_stdin()?;
     let writer = std::thread::spawn(move || write_flood(stdin, lines));
     let answers = read_flood(worker, n, expected);
-    let (stdin, sent) = writer.join().map_err(|_| BenchError::Protocol("the writer thread panicked".to_owned()))?;
+    let (stdin, sent) = writer
+        .join()
+        .map_err(|_| BenchError::Protocol("the writer thread panicked".to_owned()))?;
     worker.restore_stdin(stdin.map_err(io_err("write the flood"))?);
     let answers = answers?;
-    let first = sent.first().copied().ok_or_else(|| BenchError::Protocol("nothing was sent".to_owned()))?;
+    let first = sent
+        .first()
+        .copied()
+        .ok_or_else(|| BenchError::Protocol("nothing was sent".to_owned()))?;
     let last = answers.iter().flatten().max().copied().unwrap_or(first);
-    let latencies: Vec<f64> = sent.iter().zip(&answers).filter_map(|(s, a)| a.map(|a| millis(a - *s))).collect();
-    Ok(Flood { per_sec: n as f64 / (last - first).as_secs_f64(), p99_ms: percentile(&latencies, 99.0) })
+    let latencies: Vec<f64> = sent
+        .iter()
+        .zip(&answers)
+        .filter_map(|(s, a)| a.map(|a| millis(a - *s)))
+        .collect();
+    Ok(Flood {
+        per_sec: n as f64 / (last - first).as_secs_f64(),
+        p99_ms: percentile(&latencies, 99.0),
+    })
 }
 
 /// The stdin handed back (or the write error) and the moment each line was written.
@@ -104,7 +145,10 @@ pub(crate) fn read_flood(worker: &WorkerProc, n: usize, expected: &str) -> Resul
             continue;
         }
         if event != expected {
-            return Err(BenchError::Protocol(format!("expected `{expected}` in the flood, got: {}", line.text)));
+            return Err(BenchError::Protocol(format!(
+                "expected `{expected}` in the flood, got: {}",
+                line.text
+            )));
         }
         let index = string_field(&line.text, "task_id")
             .and_then(|id| id.rsplit('-').next())
@@ -122,6 +166,10 @@ pub(crate) fn read_flood(worker: &WorkerProc, n: usize, expected: &str) -> Resul
 pub(crate) fn string_field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
     let quoted = format!("\"{key}\"");
     let rest = &line[line.find(&quoted)? + quoted.len()..];
-    let rest = rest.trim_start().strip_prefix(':')?.trim_start().strip_prefix('"')?;
+    let rest = rest
+        .trim_start()
+        .strip_prefix(':')?
+        .trim_start()
+        .strip_prefix('"')?;
     rest.split('"').next()
 }

@@ -1,6 +1,5 @@
 //! Why a figure could not run: reported as `n/a` with the reason, while the other figures run.
 
-
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum BenchError {
     #[error("{what}: {source}")]

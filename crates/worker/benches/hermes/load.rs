@@ -1,20 +1,20 @@
 //! Figure 2, `health_check` round trips while three downloads run, beside the same worker idle
 //! (and figure 6's peak memory under that load).
+use crate::error::{BenchError, Result};
+use crate::memory::{memory_of, mib};
+use crate::options::Reps;
+use crate::report::{three_digits, Report, Row, Target, Unit};
+use crate::scratch::Scratch;
+use crate::stats::{millis, percentile, summarize};
+use crate::worker::{event_name, expect_event, json_of, WorkerProc};
+use crate::LINE_TIMEOUT;
 use hermes_protocol::{cancel_request, download_request, health_check_request};
-use hermes_testkit::media;
 use hermes_testkit::http::MediaServer;
+use hermes_testkit::media;
 use serde_json::Value;
 use std::collections::HashSet;
 use std::path::Path;
 use std::time::{Duration, Instant};
-use crate::error::{BenchError, Result};
-use crate::LINE_TIMEOUT;
-use crate::memory::{memory_of, mib};
-use crate::options::Reps;
-use crate::report::{Report, Row, Target, Unit, three_digits};
-use crate::scratch::Scratch;
-use crate::stats::{millis, percentile, summarize};
-use crate::worker::{event_name, expect_event, json_of, WorkerProc};
 
 /// Pause between two `health_check` round trips: requests from a bot are sporadic, so each one
 /// should meet a worker that went idle (threads parked) rather than one spinning on the previous
@@ -66,7 +66,10 @@ impl DownloadWatch {
 pub(crate) fn figure_load_and_memory(scratch: &Scratch, reps: &Reps, report: &mut Report) -> Result<()> {
     let server = MediaServer::start(media::media_dir());
     let wav = media::big_wav(LOAD_FILE_MIB);
-    let name = wav.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = wav
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let url = server.url(&format!("/slow/{LOAD_RATE_BYTES_PER_SEC}/{name}"));
     let mut samples = LoadSamples::default();
     for session in 0..reps.load_sessions {
@@ -74,9 +77,27 @@ pub(crate) fn figure_load_and_memory(scratch: &Scratch, reps: &Reps, report: &mu
         load_session(&dir, &url, reps, &mut samples)?;
     }
     report.push_rows([
-        Row::new("2a health_check RTT p50, 3 downloads vs idle", Unit::Ms, &samples.load_p50, &samples.idle_p50, Target::Below(5.0)),
-        Row::new("2b health_check RTT p99, 3 downloads vs idle", Unit::Ms, &samples.load_p99, &samples.idle_p99, Target::Below(5.0)),
-        Row::new("6c VmHWM, 3 downloads vs idle (same worker)", Unit::MiB, &samples.load_hwm_mib, &samples.idle_hwm_mib, Target::Info("info")),
+        Row::new(
+            "2a health_check RTT p50, 3 downloads vs idle",
+            Unit::Ms,
+            &samples.load_p50,
+            &samples.idle_p50,
+            Target::Below(5.0),
+        ),
+        Row::new(
+            "2b health_check RTT p99, 3 downloads vs idle",
+            Unit::Ms,
+            &samples.load_p99,
+            &samples.idle_p99,
+            Target::Below(5.0),
+        ),
+        Row::new(
+            "6c VmHWM, 3 downloads vs idle (same worker)",
+            Unit::MiB,
+            &samples.load_hwm_mib,
+            &samples.idle_hwm_mib,
+            Target::Info("info"),
+        ),
     ]);
     report.notes.push(format!(
         "2: {} rounds × {} sequential `health_check`s ({} ms apart) per session, {} session(s); each round gives a p50 and a p99, \
@@ -101,7 +122,12 @@ pub(crate) fn load_session(dir: &Path, url: &str, reps: &Reps, samples: &mut Loa
     std::thread::sleep(Duration::from_millis(200));
     samples.idle_hwm_mib.push(mib(memory_of(worker.pid())?.hwm_kib));
     for round in 0..reps.rtt_rounds {
-        let rtts = health_round_trips(&mut worker, &format!("idle{round}-"), reps.rtt_per_round, &mut watch)?;
+        let rtts = health_round_trips(
+            &mut worker,
+            &format!("idle{round}-"),
+            reps.rtt_per_round,
+            &mut watch,
+        )?;
         samples.idle_p50.push(percentile(&rtts, 50.0));
         samples.idle_p99.push(percentile(&rtts, 99.0));
     }
@@ -110,7 +136,12 @@ pub(crate) fn load_session(dir: &Path, url: &str, reps: &Reps, samples: &mut Loa
     start_downloads(&mut worker, dir, url, &mut watch)?;
     let mut rss_max = 0u64;
     for round in 0..reps.rtt_rounds {
-        let rtts = health_round_trips(&mut worker, &format!("load{round}-"), reps.rtt_per_round, &mut watch)?;
+        let rtts = health_round_trips(
+            &mut worker,
+            &format!("load{round}-"),
+            reps.rtt_per_round,
+            &mut watch,
+        )?;
         samples.load_p50.push(percentile(&rtts, 50.0));
         samples.load_p99.push(percentile(&rtts, 99.0));
         rss_max = rss_max.max(memory_of(worker.pid())?.rss_kib);
@@ -122,14 +153,22 @@ pub(crate) fn load_session(dir: &Path, url: &str, reps: &Reps, samples: &mut Loa
     samples.load_hwm_mib.push(mib(memory_of(worker.pid())?.hwm_kib));
     samples.load_rss_max_mib.push(mib(rss_max));
     if !watch.ended.is_empty() {
-        return Err(BenchError::Protocol(format!("a download ended during the measurement: {:?}", watch.ended)));
+        return Err(BenchError::Protocol(format!(
+            "a download ended during the measurement: {:?}",
+            watch.ended
+        )));
     }
     cancel_downloads(&mut worker, &mut watch)?;
     worker.finish()
 }
 
 /// `count` sequential `health_check` round trips, in ms (request written → answer read).
-pub(crate) fn health_round_trips(worker: &mut WorkerProc, prefix: &str, count: usize, watch: &mut DownloadWatch) -> Result<Vec<f64>> {
+pub(crate) fn health_round_trips(
+    worker: &mut WorkerProc,
+    prefix: &str,
+    count: usize,
+    watch: &mut DownloadWatch,
+) -> Result<Vec<f64>> {
     let mut rtts = Vec::with_capacity(count);
     for i in 0..count {
         let id = format!("{prefix}{i}");
@@ -142,10 +181,20 @@ pub(crate) fn health_round_trips(worker: &mut WorkerProc, prefix: &str, count: u
     Ok(rtts)
 }
 
-pub(crate) fn start_downloads(worker: &mut WorkerProc, dir: &Path, url: &str, watch: &mut DownloadWatch) -> Result<()> {
+pub(crate) fn start_downloads(
+    worker: &mut WorkerProc,
+    dir: &Path,
+    url: &str,
+    watch: &mut DownloadWatch,
+) -> Result<()> {
     for n in 0..LOAD_DOWNLOADS {
         let out = dir.join("downloads").join(format!("dl{n}"));
-        worker.send(&download_request(&format!("dl{n}"), url, false, &out.to_string_lossy()))?;
+        worker.send(&download_request(
+            &format!("dl{n}"),
+            url,
+            false,
+            &out.to_string_lossy(),
+        ))?;
     }
     let deadline = Instant::now() + Duration::from_secs(60);
     while watch.downloading.len() < LOAD_DOWNLOADS {
@@ -153,7 +202,10 @@ pub(crate) fn start_downloads(worker: &mut WorkerProc, dir: &Path, url: &str, wa
         let line = worker.next_line(left, "all downloads to be downloading")?;
         watch.observe(&json_of(&line)?);
         if !watch.ended.is_empty() {
-            return Err(BenchError::Protocol(format!("a download ended before the measurement: {:?}", watch.ended)));
+            return Err(BenchError::Protocol(format!(
+                "a download ended before the measurement: {:?}",
+                watch.ended
+            )));
         }
     }
     Ok(())

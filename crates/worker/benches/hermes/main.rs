@@ -34,7 +34,6 @@ mod transfers;
 mod worker;
 mod zip;
 
-use std::time::{Duration, Instant};
 use crate::cached_search::figure_cached_search;
 use crate::error::Result;
 use crate::load::figure_load_and_memory;
@@ -45,6 +44,7 @@ use crate::overhead::figure_overhead;
 use crate::parsing::figure_parsing;
 use crate::report::{Missing, Report};
 use crate::scratch::Scratch;
+use std::time::{Duration, Instant};
 
 use crate::startup::figure_startup;
 use crate::transfers::figure_transfers;
@@ -82,10 +82,12 @@ pub(crate) fn main() {
 pub(crate) const USAGE: &str = "usage: hermes bench [--quick] [--json] [--only 1,2,...]\n  \
 --quick  fewer repetitions\n  --json   machine-readable output\n  --only   run only these figures (1-8)";
 
-
 pub(crate) fn run_all(options: &Options) -> Report {
     let reps = Reps::new(options.quick);
-    let mut report = Report { machine: machine_info(options), ..Report::default() };
+    let mut report = Report {
+        machine: machine_info(options),
+        ..Report::default()
+    };
     let scratch = match Scratch::create() {
         Ok(scratch) => scratch,
         Err(error) => {
@@ -96,13 +98,23 @@ pub(crate) fn run_all(options: &Options) -> Report {
     pub(crate) type Figure = fn(&Scratch, &Reps, &mut Report) -> Result<()>;
     let figures: [(u8, &str, &str, Figure); 8] = [
         (1, "1 start-up", "< 5 ms", figure_startup),
-        (2, "2 health_check under load / 6 memory", "< 5 ms", figure_load_and_memory),
+        (
+            2,
+            "2 health_check under load / 6 memory",
+            "< 5 ms",
+            figure_load_and_memory,
+        ),
         (3, "3 worker overhead", "ratio ≤ 1.03", figure_overhead),
         (4, "4 ZIP", "ratio ≥ 0.5", figure_zip),
         (5, "5 cached search", "≥ 50 k req/s", figure_cached_search),
         (7, "7 progress parsing", "≥ 1 M lines/s", figure_parsing),
         (6, "6 memory", "< 10 MiB", figure_memory_only),
-        (8, "8 concurrency and connections", "ratios ≤ 0.25 / 0.2", figure_transfers),
+        (
+            8,
+            "8 concurrency and connections",
+            "ratios ≤ 0.25 / 0.2",
+            figure_transfers,
+        ),
     ];
     for (number, name, target, run) in figures {
         if !options.wants(number) {
@@ -112,13 +124,24 @@ pub(crate) fn run_all(options: &Options) -> Report {
         let started = Instant::now();
         if let Err(error) = run(&scratch, &reps, &mut report) {
             eprintln!("bench: figure {name} could not run: {error}");
-            report.missing.push(Missing { figure: name.to_owned(), target: target.to_owned(), reason: error.to_string() });
+            report.missing.push(Missing {
+                figure: name.to_owned(),
+                target: target.to_owned(),
+                reason: error.to_string(),
+            });
         }
-        eprintln!("bench: figure {name} took {:.1} s", started.elapsed().as_secs_f64());
+        eprintln!(
+            "bench: figure {name} took {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
     }
-    report.machine.push(("load at end (uptime)".to_owned(), load_average()));
+    report
+        .machine
+        .push(("load at end (uptime)".to_owned(), load_average()));
     // Figures run in dependency order (6 needs 1 and 2); the table reads in figure order.
-    report.rows.sort_by(|a, b| figure_key(&a.figure).cmp(figure_key(&b.figure)));
+    report
+        .rows
+        .sort_by(|a, b| figure_key(&a.figure).cmp(figure_key(&b.figure)));
     report
 }
 

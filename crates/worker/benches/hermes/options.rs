@@ -9,7 +9,11 @@ pub(crate) struct Options {
 
 impl Options {
     pub(crate) fn parse(args: impl Iterator<Item = String>) -> std::result::Result<Options, String> {
-        let mut options = Options { quick: false, json: false, only: None };
+        let mut options = Options {
+            quick: false,
+            json: false,
+            only: None,
+        };
         let mut args = args.peekable();
         while let Some(arg) = args.next() {
             match arg.as_str() {

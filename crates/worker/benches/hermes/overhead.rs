@@ -1,25 +1,27 @@
 //! Figure 3, worker overhead: one loopback webm → mp3 job through the worker, beside bare yt-dlp
 //! run with the same argv.
-use hermes_protocol::{AudioFormat, download_request};
-use hermes_testkit::media;
-use hermes_testkit::http::MediaServer;
-use hermes_worker::config::Config;
-use hermes_worker::egress::EgressProxy;
-use hermes_worker::ffprobe::probe_duration;
-use hermes_worker::ytdlp::args::{DownloadSpec, MediaMode, SINGLE_OUTPUT_TEMPLATE, YtdlpEnv, download_argv, with_proxy};
-use hermes_worker::ytdlp::env::ytdlp_env;
-use std::ffi::OsString;
-use std::path::{Path, PathBuf};
-use std::os::unix::process::CommandExt;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-use crate::error::{BenchError, Result, io_err};
+use crate::error::{io_err, BenchError, Result};
 use crate::options::Reps;
 use crate::report::{Report, Row, Target, Unit};
 use crate::scratch::Scratch;
+use hermes_protocol::{download_request, AudioFormat};
+use hermes_testkit::http::MediaServer;
+use hermes_testkit::media;
+use hermes_worker::config::Config;
+use hermes_worker::egress::EgressProxy;
+use hermes_worker::ffprobe::probe_duration;
+use hermes_worker::ytdlp::args::{
+    download_argv, with_proxy, DownloadSpec, MediaMode, YtdlpEnv, SINGLE_OUTPUT_TEMPLATE,
+};
+use hermes_worker::ytdlp::env::ytdlp_env;
+use std::ffi::OsString;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use crate::stats::millis;
-use crate::worker::{WorkerProc, expect_event, worker_env};
+use crate::worker::{expect_event, worker_env, WorkerProc};
 
 pub(crate) const JOB_TIMEOUT: Duration = Duration::from_secs(120);
 /// Length of the tone converted in the worker-overhead figure.
@@ -68,9 +70,27 @@ pub(crate) fn figure_overhead(scratch: &Scratch, reps: &Reps, report: &mut Repor
     }
     worker.finish()?;
     report.push_rows([
-        Row::new(format!("3a {JOB_TONE_SECONDS} s webm→mp3 job vs bare yt-dlp"), Unit::Ms, &ours, &bare, Target::RatioAtMost(1.03)),
-        Row::new("3b  … vs bare yt-dlp + the worker's ffprobe", Unit::Ms, &ours, &bare_probed, Target::Info("info (diagnosis)")),
-        Row::new("3c bare yt-dlp via the egress proxy vs without", Unit::Ms, &proxied, &bare, Target::RatioAtMost(1.01)),
+        Row::new(
+            format!("3a {JOB_TONE_SECONDS} s webm→mp3 job vs bare yt-dlp"),
+            Unit::Ms,
+            &ours,
+            &bare,
+            Target::RatioAtMost(1.03),
+        ),
+        Row::new(
+            "3b  … vs bare yt-dlp + the worker's ffprobe",
+            Unit::Ms,
+            &ours,
+            &bare_probed,
+            Target::Info("info (diagnosis)"),
+        ),
+        Row::new(
+            "3c bare yt-dlp via the egress proxy vs without",
+            Unit::Ms,
+            &proxied,
+            &bare,
+            Target::RatioAtMost(1.01),
+        ),
     ]);
     report.notes.push(format!(
         "3: `youtube_dl` extract_audio mp3 of a {JOB_TONE_SECONDS} s Opus/WebM tone from 127.0.0.1, request written → `done` read, \
@@ -88,8 +108,12 @@ pub(crate) fn figure_overhead(scratch: &Scratch, reps: &Reps, report: &mut Repor
 /// The configuration the bench workers run with, read the way the worker reads it.
 pub(crate) fn bench_config(dir: &Path) -> Result<Config> {
     let env = worker_env(dir);
-    Config::from_lookup(|name| env.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string_lossy().into_owned())
-        .or_else(|| std::env::var(name).ok()))
+    Config::from_lookup(|name| {
+        env.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_string_lossy().into_owned())
+            .or_else(|| std::env::var(name).ok())
+    })
     .map_err(|e| BenchError::Protocol(e.to_string()))
 }
 
@@ -132,7 +156,10 @@ impl ByHand {
             url: &self.url,
             output_dir,
             output_template: SINGLE_OUTPUT_TEMPLATE,
-            mode: MediaMode::Audio { format: AudioFormat::Mp3, quality: "0".to_owned() },
+            mode: MediaMode::Audio {
+                format: AudioFormat::Mp3,
+                quality: "0".to_owned(),
+            },
             format: None,
             best_audio_limit_mb: self.best_audio_limit_mb,
             playlist: None,
@@ -165,16 +192,26 @@ impl ByHand {
         let elapsed = millis(started.elapsed());
         if !output.status.success() {
             let stderr = String::from_utf8_lossy(&output.stderr);
-            return Err(BenchError::Protocol(format!("bare yt-dlp failed ({}): {}", output.status, stderr.trim())));
+            return Err(BenchError::Protocol(format!(
+                "bare yt-dlp failed ({}): {}",
+                output.status,
+                stderr.trim()
+            )));
         }
         let mp3 = require_mp3(output_dir)?;
         let started = Instant::now();
         let duration = self.runtime.block_on(probe_duration(&self.ffmpeg, &mp3));
         let ffprobe_ms = millis(started.elapsed());
         if duration.is_none() {
-            return Err(BenchError::Protocol(format!("ffprobe found no duration in {}", mp3.display())));
+            return Err(BenchError::Protocol(format!(
+                "ffprobe found no duration in {}",
+                mp3.display()
+            )));
         }
-        Ok(ByHandTiming { ytdlp_ms: elapsed, ffprobe_ms })
+        Ok(ByHandTiming {
+            ytdlp_ms: elapsed,
+            ffprobe_ms,
+        })
     }
 }
 
@@ -192,6 +229,9 @@ pub(crate) fn worker_job(worker: &mut WorkerProc, dir: &Path, url: &str, task_id
 /// The mp3 the job left in `dir`.
 pub(crate) fn require_mp3(dir: &Path) -> Result<PathBuf> {
     let entries = std::fs::read_dir(dir).map_err(io_err(format!("list {}", dir.display())))?;
-    let found = entries.flatten().map(|e| e.path()).find(|p| p.extension().is_some_and(|x| x == "mp3"));
+    let found = entries
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "mp3"));
     found.ok_or_else(|| BenchError::Protocol(format!("no mp3 in {}", dir.display())))
 }

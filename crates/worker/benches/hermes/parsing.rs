@@ -1,14 +1,14 @@
 //! Figure 7, progress parsing: recorded yt-dlp output through `parse_line` and the tracker,
 //! beside counting the same lines.
+use crate::error::{io_err, BenchError, Result};
+use crate::options::Reps;
+use crate::report::{Report, Row, Target, Unit};
+use crate::scratch::Scratch;
+use crate::WORKSPACE;
 use hermes_worker::ytdlp::line::parse_line;
 use hermes_worker::ytdlp::progress::ProgressTracker;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use crate::error::{BenchError, Result, io_err};
-use crate::WORKSPACE;
-use crate::options::Reps;
-use crate::report::{Report, Row, Target, Unit};
-use crate::scratch::Scratch;
 
 pub(crate) fn figure_parsing(_scratch: &Scratch, reps: &Reps, report: &mut Report) -> Result<()> {
     let corpus = Corpus::load(&Path::new(WORKSPACE).join("fixtures/ytdlp"), 1_000_000)?;
@@ -53,9 +53,17 @@ impl Corpus {
         let fixtures = fixture_outputs(dir)?;
         let distinct_lines: usize = fixtures.iter().map(|f| f.lines().count()).sum();
         if distinct_lines == 0 {
-            return Err(BenchError::Protocol(format!("no output lines in {}", dir.display())));
+            return Err(BenchError::Protocol(format!(
+                "no output lines in {}",
+                dir.display()
+            )));
         }
-        let mut corpus = Corpus { text: String::new(), fixtures: vec![], lines: 0, distinct_lines };
+        let mut corpus = Corpus {
+            text: String::new(),
+            fixtures: vec![],
+            lines: 0,
+            distinct_lines,
+        };
         while corpus.lines < min_lines {
             for fixture in &fixtures {
                 let start = corpus.text.len();

@@ -1,7 +1,7 @@
 //! The report: one row per figure beside its same-run baseline (ratio, target, verdict), printed
 //! as a table or as JSON.
-use serde_json::{Value, json};
-use crate::stats::{Summary, summarize};
+use crate::stats::{summarize, Summary};
+use serde_json::{json, Value};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Unit {
@@ -104,8 +104,20 @@ pub(crate) struct Row {
 }
 
 impl Row {
-    pub(crate) fn new(figure: impl Into<String>, unit: Unit, ours: &[f64], baseline: &[f64], target: Target) -> Option<Row> {
-        Some(Row { figure: figure.into(), unit, ours: summarize(ours)?, baseline: summarize(baseline)?, target })
+    pub(crate) fn new(
+        figure: impl Into<String>,
+        unit: Unit,
+        ours: &[f64],
+        baseline: &[f64],
+        target: Target,
+    ) -> Option<Row> {
+        Some(Row {
+            figure: figure.into(),
+            unit,
+            ours: summarize(ours)?,
+            baseline: summarize(baseline)?,
+            target,
+        })
     }
 
     pub(crate) fn ratio(&self) -> f64 {
@@ -118,7 +130,13 @@ impl Row {
 
     pub(crate) fn cell(&self, s: Summary) -> String {
         let f = |v| self.unit.format(v);
-        format!("{} {} ({}–{})", f(s.median), self.unit.label(), f(s.min), f(s.max))
+        format!(
+            "{} {} ({}–{})",
+            f(s.median),
+            self.unit.label(),
+            f(s.min),
+            f(s.max)
+        )
     }
 
     pub(crate) fn to_json(&self) -> Value {
@@ -161,7 +179,14 @@ impl Report {
             out.push_str(&format!("{key}: {value}\n"));
         }
         out.push('\n');
-        let header = ["figure", "ours (median, min–max)", "baseline (median, min–max)", "ratio", "target", "verdict"];
+        let header = [
+            "figure",
+            "ours (median, min–max)",
+            "baseline (median, min–max)",
+            "ratio",
+            "target",
+            "verdict",
+        ];
         let mut lines: Vec<Vec<String>> = vec![header.iter().map(|h| h.to_string()).collect()];
         for row in &self.rows {
             lines.push(vec![
@@ -176,7 +201,14 @@ impl Report {
         for missing in &self.missing {
             let reason = format!("n/a: {}", missing.reason);
             let dash = "—".to_owned();
-            lines.push(vec![missing.figure.clone(), dash.clone(), dash.clone(), dash, missing.target.clone(), reason]);
+            lines.push(vec![
+                missing.figure.clone(),
+                dash.clone(),
+                dash.clone(),
+                dash,
+                missing.target.clone(),
+                reason,
+            ]);
         }
         out.push_str(&markdown_table(&lines));
         if !self.notes.is_empty() {
@@ -189,8 +221,11 @@ impl Report {
     }
 
     pub(crate) fn to_json(&self) -> Value {
-        let machine: serde_json::Map<String, Value> =
-            self.machine.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
+        let machine: serde_json::Map<String, Value> = self
+            .machine
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect();
         let missing: Vec<Value> = self
             .missing
             .iter()
@@ -209,7 +244,13 @@ impl Report {
 pub(crate) fn markdown_table(lines: &[Vec<String>]) -> String {
     let columns = lines.first().map_or(0, Vec::len);
     let widths: Vec<usize> = (0..columns)
-        .map(|c| lines.iter().map(|l| l.get(c).map_or(0, |s| s.chars().count())).max().unwrap_or(0))
+        .map(|c| {
+            lines
+                .iter()
+                .map(|l| l.get(c).map_or(0, |s| s.chars().count()))
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let render = |cells: &[String]| {
         let padded: Vec<String> = cells

@@ -1,6 +1,6 @@
 //! The temporary directory every figure works in, on the same disk as the build.
+use crate::error::{io_err, Result};
 use std::path::PathBuf;
-use crate::error::{Result, io_err};
 
 /// Scratch space on the same disk as the build, so ZIP and `cp` write to the same file system.
 pub(crate) const SCRATCH_ROOT: &str = env!("CARGO_TARGET_TMPDIR");
@@ -24,6 +24,7 @@ impl Scratch {
     pub(crate) fn subdir(&self, name: &str) -> Result<PathBuf> {
         let path = self.dir.path().join(name);
         std::fs::create_dir_all(&path).map_err(io_err(format!("create {}", path.display())))?;
-        path.canonicalize().map_err(io_err(format!("canonicalize {}", path.display())))
+        path.canonicalize()
+            .map_err(io_err(format!("canonicalize {}", path.display())))
     }
 }

@@ -1,14 +1,14 @@
 //! The bench's own logic (statistics, verdicts, the output parsing it relies on, the corpus),
 //! checked without measuring anything: what `cargo test -p hermes-worker --bench hermes` runs.
 //! Panics on the first wrong answer, which fails `cargo test`.
-use hermes_protocol::health_check_request;
-use std::path::Path;
 use crate::cached_search::string_field;
-use crate::WORKSPACE;
 use crate::options::Options;
 use crate::parsing::Corpus;
-use crate::report::{Row, Target, Unit, markdown_table, si, three_digits};
+use crate::report::{markdown_table, si, three_digits, Row, Target, Unit};
 use crate::stats::{percentile, summarize};
+use crate::WORKSPACE;
+use hermes_protocol::health_check_request;
+use std::path::Path;
 
 pub fn run() {
     percentiles_are_nearest_rank();
@@ -37,7 +37,10 @@ pub(crate) fn summaries_take_the_middle() {
     let even = summarize(&[4.0, 1.0, 3.0, 2.0]).expect("four samples");
     assert_eq!(even.median, 2.5);
     assert!(summarize(&[]).is_none());
-    assert!(Row::new("x", Unit::Ms, &[1.0], &[], Target::Info("")).is_none(), "no baseline, no row");
+    assert!(
+        Row::new("x", Unit::Ms, &[1.0], &[], Target::Info("")).is_none(),
+        "no baseline, no row"
+    );
 }
 
 pub(crate) fn verdicts_follow_the_target() {
@@ -47,7 +50,14 @@ pub(crate) fn verdicts_follow_the_target() {
     assert_eq!(Target::RatioAtMost(1.03).verdict(1e9, 1.03), "PASS");
     assert_eq!(Target::RatioAtLeast(0.5).verdict(0.0, 0.49), "FAIL");
     assert_eq!(Target::Info("x").verdict(1.0, 1.0), "info");
-    let row = Row::new("r", Unit::Ms, &[2.0, 4.0, 3.0], &[1.0, 2.0, 1.5], Target::RatioAtMost(1.03)).expect("row");
+    let row = Row::new(
+        "r",
+        Unit::Ms,
+        &[2.0, 4.0, 3.0],
+        &[1.0, 2.0, 1.5],
+        Target::RatioAtMost(1.03),
+    )
+    .expect("row");
     assert_eq!(row.ratio(), 2.0);
     assert_eq!(row.verdict(), "FAIL");
     assert_eq!(row.cell(row.ours), "3.00 ms (2.00–4.00)");
@@ -59,7 +69,10 @@ pub(crate) fn numbers_print_with_three_digits() {
     assert_eq!(three_digits(1234.5), "1234");
     assert_eq!(si(12_345.0), "12.3 k");
     assert_eq!(si(1_234_567.0), "1.23 M");
-    assert_eq!(Target::AtLeast(1e6).describe(Unit::LinesPerSec), "≥ 1.00 M lines/s");
+    assert_eq!(
+        Target::AtLeast(1e6).describe(Unit::LinesPerSec),
+        "≥ 1.00 M lines/s"
+    );
 }
 
 pub(crate) fn string_field_reads_top_level_values() {
@@ -76,7 +89,11 @@ pub(crate) fn string_field_reads_top_level_values() {
 
 pub(crate) fn table_columns_line_up() {
     let cells = |a: &str, b: &str| vec![a.to_owned(), b.to_owned()];
-    let table = markdown_table(&[cells("figure", "ratio"), cells("1a start → ready", "0.5"), cells("x", "12.345")]);
+    let table = markdown_table(&[
+        cells("figure", "ratio"),
+        cells("1a start → ready", "0.5"),
+        cells("x", "12.345"),
+    ]);
     let widths: Vec<usize> = table.lines().map(|l| l.chars().count()).collect();
     assert_eq!(widths.len(), 4, "header, rule and two rows: {table}");
     assert!(widths.iter().all(|w| *w == widths[0]), "ragged table:\n{table}");
@@ -95,8 +112,17 @@ pub(crate) fn options_parse_and_refuse() {
 pub(crate) fn corpus_strips_prefixes_and_repeats() {
     let corpus = Corpus::load(&Path::new(WORKSPACE).join("fixtures/ytdlp"), 1_000).expect("fixtures load");
     assert!(corpus.lines >= 1_000 && corpus.text.lines().count() == corpus.lines);
-    assert!(corpus.text.lines().all(|l| !l.starts_with("OUT ") && !l.starts_with("ERR ")));
-    assert!(!corpus.text.lines().any(|l| l.starts_with("# ")), "fixture headers must not be parsed");
-    assert!(corpus.parse_all() > 0, "the recorded downloads must produce progress events");
+    assert!(corpus
+        .text
+        .lines()
+        .all(|l| !l.starts_with("OUT ") && !l.starts_with("ERR ")));
+    assert!(
+        !corpus.text.lines().any(|l| l.starts_with("# ")),
+        "fixture headers must not be parsed"
+    );
+    assert!(
+        corpus.parse_all() > 0,
+        "the recorded downloads must produce progress events"
+    );
     assert_eq!(corpus.count_lines(), corpus.lines);
 }

@@ -1,15 +1,15 @@
 //! Figure 1, start-up: spawn to the first answers, beside `/bin/true`.
+use crate::error::{io_err, BenchError, Result};
+use crate::memory::{memory_of, remember_idle, Memory};
+use crate::options::Reps;
+use crate::report::{Report, Row, Target, Unit};
+use crate::scratch::Scratch;
+use crate::LINE_TIMEOUT;
 use hermes_protocol::{cache_stats_request, health_check_request};
 use std::ffi::OsString;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
-use crate::error::{BenchError, Result, io_err};
-use crate::LINE_TIMEOUT;
-use crate::memory::{Memory, memory_of, remember_idle};
-use crate::options::Reps;
-use crate::report::{Report, Row, Target, Unit};
-use crate::scratch::Scratch;
 
 use crate::stats::millis;
 use crate::worker::{expect_event, is_final_for, json_of, WorkerProc};
@@ -39,10 +39,34 @@ pub(crate) fn figure_startup(scratch: &Scratch, reps: &Reps, report: &mut Report
         ready_stubbed.push(time_startup(&stubbed, &stub_env)?.ready_ms);
     }
     report.push_rows([
-        Row::new("1a start → ready (cache_stats) vs /bin/true", Unit::Ms, &ready, &baseline, Target::Below(5.0)),
-        Row::new("1b start → health_ok, known DB vs /bin/true", Unit::Ms, &health, &baseline, Target::Info("info (see 1a)")),
-        Row::new("1c start → health_ok, new DB vs /bin/true", Unit::Ms, &first_health, &baseline, Target::Info("info (probe)")),
-        Row::new("1d start → ready, tool probe stubbed vs 1a", Unit::Ms, &ready_stubbed, &ready, Target::Info("info (diagnosis)")),
+        Row::new(
+            "1a start → ready (cache_stats) vs /bin/true",
+            Unit::Ms,
+            &ready,
+            &baseline,
+            Target::Below(5.0),
+        ),
+        Row::new(
+            "1b start → health_ok, known DB vs /bin/true",
+            Unit::Ms,
+            &health,
+            &baseline,
+            Target::Info("info (see 1a)"),
+        ),
+        Row::new(
+            "1c start → health_ok, new DB vs /bin/true",
+            Unit::Ms,
+            &first_health,
+            &baseline,
+            Target::Info("info (probe)"),
+        ),
+        Row::new(
+            "1d start → ready, tool probe stubbed vs 1a",
+            Unit::Ms,
+            &ready_stubbed,
+            &ready,
+            Target::Info("info (diagnosis)"),
+        ),
     ]);
     report.notes.push(
         "1: the < 5 ms start-up target applies to 1a (first `cache_stats` answer: the process is ready). \
@@ -87,19 +111,28 @@ pub(crate) fn time_startup(dir: &Path, env: &[(&str, OsString)]) -> Result<Start
     }
     let memory = memory_of(worker.pid())?;
     let since_spawn = |at: Option<Instant>| at.map_or(0.0, |at| millis(at - worker.spawned_at()));
-    let sample = StartupSample { ready_ms: since_spawn(ready_at), health_ms: since_spawn(health_at), memory };
+    let sample = StartupSample {
+        ready_ms: since_spawn(ready_at),
+        health_ms: since_spawn(health_at),
+        memory,
+    };
     worker.finish()?;
     Ok(sample)
 }
 
 /// Tool binaries that answer `--version` at once: what start-up costs without the probe's Python.
 pub(crate) fn stubbed_tools_env() -> Vec<(&'static str, OsString)> {
-    vec![("YTDLP_BIN", "/bin/echo".into()), ("FFMPEG_BIN", "/bin/echo".into())]
+    vec![
+        ("YTDLP_BIN", "/bin/echo".into()),
+        ("FFMPEG_BIN", "/bin/echo".into()),
+    ]
 }
 
 pub(crate) fn time_bin_true() -> Result<f64> {
     let started = Instant::now();
-    let status = Command::new("/bin/true").status().map_err(io_err("run /bin/true"))?;
+    let status = Command::new("/bin/true")
+        .status()
+        .map_err(io_err("run /bin/true"))?;
     let elapsed = millis(started.elapsed());
     if status.success() {
         Ok(elapsed)

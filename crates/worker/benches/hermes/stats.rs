@@ -18,7 +18,12 @@ pub(crate) fn summarize(samples: &[f64]) -> Option<Summary> {
     } else {
         (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0
     };
-    Some(Summary { median, min: first, max: last, n })
+    Some(Summary {
+        median,
+        min: first,
+        max: last,
+        n,
+    })
 }
 
 pub(crate) fn sorted(samples: &[f64]) -> Vec<f64> {

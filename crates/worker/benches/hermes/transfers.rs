@@ -1,23 +1,25 @@
 //! Figure 8, concurrent playlists, files announced as they finish, several connections per file,
 //! beside the sequential runs they replace.
-use hermes_protocol::{AudioFormat, download_request, playlist_request_opts};
-use hermes_testkit::media;
-use hermes_testkit::http::{FeedItem, MediaServer};
-use hermes_worker::ytdlp::args::{DownloadSpec, MediaMode, PLAYLIST_OUTPUT_TEMPLATE, PlaylistSpec, SINGLE_OUTPUT_TEMPLATE, download_argv};
-use hermes_worker::ytdlp::env::ytdlp_env;
-use std::ffi::OsString;
-use std::path::{Path, PathBuf};
-use std::os::unix::process::CommandExt;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-use crate::error::{BenchError, Result, io_err};
+use crate::error::{io_err, BenchError, Result};
 use crate::options::Reps;
 use crate::overhead::bench_config;
 use crate::report::{Report, Row, Target, Unit};
 use crate::scratch::Scratch;
+use hermes_protocol::{download_request, playlist_request_opts, AudioFormat};
+use hermes_testkit::http::{FeedItem, MediaServer};
+use hermes_testkit::media;
+use hermes_worker::ytdlp::args::{
+    download_argv, DownloadSpec, MediaMode, PlaylistSpec, PLAYLIST_OUTPUT_TEMPLATE, SINGLE_OUTPUT_TEMPLATE,
+};
+use hermes_worker::ytdlp::env::ytdlp_env;
+use std::ffi::OsString;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use crate::stats::millis;
-use crate::worker::{WorkerProc, expect_event};
+use crate::worker::{expect_event, WorkerProc};
 
 /// The issue-16 setup: 8 tracks of 90 s Opus in an RSS feed, each connection served at 500 kB/s.
 pub(crate) const PLAYLIST_TRACKS: u32 = 8;
@@ -36,16 +38,29 @@ pub(crate) fn figure_transfers(scratch: &Scratch, reps: &Reps, report: &mut Repo
     let items: Vec<FeedItem> = (0..PLAYLIST_TRACKS)
         .map(|i| {
             let file = media::tone_webm(PLAYLIST_TRACK_SECONDS, 300 + 40 * i);
-            let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            FeedItem::new(format!("Track {}", i + 1), format!("/slow/{PLAYLIST_RATE}/{name}"))
+            let name = file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            FeedItem::new(
+                format!("Track {}", i + 1),
+                format!("/slow/{PLAYLIST_RATE}/{name}"),
+            )
         })
         .collect();
     let track_bytes: u64 = (0..PLAYLIST_TRACKS)
-        .map(|i| std::fs::metadata(media::tone_webm(PLAYLIST_TRACK_SECONDS, 300 + 40 * i)).map_or(0, |m| m.len()))
+        .map(|i| {
+            std::fs::metadata(media::tone_webm(PLAYLIST_TRACK_SECONDS, 300 + 40 * i)).map_or(0, |m| m.len())
+        })
         .sum();
     let feed = server.add_feed("bench-eight", "Bench Eight", items);
     let big = media::big_wav(BIG_FILE_MIB);
-    let big_url = server.url(&format!("/slow/{BIG_RATE}/{}", big.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()));
+    let big_url = server.url(&format!(
+        "/slow/{BIG_RATE}/{}",
+        big.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    ));
     let hls_root = dir.join("hls-root");
     let hls_bytes = generate_hls(&hls_root.join("hls"))?;
     let hls_server = MediaServer::start(&hls_root);
@@ -53,29 +68,39 @@ pub(crate) fn figure_transfers(scratch: &Scratch, reps: &Reps, report: &mut Repo
 
     let mut worker = WorkerProc::spawn(&dir, &[])?;
     let (mut wall, mut first, mut sequential) = (vec![], vec![], vec![]);
-    let (mut big_ours, mut big_one, mut hls_ours, mut hls_one, mut gaps) = (vec![], vec![], vec![], vec![], vec![]);
+    let (mut big_ours, mut big_one, mut hls_ours, mut hls_one, mut gaps) =
+        (vec![], vec![], vec![], vec![], vec![]);
     for rep in 0..reps.transfers {
         // Inside the worker's DOWNLOAD_DIR, which every `output_dir` must be.
         let run = |tag: &str| dir.join("downloads").join(format!("{tag}-{rep}"));
         let bare_playlist = || -> Result<f64> {
-            let spec = bench_spec(&feed, &run("bare-playlist"), PLAYLIST_OUTPUT_TEMPLATE, true, Some(PlaylistSpec::default()));
+            let spec = bench_spec(
+                &feed,
+                &run("bare-playlist"),
+                PLAYLIST_OUTPUT_TEMPLATE,
+                true,
+                Some(PlaylistSpec::default()),
+            );
             time_bare(&config.ytdlp_bin, download_argv(&env, &spec.spec()), true)
         };
         let ours_playlist = |worker: &mut WorkerProc| -> Result<(f64, f64)> {
             let out = run("playlist");
-            let request = playlist_request_opts(&format!("pl{rep}"), &feed, &out.to_string_lossy(), None, true);
+            let request =
+                playlist_request_opts(&format!("pl{rep}"), &feed, &out.to_string_lossy(), None, true);
             let sent = worker.send(&request)?;
             let mut first_file: Option<Instant> = None;
-            let (at, event) = worker.final_event_timed(&format!("pl{rep}"), TRANSFER_TIMEOUT, |line_at, event| {
-                if first_file.is_none() && event["data"].get("file").is_some() {
-                    first_file = Some(line_at);
-                }
-            })?;
+            let (at, event) =
+                worker.final_event_timed(&format!("pl{rep}"), TRANSFER_TIMEOUT, |line_at, event| {
+                    if first_file.is_none() && event["data"].get("file").is_some() {
+                        first_file = Some(line_at);
+                    }
+                })?;
             expect_event(&event, "done")?;
             if event["data"]["total_tracks_downloaded"] != PLAYLIST_TRACKS {
                 return Err(BenchError::Protocol(format!("playlist: {}", event["data"])));
             }
-            let first_file = first_file.ok_or_else(|| BenchError::Protocol("no file announced".to_owned()))?;
+            let first_file =
+                first_file.ok_or_else(|| BenchError::Protocol("no file announced".to_owned()))?;
             Ok((millis(at - sent), millis(first_file - sent)))
         };
         // Alternate the order so a drift in machine load hits both sides.
@@ -92,23 +117,71 @@ pub(crate) fn figure_transfers(scratch: &Scratch, reps: &Reps, report: &mut Repo
         }
 
         let spec = bench_spec(&big_url, &run("bare-big"), SINGLE_OUTPUT_TEMPLATE, false, None);
-        big_one.push(time_bare(&config.ytdlp_bin, download_argv(&env, &spec.spec()), false)?);
+        big_one.push(time_bare(
+            &config.ytdlp_bin,
+            download_argv(&env, &spec.spec()),
+            false,
+        )?);
         let (ms, gap) = worker_download(&mut worker, &big_url, &run("big"), &format!("big{rep}"))?;
         big_ours.push(ms);
         gaps.push(gap);
         let spec = bench_spec(&hls_url, &run("bare-hls"), SINGLE_OUTPUT_TEMPLATE, false, None);
-        hls_one.push(time_bare(&config.ytdlp_bin, download_argv(&env, &spec.spec()), false)?);
+        hls_one.push(time_bare(
+            &config.ytdlp_bin,
+            download_argv(&env, &spec.spec()),
+            false,
+        )?);
         hls_ours.push(worker_download(&mut worker, &hls_url, &run("hls"), &format!("hls{rep}"))?.0);
     }
     worker.finish()?;
-    let aria2c = config.transfer.args().aria2c.map_or("not installed".to_owned(), |p| p.display().to_string());
+    let aria2c = config
+        .transfer
+        .args()
+        .aria2c
+        .map_or("not installed".to_owned(), |p| p.display().to_string());
     report.push_rows([
-        Row::new("8a playlist 8×90 s → mp3 vs sequential bare yt-dlp", Unit::Ms, &wall, &sequential, Target::RatioAtMost(0.25)),
-        Row::new("8b first file announced vs sequential bare yt-dlp", Unit::Ms, &first, &sequential, Target::RatioAtMost(0.2)),
-        Row::new("8c first file announced vs our playlist wall", Unit::Ms, &first, &wall, Target::Info("info (see note)")),
-        Row::new(format!("8d {BIG_FILE_MIB} MiB file vs one connection"), Unit::Ms, &big_ours, &big_one, Target::RatioAtMost(0.25)),
-        Row::new("8e HLS stream vs one fragment at a time", Unit::Ms, &hls_ours, &hls_one, Target::RatioAtMost(0.25)),
-        Row::new("8f longest progress gap in 8d vs 1 s", Unit::Ms, &gaps, &[1000.0], Target::Info("info (≤ ~1 s)")),
+        Row::new(
+            "8a playlist 8×90 s → mp3 vs sequential bare yt-dlp",
+            Unit::Ms,
+            &wall,
+            &sequential,
+            Target::RatioAtMost(0.25),
+        ),
+        Row::new(
+            "8b first file announced vs sequential bare yt-dlp",
+            Unit::Ms,
+            &first,
+            &sequential,
+            Target::RatioAtMost(0.2),
+        ),
+        Row::new(
+            "8c first file announced vs our playlist wall",
+            Unit::Ms,
+            &first,
+            &wall,
+            Target::Info("info (see note)"),
+        ),
+        Row::new(
+            format!("8d {BIG_FILE_MIB} MiB file vs one connection"),
+            Unit::Ms,
+            &big_ours,
+            &big_one,
+            Target::RatioAtMost(0.25),
+        ),
+        Row::new(
+            "8e HLS stream vs one fragment at a time",
+            Unit::Ms,
+            &hls_ours,
+            &hls_one,
+            Target::RatioAtMost(0.25),
+        ),
+        Row::new(
+            "8f longest progress gap in 8d vs 1 s",
+            Unit::Ms,
+            &gaps,
+            &[1000.0],
+            Target::Info("info (≤ ~1 s)"),
+        ),
     ]);
     report.notes.push(format!(
         "8: a: `playlist` (extract_audio mp3, defaults PLAYLIST_CONCURRENCY={}, CONCURRENT_FRAGMENTS={}, aria2c: {aria2c}) of an RSS \
@@ -145,7 +218,14 @@ impl BenchSpec {
             url: &self.url,
             output_dir: &self.out,
             output_template: self.template,
-            mode: if self.audio { MediaMode::Audio { format: AudioFormat::Mp3, quality: "0".to_owned() } } else { MediaMode::Video },
+            mode: if self.audio {
+                MediaMode::Audio {
+                    format: AudioFormat::Mp3,
+                    quality: "0".to_owned(),
+                }
+            } else {
+                MediaMode::Video
+            },
             format: None,
             best_audio_limit_mb: 15,
             playlist: self.playlist.clone(),
@@ -155,8 +235,21 @@ impl BenchSpec {
     }
 }
 
-pub(crate) fn bench_spec(url: &str, out: &Path, template: &'static str, audio: bool, playlist: Option<PlaylistSpec>) -> BenchSpec {
-    BenchSpec { url: url.to_owned(), out: out.to_path_buf(), template, audio, playlist, log: out.join(".final-files.jsonl") }
+pub(crate) fn bench_spec(
+    url: &str,
+    out: &Path,
+    template: &'static str,
+    audio: bool,
+    playlist: Option<PlaylistSpec>,
+) -> BenchSpec {
+    BenchSpec {
+        url: url.to_owned(),
+        out: out.to_path_buf(),
+        template,
+        audio,
+        playlist,
+        log: out.join(".final-files.jsonl"),
+    }
 }
 
 /// Wall ms of one bare yt-dlp run (own process group, both pipes drained); a playlist with a
@@ -172,14 +265,23 @@ pub(crate) fn time_bare(program: &Path, argv: Vec<OsString>, _playlist: bool) ->
     let elapsed = millis(started.elapsed());
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
-        return Err(BenchError::Protocol(format!("bare yt-dlp failed ({}): {}", output.status, stderr.trim())));
+        return Err(BenchError::Protocol(format!(
+            "bare yt-dlp failed ({}): {}",
+            output.status,
+            stderr.trim()
+        )));
     }
     Ok(elapsed)
 }
 
 /// One `youtube_dl` (the file as is) through the worker: ms to `done`, and the longest gap
 /// between `progress` events while it downloaded.
-pub(crate) fn worker_download(worker: &mut WorkerProc, url: &str, out: &Path, task_id: &str) -> Result<(f64, f64)> {
+pub(crate) fn worker_download(
+    worker: &mut WorkerProc,
+    url: &str,
+    out: &Path,
+    task_id: &str,
+) -> Result<(f64, f64)> {
     let request = download_request(task_id, url, false, &out.to_string_lossy());
     let sent = worker.send(&request)?;
     let mut downloading: Vec<Instant> = Vec::new();
@@ -189,7 +291,10 @@ pub(crate) fn worker_download(worker: &mut WorkerProc, url: &str, out: &Path, ta
         }
     })?;
     expect_event(&event, "done")?;
-    let gap = downloading.windows(2).map(|w| millis(w[1] - w[0])).fold(0.0, f64::max);
+    let gap = downloading
+        .windows(2)
+        .map(|w| millis(w[1] - w[0]))
+        .fold(0.0, f64::max);
     Ok((millis(at - sent), gap))
 }
 
@@ -200,17 +305,53 @@ pub(crate) fn generate_hls(dir: &Path) -> Result<u64> {
     let playlist = dir.join("index.m3u8");
     if !playlist.is_file() {
         let status = Command::new("ffmpeg")
-            .args(["-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=640x360:rate=25", "-t", "40"])
-            .args(["-c:v", "mpeg2video", "-b:v", "4M", "-minrate", "4M", "-maxrate", "4M", "-bufsize", "2M"])
-            .args(["-f", "hls", "-hls_time", "2", "-hls_playlist_type", "vod", "-hls_segment_filename"])
+            .args([
+                "-loglevel",
+                "error",
+                "-y",
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc=size=640x360:rate=25",
+                "-t",
+                "40",
+            ])
+            .args([
+                "-c:v",
+                "mpeg2video",
+                "-b:v",
+                "4M",
+                "-minrate",
+                "4M",
+                "-maxrate",
+                "4M",
+                "-bufsize",
+                "2M",
+            ])
+            .args([
+                "-f",
+                "hls",
+                "-hls_time",
+                "2",
+                "-hls_playlist_type",
+                "vod",
+                "-hls_segment_filename",
+            ])
             .arg(dir.join("seg%03d.ts"))
             .arg(&playlist)
             .status()
             .map_err(io_err("run ffmpeg"))?;
         if !status.success() {
-            return Err(BenchError::Protocol(format!("ffmpeg could not make the HLS stream: {status}")));
+            return Err(BenchError::Protocol(format!(
+                "ffmpeg could not make the HLS stream: {status}"
+            )));
         }
     }
     let entries = std::fs::read_dir(dir).map_err(io_err("list the HLS directory"))?;
-    Ok(entries.flatten().filter(|e| e.path().extension().is_some_and(|x| x == "ts")).filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum())
+    Ok(entries
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "ts"))
+        .filter_map(|e| e.metadata().ok())
+        .map(|m| m.len())
+        .sum())
 }

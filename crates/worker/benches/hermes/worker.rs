@@ -46,12 +46,16 @@ impl WorkerProc {
     /// Writes one request line; returns the moment just before the write.
     pub(crate) fn send(&mut self, request: &Request) -> Result<Instant> {
         let line = hermes_protocol::to_json_line(request);
-        self.process.write(line.as_bytes()).map_err(io_err("write a request"))
+        self.process
+            .write(line.as_bytes())
+            .map_err(io_err("write a request"))
     }
 
     /// Takes stdin to write from another thread; give it back with [`WorkerProc::restore_stdin`].
     pub(crate) fn take_stdin(&mut self) -> Result<ChildStdin> {
-        self.process.take_stdin().ok_or_else(|| BenchError::Protocol("stdin already closed".to_owned()))
+        self.process
+            .take_stdin()
+            .ok_or_else(|| BenchError::Protocol("stdin already closed".to_owned()))
     }
 
     pub(crate) fn restore_stdin(&mut self, stdin: ChildStdin) {
@@ -72,7 +76,12 @@ impl WorkerProc {
     }
 
     /// Lines until the final event of `task_id`; `other` sees every other line on the way.
-    pub(crate) fn final_event(&self, task_id: &str, timeout: Duration, mut other: impl FnMut(&Value)) -> Result<(Instant, Value)> {
+    pub(crate) fn final_event(
+        &self,
+        task_id: &str,
+        timeout: Duration,
+        mut other: impl FnMut(&Value),
+    ) -> Result<(Instant, Value)> {
         self.final_event_timed(task_id, timeout, |_, event| other(event))
     }
 
@@ -98,16 +107,23 @@ impl WorkerProc {
     /// Closes stdin (the worker finishes its tasks and exits 0) and reaps it.
     pub(crate) fn finish(mut self) -> Result<()> {
         self.process.close_stdin();
-        match self.process.wait_exit(Duration::from_secs(10)).map_err(io_err("wait for the worker"))? {
+        match self
+            .process
+            .wait_exit(Duration::from_secs(10))
+            .map_err(io_err("wait for the worker"))?
+        {
             Some(_) => Ok(()),
-            None => Err(BenchError::Timeout("the worker to exit after stdin closed".to_owned())),
+            None => Err(BenchError::Timeout(
+                "the worker to exit after stdin closed".to_owned(),
+            )),
         }
     }
 }
 
 /// A worker line as JSON.
 pub(crate) fn json_of(line: &Line) -> Result<Value> {
-    serde_json::from_str(&line.text).map_err(|e| BenchError::Protocol(format!("not JSON ({e}): {}", line.text)))
+    serde_json::from_str(&line.text)
+        .map_err(|e| BenchError::Protocol(format!("not JSON ({e}): {}", line.text)))
 }
 
 pub(crate) fn event_name(event: &Value) -> &str {
@@ -119,5 +135,8 @@ pub(crate) fn expect_event(event: &Value, name: &str) -> Result<()> {
         return Ok(());
     }
     let message = event["data"]["message"].as_str().unwrap_or("");
-    Err(BenchError::Protocol(format!("expected `{name}`, got `{}` {message}", event_name(event))))
+    Err(BenchError::Protocol(format!(
+        "expected `{name}`, got `{}` {message}",
+        event_name(event)
+    )))
 }

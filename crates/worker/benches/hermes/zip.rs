@@ -1,13 +1,12 @@
 //! Figure 4, ZIP: `write_archives` beside `cp` of the same files to the same disk.
-use hermes_worker::archive::{ArchiveOptions, write_archives};
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::Instant;
-use crate::error::{BenchError, Result, io_err};
+use crate::error::{io_err, BenchError, Result};
 use crate::options::Reps;
 use crate::report::{Report, Row, Target, Unit};
 use crate::scratch::Scratch;
-
+use hermes_worker::archive::{write_archives, ArchiveOptions};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
 
 pub(crate) const ZIP_TRACKS: usize = 20;
 /// Size of each generated ZIP input: ~5 MB, 20 of them, 100 MB in all (one part at the default
@@ -38,8 +37,20 @@ pub(crate) fn figure_zip(scratch: &Scratch, reps: &Reps, report: &mut Report) ->
         }
     }
     report.push_rows([
-        Row::new("4a ZIP stored (.mp3 names) vs cp", Unit::MBps, &stored, &cp, Target::RatioAtLeast(0.5)),
-        Row::new("4b ZIP deflate-6 (.wav names) vs cp", Unit::MBps, &deflated, &cp, Target::Info("info (why store)")),
+        Row::new(
+            "4a ZIP stored (.mp3 names) vs cp",
+            Unit::MBps,
+            &stored,
+            &cp,
+            Target::RatioAtLeast(0.5),
+        ),
+        Row::new(
+            "4b ZIP deflate-6 (.wav names) vs cp",
+            Unit::MBps,
+            &deflated,
+            &cp,
+            Target::Info("info (why store)"),
+        ),
     ]);
     report.notes.push(format!(
         "4: {ZIP_TRACKS} files × {ZIP_TRACK_BYTES} random bytes (incompressible, like real compressed media), `write_archives` \
@@ -86,7 +97,10 @@ pub(crate) fn link_tracks(tracks: &[PathBuf], ext: &str) -> Result<Vec<PathBuf>>
 /// Seconds for one `write_archives` into `dest`, and the total size of the parts; the output is
 /// removed afterwards.
 pub(crate) fn zip_once(tracks: &[PathBuf], dest: &Path) -> Result<(f64, u64)> {
-    let options = ArchiveOptions { max_part_bytes: 100 * 1024 * 1024, compression_level: 6 };
+    let options = ArchiveOptions {
+        max_part_bytes: 100 * 1024 * 1024,
+        compression_level: 6,
+    };
     let started = Instant::now();
     let parts = write_archives(tracks, dest, "bench", &options, &mut |_, _| {})
         .map_err(|e| BenchError::Protocol(format!("write_archives: {e}")))?;
@@ -100,7 +114,12 @@ pub(crate) fn zip_once(tracks: &[PathBuf], dest: &Path) -> Result<(f64, u64)> {
 pub(crate) fn cp_once(tracks: &[PathBuf], dest: &Path) -> Result<f64> {
     std::fs::create_dir_all(dest).map_err(io_err("create the cp destination"))?;
     let started = Instant::now();
-    let status = Command::new("cp").arg("--").args(tracks).arg(dest).status().map_err(io_err("run cp"))?;
+    let status = Command::new("cp")
+        .arg("--")
+        .args(tracks)
+        .arg(dest)
+        .status()
+        .map_err(io_err("run cp"))?;
     let secs = started.elapsed().as_secs_f64();
     if !status.success() {
         return Err(BenchError::Protocol(format!("cp exited with {status}")));

@@ -16,11 +16,18 @@ pub(crate) struct GetFormats {
 impl GetFormats {
     pub(crate) fn parse(request: Request) -> Result<GetFormats, WorkerError> {
         let params: FormatsParams = request.params_as()?;
-        Ok(GetFormats { url: required_url(&request)?, mode: params.mode })
+        Ok(GetFormats {
+            url: required_url(&request)?,
+            mode: params.mode,
+        })
     }
 
     pub(crate) async fn apply(self, ctx: &Context, task: &Task) -> Result<RawResponse, WorkerError> {
         let (metadata, _from_cache) = video_metadata(ctx, task, &self.url).await?;
-        Ok(RawResponse::new(task.id.clone(), Event::FormatList, &info::format_list(&metadata, self.mode, ctx.config.wire_profile)))
+        Ok(RawResponse::new(
+            task.id.clone(),
+            Event::FormatList,
+            &info::format_list(&metadata, self.mode, ctx.config.wire_profile),
+        ))
     }
 }

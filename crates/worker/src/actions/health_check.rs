@@ -15,7 +15,9 @@ impl HealthCheck {
         // The first probe of new binaries (a Python start-up, nice 10) can take many seconds on a
         // loaded machine; a liveness check must not wait for it: unknown versions are null until
         // the background probe has them.
-        let tools = tokio::time::timeout(PROBE_WAIT, ctx.tool_versions()).await.unwrap_or_default();
+        let tools = tokio::time::timeout(PROBE_WAIT, ctx.tool_versions())
+            .await
+            .unwrap_or_default();
         let health = HealthOk {
             status: "ok".to_owned(),
             worker: "hermes-worker".to_owned(),

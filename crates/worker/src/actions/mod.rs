@@ -39,7 +39,9 @@ impl Command {
             Action::GetVideoInfo => Command::GetVideoInfo(get_video_info::GetVideoInfo::parse(request)?),
             Action::GetFormats => Command::GetFormats(get_formats::GetFormats::parse(request)?),
             Action::Playlist => Command::Playlist(playlist::Playlist::parse(request)?),
-            Action::PlaylistPreview => Command::PlaylistPreview(playlist_preview::PlaylistPreview::parse(request)?),
+            Action::PlaylistPreview => {
+                Command::PlaylistPreview(playlist_preview::PlaylistPreview::parse(request)?)
+            }
             Action::CacheCleanup => Command::CacheCleanup(cache_cleanup::CacheCleanup),
             Action::CacheStats => Command::CacheStats(cache_stats::CacheStats),
             Action::HealthCheck => Command::HealthCheck(health_check::HealthCheck),

@@ -19,11 +19,19 @@ pub(crate) struct PlaylistPreview {
 impl PlaylistPreview {
     pub(crate) fn parse(request: Request) -> Result<PlaylistPreview, WorkerError> {
         let params: PreviewParams = request.params_as()?;
-        Ok(PlaylistPreview { url: required_url(&request)?, count: params.preview_count.clamp(1, MAX_PREVIEW_COUNT) })
+        Ok(PlaylistPreview {
+            url: required_url(&request)?,
+            count: params.preview_count.clamp(1, MAX_PREVIEW_COUNT),
+        })
     }
 
     pub(crate) async fn apply(self, ctx: &Context, task: &Task) -> Result<RawResponse, WorkerError> {
-        let listing = driver::run_json(ctx, task, info_argv(&ytdlp_env(&ctx.config), &self.url, true, None)).await?;
+        let listing = driver::run_json(
+            ctx,
+            task,
+            info_argv(&ytdlp_env(&ctx.config), &self.url, true, None),
+        )
+        .await?;
         let preview = info::playlist_preview(&listing, self.count as usize);
         if preview.playlist_count == Some(0) {
             return Err(WorkerError::Playlist("the playlist has no items".to_owned()));

@@ -17,7 +17,9 @@ use crate::error::{SharedError, WorkerError};
 use crate::single_flight::Joined;
 use crate::tasks::Task;
 use crate::ytdlp::{args, driver, env, info};
-use hermes_protocol::{Event, ProgressData, ProgressStatus, RawResponse, Request, SearchParams, SearchResult};
+use hermes_protocol::{
+    Event, ProgressData, ProgressStatus, RawResponse, Request, SearchParams, SearchResult,
+};
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -35,13 +37,29 @@ impl YoutubeSearch {
     pub(crate) fn parse(request: Request) -> Result<YoutubeSearch, WorkerError> {
         let params: SearchParams = request.params_as()?;
         let query = validated_query(&params.query, request.url.as_deref())?;
-        Ok(YoutubeSearch { query, count: params.result_count() })
+        Ok(YoutubeSearch {
+            query,
+            count: params.result_count(),
+        })
     }
 
     pub(crate) async fn apply(self, ctx: &Context, task: &Task) -> Result<RawResponse, WorkerError> {
         let key = SearchKey::new(&self.query, self.count);
-        let (results, from_cache) = Search { ctx, task, query: &self.query, count: self.count, key }.run().await?;
-        let payload = SearchResultsView { results: &results, query: &self.query, total_results: results.len(), from_cache };
+        let (results, from_cache) = Search {
+            ctx,
+            task,
+            query: &self.query,
+            count: self.count,
+            key,
+        }
+        .run()
+        .await?;
+        let payload = SearchResultsView {
+            results: &results,
+            query: &self.query,
+            total_results: results.len(),
+            from_cache,
+        };
         Ok(RawResponse::new(task.id.clone(), Event::SearchResults, &payload))
     }
 }
@@ -67,14 +85,20 @@ pub(crate) fn validated_query(query: &str, url: Option<&str>) -> Result<String, 
         given => given,
     };
     if query.is_empty() {
-        return Err(WorkerError::InvalidRequest("youtube_search needs a non-empty `query`".to_owned()));
+        return Err(WorkerError::InvalidRequest(
+            "youtube_search needs a non-empty `query`".to_owned(),
+        ));
     }
     let chars = query.chars().count();
     if chars > MAX_QUERY_CHARS {
-        return Err(WorkerError::InvalidRequest(format!("query is too long ({chars} characters, at most {MAX_QUERY_CHARS})")));
+        return Err(WorkerError::InvalidRequest(format!(
+            "query is too long ({chars} characters, at most {MAX_QUERY_CHARS})"
+        )));
     }
     if query.chars().any(char::is_control) {
-        return Err(WorkerError::InvalidRequest("query must not contain control characters".to_owned()));
+        return Err(WorkerError::InvalidRequest(
+            "query must not contain control characters".to_owned(),
+        ));
     }
     Ok(query.to_owned())
 }
@@ -129,7 +153,10 @@ impl Search<'_> {
         if let Some(results) = self.cached().await {
             return Ok((results, true));
         }
-        self.ctx.search_rate.try_acquire().map_err(|refused| WorkerError::RateLimited(refused.to_string()))?;
+        self.ctx
+            .search_rate
+            .try_acquire()
+            .map_err(|refused| WorkerError::RateLimited(refused.to_string()))?;
         self.announce_searching().await;
         let results = Arc::new(self.ask_ytdlp().await?);
         self.remember(&results).await;
@@ -165,7 +192,12 @@ impl Search<'_> {
     }
 
     async fn announce_searching(&self) {
-        self.task.progress(ProgressData { status: ProgressStatus::Searching, ..ProgressData::default() }).await;
+        self.task
+            .progress(ProgressData {
+                status: ProgressStatus::Searching,
+                ..ProgressData::default()
+            })
+            .await;
     }
 }
 
@@ -189,28 +221,64 @@ mod tests {
 
     #[test]
     fn the_borrowed_payload_serializes_exactly_like_the_protocol_type() {
-        let results = vec![SearchResult { video_id: "a".into(), video_id_compat: "a".into(), title: "t".into(), ..Default::default() }];
-        let owned = hermes_protocol::SearchResults { results: results.clone(), query: "q".into(), total_results: 1, from_cache: true };
-        let view = SearchResultsView { results: &results, query: "q", total_results: 1, from_cache: true };
-        assert_eq!(serde_json::to_value(&view).unwrap(), serde_json::to_value(&owned).unwrap());
+        let results = vec![SearchResult {
+            video_id: "a".into(),
+            video_id_compat: "a".into(),
+            title: "t".into(),
+            ..Default::default()
+        }];
+        let owned = hermes_protocol::SearchResults {
+            results: results.clone(),
+            query: "q".into(),
+            total_results: 1,
+            from_cache: true,
+        };
+        let view = SearchResultsView {
+            results: &results,
+            query: "q",
+            total_results: 1,
+            from_cache: true,
+        };
+        assert_eq!(
+            serde_json::to_value(&view).unwrap(),
+            serde_json::to_value(&owned).unwrap()
+        );
     }
 
     #[test]
     fn query_is_trimmed_and_falls_back_to_the_url() {
-        assert_eq!(validated_query("  AC/DC & friends ", None).unwrap(), "AC/DC & friends");
-        assert_eq!(validated_query(" ", Some(" lofi hip hop ")).unwrap(), "lofi hip hop");
+        assert_eq!(
+            validated_query("  AC/DC & friends ", None).unwrap(),
+            "AC/DC & friends"
+        );
+        assert_eq!(
+            validated_query(" ", Some(" lofi hip hop ")).unwrap(),
+            "lofi hip hop"
+        );
         assert_eq!(validated_query("given", Some("ignored")).unwrap(), "given");
-        assert_eq!(validated_query("$(rm -rf /); echo `x` | y && z", None).unwrap(), "$(rm -rf /); echo `x` | y && z");
+        assert_eq!(
+            validated_query("$(rm -rf /); echo `x` | y && z", None).unwrap(),
+            "$(rm -rf /); echo `x` | y && z"
+        );
     }
 
     #[test]
     fn empty_over_long_and_control_queries_are_invalid_requests() {
         assert_eq!(code(validated_query("", None)), ErrorCode::InvalidRequest);
-        assert_eq!(code(validated_query(" \t ", Some("  "))), ErrorCode::InvalidRequest);
-        assert_eq!(code(validated_query(&"x".repeat(201), None)), ErrorCode::InvalidRequest);
+        assert_eq!(
+            code(validated_query(" \t ", Some("  "))),
+            ErrorCode::InvalidRequest
+        );
+        assert_eq!(
+            code(validated_query(&"x".repeat(201), None)),
+            ErrorCode::InvalidRequest
+        );
         assert_eq!(code(validated_query("a\0b", None)), ErrorCode::InvalidRequest);
         assert_eq!(code(validated_query("a\nb", None)), ErrorCode::InvalidRequest);
         // The limit counts characters, not bytes.
-        assert_eq!(validated_query(&"é".repeat(200), None).unwrap().chars().count(), 200);
+        assert_eq!(
+            validated_query(&"é".repeat(200), None).unwrap().chars().count(),
+            200
+        );
     }
 }

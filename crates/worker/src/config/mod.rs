@@ -10,8 +10,8 @@ pub use error::ConfigError;
 use profile::{WireProfile, WIRE_PROFILE_VAR};
 use serde::Serialize;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Debug, Clone, Serialize)]
@@ -74,7 +74,10 @@ impl Config {
         Config::from_lookup_and_args::<&str>(lookup, &[])
     }
 
-    pub(crate) fn from_lookup_and_args<A: AsRef<std::ffi::OsStr>>(lookup: impl Fn(&str) -> Option<String>, args: &[A]) -> Result<Config, ConfigError> {
+    pub(crate) fn from_lookup_and_args<A: AsRef<std::ffi::OsStr>>(
+        lookup: impl Fn(&str) -> Option<String>,
+        args: &[A],
+    ) -> Result<Config, ConfigError> {
         let env = Env(&lookup);
         let egress_allow_cidrs = env.get("EGRESS_ALLOW_CIDRS").unwrap_or_default();
         let egress_cidrs = EgressPolicy::parse_cidrs(&egress_allow_cidrs).map_err(|bad| ConfigError {
@@ -98,12 +101,18 @@ impl Config {
             archive_max_size_mb: env.positive("ARCHIVE_MAX_SIZE_MB", 100, "a whole number of MB > 0")?,
             archive_compression_level: env.compression_level()?,
             playlist_name_max_length: env.positive("PLAYLIST_NAME_MAX_LENGTH", 100, "a whole number > 0")?,
-            rate_limit_searches_per_hour: env.parse("RATE_LIMIT_SEARCHES_PER_HOUR", 60, "a whole number (0 = unlimited)")?,
+            rate_limit_searches_per_hour: env.parse(
+                "RATE_LIMIT_SEARCHES_PER_HOUR",
+                60,
+                "a whole number (0 = unlimited)",
+            )?,
             log_level: env.get("LOG_LEVEL").unwrap_or_else(|| "info".to_owned()),
             ytdlp_bin: env.tool("YTDLP_BIN", "yt-dlp"),
             ffmpeg_bin: env.path("FFMPEG_BIN", "ffmpeg"),
             worker_concurrency: env.positive("WORKER_CONCURRENCY", 3, "a whole number > 0")?,
-            database_url: env.get("DATABASE_URL").unwrap_or_else(|| "sqlite://./hermes.db".to_owned()),
+            database_url: env
+                .get("DATABASE_URL")
+                .unwrap_or_else(|| "sqlite://./hermes.db".to_owned()),
             allow_any_output_dir: env.flag("ALLOW_ANY_OUTPUT_DIR", false)?,
             egress: Arc::new(EgressPolicy::new(egress_cidrs, allow_private_urls)),
             egress_allow_cidrs,
@@ -112,12 +121,26 @@ impl Config {
             transfer: transfer::TransferConfig {
                 playlist_concurrency: env.positive("PLAYLIST_CONCURRENCY", 4, "a whole number > 0")?,
                 concurrent_fragments: env.positive("CONCURRENT_FRAGMENTS", 4, "a whole number > 0")?,
-                external_downloader: env.parse("EXTERNAL_DOWNLOADER", Default::default(), "aria2c or none")?,
+                external_downloader: env.parse(
+                    "EXTERNAL_DOWNLOADER",
+                    Default::default(),
+                    "aria2c or none",
+                )?,
             },
             wire_profile: WireProfile::select(env.get(WIRE_PROFILE_VAR).as_deref(), args)?,
             deno_bin: env.tool("DENO_BIN", "deno"),
-            ytdlp_extractor_args: env.get("YTDLP_EXTRACTOR_ARGS").map(|v| v.split_whitespace().map(str::to_owned).collect()).unwrap_or_default(),
-            ytdlp_plugin_dirs: env.get("YTDLP_PLUGIN_DIRS").map(|v| std::env::split_paths(&v).filter(|p| !p.as_os_str().is_empty()).collect()).unwrap_or_default(),
+            ytdlp_extractor_args: env
+                .get("YTDLP_EXTRACTOR_ARGS")
+                .map(|v| v.split_whitespace().map(str::to_owned).collect())
+                .unwrap_or_default(),
+            ytdlp_plugin_dirs: env
+                .get("YTDLP_PLUGIN_DIRS")
+                .map(|v| {
+                    std::env::split_paths(&v)
+                        .filter(|p| !p.as_os_str().is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
         };
         Ok(config)
     }
@@ -136,18 +159,24 @@ impl Config {
 
     /// `DATABASE_URL` as sqlx must read it to open the file the profile means.
     pub(crate) fn sqlx_database_url(&self) -> String {
-        self.wire_profile.sqlx_database_url(&self.database_url).into_owned()
+        self.wire_profile
+            .sqlx_database_url(&self.database_url)
+            .into_owned()
     }
 
     /// The size cap of one request: `MAX_FILESIZE_MB`, or the request's `max_filesize_mb` when
     /// smaller (a request can lower the cap, never raise it).
     pub(crate) fn max_filesize_mb_for(&self, requested: Option<u64>) -> u64 {
-        requested.filter(|mb| *mb > 0).map_or(self.max_filesize_mb, |mb| mb.min(self.max_filesize_mb))
+        requested
+            .filter(|mb| *mb > 0)
+            .map_or(self.max_filesize_mb, |mb| mb.min(self.max_filesize_mb))
     }
 
     /// The cookie file, only when it exists (yt-dlp errors out on a missing `--cookies` file).
     pub(crate) fn existing_cookie_file(&self) -> Option<PathBuf> {
-        self.youtube_cookie_file.is_file().then(|| self.youtube_cookie_file.clone())
+        self.youtube_cookie_file
+            .is_file()
+            .then(|| self.youtube_cookie_file.clone())
     }
 }
 
@@ -155,7 +184,9 @@ struct Env<'a, F: Fn(&str) -> Option<String>>(&'a F);
 
 impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
     fn get(&self, var: &str) -> Option<String> {
-        (self.0)(var).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+        (self.0)(var)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
     }
 
     fn path(&self, var: &str, default: &str) -> PathBuf {
@@ -171,7 +202,12 @@ impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
             .unwrap_or_else(|| PathBuf::from(name))
     }
 
-    fn parse<T: FromStr>(&self, var: &'static str, default: T, expected: &'static str) -> Result<T, ConfigError> {
+    fn parse<T: FromStr>(
+        &self,
+        var: &'static str,
+        default: T,
+        expected: &'static str,
+    ) -> Result<T, ConfigError> {
         match self.get(var) {
             None => Ok(default),
             Some(value) => value.parse().map_err(|_| ConfigError { var, value, expected }),
@@ -188,7 +224,11 @@ impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
         if value > T::default() {
             Ok(value)
         } else {
-            Err(ConfigError { var, value: self.get(var).unwrap_or_default(), expected })
+            Err(ConfigError {
+                var,
+                value: self.get(var).unwrap_or_default(),
+                expected,
+            })
         }
     }
 
@@ -197,7 +237,11 @@ impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
             None => Ok(default),
             Some(v) if matches!(v.as_str(), "1" | "true" | "yes" | "on") => Ok(true),
             Some(v) if matches!(v.as_str(), "0" | "false" | "no" | "off") => Ok(false),
-            Some(value) => Err(ConfigError { var, value, expected: "true or false" }),
+            Some(value) => Err(ConfigError {
+                var,
+                value,
+                expected: "true or false",
+            }),
         }
     }
 
@@ -208,7 +252,11 @@ impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
         if (0..=9).contains(&level) {
             Ok(level)
         } else {
-            Err(ConfigError { var: VAR, value: level.to_string(), expected: EXPECTED })
+            Err(ConfigError {
+                var: VAR,
+                value: level.to_string(),
+                expected: EXPECTED,
+            })
         }
     }
 }
@@ -219,7 +267,8 @@ mod tests {
     use std::collections::HashMap;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let vars: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let vars: HashMap<String, String> =
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Config::from_lookup(|k| vars.get(k).cloned())
     }
 
@@ -227,15 +276,31 @@ mod tests {
     fn defaults_match_the_guide() {
         let c = config(&[]).unwrap();
         assert_eq!(c.youtube_cookie_file, PathBuf::from("./cookies.txt"));
-        assert_eq!((c.best_audio_limit_mb, c.max_retries, c.retry_delay_seconds), (15, 3, 5));
+        assert_eq!(
+            (c.best_audio_limit_mb, c.max_retries, c.retry_delay_seconds),
+            (15, 3, 5)
+        );
         assert_eq!((c.yt_timeout_secs, c.ipc_timeout_secs), (300, 600));
         assert_eq!(c.download_dir, PathBuf::from("./downloads"));
         assert_eq!(c.temp_dir, PathBuf::from("./temp"));
         assert!(c.enable_search_cache);
-        assert_eq!((c.cache_expiry_hours, c.archive_max_size_mb, c.archive_compression_level), (24, 100, 6));
-        assert_eq!((c.playlist_name_max_length, c.rate_limit_searches_per_hour), (100, 60));
+        assert_eq!(
+            (
+                c.cache_expiry_hours,
+                c.archive_max_size_mb,
+                c.archive_compression_level
+            ),
+            (24, 100, 6)
+        );
+        assert_eq!(
+            (c.playlist_name_max_length, c.rate_limit_searches_per_hour),
+            (100, 60)
+        );
         assert_eq!(c.log_level, "info");
-        assert_eq!((c.ytdlp_bin.to_str(), c.ffmpeg_bin.to_str()), (Some("yt-dlp"), Some("ffmpeg")));
+        assert_eq!(
+            (c.ytdlp_bin.to_str(), c.ffmpeg_bin.to_str()),
+            (Some("yt-dlp"), Some("ffmpeg"))
+        );
         assert_eq!(c.worker_concurrency, 3);
         assert_eq!(c.database_url, "sqlite://./hermes.db");
         assert!(!c.allow_any_output_dir);
@@ -262,35 +327,69 @@ mod tests {
         let c = config(&[("HERMES_HOME", home_text)]).unwrap();
         assert_eq!(c.ytdlp_bin, home.path().join("venv/bin/yt-dlp"));
         assert_eq!(c.deno_bin, home.path().join("venv/bin/deno"));
-        let c = config(&[("HERMES_HOME", home_text), ("YTDLP_BIN", "/opt/y"), ("DENO_BIN", "/opt/deno")]).unwrap();
-        assert_eq!((c.ytdlp_bin.to_str(), c.deno_bin.to_str()), (Some("/opt/y"), Some("/opt/deno")));
+        let c = config(&[
+            ("HERMES_HOME", home_text),
+            ("YTDLP_BIN", "/opt/y"),
+            ("DENO_BIN", "/opt/deno"),
+        ])
+        .unwrap();
+        assert_eq!(
+            (c.ytdlp_bin.to_str(), c.deno_bin.to_str()),
+            (Some("/opt/y"), Some("/opt/deno"))
+        );
         let c = config(&[("HERMES_HOME", "/nonexistent/hermes")]).unwrap();
-        assert_eq!((c.ytdlp_bin.to_str(), c.deno_bin.to_str()), (Some("yt-dlp"), Some("deno")));
+        assert_eq!(
+            (c.ytdlp_bin.to_str(), c.deno_bin.to_str()),
+            (Some("yt-dlp"), Some("deno"))
+        );
     }
 
     #[test]
     fn a_request_can_lower_the_size_cap_but_never_raise_it() {
-        let config = Config::from_lookup(|name| (name == "MAX_FILESIZE_MB").then(|| "50".to_owned())).unwrap();
+        let config =
+            Config::from_lookup(|name| (name == "MAX_FILESIZE_MB").then(|| "50".to_owned())).unwrap();
         assert_eq!(config.max_filesize_mb_for(None), 50);
         assert_eq!(config.max_filesize_mb_for(Some(10)), 10);
         assert_eq!(config.max_filesize_mb_for(Some(u64::MAX)), 50);
-        assert_eq!(config.max_filesize_mb_for(Some(0)), 50, "0 is no cap of the request's, not an unlimited one");
+        assert_eq!(
+            config.max_filesize_mb_for(Some(0)),
+            50,
+            "0 is no cap of the request's, not an unlimited one"
+        );
     }
 
     #[test]
     fn extractor_args_and_plugin_dirs_are_lists() {
         let c = config(&[
-            ("YTDLP_EXTRACTOR_ARGS", "youtube:player_client=default,web  youtubepot-bgutilhttp:base_url=http://127.0.0.1:4416"),
+            (
+                "YTDLP_EXTRACTOR_ARGS",
+                "youtube:player_client=default,web  youtubepot-bgutilhttp:base_url=http://127.0.0.1:4416",
+            ),
             ("YTDLP_PLUGIN_DIRS", "/opt/plugins:/srv/more"),
         ])
         .unwrap();
-        assert_eq!(c.ytdlp_extractor_args, ["youtube:player_client=default,web", "youtubepot-bgutilhttp:base_url=http://127.0.0.1:4416"]);
-        assert_eq!(c.ytdlp_plugin_dirs, [PathBuf::from("/opt/plugins"), PathBuf::from("/srv/more")]);
+        assert_eq!(
+            c.ytdlp_extractor_args,
+            [
+                "youtube:player_client=default,web",
+                "youtubepot-bgutilhttp:base_url=http://127.0.0.1:4416"
+            ]
+        );
+        assert_eq!(
+            c.ytdlp_plugin_dirs,
+            [PathBuf::from("/opt/plugins"), PathBuf::from("/srv/more")]
+        );
     }
 
     #[test]
     fn values_are_read() {
-        let c = config(&[("MAX_RETRIES", "7"), ("ENABLE_SEARCH_CACHE", "false"), ("YTDLP_BIN", "/opt/y"), ("WORKER_CONCURRENCY", " 5 ")]).unwrap();
+        let c = config(&[
+            ("MAX_RETRIES", "7"),
+            ("ENABLE_SEARCH_CACHE", "false"),
+            ("YTDLP_BIN", "/opt/y"),
+            ("WORKER_CONCURRENCY", " 5 "),
+        ])
+        .unwrap();
         assert_eq!(c.max_retries, 7);
         assert!(!c.enable_search_cache);
         assert_eq!(c.ytdlp_bin, PathBuf::from("/opt/y"));

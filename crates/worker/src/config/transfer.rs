@@ -24,7 +24,11 @@ pub struct TransferConfig {
 
 impl Default for TransferConfig {
     fn default() -> Self {
-        TransferConfig { playlist_concurrency: 4, concurrent_fragments: 4, external_downloader: ExternalDownloader::Auto }
+        TransferConfig {
+            playlist_concurrency: 4,
+            concurrent_fragments: 4,
+            external_downloader: ExternalDownloader::Auto,
+        }
     }
 }
 
@@ -67,13 +71,18 @@ impl TransferConfig {
                 found
             }
         };
-        TransferArgs { concurrent_fragments: self.concurrent_fragments, aria2c }
+        TransferArgs {
+            concurrent_fragments: self.concurrent_fragments,
+            aria2c,
+        }
     }
 }
 
 fn installed_aria2c() -> Option<PathBuf> {
     static ARIA2C: OnceLock<Option<PathBuf>> = OnceLock::new();
-    ARIA2C.get_or_init(|| resolve_program(Path::new("aria2c"))).clone()
+    ARIA2C
+        .get_or_init(|| resolve_program(Path::new("aria2c")))
+        .clone()
 }
 
 #[cfg(test)]
@@ -85,7 +94,16 @@ mod tests {
         assert_eq!("aria2c".parse(), Ok(ExternalDownloader::Aria2c));
         assert_eq!("NONE".parse(), Ok(ExternalDownloader::None));
         assert_eq!("curl".parse::<ExternalDownloader>(), Err(()));
-        let none = TransferConfig { external_downloader: ExternalDownloader::None, ..TransferConfig::default() };
-        assert_eq!(none.args(), TransferArgs { concurrent_fragments: 4, aria2c: None });
+        let none = TransferConfig {
+            external_downloader: ExternalDownloader::None,
+            ..TransferConfig::default()
+        };
+        assert_eq!(
+            none.args(),
+            TransferArgs {
+                concurrent_fragments: 4,
+                aria2c: None
+            }
+        );
     }
 }

@@ -12,7 +12,9 @@ pub(crate) fn forbidden_scheme(url: &str) -> Option<String> {
     let colon = url.find(':')?;
     let scheme = &url[..colon];
     let looks_like_scheme = scheme.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
     if !looks_like_scheme || EgressPolicy::permits_scheme(scheme) {
         return None;
     }
@@ -40,7 +42,14 @@ mod tests {
         ] {
             assert_eq!(forbidden_scheme(url).as_deref(), Some(scheme), "{url}");
         }
-        for url in ["https://youtu.be/x", "HTTP://a/b", "example.com/video", "example.com:8080/v", "ytsearch5:cats", "youtu.be/abc"] {
+        for url in [
+            "https://youtu.be/x",
+            "HTTP://a/b",
+            "example.com/video",
+            "example.com:8080/v",
+            "ytsearch5:cats",
+            "youtu.be/abc",
+        ] {
             assert_eq!(forbidden_scheme(url), None, "{url}");
         }
     }

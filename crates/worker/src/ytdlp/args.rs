@@ -79,10 +79,7 @@ pub struct YtdlpEnv {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MediaMode {
     /// `-x --audio-format F --audio-quality Q` (Q: `0` best … `10` worst, or a bitrate like `128K`).
-    Audio {
-        format: AudioFormat,
-        quality: String,
-    },
+    Audio { format: AudioFormat, quality: String },
     /// Best video up to [`VIDEO_MAX_HEIGHT`] merged with the best audio into MP4.
     Video,
 }
@@ -92,7 +89,10 @@ impl MediaMode {
     /// (`audio` is `None` for a video, whatever `audio_format` said), else video.
     pub(crate) fn new(audio: Option<AudioFormat>, quality: &str) -> MediaMode {
         match audio {
-            Some(format) => MediaMode::Audio { format, quality: quality.to_owned() },
+            Some(format) => MediaMode::Audio {
+                format,
+                quality: quality.to_owned(),
+            },
             None => MediaMode::Video,
         }
     }
@@ -146,7 +146,9 @@ pub fn download_argv(env: &YtdlpEnv, spec: &DownloadSpec<'_>) -> Vec<OsString> {
         FINAL_FILE_TEMPLATE,
     ]));
     // The file argument of --print-to-file is an output template too.
-    argv.push(OsString::from_vec(escape_template_percent(spec.final_files_log.as_os_str())));
+    argv.push(OsString::from_vec(escape_template_percent(
+        spec.final_files_log.as_os_str(),
+    )));
     push_pair(&mut argv, "--max-filesize", format!("{}M", spec.max_filesize_mb));
     push_playlist_args(&mut argv, spec.playlist.as_ref());
     push_pair(&mut argv, "-f", format_selector(spec));
@@ -186,7 +188,11 @@ pub(crate) const ARIA2C_ARGS: &str = "aria2c:-x8 -s8 -k1M --file-allocation=none
 /// `--all-proxy`) and reporting progress through its own readout lines.
 pub(crate) fn with_transfer(argv: Vec<OsString>, transfer: &TransferArgs) -> Vec<OsString> {
     let mut front = Vec::with_capacity(argv.len() + 8);
-    push_pair(&mut front, "--concurrent-fragments", transfer.concurrent_fragments.max(1).to_string());
+    push_pair(
+        &mut front,
+        "--concurrent-fragments",
+        transfer.concurrent_fragments.max(1).to_string(),
+    );
     if let Some(aria2c) = &transfer.aria2c {
         push_pair(&mut front, "--downloader", aria2c.as_os_str());
         push_pair(&mut front, "--downloader", "dash,m3u8:native");
@@ -290,7 +296,10 @@ fn common_args(env: &YtdlpEnv) -> Vec<OsString> {
 /// libraries: …`) on stderr and stop at once for want of a URL: what `health_check` reads the
 /// JavaScript support from. No cookies, so the probe cannot rewrite the cookie jar.
 pub(crate) fn verbose_probe_argv(env: &YtdlpEnv) -> Vec<OsString> {
-    let env = YtdlpEnv { cookie_file: None, ..env.clone() };
+    let env = YtdlpEnv {
+        cookie_file: None,
+        ..env.clone()
+    };
     let mut argv = common_args(&env);
     argv.push("-v".into());
     argv
@@ -403,9 +412,15 @@ mod tests {
 
     #[test]
     fn deno_bin_enables_deno_at_its_path_in_every_call() {
-        let env = YtdlpEnv { deno: Some(PathBuf::from("/srv/hermes/.hermes/envs/a/bin/deno")), ..YtdlpEnv::default() };
+        let env = YtdlpEnv {
+            deno: Some(PathBuf::from("/srv/hermes/.hermes/envs/a/bin/deno")),
+            ..YtdlpEnv::default()
+        };
         for argv in every_argv(&env) {
-            assert_eq!(value_of(&argv, "--js-runtimes"), "deno:/srv/hermes/.hermes/envs/a/bin/deno");
+            assert_eq!(
+                value_of(&argv, "--js-runtimes"),
+                "deno:/srv/hermes/.hermes/envs/a/bin/deno"
+            );
         }
         for argv in every_argv(&env_plain()) {
             assert!(!argv.contains(&"--js-runtimes".to_string()), "{argv:?}");
@@ -414,14 +429,24 @@ mod tests {
 
     #[test]
     fn node_bin_enables_node_at_its_path_beside_deno() {
-        let env = YtdlpEnv { node: Some(PathBuf::from("/usr/local/bin/node")), ..YtdlpEnv::default() };
+        let env = YtdlpEnv {
+            node: Some(PathBuf::from("/usr/local/bin/node")),
+            ..YtdlpEnv::default()
+        };
         for argv in every_argv(&env) {
             assert_eq!(value_of(&argv, "--js-runtimes"), "node:/usr/local/bin/node");
         }
-        let both = YtdlpEnv { deno: Some(PathBuf::from("/d/deno")), ..env };
+        let both = YtdlpEnv {
+            deno: Some(PathBuf::from("/d/deno")),
+            ..env
+        };
         let argv = strings(&info_argv(&both, "u", false, None));
-        let runtimes: Vec<&String> =
-            argv.iter().enumerate().filter(|(_, a)| *a == "--js-runtimes").map(|(i, _)| &argv[i + 1]).collect();
+        let runtimes: Vec<&String> = argv
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| *a == "--js-runtimes")
+            .map(|(i, _)| &argv[i + 1])
+            .collect();
         assert_eq!(runtimes, ["deno:/d/deno", "node:/usr/local/bin/node"]);
         assert_target_last(&argv, "u");
     }
@@ -429,14 +454,27 @@ mod tests {
     #[test]
     fn extractor_args_and_plugin_dirs_are_passed_through_one_flag_each() {
         let env = YtdlpEnv {
-            extractor_args: vec!["youtube:player_client=default".into(), "youtubepot-bgutilhttp:base_url=http://127.0.0.1:4416".into()],
+            extractor_args: vec![
+                "youtube:player_client=default".into(),
+                "youtubepot-bgutilhttp:base_url=http://127.0.0.1:4416".into(),
+            ],
             plugin_dirs: vec![PathBuf::from("/opt/yt-plugins")],
             ..YtdlpEnv::default()
         };
         for argv in every_argv(&env) {
-            let extractor: Vec<&String> =
-                argv.iter().enumerate().filter(|(_, a)| *a == "--extractor-args").map(|(i, _)| &argv[i + 1]).collect();
-            assert_eq!(extractor, ["youtube:player_client=default", "youtubepot-bgutilhttp:base_url=http://127.0.0.1:4416"]);
+            let extractor: Vec<&String> = argv
+                .iter()
+                .enumerate()
+                .filter(|(_, a)| *a == "--extractor-args")
+                .map(|(i, _)| &argv[i + 1])
+                .collect();
+            assert_eq!(
+                extractor,
+                [
+                    "youtube:player_client=default",
+                    "youtubepot-bgutilhttp:base_url=http://127.0.0.1:4416"
+                ]
+            );
             assert_eq!(value_of(&argv, "--plugin-dirs"), "/opt/yt-plugins");
         }
     }
@@ -471,9 +509,7 @@ mod tests {
     }
 
     fn strings(argv: &[OsString]) -> Vec<String> {
-        argv.iter()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect()
+        argv.iter().map(|a| a.to_string_lossy().into_owned()).collect()
     }
 
     /// The value following `flag`, asserting the flag appears exactly once.
@@ -528,7 +564,10 @@ mod tests {
 
     #[test]
     fn the_proxy_comes_first_and_the_target_stays_last() {
-        let argv = strings(&with_proxy(info_argv(&env_plain(), "http://x/y", false, None), "http://127.0.0.1:5555"));
+        let argv = strings(&with_proxy(
+            info_argv(&env_plain(), "http://x/y", false, None),
+            "http://127.0.0.1:5555",
+        ));
         assert_eq!(&argv[..2], ["--proxy", "http://127.0.0.1:5555"]);
         assert_target_last(&argv, "http://x/y");
     }
@@ -589,10 +628,7 @@ mod tests {
             &env_plain(),
             &spec("https://youtu.be/x", MediaMode::Video),
         ));
-        assert_eq!(
-            value_of(&argv, "-f"),
-            "bv*[height<=1080]+ba/b[height<=1080]/b"
-        );
+        assert_eq!(value_of(&argv, "-f"), "bv*[height<=1080]+ba/b[height<=1080]/b");
         assert_eq!(value_of(&argv, "--merge-output-format"), "mp4");
         assert!(!argv.contains(&"-x".to_string()));
         assert!(!argv.contains(&"--audio-format".to_string()));
@@ -602,7 +638,10 @@ mod tests {
 
     #[test]
     fn explicit_format_wins_in_both_modes() {
-        for (mode, selector) in [(MediaMode::Video, "137+140"), (audio(AudioFormat::Mp3, "0"), "137+140/bestaudio/best")] {
+        for (mode, selector) in [
+            (MediaMode::Video, "137+140"),
+            (audio(AudioFormat::Mp3, "0"), "137+140/bestaudio/best"),
+        ] {
             let mut s = spec("https://youtu.be/x", mode);
             s.format = Some("137+140");
             let argv = strings(&download_argv(&env_plain(), &s));
@@ -737,10 +776,7 @@ mod tests {
         let dir = PathBuf::from(OsString::from_vec(b"/dl/100%\xff/".to_vec()));
         s.output_dir = &dir;
         let argv = download_argv(&env_plain(), &s);
-        let o = argv
-            .iter()
-            .position(|a| a == "-o")
-            .map(|i| argv[i + 1].clone());
+        let o = argv.iter().position(|a| a == "-o").map(|i| argv[i + 1].clone());
         assert_eq!(
             o.map(OsString::into_vec),
             Some(b"/dl/100%%\xff/%(title).180B.%(ext)s".to_vec())
@@ -778,7 +814,11 @@ mod tests {
     fn one_playlist_item_is_selected_by_its_position() {
         let mut s = spec("https://y/p", audio(AudioFormat::Mp3, "0"));
         s.output_template = PLAYLIST_OUTPUT_TEMPLATE;
-        s.playlist = Some(PlaylistSpec { end: None, archive_file: Some(PathBuf::from("/dl/a.txt")), item: Some(7) });
+        s.playlist = Some(PlaylistSpec {
+            end: None,
+            archive_file: Some(PathBuf::from("/dl/a.txt")),
+            item: Some(7),
+        });
         let argv = strings(&download_argv(&env_plain(), &s));
         assert_eq!(value_of(&argv, "--playlist-items"), "7");
         assert_eq!(value_of(&argv, "--download-archive"), "/dl/a.txt");
@@ -790,14 +830,23 @@ mod tests {
     #[test]
     fn transfer_options_come_first_and_keep_hls_native() {
         let base = download_argv(&env_plain(), &spec("https://youtu.be/x", MediaMode::Video));
-        let plain = strings(&with_transfer(base.clone(), &TransferArgs { concurrent_fragments: 4, aria2c: None }));
+        let plain = strings(&with_transfer(
+            base.clone(),
+            &TransferArgs {
+                concurrent_fragments: 4,
+                aria2c: None,
+            },
+        ));
         assert_eq!(&plain[..2], ["--concurrent-fragments", "4"]);
         assert!(!plain.contains(&"--downloader".to_string()));
         assert_eq!(plain[2..], strings(&base)[..]);
 
         let aria = strings(&with_transfer(
             base.clone(),
-            &TransferArgs { concurrent_fragments: 0, aria2c: Some(PathBuf::from("/usr/bin/aria2c")) },
+            &TransferArgs {
+                concurrent_fragments: 0,
+                aria2c: Some(PathBuf::from("/usr/bin/aria2c")),
+            },
         ));
         assert_eq!(
             &aria[..8],
@@ -814,7 +863,10 @@ mod tests {
         );
         assert_target_last(&aria, "https://youtu.be/x");
         // The proxy still comes first of all and reaches aria2c through yt-dlp.
-        let proxied = strings(&with_proxy(with_transfer(base, &TransferArgs::default()), "http://127.0.0.1:1"));
+        let proxied = strings(&with_proxy(
+            with_transfer(base, &TransferArgs::default()),
+            "http://127.0.0.1:1",
+        ));
         assert_eq!(&proxied[..2], ["--proxy", "http://127.0.0.1:1"]);
     }
 }

@@ -13,8 +13,8 @@ use crate::confine::TaskDir;
 use crate::context::Context;
 use crate::egress::{EgressProxy, Refusal};
 use crate::error::WorkerError;
-use crate::tasks::Task;
 use crate::program::resolve_program;
+use crate::tasks::Task;
 use hermes_protocol::ProgressData;
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -31,7 +31,14 @@ const MAX_FILESIZE_ABORT: &str = "File is larger than max-filesize";
 
 /// The proxy variables every child of yt-dlp sees, so whatever it starts (ffmpeg, an external
 /// downloader) goes through the egress proxy as well.
-const PROXY_VARS: [&str; 6] = ["http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"];
+const PROXY_VARS: [&str; 6] = [
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+];
 
 /// What one yt-dlp run printed that the actions need.
 #[derive(Debug, Default)]
@@ -85,7 +92,11 @@ pub(crate) struct Watch {
 
 impl Watch {
     /// A download's watch: progress, final files and the size cap.
-    pub(crate) fn download(tracker: Arc<Mutex<ProgressTracker>>, final_files: Arc<FinalFileLog>, max_filesize_mb: u64) -> Watch {
+    pub(crate) fn download(
+        tracker: Arc<Mutex<ProgressTracker>>,
+        final_files: Arc<FinalFileLog>,
+        max_filesize_mb: u64,
+    ) -> Watch {
         Watch {
             tracker: Some(tracker),
             probe_durations_with: None,
@@ -113,7 +124,10 @@ impl Outcome {
     /// The duration ffprobe measured for `path` (or its source), if a probe was started for it;
     /// when probing the source failed (yt-dlp may delete it first), the final file is probed.
     pub(crate) async fn probed_duration(&mut self, path: &std::path::Path) -> Option<u64> {
-        let index = self.duration_probes.iter().position(|(probed, _)| probed == path)?;
+        let index = self
+            .duration_probes
+            .iter()
+            .position(|(probed, _)| probed == path)?;
         let (_, probe) = self.duration_probes.swap_remove(index);
         match probe.await.ok().flatten() {
             Some(secs) => Some(secs),
@@ -124,9 +138,14 @@ impl Outcome {
     /// Starts a duration probe of the source early (see [`Watch::probe_durations_with`]); the
     /// source path comes from output text, so it is probed only if the task directory admits it.
     fn probe_early(&mut self, event: &LineEvent) {
-        let Some(ffmpeg) = self.ffprobe_with.clone() else { return };
+        let Some(ffmpeg) = self.ffprobe_with.clone() else {
+            return;
+        };
         if matches!(event, LineEvent::ExtractAudio(_) | LineEvent::Merger(_)) && self.source_probe.is_none() {
-            let source = self.written.last().and_then(|path| self.task_dir.as_ref()?.admit(path));
+            let source = self
+                .written
+                .last()
+                .and_then(|path| self.task_dir.as_ref()?.admit(path));
             if let Some(source) = source {
                 self.source_probe = Some(spawn_duration_probe(&ffmpeg, &source));
             }
@@ -139,7 +158,10 @@ impl Outcome {
         for file in log.take_new() {
             match (&self.ffprobe_with, file.duration) {
                 (Some(ffmpeg), None) => {
-                    let probe = self.source_probe.take().unwrap_or_else(|| spawn_duration_probe(ffmpeg, &file.filepath));
+                    let probe = self
+                        .source_probe
+                        .take()
+                        .unwrap_or_else(|| spawn_duration_probe(ffmpeg, &file.filepath));
                     self.duration_probes.push((file.filepath.clone(), probe));
                 }
                 _ => self.source_probe = None,
@@ -159,7 +181,10 @@ impl Outcome {
             return WorkerError::UrlNotAllowed(refusal.to_string());
         }
         if let Some((message, size)) = &self.too_large {
-            return WorkerError::FileTooLarge { message: message.clone(), size: *size };
+            return WorkerError::FileTooLarge {
+                message: message.clone(),
+                size: *size,
+            };
         }
         if let (Some(ExitInfo { code: Some(2), .. }), Some(usage)) = (self.exit, &self.usage_error) {
             return WorkerError::InvalidRequest(usage.clone());
@@ -167,21 +192,34 @@ impl Outcome {
         if self.errors.is_empty() {
             let how = match self.exit {
                 Some(ExitInfo { success: true, .. }) => "produced no file".to_owned(),
-                Some(ExitInfo { signal: Some(sig), .. }) => format!("was killed by signal {sig}"),
+                Some(ExitInfo {
+                    signal: Some(sig), ..
+                }) => format!("was killed by signal {sig}"),
                 Some(ExitInfo { code: Some(code), .. }) => format!("exited with code {code}"),
                 _ => "failed".to_owned(),
             };
-            return WorkerError::Ytdlp { kind: super::classify::YtdlpErrorKind::Other, message: format!("yt-dlp {how}") };
+            return WorkerError::Ytdlp {
+                kind: super::classify::YtdlpErrorKind::Other,
+                message: format!("yt-dlp {how}"),
+            };
         }
-        let (kind, message) = super::classify::with_disk_space(classify(&self.errors), first_error_message(&self.errors), &self.written);
+        let (kind, message) = super::classify::with_disk_space(
+            classify(&self.errors),
+            first_error_message(&self.errors),
+            &self.written,
+        );
         let kind = super::classify::with_warnings(kind, &self.warnings);
-        WorkerError::Ytdlp { kind, message: super::classify::operator_message(kind, message) }
+        WorkerError::Ytdlp {
+            kind,
+            message: super::classify::operator_message(kind, message),
+        }
     }
 }
 
 /// Fails with `FFMPEG_NOT_FOUND` (naming what was tried) when ffmpeg cannot be found.
 pub(crate) fn require_ffmpeg(ctx: &Context) -> Result<PathBuf, WorkerError> {
-    resolve_program(&ctx.config.ffmpeg_bin).ok_or_else(|| WorkerError::FfmpegNotFound(ctx.config.ffmpeg_bin.clone()))
+    resolve_program(&ctx.config.ffmpeg_bin)
+        .ok_or_else(|| WorkerError::FfmpegNotFound(ctx.config.ffmpeg_bin.clone()))
 }
 
 /// Runs yt-dlp once with `args`, feeding its lines to `watch.tracker` (when given) and emitting
@@ -201,10 +239,16 @@ pub(crate) async fn run_once_within(
         .map_err(|e| WorkerError::Internal(format!("cannot start the egress proxy: {e}")))?;
     let mut args = args;
     let _cookies = super::cookies::use_private_copy(&mut args);
-    let mut spec = RunSpec::new(task.ytdlp_program(&ctx.config.ytdlp_bin), with_proxy(args, &proxy.url()));
+    let mut spec = RunSpec::new(
+        task.ytdlp_program(&ctx.config.ytdlp_bin),
+        with_proxy(args, &proxy.url()),
+    );
     spec.idle_timeout = ctx.config.yt_timeout();
     spec.deadline = time_left;
-    spec.env = PROXY_VARS.iter().map(|var| (OsString::from(var), OsString::from(proxy.url()))).collect();
+    spec.env = PROXY_VARS
+        .iter()
+        .map(|var| (OsString::from(var), OsString::from(proxy.url())))
+        .collect();
     spec.env_remove = vec!["no_proxy".into(), "NO_PROXY".into()];
     let (progress_tx, progress_rx) = mpsc::unbounded_channel();
     let mut outcome = Outcome {
@@ -255,7 +299,9 @@ pub(crate) async fn run_once_within(
     if let Some(log) = &watch.final_files {
         outcome.collect_final_files(log);
     }
-    let over_cap = over_cap.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let over_cap = over_cap
+        .into_inner()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     if let Some(over) = over_cap {
         outcome.too_large = Some((over.message, over.size));
         outcome.oversized = over.file;
@@ -367,7 +413,8 @@ pub(crate) async fn run_until(
         attempt += 1;
         tracing::warn!(task_id = %task.id, attempt, %error, "transient yt-dlp failure; retrying");
         if let Some(tracker) = &watch.tracker {
-            task.report_progress(tracker, |t| t.retrying(Instant::now())).await;
+            task.report_progress(tracker, |t| t.retrying(Instant::now()))
+                .await;
         }
         let stopped = tokio::select! {
             _ = tokio::time::sleep(ctx.config.retry_delay()) => None,
@@ -383,11 +430,18 @@ pub(crate) async fn run_until(
 
 /// The task ran into `IPC_TIMEOUT`.
 pub(crate) fn deadline_exceeded(ctx: &Context) -> WorkerError {
-    WorkerError::Timeout(format!("the task took longer than {}s (IPC_TIMEOUT)", ctx.config.ipc_timeout_secs))
+    WorkerError::Timeout(format!(
+        "the task took longer than {}s (IPC_TIMEOUT)",
+        ctx.config.ipc_timeout_secs
+    ))
 }
 
 /// Runs a metadata query (`--dump-single-json`) and parses its JSON document.
-pub(crate) async fn run_json(ctx: &Context, task: &Task, args: Vec<OsString>) -> Result<serde_json::Value, WorkerError> {
+pub(crate) async fn run_json(
+    ctx: &Context,
+    task: &Task,
+    args: Vec<OsString>,
+) -> Result<serde_json::Value, WorkerError> {
     let outcome = run_with_retries(ctx, task, args, &Watch::default()).await?;
     let text = outcome.last_stdout.unwrap_or_default();
     match serde_json::from_str::<serde_json::Value>(&text) {
@@ -399,7 +453,10 @@ pub(crate) async fn run_json(ctx: &Context, task: &Task, args: Vec<OsString>) ->
     }
 }
 
-fn spawn_duration_probe(ffmpeg: &std::path::Path, file: &std::path::Path) -> tokio::task::JoinHandle<Option<u64>> {
+fn spawn_duration_probe(
+    ffmpeg: &std::path::Path,
+    file: &std::path::Path,
+) -> tokio::task::JoinHandle<Option<u64>> {
     let (ffmpeg, file) = (ffmpeg.to_path_buf(), file.to_path_buf());
     tokio::spawn(async move { crate::ffprobe::probe_duration(&ffmpeg, &file).await })
 }
@@ -407,22 +464,36 @@ fn spawn_duration_probe(ffmpeg: &std::path::Path, file: &std::path::Path) -> tok
 fn record(outcome: &mut Outcome, line: OutputLine, event: LineEvent) {
     match event {
         LineEvent::Error(message) => outcome.errors.push(message),
-        LineEvent::Warning(message) if super::classify::explains_failure(&message) => outcome.warnings.push(message),
-        LineEvent::Destination(path) | LineEvent::ExtractAudio(path) | LineEvent::Merger(path) => outcome.written.push(path),
+        LineEvent::Warning(message) if super::classify::explains_failure(&message) => {
+            outcome.warnings.push(message)
+        }
+        LineEvent::Destination(path) | LineEvent::ExtractAudio(path) | LineEvent::Merger(path) => {
+            outcome.written.push(path)
+        }
         _ => {}
     }
     if let Some(at) = line.text().find(MAX_FILESIZE_ABORT) {
         // `File is larger than max-filesize (2097196 bytes > 1048576 bytes). Aborting.`
-        let size = line.text()[at..].split_once('(').and_then(|(_, rest)| rest.split_whitespace().next()?.parse::<u64>().ok());
+        let size = line.text()[at..]
+            .split_once('(')
+            .and_then(|(_, rest)| rest.split_whitespace().next()?.parse::<u64>().ok());
         let message = match size {
-            Some(bytes) => format!("the file is {:.1} MB, over the size limit; it was not downloaded", bytes as f64 / 1_048_576.0),
+            Some(bytes) => format!(
+                "the file is {:.1} MB, over the size limit; it was not downloaded",
+                bytes as f64 / 1_048_576.0
+            ),
             None => "the file is larger than the size limit; it was not downloaded".to_owned(),
         };
         outcome.too_large.get_or_insert((message, size));
     }
     if let OutputLine::Stderr(text) = &line {
-        if let Some(usage) = text.strip_prefix("yt-dlp: error:").or_else(|| text.strip_prefix("Usage error:")) {
-            outcome.usage_error.get_or_insert_with(|| format!("yt-dlp refused its arguments: {}", usage.trim()));
+        if let Some(usage) = text
+            .strip_prefix("yt-dlp: error:")
+            .or_else(|| text.strip_prefix("Usage error:"))
+        {
+            outcome
+                .usage_error
+                .get_or_insert_with(|| format!("yt-dlp refused its arguments: {}", usage.trim()));
         }
     }
     if let OutputLine::Stdout(text) = line {

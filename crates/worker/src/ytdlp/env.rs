@@ -23,7 +23,10 @@ pub fn ytdlp_env(config: &Config) -> YtdlpEnv {
 pub(crate) fn toolchain_env(config: &Config) -> YtdlpEnv {
     YtdlpEnv {
         deno: resolve_program(&config.deno_bin).map(|path| pin_directory(&path)),
-        node: config.node_bin.as_ref().map(|node| resolve_program(node).unwrap_or_else(|| node.clone())),
+        node: config
+            .node_bin
+            .as_ref()
+            .map(|node| resolve_program(node).unwrap_or_else(|| node.clone())),
         extractor_args: config.ytdlp_extractor_args.clone(),
         plugin_dirs: config.ytdlp_plugin_dirs.clone(),
         ..YtdlpEnv::default()

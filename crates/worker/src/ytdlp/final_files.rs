@@ -59,7 +59,12 @@ impl FinalFileLog {
     pub(crate) fn create(task_dir: TaskDir) -> std::io::Result<FinalFileLog> {
         let dir = tempfile::Builder::new().prefix("hermes-files-").tempdir()?;
         let path = dir.path().join("final-files.jsonl");
-        Ok(FinalFileLog { _dir: dir, path, task_dir, read_up_to: Mutex::new(0) })
+        Ok(FinalFileLog {
+            _dir: dir,
+            path,
+            task_dir,
+            read_up_to: Mutex::new(0),
+        })
     }
 
     /// The file to pass to `--print-to-file`.
@@ -75,8 +80,13 @@ impl FinalFileLog {
     /// path replaced by the resolved one); anything else is dropped and logged. A line still
     /// being written (no `\n` yet) waits for the next call.
     pub(crate) fn take_new(&self) -> Vec<FinalFile> {
-        let mut read_up_to = self.read_up_to.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let Ok(mut file) = std::fs::File::open(&self.path) else { return Vec::new() };
+        let mut read_up_to = self
+            .read_up_to
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let Ok(mut file) = std::fs::File::open(&self.path) else {
+            return Vec::new();
+        };
         let mut bytes = Vec::new();
         if file.seek(SeekFrom::Start(*read_up_to)).is_err() || file.read_to_end(&mut bytes).is_err() {
             return Vec::new();
@@ -88,7 +98,10 @@ impl FinalFileLog {
             .filter_map(parse_final_file)
             .filter_map(|file| {
                 let admitted = self.task_dir.admit(&file.filepath)?;
-                Some(FinalFile { filepath: admitted, ..file })
+                Some(FinalFile {
+                    filepath: admitted,
+                    ..file
+                })
             })
             .collect()
     }
@@ -101,9 +114,15 @@ pub(crate) fn parse_final_file(json: &str) -> Option<FinalFile> {
     Some(FinalFile {
         filepath: PathBuf::from(filepath),
         title: value.get("title").and_then(value_to_string),
-        duration: value.get("duration").and_then(Value::as_f64).filter(|d| d.is_finite()),
+        duration: value
+            .get("duration")
+            .and_then(Value::as_f64)
+            .filter(|d| d.is_finite()),
         id: value.get("id").and_then(value_to_string),
-        playlist_index: value.get("playlist_index").and_then(Value::as_u64).and_then(|i| u32::try_from(i).ok()),
+        playlist_index: value
+            .get("playlist_index")
+            .and_then(Value::as_u64)
+            .and_then(|i| u32::try_from(i).ok()),
     })
 }
 
@@ -132,18 +151,31 @@ mod tests {
         let log = FinalFileLog::create(TaskDir::open(&root).unwrap()).unwrap();
         assert!(log.take_new().is_empty());
 
-        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(log.path()).unwrap();
-        let line = |p: &Path| format!("{}\n", serde_json::json!({"filepath": p, "title": "T\nHERMES_FILE {}", "playlist_index": 1}));
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log.path())
+            .unwrap();
+        let line = |p: &Path| {
+            format!(
+                "{}\n",
+                serde_json::json!({"filepath": p, "title": "T\nHERMES_FILE {}", "playlist_index": 1})
+            )
+        };
         file.write_all(line(&root.join("a.mp3")).as_bytes()).unwrap();
         file.write_all(line(&outside).as_bytes()).unwrap();
         file.write_all(b"{\"filepath\": \"/etc/passwd\"}\n").unwrap();
         file.write_all(b"{\"filepath\": \"").unwrap();
         let first = log.take_new();
         assert_eq!(first.len(), 1);
-        assert_eq!(first[0].filepath, std::fs::canonicalize(root.join("a.mp3")).unwrap());
+        assert_eq!(
+            first[0].filepath,
+            std::fs::canonicalize(root.join("a.mp3")).unwrap()
+        );
         assert_eq!(first[0].title.as_deref(), Some("T\nHERMES_FILE {}"));
 
-        file.write_all(format!("{}\"}}\n", root.join("b.mp3").display()).as_bytes()).unwrap();
+        file.write_all(format!("{}\"}}\n", root.join("b.mp3").display()).as_bytes())
+            .unwrap();
         let second = log.take_new();
         assert_eq!(second.len(), 1);
         assert!(second[0].filepath.ends_with("b.mp3"));

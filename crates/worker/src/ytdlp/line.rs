@@ -22,10 +22,7 @@ pub enum LineEvent {
     /// A download progress update (JSON from the progress template, or the human progress bar).
     Progress(RawProgress),
     /// A post-processor changed state (`status` is `started`, `processing` or `finished`).
-    Postprocess {
-        postprocessor: String,
-        status: String,
-    },
+    Postprocess { postprocessor: String, status: String },
     /// `[info] <id>: Downloading 1 format(s): 137+140`: how many streams the current item
     /// downloads (2 here: video and audio, merged afterwards).
     FormatsSelected { streams: u32 },
@@ -155,10 +152,7 @@ fn parse_json_progress(line: &str) -> LineEvent {
     }
     LineEvent::Progress(RawProgress {
         downloaded: json.downloaded_bytes.and_then(to_u64),
-        total: json
-            .total_bytes
-            .or(json.total_bytes_estimate)
-            .and_then(to_u64),
+        total: json.total_bytes.or(json.total_bytes_estimate).and_then(to_u64),
         speed_bps: json.speed.filter(|s| s.is_finite() && *s > 0.0),
         eta_s: json.eta.and_then(to_u64),
         percent: json.percent.filter(|p| p.is_finite()),
@@ -179,9 +173,7 @@ fn parse_tagged(line: &str) -> LineEvent {
         "download" => parse_download_tag(rest),
         "ExtractAudio" => rest
             .strip_prefix("Destination: ")
-            .map_or(LineEvent::Other, |p| {
-                LineEvent::ExtractAudio(PathBuf::from(p))
-            }),
+            .map_or(LineEvent::Other, |p| LineEvent::ExtractAudio(PathBuf::from(p))),
         "Merger" => parse_merger(rest),
         "info" => parse_formats_selected(rest),
         _ => LineEvent::Other,
@@ -284,9 +276,7 @@ fn parse_human_progress(bar: &str) -> Option<RawProgress> {
     });
 
     if let Some(caps) = WITH_PERCENT.as_ref().and_then(|re| re.captures(bar)) {
-        let percent = caps
-            .name("pct")
-            .and_then(|m| m.as_str().parse::<f64>().ok());
+        let percent = caps.name("pct").and_then(|m| m.as_str().parse::<f64>().ok());
         let finished = caps.name("elapsed").is_some();
         return Some(RawProgress {
             downloaded: None,
@@ -325,7 +315,10 @@ fn parse_aria2c_readout(readout: &str) -> Option<RawProgress> {
     let _gid = fields.next()?;
     let sizes = fields.next()?;
     let (sizes, percent) = match sizes.split_once('(') {
-        Some((sizes, percent)) => (sizes, percent.strip_suffix("%)").and_then(|p| p.parse::<f64>().ok())),
+        Some((sizes, percent)) => (
+            sizes,
+            percent.strip_suffix("%)").and_then(|p| p.parse::<f64>().ok()),
+        ),
         None => (sizes, None),
     };
     let (done, total) = sizes.split_once('/')?;
@@ -438,10 +431,7 @@ fn lenient_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<f
             Ok(None)
         }
         fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-            while map
-                .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
-                .is_some()
-            {}
+            while map.next_entry::<de::IgnoredAny, de::IgnoredAny>()?.is_some() {}
             Ok(None)
         }
     }
@@ -451,7 +441,12 @@ fn lenient_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<f
 
 /// An ERROR/WARNING message without its redraw carriage returns and surrounding blanks.
 fn clean_message(message: &str) -> String {
-    message.split('\r').map(str::trim).filter(|part| !part.is_empty()).collect::<Vec<_>>().join(" ")
+    message
+        .split('\r')
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]
@@ -561,10 +556,7 @@ mod tests {
         );
         assert_eq!(
             parse_line("[download] Downloading video 7 of 12"),
-            LineEvent::PlaylistItem {
-                index: 7,
-                count: 12
-            }
+            LineEvent::PlaylistItem { index: 7, count: 12 }
         );
         assert_eq!(
             parse_line("[download] out/tone.mp3 has already been downloaded"),
@@ -579,9 +571,7 @@ mod tests {
             LineEvent::FormatsSelected { streams: 3 }
         );
         assert_eq!(
-            parse_line(
-                "[download] tone-1: Tone 1: the sequel has already been recorded in the archive"
-            ),
+            parse_line("[download] tone-1: Tone 1: the sequel has already been recorded in the archive"),
             LineEvent::ArchiveSkip("tone-1".into())
         );
         assert_eq!(
@@ -592,7 +582,10 @@ mod tests {
             parse_line("[download] Downloading playlist: Hermes Test Tones"),
             LineEvent::Other
         );
-        assert_eq!(parse_line("[ExtractAudio] Not converting audio out/t.mp3; file is already in target format mp3"), LineEvent::Other);
+        assert_eq!(
+            parse_line("[ExtractAudio] Not converting audio out/t.mp3; file is already in target format mp3"),
+            LineEvent::Other
+        );
     }
 
     #[test]
@@ -625,8 +618,7 @@ mod tests {
 
     #[test]
     fn human_progress_bar_fallback() {
-        let LineEvent::Progress(raw) =
-            parse_line("[download]  45.3% of ~  1.20MiB at  2.00MiB/s ETA 00:03")
+        let LineEvent::Progress(raw) = parse_line("[download]  45.3% of ~  1.20MiB at  2.00MiB/s ETA 00:03")
         else {
             panic!("not progress")
         };
@@ -641,13 +633,9 @@ mod tests {
         else {
             panic!("not progress")
         };
-        assert_eq!(
-            (raw.speed_bps, raw.eta_s, raw.total),
-            (None, None, Some(48978))
-        );
+        assert_eq!((raw.speed_bps, raw.eta_s, raw.total), (None, None, Some(48978)));
 
-        let LineEvent::Progress(raw) =
-            parse_line("[download] 100% of   47.83KiB in 00:00:00 at 15.78MiB/s")
+        let LineEvent::Progress(raw) = parse_line("[download] 100% of   47.83KiB in 00:00:00 at 15.78MiB/s")
         else {
             panic!("not progress")
         };
@@ -660,9 +648,7 @@ mod tests {
         };
         assert_eq!(raw.eta_s, Some(3723));
 
-        let LineEvent::Progress(raw) =
-            parse_line("[download]    1.00MiB at  500.00KiB/s (00:00:02)")
-        else {
+        let LineEvent::Progress(raw) = parse_line("[download]    1.00MiB at  500.00KiB/s (00:00:02)") else {
             panic!("not progress")
         };
         assert_eq!(
@@ -730,24 +716,42 @@ mod tests {
             panic!("not progress")
         };
         assert_eq!((raw.percent, raw.eta_s), (Some(83.0), None));
-        let LineEvent::Progress(raw) = parse_line("[#7dc847 128KiB/19MiB(0%) CN:1 DL:124KiB ETA:2m36s]") else {
+        let LineEvent::Progress(raw) = parse_line("[#7dc847 128KiB/19MiB(0%) CN:1 DL:124KiB ETA:2m36s]")
+        else {
             panic!("not progress")
         };
         assert_eq!((raw.downloaded, raw.eta_s), (Some(131_072), Some(156)));
         assert_eq!(parse_aria2c_duration("1h2m3s"), Some(3723));
         // Length unknown: bytes only, no total and no percent.
-        let LineEvent::Progress(raw) = parse_line("[#7dc847 0B/0B CN:1 DL:0B]") else { panic!("not progress") };
-        assert_eq!((raw.downloaded, raw.total, raw.percent, raw.speed_bps), (Some(0), None, None, None));
+        let LineEvent::Progress(raw) = parse_line("[#7dc847 0B/0B CN:1 DL:0B]") else {
+            panic!("not progress")
+        };
+        assert_eq!(
+            (raw.downloaded, raw.total, raw.percent, raw.speed_bps),
+            (Some(0), None, None, None)
+        );
         // A redrawn readout (a terminal) keeps the last state.
-        let LineEvent::Progress(raw) = parse_line("[#a 1MiB/4MiB(25%) CN:1 DL:1MiB]\r[#a 2MiB/4MiB(50%) CN:1 DL:1MiB]") else {
+        let LineEvent::Progress(raw) =
+            parse_line("[#a 1MiB/4MiB(25%) CN:1 DL:1MiB]\r[#a 2MiB/4MiB(50%) CN:1 DL:1MiB]")
+        else {
             panic!("not progress")
         };
         assert_eq!(raw.percent, Some(50.0));
-        for junk in ["[#", "[#]", "[#abc]", "[#abc x/y(1%) DL:1MiB]", "[# 1MiB/2MiB(50%)", "[#a 1MiB/2MiB(zz%) CN:1]"] {
+        for junk in [
+            "[#",
+            "[#]",
+            "[#abc]",
+            "[#abc x/y(1%) DL:1MiB]",
+            "[# 1MiB/2MiB(50%)",
+            "[#a 1MiB/2MiB(zz%) CN:1]",
+        ] {
             let _ = parse_line(junk);
         }
         assert_eq!(parse_line("[#abc x/y(1%) DL:1MiB]"), LineEvent::Other);
         // aria2c's own error lines are not yt-dlp errors.
-        assert_eq!(parse_line("11/30 00:54:32 [ERROR] CUID#8 - Download aborted. URI=http://x/y"), LineEvent::Other);
+        assert_eq!(
+            parse_line("11/30 00:54:32 [ERROR] CUID#8 - Download aborted. URI=http://x/y"),
+            LineEvent::Other
+        );
     }
 }

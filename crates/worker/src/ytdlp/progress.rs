@@ -186,7 +186,13 @@ impl ProgressTracker {
 
     /// Combined progress of concurrent downloads (see [`ProgressTracker::quiet`]): the percent is
     /// raised to at least `percent` (capped at 99 and the range end), the speed is their sum.
-    pub(crate) fn report_combined(&mut self, percent: u8, speed_bps: Option<f64>, eta: u64, now: Instant) -> Option<ProgressData> {
+    pub(crate) fn report_combined(
+        &mut self,
+        percent: u8,
+        speed_bps: Option<f64>,
+        eta: u64,
+        now: Instant,
+    ) -> Option<ProgressData> {
         if self.finished {
             return None;
         }
@@ -203,7 +209,10 @@ impl ProgressTracker {
     pub(crate) fn file_event(&mut self, file: hermes_protocol::FileEntry, now: Instant) -> ProgressData {
         self.pending = false;
         self.last_emit = Some((now, self.state.clone()));
-        ProgressData { file: Some(file), ..self.state.clone() }
+        ProgressData {
+            file: Some(file),
+            ..self.state.clone()
+        }
     }
 
     /// The current percent (the high-water mark).
@@ -227,12 +236,7 @@ impl ProgressTracker {
 
     /// A phase the lines do not show (preparing, zipping, …): sets the status and raises the
     /// percent to at least `percent` (never lowers it; capped at 99).
-    pub fn report(
-        &mut self,
-        percent: u8,
-        status: ProgressStatus,
-        now: Instant,
-    ) -> Option<ProgressData> {
+    pub fn report(&mut self, percent: u8, status: ProgressStatus, now: Instant) -> Option<ProgressData> {
         if self.finished {
             return None;
         }
@@ -289,15 +293,13 @@ impl ProgressTracker {
                 postprocessor,
                 status,
             } => self.apply_postprocess(postprocessor, status),
-            LineEvent::AlreadyDownloaded(_)
-            | LineEvent::ArchiveSkip(_)
-            | LineEvent::FinalFile(_) => self.item.complete = true,
+            LineEvent::AlreadyDownloaded(_) | LineEvent::ArchiveSkip(_) | LineEvent::FinalFile(_) => {
+                self.item.complete = true
+            }
             LineEvent::PlaylistItem { index, count } => self.start_item(*index, *count),
             LineEvent::Error(_) | LineEvent::Warning(_) | LineEvent::Other => return false,
         }
-        self.state != before
-            || self.item.fraction() != item_before
-            || self.item_index != index_before
+        self.state != before || self.item.fraction() != item_before || self.item_index != index_before
     }
 
     fn apply_raw_progress(&mut self, raw: &RawProgress) {
@@ -590,10 +592,7 @@ mod tests {
             postprocessor: name.into(),
             status: status.into(),
         };
-        assert_eq!(
-            tracker.observe(&pp("MoveFiles", "started"), ms(t0, 300)),
-            None
-        );
+        assert_eq!(tracker.observe(&pp("MoveFiles", "started"), ms(t0, 300)), None);
         let ex = tracker
             .observe(&pp("ExtractAudio", "started"), ms(t0, 600))
             .expect("sent");
@@ -628,10 +627,7 @@ mod tests {
         assert_eq!(tracker.percent(), 50);
         tracker.observe(&LineEvent::FinalFile(FinalFile::default()), ms(t0, 1200));
         assert_eq!(tracker.percent(), 75);
-        tracker.observe(
-            &LineEvent::PlaylistItem { index: 4, count: 4 },
-            ms(t0, 1500),
-        );
+        tracker.observe(&LineEvent::PlaylistItem { index: 4, count: 4 }, ms(t0, 1500));
         tracker.observe(&LineEvent::AlreadyDownloaded("4.mp3".into()), ms(t0, 1800));
         assert_eq!(tracker.percent(), 99);
     }
@@ -647,10 +643,7 @@ mod tests {
         let zipping = tracker
             .report(95, ProgressStatus::Zipping, ms(t0, 600))
             .expect("sent");
-        assert_eq!(
-            (zipping.percent, zipping.status),
-            (95, ProgressStatus::Zipping)
-        );
+        assert_eq!((zipping.percent, zipping.status), (95, ProgressStatus::Zipping));
         assert_eq!(
             tracker.report(10, ProgressStatus::Zipping, ms(t0, 900)),
             None,
@@ -672,10 +665,7 @@ mod tests {
         let again = tracker
             .observe(&progress(100, 1000), ms(t0, 6000))
             .expect("status back to downloading");
-        assert_eq!(
-            (again.status, again.percent),
-            (ProgressStatus::Downloading, 40)
-        );
+        assert_eq!((again.status, again.percent), (ProgressStatus::Downloading, 40));
         tracker.observe(&progress(600, 1000), ms(t0, 7000));
         assert_eq!(tracker.percent(), 60);
     }
@@ -701,15 +691,26 @@ mod tests {
         let t0 = Instant::now();
         let mut tracker = ProgressTracker::new();
         tracker.observe(&parse_line("[download] Destination: /d/a.webm.part"), t0);
-        let sent = tracker.observe(&parse_line("[#a 5MiB/20MiB(25%) CN:8 DL:8MiB ETA:2s]"), ms(t0, 1000)).expect("emitted");
+        let sent = tracker
+            .observe(
+                &parse_line("[#a 5MiB/20MiB(25%) CN:8 DL:8MiB ETA:2s]"),
+                ms(t0, 1000),
+            )
+            .expect("emitted");
         assert_eq!((sent.percent, sent.speed.as_str(), sent.eta), (25, "8.0MB/s", 2));
 
         let mut quiet = ProgressTracker::new().quiet();
-        assert_eq!(quiet.observe(&parse_line("[#a 5MiB/20MiB(25%) CN:8 DL:8MiB ETA:2s]"), t0), None);
+        assert_eq!(
+            quiet.observe(&parse_line("[#a 5MiB/20MiB(25%) CN:8 DL:8MiB ETA:2s]"), t0),
+            None
+        );
         assert_eq!(quiet.flush(ms(t0, 5000)), None);
         assert_eq!(quiet.done_fraction(), 0.25);
         assert_eq!(quiet.speed_bps(), Some(8.0 * 1024.0 * 1024.0));
-        quiet.observe(&parse_line(r#"{"status": "finished", "total_bytes": 20971520}"#), t0);
+        quiet.observe(
+            &parse_line(r#"{"status": "finished", "total_bytes": 20971520}"#),
+            t0,
+        );
         quiet.observe(&parse_line("[ExtractAudio] Destination: /d/a.mp3"), t0);
         assert_eq!(quiet.done_fraction(), 1.0);
         assert_eq!(quiet.speed_bps(), None);

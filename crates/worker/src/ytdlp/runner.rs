@@ -293,10 +293,7 @@ impl RunningChild {
             );
             self.group.signal(Signal::SIGKILL);
             if !wait_until_group_stopped(pgid, KILL_SETTLE).await {
-                tracing::warn!(
-                    pgid = pgid.as_raw(),
-                    "group members still running after SIGKILL"
-                );
+                tracing::warn!(pgid = pgid.as_raw(), "group members still running after SIGKILL");
             }
         }
         self.group.release();
@@ -387,11 +384,7 @@ async fn supervise(
 }
 
 /// Hands a completed line to the caller; returns whether the stream is still open.
-fn deliver(
-    step: ReadStep,
-    wrap: fn(String) -> OutputLine,
-    on_line: &mut impl FnMut(OutputLine),
-) -> bool {
+fn deliver(step: ReadStep, wrap: fn(String) -> OutputLine, on_line: &mut impl FnMut(OutputLine)) -> bool {
     match step {
         ReadStep::Line(bytes) => {
             on_line(wrap(decode_lossy(bytes)));

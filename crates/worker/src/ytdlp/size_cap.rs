@@ -23,7 +23,11 @@ pub(crate) struct SizeCap {
 impl SizeCap {
     /// Records the sizes in `dir` now; growth beyond `limit_bytes` from here on is over the cap.
     pub(crate) fn new(dir: &Path, limit_bytes: u64) -> SizeCap {
-        let mut cap = SizeCap { dir: dir.to_path_buf(), limit_bytes, baseline: HashMap::new() };
+        let mut cap = SizeCap {
+            dir: dir.to_path_buf(),
+            limit_bytes,
+            baseline: HashMap::new(),
+        };
         cap.baseline = cap.sizes().collect();
         cap
     }
@@ -43,10 +47,14 @@ impl SizeCap {
     /// Regular files directly in the directory (yt-dlp writes every stream, fragment and
     /// conversion there), by name. Links are not followed.
     fn sizes(&self) -> impl Iterator<Item = (OsString, u64)> + '_ {
-        std::fs::read_dir(&self.dir).into_iter().flatten().filter_map(Result::ok).filter_map(|entry| {
-            let meta = entry.metadata().ok()?;
-            meta.is_file().then(|| (entry.file_name(), meta.len()))
-        })
+        std::fs::read_dir(&self.dir)
+            .into_iter()
+            .flatten()
+            .filter_map(Result::ok)
+            .filter_map(|entry| {
+                let meta = entry.metadata().ok()?;
+                meta.is_file().then(|| (entry.file_name(), meta.len()))
+            })
     }
 }
 

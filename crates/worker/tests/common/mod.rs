@@ -13,7 +13,10 @@ pub const WORKER: &str = env!("CARGO_BIN_EXE_hermes-worker");
 
 /// The workspace root (for fixtures/ and scripts/).
 pub fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 pub fn fake_ytdlp() -> PathBuf {
@@ -47,7 +50,8 @@ impl Worker {
     /// top of [`hermes_testkit::worker::isolated_env`]).
     pub fn start_in_with_args(dir: tempfile::TempDir, args: &[&str], env: &[(&str, &str)]) -> Worker {
         let env = [("LOG_LEVEL", "debug")].iter().chain(env).copied();
-        let process = WorkerProcess::spawn(WORKER, dir.path(), args, env, Stderr::Keep).expect("spawn hermes-worker");
+        let process =
+            WorkerProcess::spawn(WORKER, dir.path(), args, env, Stderr::Keep).expect("spawn hermes-worker");
         Worker { process, dir }
     }
 
@@ -79,7 +83,9 @@ impl Worker {
     /// The next event line, parsed; panics after `timeout`.
     pub fn next_event(&self, timeout: Duration) -> Value {
         match self.process.next_line(timeout) {
-            Ok(line) => serde_json::from_str(&line.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", line.text)),
+            Ok(line) => {
+                serde_json::from_str(&line.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", line.text))
+            }
             Err(RecvTimeoutError::Timeout) => panic!("no event within {timeout:?}"),
             Err(RecvTimeoutError::Disconnected) => panic!("worker stdout closed"),
         }
@@ -87,7 +93,10 @@ impl Worker {
 
     /// The next event line if one comes within `timeout`.
     pub fn try_next_event(&self, timeout: Duration) -> Option<Value> {
-        self.process.next_line(timeout).ok().map(|l| serde_json::from_str(&l.text).unwrap())
+        self.process
+            .next_line(timeout)
+            .ok()
+            .map(|l| serde_json::from_str(&l.text).unwrap())
     }
 
     /// Events until the final (non-progress) one for `task_id`, collecting everything seen.
@@ -140,8 +149,15 @@ impl Worker {
 /// A name no other test (or earlier run) uses: marks this test's files and child processes.
 pub fn unique(label: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-    format!("{label}-{}-{}-{nanos}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(
+        "{label}-{}-{}-{nanos}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// Asserts a final `error` event for `task_id` with one of `codes` and a non-empty message.
@@ -149,17 +165,30 @@ pub fn assert_error(event: &Value, task_id: &str, codes: &[&str]) {
     assert_eq!(event["task_id"], task_id, "{event}");
     assert_eq!(event["event"], "error", "{event}");
     let code = event["data"]["error_code"].as_str().unwrap_or_default();
-    assert!(codes.contains(&code), "error_code {code} not one of {codes:?}: {event}");
-    assert!(event["data"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{event}");
+    assert!(
+        codes.contains(&code),
+        "error_code {code} not one of {codes:?}: {event}"
+    );
+    assert!(
+        event["data"]["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{event}"
+    );
 }
 
 pub fn file_name(path: &Path) -> String {
-    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// Every file below `dir` (none when it does not exist).
 pub fn files_under(dir: &Path) -> Vec<PathBuf> {
-    walkdir::WalkDir::new(dir).into_iter().filter_map(Result::ok).filter(|e| e.file_type().is_file()).map(|e| e.into_path()).collect()
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.into_path())
+        .collect()
 }
 
 /// What a failed or cancelled task must not leave below `dir`: yt-dlp's partial downloads
@@ -169,7 +198,12 @@ pub fn partial_files_under(dir: &Path) -> Vec<PathBuf> {
         .into_iter()
         .filter(|p| {
             let name = file_name(p);
-            name.ends_with(".part") || name.ends_with(".aria2") || name.contains(".part-Frag") || name.ends_with(".ytdl") || name.contains(".temp.") || name.starts_with(".hermes-zip-")
+            name.ends_with(".part")
+                || name.ends_with(".aria2")
+                || name.contains(".part-Frag")
+                || name.ends_with(".ytdl")
+                || name.contains(".temp.")
+                || name.starts_with(".hermes-zip-")
         })
         .collect()
 }
