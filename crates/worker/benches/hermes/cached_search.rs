@@ -13,12 +13,12 @@ use std::process::ChildStdin;
 use std::time::Instant;
 
 /// Query used to prime and then hit the search cache (the fake yt-dlp has a fixture for it).
-pub(crate) const CACHED_QUERY: &str = "lofi hip hop";
+const CACHED_QUERY: &str = "lofi hip hop";
 
 /// One flood: requests/s over the whole batch and the per-request latency percentiles.
-pub(crate) struct Flood {
-    pub(crate) per_sec: f64,
-    pub(crate) p99_ms: f64,
+struct Flood {
+    per_sec: f64,
+    p99_ms: f64,
 }
 
 pub(crate) fn figure_cached_search(scratch: &Scratch, reps: &Reps, report: &mut Report) -> Result<()> {
@@ -72,7 +72,7 @@ pub(crate) fn figure_cached_search(scratch: &Scratch, reps: &Reps, report: &mut 
     Ok(())
 }
 
-pub(crate) fn prime_search_cache(worker: &mut WorkerProc) -> Result<()> {
+fn prime_search_cache(worker: &mut WorkerProc) -> Result<()> {
     for (task, want_cached) in [("prime", false), ("primed", true)] {
         worker.send(&search_request(task, CACHED_QUERY, 5))?;
         let (_, event) = worker.final_event(task, LINE_TIMEOUT, |_| {})?;
@@ -87,7 +87,7 @@ pub(crate) fn prime_search_cache(worker: &mut WorkerProc) -> Result<()> {
 }
 
 /// Writes `n` requests from a writer thread while this thread reads the answers.
-pub(crate) fn flood(
+fn flood(
     worker: &mut WorkerProc,
     n: usize,
     make: impl Fn(usize) -> Request,
@@ -119,9 +119,9 @@ pub(crate) fn flood(
 }
 
 /// The stdin handed back (or the write error) and the moment each line was written.
-pub(crate) type FloodWrite = (std::io::Result<ChildStdin>, Vec<Instant>);
+type FloodWrite = (std::io::Result<ChildStdin>, Vec<Instant>);
 
-pub(crate) fn write_flood(mut stdin: ChildStdin, lines: Vec<String>) -> FloodWrite {
+fn write_flood(mut stdin: ChildStdin, lines: Vec<String>) -> FloodWrite {
     let mut sent = Vec::with_capacity(lines.len());
     for line in &lines {
         sent.push(Instant::now());
@@ -135,7 +135,7 @@ pub(crate) fn write_flood(mut stdin: ChildStdin, lines: Vec<String>) -> FloodWri
 /// The answer time of every request index; checks each answer is the expected event. Only the
 /// `task_id` and `event` values are looked at, without a full JSON parse, so the reading side
 /// costs the worker (which shares the two cores) as little CPU as possible.
-pub(crate) fn read_flood(worker: &WorkerProc, n: usize, expected: &str) -> Result<Vec<Option<Instant>>> {
+fn read_flood(worker: &WorkerProc, n: usize, expected: &str) -> Result<Vec<Option<Instant>>> {
     let mut answers = vec![None; n];
     let mut received = 0;
     while received < n {

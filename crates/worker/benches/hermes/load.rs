@@ -16,35 +16,35 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+/// Loopback rate of the downloads that load the worker: slow enough that they outlast the
+/// measurement (30 MiB at 1 MB/s ≈ 31 s; they are cancelled once it is done).
+const LOAD_RATE_BYTES_PER_SEC: u32 = 1_000_000;
+const LOAD_FILE_MIB: u32 = 30;
+const LOAD_DOWNLOADS: usize = 3;
+/// The loaded phase lasts at least this long, so the memory peak covers steady downloading.
+const MIN_LOADED_PHASE: Duration = Duration::from_secs(3);
 /// Pause between two `health_check` round trips: requests from a bot are sporadic, so each one
 /// should meet a worker that went idle (threads parked) rather than one spinning on the previous
 /// request, and the samples should spread over the downloads instead of bunching up in 20 ms.
-pub(crate) const RTT_GAP: Duration = Duration::from_millis(5);
-/// The loaded phase lasts at least this long, so the memory peak covers steady downloading.
-pub(crate) const MIN_LOADED_PHASE: Duration = Duration::from_secs(3);
-pub(crate) const LOAD_DOWNLOADS: usize = 3;
-pub(crate) const LOAD_FILE_MIB: u32 = 30;
-/// Loopback rate of the downloads that load the worker: slow enough that they outlast the
-/// measurement (30 MiB at 1 MB/s ≈ 31 s; they are cancelled once it is done).
-pub(crate) const LOAD_RATE_BYTES_PER_SEC: u32 = 1_000_000;
+const RTT_GAP: Duration = Duration::from_millis(5);
 
 #[derive(Default)]
-pub(crate) struct LoadSamples {
-    pub(crate) idle_p50: Vec<f64>,
-    pub(crate) idle_p99: Vec<f64>,
-    pub(crate) load_p50: Vec<f64>,
-    pub(crate) load_p99: Vec<f64>,
-    pub(crate) idle_hwm_mib: Vec<f64>,
-    pub(crate) load_hwm_mib: Vec<f64>,
-    pub(crate) load_rss_max_mib: Vec<f64>,
+struct LoadSamples {
+    idle_p50: Vec<f64>,
+    idle_p99: Vec<f64>,
+    load_p50: Vec<f64>,
+    load_p99: Vec<f64>,
+    idle_hwm_mib: Vec<f64>,
+    load_hwm_mib: Vec<f64>,
+    load_rss_max_mib: Vec<f64>,
 }
 
 /// What the bench saw of the background downloads while it measured.
 #[derive(Default)]
-pub(crate) struct DownloadWatch {
+struct DownloadWatch {
     pub(crate) downloading: HashSet<String>,
-    pub(crate) ended: Vec<String>,
-    pub(crate) progress_events: usize,
+    ended: Vec<String>,
+    progress_events: usize,
 }
 
 impl DownloadWatch {
@@ -113,7 +113,7 @@ pub(crate) fn figure_load_and_memory(scratch: &Scratch, reps: &Reps, report: &mu
     Ok(())
 }
 
-pub(crate) fn load_session(dir: &Path, url: &str, reps: &Reps, samples: &mut LoadSamples) -> Result<()> {
+fn load_session(dir: &Path, url: &str, reps: &Reps, samples: &mut LoadSamples) -> Result<()> {
     let mut worker = WorkerProc::spawn(dir, &[])?;
     let mut watch = DownloadWatch::default();
     worker.send(&health_check_request("warm"))?;
@@ -163,7 +163,7 @@ pub(crate) fn load_session(dir: &Path, url: &str, reps: &Reps, samples: &mut Loa
 }
 
 /// `count` sequential `health_check` round trips, in ms (request written → answer read).
-pub(crate) fn health_round_trips(
+fn health_round_trips(
     worker: &mut WorkerProc,
     prefix: &str,
     count: usize,
@@ -181,12 +181,7 @@ pub(crate) fn health_round_trips(
     Ok(rtts)
 }
 
-pub(crate) fn start_downloads(
-    worker: &mut WorkerProc,
-    dir: &Path,
-    url: &str,
-    watch: &mut DownloadWatch,
-) -> Result<()> {
+fn start_downloads(worker: &mut WorkerProc, dir: &Path, url: &str, watch: &mut DownloadWatch) -> Result<()> {
     for n in 0..LOAD_DOWNLOADS {
         let out = dir.join("downloads").join(format!("dl{n}"));
         worker.send(&download_request(
@@ -211,7 +206,7 @@ pub(crate) fn start_downloads(
     Ok(())
 }
 
-pub(crate) fn drain_for(worker: &WorkerProc, period: Duration, watch: &mut DownloadWatch) {
+fn drain_for(worker: &WorkerProc, period: Duration, watch: &mut DownloadWatch) {
     let until = Instant::now() + period;
     while let Some(left) = until.checked_duration_since(Instant::now()) {
         match worker.try_next_line(left) {
@@ -225,7 +220,7 @@ pub(crate) fn drain_for(worker: &WorkerProc, period: Duration, watch: &mut Downl
     }
 }
 
-pub(crate) fn cancel_downloads(worker: &mut WorkerProc, watch: &mut DownloadWatch) -> Result<()> {
+fn cancel_downloads(worker: &mut WorkerProc, watch: &mut DownloadWatch) -> Result<()> {
     for n in 0..LOAD_DOWNLOADS {
         worker.send(&cancel_request(&format!("cancel{n}"), &format!("dl{n}")))?;
     }

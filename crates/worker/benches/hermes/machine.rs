@@ -27,7 +27,7 @@ pub(crate) fn machine_info(options: &Options) -> Vec<(String, String)> {
     ]
 }
 
-pub(crate) fn first_line_of(program: &str, args: &[&str]) -> String {
+fn first_line_of(program: &str, args: &[&str]) -> String {
     Command::new(program)
         .args(args)
         .stdin(Stdio::null())
@@ -43,7 +43,7 @@ pub(crate) fn first_line_of(program: &str, args: &[&str]) -> String {
         .unwrap_or_else(|| "unknown".to_owned())
 }
 
-pub(crate) fn cpu_model() -> String {
+fn cpu_model() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|text| {
@@ -55,7 +55,7 @@ pub(crate) fn cpu_model() -> String {
         .unwrap_or_else(|| "unknown CPU".to_owned())
 }
 
-pub(crate) fn total_ram() -> String {
+fn total_ram() -> String {
     let kib = std::fs::read_to_string("/proc/meminfo")
         .ok()
         .and_then(|text| proc_field_kib(&text, "MemTotal:"));

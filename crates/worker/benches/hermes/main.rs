@@ -44,11 +44,10 @@ use crate::overhead::figure_overhead;
 use crate::parsing::figure_parsing;
 use crate::report::{Missing, Report};
 use crate::scratch::Scratch;
-use std::time::{Duration, Instant};
-
 use crate::startup::figure_startup;
 use crate::transfers::figure_transfers;
 use crate::zip::figure_zip;
+use std::time::{Duration, Instant};
 
 /// The worker binary cargo built for this bench (the release profile: `target/release`).
 pub(crate) const WORKER_BIN: &str = env!("CARGO_BIN_EXE_hermes-worker");
@@ -56,7 +55,7 @@ pub(crate) const WORKER_BIN: &str = env!("CARGO_BIN_EXE_hermes-worker");
 pub(crate) const WORKSPACE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
 pub(crate) const LINE_TIMEOUT: Duration = Duration::from_secs(30);
 
-pub(crate) fn main() {
+fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     // `cargo bench` always passes `--bench`; `cargo test --benches` (or `--all-targets`) does not,
     // and must not start a minute of measurements: it checks the bench's own arithmetic instead.
@@ -79,10 +78,10 @@ pub(crate) fn main() {
     }
 }
 
-pub(crate) const USAGE: &str = "usage: hermes bench [--quick] [--json] [--only 1,2,...]\n  \
+const USAGE: &str = "usage: hermes bench [--quick] [--json] [--only 1,2,...]\n  \
 --quick  fewer repetitions\n  --json   machine-readable output\n  --only   run only these figures (1-8)";
 
-pub(crate) fn run_all(options: &Options) -> Report {
+fn run_all(options: &Options) -> Report {
     let reps = Reps::new(options.quick);
     let mut report = Report {
         machine: machine_info(options),
@@ -95,7 +94,7 @@ pub(crate) fn run_all(options: &Options) -> Report {
             return report;
         }
     };
-    pub(crate) type Figure = fn(&Scratch, &Reps, &mut Report) -> Result<()>;
+    type Figure = fn(&Scratch, &Reps, &mut Report) -> Result<()>;
     let figures: [(u8, &str, &str, Figure); 8] = [
         (1, "1 start-up", "< 5 ms", figure_startup),
         (
@@ -146,6 +145,6 @@ pub(crate) fn run_all(options: &Options) -> Report {
 }
 
 /// `"2b health_check …"` → `"2b"`.
-pub(crate) fn figure_key(figure: &str) -> &str {
+fn figure_key(figure: &str) -> &str {
     figure.split_whitespace().next().unwrap_or(figure)
 }

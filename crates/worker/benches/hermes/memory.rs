@@ -36,13 +36,13 @@ pub(crate) fn mib(kib: u64) -> f64 {
 }
 
 /// Idle memory gathered by the start-up figure, reported by figure 6.
-pub(crate) static IDLE_MEMORY: std::sync::Mutex<Vec<Memory>> = std::sync::Mutex::new(Vec::new());
+static IDLE_MEMORY: std::sync::Mutex<Vec<Memory>> = std::sync::Mutex::new(Vec::new());
 
 pub(crate) fn remember_idle(memory: Memory) {
     IDLE_MEMORY.lock().unwrap_or_else(|p| p.into_inner()).push(memory);
 }
 
-pub(crate) fn idle_memory() -> Vec<Memory> {
+fn idle_memory() -> Vec<Memory> {
     IDLE_MEMORY.lock().unwrap_or_else(|p| p.into_inner()).clone()
 }
 
@@ -81,7 +81,7 @@ pub(crate) fn figure_memory_only(_scratch: &Scratch, _reps: &Reps, report: &mut 
     Ok(())
 }
 
-pub(crate) fn sleep_rss_mib() -> Result<f64> {
+fn sleep_rss_mib() -> Result<f64> {
     let mut child = Command::new("sleep")
         .arg("10")
         .spawn()

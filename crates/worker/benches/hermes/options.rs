@@ -39,7 +39,7 @@ impl Options {
     }
 }
 
-pub(crate) fn parse_figure_list(list: &str) -> std::result::Result<Vec<u8>, String> {
+fn parse_figure_list(list: &str) -> std::result::Result<Vec<u8>, String> {
     list.split(',')
         .map(|item| match item.trim().parse::<u8>() {
             Ok(n) if (1..=8).contains(&n) => Ok(n),

@@ -4,6 +4,8 @@ use crate::error::{io_err, BenchError, Result};
 use crate::options::Reps;
 use crate::report::{Report, Row, Target, Unit};
 use crate::scratch::Scratch;
+use crate::stats::millis;
+use crate::worker::{expect_event, worker_env, WorkerProc};
 use hermes_protocol::{download_request, AudioFormat};
 use hermes_testkit::http::MediaServer;
 use hermes_testkit::media;
@@ -20,12 +22,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::stats::millis;
-use crate::worker::{expect_event, worker_env, WorkerProc};
-
-pub(crate) const JOB_TIMEOUT: Duration = Duration::from_secs(120);
 /// Length of the tone converted in the worker-overhead figure.
-pub(crate) const JOB_TONE_SECONDS: u32 = 60;
+const JOB_TONE_SECONDS: u32 = 60;
+const JOB_TIMEOUT: Duration = Duration::from_secs(120);
 
 pub(crate) fn figure_overhead(scratch: &Scratch, reps: &Reps, report: &mut Report) -> Result<()> {
     let server = MediaServer::start(media::media_dir());
@@ -118,20 +117,20 @@ pub(crate) fn bench_config(dir: &Path) -> Result<Config> {
 }
 
 /// yt-dlp run by hand exactly as the worker's `youtube_dl` runs it.
-pub(crate) struct ByHand {
+struct ByHand {
     pub(crate) program: PathBuf,
     pub(crate) ffmpeg: PathBuf,
     pub(crate) env: YtdlpEnv,
     pub(crate) url: String,
     pub(crate) best_audio_limit_mb: u64,
     /// For the worker's own async `ffprobe::probe_duration`.
-    pub(crate) runtime: tokio::runtime::Runtime,
+    runtime: tokio::runtime::Runtime,
 }
 
 /// One by-hand run: yt-dlp alone, and then the ffprobe the worker adds.
-pub(crate) struct ByHandTiming {
-    pub(crate) ytdlp_ms: f64,
-    pub(crate) ffprobe_ms: f64,
+struct ByHandTiming {
+    ytdlp_ms: f64,
+    ffprobe_ms: f64,
 }
 
 impl ByHand {
@@ -179,7 +178,7 @@ impl ByHand {
     }
 
     /// [`ByHand::run`], with every connection through the egress proxy at `proxy` when given.
-    pub(crate) fn run_via(&self, output_dir: &Path, proxy: Option<&str>) -> Result<ByHandTiming> {
+    fn run_via(&self, output_dir: &Path, proxy: Option<&str>) -> Result<ByHandTiming> {
         std::fs::create_dir_all(output_dir).map_err(io_err("create the by-hand output directory"))?;
         let argv = self.argv(output_dir, proxy);
         let started = Instant::now();
@@ -216,7 +215,7 @@ impl ByHand {
 }
 
 /// One `youtube_dl` through the worker; ms from the request write to the `done` line.
-pub(crate) fn worker_job(worker: &mut WorkerProc, dir: &Path, url: &str, task_id: &str) -> Result<f64> {
+fn worker_job(worker: &mut WorkerProc, dir: &Path, url: &str, task_id: &str) -> Result<f64> {
     let out = dir.join("downloads").join(task_id);
     let request = download_request(task_id, url, true, &out.to_string_lossy());
     let sent = worker.send(&request)?;
@@ -227,7 +226,7 @@ pub(crate) fn worker_job(worker: &mut WorkerProc, dir: &Path, url: &str, task_id
 }
 
 /// The mp3 the job left in `dir`.
-pub(crate) fn require_mp3(dir: &Path) -> Result<PathBuf> {
+fn require_mp3(dir: &Path) -> Result<PathBuf> {
     let entries = std::fs::read_dir(dir).map_err(io_err(format!("list {}", dir.display())))?;
     let found = entries
         .flatten()

@@ -34,7 +34,7 @@ pub(crate) fn figure_parsing(_scratch: &Scratch, reps: &Reps, report: &mut Repor
     Ok(())
 }
 
-pub(crate) fn time_secs(f: impl FnOnce() -> usize) -> f64 {
+fn time_secs(f: impl FnOnce() -> usize) -> f64 {
     let started = Instant::now();
     std::hint::black_box(f());
     started.elapsed().as_secs_f64()
@@ -45,7 +45,7 @@ pub(crate) struct Corpus {
     pub(crate) text: String,
     pub(crate) fixtures: Vec<std::ops::Range<usize>>,
     pub(crate) lines: usize,
-    pub(crate) distinct_lines: usize,
+    distinct_lines: usize,
 }
 
 impl Corpus {
@@ -97,7 +97,7 @@ impl Corpus {
 }
 
 /// Each `*.txt` fixture's recorded output lines without the `OUT `/`ERR ` prefix, `\n`-ended.
-pub(crate) fn fixture_outputs(dir: &Path) -> Result<Vec<String>> {
+fn fixture_outputs(dir: &Path) -> Result<Vec<String>> {
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(io_err(format!("list {}", dir.display())))?
         .flatten()

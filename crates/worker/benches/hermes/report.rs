@@ -13,7 +13,7 @@ pub(crate) enum Unit {
 }
 
 impl Unit {
-    pub(crate) fn label(self) -> &'static str {
+    fn label(self) -> &'static str {
         match self {
             Unit::Ms => "ms",
             Unit::MiB => "MiB",
@@ -97,7 +97,7 @@ impl Target {
 
 pub(crate) struct Row {
     pub(crate) figure: String,
-    pub(crate) unit: Unit,
+    unit: Unit,
     pub(crate) ours: Summary,
     pub(crate) baseline: Summary,
     pub(crate) target: Target,

@@ -3,7 +3,7 @@ use crate::error::{io_err, Result};
 use std::path::PathBuf;
 
 /// Scratch space on the same disk as the build, so ZIP and `cp` write to the same file system.
-pub(crate) const SCRATCH_ROOT: &str = env!("CARGO_TARGET_TMPDIR");
+const SCRATCH_ROOT: &str = env!("CARGO_TARGET_TMPDIR");
 
 /// The temporary directory every figure works in (removed at the end).
 pub(crate) struct Scratch {

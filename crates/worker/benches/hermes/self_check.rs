@@ -10,7 +10,7 @@ use crate::WORKSPACE;
 use hermes_protocol::health_check_request;
 use std::path::Path;
 
-pub fn run() {
+pub(crate) fn run() {
     percentiles_are_nearest_rank();
     summaries_take_the_middle();
     verdicts_follow_the_target();
@@ -22,7 +22,7 @@ pub fn run() {
     eprintln!("hermes bench: self-check passed (run the measurements with scripts/bench.sh)");
 }
 
-pub(crate) fn percentiles_are_nearest_rank() {
+fn percentiles_are_nearest_rank() {
     let samples: Vec<f64> = (1..=100).rev().map(f64::from).collect();
     assert_eq!(percentile(&samples, 50.0), 50.0);
     assert_eq!(percentile(&samples, 99.0), 99.0);
@@ -31,7 +31,7 @@ pub(crate) fn percentiles_are_nearest_rank() {
     assert_eq!(percentile(&[], 99.0), 0.0);
 }
 
-pub(crate) fn summaries_take_the_middle() {
+fn summaries_take_the_middle() {
     let odd = summarize(&[3.0, 1.0, 2.0]).expect("three samples");
     assert_eq!((odd.median, odd.min, odd.max, odd.n), (2.0, 1.0, 3.0, 3));
     let even = summarize(&[4.0, 1.0, 3.0, 2.0]).expect("four samples");
@@ -43,7 +43,7 @@ pub(crate) fn summaries_take_the_middle() {
     );
 }
 
-pub(crate) fn verdicts_follow_the_target() {
+fn verdicts_follow_the_target() {
     assert_eq!(Target::Below(5.0).verdict(4.9, 10.0), "PASS");
     assert_eq!(Target::Below(5.0).verdict(5.0, 0.1), "FAIL");
     assert_eq!(Target::AtLeast(50_000.0).verdict(49_999.0, 9.0), "FAIL");
@@ -63,7 +63,7 @@ pub(crate) fn verdicts_follow_the_target() {
     assert_eq!(row.cell(row.ours), "3.00 ms (2.00–4.00)");
 }
 
-pub(crate) fn numbers_print_with_three_digits() {
+fn numbers_print_with_three_digits() {
     assert_eq!(three_digits(0.1234), "0.123");
     assert_eq!(three_digits(12.34), "12.3");
     assert_eq!(three_digits(1234.5), "1234");
@@ -75,7 +75,7 @@ pub(crate) fn numbers_print_with_three_digits() {
     );
 }
 
-pub(crate) fn string_field_reads_top_level_values() {
+fn string_field_reads_top_level_values() {
     let line = r#"{"task_id":"s0-12","event":"search_results","data":{"task_id":"inner"}}"#;
     assert_eq!(string_field(line, "task_id"), Some("s0-12"));
     assert_eq!(string_field(line, "event"), Some("search_results"));
@@ -87,7 +87,7 @@ pub(crate) fn string_field_reads_top_level_values() {
     assert_eq!(string_field(&sent, "task_id"), Some("h3-7"));
 }
 
-pub(crate) fn table_columns_line_up() {
+fn table_columns_line_up() {
     let cells = |a: &str, b: &str| vec![a.to_owned(), b.to_owned()];
     let table = markdown_table(&[
         cells("figure", "ratio"),
@@ -99,7 +99,7 @@ pub(crate) fn table_columns_line_up() {
     assert!(widths.iter().all(|w| *w == widths[0]), "ragged table:\n{table}");
 }
 
-pub(crate) fn options_parse_and_refuse() {
+fn options_parse_and_refuse() {
     let args = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>().into_iter();
     let options = Options::parse(args(&["--bench", "--quick", "--only", "1,4", "--json"])).expect("valid");
     assert!(options.quick && options.json);
@@ -109,7 +109,7 @@ pub(crate) fn options_parse_and_refuse() {
     assert!(Options::parse(args(&["--fast"])).is_err());
 }
 
-pub(crate) fn corpus_strips_prefixes_and_repeats() {
+fn corpus_strips_prefixes_and_repeats() {
     let corpus = Corpus::load(&Path::new(WORKSPACE).join("fixtures/ytdlp"), 1_000).expect("fixtures load");
     assert!(corpus.lines >= 1_000 && corpus.text.lines().count() == corpus.lines);
     assert!(corpus

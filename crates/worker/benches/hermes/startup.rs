@@ -4,6 +4,8 @@ use crate::memory::{memory_of, remember_idle, Memory};
 use crate::options::Reps;
 use crate::report::{Report, Row, Target, Unit};
 use crate::scratch::Scratch;
+use crate::stats::millis;
+use crate::worker::{expect_event, is_final_for, json_of, WorkerProc};
 use crate::LINE_TIMEOUT;
 use hermes_protocol::{cache_stats_request, health_check_request};
 use std::ffi::OsString;
@@ -11,12 +13,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::stats::millis;
-use crate::worker::{expect_event, is_final_for, json_of, WorkerProc};
-
-pub(crate) struct StartupSample {
-    pub(crate) ready_ms: f64,
-    pub(crate) health_ms: f64,
+struct StartupSample {
+    ready_ms: f64,
+    health_ms: f64,
     pub(crate) memory: Memory,
 }
 
@@ -82,7 +81,7 @@ pub(crate) fn figure_startup(scratch: &Scratch, reps: &Reps, report: &mut Report
 
 /// Creates the database and lets the worker record the tool versions in it, as any earlier run
 /// would have: the 1a/1b measurements are restarts.
-pub(crate) fn prepare_known_database(dir: &Path, env: &[(&str, OsString)]) -> Result<()> {
+fn prepare_known_database(dir: &Path, env: &[(&str, OsString)]) -> Result<()> {
     let mut worker = WorkerProc::spawn(dir, env)?;
     worker.send(&health_check_request("warm"))?;
     let (_, event) = worker.final_event("warm", LINE_TIMEOUT, |_| {})?;
@@ -93,7 +92,7 @@ pub(crate) fn prepare_known_database(dir: &Path, env: &[(&str, OsString)]) -> Re
 }
 
 /// Spawn → `cache_stats` and `health_check` written at once → both answers.
-pub(crate) fn time_startup(dir: &Path, env: &[(&str, OsString)]) -> Result<StartupSample> {
+fn time_startup(dir: &Path, env: &[(&str, OsString)]) -> Result<StartupSample> {
     let mut worker = WorkerProc::spawn(dir, env)?;
     worker.send(&cache_stats_request("ready"))?;
     worker.send(&health_check_request("health"))?;
@@ -121,14 +120,14 @@ pub(crate) fn time_startup(dir: &Path, env: &[(&str, OsString)]) -> Result<Start
 }
 
 /// Tool binaries that answer `--version` at once: what start-up costs without the probe's Python.
-pub(crate) fn stubbed_tools_env() -> Vec<(&'static str, OsString)> {
+fn stubbed_tools_env() -> Vec<(&'static str, OsString)> {
     vec![
         ("YTDLP_BIN", "/bin/echo".into()),
         ("FFMPEG_BIN", "/bin/echo".into()),
     ]
 }
 
-pub(crate) fn time_bin_true() -> Result<f64> {
+fn time_bin_true() -> Result<f64> {
     let started = Instant::now();
     let status = Command::new("/bin/true")
         .status()

@@ -26,7 +26,7 @@ pub(crate) fn summarize(samples: &[f64]) -> Option<Summary> {
     })
 }
 
-pub(crate) fn sorted(samples: &[f64]) -> Vec<f64> {
+fn sorted(samples: &[f64]) -> Vec<f64> {
     let mut sorted = samples.to_vec();
     sorted.sort_by(f64::total_cmp);
     sorted

@@ -5,6 +5,8 @@ use crate::options::Reps;
 use crate::overhead::bench_config;
 use crate::report::{Report, Row, Target, Unit};
 use crate::scratch::Scratch;
+use crate::stats::millis;
+use crate::worker::{expect_event, WorkerProc};
 use hermes_protocol::{download_request, playlist_request_opts, AudioFormat};
 use hermes_testkit::http::{FeedItem, MediaServer};
 use hermes_testkit::media;
@@ -18,17 +20,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::stats::millis;
-use crate::worker::{expect_event, WorkerProc};
-
 /// The issue-16 setup: 8 tracks of 90 s Opus in an RSS feed, each connection served at 500 kB/s.
-pub(crate) const PLAYLIST_TRACKS: u32 = 8;
-pub(crate) const PLAYLIST_TRACK_SECONDS: u32 = 90;
-pub(crate) const PLAYLIST_RATE: u32 = 500_000;
+const PLAYLIST_TRACKS: u32 = 8;
+const PLAYLIST_TRACK_SECONDS: u32 = 90;
+const PLAYLIST_RATE: u32 = 500_000;
 /// Single large file and HLS stream: ~20 MB each, 1 MB/s per connection (DESIGN.md §5 facts).
-pub(crate) const BIG_FILE_MIB: u32 = 20;
-pub(crate) const BIG_RATE: u32 = 1_000_000;
-pub(crate) const TRANSFER_TIMEOUT: Duration = Duration::from_secs(300);
+const BIG_FILE_MIB: u32 = 20;
+const BIG_RATE: u32 = 1_000_000;
+const TRANSFER_TIMEOUT: Duration = Duration::from_secs(300);
 
 pub(crate) fn figure_transfers(scratch: &Scratch, reps: &Reps, report: &mut Report) -> Result<()> {
     let dir = scratch.subdir("transfers")?;
@@ -203,13 +202,13 @@ pub(crate) fn figure_transfers(scratch: &Scratch, reps: &Reps, report: &mut Repo
 }
 
 /// The argv inputs of one by-hand run.
-pub(crate) struct BenchSpec {
+struct BenchSpec {
     pub(crate) url: String,
     pub(crate) out: PathBuf,
-    pub(crate) template: &'static str,
-    pub(crate) audio: bool,
+    template: &'static str,
+    audio: bool,
     pub(crate) playlist: Option<PlaylistSpec>,
-    pub(crate) log: PathBuf,
+    log: PathBuf,
 }
 
 impl BenchSpec {
@@ -235,7 +234,7 @@ impl BenchSpec {
     }
 }
 
-pub(crate) fn bench_spec(
+fn bench_spec(
     url: &str,
     out: &Path,
     template: &'static str,
@@ -254,7 +253,7 @@ pub(crate) fn bench_spec(
 
 /// Wall ms of one bare yt-dlp run (own process group, both pipes drained); a playlist with a
 /// failed item would exit 1, which this setup never has.
-pub(crate) fn time_bare(program: &Path, argv: Vec<OsString>, _playlist: bool) -> Result<f64> {
+fn time_bare(program: &Path, argv: Vec<OsString>, _playlist: bool) -> Result<f64> {
     let started = Instant::now();
     let output = Command::new(program)
         .args(&argv)
@@ -276,12 +275,7 @@ pub(crate) fn time_bare(program: &Path, argv: Vec<OsString>, _playlist: bool) ->
 
 /// One `youtube_dl` (the file as is) through the worker: ms to `done`, and the longest gap
 /// between `progress` events while it downloaded.
-pub(crate) fn worker_download(
-    worker: &mut WorkerProc,
-    url: &str,
-    out: &Path,
-    task_id: &str,
-) -> Result<(f64, f64)> {
+fn worker_download(worker: &mut WorkerProc, url: &str, out: &Path, task_id: &str) -> Result<(f64, f64)> {
     let request = download_request(task_id, url, false, &out.to_string_lossy());
     let sent = worker.send(&request)?;
     let mut downloading: Vec<Instant> = Vec::new();
@@ -300,7 +294,7 @@ pub(crate) fn worker_download(
 
 /// A ~20 MB HLS stream (mpeg2 video at a constant 4 Mbit/s, 2 s segments) in `dir`; returns
 /// its segments' total size.
-pub(crate) fn generate_hls(dir: &Path) -> Result<u64> {
+fn generate_hls(dir: &Path) -> Result<u64> {
     std::fs::create_dir_all(dir).map_err(io_err("create the HLS directory"))?;
     let playlist = dir.join("index.m3u8");
     if !playlist.is_file() {

@@ -4,6 +4,7 @@
 use crate::error::{io_err, BenchError, Result};
 use crate::WORKER_BIN;
 use hermes_protocol::Request;
+pub(crate) use hermes_testkit::worker::is_final_for;
 use hermes_testkit::worker::{isolated_env, Line, Stderr, WorkerProcess};
 use serde_json::Value;
 use std::ffi::OsString;
@@ -11,8 +12,6 @@ use std::path::Path;
 use std::process::ChildStdin;
 use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
-
-pub(crate) use hermes_testkit::worker::is_final_for;
 
 pub(crate) struct WorkerProc {
     pub(crate) process: WorkerProcess,

@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-pub(crate) const ZIP_TRACKS: usize = 20;
 /// Size of each generated ZIP input: ~5 MB, 20 of them, 100 MB in all (one part at the default
 /// 100 MiB `ARCHIVE_MAX_SIZE_MB`).
-pub(crate) const ZIP_TRACK_BYTES: usize = 5_000_000;
+const ZIP_TRACK_BYTES: usize = 5_000_000;
+const ZIP_TRACKS: usize = 20;
 
 pub(crate) fn figure_zip(scratch: &Scratch, reps: &Reps, report: &mut Report) -> Result<()> {
     let dir = scratch.subdir("zip")?;
@@ -65,11 +65,11 @@ pub(crate) fn figure_zip(scratch: &Scratch, reps: &Reps, report: &mut Report) ->
 }
 
 /// Flushes dirty pages left by the previous step (best effort: only fairness depends on it).
-pub(crate) fn settle_disk() {
+fn settle_disk() {
     let _ = Command::new("sync").status();
 }
 
-pub(crate) fn generate_tracks(dir: &Path, ext: &str) -> Result<Vec<PathBuf>> {
+fn generate_tracks(dir: &Path, ext: &str) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).map_err(io_err("create the ZIP source directory"))?;
     let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
     let mut tracks = Vec::with_capacity(ZIP_TRACKS);
@@ -83,7 +83,7 @@ pub(crate) fn generate_tracks(dir: &Path, ext: &str) -> Result<Vec<PathBuf>> {
 }
 
 /// The same bytes under another extension (hard links: no extra disk, same page cache).
-pub(crate) fn link_tracks(tracks: &[PathBuf], ext: &str) -> Result<Vec<PathBuf>> {
+fn link_tracks(tracks: &[PathBuf], ext: &str) -> Result<Vec<PathBuf>> {
     tracks
         .iter()
         .map(|track| {
@@ -96,7 +96,7 @@ pub(crate) fn link_tracks(tracks: &[PathBuf], ext: &str) -> Result<Vec<PathBuf>>
 
 /// Seconds for one `write_archives` into `dest`, and the total size of the parts; the output is
 /// removed afterwards.
-pub(crate) fn zip_once(tracks: &[PathBuf], dest: &Path) -> Result<(f64, u64)> {
+fn zip_once(tracks: &[PathBuf], dest: &Path) -> Result<(f64, u64)> {
     let options = ArchiveOptions {
         max_part_bytes: 100 * 1024 * 1024,
         compression_level: 6,
@@ -111,7 +111,7 @@ pub(crate) fn zip_once(tracks: &[PathBuf], dest: &Path) -> Result<(f64, u64)> {
 }
 
 /// Seconds for `cp -- <tracks> <dest>/`; the copies are removed afterwards.
-pub(crate) fn cp_once(tracks: &[PathBuf], dest: &Path) -> Result<f64> {
+fn cp_once(tracks: &[PathBuf], dest: &Path) -> Result<f64> {
     std::fs::create_dir_all(dest).map_err(io_err("create the cp destination"))?;
     let started = Instant::now();
     let status = Command::new("cp")
@@ -128,7 +128,7 @@ pub(crate) fn cp_once(tracks: &[PathBuf], dest: &Path) -> Result<f64> {
     Ok(secs)
 }
 
-pub(crate) fn filesystem_of(path: &Path) -> String {
+fn filesystem_of(path: &Path) -> String {
     let mut stat = Command::new("stat");
     stat.args(["-f", "-c", "%T"]).arg(path);
     stat.output()
@@ -139,7 +139,7 @@ pub(crate) fn filesystem_of(path: &Path) -> String {
 }
 
 /// A tiny PRNG for incompressible test data (no dependency needed for random-looking bytes).
-pub(crate) struct XorShift(u64);
+struct XorShift(u64);
 
 impl XorShift {
     pub(crate) fn next(&mut self) -> u64 {
