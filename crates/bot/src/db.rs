@@ -1,11 +1,10 @@
 //! The bot's SQLite database (sqlx, embedded migrations in `crates/bot/migrations`, runtime
 //! queries only): task history, per-chat settings and the upload-once `file_id` cache.
 
-use std::str::FromStr;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use hermes_protocol::AudioFormat;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::sqlite::SqlitePool;
 use sqlx::Row;
 use thiserror::Error;
 
@@ -163,17 +162,7 @@ impl Db {
                 }
             }
         };
-        let options = SqliteConnectOptions::from_str(url)
-            .map_err(error)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .busy_timeout(Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options)
-            .await
-            .map_err(error)?;
+        let pool = hermes_sqlite::open_pool(url, 4).await.map_err(error)?;
         sqlx::migrate!("./migrations")
             .run(&pool)
             .await

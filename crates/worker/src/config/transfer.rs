@@ -8,7 +8,7 @@
 //! - `CONCURRENT_FRAGMENTS` (default 4): yt-dlp's `--concurrent-fragments` for HLS/DASH.
 //! - `EXTERNAL_DOWNLOADER` (`aria2c` or `none`; default aria2c when it is installed): aria2c with
 //!   8 connections per file for plain http(s) files.
-use crate::tools::resolve_program;
+use crate::program::resolve_program;
 use crate::ytdlp::args::TransferArgs;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -19,19 +19,23 @@ use std::sync::OnceLock;
 pub struct TransferConfig {
     pub playlist_concurrency: usize,
     pub concurrent_fragments: u32,
-    pub external_downloader: ExternalDownloader,
+    pub(crate) external_downloader: ExternalDownloader,
 }
 
 impl Default for TransferConfig {
     fn default() -> Self {
-        TransferConfig { playlist_concurrency: 4, concurrent_fragments: 4, external_downloader: ExternalDownloader::Auto }
+        TransferConfig {
+            playlist_concurrency: 4,
+            concurrent_fragments: 4,
+            external_downloader: ExternalDownloader::Auto,
+        }
     }
 }
 
 /// `EXTERNAL_DOWNLOADER`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum ExternalDownloader {
+pub(crate) enum ExternalDownloader {
     /// Unset: aria2c when it is on `PATH`, else yt-dlp's own downloader.
     #[default]
     Auto,
@@ -67,13 +71,18 @@ impl TransferConfig {
                 found
             }
         };
-        TransferArgs { concurrent_fragments: self.concurrent_fragments, aria2c }
+        TransferArgs {
+            concurrent_fragments: self.concurrent_fragments,
+            aria2c,
+        }
     }
 }
 
 fn installed_aria2c() -> Option<PathBuf> {
     static ARIA2C: OnceLock<Option<PathBuf>> = OnceLock::new();
-    ARIA2C.get_or_init(|| resolve_program(Path::new("aria2c"))).clone()
+    ARIA2C
+        .get_or_init(|| resolve_program(Path::new("aria2c")))
+        .clone()
 }
 
 #[cfg(test)]
@@ -85,7 +94,16 @@ mod tests {
         assert_eq!("aria2c".parse(), Ok(ExternalDownloader::Aria2c));
         assert_eq!("NONE".parse(), Ok(ExternalDownloader::None));
         assert_eq!("curl".parse::<ExternalDownloader>(), Err(()));
-        let none = TransferConfig { external_downloader: ExternalDownloader::None, ..TransferConfig::default() };
-        assert_eq!(none.args(), TransferArgs { concurrent_fragments: 4, aria2c: None });
+        let none = TransferConfig {
+            external_downloader: ExternalDownloader::None,
+            ..TransferConfig::default()
+        };
+        assert_eq!(
+            none.args(),
+            TransferArgs {
+                concurrent_fragments: 4,
+                aria2c: None
+            }
+        );
     }
 }
