@@ -557,6 +557,9 @@ fn against_a_python_profile_worker_download_and_playlist_print_their_files() {
     let feed = server.add_feed("cli-py", "Py Mix", items);
     let mut command = sandbox.command(&["playlist", &feed, "--out", out.to_str().expect("utf-8")]);
     command.env("WIRE_PROFILE", "python");
+    // Tracks are printed as they finish; one at a time, they finish in playlist order (with
+    // several at once, a loaded machine may finish "Two" first).
+    command.env("PLAYLIST_CONCURRENCY", "1");
     let outcome = sandbox.run_command(command);
     assert_eq!(outcome.code, Some(0), "stderr: {}", outcome.stderr);
     let printed: Vec<&str> = outcome.stdout.lines().collect();
