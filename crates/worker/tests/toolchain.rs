@@ -5,7 +5,7 @@
 //!
 //! yt-dlp is a stand-in script here: what is tested is what the worker hands it and reads from
 //! it; the real yt-dlp's header is parsed by the unit tests of `hermes_protocol::JsSupport` and
-//! checked end to end by `hermes health` in crates/bot/tests/cli.rs.
+//! checked end to end by `hermes health` in crates/cli/tests/cli.rs.
 mod common;
 
 use common::Worker;
