@@ -129,28 +129,12 @@ pub(crate) fn state_name(state: TaskState) -> &'static str {
     }
 }
 
-/// SQLITE_CORRUPT (11) or SQLITE_NOTADB (26), extended codes and migration errors included.
-fn is_damaged(error: &sqlx::Error) -> bool {
-    match error {
-        sqlx::Error::Database(db) => db
-            .code()
-            .and_then(|c| c.parse::<i32>().ok())
-            .is_some_and(|c| matches!(c & 0xff, 11 | 26)),
-        sqlx::Error::Migrate(migrate) => match migrate.as_ref() {
-            sqlx::migrate::MigrateError::Execute(inner)
-            | sqlx::migrate::MigrateError::ExecuteMigration(inner, _) => is_damaged(inner),
-            _ => false,
-        },
-        _ => false,
-    }
-}
-
 impl Db {
     /// Opens (creating if needed) and migrates the database at `url`. A damaged file is an
     /// error ([`DbError::Damaged`]), never replaced.
     pub async fn open(url: &str) -> Result<Db, DbError> {
         let error = |source: sqlx::Error| {
-            if is_damaged(&source) {
+            if hermes_sqlite::is_damaged(&source) {
                 DbError::Damaged {
                     url: url.to_owned(),
                     problem: source.to_string(),
@@ -174,7 +158,7 @@ impl Db {
         let problem = match verdict {
             Ok(verdict) if verdict == "ok" => None,
             Ok(verdict) => Some(verdict),
-            Err(e) if is_damaged(&e) => Some(e.to_string()),
+            Err(e) if hermes_sqlite::is_damaged(&e) => Some(e.to_string()),
             Err(_) => None,
         };
         if let Some(problem) = problem {

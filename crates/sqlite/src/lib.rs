@@ -28,6 +28,24 @@ pub async fn open_pool(url: &str, max_connections: u32) -> Result<SqlitePool, sq
         .await
 }
 
+/// Whether SQLite says the file is not a usable database: SQLITE_CORRUPT (11) or SQLITE_NOTADB
+/// (26), extended codes included, also inside a migration error. Each caller decides what a
+/// damaged file means to it (the worker's cache moves it aside; the bot's tasks refuse to start).
+pub fn is_damaged(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Database(db) => db
+            .code()
+            .and_then(|c| c.parse::<i32>().ok())
+            .is_some_and(|c| matches!(c & 0xff, 11 | 26)),
+        sqlx::Error::Migrate(migrate) => match migrate.as_ref() {
+            sqlx::migrate::MigrateError::Execute(inner)
+            | sqlx::migrate::MigrateError::ExecuteMigration(inner, _) => is_damaged(inner),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -50,5 +68,29 @@ mod tests {
         assert_eq!(pool.options().get_max_connections(), 2);
         pool.close().await;
         assert!(dir.path().join("new.db").is_file());
+    }
+
+    #[tokio::test]
+    async fn a_file_that_is_not_a_database_is_damaged_and_a_missing_table_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("garbage.db");
+        std::fs::write(&path, vec![0x5a; 8192]).unwrap();
+        let url = format!("sqlite://{}", path.display());
+        let error = match open_pool(&url, 1).await {
+            Err(error) => error,
+            Ok(pool) => sqlx::query("SELECT 1 FROM sqlite_master")
+                .execute(&pool)
+                .await
+                .unwrap_err(),
+        };
+        assert!(is_damaged(&error), "{error}");
+        let pool = open_pool(&format!("sqlite://{}", dir.path().join("fine.db").display()), 1)
+            .await
+            .unwrap();
+        let missing = sqlx::query("SELECT * FROM nowhere")
+            .execute(&pool)
+            .await
+            .unwrap_err();
+        assert!(!is_damaged(&missing), "{missing}");
     }
 }

@@ -328,7 +328,7 @@ impl Cache {
                     problem
                 }
             },
-            Err(error) if is_corrupt(&error.source) => error.source.to_string(),
+            Err(error) if hermes_sqlite::is_damaged(&error.source) => error.source.to_string(),
             Err(error) => return Err(error),
         };
         let Some(file) = SqliteConnectOptions::from_str(url)
@@ -357,27 +357,10 @@ impl Cache {
         {
             Ok(verdict) if verdict == "ok" => Ok(()),
             Ok(verdict) => Err(verdict),
-            Err(error) if is_corrupt(&error) => Err(error.to_string()),
+            Err(error) if hermes_sqlite::is_damaged(&error) => Err(error.to_string()),
             // Not a verdict on the file (e.g. busy): leave it to the queries that follow.
             Err(_) => Ok(()),
         }
-    }
-}
-
-/// SQLITE_CORRUPT (11) and SQLITE_NOTADB (26), extended codes included, also inside a
-/// migration error.
-fn is_corrupt(error: &sqlx::Error) -> bool {
-    match error {
-        sqlx::Error::Database(db) => db
-            .code()
-            .and_then(|c| c.parse::<i32>().ok())
-            .is_some_and(|c| matches!(c & 0xff, 11 | 26)),
-        sqlx::Error::Migrate(migrate) => match migrate.as_ref() {
-            sqlx::migrate::MigrateError::Execute(inner)
-            | sqlx::migrate::MigrateError::ExecuteMigration(inner, _) => is_corrupt(inner),
-            _ => false,
-        },
-        _ => false,
     }
 }
 
