@@ -368,16 +368,18 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
 /// The size of the whole file a response announces: the total of a `Content-Range` (a range
 /// request, as aria2c makes them), else its `Content-Length`.
 fn announced_size(headers: &hyper::HeaderMap) -> Option<u64> {
-    let number = |name| {
+    let text = |name| {
         headers
             .get(name)
             .and_then(|v: &HeaderValue| v.to_str().ok())
             .map(str::trim)
     };
-    if let Some(range) = number(hyper::header::CONTENT_RANGE) {
+    // A range response's Content-Length is the range's, not the file's: without a known total
+    // (`/*`) nothing is announced, and the body cap still applies.
+    if let Some(range) = text(hyper::header::CONTENT_RANGE) {
         return range.rsplit_once('/').and_then(|(_, total)| total.parse().ok());
     }
-    number(hyper::header::CONTENT_LENGTH).and_then(|length| length.parse().ok())
+    text(hyper::header::CONTENT_LENGTH).and_then(|length| length.parse().ok())
 }
 
 /// A response body that fails (so hyper drops the client connection) once it carried more than
@@ -434,4 +436,48 @@ fn text(status: StatusCode, message: &str) -> Response<ProxyBody> {
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::announced_size;
+    use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_RANGE};
+
+    fn headers(pairs: &[(hyper::header::HeaderName, &str)]) -> hyper::HeaderMap {
+        let mut map = hyper::HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(name.clone(), HeaderValue::from_str(value).unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn the_announced_size_is_the_whole_file_and_hostile_values_announce_nothing() {
+        assert_eq!(
+            announced_size(&headers(&[(CONTENT_LENGTH, "8388686")])),
+            Some(8_388_686)
+        );
+        let range = headers(&[
+            (CONTENT_RANGE, "bytes 0-1048575/8388686"),
+            (CONTENT_LENGTH, "1048576"),
+        ]);
+        assert_eq!(announced_size(&range), Some(8_388_686));
+        assert_eq!(
+            announced_size(&headers(&[
+                (CONTENT_RANGE, "bytes 0-9/*"),
+                (CONTENT_LENGTH, "10")
+            ])),
+            None
+        );
+        assert_eq!(
+            announced_size(&headers(&[(CONTENT_LENGTH, "99999999999999999999999")])),
+            None
+        );
+        assert_eq!(announced_size(&headers(&[(CONTENT_LENGTH, "-1")])), None);
+        assert_eq!(
+            announced_size(&headers(&[(CONTENT_RANGE, "bytes 0-9/../../etc")])),
+            None
+        );
+        assert_eq!(announced_size(&headers(&[])), None);
+    }
 }
