@@ -47,7 +47,11 @@ impl JobQueue {
         let client = redis::Client::open(config.url.as_str())?;
         let conn = ConnectionManager::new(client.clone()).await?;
         let blocking = ConnectionManager::new(client).await?;
-        let queue = JobQueue { config, conn, blocking };
+        let queue = JobQueue {
+            config,
+            conn,
+            blocking,
+        };
         queue.ensure_group().await?;
         Ok(queue)
     }
@@ -85,7 +89,9 @@ impl JobQueue {
                 Some(entry) => Some(entry),
                 None => self.read_new(wait).await?,
             };
-            let Some(entry) = entry else { return Ok(Claim::Idle) };
+            let Some(entry) = entry else {
+                return Ok(Claim::Idle);
+            };
             if let Some(claim) = self.start(entry).await? {
                 return Ok(claim);
             }
@@ -133,7 +139,10 @@ impl JobQueue {
     }
 
     pub async fn is_delivered(&self, job_id: &str) -> Result<bool, QueueError> {
-        let exists: bool = redis::cmd("EXISTS").arg(self.config.delivered(job_id)).query_async(&mut self.conn.clone()).await?;
+        let exists: bool = redis::cmd("EXISTS")
+            .arg(self.config.delivered(job_id))
+            .query_async(&mut self.conn.clone())
+            .await?;
         Ok(exists)
     }
 
@@ -175,16 +184,25 @@ impl JobQueue {
     }
 
     pub async fn is_cancelled(&self, job_id: &str) -> Result<bool, QueueError> {
-        let exists: bool = redis::cmd("EXISTS").arg(self.config.cancelled(job_id)).query_async(&mut self.conn.clone()).await?;
+        let exists: bool = redis::cmd("EXISTS")
+            .arg(self.config.cancelled(job_id))
+            .query_async(&mut self.conn.clone())
+            .await?;
         Ok(exists)
     }
 
     /// Jobs held by some node and not acknowledged yet.
     pub async fn pending_count(&self) -> Result<u64, QueueError> {
-        let summary: redis::Value =
-            redis::cmd("XPENDING").arg(self.config.jobs()).arg(NODES_GROUP).query_async(&mut self.conn.clone()).await?;
+        let summary: redis::Value = redis::cmd("XPENDING")
+            .arg(self.config.jobs())
+            .arg(NODES_GROUP)
+            .query_async(&mut self.conn.clone())
+            .await?;
         Ok(match summary {
-            redis::Value::Array(items) => items.first().and_then(|v| redis::from_redis_value::<u64>(v).ok()).unwrap_or(0),
+            redis::Value::Array(items) => items
+                .first()
+                .and_then(|v| redis::from_redis_value::<u64>(v).ok())
+                .unwrap_or(0),
             _ => 0,
         })
     }
@@ -192,11 +210,18 @@ impl JobQueue {
     /// Every job on the dead-letter stream, oldest first: `(job_id, job)`.
     pub async fn dead_letters<T: DeserializeOwned>(&self) -> Result<Vec<(String, T)>, QueueError> {
         let entries: Vec<StreamId> = {
-            let reply: redis::streams::StreamRangeReply =
-                redis::cmd("XRANGE").arg(self.config.dead()).arg("-").arg("+").query_async(&mut self.conn.clone()).await?;
+            let reply: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
+                .arg(self.config.dead())
+                .arg("-")
+                .arg("+")
+                .query_async(&mut self.conn.clone())
+                .await?;
             reply.ids
         };
-        entries.iter().map(|entry| decode(entry).map(|(job_id, job, _)| (job_id, job))).collect()
+        entries
+            .iter()
+            .map(|entry| decode(entry).map(|(job_id, job, _)| (job_id, job)))
+            .collect()
     }
 
     pub(crate) async fn ensure_group(&self) -> Result<(), QueueError> {
@@ -240,7 +265,9 @@ impl JobQueue {
             .query_async(&mut self.blocking.clone())
             .await;
         match reply {
-            Ok(reply) => Ok(reply.and_then(|r| r.keys.into_iter().next()).and_then(|key| key.ids.into_iter().next())),
+            Ok(reply) => Ok(reply
+                .and_then(|r| r.keys.into_iter().next())
+                .and_then(|key| key.ids.into_iter().next())),
             Err(error) if is_nogroup(&error) => {
                 self.ensure_group().await?;
                 Ok(None)
@@ -261,13 +288,25 @@ impl JobQueue {
             }
         };
         if self.is_delivered(&job_id).await? {
-            tracing::info!(job_id, "a reclaimed job was already delivered; acknowledged, not sent again");
+            tracing::info!(
+                job_id,
+                "a reclaimed job was already delivered; acknowledged, not sent again"
+            );
             self.finish(&entry.id, &job_id).await?;
             return Ok(None);
         }
-        let attempt: u32 =
-            redis::cmd("HINCRBY").arg(self.config.attempts()).arg(&job_id).arg(1).query_async(&mut self.conn.clone()).await?;
-        let claimed = Claimed { entry_id: entry.id.clone(), job_id: job_id.clone(), job, attempt };
+        let attempt: u32 = redis::cmd("HINCRBY")
+            .arg(self.config.attempts())
+            .arg(&job_id)
+            .arg(1)
+            .query_async(&mut self.conn.clone())
+            .await?;
+        let claimed = Claimed {
+            entry_id: entry.id.clone(),
+            job_id: job_id.clone(),
+            job,
+            attempt,
+        };
         if attempt > self.config.max_attempts {
             let raw: String = entry.get("job").unwrap_or_default();
             let _: String = redis::cmd("XADD")
@@ -282,8 +321,15 @@ impl JobQueue {
                 .query_async(&mut self.conn.clone())
                 .await?;
             self.finish(&entry.id, &job_id).await?;
-            tracing::warn!(job_id, attempts = attempt - 1, "job moved to the dead-letter stream");
-            return Ok(Some(Claim::Dead(Claimed { attempt: attempt - 1, ..claimed })));
+            tracing::warn!(
+                job_id,
+                attempts = attempt - 1,
+                "job moved to the dead-letter stream"
+            );
+            return Ok(Some(Claim::Dead(Claimed {
+                attempt: attempt - 1,
+                ..claimed
+            })));
         }
         Ok(Some(Claim::Job(claimed)))
     }
@@ -291,7 +337,11 @@ impl JobQueue {
     /// Acknowledges and deletes the entry, and forgets the job's attempt count.
     async fn finish(&self, entry_id: &str, job_id: &str) -> Result<(), QueueError> {
         let mut pipe = redis::pipe();
-        pipe.cmd("XACK").arg(self.config.jobs()).arg(NODES_GROUP).arg(entry_id).ignore();
+        pipe.cmd("XACK")
+            .arg(self.config.jobs())
+            .arg(NODES_GROUP)
+            .arg(entry_id)
+            .ignore();
         pipe.cmd("XDEL").arg(self.config.jobs()).arg(entry_id).ignore();
         if !job_id.is_empty() {
             pipe.cmd("HDEL").arg(self.config.attempts()).arg(job_id).ignore();
@@ -302,9 +352,19 @@ impl JobQueue {
 }
 
 /// `XGROUP CREATE <stream> <group> 0 MKSTREAM`, where an existing group is fine.
-pub(crate) async fn create_group(conn: &mut ConnectionManager, stream: &str, group: &str) -> Result<(), QueueError> {
-    let created: Result<(), _> =
-        redis::cmd("XGROUP").arg("CREATE").arg(stream).arg(group).arg("0").arg("MKSTREAM").query_async(conn).await;
+pub(crate) async fn create_group(
+    conn: &mut ConnectionManager,
+    stream: &str,
+    group: &str,
+) -> Result<(), QueueError> {
+    let created: Result<(), _> = redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg(stream)
+        .arg(group)
+        .arg("0")
+        .arg("MKSTREAM")
+        .query_async(conn)
+        .await;
     match created {
         Ok(()) => Ok(()),
         Err(error) if error.code() == Some("BUSYGROUP") => Ok(()),
@@ -319,11 +379,19 @@ pub(crate) fn is_nogroup(error: &redis::RedisError) -> bool {
 
 /// `job_id` and the JSON `job` (or `result`) of an entry this crate wrote.
 pub(crate) fn decode<T: DeserializeOwned>(entry: &StreamId) -> Result<(String, T, String), QueueError> {
-    let malformed = |why: &str| QueueError::Malformed { id: entry.id.clone(), why: why.to_owned() };
+    let malformed = |why: &str| QueueError::Malformed {
+        id: entry.id.clone(),
+        why: why.to_owned(),
+    };
     let job_id: String = entry.get("job_id").ok_or_else(|| malformed("no job_id"))?;
     let (field, raw): (&str, String) = match entry.get::<String>("job") {
         Some(raw) => ("job", raw),
-        None => ("result", entry.get("result").ok_or_else(|| malformed("no job and no result"))?),
+        None => (
+            "result",
+            entry
+                .get("result")
+                .ok_or_else(|| malformed("no job and no result"))?,
+        ),
     };
     let value = serde_json::from_str(&raw).map_err(|e| malformed(&format!("{field}: {e}")))?;
     Ok((job_id, value, raw))
@@ -331,7 +399,11 @@ pub(crate) fn decode<T: DeserializeOwned>(entry: &StreamId) -> Result<(String, T
 
 /// The consumer in an `XPENDING <stream> <group> <id> <id> 1` reply.
 fn pending_owner(reply: &redis::Value) -> Option<String> {
-    let redis::Value::Array(rows) = reply else { return None };
-    let redis::Value::Array(row) = rows.first()? else { return None };
+    let redis::Value::Array(rows) = reply else {
+        return None;
+    };
+    let redis::Value::Array(row) = rows.first()? else {
+        return None;
+    };
     redis::from_redis_value::<String>(row.get(1)?).ok()
 }

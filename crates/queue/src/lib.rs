@@ -11,12 +11,14 @@
 //! Jobs and results are opaque JSON to this crate: it knows streams, not Telegram.
 mod config;
 mod error;
+mod hold;
 mod jobs;
 mod results;
 mod retry;
 
 pub use config::QueueConfig;
 pub use error::QueueError;
+pub use hold::{Hold, Stop};
 pub use jobs::{Claim, Claimed, JobQueue};
-pub use results::{ResultReader, Received};
+pub use results::{Received, ResultReader};
 pub use retry::retrying;

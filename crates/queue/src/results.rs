@@ -48,15 +48,27 @@ impl ResultReader {
         let client = redis::Client::open(config.url.as_str())?;
         let mut conn = ConnectionManager::new(client).await?;
         create_group(&mut conn, &config.results(), FRONT_GROUP).await?;
-        Ok(ResultReader { config, conn, backlog_done: false })
+        Ok(ResultReader {
+            config,
+            conn,
+            backlog_done: false,
+        })
     }
 
     /// The next result, waiting up to `wait`; acknowledge it once it is recorded.
-    pub async fn next<R: DeserializeOwned>(&mut self, wait: Duration) -> Result<Option<Received<R>>, QueueError> {
+    pub async fn next<R: DeserializeOwned>(
+        &mut self,
+        wait: Duration,
+    ) -> Result<Option<Received<R>>, QueueError> {
         loop {
             let from = if self.backlog_done { ">" } else { "0" };
             let mut command = redis::cmd("XREADGROUP");
-            command.arg("GROUP").arg(FRONT_GROUP).arg(&self.config.consumer).arg("COUNT").arg(1);
+            command
+                .arg("GROUP")
+                .arg(FRONT_GROUP)
+                .arg(&self.config.consumer)
+                .arg("COUNT")
+                .arg(1);
             if self.backlog_done {
                 command.arg("BLOCK").arg(wait.as_millis().max(1) as u64);
             }
@@ -70,10 +82,18 @@ impl ResultReader {
                 }
                 Err(error) => return Err(error.into()),
             };
-            let entry = reply.and_then(|r| r.keys.into_iter().next()).and_then(|key| key.ids.into_iter().next());
+            let entry = reply
+                .and_then(|r| r.keys.into_iter().next())
+                .and_then(|key| key.ids.into_iter().next());
             match entry {
                 Some(entry) => match decode::<R>(&entry) {
-                    Ok((job_id, result, _)) => return Ok(Some(Received { entry_id: entry.id, job_id, result })),
+                    Ok((job_id, result, _)) => {
+                        return Ok(Some(Received {
+                            entry_id: entry.id,
+                            job_id,
+                            result,
+                        }))
+                    }
                     Err(error) => {
                         tracing::warn!(%error, "dropping a malformed result entry");
                         self.ack_entry(&entry.id).await?;
