@@ -1,8 +1,28 @@
-//! Hermes host side: the worker client, the TaskQueue, progress rendering and link detection,
-//! shared by the `hermes-bot` Telegram binary and the `hermes` terminal CLI.
-pub mod client;
-pub mod links;
-pub mod render;
-pub mod task_queue;
-pub mod telegram;
-pub mod toolchain;
+//! `hermes-bot`: the Telegram front end. Long-polls the Bot API (frankenstein), turns commands,
+//! links and button taps into worker requests through the shared host library
+//! (`hermes_host::client`, `hermes_host::task_queue`), shows progress in one edited message per
+//! task and delivers the results as Telegram uploads.
+//!
+//! The bot is a library so that integration tests can open what it leaves behind ([`db`]); the
+//! `hermes-bot` binary only calls [`main`].
+mod admin;
+mod api;
+mod app;
+mod callbacks;
+mod config;
+mod cookies;
+pub mod db;
+mod delivery;
+mod flows;
+mod handlers;
+mod job;
+mod job_runner;
+mod lifecycle;
+mod limits;
+mod media_mode;
+mod messages;
+mod polling;
+mod progress;
+mod reply;
+
+pub use lifecycle::main;

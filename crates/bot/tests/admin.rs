@@ -1,7 +1,6 @@
 //! The admin's tools in `hermes-bot` (issue 13): `/cookies` (upload checked, written 0600,
 //! state without values), `/update` and the daily auto-update (with the `HERMES_PIP` stand-in
-//! `tests/fake-pip`), and the JavaScript runtime in `/ping`.
-#[allow(dead_code)]
+//! `fixtures/fake-pip`), and the JavaScript runtime in `/ping`.
 mod bot_support;
 
 use std::os::unix::fs::PermissionsExt;
@@ -16,11 +15,13 @@ const JAR: &str = "# Netscape HTTP Cookie File\n\
     #HttpOnly_.youtube.com\tTRUE\t/\tTRUE\t2100000000\t__Secure-3PSID\tsecret-3psid\n";
 
 fn fake_pip() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fake-pip")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/fake-pip")
 }
 
 fn send_document(harness: &Harness, chat: i64, name: &str, bytes: &[u8], caption: &str) {
-    let update = harness.api.document_message_update(chat, chat.unsigned_abs(), name, bytes, Some(caption));
+    let update = harness
+        .api
+        .document_message_update(chat, chat.unsigned_abs(), name, bytes, Some(caption));
     harness.api.push_update(update);
 }
 
@@ -37,7 +38,13 @@ fn the_admin_installs_cookies_and_sees_their_state_without_values() {
     harness.wait_for_text(ADMIN, 0, "No cookie file");
 
     let mark = harness.mark();
-    send_document(&harness, ADMIN, "cookies.json", b"[{\"name\": \"SID\", \"value\": \"x\"}]", "/cookies");
+    send_document(
+        &harness,
+        ADMIN,
+        "cookies.json",
+        b"[{\"name\": \"SID\", \"value\": \"x\"}]",
+        "/cookies",
+    );
     harness.wait_for_text(ADMIN, mark, "Not installed: this is JSON");
     assert!(!file.exists());
 
@@ -46,16 +53,28 @@ fn the_admin_installs_cookies_and_sees_their_state_without_values() {
     let installed = text_of(&harness.wait_for_text(ADMIN, mark, "Installed"));
     assert!(installed.contains("2 cookies: youtube.com 2"), "{installed}");
     assert_eq!(std::fs::read_to_string(&file).expect("cookie file"), JAR);
-    assert_eq!(std::fs::metadata(&file).expect("meta").permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        std::fs::metadata(&file).expect("meta").permissions().mode() & 0o777,
+        0o600
+    );
 
     let mark = harness.mark();
     harness.say(ADMIN, "/cookies");
     let state = text_of(&harness.wait_for_text(ADMIN, mark, "Cookie file"));
-    assert!(state.contains("2 cookies: youtube.com 2") && state.contains(" old"), "{state}");
+    assert!(
+        state.contains("2 cookies: youtube.com 2") && state.contains(" old"),
+        "{state}"
+    );
 
     // Another chat can neither replace nor read them.
     let mark = harness.mark();
-    send_document(&harness, OTHER, "cookies.txt", b".evil.com\tTRUE\t/\tTRUE\t0\tA\tB\n", "/cookies");
+    send_document(
+        &harness,
+        OTHER,
+        "cookies.txt",
+        b".evil.com\tTRUE\t/\tTRUE\t0\tA\tB\n",
+        "/cookies",
+    );
     harness.wait_for_text(OTHER, mark, "Only the bot's admin");
     harness.say(OTHER, "/cookies");
     harness.wait_for_text(OTHER, mark, "Only the bot's admin");
@@ -83,7 +102,10 @@ fn update_is_for_the_admin_and_ping_shows_the_js_runtime() {
 
     harness.say(ADMIN, "/update");
     let done = text_of(&harness.wait_for_text(ADMIN, 0, "✅"));
-    assert_eq!(done, "✅ yt-dlp none → 2026.05.05 (JS runtime deno 2.9.8, yt-dlp-ejs 0.8.0)");
+    assert_eq!(
+        done,
+        "✅ yt-dlp none → 2026.05.05 (JS runtime deno 2.9.8, yt-dlp-ejs 0.8.0)"
+    );
     assert!(home.path().join("hermes/venv/bin/yt-dlp").is_file());
 
     harness.say(ADMIN, "/ping");

@@ -7,7 +7,7 @@ mod bot_support;
 use std::time::Duration;
 
 use bot_support::*;
-use hermes_bot::telegram::db::Db;
+use hermes_bot::db::Db;
 use hermes_testkit::media;
 use hermes_testkit::telegram::Fault;
 use serde_json::json;
@@ -55,13 +55,10 @@ fn start_help_chatid_ping_and_unknown_commands() {
         .filter_map(|c| c["command"].as_str())
         .collect();
     for expected in [
-        "start", "help", "download", "audio", "video", "search", "playlist", "status", "cancel",
-        "settings", "ping", "chatid",
+        "start", "help", "download", "audio", "video", "search", "playlist", "status", "cancel", "settings",
+        "ping", "chatid",
     ] {
-        assert!(
-            names.contains(&expected),
-            "{expected} missing from {names:?}"
-        );
+        assert!(names.contains(&expected), "{expected} missing from {names:?}");
     }
 
     harness.say(CHAT, "/start");
@@ -82,10 +79,7 @@ fn start_help_chatid_ping_and_unknown_commands() {
     harness.say(CHAT, "/ping");
     let pong = harness.wait_for_text(CHAT, 0, "Pong");
     let text = text_of(&pong);
-    assert!(
-        text.contains("Version:") && text.contains("yt-dlp: 20"),
-        "{text}"
-    );
+    assert!(text.contains("Version:") && text.contains("yt-dlp: 20"), "{text}");
     assert!(
         !text.contains("Config:"),
         "details are for the admin only: {text}"
@@ -132,24 +126,15 @@ fn start_help_chatid_ping_and_unknown_commands() {
 fn a_link_downloads_as_mp3_with_progress_and_is_uploaded_only_once() {
     let harness = Harness::start(&[]);
     let tone = media::tone_webm(3, 440);
-    let name = tone
-        .file_name()
-        .expect("name")
-        .to_string_lossy()
-        .into_owned();
+    let name = tone.file_name().expect("name").to_string_lossy().into_owned();
     let path = format!("/slow/{}/{name}", rate_for(&tone, 5));
     let url = harness.media.url(&path);
 
     let (status_id, mark) = request_audio(&harness, CHAT, &url);
     let audio = harness.wait_for("sendAudio", mark, |c| c.succeeded());
-    let file = audio
-        .file("audio")
-        .expect("sendAudio is a multipart upload");
+    let file = audio.file("audio").expect("sendAudio is a multipart upload");
     assert!(file.filename.ends_with(".mp3"), "{}", file.filename);
-    assert_eq!(
-        probe_codec(&file.bytes, harness.dir.path(), "got.mp3"),
-        "mp3"
-    );
+    assert_eq!(probe_codec(&file.bytes, harness.dir.path(), "got.mp3"), "mp3");
     assert_eq!(audio.params["chat_id"], json!(CHAT));
     assert!(audio.params["duration"]
         .as_u64()
@@ -216,11 +201,7 @@ fn wait_until_empty(dir: &std::path::Path) {
 fn flood_control_on_a_status_edit_is_waited_out() {
     let harness = Harness::start(&[]);
     let tone = media::tone_webm(3, 550);
-    let name = tone
-        .file_name()
-        .expect("name")
-        .to_string_lossy()
-        .into_owned();
+    let name = tone.file_name().expect("name").to_string_lossy().into_owned();
     let url = harness
         .media
         .url(&format!("/slow/{}/{name}", rate_for(&tone, 10)));
@@ -253,16 +234,30 @@ fn a_file_over_the_upload_limit_is_not_sent_and_a_lower_quality_is_offered() {
     // with aria2c (EXTERNAL_DOWNLOADER) the worker's egress proxy sees the announced size and
     // stops the run. Either way the user is told how large the file is.
     for downloader in ["none", "aria2c"] {
-        let harness = Harness::start(&[("TELEGRAM_UPLOAD_LIMIT_MB", "1"), ("EXTERNAL_DOWNLOADER", downloader)]);
+        let harness = Harness::start(&[
+            ("TELEGRAM_UPLOAD_LIMIT_MB", "1"),
+            ("EXTERNAL_DOWNLOADER", downloader),
+        ]);
         let wav = media::big_wav(2);
         let mark = harness.mark();
         harness.say(CHAT, &format!("/video {}", harness.media.media_url(&wav)));
         let notice = harness.wait_for_text(CHAT, mark, "over the 1 MB upload limit");
-        assert!(text_of(&notice).contains("2.0 MB"), "{downloader}: {}", text_of(&notice));
-        assert!(button(&notice, "lower quality").is_some(), "{downloader}: {:?}", buttons(&notice));
+        assert!(
+            text_of(&notice).contains("2.0 MB"),
+            "{downloader}: {}",
+            text_of(&notice)
+        );
+        assert!(
+            button(&notice, "lower quality").is_some(),
+            "{downloader}: {:?}",
+            buttons(&notice)
+        );
         std::thread::sleep(Duration::from_millis(300));
         for method in ["sendVideo", "sendDocument", "sendAudio"] {
-            assert!(harness.api.calls_to(method).is_empty(), "{downloader}: {method} must not be called");
+            assert!(
+                harness.api.calls_to(method).is_empty(),
+                "{downloader}: {method} must not be called"
+            );
         }
         wait_until_empty(&harness.downloads().join(CHAT.to_string()));
     }
@@ -272,11 +267,7 @@ fn a_file_over_the_upload_limit_is_not_sent_and_a_lower_quality_is_offered() {
 fn cancel_stops_a_slow_download_and_leaves_no_process() {
     let harness = Harness::start(&[]);
     let wav = media::big_wav(4);
-    let name = wav
-        .file_name()
-        .expect("name")
-        .to_string_lossy()
-        .into_owned();
+    let name = wav.file_name().expect("name").to_string_lossy().into_owned();
     let url = harness.media.url(&format!("/slow/100000/{name}"));
     let (status_id, _) = request_audio(&harness, CHAT, &url);
     harness.wait_for_message_text(CHAT, status_id, "%");
@@ -305,11 +296,7 @@ fn cancel_stops_a_slow_download_and_leaves_no_process() {
 fn a_killed_worker_fails_the_task_clearly_and_the_next_request_works() {
     let harness = Harness::start(&[]);
     let wav = media::big_wav(2);
-    let name = wav
-        .file_name()
-        .expect("name")
-        .to_string_lossy()
-        .into_owned();
+    let name = wav.file_name().expect("name").to_string_lossy().into_owned();
     let slow_url = harness.media.url(&format!("/slow/100000/{name}"));
     let (status_id, _) = request_audio(&harness, CHAT, &slow_url);
     harness.wait_for_message_text(CHAT, status_id, "%");
@@ -383,11 +370,7 @@ fn chats_outside_the_allow_list_are_refused_and_nothing_runs() {
 fn a_restart_reports_tasks_that_were_running() {
     let mut harness = Harness::start(&[]);
     let wav = media::big_wav(1);
-    let name = wav
-        .file_name()
-        .expect("name")
-        .to_string_lossy()
-        .into_owned();
+    let name = wav.file_name().expect("name").to_string_lossy().into_owned();
     let url = harness.media.url(&format!("/slow/60000/{name}"));
     let (status_id, _) = request_audio(&harness, CHAT, &url);
     harness.wait_for_message_text(CHAT, status_id, "%");
@@ -423,15 +406,8 @@ fn playlist_preview_then_all_then_audio_sends_zip_parts_within_the_limit() {
         .enumerate()
         .map(|(i, freq)| {
             let tone = media::tone_webm(45, *freq);
-            let name = tone
-                .file_name()
-                .expect("name")
-                .to_string_lossy()
-                .into_owned();
-            hermes_testkit::http::FeedItem::new(
-                format!("Track {}", i + 1),
-                format!("/media/{name}"),
-            )
+            let name = tone.file_name().expect("name").to_string_lossy().into_owned();
+            hermes_testkit::http::FeedItem::new(format!("Track {}", i + 1), format!("/media/{name}"))
         })
         .collect();
     let feed = harness.media.add_feed("botmix", "Bot Mix", items);
@@ -470,8 +446,13 @@ fn playlist_preview_then_all_then_audio_sends_zip_parts_within_the_limit() {
         // count is unknown, and numbered "part i/n" by an edit once the playlist is done.
         let sent = part.params["caption"].as_str().unwrap_or_default();
         assert!(sent.contains(&format!("part {}", index + 1)), "{sent}");
-        let message_id = part.result().expect("sent")["message_id"].as_i64().expect("message id");
-        let message = harness.api.message(CHAT, message_id as i32).expect("the part's message");
+        let message_id = part.result().expect("sent")["message_id"]
+            .as_i64()
+            .expect("message id");
+        let message = harness
+            .api
+            .message(CHAT, message_id as i32)
+            .expect("the part's message");
         let caption = message["caption"].as_str().unwrap_or_default();
         assert!(
             caption.contains(&format!("part {}/{}", index + 1, parts.len())),
@@ -500,10 +481,7 @@ fn search_offers_buttons_and_a_tap_downloads_the_result() {
     let all = buttons(&results);
     assert_eq!(all.len(), 5);
     for (label, data) in &all {
-        assert!(
-            data.len() <= 64 && !data.contains("http"),
-            "{label}: {data}"
-        );
+        assert!(data.len() <= 64 && !data.contains("http"), "{label}: {data}");
         assert!(label.chars().count() <= 49, "{label}");
     }
     // Marked before the tap: the bot may answer before the next line runs.
@@ -516,9 +494,7 @@ fn search_offers_buttons_and_a_tap_downloads_the_result() {
     harness.tap(CHAT, choice_id, &audio);
     let sent = harness.wait_for("sendAudio", after_pick, |c| c.succeeded());
     assert_eq!(
-        sent.params["title"]
-            .as_str()
-            .map(|t| t.contains("Never Gonna")),
+        sent.params["title"].as_str().map(|t| t.contains("Never Gonna")),
         Some(true)
     );
     assert!(
@@ -586,9 +562,7 @@ fn settings_persist_and_quality_choices_download() {
     // A stale or forged key reads as expired.
     harness.tap(CHAT, 9999, "d:ZZZZZZZZZZ:a");
     let answer = harness.wait_for("answerCallbackQuery", mark, |c| {
-        c.params["text"]
-            .as_str()
-            .is_some_and(|t| t.contains("expired"))
+        c.params["text"].as_str().is_some_and(|t| t.contains("expired"))
     });
     assert!(answer.succeeded());
 }
@@ -647,7 +621,10 @@ fn a_python_profile_worker_delivers_each_file_once_and_playlists_as_tracks() {
         .map(|c| c.file("audio").expect("upload").filename.clone())
         .collect();
     assert_eq!(tracks.len(), 2, "{tracks:?}");
-    assert!(tracks[0].contains("First") && tracks[1].contains("Second"), "{tracks:?}");
+    assert!(
+        tracks[0].contains("First") && tracks[1].contains("Second"),
+        "{tracks:?}"
+    );
     assert!(
         harness
             .api
@@ -691,7 +668,14 @@ fn wait_until_in_queue(harness: &Harness, mark: usize, n: usize) {
 
 fn alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|stat| !stat.rsplit(')').next().unwrap_or_default().trim_start().starts_with('Z'))
+        .map(|stat| {
+            !stat
+                .rsplit(')')
+                .next()
+                .unwrap_or_default()
+                .trim_start()
+                .starts_with('Z')
+        })
         .unwrap_or(false)
 }
 
@@ -708,7 +692,10 @@ fn a_sigkilled_bot_takes_its_worker_and_download_down_and_the_restart_removes_th
         "yt-dlp runs"
     );
     let chat_dir = harness.downloads().join(CHAT.to_string());
-    assert!(std::fs::read_dir(&chat_dir).map_or(0, |d| d.count()) > 0, "the task has a directory");
+    assert!(
+        std::fs::read_dir(&chat_dir).map_or(0, |d| d.count()) > 0,
+        "the task has a directory"
+    );
 
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(harness.pid() as i32),
@@ -751,10 +738,9 @@ fn a_huge_retry_after_on_get_updates_is_capped_and_polling_goes_on() {
 fn a_reply_refused_with_a_server_error_is_sent_again() {
     let harness = Harness::start(&[]);
     harness.wait_for("setMyCommands", 0, |c| c.succeeded());
-    harness.api.fail_next(
-        "sendMessage",
-        Fault::Status(500, "Internal Server Error".into()),
-    );
+    harness
+        .api
+        .fail_next("sendMessage", Fault::Status(500, "Internal Server Error".into()));
     let mark = harness.mark();
     harness.say(CHAT, "/chatid");
     let refused = harness.wait_for("sendMessage", mark, |c| c.status == 500);
@@ -786,7 +772,10 @@ fn an_upload_under_flood_control_waits_it_out_and_is_delivered() {
         .filter(|c| c.seq >= mark && !c.succeeded())
         .count();
     assert_eq!(refused, 5);
-    assert!(sent.file("audio").is_some_and(|f| !f.bytes.is_empty()), "the file was kept until delivered");
+    assert!(
+        sent.file("audio").is_some_and(|f| !f.bytes.is_empty()),
+        "the file was kept until delivered"
+    );
     harness.wait_for_message_text(CHAT, status_id, "✅ Completed");
     assert_eq!(task_state(&harness, &url).as_deref(), Some("done"));
     wait_until_empty(&harness.downloads().join(CHAT.to_string()));
@@ -825,14 +814,25 @@ fn status_with_many_tasks_fits_in_one_message() {
         let status = harness.wait_for("sendMessage", asked, |c| {
             text_of(c).contains("Your downloads") || text_of(c).contains("No downloads")
         });
-        assert!(status.succeeded(), "Telegram refused the /status reply: {}", status.response);
+        assert!(
+            status.succeeded(),
+            "Telegram refused the /status reply: {}",
+            status.response
+        );
         let text = text_of(&status);
-        assert!(text.chars().count() <= 4096, "{} characters", text.chars().count());
+        assert!(
+            text.chars().count() <= 4096,
+            "{} characters",
+            text.chars().count()
+        );
         if text.contains(&summary) {
             assert_eq!(text.matches("/cancel ").count(), 10, "{text}");
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "never saw all {TASKS} tasks: {text}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never saw all {TASKS} tasks: {text}"
+        );
         std::thread::sleep(Duration::from_millis(500));
     }
 }
@@ -870,22 +870,31 @@ fn a_damaged_bot_database_is_a_clear_start_up_error_and_is_left_untouched() {
         .env("HERMES_WORKER_BIN", worker_bin())
         .env("DOWNLOAD_DIR", dir.path().join("downloads"))
         .env("BOT_DATABASE_URL", format!("sqlite://{}", db.display()))
-        .env("DATABASE_URL", format!("sqlite://{}", dir.path().join("worker.db").display()))
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("worker.db").display()),
+        )
         .stdin(std::process::Stdio::null())
         .output()
         .expect("run hermes-bot");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.contains("is damaged") && stderr.contains(&db.display().to_string()) && stderr.contains("left untouched"),
+        stderr.contains("is damaged")
+            && stderr.contains(&db.display().to_string())
+            && stderr.contains("left untouched"),
         "{stderr}"
     );
-    assert_eq!(std::fs::read(&db).expect("still there"), garbage, "never discarded");
+    assert_eq!(
+        std::fs::read(&db).expect("still there"),
+        garbage,
+        "never discarded"
+    );
     let siblings: Vec<String> = std::fs::read_dir(dir.path())
         .expect("list")
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("bot.db.") )
+        .filter(|n| n.starts_with("bot.db."))
         .collect();
     assert!(siblings.is_empty(), "nothing moved aside: {siblings:?}");
 }

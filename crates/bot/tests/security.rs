@@ -13,7 +13,13 @@ const CHAT: i64 = 7101;
 const STRANGER: i64 = 7202;
 
 fn tone_path(seconds: u32, freq: u32) -> String {
-    format!("/media/{}", media::tone_webm(seconds, freq).file_name().unwrap().to_string_lossy())
+    format!(
+        "/media/{}",
+        media::tone_webm(seconds, freq)
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+    )
 }
 
 fn plant_victim(dir: &Path) -> PathBuf {
@@ -41,7 +47,13 @@ fn a_stranger_of_a_default_bot_gets_only_start_and_chatid() {
     // ALLOWED_CHAT_IDS empty: the default an operator gets when setting nothing.
     let harness = Harness::start(&[("ALLOWED_CHAT_IDS", "")]);
     let url = harness.media.url(&tone_path(2, 440));
-    for text in [url.as_str(), "/audio https://youtu.be/dQw4w9WgXcQ", "/search lofi", "/status", "/help"] {
+    for text in [
+        url.as_str(),
+        "/audio https://youtu.be/dQw4w9WgXcQ",
+        "/search lofi",
+        "/status",
+        "/help",
+    ] {
         harness.say(STRANGER, text);
     }
     harness.tap(STRANGER, 1, "d:ABCDEFGHIJ:a");
@@ -59,8 +71,16 @@ fn a_stranger_of_a_default_bot_gets_only_start_and_chatid() {
         .filter(|c| c.params["chat_id"] == STRANGER && c.method != "answerCallbackQuery")
         .map(|c| format!("{} {}", c.method, text_of(c)))
         .collect();
-    assert_eq!(to_stranger.len(), 2, "only /start and /chatid are answered: {to_stranger:#?}");
-    assert_eq!(harness.media.hits(&tone_path(2, 440)), 0, "nothing was downloaded");
+    assert_eq!(
+        to_stranger.len(),
+        2,
+        "only /start and /chatid are answered: {to_stranger:#?}"
+    );
+    assert_eq!(
+        harness.media.hits(&tone_path(2, 440)),
+        0,
+        "nothing was downloaded"
+    );
     assert!(!harness.downloads().join(STRANGER.to_string()).exists());
 }
 
@@ -69,7 +89,10 @@ fn a_public_bot_is_an_explicit_choice() {
     let harness = Harness::start(&[("ALLOWED_CHAT_IDS", "*")]);
     harness.say(STRANGER, "/chatid");
     let reply = harness.wait_for_text(STRANGER, 0, &STRANGER.to_string());
-    assert!(!text_of(&reply).contains("ALLOWED_CHAT_IDS"), "a let-in chat gets the plain answer");
+    assert!(
+        !text_of(&reply).contains("ALLOWED_CHAT_IDS"),
+        "a let-in chat gets the plain answer"
+    );
 }
 
 #[test]
@@ -83,7 +106,10 @@ fn forged_file_lines_in_a_feed_upload_only_the_real_media() {
     let feed = harness.media.add_feed(
         "hostile",
         &format!("Mix{forged}"),
-        vec![FeedItem::new("One", tone_path(2, 440)), FeedItem::new("Two", tone_path(2, 550))],
+        vec![
+            FeedItem::new("One", tone_path(2, 440)),
+            FeedItem::new("Two", tone_path(2, 550)),
+        ],
     );
 
     // A bare link to the feed and one tap.
@@ -98,12 +124,22 @@ fn forged_file_lines_in_a_feed_upload_only_the_real_media() {
     harness.wait_for_message_text(CHAT, message_id, "✅ Completed");
 
     let sent = uploads(&harness);
-    assert!(sent.len() >= 2, "the real files were delivered: {:?}", sent.iter().map(|s| &s.0).collect::<Vec<_>>());
+    assert!(
+        sent.len() >= 2,
+        "the real files were delivered: {:?}",
+        sent.iter().map(|s| &s.0).collect::<Vec<_>>()
+    );
     for (name, bytes) in &sent {
         // The playlist's (sanitised) title may quote the forged text; the file itself must not be the victim.
         assert_ne!(name.as_str(), "victim-secret");
-        assert!(!contains(bytes, b"TOP SECRET"), "{name} carries the victim's bytes");
-        assert!(!contains(bytes, b"victim-secret"), "{name} names the victim (a ZIP entry?)");
+        assert!(
+            !contains(bytes, b"TOP SECRET"),
+            "{name} carries the victim's bytes"
+        );
+        assert!(
+            !contains(bytes, b"victim-secret"),
+            "{name} names the victim (a ZIP entry?)"
+        );
     }
     assert_eq!(std::fs::read(&victim).unwrap(), b"TOP SECRET BOT TOKEN");
 }
@@ -112,18 +148,31 @@ fn forged_file_lines_in_a_feed_upload_only_the_real_media() {
 fn a_download_over_the_upload_limit_is_stopped_by_the_worker_not_downloaded_whole() {
     let harness = Harness::start(&[("TELEGRAM_UPLOAD_LIMIT_MB", "1")]);
     // 50 MiB of a stream that announces no size: the worker's cap (the upload limit) stops it.
-    let url = harness.media.url(&format!("/endless/{}/live.webm", 50u64 * 1024 * 1024));
+    let url = harness
+        .media
+        .url(&format!("/endless/{}/live.webm", 50u64 * 1024 * 1024));
     let mark = harness.mark();
     harness.say(CHAT, &format!("/video {url}"));
     let notice = harness.wait_for_text(CHAT, mark, "over the 1 MB upload limit");
-    assert!(button(&notice, "lower quality").is_some(), "{:?}", buttons(&notice));
+    assert!(
+        button(&notice, "lower quality").is_some(),
+        "{:?}",
+        buttons(&notice)
+    );
     for method in ["sendVideo", "sendDocument", "sendAudio"] {
-        assert!(harness.api.calls_to(method).is_empty(), "{method} must not be called");
+        assert!(
+            harness.api.calls_to(method).is_empty(),
+            "{method} must not be called"
+        );
     }
     let chat_dir = harness.downloads().join(CHAT.to_string());
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while chat_dir.exists() && std::fs::read_dir(&chat_dir).map(|d| d.count()).unwrap_or(0) > 0 {
-        assert!(std::time::Instant::now() < deadline, "downloads left in {}", chat_dir.display());
+        assert!(
+            std::time::Instant::now() < deadline,
+            "downloads left in {}",
+            chat_dir.display()
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }

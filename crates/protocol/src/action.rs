@@ -1,3 +1,5 @@
+//! The closed set of actions a host may request, with their wire names and which of them wait
+//! for a worker slot.
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -60,18 +62,6 @@ impl Action {
         !matches!(
             self,
             Action::HealthCheck | Action::CacheStats | Action::CacheCleanup | Action::Cancel
-        )
-    }
-
-    /// Whether the action needs a `url`.
-    pub fn needs_url(self) -> bool {
-        matches!(
-            self,
-            Action::YoutubeDl
-                | Action::GetVideoInfo
-                | Action::GetFormats
-                | Action::Playlist
-                | Action::PlaylistPreview
         )
     }
 }

@@ -41,7 +41,9 @@ pub fn get_formats_request(task_id: &str, url: &str) -> Request {
 
 /// Format tiers for `url` in the given mode.
 pub fn get_formats_request_mode(task_id: &str, url: &str, mode: FormatMode) -> Request {
-    Request::new(task_id, Action::GetFormats).with_url(url).with_params(json!({ "mode": mode }))
+    Request::new(task_id, Action::GetFormats)
+        .with_url(url)
+        .with_params(json!({ "mode": mode }))
 }
 
 pub fn health_check_request(task_id: &str) -> Request {

@@ -1,3 +1,5 @@
+//! The one table of error codes an `error` event carries, shared by the worker (which maps its
+//! errors to it in one place) and every host.
 use serde::{Deserialize, Serialize};
 use std::fmt;
 

@@ -1,3 +1,5 @@
+//! The events a worker emits (a closed set), the response envelope, and which event ends a task
+//! ([`Event::is_final`]), so no host re-implements that check on raw JSON.
 use crate::{ErrorCode, ErrorData, ProgressData};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -87,7 +89,11 @@ impl Response {
         Response::new(
             task_id,
             Event::Error,
-            &ErrorData { message: message.into(), error_code: code, file_size: None },
+            &ErrorData {
+                message: message.into(),
+                error_code: code,
+                file_size: None,
+            },
         )
     }
 
@@ -98,7 +104,9 @@ impl Response {
 
     /// `data` of an `error` event, if this is one.
     pub fn error_data(&self) -> Option<ErrorData> {
-        (self.event == Event::Error).then(|| self.payload().ok()).flatten()
+        (self.event == Event::Error)
+            .then(|| self.payload().ok())
+            .flatten()
     }
 }
 
@@ -116,7 +124,11 @@ impl RawResponse {
     /// An event carrying a typed payload (any of the structs in [`crate::payload`]).
     pub fn new(task_id: impl Into<String>, event: Event, data: &impl Serialize) -> RawResponse {
         let data = serde_json::value::to_raw_value(data).unwrap_or_else(|_| empty_raw_object());
-        RawResponse { task_id: task_id.into(), event, data }
+        RawResponse {
+            task_id: task_id.into(),
+            event,
+            data,
+        }
     }
 
     pub fn progress(task_id: impl Into<String>, progress: &ProgressData) -> RawResponse {
@@ -124,7 +136,15 @@ impl RawResponse {
     }
 
     pub fn error(task_id: impl Into<String>, code: ErrorCode, message: impl Into<String>) -> RawResponse {
-        RawResponse::new(task_id, Event::Error, &ErrorData { message: message.into(), error_code: code, file_size: None })
+        RawResponse::new(
+            task_id,
+            Event::Error,
+            &ErrorData {
+                message: message.into(),
+                error_code: code,
+                file_size: None,
+            },
+        )
     }
 
     /// The same event as a [`Response`] (parses `data`; for tests and tools, not hot paths).

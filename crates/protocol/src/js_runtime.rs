@@ -67,7 +67,10 @@ fn parse_runtime(item: &str) -> Option<JsRuntime> {
     }
     let word = item.split_whitespace().next()?;
     let (name, version) = word.split_once('-')?;
-    (!name.is_empty() && !version.is_empty()).then(|| JsRuntime { name: name.to_owned(), version: version.to_owned() })
+    (!name.is_empty() && !version.is_empty()).then(|| JsRuntime {
+        name: name.to_owned(),
+        version: version.to_owned(),
+    })
 }
 
 #[cfg(test)]
@@ -84,7 +87,13 @@ mod tests {
     #[test]
     fn a_ready_yt_dlp_names_its_runtime_and_ejs() {
         let support = JsSupport::from_verbose_output(READY);
-        assert_eq!(support.js_runtime, Some(JsRuntime { name: "deno".into(), version: "2.9.8".into() }));
+        assert_eq!(
+            support.js_runtime,
+            Some(JsRuntime {
+                name: "deno".into(),
+                version: "2.9.8".into()
+            })
+        );
         assert_eq!(support.ejs.as_deref(), Some("0.8.0"));
         assert!(support.youtube_ready());
     }
@@ -97,8 +106,17 @@ mod tests {
             assert!(!support.youtube_ready());
         }
         assert_eq!(JsSupport::from_verbose_output(BARE).ejs, None);
-        assert_eq!(JsSupport::from_verbose_output(TWO).js_runtime.map(|r| r.name).as_deref(), Some("deno"));
+        assert_eq!(
+            JsSupport::from_verbose_output(TWO)
+                .js_runtime
+                .map(|r| r.name)
+                .as_deref(),
+            Some("deno")
+        );
         let quickjs = JsSupport::from_verbose_output("[debug] JS runtimes: quickjs-2025-04-26");
-        assert_eq!(quickjs.js_runtime.map(|r| r.version).as_deref(), Some("2025-04-26"));
+        assert_eq!(
+            quickjs.js_runtime.map(|r| r.version).as_deref(),
+            Some("2025-04-26")
+        );
     }
 }

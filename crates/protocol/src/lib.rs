@@ -18,6 +18,7 @@ mod js_runtime;
 mod params;
 pub mod payload;
 mod request;
+mod request_options;
 
 pub use action::Action;
 pub use builders::*;
@@ -27,6 +28,7 @@ pub use js_runtime::{JsRuntime, JsSupport};
 pub use params::*;
 pub use payload::*;
 pub use request::{Request, RequestError};
+pub use request_options::{download_request_with, playlist_request_with, DownloadOptions, PlaylistOptions};
 
 /// Serialises any wire value as one NDJSON line (compact JSON plus `\n`).
 ///

@@ -27,9 +27,15 @@ impl AudioFormat {
     }
 
     pub fn from_name(name: &str) -> Option<AudioFormat> {
-        [AudioFormat::Mp3, AudioFormat::M4a, AudioFormat::Opus, AudioFormat::Flac, AudioFormat::Wav]
-            .into_iter()
-            .find(|f| f.as_str().eq_ignore_ascii_case(name.trim()))
+        [
+            AudioFormat::Mp3,
+            AudioFormat::M4a,
+            AudioFormat::Opus,
+            AudioFormat::Flac,
+            AudioFormat::Wav,
+        ]
+        .into_iter()
+        .find(|f| f.as_str().eq_ignore_ascii_case(name.trim()))
     }
 }
 
@@ -45,7 +51,9 @@ fn audio_target(extract_audio: bool, audio_format: &str) -> Result<Option<AudioF
     if !extract_audio {
         return Ok(None);
     }
-    AudioFormat::from_name(audio_format).map(Some).ok_or_else(|| UnknownAudioFormat(audio_format.to_owned()))
+    AudioFormat::from_name(audio_format)
+        .map(Some)
+        .ok_or_else(|| UnknownAudioFormat(audio_format.to_owned()))
 }
 
 /// `get_formats` mode.
@@ -210,6 +218,8 @@ fn string_or_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String
     match Value::deserialize(deserializer)? {
         Value::String(s) => Ok(s),
         Value::Number(n) => Ok(n.to_string()),
-        other => Err(serde::de::Error::custom(format!("expected a string or number, got {other}"))),
+        other => Err(serde::de::Error::custom(format!(
+            "expected a string or number, got {other}"
+        ))),
     }
 }

@@ -1,3 +1,5 @@
+//! One request line from a host, parsed leniently enough to answer even a bad one with the
+//! right `task_id`.
 use crate::{Action, ErrorCode};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -25,7 +27,11 @@ pub struct RequestError {
 
 impl RequestError {
     fn new(task_id: Option<&str>, code: ErrorCode, message: impl Into<String>) -> RequestError {
-        RequestError { task_id: task_id.map(str::to_owned), code, message: message.into() }
+        RequestError {
+            task_id: task_id.map(str::to_owned),
+            code,
+            message: message.into(),
+        }
     }
 }
 
@@ -34,7 +40,12 @@ const MAX_TASK_ID_CHARS: usize = 200;
 
 impl Request {
     pub fn new(task_id: impl Into<String>, action: Action) -> Request {
-        Request { task_id: task_id.into(), action, url: None, params: Map::new() }
+        Request {
+            task_id: task_id.into(),
+            action,
+            url: None,
+            params: Map::new(),
+        }
     }
 
     pub fn with_url(mut self, url: impl Into<String>) -> Request {
@@ -62,35 +73,76 @@ impl Request {
     /// Validates an already-parsed JSON value (see [`Request::from_json_line`]).
     pub fn from_value(value: Value) -> Result<Request, RequestError> {
         let Value::Object(mut object) = value else {
-            return Err(RequestError::new(None, ErrorCode::InvalidRequest, "request must be a JSON object"));
+            return Err(RequestError::new(
+                None,
+                ErrorCode::InvalidRequest,
+                "request must be a JSON object",
+            ));
         };
         let task_id = take_task_id(&mut object)?;
         let id = Some(task_id.as_str());
         let action = match object.remove("action") {
             Some(Value::String(name)) => Action::from_name(&name).ok_or_else(|| {
-                RequestError::new(id, ErrorCode::UnknownAction, format!("unknown action: {}", truncate(&name, 64)))
+                RequestError::new(
+                    id,
+                    ErrorCode::UnknownAction,
+                    format!("unknown action: {}", truncate(&name, 64)),
+                )
             })?,
-            Some(_) => return Err(RequestError::new(id, ErrorCode::InvalidRequest, "`action` must be a string")),
-            None => return Err(RequestError::new(id, ErrorCode::InvalidRequest, "missing `action`")),
+            Some(_) => {
+                return Err(RequestError::new(
+                    id,
+                    ErrorCode::InvalidRequest,
+                    "`action` must be a string",
+                ))
+            }
+            None => {
+                return Err(RequestError::new(
+                    id,
+                    ErrorCode::InvalidRequest,
+                    "missing `action`",
+                ))
+            }
         };
         let url = match object.remove("url") {
             None | Some(Value::Null) => None,
             Some(Value::String(url)) => Some(url),
-            Some(_) => return Err(RequestError::new(id, ErrorCode::InvalidRequest, "`url` must be a string")),
+            Some(_) => {
+                return Err(RequestError::new(
+                    id,
+                    ErrorCode::InvalidRequest,
+                    "`url` must be a string",
+                ))
+            }
         };
         let params = match object.remove("params") {
             None | Some(Value::Null) => Map::new(),
             Some(Value::Object(params)) => params,
-            Some(_) => return Err(RequestError::new(id, ErrorCode::InvalidRequest, "`params` must be an object")),
+            Some(_) => {
+                return Err(RequestError::new(
+                    id,
+                    ErrorCode::InvalidRequest,
+                    "`params` must be an object",
+                ))
+            }
         };
-        Ok(Request { task_id, action, url, params })
+        Ok(Request {
+            task_id,
+            action,
+            url,
+            params,
+        })
     }
 
     /// Decodes `params` into an action's typed parameter struct; a wrong type becomes
     /// `INVALID_REQUEST` naming the problem.
     pub fn params_as<T: serde::de::DeserializeOwned>(&self) -> Result<T, RequestError> {
         T::deserialize(Value::Object(self.params.clone())).map_err(|e| {
-            RequestError::new(Some(&self.task_id), ErrorCode::InvalidRequest, format!("invalid params: {e}"))
+            RequestError::new(
+                Some(&self.task_id),
+                ErrorCode::InvalidRequest,
+                format!("invalid params: {e}"),
+            )
         })
     }
 }

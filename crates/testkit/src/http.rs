@@ -51,6 +51,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use crate::percent::percent_decode;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
@@ -130,9 +131,9 @@ impl MediaServer {
         let addr = listener
             .local_addr()
             .unwrap_or_else(|err| panic!("MediaServer: no local address: {err}"));
-        listener.set_nonblocking(true).unwrap_or_else(|err| {
-            panic!("MediaServer: cannot make the socket non-blocking: {err}")
-        });
+        listener
+            .set_nonblocking(true)
+            .unwrap_or_else(|err| panic!("MediaServer: cannot make the socket non-blocking: {err}"));
         let (shutdown, shutdown_rx) = watch::channel(false);
         let shared = Arc::new(Shared {
             root,
@@ -187,9 +188,7 @@ impl MediaServer {
     /// How many GET requests reached `path` (a server path or a full URL of this server; any query
     /// string is ignored). HEAD requests are not counted.
     pub fn hits(&self, path: &str) -> usize {
-        let path = path
-            .strip_prefix(self.shared.base_url.as_str())
-            .unwrap_or(path);
+        let path = path.strip_prefix(self.shared.base_url.as_str()).unwrap_or(path);
         let path = path.split('?').next().unwrap_or(path);
         let key = percent_decode(path).unwrap_or_else(|| path.to_string());
         lock(&self.shared.hits).get(&key).copied().unwrap_or(0)
@@ -233,10 +232,7 @@ fn spawn_server_thread(listener: std::net::TcpListener, shared: Arc<Shared>) -> 
 /// Serves until shutdown is signalled, then drops the runtime, which drops every connection task
 /// (stalled responses included) and so closes their sockets.
 fn run_server(listener: std::net::TcpListener, shared: Arc<Shared>) {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("MediaServer: cannot build its tokio runtime: {err}");
@@ -266,12 +262,7 @@ fn run_server(listener: std::net::TcpListener, shared: Arc<Shared>) {
 }
 
 /// The one handler: routing by hand keeps every route's exact wire behaviour in view.
-async fn handle(
-    State(shared): State<Arc<Shared>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
+async fn handle(State(shared): State<Arc<Shared>>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
     let Some(path) = percent_decode(uri.path()) else {
         return status(StatusCode::BAD_REQUEST);
     };
@@ -300,14 +291,22 @@ async fn handle(
         };
     }
     if let Some(rest) = path.strip_prefix("/endless/") {
-        return match rest.split_once('/').and_then(|(n, name)| Some((n.parse::<u64>().ok()?, name))) {
+        return match rest
+            .split_once('/')
+            .and_then(|(n, name)| Some((n.parse::<u64>().ok()?, name)))
+        {
             Some((bytes, name)) => endless(bytes, content_type_for(name), head_only, shared.shutdown.clone()),
             None => status(StatusCode::NOT_FOUND),
         };
     }
-    if let Some(count) = path.strip_prefix("/hls/").and_then(|n| n.strip_suffix(".m3u8")).and_then(|n| n.parse::<u32>().ok()) {
+    if let Some(count) = path
+        .strip_prefix("/hls/")
+        .and_then(|n| n.strip_suffix(".m3u8"))
+        .and_then(|n| n.parse::<u32>().ok())
+    {
         let base = query("base").unwrap_or_else(|| shared.base_url.clone());
-        let mut playlist = String::from("#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n");
+        let mut playlist =
+            String::from("#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n");
         for i in 0..count {
             playlist.push_str(&format!("#EXTINF:2.0,\n{base}/seg/{i}.ts\n"));
         }
@@ -367,10 +366,7 @@ impl<'a> Route<'a> {
         if path == "/nomedia.html" {
             return Route::NoMedia;
         }
-        if let Some(name) = path
-            .strip_prefix("/feeds/")
-            .and_then(|n| n.strip_suffix(".rss"))
-        {
+        if let Some(name) = path.strip_prefix("/feeds/").and_then(|n| n.strip_suffix(".rss")) {
             return Route::Feed(name);
         }
         Route::NotFound
@@ -400,13 +396,7 @@ async fn serve_file(
     let mut response = if head_only || part_len == 0 {
         Response::new(Body::empty())
     } else {
-        Response::new(file_body(
-            path,
-            start,
-            part_len,
-            pace,
-            shared.shutdown.clone(),
-        ))
+        Response::new(file_body(path, start, part_len, pace, shared.shutdown.clone()))
     };
     *response.status_mut() = code;
     let headers = response.headers_mut();
@@ -428,13 +418,7 @@ async fn serve_file(
 /// A streaming body fed by a task that reads the file and paces it. The explicit `Content-Length`
 /// set by the caller keeps hyper from switching to chunked encoding; if the task stops early
 /// (stall released by shutdown, read error) hyper sees the short body and closes the connection.
-fn file_body(
-    path: PathBuf,
-    start: u64,
-    len: u64,
-    pace: Pace,
-    shutdown: watch::Receiver<bool>,
-) -> Body {
+fn file_body(path: PathBuf, start: u64, len: u64, pace: Pace, shutdown: watch::Receiver<bool>) -> Body {
     let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(4);
     tokio::spawn(async move {
         if let Err(err) = send_file(&path, start, len, pace, shutdown, &tx).await {
@@ -478,11 +462,7 @@ async fn send_file(
         if let Pace::BytesPerSecond(rate) = pace {
             tokio::time::sleep_until(started + pacing_delay(sent, rate)).await;
         }
-        if tx
-            .send(Ok(Bytes::copy_from_slice(&buf[..n])))
-            .await
-            .is_err()
-        {
+        if tx.send(Ok(Bytes::copy_from_slice(&buf[..n]))).await.is_err() {
             return Ok(());
         }
         sent += n as u64;
@@ -622,11 +602,7 @@ const NO_MEDIA_HTML: &str = "<!DOCTYPE html>\n<html lang=\"en\">\n<head><meta ch
 </body>\n</html>\n";
 
 fn html_page(head_only: bool) -> Response {
-    text_response(
-        "text/html; charset=utf-8",
-        NO_MEDIA_HTML.to_string(),
-        head_only,
-    )
+    text_response("text/html; charset=utf-8", NO_MEDIA_HTML.to_string(), head_only)
 }
 
 fn feed_document(shared: &Shared, name: &str, head_only: bool) -> Response {
@@ -655,9 +631,8 @@ fn text_response(content_type: &'static str, text: String, head_only: bool) -> R
 }
 
 fn render_rss(base_url: &str, root: &Path, name: &str, feed: &Feed) -> String {
-    let mut xml = String::from(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\">\n<channel>\n",
-    );
+    let mut xml =
+        String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\">\n<channel>\n");
     xml.push_str(&format!("<title>{}</title>\n", xml_escape(&feed.title)));
     xml.push_str(&format!(
         "<link>{}</link>\n",
@@ -733,27 +708,13 @@ fn is_plain_token(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
-/// Decodes `%XX` escapes; `None` if an escape is malformed or the result is not UTF-8.
-fn percent_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = bytes.get(i + 1..i + 3)?;
-            let hex = std::str::from_utf8(hex).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
 /// `bytes` zeros in 64 KiB chunks, chunked (no `Content-Length`), until the client goes away.
-fn endless(bytes: u64, content_type: &'static str, head_only: bool, mut shutdown: watch::Receiver<bool>) -> Response {
+fn endless(
+    bytes: u64,
+    content_type: &'static str,
+    head_only: bool,
+    mut shutdown: watch::Receiver<bool>,
+) -> Response {
     let body = if head_only {
         Body::empty()
     } else {
@@ -773,7 +734,9 @@ fn endless(bytes: u64, content_type: &'static str, head_only: bool, mut shutdown
         Body::from_stream(ReceiverStream::new(rx))
     };
     let mut response = Response::new(body);
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     response
 }
 
@@ -789,9 +752,7 @@ fn status(code: StatusCode) -> Response {
 /// Locks a mutex, recovering the data if a panicking test thread poisoned it: counters and feed
 /// tables stay valid whatever panicked.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]
@@ -821,10 +782,7 @@ mod tests {
             parse_range(Some("bytes=-500"), 100),
             ByteRange::Part { start: 0, end: 99 }
         );
-        assert_eq!(
-            parse_range(Some("bytes=100-"), 100),
-            ByteRange::Unsatisfiable
-        );
+        assert_eq!(parse_range(Some("bytes=100-"), 100), ByteRange::Unsatisfiable);
         assert_eq!(parse_range(Some("bytes=-0"), 100), ByteRange::Unsatisfiable);
         assert_eq!(parse_range(Some("bytes=0-"), 0), ByteRange::Unsatisfiable);
         assert_eq!(parse_range(Some("bytes=5-1"), 100), ByteRange::Whole);
@@ -889,25 +847,7 @@ mod tests {
         assert_eq!(pacing_delay(2500, 1000), Duration::from_millis(2500));
         assert_eq!(chunk_size_for(Pace::BytesPerSecond(10)), 1);
         assert_eq!(chunk_size_for(Pace::BytesPerSecond(1_000_000)), 50_000);
-        assert_eq!(
-            chunk_size_for(Pace::BytesPerSecond(u64::MAX)),
-            FULL_SPEED_CHUNK
-        );
-    }
-
-    #[test]
-    fn decodes_percent_escapes() {
-        assert_eq!(
-            percent_decode("/media/a%20b.webm").as_deref(),
-            Some("/media/a b.webm")
-        );
-        assert_eq!(
-            percent_decode("/media/%2e%2e/x").as_deref(),
-            Some("/media/../x")
-        );
-        assert_eq!(percent_decode("/bad%2"), None);
-        assert_eq!(percent_decode("/bad%zz"), None);
-        assert_eq!(percent_decode("/bad%ff"), None);
+        assert_eq!(chunk_size_for(Pace::BytesPerSecond(u64::MAX)), FULL_SPEED_CHUNK);
     }
 
     #[test]

@@ -34,10 +34,7 @@ pub fn media_dir() -> PathBuf {
         _ => workspace_root().join("target").join("test-media"),
     };
     if let Err(err) = std::fs::create_dir_all(&dir) {
-        panic!(
-            "cannot create the test media directory {}: {err}",
-            dir.display()
-        );
+        panic!("cannot create the test media directory {}: {err}", dir.display());
     }
     absolute(dir)
 }
@@ -158,11 +155,7 @@ fn generate(name: &str, output_args: impl FnOnce(&str) -> Vec<String>) -> PathBu
     run_ffmpeg(&args, &temp);
     if let Err(err) = std::fs::rename(&temp, &target) {
         let _ = std::fs::remove_file(&temp);
-        panic!(
-            "cannot move {} to {}: {err}",
-            temp.display(),
-            target.display()
-        );
+        panic!("cannot move {} to {}: {err}", temp.display(), target.display());
     }
     target
 }

@@ -64,10 +64,7 @@ pub fn descendants(pid: u32) -> Vec<ProcInfo> {
 
 /// Every live process in process group `pgid` (the group leader included while it is alive).
 pub fn process_group_members(pgid: u32) -> Vec<ProcInfo> {
-    all_processes()
-        .into_iter()
-        .filter(|p| p.pgid == pgid)
-        .collect()
+    all_processes().into_iter().filter(|p| p.pgid == pgid).collect()
 }
 
 /// Polls `condition` every 50 ms until it returns true (→ `true`) or `timeout` has passed

@@ -55,10 +55,7 @@ fn head_sends_headers_only() {
         &[],
     );
     assert_eq!(response.status, 200);
-    assert_eq!(
-        response.header("content-length"),
-        Some(len.to_string().as_str())
-    );
+    assert_eq!(response.header("content-length"), Some(len.to_string().as_str()));
     assert!(response.body.is_empty());
     assert_eq!(
         server.hits(&format!("/media/{}", file_name(&path))),
@@ -75,12 +72,7 @@ fn honours_range_requests() {
     let len = data.len();
     let url_path = format!("/media/{}", file_name(&path));
 
-    let middle = request(
-        server.addr(),
-        "GET",
-        &url_path,
-        &[("Range", "bytes=100-199")],
-    );
+    let middle = request(server.addr(), "GET", &url_path, &[("Range", "bytes=100-199")]);
     assert_eq!(middle.status, 206);
     assert_eq!(
         middle.header("content-range"),
@@ -121,21 +113,14 @@ fn unknown_paths_missing_files_and_traversal_are_refused() {
     assert_eq!(get(server.addr(), "/media/../Cargo.toml").status, 403);
     assert_eq!(get(server.addr(), "/media/%2e%2e/Cargo.toml").status, 403);
     assert_eq!(get(server.addr(), "/slow/0/x.wav").status, 404);
-    assert_eq!(
-        request(server.addr(), "POST", "/media/x.wav", &[]).status,
-        405
-    );
+    assert_eq!(request(server.addr(), "POST", "/media/x.wav", &[]).status, 405);
 }
 
 #[test]
 fn serves_subdirectories_and_percent_encoded_names() {
     let root = tempfile::tempdir().expect("temp dir");
     std::fs::create_dir(root.path().join("sub")).expect("mkdir");
-    std::fs::write(
-        root.path().join("sub").join("my song.mp3"),
-        b"not really an mp3",
-    )
-    .expect("write");
+    std::fs::write(root.path().join("sub").join("my song.mp3"), b"not really an mp3").expect("write");
     let server = MediaServer::start(root.path());
     let response = get(server.addr(), "/media/sub/my%20song.mp3");
     assert_eq!(response.status, 200);
@@ -176,10 +161,7 @@ fn slow_endpoint_throttles_to_the_requested_rate() {
     let response = get(server.addr(), &format!("/slow/{rate}/{}", file_name(&path)));
     let elapsed = started.elapsed();
     assert_eq!(response.status, 200);
-    assert!(
-        response.body == data,
-        "throttled body differs from the file"
-    );
+    assert!(response.body == data, "throttled body differs from the file");
     let ideal = data.len() as f64 / rate as f64; // ~2.1 s
     assert!(
         elapsed.as_secs_f64() > ideal * 0.8 && elapsed.as_secs_f64() < ideal * 2.5,
@@ -208,13 +190,8 @@ fn stall_endpoint_sends_the_prefix_then_nothing_until_the_server_is_dropped() {
     let server = MediaServer::start(media_dir());
     let path = big_wav(1);
     let len = std::fs::metadata(&path).expect("stat").len();
-    let mut stream = send_request(
-        server.addr(),
-        "GET",
-        &format!("/stall/{}", file_name(&path)),
-        &[],
-    )
-    .expect("send");
+    let mut stream =
+        send_request(server.addr(), "GET", &format!("/stall/{}", file_name(&path)), &[]).expect("send");
     stream
         .set_read_timeout(Some(Duration::from_millis(1500)))
         .expect("timeout");
@@ -225,9 +202,7 @@ fn stall_endpoint_sends_the_prefix_then_nothing_until_the_server_is_dropped() {
         match stream.read(&mut buf) {
             Ok(0) => break false,
             Ok(n) => raw.extend_from_slice(&buf[..n]),
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                break true
-            }
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => break true,
             Err(e) => panic!("read failed: {e}"),
         }
     };
@@ -278,9 +253,7 @@ fn nomedia_page_is_html_with_a_title_and_no_media() {
         .starts_with("text/html"));
     let html = String::from_utf8(response.body).expect("utf-8");
     assert!(html.contains("<title>") && html.contains("<p>"));
-    for media in [
-        "<video", "<audio", "<source", ".mp3", ".webm", ".mp4", "<a ",
-    ] {
+    for media in ["<video", "<audio", "<source", ".mp3", ".webm", ".mp4", "<a "] {
         assert!(!html.contains(media), "the page must not mention {media}");
     }
 }
@@ -324,18 +297,12 @@ fn feed_is_well_formed_rss_with_enclosures() {
         text_of(channel, "title").as_deref(),
         Some("Loopback <Mix> & Friends")
     );
-    let items: Vec<_> = channel
-        .children()
-        .filter(|n| n.has_tag_name("item"))
-        .collect();
+    let items: Vec<_> = channel.children().filter(|n| n.has_tag_name("item")).collect();
     assert_eq!(items.len(), 2);
 
     let tone_url = server.media_url(&tone);
     assert_eq!(text_of(items[0], "title").as_deref(), Some("First & best"));
-    assert_eq!(
-        text_of(items[0], "link").as_deref(),
-        Some(tone_url.as_str())
-    );
+    assert_eq!(text_of(items[0], "link").as_deref(), Some(tone_url.as_str()));
     assert_eq!(text_of(items[0], "guid").as_deref(), Some("mix-1"));
     let enclosure = items[0]
         .children()
@@ -343,10 +310,7 @@ fn feed_is_well_formed_rss_with_enclosures() {
         .expect("enclosure");
     assert_eq!(enclosure.attribute("url"), Some(tone_url.as_str()));
     assert_eq!(enclosure.attribute("type"), Some("audio/webm"));
-    assert_eq!(
-        enclosure.attribute("length"),
-        Some(tone_len.to_string().as_str())
-    );
+    assert_eq!(enclosure.attribute("length"), Some(tone_len.to_string().as_str()));
 
     let broken = items[1]
         .children()

@@ -85,12 +85,8 @@ fn distinct_parameters_give_distinct_files_and_repeats_reuse_them() {
     let c = tone_webm(2, 440);
     assert_ne!(a, b);
     assert_ne!(a, c);
-    let modified = std::fs::metadata(&a)
-        .and_then(|m| m.modified())
-        .expect("mtime");
+    let modified = std::fs::metadata(&a).and_then(|m| m.modified()).expect("mtime");
     assert_eq!(tone_webm(1, 440), a);
-    let again = std::fs::metadata(&a)
-        .and_then(|m| m.modified())
-        .expect("mtime");
+    let again = std::fs::metadata(&a).and_then(|m| m.modified()).expect("mtime");
     assert_eq!(modified, again, "a cached file must not be regenerated");
 }

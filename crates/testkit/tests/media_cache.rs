@@ -21,9 +21,7 @@ fn env_override_and_concurrent_generation_of_one_file() {
             .collect()
     });
     assert!(
-        paths
-            .iter()
-            .all(|p| *p == cache.join("tone_1s_1234hz.webm")),
+        paths.iter().all(|p| *p == cache.join("tone_1s_1234hz.webm")),
         "{paths:?}"
     );
     let (codecs, duration) = common::probe(&paths[0]);

@@ -47,10 +47,7 @@ fn finds_a_process_tree_by_marker_descendants_and_group_then_sees_it_gone() {
     let _ = killpg(Pid::from_raw(parent_pid as i32), Signal::SIGKILL);
     let _ = parent.wait();
 
-    assert!(
-        both_up,
-        "parent and child never both showed up: {by_marker:?}"
-    );
+    assert!(both_up, "parent and child never both showed up: {by_marker:?}");
     let child = below.first().expect("the parent has a descendant");
     assert_eq!(below.len(), 1, "{below:?}");
     assert_eq!(child.ppid, parent_pid);
@@ -114,14 +111,8 @@ fn zombies_and_the_calling_process_are_not_reported() {
     let listed = processes_with_cmdline_containing(&marker);
     let _ = child.wait();
 
-    assert!(
-        became_zombie,
-        "the killed child should be a zombie until reaped"
-    );
-    assert!(
-        listed.is_empty(),
-        "a zombie must not be reported: {listed:?}"
-    );
+    assert!(became_zombie, "the killed child should be a zombie until reaped");
+    assert!(listed.is_empty(), "a zombie must not be reported: {listed:?}");
     assert!(
         processes_with_cmdline_containing("")
             .iter()

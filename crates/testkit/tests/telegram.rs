@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use frankenstein::client_reqwest::Bot;
 use frankenstein::methods::{
-    AnswerCallbackQueryParams, DeleteMessageParams, EditMessageTextParams, GetUpdatesParams,
-    SendAudioParams, SendMessageParams, SendVideoParams, SetMyCommandsParams,
+    AnswerCallbackQueryParams, DeleteMessageParams, EditMessageTextParams, GetUpdatesParams, SendAudioParams,
+    SendMessageParams, SendVideoParams, SetMyCommandsParams,
 };
 use frankenstein::response::{ErrorResponse, MessageOrBool};
 use frankenstein::types::{
@@ -46,10 +46,7 @@ fn keyboard(callback_data: &str) -> InlineKeyboardMarkup {
 }
 
 fn text_params(text: &str) -> SendMessageParams {
-    SendMessageParams::builder()
-        .chat_id(CHAT)
-        .text(text)
-        .build()
+    SendMessageParams::builder().chat_id(CHAT).text(text).build()
 }
 
 fn write_temp_file(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> PathBuf {
@@ -106,24 +103,14 @@ async fn send_message_with_an_inline_keyboard_is_recorded_and_echoed() {
         .await
         .expect("sendMessage")
         .result;
-    let elsewhere = SendMessageParams::builder()
-        .chat_id(-42)
-        .text("hi group")
-        .build();
-    let other_chat = bot
-        .send_message(&elsewhere)
-        .await
-        .expect("sendMessage")
-        .result;
+    let elsewhere = SendMessageParams::builder().chat_id(-42).text("hi group").build();
+    let other_chat = bot.send_message(&elsewhere).await.expect("sendMessage").result;
     assert_eq!(
         second.message_id,
         sent.message_id + 1,
         "message ids count up per chat"
     );
-    assert_eq!(
-        other_chat.message_id, 1,
-        "each chat has its own message ids"
-    );
+    assert_eq!(other_chat.message_id, 1, "each chat has its own message ids");
 }
 
 #[tokio::test]
@@ -158,19 +145,9 @@ async fn long_poll_returns_a_pushed_update_and_offset_confirms_it() {
     assert_eq!(message.text.as_deref(), Some("https://example.com/v"));
     assert_eq!(message.from.as_ref().map(|from| from.id), Some(USER));
 
-    let unconfirmed = GetUpdatesParams::builder()
-        .offset(i64::from(update_id))
-        .build();
-    let again = bot
-        .get_updates(&unconfirmed)
-        .await
-        .expect("getUpdates")
-        .result;
-    assert_eq!(
-        again.len(),
-        1,
-        "an offset equal to the id does not confirm it"
-    );
+    let unconfirmed = GetUpdatesParams::builder().offset(i64::from(update_id)).build();
+    let again = bot.get_updates(&unconfirmed).await.expect("getUpdates").result;
+    assert_eq!(again.len(), 1, "an offset equal to the id does not confirm it");
 
     let confirmed = GetUpdatesParams::builder()
         .offset(i64::from(update_id) + 1)
@@ -195,11 +172,7 @@ async fn get_updates_honours_limit_and_waits_out_its_timeout() {
     }
     let limited = GetUpdatesParams::builder().limit(2).build();
     assert_eq!(
-        bot.get_updates(&limited)
-            .await
-            .expect("getUpdates")
-            .result
-            .len(),
+        bot.get_updates(&limited).await.expect("getUpdates").result.len(),
         2
     );
 
@@ -248,20 +221,13 @@ async fn send_audio_uploads_the_file_and_records_its_bytes() {
         .duration(3u32)
         .caption("42")
         .build();
-    let sent = client(&fake)
-        .send_audio(&params)
-        .await
-        .expect("sendAudio")
-        .result;
+    let sent = client(&fake).send_audio(&params).await.expect("sendAudio").result;
 
     let audio = sent.audio.expect("an audio message");
     assert_eq!(audio.file_size, Some(10_000));
     assert_eq!(audio.file_name.as_deref(), Some("Song title.mp3"));
     assert_eq!(audio.mime_type.as_deref(), Some("audio/mpeg"));
-    assert_eq!(
-        (audio.title.as_deref(), audio.duration),
-        (Some("Song title"), 3)
-    );
+    assert_eq!((audio.title.as_deref(), audio.duration), (Some("Song title"), 3));
     assert_eq!(sent.caption.as_deref(), Some("42"));
 
     let call = &fake.calls_to("sendAudio")[0];
@@ -350,9 +316,7 @@ async fn too_many_requests_fault_carries_retry_after_once() {
     assert_eq!(error.error_code, 429);
     assert_eq!(error.description, "Too Many Requests: retry after 7");
     assert_eq!(
-        error
-            .parameters
-            .and_then(|parameters| parameters.retry_after),
+        error.parameters.and_then(|parameters| parameters.retry_after),
         Some(7)
     );
 
@@ -391,11 +355,7 @@ async fn not_modified_is_a_400_injected_or_earned() {
         .description
         .starts_with("Bad Request: message is not modified"));
 
-    let MessageOrBool::Message(edited) = bot
-        .edit_message_text(&edit("60%"))
-        .await
-        .expect("edit")
-        .result
+    let MessageOrBool::Message(edited) = bot.edit_message_text(&edit("60%")).await.expect("edit").result
     else {
         panic!("editing a chat message returns the message");
     };
@@ -510,12 +470,7 @@ async fn telegram_validation_errors_reach_the_client() {
         .chat_id(CHAT)
         .message_id(sent.message_id)
         .build();
-    assert!(
-        bot.delete_message(&delete)
-            .await
-            .expect("deleteMessage")
-            .result
-    );
+    assert!(bot.delete_message(&delete).await.expect("deleteMessage").result);
     assert_eq!(
         api_error(bot.delete_message(&delete).await).description,
         "Bad Request: message to delete not found"
@@ -535,10 +490,7 @@ async fn wrong_token_is_401_and_unknown_method_is_404() {
     let no_params: Option<()> = None;
     let unknown: Result<Value, _> = client(&fake).request("fetchTheMoon", no_params).await;
     let error = api_error(unknown);
-    assert_eq!(
-        (error.error_code, error.description.as_str()),
-        (404, "Not Found")
-    );
+    assert_eq!((error.error_code, error.description.as_str()), (404, "Not Found"));
     assert_eq!(fake.calls_to("fetchTheMoon")[0].status, 404);
 }
 
@@ -577,22 +529,14 @@ fn serves_sync_tests_and_get_requests() {
     let request = format!(
         "GET /bot{TOKEN}/sendMessage?chat_id={CHAT}&text=hi%20there HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
     );
-    stream
-        .write_all(request.as_bytes())
-        .expect("send the request");
+    stream.write_all(request.as_bytes()).expect("send the request");
     let mut response = String::new();
-    stream
-        .read_to_string(&mut response)
-        .expect("read the response");
+    stream.read_to_string(&mut response).expect("read the response");
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(response.contains("\"text\":\"hi there\""), "{response}");
 
     let call = fake
-        .wait_for_call_blocking(
-            "sendmessage",
-            |call| call.succeeded(),
-            Duration::from_secs(5),
-        )
+        .wait_for_call_blocking("sendmessage", |call| call.succeeded(), Duration::from_secs(5))
         .expect("the call was recorded");
     assert_eq!(call.params, json!({ "chat_id": CHAT, "text": "hi there" }));
     assert_eq!(fake.chat_messages(CHAT).len(), 1);

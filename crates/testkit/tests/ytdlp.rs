@@ -91,11 +91,7 @@ fn flat_playlist_lists_the_feed_items_under_the_feed_title() {
         assert!(url.starts_with(&server.url(path)), "entry url {url}");
     }
     assert_eq!(server.hits("/feeds/flat.rss"), 1);
-    assert_eq!(
-        server.hits(&first),
-        0,
-        "a flat listing does not touch the items"
-    );
+    assert_eq!(server.hits(&first), 0, "a flat listing does not touch the items");
 }
 
 #[test]
@@ -211,9 +207,7 @@ fn stall_endpoint_makes_ytdlp_hang_until_killed() {
     // a little less than the 64 KiB prefix (63 KiB with 2026.10.26).
     let part = marker.join("big_1mb.wav.part");
     let part_len = || std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
-    let got_prefix = wait_until(Duration::from_secs(10), || {
-        part_len() >= STALL_PREFIX_BYTES / 2
-    });
+    let got_prefix = wait_until(Duration::from_secs(10), || part_len() >= STALL_PREFIX_BYTES / 2);
     let log_len = || std::fs::metadata(&log_path).map(|m| m.len()).unwrap_or(0);
     let (log_before, part_before) = (log_len(), part_len());
     std::thread::sleep(Duration::from_secs(2));
@@ -226,10 +220,7 @@ fn stall_endpoint_makes_ytdlp_hang_until_killed() {
     let _ = child.wait();
     let log = std::fs::read_to_string(&log_path).unwrap_or_default();
     assert!(got_prefix, "yt-dlp never wrote the 64 KiB prefix\n{log}");
-    assert!(
-        still_running,
-        "yt-dlp must still be waiting for data\n{log}"
-    );
+    assert!(still_running, "yt-dlp must still be waiting for data\n{log}");
     assert_eq!(log_before, log_after, "no output while stalled\n{log}");
     assert_eq!(part_before, part_after, "no data while stalled");
     assert!(part_after <= STALL_PREFIX_BYTES);

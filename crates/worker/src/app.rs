@@ -1,7 +1,7 @@
 //! The startup sequence of the protocol guide and the run until shutdown:
 //! logging → SQLite open + migrations → cache warm-up → cookie check → handler registry →
 //! stdin loop → drain → stats.
-use crate::actions::handler_names;
+use crate::actions::health_check::handler_names;
 use crate::cache::Cache;
 use crate::config::Config;
 use crate::context::Context;
@@ -26,7 +26,13 @@ pub async fn run(config: Config) -> i32 {
         eprintln!("hermes-worker: {error}");
         return EXIT_STARTUP_FAILURE;
     }
-    let cache = match Cache::open_or_recover(&config.sqlx_database_url(), config.enable_search_cache, config.cache_expiry_hours).await {
+    let cache = match Cache::open_or_recover(
+        &config.sqlx_database_url(),
+        config.enable_search_cache,
+        config.cache_expiry_hours,
+    )
+    .await
+    {
         Ok(cache) => cache,
         Err(error) => {
             tracing::error!("{error}");
@@ -48,7 +54,11 @@ pub async fn run(config: Config) -> i32 {
     let tool_refresh = ctx.load_and_refresh_tool_versions().await;
 
     let stats = LoopStats::default();
-    let serving = serve(ctx.clone(), BufReader::with_capacity(64 * 1024, tokio::io::stdin()), &stats);
+    let serving = serve(
+        ctx.clone(),
+        BufReader::with_capacity(64 * 1024, tokio::io::stdin()),
+        &stats,
+    );
     tokio::pin!(serving);
     tokio::select! {
         _ = &mut serving => {}
@@ -85,7 +95,9 @@ fn stop_when_stdout_is_gone(events: &crate::events::EventSender, shutdown: &Shut
     let (gone, shutdown) = (events.stdout_gone(), shutdown.clone());
     tokio::spawn(async move {
         gone.cancelled().await;
-        tracing::warn!("stdout is gone: terminating as on SIGTERM (cancelling tasks, killing child processes)");
+        tracing::warn!(
+            "stdout is gone: terminating as on SIGTERM (cancelling tasks, killing child processes)"
+        );
         shutdown.terminate();
     });
 }
@@ -98,21 +110,38 @@ fn check_download_dir(dir: &std::path::Path) -> Result<(), String> {
     let absolute = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
     let existing = absolute.ancestors().find(|d| d.exists()).unwrap_or(&absolute);
     if !existing.is_dir() {
-        return Err(format!("DOWNLOAD_DIR {} cannot be used: {} is not a directory", dir.display(), existing.display()));
+        return Err(format!(
+            "DOWNLOAD_DIR {} cannot be used: {} is not a directory",
+            dir.display(),
+            existing.display()
+        ));
     }
     let probe = existing.join(format!(".hermes-write-check-{}", std::process::id()));
-    match std::fs::OpenOptions::new().write(true).create_new(true).open(&probe) {
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+    {
         Ok(_) => {
             let _ = std::fs::remove_file(&probe);
             Ok(())
         }
-        Err(error) => Err(format!("DOWNLOAD_DIR {} is not writable ({}: {error})", dir.display(), existing.display())),
+        Err(error) => Err(format!(
+            "DOWNLOAD_DIR {} is not writable ({}: {error})",
+            dir.display(),
+            existing.display()
+        )),
     }
 }
 
 async fn warm_up(cache: &Cache) {
     match cache.stats().await {
-        Ok(stats) => tracing::info!(search = stats.search_entries, metadata = stats.metadata_entries, enabled = stats.cache_enabled, "cache ready"),
+        Ok(stats) => tracing::info!(
+            search = stats.search_entries,
+            metadata = stats.metadata_entries,
+            enabled = stats.cache_enabled,
+            "cache ready"
+        ),
         Err(error) => tracing::warn!(%error, "cache warm-up failed"),
     }
 }
@@ -120,7 +149,8 @@ async fn warm_up(cache: &Cache) {
 fn check_cookies(config: &Config) {
     match config.existing_cookie_file() {
         Some(path) => tracing::info!(path = %path.display(), "cookie file found"),
-        None => tracing::info!(path = %config.youtube_cookie_file.display(), "no cookie file; age-gated videos may fail"),
+        None => {
+            tracing::info!(path = %config.youtube_cookie_file.display(), "no cookie file; age-gated videos may fail")
+        }
     }
 }
-

@@ -21,9 +21,7 @@ use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, DateTime, ZipArchive, ZipWriter, ZIP64_BYTES_THR, ZIP64_ENTRY_THR};
 
 /// Extensions of formats that are already compressed: deflating them costs CPU and saves nothing.
-const STORED_EXTENSIONS: &[&str] = &[
-    "mp3", "m4a", "aac", "opus", "ogg", "mp4", "webm", "mkv", "flac",
-];
+const STORED_EXTENSIONS: &[&str] = &["mp3", "m4a", "aac", "opus", "ogg", "mp4", "webm", "mkv", "flac"];
 
 /// Copy buffer: large enough that copying stored media runs at disk speed.
 const COPY_BUFFER_BYTES: usize = 1 << 20;
@@ -88,11 +86,7 @@ pub enum ArchiveError {
         source: ZipError,
     },
     #[error("archive part {path} came out at {size} bytes, over the {limit}-byte limit")]
-    PartOverLimit {
-        path: PathBuf,
-        size: u64,
-        limit: u64,
-    },
+    PartOverLimit { path: PathBuf, size: u64, limit: u64 },
 }
 
 /// How an entry's bytes are put into the ZIP.
@@ -104,14 +98,11 @@ pub enum EntryMethod {
 
 /// Chooses [`EntryMethod::Stored`] for already-compressed media (by extension, any case).
 pub fn method_for(path: &Path, compression_level: i64) -> EntryMethod {
-    let is_media = path
-        .extension()
-        .and_then(|ext| ext.to_str())
-        .is_some_and(|ext| {
-            STORED_EXTENSIONS
-                .iter()
-                .any(|known| ext.eq_ignore_ascii_case(known))
-        });
+    let is_media = path.extension().and_then(|ext| ext.to_str()).is_some_and(|ext| {
+        STORED_EXTENSIONS
+            .iter()
+            .any(|known| ext.eq_ignore_ascii_case(known))
+    });
     if is_media || compression_level <= 0 {
         EntryMethod::Stored
     } else {
@@ -133,7 +124,7 @@ impl PlannedEntry {
     /// Whether the entry is written with ZIP64 size fields. For a deflated entry this is decided
     /// on zlib-rs's worst-case output (level 1 can grow random data by 1/8), because the `zip`
     /// crate refuses to finish an entry whose compressed size outgrows 4 GiB without it.
-    pub fn large_file(&self) -> bool {
+    pub(crate) fn large_file(&self) -> bool {
         let worst_case = match self.method {
             EntryMethod::Stored => self.size,
             EntryMethod::Deflated => deflate_worst_case(self.size),
@@ -154,19 +145,19 @@ fn deflate_worst_case(size: u64) -> u64 {
 /// (+ ZIP64 sizes and/or offset), then the end record (+ ZIP64 end record and locator when the
 /// central directory starts or grows past 4 GiB or there are more than 65 535 entries).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ArchiveSizer {
+pub(crate) struct ArchiveSizer {
     data_end: u64,
     central_bytes: u64,
     entries: usize,
 }
 
 impl ArchiveSizer {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// Appends an entry whose data takes at most `entry.size` bytes.
-    pub fn add(&mut self, entry: &PlannedEntry) {
+    pub(crate) fn add(&mut self, entry: &PlannedEntry) {
         let name_bytes = entry.name.len() as u64;
         let large = entry.large_file();
         let header_start = self.data_end;
@@ -183,9 +174,9 @@ impl ArchiveSizer {
     }
 
     /// Size of the finished file: exact when every entry is stored, an upper bound otherwise.
-    pub fn total(&self) -> u64 {
-        let needs_zip64_end = self.entries > ZIP64_ENTRY_THR
-            || self.central_bytes.max(self.data_end) > ZIP64_BYTES_THR;
+    pub(crate) fn total(&self) -> u64 {
+        let needs_zip64_end =
+            self.entries > ZIP64_ENTRY_THR || self.central_bytes.max(self.data_end) > ZIP64_BYTES_THR;
         let zip64_end = if needs_zip64_end {
             ZIP64_END_RECORD_BYTES + ZIP64_END_LOCATOR_BYTES
         } else {
@@ -197,28 +188,20 @@ impl ArchiveSizer {
     }
 
     /// The total after adding `entry`, without adding it.
-    pub fn total_with(&self, entry: &PlannedEntry) -> u64 {
+    pub(crate) fn total_with(&self, entry: &PlannedEntry) -> u64 {
         let mut next = self.clone();
         next.add(entry);
         next.total()
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.entries == 0
     }
 }
 
 fn central_zip64_field_bytes(large: bool, size: u64, header_start: u64) -> u64 {
-    let sizes = if large || size >= ZIP64_BYTES_THR {
-        16
-    } else {
-        0
-    };
-    let offset = if header_start >= ZIP64_BYTES_THR {
-        8
-    } else {
-        0
-    };
+    let sizes = if large || size >= ZIP64_BYTES_THR { 16 } else { 0 };
+    let offset = if header_start >= ZIP64_BYTES_THR { 8 } else { 0 };
     if sizes + offset == 0 {
         0
     } else {
@@ -238,7 +221,7 @@ pub fn archive_size_bound<'a>(entries: impl IntoIterator<Item = &'a PlannedEntry
 /// Splits `entries` greedily, in order, into parts whose planned size fits `max_part_bytes`.
 /// An entry too large for any part gets a part of its own. Returns indices into `entries`;
 /// every index appears exactly once, ascending.
-pub fn plan_parts(entries: &[PlannedEntry], max_part_bytes: u64) -> Vec<Vec<usize>> {
+pub(crate) fn plan_parts(entries: &[PlannedEntry], max_part_bytes: u64) -> Vec<Vec<usize>> {
     let mut parts: Vec<Vec<usize>> = Vec::new();
     let mut current: Vec<usize> = Vec::new();
     let mut sizer = ArchiveSizer::new();
@@ -260,9 +243,13 @@ pub fn plan_parts(entries: &[PlannedEntry], max_part_bytes: u64) -> Vec<Vec<usiz
 /// (ignoring case, so extracting every part into one folder on any OS overwrites nothing) by
 /// inserting ` (2)`, ` (3)`, ... before the extension. Backslashes become `_` because Windows
 /// extractors treat them as directory separators.
-pub fn unique_entry_names(paths: &[PathBuf]) -> Vec<String> {
+pub(crate) fn unique_entry_names(paths: &[PathBuf]) -> Vec<String> {
     let mut taken: HashSet<String> = HashSet::new();
-    paths.iter().enumerate().map(|(index, path)| unique_entry_name(&mut taken, path, index)).collect()
+    paths
+        .iter()
+        .enumerate()
+        .map(|(index, path)| unique_entry_name(&mut taken, path, index))
+        .collect()
 }
 
 /// The entry name of the `index`-th track, given the names `taken` before it (lower-cased).
@@ -294,13 +281,11 @@ fn split_extension(name: &str) -> (&str, &str) {
 }
 
 /// File names of the parts: `{base}.zip` alone, or `{base}.part1.zip`, `{base}.part2.zip`, ...
-pub fn part_file_names(base_name: &str, parts: usize) -> Vec<String> {
+pub(crate) fn part_file_names(base_name: &str, parts: usize) -> Vec<String> {
     if parts == 1 {
         vec![format!("{base_name}.zip")]
     } else {
-        (1..=parts)
-            .map(|n| format!("{base_name}.part{n}.zip"))
-            .collect()
+        (1..=parts).map(|n| format!("{base_name}.part{n}.zip")).collect()
     }
 }
 
@@ -358,7 +343,7 @@ pub fn write_archives(
 /// fit. The parts are the ones [`write_archives`] makes of the same tracks (the same greedy rule,
 /// the same size promise, the same entry names), so zipping costs almost nothing after the last
 /// track. Until [`ArchiveStream::finish`], dropping it deletes every part it wrote.
-pub struct ArchiveStream {
+pub(crate) struct ArchiveStream {
     // Field order: the open part's writer is dropped (and finalises its temp file) before
     // `files` deletes that file.
     current: Option<OpenPart>,
@@ -380,7 +365,11 @@ struct OpenPart {
 }
 
 impl ArchiveStream {
-    pub fn new(dest_dir: &Path, base_name: &str, opts: ArchiveOptions) -> Result<ArchiveStream, ArchiveError> {
+    pub(crate) fn new(
+        dest_dir: &Path,
+        base_name: &str,
+        opts: ArchiveOptions,
+    ) -> Result<ArchiveStream, ArchiveError> {
         validate_base_name(base_name)?;
         fs::create_dir_all(dest_dir).map_err(|e| io_error("create directory", dest_dir, e))?;
         Ok(ArchiveStream {
@@ -398,7 +387,7 @@ impl ArchiveStream {
 
     /// Adds the next track (in playlist order). Returns the part this closed, when the track did
     /// not fit into the open one: that part is complete, under its final name, and will not change.
-    pub fn push(&mut self, track: &Path) -> Result<Option<ArchivePart>, ArchiveError> {
+    pub(crate) fn push(&mut self, track: &Path) -> Result<Option<ArchivePart>, ArchiveError> {
         let meta = fs::metadata(track).map_err(|e| track_open_error(track, e))?;
         if !meta.is_file() {
             return Err(ArchiveError::NotAFile(track.to_path_buf()));
@@ -408,9 +397,16 @@ impl ArchiveStream {
         let source = TrackSource {
             path: track.to_path_buf(),
             modified: meta.modified().ok(),
-            entry: PlannedEntry { name, size: meta.len(), method: method_for(track, self.opts.compression_level) },
+            entry: PlannedEntry {
+                name,
+                size: meta.len(),
+                method: method_for(track, self.opts.compression_level),
+            },
         };
-        let full = self.current.as_ref().is_some_and(|open| open.sizer.total_with(&source.entry) > self.opts.max_part_bytes);
+        let full = self
+            .current
+            .as_ref()
+            .is_some_and(|open| open.sizer.total_with(&source.entry) > self.opts.max_part_bytes);
         let closed = if full {
             let number = self.parts.len() + 1;
             Some(self.close_current(Some(number))?)
@@ -419,13 +415,25 @@ impl ArchiveStream {
         };
         if self.current.is_none() {
             let temp = self.files.create_temp(&self.dest_dir)?;
-            let file = OpenOptions::new().write(true).truncate(true).open(&temp).map_err(|e| io_error("open", &temp, e))?;
+            let file = OpenOptions::new()
+                .write(true)
+                .truncate(true)
+                .open(&temp)
+                .map_err(|e| io_error("open", &temp, e))?;
             let zip = ZipWriter::new(QuietOnFailure::new(BufWriter::new(file)));
-            self.current = Some(OpenPart { temp, zip, members: Vec::new(), sizer: ArchiveSizer::new() });
+            self.current = Some(OpenPart {
+                temp,
+                zip,
+                members: Vec::new(),
+                sizer: ArchiveSizer::new(),
+            });
         }
         let open = self.current.as_mut().expect("a part is open");
         open.zip
-            .start_file(source.entry.name.as_str(), entry_options(&source, source.entry.method, &self.opts))
+            .start_file(
+                source.entry.name.as_str(),
+                entry_options(&source, source.entry.method, &self.opts),
+            )
             .map_err(|e| zip_error(&open.temp, e))?;
         copy_track(&source, &mut open.zip, &mut self.buffer, None)?;
         open.sizer.add(&source.entry);
@@ -434,7 +442,7 @@ impl ArchiveStream {
     }
 
     /// Closes the last part and keeps every part: `{base}.zip` when there is only one.
-    pub fn finish(mut self) -> Result<Vec<ArchivePart>, ArchiveError> {
+    pub(crate) fn finish(mut self) -> Result<Vec<ArchivePart>, ArchiveError> {
         if self.current.is_none() {
             return Err(ArchiveError::NoTracks);
         }
@@ -447,7 +455,9 @@ impl ArchiveStream {
     /// Finishes the open part, enforces the size promise as [`write_archives`] does (rewriting
     /// with stored entries when deflate grew some), and renames it to its final name.
     fn close_current(&mut self, number: Option<usize>) -> Result<ArchivePart, ArchiveError> {
-        let OpenPart { temp, zip, members, .. } = self.current.take().ok_or(ArchiveError::NoTracks)?;
+        let OpenPart {
+            temp, zip, members, ..
+        } = self.current.take().ok_or(ArchiveError::NoTracks)?;
         let writer = zip.finish().map_err(|e| zip_error(&temp, e))?;
         let file = writer.into_file().map_err(|e| io_error("write", &temp, e))?;
         let mut size = file.metadata().map_err(|e| io_error("inspect", &temp, e))?.len();
@@ -464,7 +474,11 @@ impl ArchiveStream {
             }
         }
         if size > self.opts.max_part_bytes && members.len() > 1 {
-            return Err(ArchiveError::PartOverLimit { path: temp, size, limit: self.opts.max_part_bytes });
+            return Err(ArchiveError::PartOverLimit {
+                path: temp,
+                size,
+                limit: self.opts.max_part_bytes,
+            });
         }
         let name = match number {
             Some(n) => format!("{}.part{n}.zip", self.base_name),
@@ -472,7 +486,12 @@ impl ArchiveStream {
         };
         let path = self.dest_dir.join(&name);
         self.files.promote(&temp, &path)?;
-        let part = ArchivePart { path, name, size, entries: members.iter().map(|m| m.entry.name.clone()).collect() };
+        let part = ArchivePart {
+            path,
+            name,
+            size,
+            entries: members.iter().map(|m| m.entry.name.clone()).collect(),
+        };
         self.parts.push(part.clone());
         Ok(part)
     }
@@ -555,9 +574,7 @@ fn entries_that_grew(part: &Path) -> Result<Vec<usize>, ArchiveError> {
     let mut archive = ZipArchive::new(file).map_err(|e| zip_error(part, e))?;
     let mut grown = Vec::new();
     for index in 0..archive.len() {
-        let entry = archive
-            .by_index_raw(index)
-            .map_err(|e| zip_error(part, e))?;
+        let entry = archive.by_index_raw(index).map_err(|e| zip_error(part, e))?;
         if entry.compressed_size() > entry.size() {
             grown.push(index);
         }
@@ -582,27 +599,17 @@ fn write_part(
         .map_err(|e| io_error("open", temp, e))?;
     let mut zip = ZipWriter::new(QuietOnFailure::new(BufWriter::new(file)));
     for (member, method) in members.iter().zip(methods) {
-        zip.start_file(
-            member.entry.name.as_str(),
-            entry_options(member, *method, opts),
-        )
-        .map_err(|e| zip_error(temp, e))?;
+        zip.start_file(member.entry.name.as_str(), entry_options(member, *method, opts))
+            .map_err(|e| zip_error(temp, e))?;
         copy_track(member, &mut zip, buffer, progress.as_deref_mut())?;
     }
     let writer = zip.finish().map_err(|e| zip_error(temp, e))?;
     let file = writer.into_file().map_err(|e| io_error("write", temp, e))?;
-    let size = file
-        .metadata()
-        .map_err(|e| io_error("inspect", temp, e))?
-        .len();
+    let size = file.metadata().map_err(|e| io_error("inspect", temp, e))?.len();
     Ok(size)
 }
 
-fn entry_options(
-    member: &TrackSource,
-    method: EntryMethod,
-    opts: &ArchiveOptions,
-) -> SimpleFileOptions {
+fn entry_options(member: &TrackSource, method: EntryMethod, opts: &ArchiveOptions) -> SimpleFileOptions {
     let base = SimpleFileOptions::default()
         .large_file(member.entry.large_file())
         .unix_permissions(0o644);
@@ -915,21 +922,11 @@ mod tests {
 
     #[test]
     fn media_extensions_are_stored_whatever_their_case() {
-        for name in [
-            "a.mp3", "b.M4A", "c.opus", "d.Flac", "e.webm", "f.MKV", "g.ogg",
-        ] {
-            assert_eq!(
-                method_for(Path::new(name), 6),
-                EntryMethod::Stored,
-                "{name}"
-            );
+        for name in ["a.mp3", "b.M4A", "c.opus", "d.Flac", "e.webm", "f.MKV", "g.ogg"] {
+            assert_eq!(method_for(Path::new(name), 6), EntryMethod::Stored, "{name}");
         }
         for name in ["a.wav", "b.txt", "c", ".mp3", "d.mp3.part"] {
-            assert_eq!(
-                method_for(Path::new(name), 6),
-                EntryMethod::Deflated,
-                "{name}"
-            );
+            assert_eq!(method_for(Path::new(name), 6), EntryMethod::Deflated, "{name}");
         }
         assert_eq!(method_for(Path::new("a.wav"), 0), EntryMethod::Stored);
     }
@@ -957,11 +954,7 @@ mod tests {
 
     #[test]
     fn deflated_entries_switch_to_zip64_before_they_could_overflow() {
-        let near = entry(
-            "n.wav",
-            ZIP64_BYTES_THR - (100 << 20),
-            EntryMethod::Deflated,
-        );
+        let near = entry("n.wav", ZIP64_BYTES_THR - (100 << 20), EntryMethod::Deflated);
         assert!(near.large_file());
         let stored = PlannedEntry {
             method: EntryMethod::Stored,
@@ -1013,10 +1006,7 @@ mod tests {
     #[test]
     fn part_names_follow_the_python_worker() {
         assert_eq!(part_file_names("Mix", 1), ["Mix.zip"]);
-        assert_eq!(
-            part_file_names("Mix", 2),
-            ["Mix.part1.zip", "Mix.part2.zip"]
-        );
+        assert_eq!(part_file_names("Mix", 2), ["Mix.part1.zip", "Mix.part2.zip"]);
     }
 
     #[test]
@@ -1026,18 +1016,12 @@ mod tests {
         assert_eq!(civil_from_days(3_652), (1980, 1, 1));
         let time = UNIX_EPOCH + std::time::Duration::from_secs(1_709_210_096);
         let zip_time = zip_date_time(time).expect("2024 is representable");
-        assert_eq!(
-            (zip_time.year(), zip_time.month(), zip_time.day()),
-            (2024, 2, 29)
-        );
+        assert_eq!((zip_time.year(), zip_time.month(), zip_time.day()), (2024, 2, 29));
         assert_eq!(
             (zip_time.hour(), zip_time.minute(), zip_time.second()),
             (12, 34, 56)
         );
-        assert!(
-            zip_date_time(UNIX_EPOCH).is_none(),
-            "1970 predates DOS time"
-        );
+        assert!(zip_date_time(UNIX_EPOCH).is_none(), "1970 predates DOS time");
     }
 
     #[test]
@@ -1045,9 +1029,7 @@ mod tests {
         assert!(is_disk_full(&io::Error::from_raw_os_error(28)));
         assert!(is_disk_full(&io::Error::from_raw_os_error(27)));
         assert!(is_disk_full(&io::Error::from(io::ErrorKind::StorageFull)));
-        assert!(!is_disk_full(&io::Error::from(
-            io::ErrorKind::PermissionDenied
-        )));
+        assert!(!is_disk_full(&io::Error::from(io::ErrorKind::PermissionDenied)));
         assert!(matches!(
             io_error("write", Path::new("x"), io::Error::from_raw_os_error(28)),
             ArchiveError::DiskFull

@@ -10,7 +10,7 @@
 //! tables; the old ones are left alone, since they may as well belong to someone else.
 use hermes_protocol::{CacheCleanupDone, CacheStats, SearchResult};
 use sha2::{Digest, Sha256};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
 use sqlx::Row;
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -31,33 +31,33 @@ pub struct Cache {
 }
 
 /// Search results as cached: shared, never copied on a hit.
-pub type SearchHits = Arc<Vec<SearchResult>>;
+pub(crate) type SearchHits = Arc<Vec<SearchResult>>;
 
 /// The cache key of a search: the lower-cased trimmed query and the result count asked for,
 /// hashed once per search (the same key also identifies it for single-flight).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SearchKey {
+pub(crate) struct SearchKey {
     hash: String,
     normalized_query: String,
     count: u32,
 }
 
 impl SearchKey {
-    pub fn new(query: &str, count: u32) -> SearchKey {
+    pub(crate) fn new(query: &str, count: u32) -> SearchKey {
         let normalized_query = query.trim().to_lowercase();
         let hash = hex(&Sha256::digest(format!("{normalized_query}\n{count}").as_bytes()));
-        SearchKey { hash, normalized_query, count }
+        SearchKey {
+            hash,
+            normalized_query,
+            count,
+        }
     }
 
     /// The hex sha256 stored as `hermes_search_cache.query_hash`.
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.hash
     }
 }
-
-/// The table the worker's migrations are tracked in: `[migrate] table-name` in this crate's
-/// `sqlx.toml`, which `sqlx::migrate!` reads at build time.
-pub const MIGRATIONS_TABLE: &str = "hermes_migrations";
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -68,15 +68,18 @@ const RECENT_SEARCHES_MAX: usize = 2048;
 #[derive(Debug, thiserror::Error)]
 #[error("cannot open the cache database {url}: {source}")]
 pub struct OpenError {
-    pub url: String,
+    pub(crate) url: String,
     #[source]
-    pub source: sqlx::Error,
+    pub(crate) source: sqlx::Error,
 }
 
 impl Cache {
     /// Opens (creating if needed) and migrates the database at `url`.
     pub async fn open(url: &str, enabled: bool, ttl_hours: u64) -> Result<Cache, OpenError> {
-        let pool = open_pool(url).await.map_err(|source| OpenError { url: url.to_owned(), source })?;
+        let pool = open_pool(url).await.map_err(|source| OpenError {
+            url: url.to_owned(),
+            source,
+        })?;
         Ok(Cache {
             pool,
             enabled,
@@ -87,13 +90,9 @@ impl Cache {
         })
     }
 
-    pub fn enabled(&self) -> bool {
-        self.enabled
-    }
-
     /// A live cached search result, counting the hit or miss. `None` when disabled. A row that
     /// does not decode (written by an incompatible version) counts as a miss.
-    pub async fn search_get(&self, key: &SearchKey) -> Result<Option<SearchHits>, sqlx::Error> {
+    pub(crate) async fn search_get(&self, key: &SearchKey) -> Result<Option<SearchHits>, sqlx::Error> {
         if !self.enabled {
             return Ok(None);
         }
@@ -106,7 +105,8 @@ impl Cache {
             .fetch_optional(&self.pool)
             .await?;
         let found = row.and_then(|r| {
-            let results: Vec<SearchResult> = serde_json::from_str(&r.get::<String, _>("results_json")).ok()?;
+            let results: Vec<SearchResult> =
+                serde_json::from_str(&r.get::<String, _>("results_json")).ok()?;
             Some((r.get::<i64, _>("expires_at"), Arc::new(results)))
         });
         if let Some((expires_at, results)) = &found {
@@ -115,7 +115,7 @@ impl Cache {
         Ok(self.count_lookup(found.map(|(_, results)| results)))
     }
 
-    pub async fn search_put(&self, key: &SearchKey, results: &SearchHits) -> Result<(), sqlx::Error> {
+    pub(crate) async fn search_put(&self, key: &SearchKey, results: &SearchHits) -> Result<(), sqlx::Error> {
         if !self.enabled {
             return Ok(());
         }
@@ -137,19 +137,25 @@ impl Cache {
     }
 
     /// Live cached video metadata for `key` (video id or URL), counting the hit or miss.
-    pub async fn metadata_get(&self, key: &str) -> Result<Option<serde_json::Value>, sqlx::Error> {
+    pub(crate) async fn metadata_get(&self, key: &str) -> Result<Option<serde_json::Value>, sqlx::Error> {
         if !self.enabled {
             return Ok(None);
         }
-        let row = sqlx::query("SELECT info_json FROM hermes_metadata_cache WHERE video_key = ? AND expires_at > ?")
-            .bind(key)
-            .bind(now())
-            .fetch_optional(&self.pool)
-            .await?;
+        let row =
+            sqlx::query("SELECT info_json FROM hermes_metadata_cache WHERE video_key = ? AND expires_at > ?")
+                .bind(key)
+                .bind(now())
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(self.count_lookup(row.and_then(|r| parse_json(r.get("info_json")))))
     }
 
-    pub async fn metadata_put(&self, key: &str, url: &str, info: &serde_json::Value) -> Result<(), sqlx::Error> {
+    pub(crate) async fn metadata_put(
+        &self,
+        key: &str,
+        url: &str,
+        info: &serde_json::Value,
+    ) -> Result<(), sqlx::Error> {
         if !self.enabled {
             return Ok(());
         }
@@ -168,10 +174,15 @@ impl Cache {
     }
 
     /// Live entries per table and this process's hit/miss counters.
-    pub async fn stats(&self) -> Result<CacheStats, sqlx::Error> {
-        let live = |sql: &'static str| sqlx::query_scalar::<_, i64>(sql).bind(now()).fetch_one(&self.pool);
+    pub(crate) async fn stats(&self) -> Result<CacheStats, sqlx::Error> {
+        let live = |sql: &'static str| {
+            sqlx::query_scalar::<_, i64>(sql)
+                .bind(now())
+                .fetch_one(&self.pool)
+        };
         let search_entries = live("SELECT COUNT(*) FROM hermes_search_cache WHERE expires_at > ?").await?;
-        let metadata_entries = live("SELECT COUNT(*) FROM hermes_metadata_cache WHERE expires_at > ?").await?;
+        let metadata_entries =
+            live("SELECT COUNT(*) FROM hermes_metadata_cache WHERE expires_at > ?").await?;
         Ok(CacheStats {
             search_entries: search_entries.max(0) as u64,
             metadata_entries: metadata_entries.max(0) as u64,
@@ -183,7 +194,7 @@ impl Cache {
     }
 
     /// Deletes expired rows of both tables.
-    pub async fn cleanup(&self) -> Result<CacheCleanupDone, sqlx::Error> {
+    pub(crate) async fn cleanup(&self) -> Result<CacheCleanupDone, sqlx::Error> {
         let now = now();
         self.recent().retain(|_, (expires, _)| *expires > now);
         let removed_search = sqlx::query("DELETE FROM hermes_search_cache WHERE expires_at <= ?")
@@ -196,30 +207,47 @@ impl Cache {
             .execute(&self.pool)
             .await?
             .rows_affected();
-        Ok(CacheCleanupDone { removed_search, removed_metadata })
+        Ok(CacheCleanupDone {
+            removed_search,
+            removed_metadata,
+        })
     }
 
     /// Test seam: ages every row so that it is expired.
-    #[doc(hidden)]
-    pub async fn expire_all_for_tests(&self) -> Result<(), sqlx::Error> {
+    #[cfg(test)]
+    async fn expire_all_for_tests(&self) -> Result<(), sqlx::Error> {
         self.recent().clear();
-        sqlx::query("UPDATE hermes_search_cache SET expires_at = 0").execute(&self.pool).await?;
-        sqlx::query("UPDATE hermes_metadata_cache SET expires_at = 0").execute(&self.pool).await?;
+        sqlx::query("UPDATE hermes_search_cache SET expires_at = 0")
+            .execute(&self.pool)
+            .await?;
+        sqlx::query("UPDATE hermes_metadata_cache SET expires_at = 0")
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
     /// The version last probed for `program` when its binary still has `fingerprint`.
     /// `Some(None)` means "probed: not runnable".
-    pub async fn tool_version(&self, program: &str, fingerprint: &str) -> Result<Option<Option<String>>, sqlx::Error> {
-        let row = sqlx::query("SELECT version FROM hermes_tool_versions WHERE program = ? AND fingerprint = ?")
-            .bind(program)
-            .bind(fingerprint)
-            .fetch_optional(&self.pool)
-            .await?;
+    pub(crate) async fn tool_version(
+        &self,
+        program: &str,
+        fingerprint: &str,
+    ) -> Result<Option<Option<String>>, sqlx::Error> {
+        let row =
+            sqlx::query("SELECT version FROM hermes_tool_versions WHERE program = ? AND fingerprint = ?")
+                .bind(program)
+                .bind(fingerprint)
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(row.map(|r| r.get::<Option<String>, _>("version")))
     }
 
-    pub async fn remember_tool_version(&self, program: &str, fingerprint: &str, version: Option<&str>) -> Result<(), sqlx::Error> {
+    pub(crate) async fn remember_tool_version(
+        &self,
+        program: &str,
+        fingerprint: &str,
+        version: Option<&str>,
+    ) -> Result<(), sqlx::Error> {
         sqlx::query("INSERT OR REPLACE INTO hermes_tool_versions (program, fingerprint, version, probed_at) VALUES (?, ?, ?, ?)")
             .bind(program)
             .bind(fingerprint)
@@ -236,7 +264,9 @@ impl Cache {
     }
 
     fn recent(&self) -> std::sync::MutexGuard<'_, HashMap<String, (i64, SearchHits)>> {
-        self.recent_searches.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.recent_searches
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn recent_search(&self, key: &str) -> Option<SearchHits> {
@@ -285,7 +315,11 @@ impl Cache {
     /// A corrupt file is only detected when SQLite says so: on open and migration, or by
     /// `PRAGMA quick_check` right after (a truncated file may open and migrate fine and fail only
     /// when a lost page is read).
-    pub(crate) async fn open_or_recover(url: &str, enabled: bool, ttl_hours: u64) -> Result<Cache, OpenError> {
+    pub(crate) async fn open_or_recover(
+        url: &str,
+        enabled: bool,
+        ttl_hours: u64,
+    ) -> Result<Cache, OpenError> {
         let corrupt = match Cache::open(url, enabled, ttl_hours).await {
             Ok(cache) => match cache.quick_check().await {
                 Ok(()) => return Ok(cache),
@@ -297,10 +331,19 @@ impl Cache {
             Err(error) if is_corrupt(&error.source) => error.source.to_string(),
             Err(error) => return Err(error),
         };
-        let Some(file) = SqliteConnectOptions::from_str(url).ok().map(|o| o.get_filename().to_owned()) else {
-            return Err(OpenError { url: url.to_owned(), source: sqlx::Error::Protocol(corrupt) });
+        let Some(file) = SqliteConnectOptions::from_str(url)
+            .ok()
+            .map(|o| o.get_filename().to_owned())
+        else {
+            return Err(OpenError {
+                url: url.to_owned(),
+                source: sqlx::Error::Protocol(corrupt),
+            });
         };
-        let aside = move_aside(&file).map_err(|e| OpenError { url: url.to_owned(), source: sqlx::Error::Io(e) })?;
+        let aside = move_aside(&file).map_err(|e| OpenError {
+            url: url.to_owned(),
+            source: sqlx::Error::Io(e),
+        })?;
         tracing::warn!(file = %file.display(), moved_to = %aside.display(), problem = %corrupt,
             "the cache database is unreadable; moved it aside and starting with an empty cache");
         Cache::open(url, enabled, ttl_hours).await
@@ -308,7 +351,10 @@ impl Cache {
 
     /// `Err(problem)` when SQLite finds the file damaged.
     async fn quick_check(&self) -> Result<(), String> {
-        match sqlx::query_scalar::<_, String>("PRAGMA quick_check(1)").fetch_one(&self.pool).await {
+        match sqlx::query_scalar::<_, String>("PRAGMA quick_check(1)")
+            .fetch_one(&self.pool)
+            .await
+        {
             Ok(verdict) if verdict == "ok" => Ok(()),
             Ok(verdict) => Err(verdict),
             Err(error) if is_corrupt(&error) => Err(error.to_string()),
@@ -322,9 +368,13 @@ impl Cache {
 /// migration error.
 fn is_corrupt(error: &sqlx::Error) -> bool {
     match error {
-        sqlx::Error::Database(db) => db.code().and_then(|c| c.parse::<i32>().ok()).is_some_and(|c| matches!(c & 0xff, 11 | 26)),
+        sqlx::Error::Database(db) => db
+            .code()
+            .and_then(|c| c.parse::<i32>().ok())
+            .is_some_and(|c| matches!(c & 0xff, 11 | 26)),
         sqlx::Error::Migrate(migrate) => match migrate.as_ref() {
-            sqlx::migrate::MigrateError::Execute(inner) | sqlx::migrate::MigrateError::ExecuteMigration(inner, _) => is_corrupt(inner),
+            sqlx::migrate::MigrateError::Execute(inner)
+            | sqlx::migrate::MigrateError::ExecuteMigration(inner, _) => is_corrupt(inner),
             _ => false,
         },
         _ => false,
@@ -368,16 +418,11 @@ async fn open_pool(url: &str) -> Result<SqlitePool, sqlx::Error> {
     }
 }
 
+/// Connections of the worker's pool: a few searches and look-ups at a time, nothing more.
+const MAX_CONNECTIONS: u32 = 4;
+
 async fn connect_and_migrate(url: &str) -> Result<SqlitePool, sqlx::Error> {
-    let options = SqliteConnectOptions::from_str(url)?
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .busy_timeout(Duration::from_secs(5));
-    let pool = SqlitePoolOptions::new()
-        .max_connections(4)
-        .acquire_timeout(Duration::from_secs(10))
-        .connect_with(options)
-        .await?;
+    let pool = hermes_sqlite::open_pool(url, MAX_CONNECTIONS).await?;
     if let Err(error) = MIGRATOR.run(&pool).await {
         pool.close().await;
         return Err(sqlx::Error::Migrate(Box::new(error)));
@@ -390,7 +435,10 @@ fn parse_json(text: String) -> Option<serde_json::Value> {
 }
 
 fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -403,7 +451,14 @@ mod tests {
     use serde_json::json;
 
     fn hits(ids: &[&str]) -> SearchHits {
-        Arc::new(ids.iter().map(|id| SearchResult { video_id: (*id).to_owned(), ..Default::default() }).collect())
+        Arc::new(
+            ids.iter()
+                .map(|id| SearchResult {
+                    video_id: (*id).to_owned(),
+                    ..Default::default()
+                })
+                .collect(),
+        )
     }
 
     async fn open(dir: &tempfile::TempDir) -> Cache {
@@ -413,7 +468,11 @@ mod tests {
 
     #[test]
     fn migrations_are_tracked_in_our_own_table() {
-        assert_eq!(MIGRATOR.table_name, MIGRATIONS_TABLE, "sqlx.toml [migrate] table-name is not applied");
+        // `[migrate] table-name` in this crate's `sqlx.toml`, which `sqlx::migrate!` reads at build time.
+        assert_eq!(
+            MIGRATOR.table_name, "hermes_migrations",
+            "sqlx.toml [migrate] table-name is not applied"
+        );
     }
 
     #[tokio::test]
@@ -421,9 +480,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cache = open(&dir).await;
         assert_eq!(cache.search_get(&SearchKey::new("Q", 5)).await.unwrap(), None);
-        cache.search_put(&SearchKey::new("  Q ", 5), &hits(&["a", "b"])).await.unwrap();
-        assert_eq!(cache.search_get(&SearchKey::new("q", 5)).await.unwrap(), Some(hits(&["a", "b"])));
-        assert_eq!(cache.search_get(&SearchKey::new("q", 6)).await.unwrap(), None, "the count is part of the key");
+        cache
+            .search_put(&SearchKey::new("  Q ", 5), &hits(&["a", "b"]))
+            .await
+            .unwrap();
+        assert_eq!(
+            cache.search_get(&SearchKey::new("q", 5)).await.unwrap(),
+            Some(hits(&["a", "b"]))
+        );
+        assert_eq!(
+            cache.search_get(&SearchKey::new("q", 6)).await.unwrap(),
+            None,
+            "the count is part of the key"
+        );
         let stats = cache.stats().await.unwrap();
         assert_eq!((stats.search_entries, stats.hits, stats.misses), (1, 1, 2));
     }
@@ -432,9 +501,19 @@ mod tests {
     async fn a_search_written_by_another_process_is_read_from_sqlite() {
         let dir = tempfile::tempdir().unwrap();
         let (first, second) = (open(&dir).await, open(&dir).await);
-        first.search_put(&SearchKey::new("shared", 5), &hits(&["r"])).await.unwrap();
-        assert_eq!(second.search_get(&SearchKey::new("Shared ", 5)).await.unwrap(), Some(hits(&["r"])));
-        assert_eq!(second.search_get(&SearchKey::new("shared", 5)).await.unwrap(), Some(hits(&["r"])), "then from memory");
+        first
+            .search_put(&SearchKey::new("shared", 5), &hits(&["r"]))
+            .await
+            .unwrap();
+        assert_eq!(
+            second.search_get(&SearchKey::new("Shared ", 5)).await.unwrap(),
+            Some(hits(&["r"]))
+        );
+        assert_eq!(
+            second.search_get(&SearchKey::new("shared", 5)).await.unwrap(),
+            Some(hits(&["r"])),
+            "then from memory"
+        );
         assert_eq!(second.stats().await.unwrap().hits, 2);
     }
 
@@ -443,7 +522,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("c.db").display());
         let cache = Cache::open(&url, true, 0).await.unwrap();
-        cache.search_put(&SearchKey::new("q", 5), &hits(&["x"])).await.unwrap();
+        cache
+            .search_put(&SearchKey::new("q", 5), &hits(&["x"]))
+            .await
+            .unwrap();
         assert_eq!(cache.search_get(&SearchKey::new("q", 5)).await.unwrap(), None);
     }
 
@@ -452,7 +534,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let cache = open(&dir).await;
-            cache.search_put(&SearchKey::new("a", 5), &hits(&["a"])).await.unwrap();
+            cache
+                .search_put(&SearchKey::new("a", 5), &hits(&["a"]))
+                .await
+                .unwrap();
             cache.metadata_put("id", "u", &json!({})).await.unwrap();
             cache.close().await;
         }
@@ -487,6 +572,9 @@ mod tests {
         std::fs::write(dir.path().join("c.db"), vec![0x42u8; 8192]).unwrap();
         let url = format!("sqlite://{}", dir.path().join("c.db").display());
         let err = Cache::open(&url, true, 24).await.err().expect("must fail");
-        assert!(err.to_string().contains("cannot open the cache database"), "{err}");
+        assert!(
+            err.to_string().contains("cannot open the cache database"),
+            "{err}"
+        );
     }
 }

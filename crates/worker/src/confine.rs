@@ -10,24 +10,26 @@ use std::path::{Component, Path, PathBuf};
 
 /// A task's own output directory, resolved once.
 #[derive(Debug, Clone)]
-pub struct TaskDir {
+pub(crate) struct TaskDir {
     root: PathBuf,
 }
 
 impl TaskDir {
     /// `dir` must exist; it is resolved (symbolic links included) now, so later checks compare
     /// against the real directory.
-    pub fn open(dir: &Path) -> io::Result<TaskDir> {
-        Ok(TaskDir { root: std::fs::canonicalize(dir)? })
+    pub(crate) fn open(dir: &Path) -> io::Result<TaskDir> {
+        Ok(TaskDir {
+            root: std::fs::canonicalize(dir)?,
+        })
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.root
     }
 
     /// The resolved path of an existing regular file strictly inside the directory, or `None`
     /// (logged) for anything else: outside, through a link leading out, missing, not a file.
-    pub fn admit(&self, path: &Path) -> Option<PathBuf> {
+    pub(crate) fn admit(&self, path: &Path) -> Option<PathBuf> {
         let resolved = match std::fs::canonicalize(path) {
             Ok(resolved) => resolved,
             Err(error) => {
@@ -49,7 +51,7 @@ impl TaskDir {
     /// Deletes `path` (a partial download, whether it exists or not) and its companions
     /// (`.part`, `.ytdl`, `.part-Frag*`), only when its directory resolves inside this one. The
     /// entries themselves are never followed: a link is removed, not its target.
-    pub fn remove_partial(&self, path: &Path) {
+    pub(crate) fn remove_partial(&self, path: &Path) {
         let Some((dir, name)) = self.parent_inside(path) else {
             tracing::warn!(path = %path.display(), root = %self.root.display(), "refused to delete outside the task directory");
             return;
@@ -61,7 +63,12 @@ impl TaskDir {
             PathBuf::from(candidate)
         };
         // `.part.aria2`: aria2c's control file beside its `.part` (EXTERNAL_DOWNLOADER).
-        let mut candidates = vec![base.clone(), with_suffix(".part"), with_suffix(".ytdl"), with_suffix(".part.aria2")];
+        let mut candidates = vec![
+            base.clone(),
+            with_suffix(".part"),
+            with_suffix(".ytdl"),
+            with_suffix(".part.aria2"),
+        ];
         let fragment_prefix = format!("{}.part-Frag", name.to_string_lossy());
         if let Ok(entries) = std::fs::read_dir(&dir) {
             candidates.extend(
@@ -72,13 +79,17 @@ impl TaskDir {
             );
         }
         for candidate in candidates {
-            let Ok(meta) = std::fs::symlink_metadata(&candidate) else { continue };
+            let Ok(meta) = std::fs::symlink_metadata(&candidate) else {
+                continue;
+            };
             if meta.is_dir() {
                 continue;
             }
             match std::fs::remove_file(&candidate) {
                 Ok(()) => tracing::debug!(path = %candidate.display(), "removed partial file"),
-                Err(error) => tracing::warn!(path = %candidate.display(), %error, "cannot remove partial file"),
+                Err(error) => {
+                    tracing::warn!(path = %candidate.display(), %error, "cannot remove partial file")
+                }
             }
         }
     }
@@ -139,7 +150,13 @@ mod tests {
         for path in [victim.clone(), base.path().join("victim.txt.part")] {
             std::fs::write(path, b"keep me").unwrap();
         }
-        for name in ["a.webm", "a.webm.part", "a.webm.ytdl", "a.webm.part-Frag3", "other.mp3"] {
+        for name in [
+            "a.webm",
+            "a.webm.part",
+            "a.webm.ytdl",
+            "a.webm.part-Frag3",
+            "other.mp3",
+        ] {
             std::fs::write(root.join(name), b"x").unwrap();
         }
         symlink(&victim, root.join("b.webm")).unwrap();
@@ -152,7 +169,10 @@ mod tests {
 
         dir.remove_partial(&root.join("a.webm"));
         dir.remove_partial(&root.join("b.webm"));
-        let left: Vec<String> = std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        let left: Vec<String> = std::fs::read_dir(&root)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
         assert_eq!(left, vec!["other.mp3".to_owned()]);
         assert_eq!(std::fs::read(&victim).unwrap(), b"keep me");
     }

@@ -1,28 +1,33 @@
 //! State shared by every action of one worker process.
-use crate::cache::Cache;
+use crate::cache::{Cache, SearchHits};
 use crate::config::Config;
+use crate::error::SharedError;
 use crate::events::EventSender;
-use crate::search::{RateLimiter, SearchOutcome, SingleFlight};
+use crate::rate_limiter::RateLimiter;
 use crate::shutdown::Shutdown;
+use crate::single_flight::SingleFlight;
 use crate::tasks::TaskRegistry;
-use crate::tools::{binaries_fingerprint, fingerprint, js_fingerprint, ToolProbe, ToolVersions};
+use crate::tool_versions::{binaries_fingerprint, fingerprint, js_fingerprint, ToolProbe, ToolVersions};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::Semaphore;
 
+/// What one search flight hands to every request that waited for it.
+pub(crate) type SearchOutcome = Result<SearchHits, SharedError>;
+
 pub struct Context {
-    pub config: Config,
+    pub(crate) config: Config,
     pub cache: Cache,
-    pub events: EventSender,
-    pub tasks: TaskRegistry,
+    pub(crate) events: EventSender,
+    pub(crate) tasks: TaskRegistry,
     /// `WORKER_CONCURRENCY` slots, held by actions that spawn yt-dlp.
-    pub slots: Arc<Semaphore>,
-    pub shutdown: Shutdown,
-    pub started: Instant,
+    pub(crate) slots: Arc<Semaphore>,
+    pub(crate) shutdown: Shutdown,
+    pub(crate) started: Instant,
     /// Identical concurrent searches (same cache key) share one yt-dlp run.
-    pub search_flights: SingleFlight<SearchOutcome>,
+    pub(crate) search_flights: SingleFlight<SearchOutcome>,
     /// `RATE_LIMIT_SEARCHES_PER_HOUR`, over the searches that reach yt-dlp.
-    pub search_rate: RateLimiter,
+    pub(crate) search_rate: RateLimiter,
     tools: ToolProbe,
 }
 
@@ -45,7 +50,7 @@ impl Context {
     }
 
     /// yt-dlp and ffmpeg versions for `health_check` (see [`ToolProbe`]).
-    pub async fn tool_versions(&self) -> ToolVersions {
+    pub(crate) async fn tool_versions(&self) -> ToolVersions {
         self.tools.versions(&self.config).await
     }
 
@@ -53,8 +58,13 @@ impl Context {
     /// when one is unknown are they probed, in the background, and recorded for the next start.
     /// A probe costs a Python start-up (~1 s of CPU for yt-dlp's verbose header) that would slow
     /// every worker start.
-    pub async fn load_and_refresh_tool_versions(self: &std::sync::Arc<Self>) -> tokio::task::JoinHandle<()> {
-        let (ytdlp_print, ffmpeg_print) = (fingerprint(&self.config.ytdlp_bin), fingerprint(&self.config.ffmpeg_bin));
+    pub(crate) async fn load_and_refresh_tool_versions(
+        self: &std::sync::Arc<Self>,
+    ) -> tokio::task::JoinHandle<()> {
+        let (ytdlp_print, ffmpeg_print) = (
+            fingerprint(&self.config.ytdlp_bin),
+            fingerprint(&self.config.ffmpeg_bin),
+        );
         let js_print = js_fingerprint(&self.config);
         let known = async {
             let ytdlp = self.cache.tool_version("yt-dlp", &ytdlp_print).await.ok()??;
@@ -66,7 +76,9 @@ impl Context {
         if let Some(versions) = known.await {
             tracing::debug!(ytdlp = ?versions.ytdlp, ffmpeg = ?versions.ffmpeg, js = ?versions.js, "tool versions known from an earlier start");
             warn_if_youtube_degraded(&versions);
-            self.tools.remember(binaries_fingerprint(&self.config), versions).await;
+            self.tools
+                .remember(binaries_fingerprint(&self.config), versions)
+                .await;
             return tokio::spawn(async {});
         }
         let ctx = self.clone();
@@ -76,9 +88,15 @@ impl Context {
             warn_if_youtube_degraded(&versions);
             let js = serde_json::to_string(&versions.js).ok();
             let saved = async {
-                ctx.cache.remember_tool_version("yt-dlp", &ytdlp_print, versions.ytdlp.as_deref()).await?;
-                ctx.cache.remember_tool_version(JS_ROW, &js_print, js.as_deref()).await?;
-                ctx.cache.remember_tool_version("ffmpeg", &ffmpeg_print, versions.ffmpeg.as_deref()).await
+                ctx.cache
+                    .remember_tool_version("yt-dlp", &ytdlp_print, versions.ytdlp.as_deref())
+                    .await?;
+                ctx.cache
+                    .remember_tool_version(JS_ROW, &js_print, js.as_deref())
+                    .await?;
+                ctx.cache
+                    .remember_tool_version("ffmpeg", &ffmpeg_print, versions.ffmpeg.as_deref())
+                    .await
             };
             if let Err(error) = saved.await {
                 tracing::warn!(%error, "cannot record tool versions");

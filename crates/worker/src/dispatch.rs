@@ -13,7 +13,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::task::TaskTracker;
 
 /// Lines longer than this are refused (and skipped without being buffered whole).
-pub const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
+pub(crate) const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
 
 /// Long requests (those that hold a `WORKER_CONCURRENCY` slot: downloads, searches, look-ups)
 /// read but not yet answered, at most. Past it a long request is answered at once with `error`
@@ -23,7 +23,7 @@ pub const MAX_UNANSWERED: usize = 1024;
 
 /// Control requests (`health_check`, `cache_*`, `cancel`) in flight, at most. They finish in
 /// moments and free their place as soon as their answer is queued for stdout.
-pub const MAX_CONTROL_IN_FLIGHT: usize = 1024;
+pub(crate) const MAX_CONTROL_IN_FLIGHT: usize = 1024;
 
 /// Extra time past `IPC_TIMEOUT` before dispatch gives up on an action that did not stop itself.
 const DEADLINE_GRACE: Duration = Duration::from_secs(5);
@@ -31,8 +31,8 @@ const DEADLINE_GRACE: Duration = Duration::from_secs(5);
 /// What the loop saw, for the shutdown log.
 #[derive(Debug, Default)]
 pub struct LoopStats {
-    pub requests: AtomicU64,
-    pub rejected: AtomicU64,
+    pub(crate) requests: AtomicU64,
+    pub(crate) rejected: AtomicU64,
 }
 
 /// Reads requests until EOF (or termination) and runs them; returns once every task it started
@@ -66,7 +66,13 @@ pub async fn serve<R: AsyncBufRead + Unpin>(ctx: Arc<Context>, mut input: R, sta
             Ok(LineRead::TooLong) => {
                 stats.rejected.fetch_add(1, Ordering::Relaxed);
                 let message = format!("request line longer than {MAX_LINE_BYTES} bytes");
-                ctx.events.send(RawResponse::error(UNKNOWN_TASK_ID, ErrorCode::InvalidRequest, message)).await;
+                ctx.events
+                    .send(RawResponse::error(
+                        UNKNOWN_TASK_ID,
+                        ErrorCode::InvalidRequest,
+                        message,
+                    ))
+                    .await;
             }
             Ok(LineRead::Line) => {
                 if !handle_line(&ctx, &line, &tracker, stats, &limits).await {
@@ -90,10 +96,20 @@ struct Limits {
 }
 
 /// Answers or starts one line; false when the worker is terminating.
-async fn handle_line(ctx: &Arc<Context>, line: &[u8], tracker: &TaskTracker, stats: &LoopStats, limits: &Limits) -> bool {
+async fn handle_line(
+    ctx: &Arc<Context>,
+    line: &[u8],
+    tracker: &TaskTracker,
+    stats: &LoopStats,
+    limits: &Limits,
+) -> bool {
     let Ok(text) = std::str::from_utf8(line) else {
         stats.rejected.fetch_add(1, Ordering::Relaxed);
-        let error = RawResponse::error(UNKNOWN_TASK_ID, ErrorCode::InvalidJson, "request is not valid UTF-8");
+        let error = RawResponse::error(
+            UNKNOWN_TASK_ID,
+            ErrorCode::InvalidJson,
+            "request is not valid UTF-8",
+        );
         ctx.events.send(error).await;
         return true;
     };
@@ -106,7 +122,9 @@ async fn handle_line(ctx: &Arc<Context>, line: &[u8], tracker: &TaskTracker, sta
         Err((task_id, error)) => {
             stats.rejected.fetch_add(1, Ordering::Relaxed);
             let task_id = task_id.unwrap_or_else(|| UNKNOWN_TASK_ID.to_owned());
-            ctx.events.send(RawResponse::error(task_id, error.code(), error.message())).await;
+            ctx.events
+                .send(RawResponse::error(task_id, error.code(), error.message()))
+                .await;
             return true;
         }
     };
@@ -115,8 +133,12 @@ async fn handle_line(ctx: &Arc<Context>, line: &[u8], tracker: &TaskTracker, sta
             Ok(permit) => permit,
             Err(_) => {
                 stats.rejected.fetch_add(1, Ordering::Relaxed);
-                let busy = WorkerError::RateLimited(format!("worker busy: {MAX_UNANSWERED} requests are already waiting; try again later"));
-                ctx.events.send(RawResponse::error(request_id, busy.code(), busy.message())).await;
+                let busy = WorkerError::RateLimited(format!(
+                    "worker busy: {MAX_UNANSWERED} requests are already waiting; try again later"
+                ));
+                ctx.events
+                    .send(RawResponse::error(request_id, busy.code(), busy.message()))
+                    .await;
                 return true;
             }
         }
@@ -139,10 +161,19 @@ fn parse(text: &str) -> Result<(String, Command), (Option<String>, WorkerError)>
     Ok((task_id, command))
 }
 
-async fn start(ctx: &Arc<Context>, task_id: String, command: Command, tracker: &TaskTracker, answer_slot: OwnedSemaphorePermit) {
+async fn start(
+    ctx: &Arc<Context>,
+    task_id: String,
+    command: Command,
+    tracker: &TaskTracker,
+    answer_slot: OwnedSemaphorePermit,
+) {
     let Some(cancel) = ctx.tasks.register(&task_id, ctx.shutdown.token()) else {
         let message = format!("task {task_id} is already running");
-        return ctx.events.send(RawResponse::error(task_id, ErrorCode::InvalidRequest, message)).await;
+        return ctx
+            .events
+            .send(RawResponse::error(task_id, ErrorCode::InvalidRequest, message))
+            .await;
     };
     let task = Task::new(task_id, cancel, ctx.events.clone());
     tracker.spawn(run_to_final_event(ctx.clone(), task, command, answer_slot));
@@ -150,7 +181,12 @@ async fn start(ctx: &Arc<Context>, task_id: String, command: Command, tracker: &
 
 /// Runs one command and sends its single final event, whatever happens: an error, a timeout,
 /// cancellation while waiting for a slot, or even a panic inside the action.
-async fn run_to_final_event(ctx: Arc<Context>, task: Task, command: Command, answer_slot: OwnedSemaphorePermit) {
+async fn run_to_final_event(
+    ctx: Arc<Context>,
+    task: Task,
+    command: Command,
+    answer_slot: OwnedSemaphorePermit,
+) {
     let task = Arc::new(task);
     let deadline = ctx.config.ipc_timeout() + DEADLINE_GRACE;
     let action = tokio::spawn({
@@ -159,10 +195,15 @@ async fn run_to_final_event(ctx: Arc<Context>, task: Task, command: Command, ans
     });
     let result = match action.await {
         Ok(Ok(result)) => result,
-        Ok(Err(_elapsed)) => Err(WorkerError::Timeout(format!("task exceeded IPC_TIMEOUT ({}s)", ctx.config.ipc_timeout_secs))),
+        Ok(Err(_elapsed)) => Err(WorkerError::Timeout(format!(
+            "task exceeded IPC_TIMEOUT ({}s)",
+            ctx.config.ipc_timeout_secs
+        ))),
         Err(join_error) => {
             tracing::error!(task_id = %task.id, %join_error, "action panicked");
-            Err(WorkerError::Internal("internal error while running the action".to_owned()))
+            Err(WorkerError::Internal(
+                "internal error while running the action".to_owned(),
+            ))
         }
     };
     let response = result.unwrap_or_else(|error| {
@@ -181,18 +222,9 @@ async fn run_in_slot(ctx: &Context, task: &Task, command: Command) -> Result<Raw
     }
     let _permit = tokio::select! {
         permit = ctx.slots.acquire() => permit.map_err(|_| WorkerError::Internal("worker is shutting down".into()))?,
-        _ = task.cancel.cancelled() => return Err(cancelled(ctx)),
+        _ = task.cancel.cancelled() => return Err(WorkerError::cancelled(&ctx.shutdown)),
     };
     command.apply(ctx, task).await
-}
-
-/// The error for a task cancelled by `cancel` or by worker termination.
-pub fn cancelled(ctx: &Context) -> WorkerError {
-    if ctx.shutdown.is_terminating() {
-        WorkerError::Cancelled("the worker is shutting down".to_owned())
-    } else {
-        WorkerError::Cancelled("by request".to_owned())
-    }
 }
 
 enum LineRead {
@@ -203,7 +235,11 @@ enum LineRead {
 
 /// Reads one `\n`-terminated line into `line` (without the terminator or a trailing `\r`),
 /// refusing to buffer more than `max` bytes: the rest of an over-long line is skipped.
-async fn read_line_capped<R: AsyncBufRead + Unpin>(input: &mut R, line: &mut Vec<u8>, max: usize) -> std::io::Result<LineRead> {
+async fn read_line_capped<R: AsyncBufRead + Unpin>(
+    input: &mut R,
+    line: &mut Vec<u8>,
+    max: usize,
+) -> std::io::Result<LineRead> {
     line.clear();
     let mut too_long = false;
     loop {
@@ -231,7 +267,11 @@ async fn read_line_capped<R: AsyncBufRead + Unpin>(input: &mut R, line: &mut Vec
             if line.last() == Some(&b'\r') {
                 line.pop();
             }
-            return Ok(if too_long { LineRead::TooLong } else { LineRead::Line });
+            return Ok(if too_long {
+                LineRead::TooLong
+            } else {
+                LineRead::Line
+            });
         }
     }
 }
@@ -256,7 +296,10 @@ mod tests {
     #[tokio::test]
     async fn splits_lines_strips_crlf_and_caps_length() {
         assert_eq!(lines(b"a\r\nbb\n\nlast", 100).await, ["a", "bb", "", "last"]);
-        assert_eq!(lines(b"short\n0123456789abcdef\nok\n", 10).await, ["short", "<too long>", "ok"]);
+        assert_eq!(
+            lines(b"short\n0123456789abcdef\nok\n", 10).await,
+            ["short", "<too long>", "ok"]
+        );
         assert_eq!(lines(b"0123456789abcdef", 10).await, ["<too long>"]);
     }
 }

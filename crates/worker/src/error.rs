@@ -4,6 +4,7 @@
 //! `error` event with [`WorkerError::code`] and the first line of the message.
 use crate::archive::ArchiveError;
 use crate::sanitize::PathError;
+use crate::shutdown::Shutdown;
 use crate::ytdlp::classify::YtdlpErrorKind;
 use hermes_protocol::{ErrorCode, RequestError};
 use std::path::PathBuf;
@@ -54,6 +55,16 @@ pub enum WorkerError {
 }
 
 impl WorkerError {
+    /// The error for a task cancelled by `cancel` or by worker termination. A constructor here,
+    /// not in dispatch, so that the runs and actions below dispatch can stop with it.
+    pub(crate) fn cancelled(shutdown: &Shutdown) -> WorkerError {
+        if shutdown.is_terminating() {
+            WorkerError::Cancelled("the worker is shutting down".to_owned())
+        } else {
+            WorkerError::Cancelled("by request".to_owned())
+        }
+    }
+
     /// The protocol error code for this error (DESIGN.md §2).
     pub fn code(&self) -> ErrorCode {
         match self {
@@ -79,21 +90,25 @@ impl WorkerError {
     }
 
     /// Whether trying again may help (network trouble, HTTP 5xx, 429): the only failures retried.
-    pub fn is_transient(&self) -> bool {
+    pub(crate) fn is_transient(&self) -> bool {
         matches!(self, WorkerError::Ytdlp { kind, .. } if kind.is_transient())
     }
 
     /// The `error` event's data.
-    pub fn data(&self) -> hermes_protocol::ErrorData {
+    pub(crate) fn data(&self) -> hermes_protocol::ErrorData {
         let file_size = match self {
             WorkerError::FileTooLarge { size, .. } => *size,
             _ => None,
         };
-        hermes_protocol::ErrorData { message: self.message(), error_code: self.code(), file_size }
+        hermes_protocol::ErrorData {
+            message: self.message(),
+            error_code: self.code(),
+            file_size,
+        }
     }
 
     /// The human message for the `error` event: the first line of the cause.
-    pub fn message(&self) -> String {
+    pub(crate) fn message(&self) -> String {
         let text = self.to_string();
         text.lines().next().unwrap_or_default().trim().to_owned()
     }
@@ -117,8 +132,12 @@ fn archive_code(error: &ArchiveError) -> ErrorCode {
     match error {
         ArchiveError::DiskFull => ErrorCode::DiskFull,
         ArchiveError::MissingTrack(_) | ArchiveError::NotAFile(_) => ErrorCode::FileNotFound,
-        ArchiveError::NoTracks | ArchiveError::TrackChanged(_) | ArchiveError::InvalidBaseName(_) => ErrorCode::PlaylistError,
-        ArchiveError::Io { .. } | ArchiveError::Zip { .. } | ArchiveError::PartOverLimit { .. } => ErrorCode::Internal,
+        ArchiveError::NoTracks | ArchiveError::TrackChanged(_) | ArchiveError::InvalidBaseName(_) => {
+            ErrorCode::PlaylistError
+        }
+        ArchiveError::Io { .. } | ArchiveError::Zip { .. } | ArchiveError::PartOverLimit { .. } => {
+            ErrorCode::Internal
+        }
     }
 }
 
@@ -139,12 +158,43 @@ impl From<std::io::Error> for WorkerError {
 }
 
 /// ENOSPC, EDQUOT and EFBIG all mean "no room to write this file".
-pub fn is_disk_full(error: &std::io::Error) -> bool {
+pub(crate) fn is_disk_full(error: &std::io::Error) -> bool {
     matches!(error.raw_os_error(), Some(28) | Some(122) | Some(27))
-        || matches!(error.kind(), std::io::ErrorKind::StorageFull | std::io::ErrorKind::FileTooLarge)
+        || matches!(
+            error.kind(),
+            std::io::ErrorKind::StorageFull | std::io::ErrorKind::FileTooLarge
+        )
 }
 
-pub type WorkerResult<T> = Result<T, WorkerError>;
+/// A failure as the host sees it (code and message), cloneable so that every request that
+/// waited on a failed search flight gets the very same `error` event. [`WorkerError`] itself
+/// cannot be cloned (it wraps I/O and database errors).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct SharedError {
+    pub(crate) code: ErrorCode,
+    pub(crate) message: String,
+}
+
+impl From<&WorkerError> for SharedError {
+    fn from(error: &WorkerError) -> SharedError {
+        SharedError {
+            code: error.code(),
+            message: error.message(),
+        }
+    }
+}
+
+impl From<SharedError> for WorkerError {
+    /// Rebuilt as a request-level error: it carries the code and message verbatim, which is all
+    /// the final event needs.
+    fn from(error: SharedError) -> WorkerError {
+        WorkerError::Request(RequestError {
+            task_id: None,
+            code: error.code,
+            message: error.message,
+        })
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -152,7 +202,13 @@ mod tests {
 
     #[test]
     fn ytdlp_causes_map_to_their_codes() {
-        let code = |kind| WorkerError::Ytdlp { kind, message: String::new() }.code();
+        let code = |kind| {
+            WorkerError::Ytdlp {
+                kind,
+                message: String::new(),
+            }
+            .code()
+        };
         assert_eq!(code(YtdlpErrorKind::AgeRestricted), ErrorCode::VideoPrivate);
         assert_eq!(code(YtdlpErrorKind::Private), ErrorCode::VideoPrivate);
         assert_eq!(code(YtdlpErrorKind::Removed), ErrorCode::VideoRemoved);
@@ -160,8 +216,16 @@ mod tests {
         assert_eq!(code(YtdlpErrorKind::Other), ErrorCode::YtdlpError);
         assert_eq!(code(YtdlpErrorKind::RateLimited), ErrorCode::RateLimited);
         assert_eq!(code(YtdlpErrorKind::DiskFull), ErrorCode::DiskFull);
-        assert!(WorkerError::Ytdlp { kind: YtdlpErrorKind::NetworkTimeout, message: String::new() }.is_transient());
-        assert!(!WorkerError::Ytdlp { kind: YtdlpErrorKind::Removed, message: String::new() }.is_transient());
+        assert!(WorkerError::Ytdlp {
+            kind: YtdlpErrorKind::NetworkTimeout,
+            message: String::new()
+        }
+        .is_transient());
+        assert!(!WorkerError::Ytdlp {
+            kind: YtdlpErrorKind::Removed,
+            message: String::new()
+        }
+        .is_transient());
     }
 
     #[test]
@@ -170,6 +234,24 @@ mod tests {
         assert_eq!(e.message(), "first");
         let full = std::io::Error::from_raw_os_error(28);
         assert_eq!(WorkerError::from(full).code(), ErrorCode::DiskFull);
-        assert_eq!(WorkerError::from(ArchiveError::NoTracks).code(), ErrorCode::PlaylistError);
+        assert_eq!(
+            WorkerError::from(ArchiveError::NoTracks).code(),
+            ErrorCode::PlaylistError
+        );
+    }
+
+    #[test]
+    fn a_shared_error_keeps_code_and_first_line() {
+        let original = WorkerError::RateLimited("HTTP Error 429: Too Many Requests\nmore".to_owned());
+        let shared = SharedError::from(&original);
+        let rebuilt = WorkerError::from(shared.clone());
+        assert_eq!(
+            (rebuilt.code(), rebuilt.message()),
+            (
+                ErrorCode::RateLimited,
+                "HTTP Error 429: Too Many Requests".to_owned()
+            )
+        );
+        assert_eq!(shared.message, original.message());
     }
 }

@@ -2,7 +2,7 @@
 //! lines, so lines can never interleave; nothing else in the worker touches stdout (logs go to
 //! stderr). The channel is bounded: when the host stops reading, senders wait instead of the
 //! worker buffering without limit, and nothing is lost once it reads again.
-use hermes_protocol::{RawResponse, to_json_line};
+use hermes_protocol::{to_json_line, RawResponse};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
@@ -24,7 +24,7 @@ pub struct EventSender {
 impl EventSender {
     /// Queues one event. Only fails when the writer is gone (stdout closed), in which case there
     /// is nobody left to tell, so the event is dropped.
-    pub async fn send(&self, response: RawResponse) {
+    pub(crate) async fn send(&self, response: RawResponse) {
         if self.tx.send(response).await.is_ok() {
             self.sent.fetch_add(1, Ordering::Relaxed);
         }
@@ -33,12 +33,12 @@ impl EventSender {
     /// Cancelled when stdout fails (EPIPE: the host closed its end). The worker then stops as
     /// on SIGTERM: nobody is left to receive results, so work in progress is only waste (and
     /// an orphaned worker must not keep downloading).
-    pub fn stdout_gone(&self) -> CancellationToken {
+    pub(crate) fn stdout_gone(&self) -> CancellationToken {
         self.gone.clone()
     }
 
     /// Events accepted so far (for the shutdown statistics).
-    pub fn sent_count(&self) -> u64 {
+    pub(crate) fn sent_count(&self) -> u64 {
         self.sent.load(Ordering::Relaxed)
     }
 }
@@ -52,12 +52,23 @@ where
     let (tx, rx) = mpsc::channel(CHANNEL_CAPACITY);
     let gone = CancellationToken::new();
     let handle = tokio::spawn(write_lines(rx, out, gone.clone()));
-    (EventSender { tx, sent: Arc::new(AtomicU64::new(0)), gone }, handle)
+    (
+        EventSender {
+            tx,
+            sent: Arc::new(AtomicU64::new(0)),
+            gone,
+        },
+        handle,
+    )
 }
 
 /// Writes each event as one line; flushes whenever the queue is momentarily empty, so a burst
 /// costs one flush while a lone event is never held back.
-async fn write_lines<W: AsyncWrite + Unpin>(mut rx: mpsc::Receiver<RawResponse>, mut out: W, gone: CancellationToken) {
+async fn write_lines<W: AsyncWrite + Unpin>(
+    mut rx: mpsc::Receiver<RawResponse>,
+    mut out: W,
+    gone: CancellationToken,
+) {
     let mut buffer = Vec::with_capacity(64 * 1024);
     while let Some(first) = rx.recv().await {
         buffer.clear();
@@ -95,14 +106,22 @@ mod tests {
             let events = events.clone();
             producers.push(tokio::spawn(async move {
                 for i in 0..200 {
-                    events.send(RawResponse::error(format!("p{p}-{i}"), ErrorCode::Internal, "x".repeat(300))).await;
+                    events
+                        .send(RawResponse::error(
+                            format!("p{p}-{i}"),
+                            ErrorCode::Internal,
+                            "x".repeat(300),
+                        ))
+                        .await;
                 }
             }));
         }
         let read_all = tokio::spawn(async move {
             let mut text = String::new();
             let mut reader = reader;
-            tokio::io::AsyncReadExt::read_to_string(&mut reader, &mut text).await.unwrap();
+            tokio::io::AsyncReadExt::read_to_string(&mut reader, &mut text)
+                .await
+                .unwrap();
             text
         });
         for p in producers {

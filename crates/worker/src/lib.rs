@@ -1,24 +1,30 @@
-//! Hermes worker library: everything the `hermes-worker` binary runs, exposed for tests and
-//! benches. Layout follows mini-redis: `dispatch` parses a line into an `actions::Command` and
-//! runs it, `events` owns stdout, `shutdown` owns stopping, `error` owns the error-code mapping,
-//! `ytdlp` owns everything about the child processes.
-pub mod actions;
+//! Hermes worker library: everything the `hermes-worker` binary runs. Only what the binary, the
+//! integration tests and the bench reach is `pub`; the rest is `pub(crate)`, so rustc reports
+//! what nothing uses.
+//!
+//! Layout follows mini-redis: `dispatch` parses a line into an `actions::Command` and runs it
+//! (one file per action; actions import only from the modules below them, never from dispatch),
+//! `events` owns stdout, `shutdown` owns stopping, `error` owns the error-code mapping (and the
+//! cancellation error), `config` the environment, `ytdlp` everything about the child processes.
+pub(crate) mod actions;
 pub mod app;
 pub mod archive;
 pub mod cache;
 pub mod config;
-pub mod confine;
+pub(crate) mod confine;
 pub mod context;
-pub mod egress;
 pub mod dispatch;
+pub mod egress;
 pub mod error;
 pub mod events;
-pub mod profile;
-pub mod sanitize;
-pub mod search;
+pub mod ffprobe;
+pub mod program;
+pub(crate) mod rate_limiter;
+pub(crate) mod sanitize;
 pub mod shutdown;
-pub mod tasks;
+pub(crate) mod single_flight;
+pub(crate) mod tasks;
+pub(crate) mod tool_versions;
 pub(crate) mod toolchain;
-pub mod tools;
-pub mod transfer;
+pub(crate) mod validate;
 pub mod ytdlp;

@@ -5,7 +5,10 @@ use std::io::IsTerminal;
 use tracing_subscriber::EnvFilter;
 
 fn main() {
-    if std::env::args_os().nth(1).is_some_and(|arg| arg == hermes_worker::ytdlp::orphans::GUARD_ARG) {
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|arg| arg == hermes_worker::ytdlp::orphans::GUARD_ARG)
+    {
         std::process::exit(hermes_worker::ytdlp::orphans::run_guard());
     }
     init_logging();
@@ -38,14 +41,18 @@ fn main() {
 /// Logs go to stderr only; stdout belongs to the protocol. `LOG_LEVEL` takes the Python names too
 /// (`warning`, `critical`).
 fn init_logging() {
-    let level = std::env::var("LOG_LEVEL").unwrap_or_else(|_| "info".to_owned()).to_ascii_lowercase();
+    let level = std::env::var("LOG_LEVEL")
+        .unwrap_or_else(|_| "info".to_owned())
+        .to_ascii_lowercase();
     let level = match level.as_str() {
         "warning" => "warn",
         "critical" | "fatal" => "error",
         other => other,
     };
     let filter = EnvFilter::try_new(level).unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr)
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .init();

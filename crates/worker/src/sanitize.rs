@@ -9,12 +9,12 @@ use std::io;
 use std::path::{Component, Path, PathBuf};
 
 /// Name used when a title sanitises to nothing (all dots, slashes, control characters...).
-pub const FALLBACK_PLAYLIST_NAME: &str = "playlist";
+pub(crate) const FALLBACK_PLAYLIST_NAME: &str = "playlist";
 
 /// Byte budget for a sanitised name. File names are limited to 255 *bytes* on Linux file systems,
 /// and the archiver appends up to `.part9999.zip`; 200 leaves room for that even when every
 /// character of the title takes four bytes (CJK, emoji).
-pub const MAX_NAME_BYTES: usize = 200;
+pub(crate) const MAX_NAME_BYTES: usize = 200;
 
 /// Characters Windows refuses in file names. Users save the ZIP Telegram sends them on any OS,
 /// so these are replaced even though Linux would accept them.
@@ -26,7 +26,7 @@ const WINDOWS_RESERVED: &[char] = &['<', '>', ':', '"', '|', '?', '*'];
 /// no leading or trailing dots or spaces, and no runs of whitespace. It has at most `max_chars`
 /// characters and at most [`MAX_NAME_BYTES`] bytes, cut on a character boundary (never inside a
 /// UTF-8 sequence). A title that sanitises to nothing becomes [`FALLBACK_PLAYLIST_NAME`].
-pub fn sanitize_playlist_name(title: &str, max_chars: usize) -> String {
+pub(crate) fn sanitize_playlist_name(title: &str, max_chars: usize) -> String {
     let replaced = replace_unsafe_chars(title);
     let collapsed = collapse_whitespace(&replaced);
     let without_dot_runs = collapse_dot_runs(&collapsed);
@@ -125,11 +125,10 @@ pub enum PathError {
     },
     #[error("output_dir {0} is the download directory itself; use a subdirectory")]
     IsDownloadDir(PathBuf),
-    #[error("output_dir {requested} leads through a symbolic link to {resolved}, outside the download directory")]
-    SymlinkEscape {
-        requested: PathBuf,
-        resolved: PathBuf,
-    },
+    #[error(
+        "output_dir {requested} leads through a symbolic link to {resolved}, outside the download directory"
+    )]
+    SymlinkEscape { requested: PathBuf, resolved: PathBuf },
     #[error("{0} is a symbolic link to nothing; it is never followed into creating a file")]
     DanglingSymlink(PathBuf),
     #[error("cannot determine the current directory: {0}")]
@@ -150,7 +149,7 @@ pub enum PathError {
 /// `allow_any` is set, the result must be strictly inside `download_dir`, checked twice: on the
 /// lexically normalised paths (catches `..`) and on the paths with symbolic links resolved as far
 /// as they exist (catches a link inside `download_dir` that points elsewhere).
-pub fn resolve_output_dir(
+pub(crate) fn resolve_output_dir(
     download_dir: &Path,
     requested: Option<&str>,
     task_id: &str,
@@ -192,9 +191,7 @@ fn safe_task_component(task_id: &str) -> Result<&str, PathError> {
         || task_id == "."
         || task_id == ".."
         || task_id.len() > 255
-        || task_id
-            .chars()
-            .any(|c| c == '/' || c == '\\' || c.is_control());
+        || task_id.chars().any(|c| c == '/' || c == '\\' || c.is_control());
     if invalid {
         Err(PathError::InvalidTaskId(task_id.to_string()))
     } else {
@@ -225,7 +222,7 @@ fn ensure_inside(target: &Path, download_dir: &Path) -> Result<(), PathError> {
 
 /// Resolves `.` and `..` without touching the file system. `..` at the root stays at the root,
 /// which is what the kernel does too.
-pub fn normalize_lexically(path: &Path) -> PathBuf {
+pub(crate) fn normalize_lexically(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for component in path.components() {
         match component {
@@ -266,10 +263,7 @@ fn resolve_existing_prefix(path: &Path) -> Result<PathBuf, PathError> {
 }
 
 fn is_missing(err: &io::Error) -> bool {
-    matches!(
-        err.kind(),
-        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
-    )
+    matches!(err.kind(), io::ErrorKind::NotFound | io::ErrorKind::NotADirectory)
 }
 
 fn inspect_error(path: &Path, source: io::Error) -> PathError {
@@ -287,10 +281,7 @@ mod tests {
         assert!(!name.is_empty());
         assert!(!name.contains('/') && !name.contains('\\') && !name.contains('\0'));
         assert!(!name.contains(".."), "{name:?} contains ..");
-        assert!(
-            !name.chars().any(char::is_control),
-            "{name:?} has a control char"
-        );
+        assert!(!name.chars().any(char::is_control), "{name:?} has a control char");
         assert!(
             !name.starts_with(['.', ' ']) && !name.ends_with(['.', ' ']),
             "{name:?}"
@@ -334,10 +325,7 @@ mod tests {
 
     #[test]
     fn whitespace_is_collapsed_and_trimmed() {
-        assert_eq!(
-            sanitize_playlist_name("  My   \u{3000}Mix \n ", 100),
-            "My Mix"
-        );
+        assert_eq!(sanitize_playlist_name("  My   \u{3000}Mix \n ", 100), "My Mix");
         assert_eq!(sanitize_playlist_name(" . . ", 100), FALLBACK_PLAYLIST_NAME);
     }
 
@@ -401,10 +389,7 @@ mod tests {
 
     #[test]
     fn lexical_normalisation_resolves_dots() {
-        assert_eq!(
-            normalize_lexically(Path::new("/a/./b/../c")),
-            Path::new("/a/c")
-        );
+        assert_eq!(normalize_lexically(Path::new("/a/./b/../c")), Path::new("/a/c"));
         assert_eq!(normalize_lexically(Path::new("/../../x")), Path::new("/x"));
     }
 
@@ -493,8 +478,7 @@ mod tests {
     #[test]
     fn absolute_paths_outside_are_refused_unless_allowed() {
         let (_root, downloads, outside) = download_layout();
-        let err =
-            resolve_output_dir(&downloads, Some(text(&outside)), "t", false).expect_err("outside");
+        let err = resolve_output_dir(&downloads, Some(text(&outside)), "t", false).expect_err("outside");
         assert!(
             err.to_string().contains("outside the download directory"),
             "{err}"
@@ -522,8 +506,7 @@ mod tests {
     fn symlink_to_a_place_inside_and_a_symlinked_download_dir_are_fine() {
         let (root, downloads, _) = download_layout();
         std::fs::create_dir_all(downloads.join("real")).expect("mkdir");
-        std::os::unix::fs::symlink(downloads.join("real"), downloads.join("alias"))
-            .expect("symlink");
+        std::os::unix::fs::symlink(downloads.join("real"), downloads.join("alias")).expect("symlink");
         let via_alias = downloads.join("alias/job");
         let resolved = resolve_output_dir(&downloads, Some(text(&via_alias)), "t", false);
         assert_eq!(resolved.expect("alias stays inside"), via_alias);

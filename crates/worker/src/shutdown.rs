@@ -18,26 +18,26 @@ impl Shutdown {
     }
 
     /// Starts a prompt shutdown (idempotent).
-    pub fn terminate(&self) {
+    pub(crate) fn terminate(&self) {
         self.terminating.cancel();
     }
 
-    pub fn is_terminating(&self) -> bool {
+    pub(crate) fn is_terminating(&self) -> bool {
         self.terminating.is_cancelled()
     }
 
     /// Resolves once a prompt shutdown has started.
-    pub async fn terminated(&self) {
+    pub(crate) async fn terminated(&self) {
         self.terminating.cancelled().await
     }
 
     /// A token cancelled when the worker terminates; task tokens are children of it.
-    pub fn token(&self) -> &CancellationToken {
+    pub(crate) fn token(&self) -> &CancellationToken {
         &self.terminating
     }
 
     /// Turns SIGTERM and SIGINT into [`Shutdown::terminate`].
-    pub fn listen_for_signals(&self) -> std::io::Result<()> {
+    pub(crate) fn listen_for_signals(&self) -> std::io::Result<()> {
         use tokio::signal::unix::{signal, SignalKind};
         let mut term = signal(SignalKind::terminate())?;
         let mut int = signal(SignalKind::interrupt())?;
@@ -47,7 +47,10 @@ impl Shutdown {
                 _ = term.recv() => "SIGTERM",
                 _ = int.recv() => "SIGINT",
             };
-            tracing::info!(signal = name, "terminating: cancelling tasks and killing child processes");
+            tracing::info!(
+                signal = name,
+                "terminating: cancelling tasks and killing child processes"
+            );
             shutdown.terminate();
         });
         Ok(())

@@ -1,4 +1,4 @@
-//! The yt-dlp toolchain: where the managed one lives, and what of it every yt-dlp call is told.
+//! The yt-dlp toolchain: where the managed one lives, and how a task pins the one it started with.
 //!
 //! `scripts/setup.sh` (and `hermes update-ytdlp`) install yt-dlp with its `default` extra (which
 //! brings the `yt-dlp-ejs` solver scripts) and Deno into a virtual environment the project owns,
@@ -10,9 +10,7 @@
 //! 3. else the bare name, looked up on `PATH` when it is run.
 //!
 //! Only a file that exists counts, so a machine without the managed environment behaves as before.
-use crate::config::Config;
-use crate::tools::resolve_program;
-use crate::ytdlp::args::YtdlpEnv;
+use crate::program::resolve_program;
 use std::path::{Path, PathBuf};
 
 /// Where the managed toolchain lives when `HERMES_HOME` is not set (relative to the current
@@ -26,21 +24,6 @@ pub(crate) fn managed_tool(hermes_home: Option<&str>, tool: &str) -> Option<Path
     candidate.is_file().then_some(candidate)
 }
 
-/// What the toolchain configuration adds to every yt-dlp call: the JavaScript runtimes
-/// (`DENO_BIN`, `NODE_BIN`), `YTDLP_EXTRACTOR_ARGS` and `YTDLP_PLUGIN_DIRS`.
-///
-/// Deno is passed only when it can be found; its directories are resolved now, so a task keeps
-/// the Deno it started with even if `hermes update-ytdlp` switches the environment meanwhile.
-pub(crate) fn toolchain_env(config: &Config) -> YtdlpEnv {
-    YtdlpEnv {
-        deno: resolve_program(&config.deno_bin).map(|path| pin_directory(&path)),
-        node: config.node_bin.as_ref().map(|node| resolve_program(node).unwrap_or_else(|| node.clone())),
-        extractor_args: config.ytdlp_extractor_args.clone(),
-        plugin_dirs: config.ytdlp_plugin_dirs.clone(),
-        ..YtdlpEnv::default()
-    }
-}
-
 /// The program a task runs for yt-dlp: `configured`, found now, with the symbolic links of its
 /// directory resolved (the managed `venv` is a link that an update switches), so every run of
 /// the task uses the same yt-dlp. The file name itself is kept. A program that cannot be found
@@ -49,8 +32,12 @@ pub(crate) fn pinned_program(configured: &Path) -> PathBuf {
     resolve_program(configured).map_or_else(|| configured.to_path_buf(), |path| pin_directory(&path))
 }
 
-fn pin_directory(path: &Path) -> PathBuf {
-    match (path.parent().and_then(|dir| dir.canonicalize().ok()), path.file_name()) {
+/// `path` with the symbolic links of its directory resolved (the file name kept).
+pub(crate) fn pin_directory(path: &Path) -> PathBuf {
+    match (
+        path.parent().and_then(|dir| dir.canonicalize().ok()),
+        path.file_name(),
+    ) {
         (Some(dir), Some(name)) => dir.join(name),
         _ => path.to_path_buf(),
     }
@@ -73,7 +60,10 @@ mod tests {
         let home_text = home.path().to_str().unwrap();
         assert_eq!(managed_tool(Some(home_text), "yt-dlp"), None);
         executable(&home.path().join("venv/bin/yt-dlp"));
-        assert_eq!(managed_tool(Some(home_text), "yt-dlp"), Some(home.path().join("venv/bin/yt-dlp")));
+        assert_eq!(
+            managed_tool(Some(home_text), "yt-dlp"),
+            Some(home.path().join("venv/bin/yt-dlp"))
+        );
         assert_eq!(managed_tool(Some(home_text), "deno"), None);
     }
 
@@ -83,7 +73,13 @@ mod tests {
         executable(&home.path().join("envs/a/bin/yt-dlp"));
         std::os::unix::fs::symlink("envs/a", home.path().join("venv")).unwrap();
         let pinned = pinned_program(&home.path().join("venv/bin/yt-dlp"));
-        assert_eq!(pinned, home.path().canonicalize().unwrap().join("envs/a/bin/yt-dlp"));
-        assert_eq!(pinned_program(Path::new("/nonexistent/yt-dlp")), PathBuf::from("/nonexistent/yt-dlp"));
+        assert_eq!(
+            pinned,
+            home.path().canonicalize().unwrap().join("envs/a/bin/yt-dlp")
+        );
+        assert_eq!(
+            pinned_program(Path::new("/nonexistent/yt-dlp")),
+            PathBuf::from("/nonexistent/yt-dlp")
+        );
     }
 }

@@ -7,11 +7,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use hermes_protocol::ErrorCode;
-use hermes_worker::error::WorkerError;
 use hermes_worker::archive::{
-    archive_size_bound, method_for, write_archives, ArchiveError, ArchiveOptions, ArchivePart,
-    EntryMethod, PlannedEntry,
+    archive_size_bound, method_for, write_archives, ArchiveError, ArchiveOptions, ArchivePart, EntryMethod,
+    PlannedEntry,
 };
+use hermes_worker::error::WorkerError;
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
@@ -147,11 +147,7 @@ fn dir_listing(dir: &Path) -> BTreeSet<String> {
 
 fn planned(path: &Path, level: i64) -> PlannedEntry {
     PlannedEntry {
-        name: path
-            .file_name()
-            .expect("name")
-            .to_string_lossy()
-            .into_owned(),
+        name: path.file_name().expect("name").to_string_lossy().into_owned(),
         size: fs::metadata(path).expect("track exists").len(),
         method: method_for(path, level),
     }
@@ -353,11 +349,7 @@ fn specs(list: &[(&str, u64, bool)]) -> Vec<TrackSpec> {
 
 #[test]
 fn everything_that_fits_goes_into_one_plain_zip() {
-    let specs = specs(&[
-        ("a.mp3", 3000, true),
-        ("b.txt", 5000, false),
-        ("c.M4A", 10, true),
-    ]);
+    let specs = specs(&[("a.mp3", 3000, true), ("b.txt", 5000, false), ("c.M4A", 10, true)]);
     let src = tempfile::tempdir().expect("src");
     let dest = tempfile::tempdir().expect("dest");
     let tracks = create_tracks(src.path(), &specs);
@@ -427,10 +419,7 @@ fn compressible_neighbours_let_a_grown_entry_stay_deflated_within_the_limit() {
     let limit = archive_size_bound(&entries);
     let parts = archive(&tracks, dest.path(), "mixed", limit).expect("archive");
     assert_eq!(parts.len(), 1);
-    assert!(
-        parts[0].size < limit,
-        "the text saves more than the noise costs"
-    );
+    assert!(parts[0].size < limit, "the text saves more than the noise costs");
     check_parts(&parts, &tracks, &specs, dest.path(), "mixed", limit);
     let types = verify_with_python(&parts, &tracks);
     assert_eq!(compress_type(&types, &parts[0], "t.txt"), ZIP_DEFLATED);
@@ -470,14 +459,10 @@ fn bad_inputs_are_refused_before_anything_is_written() {
     ));
     for base in ["", ".", "..", "a/b", "a\\b"] {
         let err = archive(&tracks, dest.path(), base, 1000).expect_err(base);
-        assert!(
-            matches!(err, ArchiveError::InvalidBaseName(_)),
-            "{base}: {err}"
-        );
+        assert!(matches!(err, ArchiveError::InvalidBaseName(_)), "{base}: {err}");
     }
     let ghost = src.path().join("ghost.mp3");
-    let err =
-        archive(&[tracks[0].clone(), ghost.clone()], dest.path(), "x", 1000).expect_err("ghost");
+    let err = archive(&[tracks[0].clone(), ghost.clone()], dest.path(), "x", 1000).expect_err("ghost");
     assert!(
         matches!(&err, ArchiveError::MissingTrack(p) if *p == ghost),
         "{err}"
@@ -595,16 +580,9 @@ fn a_full_disk_is_reported_as_disk_full_and_cleaned_up() {
     let dest = tmpfs.path().join("out");
     for limit in [700_000, 10 << 20] {
         let err = archive(&tracks, &dest, "big", limit).expect_err("does not fit in 1 MiB");
-        assert!(
-            matches!(err, ArchiveError::DiskFull),
-            "limit {limit}: {err}"
-        );
+        assert!(matches!(err, ArchiveError::DiskFull), "limit {limit}: {err}");
         assert_eq!(WorkerError::from(err).code(), ErrorCode::DiskFull);
-        assert!(
-            dir_listing(&dest).is_empty(),
-            "left: {:?}",
-            dir_listing(&dest)
-        );
+        assert!(dir_listing(&dest).is_empty(), "left: {:?}", dir_listing(&dest));
     }
     let fits = archive(&tracks[..1], &dest, "small", 10 << 20).expect("one track fits");
     assert_eq!(fits.len(), 1);

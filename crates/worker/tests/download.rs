@@ -21,7 +21,12 @@ use std::time::{Duration, Instant};
 const T: Duration = Duration::from_secs(45);
 
 /// Error codes that sensibly describe a URL that is not (or no longer) a downloadable medium.
-const NOT_MEDIA_CODES: [&str; 4] = ["VIDEO_REMOVED", "YTDLP_ERROR", "INVALID_URL", "NO_SUITABLE_FORMAT"];
+const NOT_MEDIA_CODES: [&str; 4] = [
+    "VIDEO_REMOVED",
+    "YTDLP_ERROR",
+    "INVALID_URL",
+    "NO_SUITABLE_FORMAT",
+];
 
 /// 8 MiB at 200 kB/s: ~40 s, so the download is certainly still running when the test acts on it.
 const SLOW_RATE: u32 = 200_000;
@@ -49,7 +54,10 @@ fn run_download(worker: &mut Worker, task_id: &str, url: &str, params: Value) ->
 /// This task's progress events and its final event, from everything `events_until_final` saw.
 fn split_final(mut events: Vec<Value>, task_id: &str) -> (Vec<Value>, Value) {
     let last = events.pop().expect("events_until_final returns the final event");
-    let progress = events.into_iter().filter(|e| e["task_id"] == task_id && e["event"] == "progress").collect();
+    let progress = events
+        .into_iter()
+        .filter(|e| e["task_id"] == task_id && e["event"] == "progress")
+        .collect();
     (progress, last)
 }
 
@@ -77,10 +85,17 @@ fn wait_for_downloading(worker: &Worker, task_id: &str, timeout: Duration) -> Ve
 fn assert_percents_integer_and_monotonic(progress: &[Value]) -> Vec<u64> {
     let percents: Vec<u64> = progress
         .iter()
-        .map(|e| e["data"]["percent"].as_u64().unwrap_or_else(|| panic!("percent is not an integer: {e}")))
+        .map(|e| {
+            e["data"]["percent"]
+                .as_u64()
+                .unwrap_or_else(|| panic!("percent is not an integer: {e}"))
+        })
         .collect();
     assert!(percents.iter().all(|&p| p <= 100), "{percents:?}");
-    assert!(percents.windows(2).all(|w| w[0] <= w[1]), "percent decreased: {percents:?}");
+    assert!(
+        percents.windows(2).all(|w| w[0] <= w[1]),
+        "percent decreased: {percents:?}"
+    );
     percents
 }
 
@@ -93,18 +108,36 @@ fn assert_still_serving(worker: &mut Worker) {
 }
 
 fn assert_no_child_left(marker: &str) {
-    let gone = wait_until(Duration::from_secs(3), || processes_with_cmdline_containing(marker).is_empty());
-    assert!(gone, "processes still running: {:?}", processes_with_cmdline_containing(marker));
+    let gone = wait_until(Duration::from_secs(3), || {
+        processes_with_cmdline_containing(marker).is_empty()
+    });
+    assert!(
+        gone,
+        "processes still running: {:?}",
+        processes_with_cmdline_containing(marker)
+    );
 }
 
 /// `ffprobe -show_streams -show_format` as JSON.
 fn ffprobe(path: &Path) -> Value {
     let out = Command::new("ffprobe")
-        .args(["-v", "error", "-print_format", "json", "-show_streams", "-show_format"])
+        .args([
+            "-v",
+            "error",
+            "-print_format",
+            "json",
+            "-show_streams",
+            "-show_format",
+        ])
         .arg(path)
         .output()
         .expect("run ffprobe");
-    assert!(out.status.success(), "ffprobe {}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "ffprobe {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("ffprobe JSON")
 }
 
@@ -116,7 +149,10 @@ fn stream_of<'a>(probe: &'a Value, codec_type: &str) -> &'a Value {
 }
 
 fn probe_number(value: &Value) -> f64 {
-    value.as_str().and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("not a number string: {value}"))
+    value
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("not a number string: {value}"))
 }
 
 /// A copy of `source` in the media directory under `name`, for titles no generator produces.
@@ -148,11 +184,18 @@ fn assert_download_done(done: &Value, task_id: &str) -> PathBuf {
     assert_eq!(done["event"], "done", "{done}");
     let data = &done["data"];
     let path = PathBuf::from(data["file_path"].as_str().expect("file_path"));
-    let size = std::fs::metadata(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).len();
+    let size = std::fs::metadata(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .len();
     assert_eq!(data["file_size"], size, "{done}");
     assert_eq!(data["filename"], file_name(&path), "{done}");
     let files = data["files"].as_array().expect("files array");
-    assert!(files.iter().any(|f| f["path"] == data["file_path"] && f["size"] == size), "{done}");
+    assert!(
+        files
+            .iter()
+            .any(|f| f["path"] == data["file_path"] && f["size"] == size),
+        "{done}"
+    );
     assert!(data["title"].as_str().is_some_and(|t| !t.is_empty()), "{done}");
     assert!(data.get("duration").is_some(), "{done}");
     path
@@ -172,8 +215,16 @@ fn webm_becomes_an_mp3_with_monotonic_integer_progress() {
     );
     let path = assert_download_done(&done, "a");
     assert_eq!(path.extension().and_then(|e| e.to_str()), Some("mp3"));
-    assert!(path.starts_with(&out), "{} not in {}", path.display(), out.display());
-    assert_eq!(done["data"]["title"], "tone_5s_440hz", "a direct link's title is the file stem: {done}");
+    assert!(
+        path.starts_with(&out),
+        "{} not in {}",
+        path.display(),
+        out.display()
+    );
+    assert_eq!(
+        done["data"]["title"], "tone_5s_440hz",
+        "a direct link's title is the file stem: {done}"
+    );
     let duration = done["data"]["duration"].as_f64().expect("duration from ffprobe");
     assert!((duration - 5.0).abs() <= 1.0, "{done}");
 
@@ -186,13 +237,27 @@ fn webm_becomes_an_mp3_with_monotonic_integer_progress() {
     assert_percents_integer_and_monotonic(&progress);
     for event in &progress {
         let data = &event["data"];
-        assert!(data["speed"].is_string() && data["eta"].is_u64() && data["status"].is_string(), "{event}");
+        assert!(
+            data["speed"].is_string() && data["eta"].is_u64() && data["status"].is_string(),
+            "{event}"
+        );
     }
     let last = &progress[progress.len() - 1]["data"];
-    assert_eq!((last["percent"].as_u64(), last["status"].as_str()), (Some(100), Some("completed")), "{last}");
-    let statuses: Vec<&str> = progress.iter().filter_map(|e| e["data"]["status"].as_str()).collect();
+    assert_eq!(
+        (last["percent"].as_u64(), last["status"].as_str()),
+        (Some(100), Some("completed")),
+        "{last}"
+    );
+    let statuses: Vec<&str> = progress
+        .iter()
+        .filter_map(|e| e["data"]["status"].as_str())
+        .collect();
     assert!(statuses.contains(&"downloading"), "{statuses:?}");
-    assert!(partial_files_under(&worker.downloads()).is_empty(), "{:?}", files_under(&worker.downloads()));
+    assert!(
+        partial_files_under(&worker.downloads()).is_empty(),
+        "{:?}",
+        files_under(&worker.downloads())
+    );
     assert_eq!(files_under(&out), [path], "only the mp3 is left");
     worker.close_stdin();
     let rest = worker.drain(Duration::from_secs(10));
@@ -231,9 +296,18 @@ fn m4a_requested_as_m4a_is_kept_without_reencoding() {
     let (got, want) = (ffprobe(&path), ffprobe(&source));
     let (got_audio, want_audio) = (stream_of(&got, "audio"), stream_of(&want, "audio"));
     assert_eq!(got_audio["codec_name"], "aac", "{got}");
-    let (got_rate, want_rate) = (probe_number(&got_audio["bit_rate"]), probe_number(&want_audio["bit_rate"]));
-    assert!((got_rate / want_rate - 1.0).abs() < 0.05, "bitrate changed: {got_rate} vs {want_rate}");
-    assert_eq!(got_audio["duration_ts"], want_audio["duration_ts"], "same samples: the stream was copied");
+    let (got_rate, want_rate) = (
+        probe_number(&got_audio["bit_rate"]),
+        probe_number(&want_audio["bit_rate"]),
+    );
+    assert!(
+        (got_rate / want_rate - 1.0).abs() < 0.05,
+        "bitrate changed: {got_rate} vs {want_rate}"
+    );
+    assert_eq!(
+        got_audio["duration_ts"], want_audio["duration_ts"],
+        "same samples: the stream was copied"
+    );
 }
 
 #[test]
@@ -244,7 +318,10 @@ fn mp4_video_download_keeps_its_h264_stream() {
     let (_, done) = run_download(&mut worker, "v", &url, json!({"extract_audio": false}));
     let path = assert_download_done(&done, "v");
     assert_eq!(path.extension().and_then(|e| e.to_str()), Some("mp4"));
-    assert!(path.starts_with(worker.downloads().join("v")), "default output_dir is DOWNLOAD_DIR/<task_id>");
+    assert!(
+        path.starts_with(worker.downloads().join("v")),
+        "default output_dir is DOWNLOAD_DIR/<task_id>"
+    );
     let probe = ffprobe(&path);
     assert_eq!(stream_of(&probe, "video")["codec_name"], "h264", "{probe}");
     assert_eq!(stream_of(&probe, "video")["width"], 160, "{probe}");
@@ -261,8 +338,15 @@ fn http_404_is_one_error_and_the_worker_keeps_serving() {
     assert_still_serving(&mut worker);
     worker.close_stdin();
     let rest = worker.drain(Duration::from_secs(10));
-    assert!(rest.iter().all(|e| e["task_id"] != "gone"), "events after the final one: {rest:?}");
-    assert!(files_under(&worker.downloads()).is_empty(), "{:?}", files_under(&worker.downloads()));
+    assert!(
+        rest.iter().all(|e| e["task_id"] != "gone"),
+        "events after the final one: {rest:?}"
+    );
+    assert!(
+        files_under(&worker.downloads()).is_empty(),
+        "{:?}",
+        files_under(&worker.downloads())
+    );
 }
 
 #[test]
@@ -287,7 +371,11 @@ fn a_stalled_transfer_times_out_and_leaves_nothing_behind() {
     assert_error(&error, "s", &["NETWORK_TIMEOUT", "TIMEOUT"]);
     assert!(took < Duration::from_secs(8), "timeout took {took:?}");
     assert_no_child_left(&marker);
-    assert!(partial_files_under(&worker.downloads()).is_empty(), "{:?}", files_under(&worker.downloads()));
+    assert!(
+        partial_files_under(&worker.downloads()).is_empty(),
+        "{:?}",
+        files_under(&worker.downloads())
+    );
 }
 
 #[test]
@@ -299,7 +387,10 @@ fn cancel_stops_a_slow_download_and_removes_its_partial_file() {
     let out = worker.downloads().join(&marker);
     worker.send(&download_request("d", &url, json!({"output_dir": out})));
     wait_for_downloading(&worker, "d", T);
-    assert!(!processes_with_cmdline_containing(&marker).is_empty(), "yt-dlp should be running");
+    assert!(
+        !processes_with_cmdline_containing(&marker).is_empty(),
+        "yt-dlp should be running"
+    );
 
     let sent = Instant::now();
     worker.send(&json!({"task_id": "k", "action": "cancel", "params": {"target_task_id": "d"}}));
@@ -311,14 +402,24 @@ fn cancel_stops_a_slow_download_and_removes_its_partial_file() {
         }
     }
     let took = sent.elapsed();
-    let cancel_done = finals.iter().find(|e| e["task_id"] == "k").expect("cancel answered");
+    let cancel_done = finals
+        .iter()
+        .find(|e| e["task_id"] == "k")
+        .expect("cancel answered");
     assert_eq!(cancel_done["event"], "done", "{cancel_done}");
     assert_eq!(cancel_done["data"]["found"], true, "{cancel_done}");
-    let target = finals.iter().find(|e| e["task_id"] == "d").expect("target answered");
+    let target = finals
+        .iter()
+        .find(|e| e["task_id"] == "d")
+        .expect("target answered");
     assert_error(target, "d", &["CANCELLED"]);
     assert!(took < Duration::from_secs(3), "cancel took {took:?}");
     assert_no_child_left(&marker);
-    assert!(partial_files_under(&worker.downloads()).is_empty(), "{:?}", files_under(&worker.downloads()));
+    assert!(
+        partial_files_under(&worker.downloads()).is_empty(),
+        "{:?}",
+        files_under(&worker.downloads())
+    );
 
     worker.close_stdin();
     let rest = worker.drain(Duration::from_secs(10));
@@ -342,19 +443,31 @@ fn health_check_is_answered_while_three_downloads_run() {
     worker.send(&json!({"task_id": "h", "action": "health_check"}));
     let seen = worker.events_until_final("h", Duration::from_secs(10));
     let finals_before: Vec<&Value> = seen.iter().filter(|e| e["event"] != "progress").collect();
-    assert_eq!(finals_before.len(), 1, "a download ended before health_ok: {finals_before:?}");
+    assert_eq!(
+        finals_before.len(),
+        1,
+        "a download ended before health_ok: {finals_before:?}"
+    );
     let health = finals_before[0];
     assert_eq!(health["event"], "health_ok", "{health}");
-    assert!(health["data"]["active_tasks"].as_u64().is_some_and(|n| n >= 3), "{health}");
+    assert!(
+        health["data"]["active_tasks"].as_u64().is_some_and(|n| n >= 3),
+        "{health}"
+    );
 
     // Stop the downloads the way a host would, and check that each ends exactly once.
     for id in ids {
-        worker.send(&json!({"task_id": format!("k{id}"), "action": "cancel", "params": {"target_task_id": id}}));
+        worker.send(
+            &json!({"task_id": format!("k{id}"), "action": "cancel", "params": {"target_task_id": id}}),
+        );
     }
     worker.close_stdin();
     let rest = worker.drain(Duration::from_secs(15));
     for id in ids {
-        let finals: Vec<&Value> = rest.iter().filter(|e| e["task_id"] == id && e["event"] != "progress").collect();
+        let finals: Vec<&Value> = rest
+            .iter()
+            .filter(|e| e["task_id"] == id && e["event"] != "progress")
+            .collect();
         assert_eq!(finals.len(), 1, "{id}: {finals:?}");
         assert_error(finals[0], id, &["CANCELLED"]);
     }
@@ -368,18 +481,29 @@ fn option_like_and_local_file_urls_are_refused() {
     let written_dir = std::env::temp_dir().join(unique("hermes-o"));
     let urls = [
         ("exec", format!("--exec=touch {}", touched.display())),
-        ("exec-nospace", format!("--exec=touch${{IFS}}{}", touched.display())),
+        (
+            "exec-nospace",
+            format!("--exec=touch${{IFS}}{}", touched.display()),
+        ),
         ("out", format!("-o{}/x", written_dir.display())),
         ("file", "file:///etc/passwd".to_owned()),
     ];
     for (id, url) in &urls {
         let (_, error) = run_download(&mut worker, id, url, json!({}));
         // `file:` is refused by the egress policy (URL_NOT_ALLOWED) before yt-dlp runs.
-        assert_error(&error, id, &["INVALID_URL", "YTDLP_ERROR", "INVALID_REQUEST", "URL_NOT_ALLOWED"]);
+        assert_error(
+            &error,
+            id,
+            &["INVALID_URL", "YTDLP_ERROR", "INVALID_REQUEST", "URL_NOT_ALLOWED"],
+        );
     }
     assert!(!touched.exists(), "{} was created", touched.display());
     assert!(!written_dir.exists(), "{} was created", written_dir.display());
-    assert!(files_under(&worker.downloads()).is_empty(), "{:?}", files_under(&worker.downloads()));
+    assert!(
+        files_under(&worker.downloads()).is_empty(),
+        "{:?}",
+        files_under(&worker.downloads())
+    );
 }
 
 #[test]
@@ -396,7 +520,10 @@ fn output_dir_outside_download_dir_is_refused() {
         ("etc-sub", format!("/etc/{}", unique("hermes"))),
         ("tmp", outside_tmp.display().to_string()),
         ("dotdot", escape_via_dotdot.clone()),
-        ("symlink", format!("{}/{via_link}", worker.downloads().join("link").display())),
+        (
+            "symlink",
+            format!("{}/{via_link}", worker.downloads().join("link").display()),
+        ),
     ];
     // A symlink inside DOWNLOAD_DIR that points outside it must not be a way out either.
     std::fs::create_dir_all(worker.downloads()).expect("create DOWNLOAD_DIR");
@@ -408,9 +535,22 @@ fn output_dir_outside_download_dir_is_refused() {
     }
     assert!(!outside_tmp.exists());
     assert!(!Path::new(&escape_via_dotdot).exists());
-    assert!(!worker.dir.path().parent().unwrap_or(Path::new("/")).join("outside").exists());
-    assert!(files_under(&worker.downloads()).is_empty(), "{:?}", files_under(&worker.downloads()));
-    assert!(!std::env::temp_dir().join(&via_link).exists(), "created through the symlink");
+    assert!(!worker
+        .dir
+        .path()
+        .parent()
+        .unwrap_or(Path::new("/"))
+        .join("outside")
+        .exists());
+    assert!(
+        files_under(&worker.downloads()).is_empty(),
+        "{:?}",
+        files_under(&worker.downloads())
+    );
+    assert!(
+        !std::env::temp_dir().join(&via_link).exists(),
+        "created through the symlink"
+    );
 }
 
 #[test]
@@ -424,7 +564,11 @@ fn a_duplicate_task_id_is_refused_while_the_first_runs() {
     wait_for_downloading(&worker, "d", T);
 
     let other_out = worker.downloads().join(unique("dup-second"));
-    worker.send(&download_request("d", &server.media_url(media::tone_webm(1, 440)), json!({"output_dir": other_out})));
+    worker.send(&download_request(
+        "d",
+        &server.media_url(media::tone_webm(1, 440)),
+        json!({"output_dir": other_out}),
+    ));
     let refused = worker.final_event("d", Duration::from_secs(10));
     assert_error(&refused, "d", &["INVALID_REQUEST"]);
     assert!(!other_out.exists(), "the duplicate did not start");
@@ -433,9 +577,15 @@ fn a_duplicate_task_id_is_refused_while_the_first_runs() {
     worker.send(&json!({"task_id": "k", "action": "cancel", "params": {"target_task_id": "d"}}));
     worker.close_stdin();
     let rest = worker.drain(Duration::from_secs(15));
-    let cancel = rest.iter().find(|e| e["task_id"] == "k").expect("cancel answered");
+    let cancel = rest
+        .iter()
+        .find(|e| e["task_id"] == "k")
+        .expect("cancel answered");
     assert_eq!(cancel["data"]["found"], true, "{cancel}");
-    let finals: Vec<&Value> = rest.iter().filter(|e| e["task_id"] == "d" && e["event"] != "progress").collect();
+    let finals: Vec<&Value> = rest
+        .iter()
+        .filter(|e| e["task_id"] == "d" && e["event"] != "progress")
+        .collect();
     assert_eq!(finals.len(), 1, "{finals:?}");
     assert_error(finals[0], "d", &["CANCELLED"]);
     assert_no_child_left(&marker);
@@ -454,7 +604,10 @@ fn closing_stdin_lets_a_running_download_finish_then_exits_zero() {
     let finals: Vec<&Value> = rest.iter().filter(|e| e["event"] != "progress").collect();
     assert_eq!(finals.len(), 1, "{finals:?}");
     let path = assert_download_done(finals[0], "d");
-    assert_eq!(std::fs::metadata(&path).map(|m| m.len()).ok(), Some(std::fs::metadata(media::big_wav(2)).unwrap().len()));
+    assert_eq!(
+        std::fs::metadata(&path).map(|m| m.len()).ok(),
+        Some(std::fs::metadata(media::big_wav(2)).unwrap().len())
+    );
     let status = worker.wait_exit(Duration::from_secs(10));
     assert!(status.success(), "{status}");
 }
@@ -468,7 +621,10 @@ fn sigterm_during_a_download_exits_promptly_and_kills_the_children() {
     let out = worker.downloads().join(&marker);
     worker.send(&download_request("d", &url, json!({"output_dir": out})));
     wait_for_downloading(&worker, "d", T);
-    assert!(!processes_with_cmdline_containing(&marker).is_empty(), "yt-dlp should be running");
+    assert!(
+        !processes_with_cmdline_containing(&marker).is_empty(),
+        "yt-dlp should be running"
+    );
 
     let sent = Instant::now();
     worker.signal(Signal::SIGTERM);
@@ -476,7 +632,10 @@ fn sigterm_during_a_download_exits_promptly_and_kills_the_children() {
     // (~40 s) would still fail them.
     let status = worker.wait_exit(Duration::from_secs(10));
     assert!(sent.elapsed() < Duration::from_secs(10));
-    assert!(status.code().is_some(), "exited by itself, not killed by a signal: {status}");
+    assert!(
+        status.code().is_some(),
+        "exited by itself, not killed by a signal: {status}"
+    );
     assert_no_child_left(&marker);
     // The CANCELLED event is best-effort at termination; if it was flushed it must be the only
     // final event of the task.
@@ -496,13 +655,29 @@ fn missing_ytdlp_or_ffmpeg_is_reported_with_the_path_tried() {
     let mut worker = Worker::start(&[("YTDLP_BIN", "/nonexistent/yt-dlp")]);
     let (_, error) = run_download(&mut worker, "y", &url, json!({}));
     assert_error(&error, "y", &["YTDLP_NOT_FOUND"]);
-    assert!(error["data"]["message"].as_str().unwrap_or_default().contains("/nonexistent/yt-dlp"), "{error}");
+    assert!(
+        error["data"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("/nonexistent/yt-dlp"),
+        "{error}"
+    );
 
     let mut worker = Worker::start(&[("FFMPEG_BIN", "/nonexistent/ffmpeg")]);
     let (_, error) = run_download(&mut worker, "f", &url, json!({"extract_audio": true}));
     assert_error(&error, "f", &["FFMPEG_NOT_FOUND"]);
-    assert!(error["data"]["message"].as_str().unwrap_or_default().contains("/nonexistent/ffmpeg"), "{error}");
-    assert!(files_under(&worker.downloads()).is_empty(), "{:?}", files_under(&worker.downloads()));
+    assert!(
+        error["data"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("/nonexistent/ffmpeg"),
+        "{error}"
+    );
+    assert!(
+        files_under(&worker.downloads()).is_empty(),
+        "{:?}",
+        files_under(&worker.downloads())
+    );
 }
 
 #[test]
@@ -514,14 +689,21 @@ fn a_server_that_goes_away_mid_download_leaves_no_partial_file() {
     let out = worker.downloads().join(&marker);
     worker.send(&download_request("d", &url, json!({"output_dir": out})));
     wait_for_downloading(&worker, "d", T);
-    assert!(wait_until(Duration::from_secs(5), || !partial_files_under(&out).is_empty()), "a .part is being written");
+    assert!(
+        wait_until(Duration::from_secs(5), || !partial_files_under(&out).is_empty()),
+        "a .part is being written"
+    );
     drop(server);
     let error = worker.final_event("d", T);
     // yt-dlp gives up with `ERROR: \r[download] Got error: ... Connection refused. Giving up after
     // 10 retries`: a network failure, whichever of the two codes the classifier makes of it.
     assert_error(&error, "d", &["NETWORK_TIMEOUT", "YTDLP_ERROR"]);
     assert_no_child_left(&marker);
-    assert!(partial_files_under(&worker.downloads()).is_empty(), "{:?}", files_under(&worker.downloads()));
+    assert!(
+        partial_files_under(&worker.downloads()).is_empty(),
+        "{:?}",
+        files_under(&worker.downloads())
+    );
 }
 
 #[test]
@@ -537,23 +719,40 @@ fn ipc_timeout_bounds_a_slow_download() {
     assert_error(&error, "d", &["TIMEOUT"]);
     assert!(took < Duration::from_secs(6), "took {took:?}");
     assert_no_child_left(&marker);
-    assert!(partial_files_under(&worker.downloads()).is_empty(), "{:?}", files_under(&worker.downloads()));
+    assert!(
+        partial_files_under(&worker.downloads()).is_empty(),
+        "{:?}",
+        files_under(&worker.downloads())
+    );
 }
 
 #[test]
 fn ipc_timeout_bounds_the_retries_of_a_transient_failure_too() {
     // A port nothing listens on: every attempt fails at once with "Connection refused", a
     // transient failure that is retried, but never past the task's IPC_TIMEOUT.
-    let closed_port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("ephemeral port").port();
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("ephemeral port")
+        .port();
     // The first attempt (a yt-dlp start-up, ~0.5 s, several seconds on a loaded machine) fits
     // well inside the 15 s, so at least one retry happens; all of them would take > 36 s.
-    let env = [("IPC_TIMEOUT", "15"), ("MAX_RETRIES", "5"), ("RETRY_DELAY_SECONDS", "6")];
+    let env = [
+        ("IPC_TIMEOUT", "15"),
+        ("MAX_RETRIES", "5"),
+        ("RETRY_DELAY_SECONDS", "6"),
+    ];
     let mut worker = Worker::start(&env);
     let started = Instant::now();
     let url = format!("http://127.0.0.1:{closed_port}/media/x.webm");
     let (progress, error) = run_download(&mut worker, "r", &url, json!({}));
     let took = started.elapsed();
     assert_error(&error, "r", &["TIMEOUT"]);
-    assert!(took < Duration::from_secs(20), "retries ran past IPC_TIMEOUT: {took:?}");
-    assert!(progress.iter().any(|e| e["data"]["status"] == "retrying"), "{progress:?}");
+    assert!(
+        took < Duration::from_secs(20),
+        "retries ran past IPC_TIMEOUT: {took:?}"
+    );
+    assert!(
+        progress.iter().any(|e| e["data"]["status"] == "retrying"),
+        "{progress:?}"
+    );
 }

@@ -39,10 +39,16 @@ const T: Duration = Duration::from_secs(45);
 /// Sends one request and returns its final event, checking that it is the only final event
 /// for that task among everything seen on the way.
 fn ask(worker: &mut Worker, request: Value) -> Value {
-    let task_id = request["task_id"].as_str().expect("request has a task_id").to_owned();
+    let task_id = request["task_id"]
+        .as_str()
+        .expect("request has a task_id")
+        .to_owned();
     worker.send(&request);
     let seen = worker.events_until_final(&task_id, T);
-    let finals = seen.iter().filter(|e| e["task_id"] == task_id.as_str() && e["event"] != "progress").count();
+    let finals = seen
+        .iter()
+        .filter(|e| e["task_id"] == task_id.as_str() && e["event"] != "progress")
+        .count();
     assert_eq!(finals, 1, "{seen:?}");
     seen.last().cloned().unwrap_or_default()
 }
@@ -56,8 +62,14 @@ fn assert_still_serving(worker: &mut Worker) {
 
 /// Waits until no live process mentions `marker` in its argv.
 fn assert_no_process_with(marker: &str) {
-    let gone = wait_until(Duration::from_secs(5), || processes_with_cmdline_containing(marker).is_empty());
-    assert!(gone, "processes still running: {:?}", processes_with_cmdline_containing(marker));
+    let gone = wait_until(Duration::from_secs(5), || {
+        processes_with_cmdline_containing(marker).is_empty()
+    });
+    assert!(
+        gone,
+        "processes still running: {:?}",
+        processes_with_cmdline_containing(marker)
+    );
 }
 
 /// Writes an executable test-only script (a misbehaving yt-dlp) into `dir`.
@@ -76,7 +88,8 @@ const OUTPUT_DIR_FROM_ARGV: &str = "out_dir = os.path.dirname(sys.argv[sys.argv.
 
 /// A python child that ignores SIGTERM and sleeps, started with `marker` in its argv: an ffmpeg
 /// that does not stop when asked. It stays in its parent's process group.
-const STUBBORN_CHILD: &str = "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\ntime.sleep(300)\n";
+const STUBBORN_CHILD: &str =
+    "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\ntime.sleep(300)\n";
 
 fn sqlite_url(path: &Path) -> String {
     format!("sqlite://{}", path.display())
@@ -99,7 +112,9 @@ impl Tmpfs {
         if status.map(|s| s.success()).unwrap_or(false) {
             Some(Tmpfs { dir })
         } else {
-            eprintln!("SKIPPED: cannot mount a {size} tmpfs here (needs root); the disk-full case is not exercised");
+            eprintln!(
+                "SKIPPED: cannot mount a {size} tmpfs here (needs root); the disk-full case is not exercised"
+            );
             None
         }
     }
@@ -135,9 +150,18 @@ fn a_thousand_mixed_requests_in_one_burst_are_all_answered_with_their_ids() {
     let mut expected: HashMap<String, &str> = HashMap::new();
     for i in 0..1000 {
         let (id, request) = match i % 3 {
-            0 => (format!("h{i}"), json!({"task_id": format!("h{i}"), "action": "health_check"})),
-            1 => (format!("s{i}"), json!({"task_id": format!("s{i}"), "action": "cache_stats"})),
-            _ => (format!("c{i}"), json!({"task_id": format!("c{i}"), "action": "cancel", "params": {"target_task_id": format!("nobody-{i}")}})),
+            0 => (
+                format!("h{i}"),
+                json!({"task_id": format!("h{i}"), "action": "health_check"}),
+            ),
+            1 => (
+                format!("s{i}"),
+                json!({"task_id": format!("s{i}"), "action": "cache_stats"}),
+            ),
+            _ => (
+                format!("c{i}"),
+                json!({"task_id": format!("c{i}"), "action": "cancel", "params": {"target_task_id": format!("nobody-{i}")}}),
+            ),
         };
         let event = match i % 3 {
             0 => "health_ok",
@@ -154,7 +178,11 @@ fn a_thousand_mixed_requests_in_one_burst_are_all_answered_with_their_ids() {
     let mut answered = HashSet::new();
     for event in &events {
         let id = event["task_id"].as_str().expect("task_id").to_owned();
-        assert_eq!(Some(&event["event"].as_str().unwrap_or_default()), expected.get(&id), "{event}");
+        assert_eq!(
+            Some(&event["event"].as_str().unwrap_or_default()),
+            expected.get(&id),
+            "{event}"
+        );
         if id.starts_with('c') {
             assert_eq!(event["data"]["found"], false, "{event}");
         }
@@ -189,7 +217,9 @@ fn a_host_that_stops_reading_costs_bounded_memory_and_loses_nothing() {
     let mut child = spawn_unread_worker(dir.path());
     let mut stdin = child.stdin.take().unwrap();
     let stdout = child.stdout.take().unwrap();
-    let burst: String = (0..REQUESTS).map(|i| format!("{{\"task_id\":\"h{i}\",\"action\":\"health_check\"}}\n")).collect();
+    let burst: String = (0..REQUESTS)
+        .map(|i| format!("{{\"task_id\":\"h{i}\",\"action\":\"health_check\"}}\n"))
+        .collect();
     // The writes may block once the worker stops reading (that is the back-pressure we want),
     // so they run on their own thread; closing stdin afterwards lets the worker exit.
     let writer = std::thread::spawn(move || {
@@ -199,19 +229,29 @@ fn a_host_that_stops_reading_costs_bounded_memory_and_loses_nothing() {
     std::thread::sleep(Duration::from_secs(3));
     let stalled_rss = rss_kib(child.id());
     eprintln!("worker RSS with {REQUESTS} requests and nobody reading: {stalled_rss} KiB");
-    assert!(stalled_rss < RSS_BOUND_KIB, "RSS {stalled_rss} KiB while the host does not read");
+    assert!(
+        stalled_rss < RSS_BOUND_KIB,
+        "RSS {stalled_rss} KiB while the host does not read"
+    );
 
     let mut seen = HashSet::new();
     for line in BufReader::new(stdout).lines() {
         let event: Value = serde_json::from_str(&line.expect("read stdout")).expect("JSON line");
         assert_eq!(event["event"], "health_ok", "{event}");
-        assert!(seen.insert(event["task_id"].as_str().unwrap_or_default().to_owned()), "duplicate {event}");
+        assert!(
+            seen.insert(event["task_id"].as_str().unwrap_or_default().to_owned()),
+            "duplicate {event}"
+        );
         if seen.len() == REQUESTS {
             break;
         }
     }
     writer.join().expect("writer thread");
-    assert_eq!(seen.len(), REQUESTS, "every request answered once the host reads again");
+    assert_eq!(
+        seen.len(),
+        REQUESTS,
+        "every request answered once the host reads again"
+    );
     drop(child.stdin.take());
     let status = child.wait().expect("wait worker");
     assert!(status.success(), "{status}");
@@ -225,19 +265,38 @@ fn option_like_urls_are_never_options_for_any_action() {
     let mut worker = Worker::start(&[]);
     let touched = std::env::temp_dir().join(unique("hermes-exec"));
     let written = std::env::temp_dir().join(unique("hermes-o"));
-    let urls = [format!("--exec=touch {}", touched.display()), format!("-o{}/x", written.display()), "-J".to_owned()];
+    let urls = [
+        format!("--exec=touch {}", touched.display()),
+        format!("-o{}/x", written.display()),
+        "-J".to_owned(),
+    ];
     let actions = ["get_video_info", "get_formats", "playlist_preview", "playlist"];
     for action in actions {
         for (n, url) in urls.iter().enumerate() {
             let id = format!("{action}-{n}");
-            let params = if action == "playlist" { json!({"extract_audio": false}) } else { json!({}) };
-            let event = ask(&mut worker, json!({"task_id": id, "action": action, "url": url, "params": params}));
-            assert_error(&event, &id, &["INVALID_URL", "YTDLP_ERROR", "INVALID_REQUEST", "PLAYLIST_ERROR"]);
+            let params = if action == "playlist" {
+                json!({"extract_audio": false})
+            } else {
+                json!({})
+            };
+            let event = ask(
+                &mut worker,
+                json!({"task_id": id, "action": action, "url": url, "params": params}),
+            );
+            assert_error(
+                &event,
+                &id,
+                &["INVALID_URL", "YTDLP_ERROR", "INVALID_REQUEST", "PLAYLIST_ERROR"],
+            );
         }
     }
     assert!(!touched.exists(), "{} was created", touched.display());
     assert!(!written.exists(), "{} was created", written.display());
-    assert!(files_under(&worker.downloads()).is_empty(), "{:?}", files_under(&worker.downloads()));
+    assert!(
+        files_under(&worker.downloads()).is_empty(),
+        "{:?}",
+        files_under(&worker.downloads())
+    );
     assert_still_serving(&mut worker);
 }
 
@@ -261,12 +320,20 @@ fn playlist_paths_outside_download_dir_are_refused_before_any_work() {
         let request = json!({"task_id": id, "action": "playlist", "url": "http://127.0.0.1:9/feed.rss", "params": params});
         worker.send(&request);
         let seen = worker.events_until_final(&id, T);
-        assert!(seen.iter().all(|e| e["task_id"] != id.as_str() || e["event"] != "progress"), "refused before any work: {seen:?}");
+        assert!(
+            seen.iter()
+                .all(|e| e["task_id"] != id.as_str() || e["event"] != "progress"),
+            "refused before any work: {seen:?}"
+        );
         assert_error(seen.last().unwrap(), &id, &["INVALID_REQUEST"]);
     }
     assert!(!outside.exists());
     assert!(!worker.dir.path().join("escaped").exists());
-    assert!(files_under(&downloads).is_empty(), "{:?}", files_under(&downloads));
+    assert!(
+        files_under(&downloads).is_empty(),
+        "{:?}",
+        files_under(&downloads)
+    );
     assert_still_serving(&mut worker);
 }
 
@@ -288,7 +355,13 @@ fn missing_ytdlp_is_reported_by_every_action_that_needs_it() {
         let id = request["task_id"].as_str().unwrap().to_owned();
         let event = ask(&mut worker, request);
         assert_error(&event, &id, &["YTDLP_NOT_FOUND"]);
-        assert!(event["data"]["message"].as_str().unwrap_or_default().contains(&missing), "names the path tried: {event}");
+        assert!(
+            event["data"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(&missing),
+            "names the path tried: {event}"
+        );
     }
     assert_still_serving(&mut worker);
 }
@@ -296,14 +369,33 @@ fn missing_ytdlp_is_reported_by_every_action_that_needs_it() {
 #[test]
 fn missing_ffmpeg_fails_audio_work_up_front_and_the_rest_keeps_working() {
     let fake = fake_ytdlp().display().to_string();
-    let mut worker = Worker::start(&[("FFMPEG_BIN", "/nonexistent/ffmpeg"), ("YTDLP_BIN", fake.as_str())]);
-    let event = ask(&mut worker, json!({"task_id": "p", "action": "playlist", "url": "http://127.0.0.1:9/feed.rss", "params": {"extract_audio": true}}));
+    let mut worker = Worker::start(&[
+        ("FFMPEG_BIN", "/nonexistent/ffmpeg"),
+        ("YTDLP_BIN", fake.as_str()),
+    ]);
+    let event = ask(
+        &mut worker,
+        json!({"task_id": "p", "action": "playlist", "url": "http://127.0.0.1:9/feed.rss", "params": {"extract_audio": true}}),
+    );
     assert_error(&event, "p", &["FFMPEG_NOT_FOUND"]);
-    assert!(event["data"]["message"].as_str().unwrap_or_default().contains("/nonexistent/ffmpeg"), "{event}");
+    assert!(
+        event["data"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("/nonexistent/ffmpeg"),
+        "{event}"
+    );
     // A look-up needs no ffmpeg and still works.
-    let info = ask(&mut worker, json!({"task_id": "i", "action": "get_video_info", "url": "https://youtu.be/dQw4w9WgXcQ"}));
+    let info = ask(
+        &mut worker,
+        json!({"task_id": "i", "action": "get_video_info", "url": "https://youtu.be/dQw4w9WgXcQ"}),
+    );
     assert_eq!(info["event"], "video_info", "{info}");
-    assert!(files_under(&worker.downloads()).is_empty(), "{:?}", files_under(&worker.downloads()));
+    assert!(
+        files_under(&worker.downloads()).is_empty(),
+        "{:?}",
+        files_under(&worker.downloads())
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -331,10 +423,24 @@ fn ytdlp_dying_of_sigsegv_mid_download_is_one_ytdlp_error_and_leaves_nothing() {
     let seen = worker.events_until_final("d", T);
     let error = seen.last().unwrap();
     assert_error(error, "d", &["YTDLP_ERROR"]);
-    assert!(error["data"]["message"].as_str().unwrap_or_default().contains("signal 11"), "says how it died: {error}");
-    assert!(seen.iter().any(|e| e["task_id"] == "d" && e["event"] == "progress"), "progress came before the crash: {seen:?}");
+    assert!(
+        error["data"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("signal 11"),
+        "says how it died: {error}"
+    );
+    assert!(
+        seen.iter()
+            .any(|e| e["task_id"] == "d" && e["event"] == "progress"),
+        "progress came before the crash: {seen:?}"
+    );
     assert_no_process_with(&marker);
-    assert_eq!(partial_files_under(&out), Vec::<PathBuf>::new(), "the partial file of the crashed run is removed");
+    assert_eq!(
+        partial_files_under(&out),
+        Vec::<PathBuf>::new(),
+        "the partial file of the crashed run is removed"
+    );
     assert_still_serving(&mut worker);
 }
 
@@ -348,7 +454,9 @@ fn a_silent_ytdlp_times_out_and_its_whole_group_is_killed() {
          print('[download] Destination: ' + os.path.join(out_dir, 'hang.webm'), flush=True)\n\
          time.sleep(300)\n"
     );
-    let hang = write_script(scripts.path(), "yt-dlp-hang", &body).display().to_string();
+    let hang = write_script(scripts.path(), "yt-dlp-hang", &body)
+        .display()
+        .to_string();
     // 3 s: long enough for Python to start the script and its child on a loaded machine.
     let mut worker = Worker::start(&[("YTDLP_BIN", hang.as_str()), ("YT_TIMEOUT", "3")]);
     let marker = unique("hang");
@@ -362,12 +470,20 @@ fn a_silent_ytdlp_times_out_and_its_whole_group_is_killed() {
         group = procs.first().map(|p| p.pgid);
         procs.len() >= 2 && procs.iter().all(|p| Some(p.pgid) == group)
     });
-    assert!(up, "script and child should run in one group: {:?}", processes_with_cmdline_containing(&marker));
+    assert!(
+        up,
+        "script and child should run in one group: {:?}",
+        processes_with_cmdline_containing(&marker)
+    );
     let pgid = group.unwrap();
 
     let error = worker.final_event("d", T);
     assert_error(&error, "d", &["NETWORK_TIMEOUT"]);
-    assert!(wait_until(Duration::from_secs(3), || process_group_members(pgid).is_empty()), "group {pgid} left: {:?}", process_group_members(pgid));
+    assert!(
+        wait_until(Duration::from_secs(3), || process_group_members(pgid).is_empty()),
+        "group {pgid} left: {:?}",
+        process_group_members(pgid)
+    );
     assert_no_process_with(&marker);
     assert_still_serving(&mut worker);
 }
@@ -381,18 +497,31 @@ fn the_recorded_fake_hanging_crashing_or_printing_garbage_ends_each_look_up_with
     let started = Instant::now();
     let event = ask(&mut worker, hang);
     assert_error(&event, "hang", &["NETWORK_TIMEOUT"]);
-    assert!(started.elapsed() < Duration::from_secs(15), "YT_TIMEOUT=1 applies: {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "YT_TIMEOUT=1 applies: {:?}",
+        started.elapsed()
+    );
     assert_no_process_with(&marker);
     assert_still_serving(&mut worker);
 
     // The fake's own start-up (Python) can take over a second on a busy machine: these runs get
     // the default YT_TIMEOUT so that only what they print decides.
     let mut worker = Worker::start(&[("YTDLP_BIN", fake.as_str())]);
-    let garbage = ask(&mut worker, json!({"task_id": "garbage", "action": "get_video_info", "url": "https://youtu.be/__garbage__"}));
+    let garbage = ask(
+        &mut worker,
+        json!({"task_id": "garbage", "action": "get_video_info", "url": "https://youtu.be/__garbage__"}),
+    );
     assert_error(&garbage, "garbage", &["YTDLP_ERROR"]);
-    let crash = ask(&mut worker, json!({"task_id": "crash", "action": "get_video_info", "url": "https://youtu.be/__crash__"}));
+    let crash = ask(
+        &mut worker,
+        json!({"task_id": "crash", "action": "get_video_info", "url": "https://youtu.be/__crash__"}),
+    );
     assert_error(&crash, "crash", &["YTDLP_ERROR"]);
-    let preview = ask(&mut worker, json!({"task_id": "pcrash", "action": "playlist_preview", "url": "https://youtu.be/__crash__"}));
+    let preview = ask(
+        &mut worker,
+        json!({"task_id": "pcrash", "action": "playlist_preview", "url": "https://youtu.be/__crash__"}),
+    );
     assert_error(&preview, "pcrash", &["YTDLP_ERROR"]);
     assert_still_serving(&mut worker);
 }
@@ -407,9 +536,16 @@ fn a_disk_filling_up_during_a_download_is_disk_full_and_leaves_no_partial_file()
     let url = server.media_url(media::big_wav(8));
     let downloads = disk.path().display().to_string();
     let mut worker = Worker::start(&[("DOWNLOAD_DIR", downloads.as_str())]);
-    let event = ask(&mut worker, json!({"task_id": "d", "action": "youtube_dl", "url": url}));
+    let event = ask(
+        &mut worker,
+        json!({"task_id": "d", "action": "youtube_dl", "url": url}),
+    );
     assert_error(&event, "d", &["DISK_FULL"]);
-    assert_eq!(partial_files_under(disk.path()), Vec::<PathBuf>::new(), "partial download removed");
+    assert_eq!(
+        partial_files_under(disk.path()),
+        Vec::<PathBuf>::new(),
+        "partial download removed"
+    );
     assert_still_serving(&mut worker);
     drop(worker);
 }
@@ -439,11 +575,21 @@ fn a_disk_too_small_for_the_zip_is_disk_full_and_leaves_no_partial_zip() {
     let feed = server.add_feed("full", "Full Disk", items);
     let downloads = disk.path().display().to_string();
     let mut worker = Worker::start(&[("DOWNLOAD_DIR", downloads.as_str())]);
-    let event = ask(&mut worker, json!({"task_id": "p", "action": "playlist", "url": feed, "params": {"extract_audio": false}}));
+    let event = ask(
+        &mut worker,
+        json!({"task_id": "p", "action": "playlist", "url": feed, "params": {"extract_audio": false}}),
+    );
     assert_error(&event, "p", &["DISK_FULL"]);
-    let zips: Vec<PathBuf> = files_under(disk.path()).into_iter().filter(|p| file_name(p).ends_with(".zip")).collect();
+    let zips: Vec<PathBuf> = files_under(disk.path())
+        .into_iter()
+        .filter(|p| file_name(p).ends_with(".zip"))
+        .collect();
     assert_eq!(zips, Vec::<PathBuf>::new(), "no partial ZIP");
-    assert_eq!(partial_files_under(disk.path()), Vec::<PathBuf>::new(), "no temporary ZIP or partial track");
+    assert_eq!(
+        partial_files_under(disk.path()),
+        Vec::<PathBuf>::new(),
+        "no temporary ZIP or partial track"
+    );
     assert_still_serving(&mut worker);
     drop(worker);
 }
@@ -461,7 +607,11 @@ fn stdin_closed_while_a_task_waits_for_a_slot_still_answers_both_then_exits_zero
     // Wait until the first one transfers bytes, so the second is certainly waiting for the slot.
     let deadline = Instant::now() + T;
     loop {
-        let event = worker.next_event(deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1)));
+        let event = worker.next_event(
+            deadline
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(1)),
+        );
         assert!(event["event"] == "progress", "nothing may end yet: {event}");
         if event["task_id"] == "first" && event["data"]["status"] == "downloading" {
             break;
@@ -470,9 +620,16 @@ fn stdin_closed_while_a_task_waits_for_a_slot_still_answers_both_then_exits_zero
     worker.close_stdin();
     let rest = worker.drain(Duration::from_secs(60));
     for id in ["first", "queued"] {
-        let finals: Vec<&Value> = rest.iter().filter(|e| e["task_id"] == id && e["event"] != "progress").collect();
+        let finals: Vec<&Value> = rest
+            .iter()
+            .filter(|e| e["task_id"] == id && e["event"] != "progress")
+            .collect();
         assert_eq!(finals.len(), 1, "{id}: {finals:?}");
-        assert_eq!(finals[0]["event"], "done", "{id} finishes after EOF: {}", finals[0]);
+        assert_eq!(
+            finals[0]["event"], "done",
+            "{id} finishes after EOF: {}",
+            finals[0]
+        );
     }
     assert!(worker.wait_exit(Duration::from_secs(10)).success());
 }
@@ -488,7 +645,9 @@ fn sigterm_mid_download_exits_within_two_seconds_and_empties_the_process_group()
          subprocess.Popen([sys.executable, '-c', {STUBBORN_CHILD:?}, out_dir])\n\
          os.execvp('yt-dlp', ['yt-dlp'] + sys.argv[1:])\n"
     );
-    let wrapper = write_script(scripts.path(), "yt-dlp-wrapper", &body).display().to_string();
+    let wrapper = write_script(scripts.path(), "yt-dlp-wrapper", &body)
+        .display()
+        .to_string();
     let server = MediaServer::start(media::media_dir());
     let url = server.url(&format!("/slow/200000/{}", file_name(&media::big_wav(8))));
     let mut worker = Worker::start(&[("YTDLP_BIN", wrapper.as_str())]);
@@ -497,8 +656,15 @@ fn sigterm_mid_download_exits_within_two_seconds_and_empties_the_process_group()
     worker.send(&json!({"task_id": "d", "action": "youtube_dl", "url": url, "params": {"output_dir": out}}));
     let deadline = Instant::now() + T;
     loop {
-        let event = worker.next_event(deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1)));
-        assert!(event["event"] == "progress", "the download must still run: {event}");
+        let event = worker.next_event(
+            deadline
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(1)),
+        );
+        assert!(
+            event["event"] == "progress",
+            "the download must still run: {event}"
+        );
         if event["data"]["status"] == "downloading" {
             break;
         }
@@ -507,14 +673,18 @@ fn sigterm_mid_download_exits_within_two_seconds_and_empties_the_process_group()
     assert!(members.len() >= 2, "yt-dlp and its child run: {members:?}");
     let pgid = members[0].pgid;
     assert!(members.iter().all(|p| p.pgid == pgid), "one group: {members:?}");
-    assert_ne!(pgid, worker.child.id(), "the children are not in the worker's group");
+    assert_ne!(pgid, worker.pid(), "the children are not in the worker's group");
 
     let sent = Instant::now();
     worker.signal(Signal::SIGTERM);
     let status = worker.wait_exit(Duration::from_secs(2));
     assert!(sent.elapsed() < Duration::from_secs(2), "{:?}", sent.elapsed());
     assert!(status.code().is_some(), "exited by itself: {status}");
-    assert_eq!(process_group_members(pgid), Vec::new(), "nothing of the group survives the worker");
+    assert_eq!(
+        process_group_members(pgid),
+        Vec::new(),
+        "nothing of the group survives the worker"
+    );
     assert_no_process_with(&marker);
 }
 
@@ -539,7 +709,9 @@ fn hold_exclusive_lock(db: &Path, seconds: f64) -> Child {
         .spawn()
         .expect("spawn python3");
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).expect("read lock holder");
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .expect("read lock holder");
     assert_eq!(line.trim(), "locked");
     child
 }
@@ -573,17 +745,27 @@ fn a_database_locked_at_start_up_waits_the_busy_timeout_then_fails_naming_it() {
     let _ = holder.wait();
     assert_eq!(output.status.code(), Some(2), "a start-up failure");
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("cannot open the cache database") && stderr.contains(&held.display().to_string()), "{stderr}");
+    assert!(
+        stderr.contains("cannot open the cache database") && stderr.contains(&held.display().to_string()),
+        "{stderr}"
+    );
     assert!(stderr.contains("locked"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(output.stdout.is_empty(), "nothing on the protocol channel");
-    assert!(took >= Duration::from_secs(4) && took < Duration::from_secs(20), "waited the busy timeout: {took:?}");
+    assert!(
+        took >= Duration::from_secs(4) && took < Duration::from_secs(20),
+        "waited the busy timeout: {took:?}"
+    );
 
     let released = dir.path().join("released.db");
     let mut holder = hold_exclusive_lock(&released, 1.0);
     let (output, _) = run_one_request(&released, "{\"task_id\":\"s\",\"action\":\"cache_stats\"}\n");
     let _ = holder.wait();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let answer: Value = serde_json::from_slice(&output.stdout).expect("one JSON line");
     assert_eq!(answer["event"], "cache_stats", "{answer}");
 }
@@ -600,14 +782,26 @@ fn a_write_locked_database_makes_cleanup_an_internal_error_not_a_hang() {
     let url = sqlite_url(&db);
     let mut worker = Worker::start(&[("DATABASE_URL", url.as_str())]);
     let stats = ask(&mut worker, json!({"task_id": "s", "action": "cache_stats"}));
-    assert_eq!(stats["event"], "cache_stats", "reads are not blocked by a writer: {stats}");
+    assert_eq!(
+        stats["event"], "cache_stats",
+        "reads are not blocked by a writer: {stats}"
+    );
     let cleanup = ask(&mut worker, json!({"task_id": "c", "action": "cache_cleanup"}));
     assert_error(&cleanup, "c", &["INTERNAL"]);
-    assert!(cleanup["data"]["message"].as_str().unwrap_or_default().contains("locked"), "{cleanup}");
+    assert!(
+        cleanup["data"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("locked"),
+        "{cleanup}"
+    );
     let _ = holder.kill();
     let _ = holder.wait();
     let again = ask(&mut worker, json!({"task_id": "c2", "action": "cache_cleanup"}));
-    assert_eq!(again["event"], "cache_cleanup_done", "works again once released: {again}");
+    assert_eq!(
+        again["event"], "cache_cleanup_done",
+        "works again once released: {again}"
+    );
 }
 
 #[test]
@@ -615,19 +809,28 @@ fn a_database_deleted_or_corrupted_under_a_running_worker_is_an_error_not_a_cras
     // Deleted: the open connections keep using the unlinked file, so answers stay correct.
     let mut worker = Worker::start(&[]);
     let db = worker.dir.path().join("hermes.db");
-    assert_eq!(ask(&mut worker, json!({"task_id": "s0", "action": "cache_stats"}))["event"], "cache_stats");
+    assert_eq!(
+        ask(&mut worker, json!({"task_id": "s0", "action": "cache_stats"}))["event"],
+        "cache_stats"
+    );
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
     }
     let after_delete = ask(&mut worker, json!({"task_id": "s1", "action": "cache_stats"}));
-    assert!(after_delete["event"] == "cache_stats" || after_delete["data"]["error_code"] == "INTERNAL", "{after_delete}");
+    assert!(
+        after_delete["event"] == "cache_stats" || after_delete["data"]["error_code"] == "INTERNAL",
+        "{after_delete}"
+    );
     assert_still_serving(&mut worker);
 
     // Corrupted (database, WAL and shared-memory index overwritten): every cache request is one
     // INTERNAL error, the rest of the worker is unaffected.
     let mut worker = Worker::start(&[]);
     let db = worker.dir.path().join("hermes.db");
-    assert_eq!(ask(&mut worker, json!({"task_id": "s0", "action": "cache_stats"}))["event"], "cache_stats");
+    assert_eq!(
+        ask(&mut worker, json!({"task_id": "s0", "action": "cache_stats"}))["event"],
+        "cache_stats"
+    );
     for suffix in ["", "-wal", "-shm"] {
         let path = PathBuf::from(format!("{}{suffix}", db.display()));
         if let Ok(meta) = std::fs::metadata(&path) {
@@ -640,7 +843,10 @@ fn a_database_deleted_or_corrupted_under_a_running_worker_is_an_error_not_a_cras
     assert_error(&cleanup, "c1", &["INTERNAL"]);
     assert_still_serving(&mut worker);
     worker.close_stdin();
-    assert!(worker.wait_exit(T).success(), "a broken cache does not make the exit fail");
+    assert!(
+        worker.wait_exit(T).success(),
+        "a broken cache does not make the exit fail"
+    );
 }
 
 #[test]
@@ -693,7 +899,11 @@ fn health_check_and_cancel_are_answered_behind_more_long_requests_than_the_backl
     const OVER: usize = 6;
     let scripts = tempfile::tempdir().unwrap();
     let ytdlp = hanging_ytdlp(scripts.path());
-    let mut worker = Worker::start(&[("YTDLP_BIN", ytdlp.as_str()), ("WORKER_CONCURRENCY", "1"), ("LOG_LEVEL", "warn")]);
+    let mut worker = Worker::start(&[
+        ("YTDLP_BIN", ytdlp.as_str()),
+        ("WORKER_CONCURRENCY", "1"),
+        ("LOG_LEVEL", "warn"),
+    ]);
     let total = hermes_worker::dispatch::MAX_UNANSWERED + OVER;
     let mut burst = Vec::new();
     for i in 0..total {
@@ -701,13 +911,17 @@ fn health_check_and_cancel_are_answered_behind_more_long_requests_than_the_backl
         burst.extend_from_slice(format!("{request}\n").as_bytes());
     }
     burst.extend_from_slice(b"{\"task_id\":\"h\",\"action\":\"health_check\"}\n");
-    burst.extend_from_slice(b"{\"task_id\":\"c\",\"action\":\"cancel\",\"params\":{\"target_task_id\":\"l7\"}}\n");
+    burst.extend_from_slice(
+        b"{\"task_id\":\"c\",\"action\":\"cancel\",\"params\":{\"target_task_id\":\"l7\"}}\n",
+    );
     worker.send_raw(&burst);
 
     let mut finals: HashMap<String, Value> = HashMap::new();
     let deadline = Instant::now() + T;
     while !(finals.contains_key("h") && finals.contains_key("c") && finals.contains_key("l7")) {
-        let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
+        let left = deadline
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(1));
         let event = worker.next_event(left);
         if event["event"] != "progress" {
             finals.insert(event["task_id"].as_str().unwrap_or_default().to_owned(), event);
@@ -718,10 +932,21 @@ fn health_check_and_cancel_are_answered_behind_more_long_requests_than_the_backl
     assert_eq!(finals["c"]["data"]["found"], true, "{}", finals["c"]);
     assert_error(&finals["l7"], "l7", &["CANCELLED"]);
     // The requests past the bound were refused at once, not parked; none of the others was.
-    let busy: Vec<&String> = finals.iter().filter(|(_, e)| e["data"]["error_code"] == "RATE_LIMITED").map(|(id, _)| id).collect();
+    let busy: Vec<&String> = finals
+        .iter()
+        .filter(|(_, e)| e["data"]["error_code"] == "RATE_LIMITED")
+        .map(|(id, _)| id)
+        .collect();
     assert_eq!(busy.len(), OVER, "{busy:?}");
     for id in busy {
-        assert!(finals[id.as_str()]["data"]["message"].as_str().unwrap_or_default().contains("busy"), "{}", finals[id.as_str()]);
+        assert!(
+            finals[id.as_str()]["data"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("busy"),
+            "{}",
+            finals[id.as_str()]
+        );
     }
 }
 
@@ -736,8 +961,15 @@ fn start_slow_download(worker: &mut Worker) -> String {
     worker.send(&json!({"task_id": "d", "action": "youtube_dl", "url": url, "params": {"output_dir": out}}));
     let deadline = Instant::now() + T;
     loop {
-        let event = worker.next_event(deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1)));
-        assert!(event["event"] == "progress", "the download must still run: {event}");
+        let event = worker.next_event(
+            deadline
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(1)),
+        );
+        assert!(
+            event["event"] == "progress",
+            "the download must still run: {event}"
+        );
         if event["data"]["status"] == "downloading" {
             break;
         }
@@ -810,14 +1042,20 @@ fn a_worker_whose_stdout_is_closed_stops_and_kills_its_children() {
             break;
         }
     }
-    assert!(processes_with_cmdline_containing(&marker).len() >= 2, "yt-dlp and its child run");
+    assert!(
+        processes_with_cmdline_containing(&marker).len() >= 2,
+        "yt-dlp and its child run"
+    );
     drop(lines);
     let deadline = Instant::now() + T;
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
         }
-        assert!(Instant::now() < deadline, "the worker did not stop after its stdout was closed");
+        assert!(
+            Instant::now() < deadline,
+            "the worker did not stop after its stdout was closed"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.code().is_some(), "exited by itself: {status}");
@@ -840,10 +1078,20 @@ fn a_garbage_or_truncated_cache_database_is_moved_aside_and_the_worker_starts() 
     let fill = "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1])\nc.execute('CREATE TABLE filler(x)')\n\
         c.executemany('INSERT INTO filler VALUES (?)', [('x' * 1000,) for _ in range(2000)])\nc.commit()\n\
         c.execute('PRAGMA wal_checkpoint(TRUNCATE)')\nc.close()\n";
-    assert!(Command::new("python3").args(["-c", fill]).arg(&truncated).status().unwrap().success());
+    assert!(Command::new("python3")
+        .args(["-c", fill])
+        .arg(&truncated)
+        .status()
+        .unwrap()
+        .success());
     let size = std::fs::metadata(&truncated).unwrap().len();
     assert!(size > 1_000_000, "{size}");
-    std::fs::OpenOptions::new().write(true).open(&truncated).unwrap().set_len(size / 2).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&truncated)
+        .unwrap()
+        .set_len(size / 2)
+        .unwrap();
 
     for db in [&garbage, &truncated] {
         let original = std::fs::read(db).unwrap();
@@ -854,12 +1102,26 @@ fn a_garbage_or_truncated_cache_database_is_moved_aside_and_the_worker_starts() 
         assert_eq!(answer["event"], "cache_stats", "{answer}");
         assert_eq!(answer["data"]["search_entries"], 0, "a fresh cache: {answer}");
         let prefix = format!("{}.corrupt-", file_name(db));
-        let aside: Vec<PathBuf> = std::fs::read_dir(dir.path()).unwrap().flatten().map(|e| e.path())
-            .filter(|p| file_name(p).starts_with(&prefix) && !file_name(p).ends_with("-wal") && !file_name(p).ends_with("-shm"))
+        let aside: Vec<PathBuf> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                file_name(p).starts_with(&prefix)
+                    && !file_name(p).ends_with("-wal")
+                    && !file_name(p).ends_with("-shm")
+            })
             .collect();
         assert_eq!(aside.len(), 1, "moved aside once: {aside:?}");
-        assert_eq!(std::fs::read(&aside[0]).unwrap(), original, "the unreadable file is kept as it was");
-        assert!(stderr.contains("unreadable") && stderr.contains(&aside[0].display().to_string()), "{stderr}");
+        assert_eq!(
+            std::fs::read(&aside[0]).unwrap(),
+            original,
+            "the unreadable file is kept as it was"
+        );
+        assert!(
+            stderr.contains("unreadable") && stderr.contains(&aside[0].display().to_string()),
+            "{stderr}"
+        );
         // The fresh database is a good one: the next start does not move anything.
         let (again, _) = run_one_request(db, "{\"task_id\":\"s\",\"action\":\"cache_stats\"}\n");
         assert!(again.status.success());
@@ -879,8 +1141,18 @@ fn a_disk_filling_up_during_the_conversion_is_disk_full_and_names_the_directory(
     let request = json!({"task_id": "w", "action": "youtube_dl", "url": url, "params": {"extract_audio": true, "audio_format": "wav"}});
     let event = ask(&mut worker, request);
     assert_error(&event, "w", &["DISK_FULL"]);
-    assert!(event["data"]["message"].as_str().unwrap_or_default().contains(&downloads), "{event}");
-    assert_eq!(partial_files_under(disk.path()), Vec::<PathBuf>::new(), "partial files removed");
+    assert!(
+        event["data"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&downloads),
+        "{event}"
+    );
+    assert_eq!(
+        partial_files_under(disk.path()),
+        Vec::<PathBuf>::new(),
+        "partial files removed"
+    );
     assert_still_serving(&mut worker);
     drop(worker);
 }
@@ -900,7 +1172,12 @@ fn a_read_only_download_dir_is_a_start_up_error_naming_it() {
             .expect("run worker");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{stderr}");
-        assert!(stderr.contains("DOWNLOAD_DIR") && stderr.contains(&dir.display().to_string()) && stderr.contains("not writable"), "{stderr}");
+        assert!(
+            stderr.contains("DOWNLOAD_DIR")
+                && stderr.contains(&dir.display().to_string())
+                && stderr.contains("not writable"),
+            "{stderr}"
+        );
         assert!(output.stdout.is_empty());
     }
 }
@@ -914,7 +1191,10 @@ fn a_thousand_character_title_still_downloads_under_a_name_the_file_system_takes
     let item = FeedItem::new(title.clone(), format!("/media/{}", file_name(&tone)));
     let feed = server.add_feed("long-title", "Long Titles", vec![item]);
     let mut worker = Worker::start(&[]);
-    let done = ask(&mut worker, json!({"task_id": "p", "action": "playlist", "url": feed, "params": {"extract_audio": false}}));
+    let done = ask(
+        &mut worker,
+        json!({"task_id": "p", "action": "playlist", "url": feed, "params": {"extract_audio": false}}),
+    );
     assert_eq!(done["event"], "done", "{done}");
     assert_eq!(done["data"]["total_tracks_downloaded"], 1, "{done}");
     assert_eq!(done["data"]["failed_tracks"], 0, "{done}");

@@ -47,7 +47,10 @@ enum Kind {
 }
 
 fn kind_of(name: &str) -> Kind {
-    let ext = Path::new(name).extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+    let ext = Path::new(name)
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
     match ext.as_str() {
         "mp3" | "m4a" | "opus" | "ogg" | "flac" | "wav" | "aac" => Kind::Audio,
         "mp4" | "webm" | "mkv" | "mov" => Kind::Video,
@@ -60,20 +63,51 @@ fn deliveries(done: &Value) -> Vec<Delivery> {
     let data = &done["data"];
     let mut out = Vec::new();
     if let Some(path) = data.get("file_path").and_then(Value::as_str) {
-        let name = Path::new(path).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        out.push(Delivery { path: path.to_owned(), kind: kind_of(&name), name });
+        let name = Path::new(path)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        out.push(Delivery {
+            path: path.to_owned(),
+            kind: kind_of(&name),
+            name,
+        });
     }
     if let Some(files) = data.get("files") {
         for entry in files.as_array().into_iter().flatten() {
-            let name = entry.get("name").and_then(Value::as_str).unwrap_or("track").to_owned();
-            let path = entry.get("path").and_then(Value::as_str).unwrap_or_default().to_owned();
-            out.push(Delivery { path, kind: kind_of(&name), name });
+            let name = entry
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or("track")
+                .to_owned();
+            let path = entry
+                .get("path")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            out.push(Delivery {
+                path,
+                kind: kind_of(&name),
+                name,
+            });
         }
     } else if let Some(archives) = data.get("archives") {
         for entry in archives.as_array().into_iter().flatten() {
-            let name = entry.get("name").and_then(Value::as_str).unwrap_or("archive").to_owned();
-            let path = entry.get("path").and_then(Value::as_str).unwrap_or_default().to_owned();
-            out.push(Delivery { path, kind: Kind::Document, name });
+            let name = entry
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or("archive")
+                .to_owned();
+            let path = entry
+                .get("path")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            out.push(Delivery {
+                path,
+                kind: Kind::Document,
+                name,
+            });
         }
     }
     out
@@ -107,7 +141,11 @@ impl Host {
             request["url"] = json!(url);
         }
         self.worker.send(&request);
-        self.worker.events_until_final(&task_id, T).into_iter().filter(|e| e["task_id"] == task_id.as_str()).collect()
+        self.worker
+            .events_until_final(&task_id, T)
+            .into_iter()
+            .filter(|e| e["task_id"] == task_id.as_str())
+            .collect()
     }
 
     fn final_of(&mut self, action: &str, url: Option<&str>, params: Value) -> Value {
@@ -115,7 +153,14 @@ impl Host {
     }
 
     /// A single download the way the host asks for it.
-    fn download(&mut self, url: &str, extract_audio: bool, format: Option<&str>, audio_format: &str, audio_quality: &str) -> Value {
+    fn download(
+        &mut self,
+        url: &str,
+        extract_audio: bool,
+        format: Option<&str>,
+        audio_format: &str,
+        audio_quality: &str,
+    ) -> Value {
         let output_dir = self.worker.downloads().join(format!("chat-{}", self.next_id + 1));
         let mut params = json!({
             "extract_audio": extract_audio,
@@ -181,7 +226,11 @@ fn single_audio_download_is_delivered_once_in_the_python_profile() {
                 }
             }
             // The superset: the same file a second time, named "track". What the profile is for.
-            Profile::Guide => assert_eq!(sent.iter().filter(|d| d.path == sent[0].path).count(), 2, "{sent:?}"),
+            Profile::Guide => assert_eq!(
+                sent.iter().filter(|d| d.path == sent[0].path).count(),
+                2,
+                "{sent:?}"
+            ),
         }
     }
 }
@@ -197,7 +246,11 @@ fn single_video_download_with_the_hosts_mp4_audio_format() {
         assert_done(&done);
         let sent = deliveries(&done);
         assert_files_exist(&sent);
-        assert_eq!((sent[0].kind, sent[0].path.ends_with(".mp4")), (Kind::Video, true), "{profile:?}: {sent:?}");
+        assert_eq!(
+            (sent[0].kind, sent[0].path.ends_with(".mp4")),
+            (Kind::Video, true),
+            "{profile:?}: {sent:?}"
+        );
         if profile == Profile::Python {
             assert_eq!(sent.len(), 1, "python profile: one file per download: {sent:?}");
         }
@@ -215,24 +268,43 @@ fn the_quality_menus_mp3_rows_deliver_mp3() {
         let list = host.final_of("get_formats", Some(&url), json!({"mode": "audio"}));
         assert_eq!(list["event"], "format_list", "{list}");
         let rows = list["data"]["formats"].as_array().unwrap().clone();
-        let mp3_rows: Vec<&Value> = rows.iter().filter(|r| r["label"].as_str().is_some_and(|l| l.starts_with("MP3"))).collect();
+        let mp3_rows: Vec<&Value> = rows
+            .iter()
+            .filter(|r| r["label"].as_str().is_some_and(|l| l.starts_with("MP3")))
+            .collect();
         assert_eq!(mp3_rows.len(), 3, "{list}");
         for row in &rows {
-            assert!(row["extract_audio"].is_boolean(), "every audio row says extract_audio: {row}");
+            assert!(
+                row["extract_audio"].is_boolean(),
+                "every audio row says extract_audio: {row}"
+            );
         }
         for row in mp3_rows {
             if profile == Profile::Python {
-                assert_eq!((row["format_id"].as_str(), row["filesize_approx"].as_u64()), (Some("bestaudio"), Some(0)), "{row}");
+                assert_eq!(
+                    (row["format_id"].as_str(), row["filesize_approx"].as_u64()),
+                    (Some("bestaudio"), Some(0)),
+                    "{row}"
+                );
             }
             // The host's pick: extract_audio from the row, false when absent.
             let extract_audio = row.get("extract_audio").and_then(Value::as_bool).unwrap_or(false);
             let audio_format = row.get("audio_format").and_then(Value::as_str).unwrap_or("mp3");
             let audio_quality = row.get("audio_quality").and_then(Value::as_str).unwrap_or("0");
-            let done = host.download(&url, extract_audio, row["format_id"].as_str(), audio_format, audio_quality);
+            let done = host.download(
+                &url,
+                extract_audio,
+                row["format_id"].as_str(),
+                audio_format,
+                audio_quality,
+            );
             assert_done(&done);
             let sent = deliveries(&done);
             assert_files_exist(&sent);
-            assert!(sent[0].path.ends_with(".mp3") && sent[0].kind == Kind::Audio, "{profile:?} {row}: {sent:?}");
+            assert!(
+                sent[0].path.ends_with(".mp3") && sent[0].kind == Kind::Audio,
+                "{profile:?} {row}: {sent:?}"
+            );
             if profile == Profile::Python {
                 assert_eq!(sent.len(), 1, "{sent:?}");
             }
@@ -243,7 +315,11 @@ fn the_quality_menus_mp3_rows_deliver_mp3() {
 /// Three tracks of 45 s (several hundred KB each as mp3): a 1 MB limit splits the guide
 /// profile's ZIP into parts.
 fn audio_feed(server: &MediaServer) -> String {
-    let items = [330, 440, 550].iter().enumerate().map(|(i, f)| FeedItem::new(format!("Song {}", i + 1), media_path(&media::tone_webm(45, *f)))).collect();
+    let items = [330, 440, 550]
+        .iter()
+        .enumerate()
+        .map(|(i, f)| FeedItem::new(format!("Song {}", i + 1), media_path(&media::tone_webm(45, *f))))
+        .collect();
     server.add_feed("host-audio", "Host Mix", items)
 }
 
@@ -251,7 +327,10 @@ fn audio_feed(server: &MediaServer) -> String {
 const CLIP_SECONDS: [u32; 2] = [40, 45];
 
 fn video_feed(server: &MediaServer) -> String {
-    let items = CLIP_SECONDS.iter().map(|s| FeedItem::new(format!("Clip {s}"), media_path(&media::video_mp4(*s)))).collect();
+    let items = CLIP_SECONDS
+        .iter()
+        .map(|s| FeedItem::new(format!("Clip {s}"), media_path(&media::video_mp4(*s))))
+        .collect();
     server.add_feed("host-video", "Host Clips", items)
 }
 
@@ -266,13 +345,24 @@ fn assert_python_tracks(done: &Value, expected: &[&str], kind: Kind) {
     for key in ["file_path", "archives"] {
         assert!(data.get(key).is_none(), "python profile: no {key}: {done}");
     }
-    for key in ["playlist_name", "total_tracks_downloaded", "already_cached", "folder_path"] {
+    for key in [
+        "playlist_name",
+        "total_tracks_downloaded",
+        "already_cached",
+        "folder_path",
+    ] {
         assert!(data.get(key).is_some(), "{key} missing: {done}");
     }
     assert_eq!(data["total_tracks_downloaded"], expected.len());
     for file in data["files"].as_array().unwrap() {
-        assert!(file["size_mb"].is_number() && file["cached"].is_boolean(), "{file}");
-        assert!(Path::new(file["path"].as_str().unwrap()).starts_with(data["folder_path"].as_str().unwrap()), "{file}");
+        assert!(
+            file["size_mb"].is_number() && file["cached"].is_boolean(),
+            "{file}"
+        );
+        assert!(
+            Path::new(file["path"].as_str().unwrap()).starts_with(data["folder_path"].as_str().unwrap()),
+            "{file}"
+        );
     }
     let zips = common::files_under(Path::new(data["folder_path"].as_str().unwrap()).parent().unwrap())
         .into_iter()
@@ -301,7 +391,11 @@ fn audio_playlists_split_and_unsplit() {
             let done = host.playlist(&feed, true, limit_mb);
             assert_done(&done);
             match profile {
-                Profile::Python => assert_python_tracks(&done, &["001 - Song 1.mp3", "002 - Song 2.mp3", "003 - Song 3.mp3"], Kind::Audio),
+                Profile::Python => assert_python_tracks(
+                    &done,
+                    &["001 - Song 1.mp3", "002 - Song 2.mp3", "003 - Song 3.mp3"],
+                    Kind::Audio,
+                ),
                 Profile::Guide => assert_guide_zips(&done, split),
             }
         }
@@ -314,13 +408,21 @@ fn video_playlists_split_and_unsplit_with_the_hosts_mp4_audio_format() {
     let feed = video_feed(&server);
     for profile in PROFILES {
         let mut host = Host::start(profile, &[]);
-        let total: u64 = CLIP_SECONDS.iter().map(|s| std::fs::metadata(media::video_mp4(*s)).unwrap().len()).sum();
-        assert!(total > 1024 * 1024, "the clips ({total} bytes) must not fit one 1 MB part");
+        let total: u64 = CLIP_SECONDS
+            .iter()
+            .map(|s| std::fs::metadata(media::video_mp4(*s)).unwrap().len())
+            .sum();
+        assert!(
+            total > 1024 * 1024,
+            "the clips ({total} bytes) must not fit one 1 MB part"
+        );
         for (limit_mb, split) in [(100, false), (1, true)] {
             let done = host.playlist(&feed, false, limit_mb);
             assert_done(&done);
             match profile {
-                Profile::Python => assert_python_tracks(&done, &["001 - Clip 40.mp4", "002 - Clip 45.mp4"], Kind::Video),
+                Profile::Python => {
+                    assert_python_tracks(&done, &["001 - Clip 40.mp4", "002 - Clip 45.mp4"], Kind::Video)
+                }
                 Profile::Guide => assert_guide_zips(&done, split),
             }
         }
@@ -330,7 +432,10 @@ fn video_playlists_split_and_unsplit_with_the_hosts_mp4_audio_format() {
 #[test]
 fn playlist_preview_answers_in_its_first_event() {
     let server = server();
-    let items = vec![FeedItem::new("One", media_path(&media::tone_webm(1, 440))), FeedItem::new("Two", media_path(&media::tone_webm(2, 440)))];
+    let items = vec![
+        FeedItem::new("One", media_path(&media::tone_webm(1, 440))),
+        FeedItem::new("Two", media_path(&media::tone_webm(2, 440))),
+    ];
     let feed = server.add_feed("host-preview", "Preview Mix", items);
     for profile in PROFILES {
         let mut host = Host::start(profile, &[]);
@@ -340,7 +445,12 @@ fn playlist_preview_answers_in_its_first_event() {
         assert_done(first);
         assert_eq!(first["data"]["playlist_title"], "Preview Mix");
         assert_eq!(first["data"]["playlist_count"], 2);
-        let titles: Vec<&str> = first["data"]["tracks"].as_array().unwrap().iter().map(|t| t["title"].as_str().unwrap()).collect();
+        let titles: Vec<&str> = first["data"]["tracks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["title"].as_str().unwrap())
+            .collect();
         assert_eq!(titles, ["One", "Two"]);
     }
 }
@@ -351,12 +461,19 @@ fn search_results_in_both_profiles() {
     let ytdlp = ytdlp.to_str().unwrap();
     for profile in PROFILES {
         let mut host = Host::start(profile, &[("YTDLP_BIN", ytdlp)]);
-        let found = host.final_of("youtube_search", None, json!({"query": "lofi hip hop", "limit": 5}));
+        let found = host.final_of(
+            "youtube_search",
+            None,
+            json!({"query": "lofi hip hop", "limit": 5}),
+        );
         assert_eq!(found["event"], "search_results", "{found}");
         let results = found["data"]["results"].as_array().unwrap();
         assert_eq!(results.len(), 5);
         for hit in results {
-            assert!(hit["url"].as_str().is_some_and(|u| u.starts_with("https://")), "{hit}");
+            assert!(
+                hit["url"].as_str().is_some_and(|u| u.starts_with("https://")),
+                "{hit}"
+            );
             assert!(hit["title"].is_string() && hit["videoId"].is_string(), "{hit}");
         }
     }
@@ -369,21 +486,35 @@ fn search_results_in_both_profiles() {
 #[test]
 fn python_playlist_marks_tracks_already_in_the_folder_as_cached() {
     let server = server();
-    let items = vec![FeedItem::new("Uno", media_path(&media::tone_webm(1, 440))), FeedItem::new("Dos", media_path(&media::tone_webm(1, 550)))];
+    let items = vec![
+        FeedItem::new("Uno", media_path(&media::tone_webm(1, 440))),
+        FeedItem::new("Dos", media_path(&media::tone_webm(1, 550))),
+    ];
     let feed = server.add_feed("host-cached", "Cached Mix", items);
     let mut host = Host::start(Profile::Python, &[]);
     let output_dir = host.worker.downloads().join("same");
-    let params = json!({"extract_audio": true, "audio_format": "mp3", "output_dir": output_dir.display().to_string()});
+    let params =
+        json!({"extract_audio": true, "audio_format": "mp3", "output_dir": output_dir.display().to_string()});
 
     let first = host.final_of("playlist", Some(&feed), params.clone());
     assert_done(&first);
     assert_eq!(first["data"]["already_cached"], 0);
-    let cached: Vec<bool> = first["data"]["files"].as_array().unwrap().iter().map(|f| f["cached"].as_bool().unwrap()).collect();
+    let cached: Vec<bool> = first["data"]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["cached"].as_bool().unwrap())
+        .collect();
     assert_eq!(cached, [false, false]);
 
     let second = host.final_of("playlist", Some(&feed), params);
     assert_done(&second);
-    let cached: Vec<bool> = second["data"]["files"].as_array().unwrap().iter().map(|f| f["cached"].as_bool().unwrap()).collect();
+    let cached: Vec<bool> = second["data"]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["cached"].as_bool().unwrap())
+        .collect();
     assert_eq!(cached, [true, true], "{second}");
     assert_eq!(deliveries(&second).len(), 2);
 }

@@ -15,7 +15,8 @@ use hermes_worker::context::Context;
 use hermes_worker::dispatch::{serve, LoopStats};
 use hermes_worker::events::spawn_writer;
 use hermes_worker::shutdown::Shutdown;
-use hermes_worker::ytdlp::progress::{parse_line, ProgressTracker};
+use hermes_worker::ytdlp::line::parse_line;
+use hermes_worker::ytdlp::progress::ProgressTracker;
 use proptest::prelude::*;
 use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet};
@@ -32,13 +33,16 @@ fn arb_json() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(Value::from),
-        any::<f64>().prop_filter("JSON numbers are finite", |f| f.is_finite()).prop_map(Value::from),
+        any::<f64>()
+            .prop_filter("JSON numbers are finite", |f| f.is_finite())
+            .prop_map(Value::from),
         any::<String>().prop_map(Value::String),
     ];
     leaf.prop_recursive(3, 24, 4, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-            prop::collection::btree_map(any::<String>(), inner, 0..4).prop_map(|m| Value::Object(m.into_iter().collect())),
+            prop::collection::btree_map(any::<String>(), inner, 0..4)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
         ]
     })
 }
@@ -88,7 +92,11 @@ fn request_object() -> impl Strategy<Value = Map<String, Value>> {
 /// `Ok(task_id)`, or the error code with the task id the answer goes to.
 fn expected_classification(object: &Map<String, Value>) -> Result<String, (Option<String>, ErrorCode)> {
     let task_id = match object.get("task_id") {
-        Some(Value::String(id)) if !id.trim().is_empty() && id.chars().count() <= 200 && !id.chars().any(char::is_control) => id.clone(),
+        Some(Value::String(id))
+            if !id.trim().is_empty() && id.chars().count() <= 200 && !id.chars().any(char::is_control) =>
+        {
+            id.clone()
+        }
         _ => return Err((None, ErrorCode::InvalidRequest)),
     };
     let with_id = |code| Err((Some(task_id.clone()), code));
@@ -97,10 +105,16 @@ fn expected_classification(object: &Map<String, Value>) -> Result<String, (Optio
         Some(Value::String(_)) => return with_id(ErrorCode::UnknownAction),
         _ => return with_id(ErrorCode::InvalidRequest),
     }
-    if !matches!(object.get("url"), None | Some(Value::Null) | Some(Value::String(_))) {
+    if !matches!(
+        object.get("url"),
+        None | Some(Value::Null) | Some(Value::String(_))
+    ) {
         return with_id(ErrorCode::InvalidRequest);
     }
-    if !matches!(object.get("params"), None | Some(Value::Null) | Some(Value::Object(_))) {
+    if !matches!(
+        object.get("params"),
+        None | Some(Value::Null) | Some(Value::Object(_))
+    ) {
         return with_id(ErrorCode::InvalidRequest);
     }
     Ok(task_id)
@@ -138,13 +152,22 @@ fn cheap_request() -> impl Strategy<Value = Value> {
 fn ytdlp_line() -> impl Strategy<Value = String> {
     let number = prop_oneof![
         any::<i64>().prop_map(|n| n.to_string()),
-        any::<f64>().prop_filter("JSON numbers are finite", |f| f.is_finite()).prop_map(|f| f.to_string()),
+        any::<f64>()
+            .prop_filter("JSON numbers are finite", |f| f.is_finite())
+            .prop_map(|f| f.to_string()),
         (0u64..20_000_000).prop_map(|n| n.to_string()),
         Just("null".to_owned()),
         Just("\"12\"".to_owned()),
         Just("1e400".to_owned()),
     ];
-    let status = prop::sample::select(vec!["downloading", "finished", "error", "started", "processing", ""]);
+    let status = prop::sample::select(vec![
+        "downloading",
+        "finished",
+        "error",
+        "started",
+        "processing",
+        "",
+    ]);
     prop_oneof![
         3 => (status.clone(), number.clone(), number.clone(), number.clone(), number.clone(), number.clone()).prop_map(|(s, d, t, e, sp, eta)| {
             format!("{{\"status\": \"{s}\", \"downloaded_bytes\": {d}, \"total_bytes\": {t}, \"total_bytes_estimate\": {e}, \"speed\": {sp}, \"eta\": {eta}}}")
@@ -182,7 +205,12 @@ enum Step {
 }
 
 fn step() -> impl Strategy<Value = (Step, u64)> {
-    let status = prop::sample::select(vec![ProgressStatus::Preparing, ProgressStatus::Zipping, ProgressStatus::Processing, ProgressStatus::Converting]);
+    let status = prop::sample::select(vec![
+        ProgressStatus::Preparing,
+        ProgressStatus::Zipping,
+        ProgressStatus::Processing,
+        ProgressStatus::Converting,
+    ]);
     let step = prop_oneof![
         12 => ytdlp_line().prop_map(Step::Line),
         1 => (any::<u8>(), status).prop_map(|(p, s)| Step::Report(p, s)),
@@ -255,7 +283,10 @@ fn loop_config() -> &'static (Config, tempfile::TempDir) {
             ("FFMPEG_BIN", "/nonexistent/ffmpeg".to_owned()),
             ("DOWNLOAD_DIR", dir.path().join("downloads").display().to_string()),
             ("TEMP_DIR", dir.path().join("temp").display().to_string()),
-            ("DATABASE_URL", format!("sqlite://{}", dir.path().join("p.db").display())),
+            (
+                "DATABASE_URL",
+                format!("sqlite://{}", dir.path().join("p.db").display()),
+            ),
             ("RETRY_DELAY_SECONDS", "0".to_owned()),
         ]);
         let config = Config::from_lookup(|name| vars.get(name).cloned()).expect("config");
@@ -266,9 +297,18 @@ fn loop_config() -> &'static (Config, tempfile::TempDir) {
 /// Runs `input` through `dispatch::serve` as stdin and returns every event written to stdout.
 fn serve_bytes(input: &[u8]) -> Vec<Response> {
     let (config, _dir) = loop_config();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     runtime.block_on(async {
-        let cache = Cache::open(&config.database_url, config.enable_search_cache, config.cache_expiry_hours).await.expect("cache");
+        let cache = Cache::open(
+            &config.database_url,
+            config.enable_search_cache,
+            config.cache_expiry_hours,
+        )
+        .await
+        .expect("cache");
         let (stdout_reader, stdout_writer) = tokio::io::duplex(1 << 16);
         let (events, writer) = spawn_writer(stdout_writer);
         let ctx = Arc::new(Context::new(config.clone(), cache, events, Shutdown::new()));
@@ -278,10 +318,18 @@ fn serve_bytes(input: &[u8]) -> Vec<Response> {
             reader.read_to_end(&mut text).await.map(|_| text)
         });
         let stats = LoopStats::default();
-        tokio::time::timeout(Duration::from_secs(30), serve(ctx.clone(), tokio::io::BufReader::new(input), &stats)).await.expect("serve ends");
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            serve(ctx.clone(), tokio::io::BufReader::new(input), &stats),
+        )
+        .await
+        .expect("serve ends");
         ctx.cache.close().await;
         drop(ctx);
-        tokio::time::timeout(Duration::from_secs(10), writer).await.expect("writer ends").expect("writer task");
+        tokio::time::timeout(Duration::from_secs(10), writer)
+            .await
+            .expect("writer ends")
+            .expect("writer task");
         let text = reading.await.expect("reader task").expect("read stdout");
         String::from_utf8(text)
             .expect("stdout is UTF-8")

@@ -237,10 +237,7 @@ async fn cancel_kills_child_and_grandchild_promptly() {
     );
     assert_eq!(pids.len(), 2, "child printed its pid and the grandchild's");
     for pid in pids {
-        assert!(
-            !is_running(pid),
-            "pid {pid} still running after run returned"
-        );
+        assert!(!is_running(pid), "pid {pid} still running after run returned");
     }
 }
 
@@ -316,10 +313,7 @@ async fn exit_code_is_reported() {
 #[tokio::test]
 async fn death_by_signal_is_reported() {
     let _shared = EXCLUSIVE.read().await;
-    let (result, _) = run_collect(python(
-        "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)",
-    ))
-    .await;
+    let (result, _) = run_collect(python("import os, signal; os.kill(os.getpid(), signal.SIGSEGV)")).await;
     assert_eq!(
         result.expect("ran"),
         ExitInfo {
@@ -341,10 +335,7 @@ async fn stragglers_left_by_an_exited_child_are_killed() {
     assert!(result.expect("run succeeds").success);
     let grandchild = pids_in(&lines[0]);
     assert_eq!(grandchild.len(), 1);
-    assert!(eventually_not_running(
-        grandchild[0],
-        Duration::from_secs(1)
-    ));
+    assert!(eventually_not_running(grandchild[0], Duration::from_secs(1)));
 }
 
 #[tokio::test]
@@ -386,11 +377,7 @@ async fn kill_all_groups_kills_two_concurrent_runs() {
     let one_run = || {
         let started = Arc::clone(&started);
         let ready_tx = ready_tx.clone();
-        let spec = with_timeouts(
-            python(script),
-            Duration::from_secs(10),
-            Duration::from_secs(10),
-        );
+        let spec = with_timeouts(python(script), Duration::from_secs(10), Duration::from_secs(10));
         async move {
             run(spec, &CancellationToken::new(), |line| {
                 started.lock().expect("pid list").extend(pids_in(&line));
@@ -407,11 +394,7 @@ async fn kill_all_groups_kills_two_concurrent_runs() {
     };
     let began = Instant::now();
     let (first, second, signalled) = tokio::join!(one_run(), one_run(), killer);
-    assert!(
-        began.elapsed() < Duration::from_secs(2),
-        "{:?}",
-        began.elapsed()
-    );
+    assert!(began.elapsed() < Duration::from_secs(2), "{:?}", began.elapsed());
     assert_eq!(signalled, 2);
     for result in [first, second] {
         assert_eq!(

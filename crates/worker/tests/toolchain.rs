@@ -62,7 +62,12 @@ fn fake_deno(dir: &Path) -> PathBuf {
 }
 
 fn runs(log: &Path, matching: impl Fn(&str) -> bool) -> Vec<String> {
-    std::fs::read_to_string(log).unwrap_or_default().lines().filter(|l| matching(l)).map(str::to_owned).collect()
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| matching(l))
+        .map(str::to_owned)
+        .collect()
 }
 
 fn health(worker: &mut Worker, id: &str) -> Value {
@@ -84,45 +89,75 @@ fn health_reports_the_runtime_and_ejs_probed_with_deno_bin_and_remembers_them() 
     let (ytdlp, log) = stand_in(dir.path(), "2099.01.01");
     let deno = fake_deno(dir.path());
     let db = format!("sqlite://{}", dir.path().join("tools.db").display());
-    let env = [("DATABASE_URL", db.as_str()), ("YTDLP_BIN", ytdlp.to_str().unwrap()), ("DENO_BIN", deno.to_str().unwrap())];
+    let env = [
+        ("DATABASE_URL", db.as_str()),
+        ("YTDLP_BIN", ytdlp.to_str().unwrap()),
+        ("DENO_BIN", deno.to_str().unwrap()),
+    ];
 
     let mut worker = Worker::start(&env);
     let data = health(&mut worker, "h1");
-    assert_eq!(data["js_runtime"], json!({"name": "deno", "version": "2.9.8"}), "{data}");
+    assert_eq!(
+        data["js_runtime"],
+        json!({"name": "deno", "version": "2.9.8"}),
+        "{data}"
+    );
     assert_eq!(data["ejs"], "0.8.0");
     assert_eq!(data["ytdlp"], "2099.01.01");
     let probes = runs(&log, |l| l.ends_with(" -v"));
     assert_eq!(probes.len(), 1, "{probes:?}");
-    assert!(probes[0].contains(&format!("--js-runtimes deno:{}", deno.canonicalize().unwrap().display())), "{probes:?}");
+    assert!(
+        probes[0].contains(&format!(
+            "--js-runtimes deno:{}",
+            deno.canonicalize().unwrap().display()
+        )),
+        "{probes:?}"
+    );
     let log_lines = stop(worker);
-    assert!(!log_lines.iter().any(|l| l.contains(DEGRADED)), "a ready toolchain is not warned about");
+    assert!(
+        !log_lines.iter().any(|l| l.contains(DEGRADED)),
+        "a ready toolchain is not warned about"
+    );
 
     // A restart with the same binaries answers from the database: no probe at all.
     let mut worker = Worker::start(&env);
     assert_eq!(health(&mut worker, "h2")["js_runtime"]["name"], "deno");
     stop(worker);
-    assert_eq!(runs(&log, |l| l.ends_with(" -v")).len(), 1, "remembered across restarts");
+    assert_eq!(
+        runs(&log, |l| l.ends_with(" -v")).len(),
+        1,
+        "remembered across restarts"
+    );
 }
 
 #[test]
 fn no_runtime_is_null_in_health_and_one_warning_at_start() {
     let dir = tempfile::tempdir().unwrap();
     let (ytdlp, _log) = stand_in(dir.path(), "2099.01.01");
-    let mut worker = Worker::start(&[("YTDLP_BIN", ytdlp.to_str().unwrap()), ("DENO_BIN", "/nonexistent/deno")]);
+    let mut worker = Worker::start(&[
+        ("YTDLP_BIN", ytdlp.to_str().unwrap()),
+        ("DENO_BIN", "/nonexistent/deno"),
+    ]);
     let data = health(&mut worker, "h");
     assert_eq!(data["js_runtime"], Value::Null, "{data}");
     assert_eq!(data["ejs"], "0.8.0");
     let log_lines = stop(worker);
     let warnings: Vec<&String> = log_lines.iter().filter(|l| l.contains(DEGRADED)).collect();
     assert_eq!(warnings.len(), 1, "{log_lines:#?}");
-    assert!(warnings[0].contains("no JavaScript runtime") && warnings[0].contains("hermes update-ytdlp"), "{warnings:?}");
+    assert!(
+        warnings[0].contains("no JavaScript runtime") && warnings[0].contains("hermes update-ytdlp"),
+        "{warnings:?}"
+    );
 }
 
 #[test]
 fn a_yt_dlp_switched_while_the_worker_runs_is_probed_again() {
     let dir = tempfile::tempdir().unwrap();
     let (ytdlp, log) = stand_in(dir.path(), "2099.01.01");
-    let mut worker = Worker::start(&[("YTDLP_BIN", ytdlp.to_str().unwrap()), ("DENO_BIN", "/nonexistent/deno")]);
+    let mut worker = Worker::start(&[
+        ("YTDLP_BIN", ytdlp.to_str().unwrap()),
+        ("DENO_BIN", "/nonexistent/deno"),
+    ]);
     assert_eq!(health(&mut worker, "h1")["ytdlp"], "2099.01.01");
     std::thread::sleep(Duration::from_millis(20));
     stand_in(dir.path(), "2099.02.02");
@@ -145,13 +180,18 @@ fn a_run_gets_node_deno_extractor_args_plugin_dirs_and_a_private_cookie_copy() {
         ("YTDLP_BIN", ytdlp.to_str().unwrap()),
         ("DENO_BIN", deno.to_str().unwrap()),
         ("NODE_BIN", "/opt/node/bin/node"),
-        ("YTDLP_EXTRACTOR_ARGS", "youtube:player_client=default youtubepot-bgutilhttp:base_url=http://127.0.0.1:4416"),
+        (
+            "YTDLP_EXTRACTOR_ARGS",
+            "youtube:player_client=default youtubepot-bgutilhttp:base_url=http://127.0.0.1:4416",
+        ),
         ("YTDLP_PLUGIN_DIRS", plugins.to_str().unwrap()),
         ("YOUTUBE_COOKIE_FILE", cookies.to_str().unwrap()),
         ("ENABLE_SEARCH_CACHE", "false"),
     ]);
     for id in ["i1", "i2"] {
-        worker.send(&json!({"task_id": id, "action": "get_video_info", "url": "https://www.youtube.com/watch?v=abc"}));
+        worker.send(
+            &json!({"task_id": id, "action": "get_video_info", "url": "https://www.youtube.com/watch?v=abc"}),
+        );
         let event = worker.final_event(id, T);
         assert_eq!(event["event"], "video_info", "{event}");
     }
@@ -171,7 +211,10 @@ fn a_run_gets_node_deno_extractor_args_plugin_dirs_and_a_private_cookie_copy() {
 
     // Each run had its own copy of the jar, with the operator's content, gone after the run;
     // what yt-dlp wrote into its copy never reached the operator's file.
-    let copies: Vec<PathBuf> = runs(&log, |l| l.starts_with("cookies=")).iter().map(|l| PathBuf::from(&l["cookies=".len()..])).collect();
+    let copies: Vec<PathBuf> = runs(&log, |l| l.starts_with("cookies="))
+        .iter()
+        .map(|l| PathBuf::from(&l["cookies=".len()..]))
+        .collect();
     assert_eq!(copies.len(), 2, "{copies:?}");
     assert_ne!(copies[0], copies[1]);
     for copy in &copies {
@@ -179,25 +222,46 @@ fn a_run_gets_node_deno_extractor_args_plugin_dirs_and_a_private_cookie_copy() {
         assert!(!copy.exists(), "{} left behind", copy.display());
     }
     let logged = std::fs::read_to_string(&log).unwrap();
-    assert_eq!(logged.matches("\tSID\tsecret").count(), 2, "each copy carried the jar");
-    assert_eq!(std::fs::read_to_string(&cookies).unwrap(), jar, "the operator's file is untouched");
+    assert_eq!(
+        logged.matches("\tSID\tsecret").count(),
+        2,
+        "each copy carried the jar"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&cookies).unwrap(),
+        jar,
+        "the operator's file is untouched"
+    );
 }
 
 #[test]
 fn a_missing_runtime_and_a_bot_check_tell_the_operator_what_to_do() {
     let fake = common::fake_ytdlp();
-    let mut worker = Worker::start(&[("YTDLP_BIN", fake.to_str().unwrap()), ("ENABLE_SEARCH_CACHE", "false"), ("MAX_RETRIES", "0")]);
+    let mut worker = Worker::start(&[
+        ("YTDLP_BIN", fake.to_str().unwrap()),
+        ("ENABLE_SEARCH_CACHE", "false"),
+        ("MAX_RETRIES", "0"),
+    ]);
     worker.send(&json!({"task_id": "nojs", "action": "get_video_info", "url": "https://youtu.be/__nojs__"}));
     let event = worker.final_event("nojs", T);
     common::assert_error(&event, "nojs", &["NO_SUITABLE_FORMAT"]);
     let message = event["data"]["message"].as_str().unwrap();
-    assert!(message.contains("no JavaScript runtime") && message.contains("hermes update-ytdlp"), "{message}");
-    assert!(message.contains("Requested format is not available"), "yt-dlp's own words stay: {message}");
+    assert!(
+        message.contains("no JavaScript runtime") && message.contains("hermes update-ytdlp"),
+        "{message}"
+    );
+    assert!(
+        message.contains("Requested format is not available"),
+        "yt-dlp's own words stay: {message}"
+    );
 
     worker.send(&json!({"task_id": "bot", "action": "get_video_info", "url": "https://youtu.be/__bot__"}));
     let event = worker.final_event("bot", T);
     common::assert_error(&event, "bot", &["BOT_DETECTION"]);
     let message = event["data"]["message"].as_str().unwrap();
-    assert!(message.contains("cookies") && message.contains("YOUTUBE_COOKIE_FILE"), "{message}");
+    assert!(
+        message.contains("cookies") && message.contains("YOUTUBE_COOKIE_FILE"),
+        "{message}"
+    );
     stop(worker);
 }

@@ -8,7 +8,17 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::time::Duration;
 
-const EVENTS: [&str; 9] = ["progress", "done", "error", "search_results", "video_info", "format_list", "health_ok", "cache_stats", "cache_cleanup_done"];
+const EVENTS: [&str; 9] = [
+    "progress",
+    "done",
+    "error",
+    "search_results",
+    "video_info",
+    "format_list",
+    "health_ok",
+    "cache_stats",
+    "cache_cleanup_done",
+];
 
 /// One step of a conversation: bytes to write, or a pause until a task's final event.
 enum Step {
@@ -32,26 +42,51 @@ struct Vars {
 }
 
 fn substitute(text: &str, vars: &Vars) -> String {
-    text.replace("${BASE_URL}", &vars.base_url).replace("${FAKE_YTDLP}", &vars.fake_ytdlp)
+    text.replace("${BASE_URL}", &vars.base_url)
+        .replace("${FAKE_YTDLP}", &vars.fake_ytdlp)
 }
 
 fn load(path: &Path, vars: &Vars) -> Transcript {
     let text = std::fs::read_to_string(path).unwrap();
-    let mut t = Transcript { env: vec![], args: vec![], steps: vec![], expects: vec![], timeout: Duration::from_secs(30) };
+    let mut t = Transcript {
+        env: vec![],
+        args: vec![],
+        steps: vec![],
+        expects: vec![],
+        timeout: Duration::from_secs(30),
+    };
     for (n, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
         let line = substitute(line, vars);
-        let entry: Map<String, Value> = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{}:{}: {e}", path.display(), n + 1));
-        let (kind, value) = entry.iter().next().unwrap_or_else(|| panic!("{}:{}: empty entry", path.display(), n + 1));
+        let entry: Map<String, Value> =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("{}:{}: {e}", path.display(), n + 1));
+        let (kind, value) = entry
+            .iter()
+            .next()
+            .unwrap_or_else(|| panic!("{}:{}: empty entry", path.display(), n + 1));
         match kind.as_str() {
             "comment" => {}
-            "env" => t.env.extend(value.as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))),
-            "args" => t.args.extend(value.as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_owned())),
+            "env" => t.env.extend(
+                value
+                    .as_object()
+                    .unwrap()
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned())),
+            ),
+            "args" => t.args.extend(
+                value
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|a| a.as_str().unwrap().to_owned()),
+            ),
             "timeout_s" => t.timeout = Duration::from_secs(value.as_u64().unwrap()),
             "send" => t.steps.push(Step::Send(format!("{value}\n").into_bytes())),
-            "send_raw" => t.steps.push(Step::Send(format!("{}\n", value.as_str().unwrap()).into_bytes())),
+            "send_raw" => t
+                .steps
+                .push(Step::Send(format!("{}\n", value.as_str().unwrap()).into_bytes())),
             "send_crlf" => t.steps.push(Step::Send(format!("{value}\r\n").into_bytes())),
             "send_hex" => t.steps.push(Step::Send(hex(value.as_str().unwrap()))),
             "send_big" => t.steps.push(Step::Send(big_line(value.as_object().unwrap()))),
@@ -64,7 +99,9 @@ fn load(path: &Path, vars: &Vars) -> Transcript {
 }
 
 fn hex(text: &str) -> Vec<u8> {
-    text.split_whitespace().map(|b| u8::from_str_radix(b, 16).unwrap()).collect()
+    text.split_whitespace()
+        .map(|b| u8::from_str_radix(b, 16).unwrap())
+        .collect()
 }
 
 /// `{"prefix": .., "fill": "x", "count": N, "suffix": ..}` → prefix + fill×N + suffix + `\n`.
@@ -87,7 +124,8 @@ fn type_name(v: &Value) -> &'static str {
 }
 
 fn type_matches(v: &Value, spec: &str) -> bool {
-    spec.split('|').any(|t| t == type_name(v) || (t == "number" && type_name(v) == "integer"))
+    spec.split('|')
+        .any(|t| t == type_name(v) || (t == "number" && type_name(v) == "integer"))
 }
 
 /// Checks every rule that holds for any event line, whatever the transcript says.
@@ -98,13 +136,24 @@ fn check_generic(event: &Value, progress_seen: &mut HashMap<String, u64>, finish
     assert!(event["data"].is_object(), "data must be an object: {event}");
     if name == "progress" {
         assert!(task_id != "unknown");
-        assert_eq!(finished.get(task_id), None, "progress after the final event: {event}");
-        let percent = event["data"]["percent"].as_u64().unwrap_or_else(|| panic!("percent must be an integer: {event}"));
+        assert_eq!(
+            finished.get(task_id),
+            None,
+            "progress after the final event: {event}"
+        );
+        let percent = event["data"]["percent"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("percent must be an integer: {event}"));
         assert!(percent <= 100);
         let last = progress_seen.entry(task_id.to_owned()).or_insert(0);
         assert!(percent >= *last, "percent decreased: {event}");
         *last = percent;
-        assert!(event["data"]["speed"].is_string() && event["data"]["eta"].is_u64() && event["data"]["status"].is_string(), "{event}");
+        assert!(
+            event["data"]["speed"].is_string()
+                && event["data"]["eta"].is_u64()
+                && event["data"]["status"].is_string(),
+            "{event}"
+        );
     }
 }
 
@@ -114,13 +163,21 @@ fn check_expectation(event: &Value, expect: &Map<String, Value>, file: &str) {
     let data = event["data"].as_object().unwrap();
     if let Some(keys) = expect.get("keys") {
         for key in keys.as_array().unwrap() {
-            assert!(data.contains_key(key.as_str().unwrap()), "missing key {key}: {}", ctx());
+            assert!(
+                data.contains_key(key.as_str().unwrap()),
+                "missing key {key}: {}",
+                ctx()
+            );
         }
     }
     if let Some(types) = expect.get("types") {
         for (key, spec) in types.as_object().unwrap() {
             let value = data.get(key).unwrap_or(&Value::Null);
-            assert!(type_matches(value, spec.as_str().unwrap()), "{key} should be {spec}: {}", ctx());
+            assert!(
+                type_matches(value, spec.as_str().unwrap()),
+                "{key} should be {spec}: {}",
+                ctx()
+            );
         }
     }
     if let Some(values) = expect.get("data") {
@@ -130,7 +187,11 @@ fn check_expectation(event: &Value, expect: &Map<String, Value>, file: &str) {
     }
     if let Some(absent) = expect.get("absent") {
         for key in absent.as_array().unwrap() {
-            assert!(!data.contains_key(key.as_str().unwrap()), "key {key} must be absent: {}", ctx());
+            assert!(
+                !data.contains_key(key.as_str().unwrap()),
+                "key {key} must be absent: {}",
+                ctx()
+            );
         }
     }
     if let Some(lengths) = expect.get("lengths") {
@@ -143,12 +204,22 @@ fn check_expectation(event: &Value, expect: &Map<String, Value>, file: &str) {
         // {"each": {"files": {"keys": [...], "absent": [...], "data": {...}}}}: every element of an array.
         for (key, rule) in items.as_object().unwrap() {
             for item in data.get(key).and_then(Value::as_array).into_iter().flatten() {
-                let item = item.as_object().unwrap_or_else(|| panic!("{key}: elements must be objects: {}", ctx()));
+                let item = item
+                    .as_object()
+                    .unwrap_or_else(|| panic!("{key}: elements must be objects: {}", ctx()));
                 for k in rule.get("keys").and_then(Value::as_array).into_iter().flatten() {
-                    assert!(item.contains_key(k.as_str().unwrap()), "{key}[] misses {k}: {}", ctx());
+                    assert!(
+                        item.contains_key(k.as_str().unwrap()),
+                        "{key}[] misses {k}: {}",
+                        ctx()
+                    );
                 }
                 for k in rule.get("absent").and_then(Value::as_array).into_iter().flatten() {
-                    assert!(!item.contains_key(k.as_str().unwrap()), "{key}[] must not have {k}: {}", ctx());
+                    assert!(
+                        !item.contains_key(k.as_str().unwrap()),
+                        "{key}[] must not have {k}: {}",
+                        ctx()
+                    );
                 }
                 for (k, want) in rule.get("data").and_then(Value::as_object).into_iter().flatten() {
                     assert_eq!(item.get(k), Some(want), "{key}[].{k}: {}", ctx());
@@ -161,7 +232,9 @@ fn check_expectation(event: &Value, expect: &Map<String, Value>, file: &str) {
         // is matched key by key (a subset), anything else exactly.
         let data = &event["data"];
         for (pointer, want) in pointers.as_object().unwrap() {
-            let got = data.pointer(pointer).unwrap_or_else(|| panic!("nothing at {pointer}: {}", ctx()));
+            let got = data
+                .pointer(pointer)
+                .unwrap_or_else(|| panic!("nothing at {pointer}: {}", ctx()));
             match want.as_object() {
                 Some(fields) => {
                     for (k, v) in fields {
@@ -211,7 +284,10 @@ fn replay(path: &Path, vars: &Vars) {
     }
     let mut expected: BTreeMap<String, Vec<&Map<String, Value>>> = BTreeMap::new();
     for e in &t.expects {
-        expected.entry(e["task_id"].as_str().unwrap().to_owned()).or_default().push(e);
+        expected
+            .entry(e["task_id"].as_str().unwrap().to_owned())
+            .or_default()
+            .push(e);
     }
     assert_eq!(
         finals.keys().collect::<Vec<_>>(),
@@ -220,15 +296,27 @@ fn replay(path: &Path, vars: &Vars) {
     );
     for (task_id, wanted) in &expected {
         let got = &finals[task_id];
-        assert_eq!(got.len(), wanted.len(), "{file}: {task_id}: expected {} final event(s), got {got:#?}", wanted.len());
+        assert_eq!(
+            got.len(),
+            wanted.len(),
+            "{file}: {task_id}: expected {} final event(s), got {got:#?}",
+            wanted.len()
+        );
         if task_id != "unknown" {
-            assert_eq!(got.len(), 1, "{file}: {task_id}: exactly one final event per request");
+            assert_eq!(
+                got.len(),
+                1,
+                "{file}: {task_id}: exactly one final event per request"
+            );
         }
         for (event, expect) in got.iter().zip(wanted) {
             check_expectation(event, expect, &file);
             if let Some(min) = expect.get("min_progress").and_then(Value::as_u64) {
                 let n = progress_count.get(task_id).copied().unwrap_or(0) as u64;
-                assert!(n >= min, "{file}: {task_id}: {n} progress events, expected at least {min}");
+                assert!(
+                    n >= min,
+                    "{file}: {task_id}: {n} progress events, expected at least {min}"
+                );
             }
         }
     }
@@ -249,7 +337,10 @@ fn standard_media_server() -> hermes_testkit::http::MediaServer {
     server.add_feed(
         "clips",
         "Two Clips",
-        vec![FeedItem::new("Clip A", "/media/video_2s_160x120.mp4"), FeedItem::new("Clip B", "/media/video_2s_160x120.mp4")],
+        vec![
+            FeedItem::new("Clip A", "/media/video_2s_160x120.mp4"),
+            FeedItem::new("Clip B", "/media/video_2s_160x120.mp4"),
+        ],
     );
     server.add_feed(
         "three",
@@ -266,9 +357,16 @@ fn standard_media_server() -> hermes_testkit::http::MediaServer {
 #[test]
 fn every_transcript_replays() {
     let media = standard_media_server();
-    let vars = Vars { base_url: media.base_url().to_owned(), fake_ytdlp: common::fake_ytdlp().display().to_string() };
+    let vars = Vars {
+        base_url: media.base_url().to_owned(),
+        fake_ytdlp: common::fake_ytdlp().display().to_string(),
+    };
     let dir = workspace().join("fixtures/transcripts");
-    let mut paths: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "ndjson")).collect();
+    let mut paths: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "ndjson"))
+        .collect();
     paths.sort();
     assert!(paths.len() >= 5, "expected transcripts in {}", dir.display());
     for path in paths {

@@ -15,39 +15,81 @@ fn piped_health_check_prints_exactly_one_line_and_exits_zero() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(WORKER)
         .current_dir(dir.path())
-        .env("DATABASE_URL", format!("sqlite://{}", dir.path().join("h.db").display()))
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("h.db").display()),
+        )
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(b"{\"task_id\":\"t1\",\"action\":\"health_check\"}\n").unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"{\"task_id\":\"t1\",\"action\":\"health_check\"}\n")
+        .unwrap();
     let output = child.wait_with_output().unwrap();
     assert!(output.status.success());
     let stdout = String::from_utf8(output.stdout).unwrap();
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 1, "{stdout}");
     let event: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
-    assert_eq!((event["task_id"].as_str(), event["event"].as_str()), (Some("t1"), Some("health_ok")));
-    for key in ["worker", "version", "handlers", "config", "active_tasks", "uptime_s", "ytdlp", "ffmpeg"] {
+    assert_eq!(
+        (event["task_id"].as_str(), event["event"].as_str()),
+        (Some("t1"), Some("health_ok"))
+    );
+    for key in [
+        "worker",
+        "version",
+        "handlers",
+        "config",
+        "active_tasks",
+        "uptime_s",
+        "ytdlp",
+        "ffmpeg",
+    ] {
         assert!(event["data"].get(key).is_some(), "missing {key}");
     }
-    let handlers: HashSet<&str> = event["data"]["handlers"].as_array().unwrap().iter().map(|h| h.as_str().unwrap()).collect();
-    for action in ["youtube_dl", "youtube_search", "get_video_info", "get_formats", "playlist", "cache_cleanup", "cache_stats", "health_check"] {
+    let handlers: HashSet<&str> = event["data"]["handlers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h.as_str().unwrap())
+        .collect();
+    for action in [
+        "youtube_dl",
+        "youtube_search",
+        "get_video_info",
+        "get_formats",
+        "playlist",
+        "cache_cleanup",
+        "cache_stats",
+        "health_check",
+    ] {
         assert!(handlers.contains(action), "handler {action} not registered");
     }
-    assert!(String::from_utf8_lossy(&output.stderr).contains("worker stopped"), "stats are logged on stderr");
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("worker stopped"),
+        "stats are logged on stderr"
+    );
 }
 
 #[test]
 fn a_hundred_health_checks_at_once_get_a_hundred_answers() {
     let mut worker = Worker::start(&[]);
-    let burst: String = (0..100).map(|i| format!("{{\"task_id\":\"h{i}\",\"action\":\"health_check\"}}\n")).collect();
+    let burst: String = (0..100)
+        .map(|i| format!("{{\"task_id\":\"h{i}\",\"action\":\"health_check\"}}\n"))
+        .collect();
     worker.send_raw(burst.as_bytes());
     worker.close_stdin();
     let events = worker.drain(T);
     assert_eq!(events.len(), 100);
-    let ids: HashSet<String> = events.iter().map(|e| e["task_id"].as_str().unwrap().to_owned()).collect();
+    let ids: HashSet<String> = events
+        .iter()
+        .map(|e| e["task_id"].as_str().unwrap().to_owned())
+        .collect();
     let expected: HashSet<String> = (0..100).map(|i| format!("h{i}")).collect();
     assert_eq!(ids, expected);
     assert!(events.iter().all(|e| e["event"] == "health_ok"));
@@ -56,10 +98,17 @@ fn a_hundred_health_checks_at_once_get_a_hundred_answers() {
 
 #[test]
 fn a_bad_config_value_stops_start_up_naming_the_variable() {
-    let output = Command::new(WORKER).env("MAX_RETRIES", "abc").stdin(Stdio::null()).output().unwrap();
+    let output = Command::new(WORKER)
+        .env("MAX_RETRIES", "abc")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("MAX_RETRIES") && stderr.contains("abc"), "{stderr}");
+    assert!(
+        stderr.contains("MAX_RETRIES") && stderr.contains("abc"),
+        "{stderr}"
+    );
     assert!(output.stdout.is_empty(), "nothing on the protocol channel");
 }
 
@@ -67,10 +116,18 @@ fn a_bad_config_value_stops_start_up_naming_the_variable() {
 /// reason (here: its directory does not exist) still stops start-up, naming it.
 #[test]
 fn an_unknown_wire_profile_stops_start_up_naming_the_variable() {
-    let output = Command::new(WORKER).args(["-m", "worker.application"]).env("WIRE_PROFILE", "pyhton").stdin(Stdio::null()).output().unwrap();
+    let output = Command::new(WORKER)
+        .args(["-m", "worker.application"])
+        .env("WIRE_PROFILE", "pyhton")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("WIRE_PROFILE") && stderr.contains("pyhton"), "{stderr}");
+    assert!(
+        stderr.contains("WIRE_PROFILE") && stderr.contains("pyhton"),
+        "{stderr}"
+    );
     assert!(output.stdout.is_empty(), "nothing on the protocol channel");
 }
 
@@ -85,7 +142,10 @@ fn an_unopenable_database_is_a_clear_start_up_error() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("cannot open the cache database") && stderr.contains(&db.display().to_string()), "{stderr}");
+    assert!(
+        stderr.contains("cannot open the cache database") && stderr.contains(&db.display().to_string()),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -121,14 +181,20 @@ fn counting_ytdlp(dir: &std::path::Path) -> (std::path::PathBuf, std::path::Path
     use std::os::unix::fs::PermissionsExt;
     let log = dir.join("probes.log");
     let script = dir.join("yt-dlp");
-    std::fs::write(&script, format!("#!/bin/sh\necho \"$*\" >> '{}'\necho 2099.01.01\n", log.display())).unwrap();
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\necho \"$*\" >> '{}'\necho 2099.01.01\n", log.display()),
+    )
+    .unwrap();
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
     (script, log)
 }
 
 /// `--version` runs (the JavaScript probe, `-v`, is counted in tests/toolchain.rs).
 fn probes(log: &std::path::Path) -> usize {
-    std::fs::read_to_string(log).map(|t| t.lines().filter(|l| *l == "--version").count()).unwrap_or(0)
+    std::fs::read_to_string(log)
+        .map(|t| t.lines().filter(|l| *l == "--version").count())
+        .unwrap_or(0)
 }
 
 fn health_of(env: &[(&str, &str)]) -> serde_json::Value {
@@ -145,16 +211,29 @@ fn tool_versions_are_probed_once_per_binary_and_remembered_across_restarts() {
     let dir = tempfile::tempdir().unwrap();
     let (ytdlp, log) = counting_ytdlp(dir.path());
     let url = format!("sqlite://{}", dir.path().join("tools.db").display());
-    let env = [("DATABASE_URL", url.as_str()), ("YTDLP_BIN", ytdlp.to_str().unwrap())];
+    let env = [
+        ("DATABASE_URL", url.as_str()),
+        ("YTDLP_BIN", ytdlp.to_str().unwrap()),
+    ];
 
     assert_eq!(health_of(&env)["data"]["ytdlp"], "2099.01.01");
     assert_eq!(probes(&log), 1);
     assert_eq!(health_of(&env)["data"]["ytdlp"], "2099.01.01", "remembered");
-    assert_eq!(probes(&log), 1, "a restart with the same binary does not probe again");
+    assert_eq!(
+        probes(&log),
+        1,
+        "a restart with the same binary does not probe again"
+    );
 
     std::thread::sleep(Duration::from_millis(20));
-    let script = std::fs::read_to_string(&ytdlp).unwrap().replace("2099.01.01", "2099.02.02");
+    let script = std::fs::read_to_string(&ytdlp)
+        .unwrap()
+        .replace("2099.01.01", "2099.02.02");
     std::fs::write(&ytdlp, script).unwrap();
-    assert_eq!(health_of(&env)["data"]["ytdlp"], "2099.02.02", "a changed binary is probed");
+    assert_eq!(
+        health_of(&env)["data"]["ytdlp"],
+        "2099.02.02",
+        "a changed binary is probed"
+    );
     assert_eq!(probes(&log), 2);
 }

@@ -19,9 +19,8 @@ use hermes_worker::ytdlp::args::{
     SINGLE_OUTPUT_TEMPLATE,
 };
 use hermes_worker::ytdlp::classify::{classify, first_error_message, YtdlpErrorKind};
-use hermes_worker::ytdlp::progress::{
-    parse_line, LineEvent, ProgressTracker, MIN_EMIT_INTERVAL, PERCENT_JUMP,
-};
+use hermes_worker::ytdlp::line::{parse_line, LineEvent};
+use hermes_worker::ytdlp::progress::{ProgressTracker, MIN_EMIT_INTERVAL, PERCENT_JUMP};
 
 // ---------------------------------------------------------------------------------------------
 // Fixture files
@@ -88,10 +87,7 @@ impl Fixture {
     }
 
     fn events(&self) -> Vec<LineEvent> {
-        self.lines
-            .iter()
-            .map(|(_, line)| parse_line(line))
-            .collect()
+        self.lines.iter().map(|(_, line)| parse_line(line)).collect()
     }
 
     fn error_lines(&self) -> Vec<String> {
@@ -200,10 +196,7 @@ fn assert_wire_rules(name: &str, sent: &[(Instant, ProgressData)]) {
         );
     }
     for (_, update) in &sent[..sent.len() - 1] {
-        assert!(
-            update.percent <= 99,
-            "{name}: 100 before finish: {update:?}"
-        );
+        assert!(update.percent <= 99, "{name}: 100 before finish: {update:?}");
     }
 }
 
@@ -243,7 +236,7 @@ fn expected_argv(fixture: &Fixture) -> Vec<String> {
             Some(PlaylistSpec {
                 end: None,
                 archive_file: Some(archive),
-                item: None,
+                items: Vec::new(),
             }),
         ),
         other => panic!("fixture {other} has no spec in this test: add one"),
@@ -276,12 +269,7 @@ fn every_fixture_was_recorded_with_the_current_argv() {
     let on_disk: BTreeSet<String> = std::fs::read_dir(fixtures_dir())
         .expect("fixtures/ytdlp exists")
         .filter_map(Result::ok)
-        .filter_map(|e| {
-            e.file_name()
-                .to_str()?
-                .strip_suffix(".txt")
-                .map(str::to_string)
-        })
+        .filter_map(|e| e.file_name().to_str()?.strip_suffix(".txt").map(str::to_string))
         .collect();
     assert_eq!(
         on_disk,
@@ -348,9 +336,7 @@ fn download_progress_fixture() {
         .collect();
     assert!(updates.len() >= 10, "only {} progress lines", updates.len());
     assert!(
-        updates
-            .windows(2)
-            .all(|w| w[0].downloaded <= w[1].downloaded),
+        updates.windows(2).all(|w| w[0].downloaded <= w[1].downloaded),
         "bytes go up"
     );
     assert!(
@@ -537,11 +523,7 @@ fn playlist_fixture() {
     assert_eq!(
         finals,
         (1..=3)
-            .map(|i| (
-                Some(i),
-                Some(format!("Tone {i}")),
-                Some(format!("tone-{i}"))
-            ))
+            .map(|i| (Some(i), Some(format!("Tone {i}")), Some(format!("tone-{i}"))))
             .collect::<Vec<_>>()
     );
 
@@ -549,10 +531,7 @@ fn playlist_fixture() {
     assert_wire_rules("playlist", &sent);
     assert_eq!(
         statuses(&sent),
-        [
-            ProgressStatus::DownloadingPlaylist,
-            ProgressStatus::Completed
-        ]
+        [ProgressStatus::DownloadingPlaylist, ProgressStatus::Completed]
     );
     for (threshold, item) in [(33, "item:2/3"), (66, "item:3/3")] {
         // By the time item N starts, the earlier items count as done.
@@ -568,10 +547,7 @@ fn playlist_fixture() {
         let mut tracker = ProgressTracker::for_playlist(3);
         let start = Instant::now();
         for (i, (_, line)) in fixture.lines.iter().enumerate().take(position + 1) {
-            tracker.observe(
-                &parse_line(line),
-                start + Duration::from_millis(40 * i as u64),
-            );
+            tracker.observe(&parse_line(line), start + Duration::from_millis(40 * i as u64));
         }
         assert_eq!(tracker.percent(), threshold, "at {item}");
     }
@@ -674,10 +650,7 @@ fn merge_fixture() {
         .position(|(_, l)| l.contains("Destination:") && l.ends_with(".f1.m4a"))
         .expect("audio");
     for (i, (_, line)) in fixture.lines.iter().enumerate().take(second + 1) {
-        tracker.observe(
-            &parse_line(line),
-            start + Duration::from_millis(40 * i as u64),
-        );
+        tracker.observe(&parse_line(line), start + Duration::from_millis(40 * i as u64));
     }
     assert_eq!(tracker.percent(), 50);
 }
@@ -763,10 +736,7 @@ fn live_audio_selector_extracts_mp3_and_m4a_from_a_direct_link() {
             "{:?}",
             files[0]
         );
-        assert!(run
-            .events
-            .iter()
-            .any(|e| matches!(e, LineEvent::ExtractAudio(_))));
+        assert!(run.events.iter().any(|e| matches!(e, LineEvent::ExtractAudio(_))));
         assert!(run
             .events
             .iter()

@@ -252,9 +252,7 @@ impl Harness {
         hermes_testkit::procs::descendants(self.pid())
             .into_iter()
             .filter(|p| {
-                p.cmdline.contains(&marker)
-                    || p.cmdline.contains("yt-dlp")
-                    || p.cmdline.contains("ffmpeg")
+                p.cmdline.contains(&marker) || p.cmdline.contains("yt-dlp") || p.cmdline.contains("ffmpeg")
             })
             .map(|p| p.cmdline)
             .collect()

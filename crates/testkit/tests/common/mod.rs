@@ -26,12 +26,7 @@ impl HttpResponse {
 }
 
 /// Sends one request with `Connection: close` and reads the response to EOF.
-pub fn request(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-) -> HttpResponse {
+pub fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)]) -> HttpResponse {
     let mut stream = send_request(addr, method, path, headers).expect("send request");
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
@@ -111,8 +106,7 @@ pub fn probe(path: &Path) -> (Vec<String>, f64) {
         path.display(),
         String::from_utf8_lossy(&output.stderr)
     );
-    let json: serde_json::Value =
-        serde_json::from_slice(&output.stdout).expect("ffprobe prints JSON");
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("ffprobe prints JSON");
     let codecs = json["streams"]
         .as_array()
         .map(|streams| {

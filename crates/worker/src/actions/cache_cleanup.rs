@@ -4,12 +4,20 @@ use crate::error::WorkerError;
 use crate::tasks::Task;
 use hermes_protocol::{Event, RawResponse};
 
-pub struct CacheCleanup;
+pub(crate) struct CacheCleanup;
 
 impl CacheCleanup {
-    pub async fn apply(self, ctx: &Context, task: &Task) -> Result<RawResponse, WorkerError> {
+    pub(crate) async fn apply(self, ctx: &Context, task: &Task) -> Result<RawResponse, WorkerError> {
         let removed = ctx.cache.cleanup().await?;
-        tracing::info!(removed_search = removed.removed_search, removed_metadata = removed.removed_metadata, "cache cleaned");
-        Ok(RawResponse::new(task.id.clone(), Event::CacheCleanupDone, &removed))
+        tracing::info!(
+            removed_search = removed.removed_search,
+            removed_metadata = removed.removed_metadata,
+            "cache cleaned"
+        );
+        Ok(RawResponse::new(
+            task.id.clone(),
+            Event::CacheCleanupDone,
+            &removed,
+        ))
     }
 }

@@ -4,10 +4,10 @@ use crate::error::WorkerError;
 use crate::tasks::Task;
 use hermes_protocol::{Event, RawResponse};
 
-pub struct CacheStats;
+pub(crate) struct CacheStats;
 
 impl CacheStats {
-    pub async fn apply(self, ctx: &Context, task: &Task) -> Result<RawResponse, WorkerError> {
+    pub(crate) async fn apply(self, ctx: &Context, task: &Task) -> Result<RawResponse, WorkerError> {
         let stats = ctx.cache.stats().await?;
         Ok(RawResponse::new(task.id.clone(), Event::CacheStats, &stats))
     }

@@ -4,22 +4,30 @@ use super::get_video_info::video_metadata;
 use crate::context::Context;
 use crate::error::WorkerError;
 use crate::tasks::Task;
+use crate::validate::required_url;
 use crate::ytdlp::info;
 use hermes_protocol::{Event, FormatMode, FormatsParams, RawResponse, Request};
 
-pub struct GetFormats {
+pub(crate) struct GetFormats {
     url: String,
     mode: FormatMode,
 }
 
 impl GetFormats {
-    pub fn parse(request: Request) -> Result<GetFormats, WorkerError> {
+    pub(crate) fn parse(request: Request) -> Result<GetFormats, WorkerError> {
         let params: FormatsParams = request.params_as()?;
-        Ok(GetFormats { url: super::required_url(&request)?, mode: params.mode })
+        Ok(GetFormats {
+            url: required_url(&request)?,
+            mode: params.mode,
+        })
     }
 
-    pub async fn apply(self, ctx: &Context, task: &Task) -> Result<RawResponse, WorkerError> {
+    pub(crate) async fn apply(self, ctx: &Context, task: &Task) -> Result<RawResponse, WorkerError> {
         let (metadata, _from_cache) = video_metadata(ctx, task, &self.url).await?;
-        Ok(RawResponse::new(task.id.clone(), Event::FormatList, &info::format_list(&metadata, self.mode, ctx.config.wire_profile)))
+        Ok(RawResponse::new(
+            task.id.clone(),
+            Event::FormatList,
+            &info::format_list(&metadata, self.mode, ctx.config.wire_profile),
+        ))
     }
 }

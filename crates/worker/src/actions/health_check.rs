@@ -3,24 +3,26 @@
 use crate::context::Context;
 use crate::error::WorkerError;
 use crate::tasks::Task;
-use hermes_protocol::{Event, HealthOk, RawResponse};
+use hermes_protocol::{Action, Event, HealthOk, RawResponse};
 
-pub struct HealthCheck;
+pub(crate) struct HealthCheck;
 
 /// How long `health_check` waits for tool versions that are not known yet.
 const PROBE_WAIT: std::time::Duration = std::time::Duration::from_secs(8);
 
 impl HealthCheck {
-    pub async fn apply(self, ctx: &Context, task: &Task) -> Result<RawResponse, WorkerError> {
+    pub(crate) async fn apply(self, ctx: &Context, task: &Task) -> Result<RawResponse, WorkerError> {
         // The first probe of new binaries (a Python start-up, nice 10) can take many seconds on a
         // loaded machine; a liveness check must not wait for it: unknown versions are null until
         // the background probe has them.
-        let tools = tokio::time::timeout(PROBE_WAIT, ctx.tool_versions()).await.unwrap_or_default();
+        let tools = tokio::time::timeout(PROBE_WAIT, ctx.tool_versions())
+            .await
+            .unwrap_or_default();
         let health = HealthOk {
             status: "ok".to_owned(),
             worker: "hermes-worker".to_owned(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
-            handlers: super::handler_names(),
+            handlers: handler_names(),
             config: serde_json::to_value(&ctx.config).unwrap_or_default(),
             // Not counting this health check itself.
             active_tasks: ctx.tasks.len().saturating_sub(1),
@@ -32,4 +34,9 @@ impl HealthCheck {
         };
         Ok(RawResponse::new(task.id.clone(), Event::HealthOk, &health))
     }
+}
+
+/// The handler names reported by `health_check` (and logged at start-up).
+pub(crate) fn handler_names() -> Vec<String> {
+    Action::ALL.iter().map(|a| a.as_str().to_owned()).collect()
 }

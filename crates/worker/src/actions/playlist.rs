@@ -13,16 +13,20 @@
 use crate::archive::{ArchiveError, ArchiveOptions, ArchivePart, ArchiveStream};
 use crate::confine::TaskDir;
 use crate::context::Context;
-use crate::dispatch::cancelled;
 use crate::error::WorkerError;
 use crate::sanitize::{resolve_output_dir, sanitize_playlist_name};
 use crate::tasks::Task;
-use crate::ytdlp::args::{download_argv, info_argv, with_transfer, DownloadSpec, MediaMode, PlaylistSpec, PLAYLIST_OUTPUT_TEMPLATE};
-use crate::ytdlp::driver::{self, lock, require_ffmpeg, ytdlp_env, Watch};
-use crate::ytdlp::final_files::FinalFileLog;
-use crate::ytdlp::progress::{FinalFile, ProgressTracker};
+use crate::validate::{required_url, validate_audio_quality};
+use crate::ytdlp::args::{
+    download_argv, info_argv, with_transfer, DownloadSpec, MediaMode, PlaylistSpec, PLAYLIST_OUTPUT_TEMPLATE,
+};
+use crate::ytdlp::driver::{self, require_ffmpeg, Watch};
+use crate::ytdlp::env::ytdlp_env;
+use crate::ytdlp::final_files::{FinalFile, FinalFileLog};
+use crate::ytdlp::progress::{lock, ProgressTracker};
 use hermes_protocol::{
-    ArchiveEntry, AudioFormat, Event, FileEntry, PlaylistDone, PlaylistParams, ProgressStatus, PythonPlaylistDone, PythonTrackFile, RawResponse, Request, TrackEntry,
+    ArchiveEntry, AudioFormat, Event, FileEntry, PlaylistDone, PlaylistParams, ProgressStatus,
+    PythonPlaylistDone, PythonTrackFile, RawResponse, Request, TrackEntry,
 };
 use std::collections::{BTreeMap, HashSet};
 use std::ffi::OsString;
@@ -33,7 +37,7 @@ use std::time::Instant;
 /// Share of the percent range given to downloading; the rest is the ZIP step.
 const DOWNLOAD_PERCENT_END: u8 = 90;
 
-pub struct Playlist {
+pub(crate) struct Playlist {
     url: String,
     params: PlaylistParams,
     /// The container to extract to; `None` for a video playlist (whatever `audio_format` said).
@@ -41,29 +45,48 @@ pub struct Playlist {
 }
 
 impl Playlist {
-    pub fn parse(request: Request) -> Result<Playlist, WorkerError> {
+    pub(crate) fn parse(request: Request) -> Result<Playlist, WorkerError> {
         let params: PlaylistParams = request.params_as()?;
         if params.playlist_end == Some(0) || params.archive_max_size_mb == Some(0) {
-            return Err(WorkerError::InvalidRequest("playlist_end and archive_max_size_mb must be at least 1".to_owned()));
+            return Err(WorkerError::InvalidRequest(
+                "playlist_end and archive_max_size_mb must be at least 1".to_owned(),
+            ));
         }
         if params.extract_audio {
-            super::validate_audio_quality(&params.audio_quality)?;
+            validate_audio_quality(&params.audio_quality)?;
         }
         let audio = params.audio_target()?;
-        Ok(Playlist { url: super::required_url(&request)?, params, audio })
+        Ok(Playlist {
+            url: required_url(&request)?,
+            params,
+            audio,
+        })
     }
 
-    pub async fn apply(self, ctx: &Context, task: &Task) -> Result<RawResponse, WorkerError> {
+    pub(crate) async fn apply(self, ctx: &Context, task: &Task) -> Result<RawResponse, WorkerError> {
         let config = &ctx.config;
-        let output_dir = resolve_output_dir(&config.download_dir, self.params.output_dir.as_deref(), &task.id, config.allow_any_output_dir)?;
+        let output_dir = resolve_output_dir(
+            &config.download_dir,
+            self.params.output_dir.as_deref(),
+            &task.id,
+            config.allow_any_output_dir,
+        )?;
         let archive_file = self.archive_file(ctx)?;
         if self.audio.is_some() {
             require_ffmpeg(ctx)?;
         }
         let python = config.wire_profile.is_python();
 
-        let listing = driver::run_json(ctx, task, info_argv(&ytdlp_env(&ctx.config), &self.url, true, self.params.playlist_end)).await?;
-        let title = listing.get("title").and_then(|t| t.as_str()).unwrap_or("playlist");
+        let listing = driver::run_json(
+            ctx,
+            task,
+            info_argv(&ytdlp_env(&ctx.config), &self.url, true, self.params.playlist_end),
+        )
+        .await?;
+        let title = listing
+            .get("title")
+            .and_then(|t| t.as_str())
+            .unwrap_or("playlist");
         let expected = expected_items(&listing, self.params.playlist_end);
         if expected == 0 {
             return Err(WorkerError::Playlist("the playlist has no items".to_owned()));
@@ -73,25 +96,31 @@ impl Playlist {
         let already_cached = archived_entries(archive_file.as_deref(), &listing, self.params.playlist_end);
         if python && already_cached >= expected {
             // What the Python worker answers when every item is in the archive: nothing to do.
-            let done = PythonPlaylistDone { playlist_name: name, already_cached, ..PythonPlaylistDone::default() };
+            let done = PythonPlaylistDone {
+                playlist_name: name,
+                already_cached,
+                ..PythonPlaylistDone::default()
+            };
             return Ok(RawResponse::new(task.id.clone(), Event::Done, &done));
         }
         std::fs::create_dir_all(&folder)?;
-        let max_filesize_mb = super::max_filesize_mb(config, self.params.max_filesize_mb);
+        let max_filesize_mb = config.max_filesize_mb_for(self.params.max_filesize_mb);
         let present_before = files_in(&folder);
 
         // Without a ZIP step (python profile) downloading is the whole task.
         let download_end = if python { 99 } else { DOWNLOAD_PERCENT_END };
-        let tracker = Arc::new(Mutex::new(ProgressTracker::for_playlist(expected).with_percent_range(0, download_end)));
-        let started = lock(&tracker).report(0, ProgressStatus::DownloadingPlaylist, Instant::now());
-        if let Some(update) = started {
-            task.progress(update).await;
-        }
+        let tracker = Arc::new(Mutex::new(
+            ProgressTracker::for_playlist(expected).with_percent_range(0, download_end),
+        ));
+        task.report_progress(&tracker, |t| {
+            t.report(0, ProgressStatus::DownloadingPlaylist, Instant::now())
+        })
+        .await;
 
         let items = ItemRun {
             url: &self.url,
             folder: &folder,
-            mode: self.media_mode(),
+            mode: MediaMode::new(self.audio, &self.params.audio_quality),
             format: self.params.format.as_deref(),
             archive_file: archive_file.as_deref(),
             max_filesize_mb,
@@ -101,7 +130,11 @@ impl Playlist {
             dest: output_dir.clone(),
             name: name.clone(),
             options: ArchiveOptions {
-                max_part_bytes: self.params.archive_max_size_mb.unwrap_or(config.archive_max_size_mb).saturating_mul(1024 * 1024),
+                max_part_bytes: self
+                    .params
+                    .archive_max_size_mb
+                    .unwrap_or(config.archive_max_size_mb)
+                    .saturating_mul(1024 * 1024),
                 compression_level: config.archive_compression_level,
             },
         });
@@ -115,10 +148,10 @@ impl Playlist {
             return Ok(RawResponse::new(task.id.clone(), Event::Done, &done));
         }
 
-        let zipping = lock(&tracker).report(DOWNLOAD_PERCENT_END, ProgressStatus::Zipping, Instant::now());
-        if let Some(update) = zipping {
-            task.progress(update).await;
-        }
+        task.report_progress(&tracker, |t| {
+            t.report(DOWNLOAD_PERCENT_END, ProgressStatus::Zipping, Instant::now())
+        })
+        .await;
         let parts = finish_zip(ctx, task, round.zip, &tracker).await?;
 
         let finished = lock(&tracker).finish();
@@ -127,19 +160,19 @@ impl Playlist {
         Ok(RawResponse::new(task.id.clone(), Event::Done, &done))
     }
 
-    fn media_mode(&self) -> MediaMode {
-        match self.audio {
-            Some(format) => MediaMode::Audio { format, quality: self.params.audio_quality.clone() },
-            None => MediaMode::Video,
-        }
-    }
-
     /// yt-dlp's `--download-archive` file, which must lie inside `DOWNLOAD_DIR` like every path
     /// a request names.
     fn archive_file(&self, ctx: &Context) -> Result<Option<PathBuf>, WorkerError> {
-        let Some(requested) = self.params.archive_file.as_deref() else { return Ok(None) };
+        let Some(requested) = self.params.archive_file.as_deref() else {
+            return Ok(None);
+        };
         let config = &ctx.config;
-        let path = resolve_output_dir(&config.download_dir, Some(requested), "archive", config.allow_any_output_dir)?;
+        let path = resolve_output_dir(
+            &config.download_dir,
+            Some(requested),
+            "archive",
+            config.allow_any_output_dir,
+        )?;
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)?;
         }
@@ -164,7 +197,10 @@ enum LaneReport {
     Track(FinalFile),
     /// The lane's run ended. Its items without a track failed (its ERROR lines are counted, as
     /// a single run over the playlist counts them) or were skipped (already in the archive).
-    Ended { first_item: u32, result: Result<LaneEnd, WorkerError> },
+    Ended {
+        first_item: u32,
+        result: Result<LaneEnd, WorkerError>,
+    },
 }
 
 /// How a lane's run ended, when it ran to its end.
@@ -208,7 +244,8 @@ async fn download_concurrently(
     let mut attempt = 0;
     loop {
         let zip_job = zip.as_ref().map(ZipJob::start).transpose()?;
-        let (round, first_failure) = download_round(ctx, task, items, expected, tracker, zip_job, deadline).await?;
+        let (round, first_failure) =
+            download_round(ctx, task, items, expected, tracker, zip_job, deadline).await?;
         if !round.tracks.is_empty() {
             if round.failed > 0 {
                 tracing::info!(task_id = %task.id, failed = round.failed, "playlist finished with failed items");
@@ -220,17 +257,17 @@ async fn download_concurrently(
             Some(error) if error.is_transient() && attempt < ctx.config.max_retries => {
                 attempt += 1;
                 tracing::warn!(task_id = %task.id, attempt, %error, "no item could be downloaded (transient); retrying");
-                let update = lock(tracker).retrying(Instant::now());
-                if let Some(update) = update {
-                    task.progress(update).await;
-                }
+                task.report_progress(tracker, |t| t.retrying(Instant::now()))
+                    .await;
                 tokio::select! {
                     _ = tokio::time::sleep(ctx.config.retry_delay()) => continue,
                     _ = tokio::time::sleep_until(deadline.into()) => return Err(driver::deadline_exceeded(ctx)),
-                    _ = task.cancel.cancelled() => return Err(cancelled(ctx)),
+                    _ = task.cancel.cancelled() => return Err(WorkerError::cancelled(&ctx.shutdown)),
                 }
             }
-            Some(WorkerError::Ytdlp { message, .. }) => WorkerError::Playlist(format!("no track could be downloaded: {message}")),
+            Some(WorkerError::Ytdlp { message, .. }) => {
+                WorkerError::Playlist(format!("no track could be downloaded: {message}"))
+            }
             Some(other) => other,
             None => WorkerError::Playlist("no track could be downloaded".to_owned()),
         };
@@ -265,7 +302,11 @@ async fn download_round(
     let dealt = lane_items(expected, ctx.config.transfer.playlist_concurrency);
     let lane_trackers: Vec<Arc<Mutex<ProgressTracker>>> = dealt
         .iter()
-        .map(|lane| Arc::new(Mutex::new(ProgressTracker::for_playlist(lane.len() as u32).quiet())))
+        .map(|lane| {
+            Arc::new(Mutex::new(
+                ProgressTracker::for_playlist(lane.len() as u32).quiet(),
+            ))
+        })
         .collect();
     let (report_tx, mut report_rx) = tokio::sync::mpsc::unbounded_channel::<LaneReport>();
     let lanes: Vec<_> = dealt
@@ -274,8 +315,12 @@ async fn download_round(
         .map(|(lane, lane_tracker)| {
             let (report_tx, runs) = (report_tx.clone(), &runs);
             async move {
-                let result = run_lane(ctx, runs, items, lane, lane_tracker.clone(), &report_tx, deadline).await;
-                let _ = report_tx.send(LaneReport::Ended { first_item: lane[0], result });
+                let result =
+                    run_lane(ctx, runs, items, lane, lane_tracker.clone(), &report_tx, deadline).await;
+                let _ = report_tx.send(LaneReport::Ended {
+                    first_item: lane[0],
+                    result,
+                });
             }
         })
         .collect();
@@ -368,9 +413,9 @@ async fn download_round(
     };
     let ((), (tracks, failed, first_failure, fatal)) = tokio::join!(join_all(lanes), conduct);
     let stopped = match fatal {
-        Some(_) if task.is_cancelled() => Some(cancelled(ctx)),
+        Some(_) if task.is_cancelled() => Some(WorkerError::cancelled(&ctx.shutdown)),
         Some(error) => Some(error),
-        None if task.is_cancelled() => Some(cancelled(ctx)),
+        None if task.is_cancelled() => Some(WorkerError::cancelled(&ctx.shutdown)),
         None => None,
     };
     if let Some(error) = stopped {
@@ -384,7 +429,10 @@ async fn download_round(
 
 /// The first item of the lane that has `index` (lanes are named by their first item).
 fn dealt_first(dealt: &[Vec<u32>], index: u32) -> u32 {
-    dealt.iter().find(|lane| lane.contains(&index)).map_or(0, |lane| lane[0])
+    dealt
+        .iter()
+        .find(|lane| lane.contains(&index))
+        .map_or(0, |lane| lane[0])
 }
 
 /// How often the combined progress of the running lanes is reported (at most; the tracker's
@@ -418,10 +466,10 @@ async fn report_combined(
     }
     let fraction = done.max(tracks_finished as f64) / total.max(1) as f64;
     let percent = (fraction * f64::from(DOWNLOAD_PERCENT_END)).floor() as u8;
-    let update = lock(tracker).report_combined(percent, (speed > 0.0).then_some(speed), eta, Instant::now());
-    if let Some(update) = update {
-        task.progress(update).await;
-    }
+    task.report_progress(tracker, |t| {
+        t.report_combined(percent, (speed > 0.0).then_some(speed), eta, Instant::now())
+    })
+    .await;
 }
 
 /// One lane: one yt-dlp run with `--playlist-items` of the lane's items, through the driver;
@@ -447,13 +495,23 @@ async fn run_lane(
         mode: items.mode.clone(),
         format: items.format,
         best_audio_limit_mb: ctx.config.best_audio_limit_mb,
-        playlist: Some(PlaylistSpec { end: None, archive_file: items.archive_file.map(Path::to_path_buf), items: lane.to_vec() }),
+        playlist: Some(PlaylistSpec {
+            end: None,
+            archive_file: items.archive_file.map(Path::to_path_buf),
+            items: lane.to_vec(),
+        }),
         final_files_log: log.path(),
         max_filesize_mb: items.max_filesize_mb,
     };
-    let args = with_transfer(download_argv(&ytdlp_env(&ctx.config), &spec), &ctx.config.transfer.args());
+    let args = with_transfer(
+        download_argv(&ytdlp_env(&ctx.config), &spec),
+        &ctx.config.transfer.args(),
+    );
     let (tracks_tx, mut tracks_rx) = tokio::sync::mpsc::unbounded_channel();
-    let watch = Watch { on_final_file: Some(tracks_tx), ..Watch::download(tracker, log.clone(), items.max_filesize_mb) };
+    let watch = Watch {
+        on_final_file: Some(tracks_tx),
+        ..Watch::download(tracker, log.clone(), items.max_filesize_mb)
+    };
     let forward = async {
         while let Some(track) = tracks_rx.recv().await {
             let _ = report.send(LaneReport::Track(track));
@@ -475,13 +533,17 @@ async fn run_lane(
     if !complete {
         outcome.remove_partial_files();
     }
-    Ok(LaneEnd { errors: outcome.errors.len() as u32, failure: (!complete).then(|| outcome.failure()) })
+    Ok(LaneEnd {
+        errors: outcome.errors.len() as u32,
+        failure: (!complete).then(|| outcome.failure()),
+    })
 }
 
 /// Polls every future to completion, concurrently, on the caller's task (the futures borrow the
 /// task's context, so they are not spawned).
 async fn join_all<F: std::future::Future<Output = ()>>(futures: Vec<F>) {
-    let mut futures: Vec<Option<std::pin::Pin<Box<F>>>> = futures.into_iter().map(|f| Some(Box::pin(f))).collect();
+    let mut futures: Vec<Option<std::pin::Pin<Box<F>>>> =
+        futures.into_iter().map(|f| Some(Box::pin(f))).collect();
     std::future::poll_fn(|cx| {
         let mut pending = false;
         for slot in futures.iter_mut() {
@@ -547,7 +609,12 @@ impl ZipJob {
             }
             Err(ArchiveError::NoTracks)
         });
-        Ok(ZipJob { tracks: Some(tracks_tx), parts, reported: 0, writer: Some(writer) })
+        Ok(ZipJob {
+            tracks: Some(tracks_tx),
+            parts,
+            reported: 0,
+            writer: Some(writer),
+        })
     }
 
     /// Deletes every part written so far, and returns once they are gone.
@@ -586,13 +653,18 @@ async fn finish_zip(
     if let Some(tracks) = job.tracks.take() {
         let _ = tracks.send(ZipCommand::Finish);
     }
-    let writer = job.writer.take().ok_or_else(|| WorkerError::Internal("ZIP writer already joined".to_owned()))?;
-    let parts = writer.await.map_err(|e| WorkerError::Internal(format!("ZIP writer stopped: {e}")))??;
+    let writer = job
+        .writer
+        .take()
+        .ok_or_else(|| WorkerError::Internal("ZIP writer already joined".to_owned()))?;
+    let parts = writer
+        .await
+        .map_err(|e| WorkerError::Internal(format!("ZIP writer stopped: {e}")))??;
     if task.is_cancelled() {
         for part in &parts {
             let _ = std::fs::remove_file(&part.path);
         }
-        return Err(cancelled(ctx));
+        return Err(WorkerError::cancelled(&ctx.shutdown));
     }
     for part in parts.iter().skip(job.reported) {
         let update = lock(tracker).file_event(part_entry(part), Instant::now());
@@ -603,40 +675,85 @@ async fn finish_zip(
 
 fn track_entry(path: &Path) -> FileEntry {
     let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-    FileEntry { path: path.display().to_string(), size, name: Some(file_name(path)) }
+    FileEntry {
+        path: path.display().to_string(),
+        size,
+        name: Some(file_name(path)),
+    }
 }
 
 fn part_entry(part: &ArchivePart) -> FileEntry {
-    FileEntry { path: part.path.display().to_string(), size: part.size, name: Some(part.name.clone()) }
+    FileEntry {
+        path: part.path.display().to_string(),
+        size: part.size,
+        name: Some(part.name.clone()),
+    }
 }
 
 /// How many items the download should produce: the listing's entries, capped by `playlist_end`.
 fn expected_items(listing: &serde_json::Value, playlist_end: Option<u32>) -> u32 {
-    let listed = listing.get("entries").and_then(|e| e.as_array()).map(|e| e.len()).unwrap_or(0) as u32;
+    let listed = listing
+        .get("entries")
+        .and_then(|e| e.as_array())
+        .map(|e| e.len())
+        .unwrap_or(0) as u32;
     playlist_end.map_or(listed, |end| listed.min(end))
 }
 
 /// How many of the listed items (up to `playlist_end`) the `--download-archive` file already
 /// records, which yt-dlp will skip. Lines are `<extractor> <id>`; as in the Python worker, the
 /// id alone is compared.
-fn archived_entries(archive_file: Option<&Path>, listing: &serde_json::Value, playlist_end: Option<u32>) -> u32 {
-    let Some(text) = archive_file.and_then(|path| std::fs::read_to_string(path).ok()) else { return 0 };
-    let archived: HashSet<&str> = text.lines().filter_map(|line| line.split_whitespace().nth(1)).collect();
-    let entries = listing.get("entries").and_then(|e| e.as_array()).map(Vec::as_slice).unwrap_or_default();
+fn archived_entries(
+    archive_file: Option<&Path>,
+    listing: &serde_json::Value,
+    playlist_end: Option<u32>,
+) -> u32 {
+    let Some(text) = archive_file.and_then(|path| std::fs::read_to_string(path).ok()) else {
+        return 0;
+    };
+    let archived: HashSet<&str> = text
+        .lines()
+        .filter_map(|line| line.split_whitespace().nth(1))
+        .collect();
+    let entries = listing
+        .get("entries")
+        .and_then(|e| e.as_array())
+        .map(Vec::as_slice)
+        .unwrap_or_default();
     let end = playlist_end.map_or(entries.len(), |end| (end as usize).min(entries.len()));
-    entries[..end].iter().filter(|entry| entry.get("id").and_then(|id| id.as_str()).is_some_and(|id| archived.contains(id))).count() as u32
+    entries[..end]
+        .iter()
+        .filter(|entry| {
+            entry
+                .get("id")
+                .and_then(|id| id.as_str())
+                .is_some_and(|id| archived.contains(id))
+        })
+        .count() as u32
 }
 
 /// The names of the files directly inside `folder` (none when it does not exist). Names, not
 /// paths: the tracks' paths are resolved, the folder's may not be.
 fn files_in(folder: &Path) -> HashSet<OsString> {
-    let Ok(entries) = std::fs::read_dir(folder) else { return HashSet::new() };
-    entries.filter_map(Result::ok).filter(|e| e.path().is_file()).map(|e| e.file_name()).collect()
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return HashSet::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter(|e| e.path().is_file())
+        .map(|e| e.file_name())
+        .collect()
 }
 
 /// The python profile's `done`: the tracks themselves, no ZIP. `cached` marks a track whose file
 /// was already in the folder before this run (yt-dlp kept it instead of downloading it again).
-fn python_playlist_done(name: &str, folder: &Path, tracks: &[FinalFile], present_before: &HashSet<OsString>, already_cached: u32) -> PythonPlaylistDone {
+fn python_playlist_done(
+    name: &str,
+    folder: &Path,
+    tracks: &[FinalFile],
+    present_before: &HashSet<OsString>,
+    already_cached: u32,
+) -> PythonPlaylistDone {
     let size_mb = |path: &Path| {
         let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
         (bytes as f64 / 1_048_576.0 * 100.0).round() / 100.0
@@ -659,14 +776,29 @@ fn python_playlist_done(name: &str, folder: &Path, tracks: &[FinalFile], present
 }
 
 fn file_name(path: &Path) -> String {
-    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
-fn playlist_done(name: &str, folder: &Path, tracks: &[FinalFile], parts: &[ArchivePart], failed_tracks: u32) -> PlaylistDone {
+fn playlist_done(
+    name: &str,
+    folder: &Path,
+    tracks: &[FinalFile],
+    parts: &[ArchivePart],
+    failed_tracks: u32,
+) -> PlaylistDone {
     let size_of = |path: &Path| std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     let first = parts.first();
     PlaylistDone {
-        files: parts.iter().map(|p| FileEntry { path: p.path.display().to_string(), size: p.size, name: Some(p.name.clone()) }).collect(),
+        files: parts
+            .iter()
+            .map(|p| FileEntry {
+                path: p.path.display().to_string(),
+                size: p.size,
+                name: Some(p.name.clone()),
+            })
+            .collect(),
         archives: parts
             .iter()
             .map(|p| ArchiveEntry {
@@ -678,7 +810,11 @@ fn playlist_done(name: &str, folder: &Path, tracks: &[FinalFile], parts: &[Archi
             .collect(),
         tracks: tracks
             .iter()
-            .map(|t| TrackEntry { path: t.filepath.display().to_string(), name: file_name(&t.filepath), size: size_of(&t.filepath) })
+            .map(|t| TrackEntry {
+                path: t.filepath.display().to_string(),
+                name: file_name(&t.filepath),
+                size: size_of(&t.filepath),
+            })
             .collect(),
         playlist_name: name.to_owned(),
         total_tracks_downloaded: tracks.len() as u32,
@@ -713,6 +849,9 @@ mod tests {
         assert_eq!(archived_entries(Some(&archive), &listing, Some(2)), 1);
         assert_eq!(archived_entries(Some(&archive), &listing, Some(99)), 2);
         assert_eq!(archived_entries(None, &listing, None), 0);
-        assert_eq!(archived_entries(Some(&dir.path().join("missing")), &listing, None), 0);
+        assert_eq!(
+            archived_entries(Some(&dir.path().join("missing")), &listing, None),
+            0
+        );
     }
 }

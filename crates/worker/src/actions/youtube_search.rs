@@ -12,37 +12,54 @@
 //! A cache that cannot be read or written (file deleted or corrupted under a running worker) only
 //! costs the cache: the search falls back to yt-dlp and the problem is logged as a warning.
 use crate::cache::{SearchHits, SearchKey};
-use crate::context::Context;
-use crate::dispatch::cancelled;
-use crate::error::WorkerError;
-use crate::search::{Joined, SearchOutcome, SharedError};
+use crate::context::{Context, SearchOutcome};
+use crate::error::{SharedError, WorkerError};
+use crate::single_flight::Joined;
 use crate::tasks::Task;
-use crate::ytdlp::{args, driver, info};
-use hermes_protocol::{Event, ProgressData, ProgressStatus, RawResponse, Request, SearchParams, SearchResult};
+use crate::ytdlp::{args, driver, env, info};
+use hermes_protocol::{
+    Event, ProgressData, ProgressStatus, RawResponse, Request, SearchParams, SearchResult,
+};
 use serde::Serialize;
 use std::sync::Arc;
 
 /// Longest query accepted, in characters. YouTube's own search box stops well before this;
 /// longer input is a pasted text, not a search.
-pub const MAX_QUERY_CHARS: usize = 200;
+pub(crate) const MAX_QUERY_CHARS: usize = 200;
 
-pub struct YoutubeSearch {
+pub(crate) struct YoutubeSearch {
     /// Trimmed, as the user typed it (case kept: it is echoed back and sent to YouTube).
     query: String,
     count: u32,
 }
 
 impl YoutubeSearch {
-    pub fn parse(request: Request) -> Result<YoutubeSearch, WorkerError> {
+    pub(crate) fn parse(request: Request) -> Result<YoutubeSearch, WorkerError> {
         let params: SearchParams = request.params_as()?;
         let query = validated_query(&params.query, request.url.as_deref())?;
-        Ok(YoutubeSearch { query, count: params.result_count() })
+        Ok(YoutubeSearch {
+            query,
+            count: params.result_count(),
+        })
     }
 
-    pub async fn apply(self, ctx: &Context, task: &Task) -> Result<RawResponse, WorkerError> {
+    pub(crate) async fn apply(self, ctx: &Context, task: &Task) -> Result<RawResponse, WorkerError> {
         let key = SearchKey::new(&self.query, self.count);
-        let (results, from_cache) = Search { ctx, task, query: &self.query, count: self.count, key }.run().await?;
-        let payload = SearchResultsView { results: &results, query: &self.query, total_results: results.len(), from_cache };
+        let (results, from_cache) = Search {
+            ctx,
+            task,
+            query: &self.query,
+            count: self.count,
+            key,
+        }
+        .run()
+        .await?;
+        let payload = SearchResultsView {
+            results: &results,
+            query: &self.query,
+            total_results: results.len(),
+            from_cache,
+        };
         Ok(RawResponse::new(task.id.clone(), Event::SearchResults, &payload))
     }
 }
@@ -62,20 +79,26 @@ struct SearchResultsView<'a> {
 /// Python host sometimes sent it there), trimmed. Every printable character is allowed — the
 /// query is one argv element after `--` — but control characters are refused: a NUL cannot be
 /// passed to a process at all, and the rest are never part of a real search.
-pub fn validated_query(query: &str, url: Option<&str>) -> Result<String, WorkerError> {
+pub(crate) fn validated_query(query: &str, url: Option<&str>) -> Result<String, WorkerError> {
     let query = match query.trim() {
         "" => url.unwrap_or_default().trim(),
         given => given,
     };
     if query.is_empty() {
-        return Err(WorkerError::InvalidRequest("youtube_search needs a non-empty `query`".to_owned()));
+        return Err(WorkerError::InvalidRequest(
+            "youtube_search needs a non-empty `query`".to_owned(),
+        ));
     }
     let chars = query.chars().count();
     if chars > MAX_QUERY_CHARS {
-        return Err(WorkerError::InvalidRequest(format!("query is too long ({chars} characters, at most {MAX_QUERY_CHARS})")));
+        return Err(WorkerError::InvalidRequest(format!(
+            "query is too long ({chars} characters, at most {MAX_QUERY_CHARS})"
+        )));
     }
     if query.chars().any(char::is_control) {
-        return Err(WorkerError::InvalidRequest("query must not contain control characters".to_owned()));
+        return Err(WorkerError::InvalidRequest(
+            "query must not contain control characters".to_owned(),
+        ));
     }
     Ok(query.to_owned())
 }
@@ -113,7 +136,7 @@ impl Search<'_> {
                     }
                     let outcome = tokio::select! {
                         outcome = follower.outcome() => outcome,
-                        _ = self.task.cancel.cancelled() => return Err(cancelled(self.ctx)),
+                        _ = self.task.cancel.cancelled() => return Err(WorkerError::cancelled(&self.ctx.shutdown)),
                     };
                     match outcome {
                         Some(shared) => return follow(shared),
@@ -130,7 +153,10 @@ impl Search<'_> {
         if let Some(results) = self.cached().await {
             return Ok((results, true));
         }
-        self.ctx.search_rate.try_acquire().map_err(|refused| WorkerError::RateLimited(refused.to_string()))?;
+        self.ctx
+            .search_rate
+            .try_acquire()
+            .map_err(|refused| WorkerError::RateLimited(refused.to_string()))?;
         self.announce_searching().await;
         let results = Arc::new(self.ask_ytdlp().await?);
         self.remember(&results).await;
@@ -138,7 +164,7 @@ impl Search<'_> {
     }
 
     async fn ask_ytdlp(&self) -> Result<Vec<SearchResult>, WorkerError> {
-        let argv = args::search_argv(&driver::ytdlp_env(&self.ctx.config), self.query, self.count);
+        let argv = args::search_argv(&env::ytdlp_env(&self.ctx.config), self.query, self.count);
         let playlist = driver::run_json(self.ctx, self.task, argv).await?;
         Ok(info::search_results(&playlist, self.count as usize))
     }
@@ -166,7 +192,12 @@ impl Search<'_> {
     }
 
     async fn announce_searching(&self) {
-        self.task.progress(ProgressData { status: ProgressStatus::Searching, ..ProgressData::default() }).await;
+        self.task
+            .progress(ProgressData {
+                status: ProgressStatus::Searching,
+                ..ProgressData::default()
+            })
+            .await;
     }
 }
 
@@ -190,28 +221,64 @@ mod tests {
 
     #[test]
     fn the_borrowed_payload_serializes_exactly_like_the_protocol_type() {
-        let results = vec![SearchResult { video_id: "a".into(), video_id_compat: "a".into(), title: "t".into(), ..Default::default() }];
-        let owned = hermes_protocol::SearchResults { results: results.clone(), query: "q".into(), total_results: 1, from_cache: true };
-        let view = SearchResultsView { results: &results, query: "q", total_results: 1, from_cache: true };
-        assert_eq!(serde_json::to_value(&view).unwrap(), serde_json::to_value(&owned).unwrap());
+        let results = vec![SearchResult {
+            video_id: "a".into(),
+            video_id_compat: "a".into(),
+            title: "t".into(),
+            ..Default::default()
+        }];
+        let owned = hermes_protocol::SearchResults {
+            results: results.clone(),
+            query: "q".into(),
+            total_results: 1,
+            from_cache: true,
+        };
+        let view = SearchResultsView {
+            results: &results,
+            query: "q",
+            total_results: 1,
+            from_cache: true,
+        };
+        assert_eq!(
+            serde_json::to_value(&view).unwrap(),
+            serde_json::to_value(&owned).unwrap()
+        );
     }
 
     #[test]
     fn query_is_trimmed_and_falls_back_to_the_url() {
-        assert_eq!(validated_query("  AC/DC & friends ", None).unwrap(), "AC/DC & friends");
-        assert_eq!(validated_query(" ", Some(" lofi hip hop ")).unwrap(), "lofi hip hop");
+        assert_eq!(
+            validated_query("  AC/DC & friends ", None).unwrap(),
+            "AC/DC & friends"
+        );
+        assert_eq!(
+            validated_query(" ", Some(" lofi hip hop ")).unwrap(),
+            "lofi hip hop"
+        );
         assert_eq!(validated_query("given", Some("ignored")).unwrap(), "given");
-        assert_eq!(validated_query("$(rm -rf /); echo `x` | y && z", None).unwrap(), "$(rm -rf /); echo `x` | y && z");
+        assert_eq!(
+            validated_query("$(rm -rf /); echo `x` | y && z", None).unwrap(),
+            "$(rm -rf /); echo `x` | y && z"
+        );
     }
 
     #[test]
     fn empty_over_long_and_control_queries_are_invalid_requests() {
         assert_eq!(code(validated_query("", None)), ErrorCode::InvalidRequest);
-        assert_eq!(code(validated_query(" \t ", Some("  "))), ErrorCode::InvalidRequest);
-        assert_eq!(code(validated_query(&"x".repeat(201), None)), ErrorCode::InvalidRequest);
+        assert_eq!(
+            code(validated_query(" \t ", Some("  "))),
+            ErrorCode::InvalidRequest
+        );
+        assert_eq!(
+            code(validated_query(&"x".repeat(201), None)),
+            ErrorCode::InvalidRequest
+        );
         assert_eq!(code(validated_query("a\0b", None)), ErrorCode::InvalidRequest);
         assert_eq!(code(validated_query("a\nb", None)), ErrorCode::InvalidRequest);
         // The limit counts characters, not bytes.
-        assert_eq!(validated_query(&"é".repeat(200), None).unwrap().chars().count(), 200);
+        assert_eq!(
+            validated_query(&"é".repeat(200), None).unwrap().chars().count(),
+            200
+        );
     }
 }

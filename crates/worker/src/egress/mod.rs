@@ -2,17 +2,19 @@
 mod policy;
 mod proxy;
 
-pub use policy::{EgressPolicy, Refusal, RefusalReason};
+pub(crate) use policy::{EgressPolicy, Refusal};
 pub use proxy::EgressProxy;
 
 /// The scheme of `url` when it names one that is not http/https (`ftp://…`, `file:/…`), so such
 /// a request is refused before yt-dlp starts. A bare `host/path` (yt-dlp assumes http) and
 /// yt-dlp's search prefixes (`ytsearch5:…`) are not schemes.
-pub fn forbidden_scheme(url: &str) -> Option<String> {
+pub(crate) fn forbidden_scheme(url: &str) -> Option<String> {
     let colon = url.find(':')?;
     let scheme = &url[..colon];
     let looks_like_scheme = scheme.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
     if !looks_like_scheme || EgressPolicy::permits_scheme(scheme) {
         return None;
     }
@@ -40,7 +42,14 @@ mod tests {
         ] {
             assert_eq!(forbidden_scheme(url).as_deref(), Some(scheme), "{url}");
         }
-        for url in ["https://youtu.be/x", "HTTP://a/b", "example.com/video", "example.com:8080/v", "ytsearch5:cats", "youtu.be/abc"] {
+        for url in [
+            "https://youtu.be/x",
+            "HTTP://a/b",
+            "example.com/video",
+            "example.com:8080/v",
+            "ytsearch5:cats",
+            "youtu.be/abc",
+        ] {
             assert_eq!(forbidden_scheme(url), None, "{url}");
         }
     }

@@ -20,20 +20,18 @@ pub struct EgressPolicy {
 
 /// Why a destination was refused; its `Display` is the user-facing reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal {
+pub(crate) struct Refusal {
     /// The host as the request named it (a name or an address literal).
-    pub host: String,
-    pub reason: RefusalReason,
+    pub(crate) host: String,
+    pub(crate) reason: RefusalReason,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RefusalReason {
+pub(crate) enum RefusalReason {
     /// A scheme other than http/https (`ftp`, `file`, `gopher`, ...).
     Scheme(String),
     /// The name resolved only to addresses that are not public (the first one is named).
     Address(IpAddr),
-    /// The name did not resolve at all.
-    Unresolvable,
 }
 
 impl fmt::Display for Refusal {
@@ -41,24 +39,31 @@ impl fmt::Display for Refusal {
         match &self.reason {
             RefusalReason::Scheme(scheme) => write!(f, "{scheme}:// URLs are not allowed ({})", self.host),
             RefusalReason::Address(ip) if ip.to_string() == self.host => {
-                write!(f, "{} is a private or local address and is not allowed", self.host)
+                write!(
+                    f,
+                    "{} is a private or local address and is not allowed",
+                    self.host
+                )
             }
             RefusalReason::Address(ip) => {
-                write!(f, "{} resolves to {ip}, a private or local address, and is not allowed", self.host)
+                write!(
+                    f,
+                    "{} resolves to {ip}, a private or local address, and is not allowed",
+                    self.host
+                )
             }
-            RefusalReason::Unresolvable => write!(f, "{} cannot be resolved", self.host),
         }
     }
 }
 
 impl EgressPolicy {
-    pub fn new(allow: Vec<IpNet>, allow_private: bool) -> EgressPolicy {
+    pub(crate) fn new(allow: Vec<IpNet>, allow_private: bool) -> EgressPolicy {
         EgressPolicy { allow, allow_private }
     }
 
     /// Parses `EGRESS_ALLOW_CIDRS`: comma-separated networks (`127.0.0.1/32, 10.0.0.0/8`); a bare
     /// address means just that address.
-    pub fn parse_cidrs(text: &str) -> Result<Vec<IpNet>, String> {
+    pub(crate) fn parse_cidrs(text: &str) -> Result<Vec<IpNet>, String> {
         text.split(',')
             .map(str::trim)
             .filter(|part| !part.is_empty())
@@ -72,19 +77,23 @@ impl EgressPolicy {
     }
 
     /// Whether a connection to `ip` is allowed.
-    pub fn permits(&self, ip: IpAddr) -> bool {
+    pub(crate) fn permits(&self, ip: IpAddr) -> bool {
         if self.allow_private {
             return true;
         }
         let canonical = canonical(ip);
-        if self.allow.iter().any(|net| net.contains(&ip) || net.contains(&canonical)) {
+        if self
+            .allow
+            .iter()
+            .any(|net| net.contains(&ip) || net.contains(&canonical))
+        {
             return true;
         }
         is_public(canonical)
     }
 
     /// Whether `scheme` may be fetched at all: only http and https, whatever else is configured.
-    pub fn permits_scheme(scheme: &str) -> bool {
+    pub(crate) fn permits_scheme(scheme: &str) -> bool {
         scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https")
     }
 }
@@ -106,7 +115,12 @@ fn canonical(ip: IpAddr) -> IpAddr {
         return IpAddr::V4(embedded_low());
     }
     if s[0] == 0x2002 {
-        return IpAddr::V4(Ipv4Addr::new((s[1] >> 8) as u8, s[1] as u8, (s[2] >> 8) as u8, s[2] as u8));
+        return IpAddr::V4(Ipv4Addr::new(
+            (s[1] >> 8) as u8,
+            s[1] as u8,
+            (s[2] >> 8) as u8,
+            s[2] as u8,
+        ));
     }
     ip
 }
@@ -166,22 +180,58 @@ mod tests {
     fn default_policy_refuses_every_non_public_range_and_spelling() {
         let policy = EgressPolicy::default();
         for refused in [
-            "127.0.0.1", "127.255.0.9", "0.0.0.0", "10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1",
-            "169.254.169.254", "100.64.0.1", "100.127.255.254", "224.0.0.1", "239.255.255.250", "255.255.255.255",
-            "240.0.0.1", "198.18.0.1", "192.0.0.8", "::1", "::", "fc00::1", "fd12:3456::1", "fe80::1", "ff02::1",
-            "::ffff:127.0.0.1", "::ffff:10.0.0.1", "::127.0.0.1", "64:ff9b::7f00:1", "2002:7f00:1::1",
-            "2002:a9fe:a9fe::1", "fec0::1", "2001:db8::1",
+            "127.0.0.1",
+            "127.255.0.9",
+            "0.0.0.0",
+            "10.1.2.3",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "100.127.255.254",
+            "224.0.0.1",
+            "239.255.255.250",
+            "255.255.255.255",
+            "240.0.0.1",
+            "198.18.0.1",
+            "192.0.0.8",
+            "::1",
+            "::",
+            "fc00::1",
+            "fd12:3456::1",
+            "fe80::1",
+            "ff02::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "::127.0.0.1",
+            "64:ff9b::7f00:1",
+            "2002:7f00:1::1",
+            "2002:a9fe:a9fe::1",
+            "fec0::1",
+            "2001:db8::1",
         ] {
             assert!(!policy.permits(ip(refused)), "{refused} must be refused");
         }
-        for allowed in ["93.184.216.34", "1.1.1.1", "8.8.8.8", "172.32.0.1", "100.128.0.1", "2606:4700::1111", "::ffff:8.8.8.8"] {
+        for allowed in [
+            "93.184.216.34",
+            "1.1.1.1",
+            "8.8.8.8",
+            "172.32.0.1",
+            "100.128.0.1",
+            "2606:4700::1111",
+            "::ffff:8.8.8.8",
+        ] {
             assert!(policy.permits(ip(allowed)), "{allowed} must be allowed");
         }
     }
 
     #[test]
     fn allow_list_opens_exactly_its_networks_in_every_spelling() {
-        let policy = EgressPolicy::new(EgressPolicy::parse_cidrs("127.0.0.1/32, 10.0.0.0/8").unwrap(), false);
+        let policy = EgressPolicy::new(
+            EgressPolicy::parse_cidrs("127.0.0.1/32, 10.0.0.0/8").unwrap(),
+            false,
+        );
         assert!(policy.permits(ip("127.0.0.1")));
         assert!(policy.permits(ip("::ffff:127.0.0.1")));
         assert!(policy.permits(ip("10.200.0.1")));
@@ -194,9 +244,18 @@ mod tests {
     #[test]
     fn cidr_list_parsing() {
         assert_eq!(EgressPolicy::parse_cidrs("").unwrap(), vec![]);
-        assert_eq!(EgressPolicy::parse_cidrs("::1").unwrap(), vec!["::1/128".parse::<IpNet>().unwrap()]);
-        assert_eq!(EgressPolicy::parse_cidrs("10.1.2.3/8").unwrap(), vec!["10.0.0.0/8".parse::<IpNet>().unwrap()]);
-        assert_eq!(EgressPolicy::parse_cidrs("127.0.0.1/32,nonsense").unwrap_err(), "nonsense");
+        assert_eq!(
+            EgressPolicy::parse_cidrs("::1").unwrap(),
+            vec!["::1/128".parse::<IpNet>().unwrap()]
+        );
+        assert_eq!(
+            EgressPolicy::parse_cidrs("10.1.2.3/8").unwrap(),
+            vec!["10.0.0.0/8".parse::<IpNet>().unwrap()]
+        );
+        assert_eq!(
+            EgressPolicy::parse_cidrs("127.0.0.1/32,nonsense").unwrap_err(),
+            "nonsense"
+        );
     }
 
     #[test]

@@ -71,7 +71,10 @@ struct Shared {
 impl EgressProxy {
     /// Binds 127.0.0.1 on an ephemeral port and serves until dropped.
     /// `max_body_bytes`: cut off any plain-HTTP response body larger than this.
-    pub async fn start(policy: Arc<EgressPolicy>, max_body_bytes: Option<u64>) -> std::io::Result<EgressProxy> {
+    pub async fn start(
+        policy: Arc<EgressPolicy>,
+        max_body_bytes: Option<u64>,
+    ) -> std::io::Result<EgressProxy> {
         let listener = TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).await?;
         let addr = listener.local_addr()?;
         let refusals = Arc::new(Mutex::new(Vec::new()));
@@ -87,16 +90,22 @@ impl EgressProxy {
             stop: stop.clone(),
         });
         tokio::spawn(accept_loop(listener, shared));
-        Ok(EgressProxy { addr, refusals, over_cap, announced_over, stop })
+        Ok(EgressProxy {
+            addr,
+            refusals,
+            over_cap,
+            announced_over,
+            stop,
+        })
     }
 
     /// Whether a response announced a size over the cap or its body was cut off at the cap.
-    pub fn over_cap(&self) -> bool {
+    pub(crate) fn over_cap(&self) -> bool {
         self.over_cap.load(Ordering::Relaxed)
     }
 
     /// The size of the whole file a response announced over the cap, if one did.
-    pub fn announced_over_cap(&self) -> Option<u64> {
+    pub(crate) fn announced_over_cap(&self) -> Option<u64> {
         Some(self.announced_over.load(Ordering::Relaxed)).filter(|&size| size > 0)
     }
 
@@ -106,7 +115,7 @@ impl EgressProxy {
     }
 
     /// The first destination refused so far, if any.
-    pub fn first_refusal(&self) -> Option<Refusal> {
+    pub(crate) fn first_refusal(&self) -> Option<Refusal> {
         lock(&self.refusals).first().cloned()
     }
 }
@@ -195,13 +204,22 @@ async fn tunnel(request: Request<Incoming>, shared: Arc<Shared>) -> Response<Pro
 async fn forward(mut request: Request<Incoming>, shared: Arc<Shared>) -> Response<ProxyBody> {
     let uri = request.uri().clone();
     let Some(scheme) = uri.scheme_str() else {
-        return text(StatusCode::BAD_REQUEST, "this is a proxy: send an absolute URL or CONNECT");
+        return text(
+            StatusCode::BAD_REQUEST,
+            "this is a proxy: send an absolute URL or CONNECT",
+        );
     };
     let Some(host) = uri.host().map(str::to_owned) else {
         return text(StatusCode::BAD_REQUEST, "the URL has no host");
     };
     if !EgressPolicy::permits_scheme(scheme) {
-        return refuse(&shared, Refusal { host, reason: RefusalReason::Scheme(scheme.to_ascii_lowercase()) });
+        return refuse(
+            &shared,
+            Refusal {
+                host,
+                reason: RefusalReason::Scheme(scheme.to_ascii_lowercase()),
+            },
+        );
     }
     if !scheme.eq_ignore_ascii_case("http") {
         return text(StatusCode::BAD_REQUEST, "https goes through CONNECT");
@@ -218,7 +236,12 @@ async fn forward(mut request: Request<Incoming>, shared: Arc<Shared>) -> Respons
         .await;
     let (mut sender, connection) = match handshake {
         Ok(pair) => pair,
-        Err(error) => return text(StatusCode::BAD_GATEWAY, &format!("upstream handshake failed: {error}")),
+        Err(error) => {
+            return text(
+                StatusCode::BAD_GATEWAY,
+                &format!("upstream handshake failed: {error}"),
+            )
+        }
     };
     let stop = shared.stop.clone();
     tokio::spawn(async move {
@@ -229,10 +252,15 @@ async fn forward(mut request: Request<Incoming>, shared: Arc<Shared>) -> Respons
     });
 
     let origin_form = uri.path_and_query().map(|pq| pq.as_str()).unwrap_or("/");
-    *request.uri_mut() = origin_form.parse::<Uri>().unwrap_or_else(|_| Uri::from_static("/"));
+    *request.uri_mut() = origin_form
+        .parse::<Uri>()
+        .unwrap_or_else(|_| Uri::from_static("/"));
     strip_hop_by_hop(request.headers_mut());
     if !request.headers().contains_key(HOST) {
-        if let Some(authority) = uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()) {
+        if let Some(authority) = uri
+            .authority()
+            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+        {
             request.headers_mut().insert(HOST, authority);
         }
     }
@@ -245,18 +273,31 @@ async fn forward(mut request: Request<Incoming>, shared: Arc<Shared>) -> Respons
             // run here, and every body is cut off at the cap, announced or not.
             if let (Some(limit), Some(size)) = (shared.max_body_bytes, announced_size(&parts.headers)) {
                 if size > limit {
-                    tracing::warn!(size, limit, "egress proxy: response announces a file over the size cap");
+                    tracing::warn!(
+                        size,
+                        limit,
+                        "egress proxy: response announces a file over the size cap"
+                    );
                     shared.announced_over.store(size, Ordering::Relaxed);
                     shared.over_cap.store(true, Ordering::Relaxed);
                 }
             }
             let body = match shared.max_body_bytes {
-                Some(limit) => Capped { inner: body, seen: 0, limit, over: shared.over_cap.clone() }.boxed(),
+                Some(limit) => Capped {
+                    inner: body,
+                    seen: 0,
+                    limit,
+                    over: shared.over_cap.clone(),
+                }
+                .boxed(),
                 None => body.map_err(BoxError::from).boxed(),
             };
             Response::from_parts(parts, body)
         }
-        Err(error) => text(StatusCode::BAD_GATEWAY, &format!("upstream request failed: {error}")),
+        Err(error) => text(
+            StatusCode::BAD_GATEWAY,
+            &format!("upstream request failed: {error}"),
+        ),
     }
 }
 
@@ -269,11 +310,21 @@ async fn connect_checked(shared: &Shared, host: &str, port: u16) -> Result<TcpSt
         Err(_) => Vec::new(),
     };
     if resolved.is_empty() {
-        return Err(text(StatusCode::BAD_GATEWAY, &format!("{bare} cannot be resolved")));
+        return Err(text(
+            StatusCode::BAD_GATEWAY,
+            &format!("{bare} cannot be resolved"),
+        ));
     }
-    let permitted: Vec<SocketAddr> = resolved.iter().copied().filter(|addr| shared.policy.permits(addr.ip())).collect();
+    let permitted: Vec<SocketAddr> = resolved
+        .iter()
+        .copied()
+        .filter(|addr| shared.policy.permits(addr.ip()))
+        .collect();
     if permitted.is_empty() {
-        let refusal = Refusal { host: bare.to_owned(), reason: RefusalReason::Address(resolved[0].ip()) };
+        let refusal = Refusal {
+            host: bare.to_owned(),
+            reason: RefusalReason::Address(resolved[0].ip()),
+        };
         return Err(refuse(shared, refusal));
     }
     let mut last_error = None;
@@ -285,7 +336,10 @@ async fn connect_checked(shared: &Shared, host: &str, port: u16) -> Result<TcpSt
         }
     }
     let why = last_error.unwrap_or_default();
-    Err(text(StatusCode::BAD_GATEWAY, &format!("cannot connect to {bare}: {why}")))
+    Err(text(
+        StatusCode::BAD_GATEWAY,
+        &format!("cannot connect to {bare}: {why}"),
+    ))
 }
 
 fn refuse(shared: &Shared, refusal: Refusal) -> Response<ProxyBody> {
@@ -314,7 +368,12 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
 /// The size of the whole file a response announces: the total of a `Content-Range` (a range
 /// request, as aria2c makes them), else its `Content-Length`.
 fn announced_size(headers: &hyper::HeaderMap) -> Option<u64> {
-    let number = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok()).map(str::trim);
+    let number = |name| {
+        headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+            .map(str::trim)
+    };
     if let Some(range) = number(hyper::header::CONTENT_RANGE) {
         return range.rsplit_once('/').and_then(|(_, total)| total.parse().ok());
     }
@@ -349,7 +408,10 @@ impl hyper::body::Body for Capped {
             self.seen += data.len() as u64;
             if self.seen > self.limit {
                 self.over.store(true, Ordering::Relaxed);
-                tracing::warn!(limit = self.limit, "egress proxy: response body over the size cap; cut off");
+                tracing::warn!(
+                    limit = self.limit,
+                    "egress proxy: response body over the size cap; cut off"
+                );
                 return Poll::Ready(Some(Err("response body over the size cap".into())));
             }
         }
@@ -362,9 +424,14 @@ fn empty() -> ProxyBody {
 }
 
 fn text(status: StatusCode, message: &str) -> Response<ProxyBody> {
-    let body = Full::new(Bytes::from(format!("{message}\n"))).map_err(|never| match never {}).boxed();
+    let body = Full::new(Bytes::from(format!("{message}\n")))
+        .map_err(|never| match never {})
+        .boxed();
     let mut response = Response::new(body);
     *response.status_mut() = status;
-    response.headers_mut().insert(hyper::header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     response
 }

@@ -18,33 +18,19 @@ use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
-pub use hermes_protocol::AudioFormat;
+pub(crate) use hermes_protocol::AudioFormat;
 
-use super::final_files::FINAL_FILE_TEMPLATE;
-
-/// Prefix of the line [`FINAL_FILE_PRINT`] makes yt-dlp print on stdout for every final file.
-///
-/// That line is a progress signal only ("an item is finished"): stdout is remote-controlled text,
-/// so the paths the worker uses come from [`super::final_files::FINAL_FILE_TEMPLATE`], printed
-/// into a task-private file (`--print-to-file`).
-pub const FINAL_FILE_MARKER: &str = "HERMES_FILE ";
-
-/// `--print` argument: after the file reached its final name (post-processing and moves done),
-/// print [`FINAL_FILE_MARKER`] followed by one JSON object. `%(.{…})j` keeps only these keys and
-/// leaves out the ones that are missing (a direct media URL has no `duration`), and JSON escapes
-/// newlines and non-ASCII, so the object always fits on one line.
-pub const FINAL_FILE_PRINT: &str =
-    "after_move:HERMES_FILE %(.{filepath,title,duration,id,playlist_index})j";
+use super::final_files::{FINAL_FILE_PRINT, FINAL_FILE_TEMPLATE};
 
 /// `--progress-template` for downloads: one JSON object per update with only the fields the
 /// progress parser reads (`null` fields are left out), ~80 bytes a line instead of the ~700 of
 /// the full `%(progress)j` dictionary. The parser accepts both forms.
-pub const PROGRESS_TEMPLATE: &str =
+pub(crate) const PROGRESS_TEMPLATE: &str =
     "download:%(progress.{status,downloaded_bytes,total_bytes,total_bytes_estimate,speed,eta})j";
 
 /// `--progress-template` for post-processors: `{"status": "started", "postprocessor": "Merger"}`
 /// when each one starts and finishes, so the status can switch to converting/processing at once.
-pub const POSTPROCESS_TEMPLATE: &str = "postprocess:%(progress.{status,postprocessor})j";
+pub(crate) const POSTPROCESS_TEMPLATE: &str = "postprocess:%(progress.{status,postprocessor})j";
 
 /// Output template for a single download: the title as yt-dlp sanitises it, cut to 180
 /// UTF-8 bytes (on a character boundary) so that the name, with its
@@ -61,14 +47,14 @@ pub const SINGLE_OUTPUT_TEMPLATE: &str = "%(title).180B.%(ext)s";
 pub const PLAYLIST_OUTPUT_TEMPLATE: &str = "%(playlist_index)03d - %(title).180B.%(ext)s";
 
 /// Tallest video a `Video` download picks unless an explicit selector says otherwise.
-pub const VIDEO_MAX_HEIGHT: u32 = 1080;
+pub(crate) const VIDEO_MAX_HEIGHT: u32 = 1080;
 
 /// Audio bitrate cap (kbit/s) of the fallback selector used when the best audio is not known to
 /// fit under `BEST_AUDIO_LIMIT_MB`.
-pub const LIMITED_AUDIO_ABR_KBPS: u32 = 128;
+pub(crate) const LIMITED_AUDIO_ABR_KBPS: u32 = 128;
 
 /// Maximum `ytsearchN:` count; more is never useful for a chat UI and only slows the search.
-pub const MAX_SEARCH_RESULTS: u32 = 50;
+pub(crate) const MAX_SEARCH_RESULTS: u32 = 50;
 
 /// What the worker's environment contributes to every yt-dlp call.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -93,12 +79,23 @@ pub struct YtdlpEnv {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MediaMode {
     /// `-x --audio-format F --audio-quality Q` (Q: `0` best … `10` worst, or a bitrate like `128K`).
-    Audio {
-        format: AudioFormat,
-        quality: String,
-    },
+    Audio { format: AudioFormat, quality: String },
     /// Best video up to [`VIDEO_MAX_HEIGHT`] merged with the best audio into MP4.
     Video,
+}
+
+impl MediaMode {
+    /// The mode of a request: audio in `audio`'s container at `quality` when it extracts audio
+    /// (`audio` is `None` for a video, whatever `audio_format` said), else video.
+    pub(crate) fn new(audio: Option<AudioFormat>, quality: &str) -> MediaMode {
+        match audio {
+            Some(format) => MediaMode::Audio {
+                format,
+                quality: quality.to_owned(),
+            },
+            None => MediaMode::Video,
+        }
+    }
 }
 
 /// Playlist options: download every entry (or the first `end`), optionally skipping entries
@@ -150,7 +147,9 @@ pub fn download_argv(env: &YtdlpEnv, spec: &DownloadSpec<'_>) -> Vec<OsString> {
         FINAL_FILE_TEMPLATE,
     ]));
     // The file argument of --print-to-file is an output template too.
-    argv.push(OsString::from_vec(escape_template_percent(spec.final_files_log.as_os_str())));
+    argv.push(OsString::from_vec(escape_template_percent(
+        spec.final_files_log.as_os_str(),
+    )));
     push_pair(&mut argv, "--max-filesize", format!("{}M", spec.max_filesize_mb));
     push_playlist_args(&mut argv, spec.playlist.as_ref());
     push_pair(&mut argv, "-f", format_selector(spec));
@@ -174,7 +173,7 @@ pub fn with_proxy(argv: Vec<OsString>, proxy_url: &str) -> Vec<OsString> {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TransferArgs {
     /// `--concurrent-fragments N`: fragments of HLS/DASH streams fetched N at a time (1 = off).
-    pub concurrent_fragments: u32,
+    pub(crate) concurrent_fragments: u32,
     /// aria2c, when it is to download plain http(s) files with [`ARIA2C_ARGS`].
     pub aria2c: Option<PathBuf>,
 }
@@ -182,15 +181,19 @@ pub struct TransferArgs {
 /// aria2c's options: 8 connections per file in 1 MiB pieces, and no preallocation, so a file on
 /// disk never claims more than was written (the size cap measures files on disk). yt-dlp adds
 /// its own (`--all-proxy` from `--proxy`, `--console-log-level=warn`, ...); later options win.
-pub const ARIA2C_ARGS: &str = "aria2c:-x8 -s8 -k1M --file-allocation=none";
+pub(crate) const ARIA2C_ARGS: &str = "aria2c:-x8 -s8 -k1M --file-allocation=none";
 
 /// `argv` of a download with `transfer` applied, in front so the target stays last. HLS and DASH
 /// stay with yt-dlp's native downloader (`--concurrent-fragments` applies there); aria2c takes
 /// the plain http(s) files, reached through the same `--proxy` (yt-dlp passes it as
 /// `--all-proxy`) and reporting progress through its own readout lines.
-pub fn with_transfer(argv: Vec<OsString>, transfer: &TransferArgs) -> Vec<OsString> {
+pub(crate) fn with_transfer(argv: Vec<OsString>, transfer: &TransferArgs) -> Vec<OsString> {
     let mut front = Vec::with_capacity(argv.len() + 8);
-    push_pair(&mut front, "--concurrent-fragments", transfer.concurrent_fragments.max(1).to_string());
+    push_pair(
+        &mut front,
+        "--concurrent-fragments",
+        transfer.concurrent_fragments.max(1).to_string(),
+    );
     if let Some(aria2c) = &transfer.aria2c {
         push_pair(&mut front, "--downloader", aria2c.as_os_str());
         push_pair(&mut front, "--downloader", "dash,m3u8:native");
@@ -206,7 +209,7 @@ pub fn with_transfer(argv: Vec<OsString>, transfer: &TransferArgs) -> Vec<OsStri
 /// no per-item extraction, for `playlist` and `playlist_preview`); `false` describes the single
 /// item the URL names (`--no-playlist`, for `get_video_info` and `get_formats`). `--no-quiet` is
 /// deliberately absent: it would put the `[generic] …` chatter on stdout in front of the JSON.
-pub fn info_argv(
+pub(crate) fn info_argv(
     env: &YtdlpEnv,
     url: &str,
     flat_playlist: bool,
@@ -229,7 +232,7 @@ pub fn info_argv(
 /// argv for a YouTube search: target `ytsearch{n}:{query}` as ONE argv element, whatever the
 /// query contains, listed flat (no per-video extraction) as one JSON document.
 /// `n` is clamped to 1..=[`MAX_SEARCH_RESULTS`].
-pub fn search_argv(env: &YtdlpEnv, query: &str, n: u32) -> Vec<OsString> {
+pub(crate) fn search_argv(env: &YtdlpEnv, query: &str, n: u32) -> Vec<OsString> {
     let mut argv = common_args(env);
     argv.extend(strs(&[
         "--flat-playlist",
@@ -253,12 +256,12 @@ pub fn audio_format_selector(best_audio_limit_mb: u64) -> String {
 }
 
 /// Tried after an explicit `format` when extracting audio.
-pub const AUDIO_FALLBACK_SELECTOR: &str = "bestaudio/best";
+pub(crate) const AUDIO_FALLBACK_SELECTOR: &str = "bestaudio/best";
 
 /// Default video selector: best video up to [`VIDEO_MAX_HEIGHT`] plus best audio, else the best
 /// combined format up to that height, else the best of anything (formats of unknown height, such
 /// as a direct media link, only match this last one).
-pub fn video_format_selector() -> String {
+pub(crate) fn video_format_selector() -> String {
     let h = VIDEO_MAX_HEIGHT;
     format!("bv*[height<={h}]+ba/b[height<={h}]/b")
 }
@@ -294,7 +297,10 @@ fn common_args(env: &YtdlpEnv) -> Vec<OsString> {
 /// libraries: …`) on stderr and stop at once for want of a URL: what `health_check` reads the
 /// JavaScript support from. No cookies, so the probe cannot rewrite the cookie jar.
 pub(crate) fn verbose_probe_argv(env: &YtdlpEnv) -> Vec<OsString> {
-    let env = YtdlpEnv { cookie_file: None, ..env.clone() };
+    let env = YtdlpEnv {
+        cookie_file: None,
+        ..env.clone()
+    };
     let mut argv = common_args(&env);
     argv.push("-v".into());
     argv
@@ -408,9 +414,15 @@ mod tests {
 
     #[test]
     fn deno_bin_enables_deno_at_its_path_in_every_call() {
-        let env = YtdlpEnv { deno: Some(PathBuf::from("/srv/hermes/.hermes/envs/a/bin/deno")), ..YtdlpEnv::default() };
+        let env = YtdlpEnv {
+            deno: Some(PathBuf::from("/srv/hermes/.hermes/envs/a/bin/deno")),
+            ..YtdlpEnv::default()
+        };
         for argv in every_argv(&env) {
-            assert_eq!(value_of(&argv, "--js-runtimes"), "deno:/srv/hermes/.hermes/envs/a/bin/deno");
+            assert_eq!(
+                value_of(&argv, "--js-runtimes"),
+                "deno:/srv/hermes/.hermes/envs/a/bin/deno"
+            );
         }
         for argv in every_argv(&env_plain()) {
             assert!(!argv.contains(&"--js-runtimes".to_string()), "{argv:?}");
@@ -419,14 +431,24 @@ mod tests {
 
     #[test]
     fn node_bin_enables_node_at_its_path_beside_deno() {
-        let env = YtdlpEnv { node: Some(PathBuf::from("/usr/local/bin/node")), ..YtdlpEnv::default() };
+        let env = YtdlpEnv {
+            node: Some(PathBuf::from("/usr/local/bin/node")),
+            ..YtdlpEnv::default()
+        };
         for argv in every_argv(&env) {
             assert_eq!(value_of(&argv, "--js-runtimes"), "node:/usr/local/bin/node");
         }
-        let both = YtdlpEnv { deno: Some(PathBuf::from("/d/deno")), ..env };
+        let both = YtdlpEnv {
+            deno: Some(PathBuf::from("/d/deno")),
+            ..env
+        };
         let argv = strings(&info_argv(&both, "u", false, None));
-        let runtimes: Vec<&String> =
-            argv.iter().enumerate().filter(|(_, a)| *a == "--js-runtimes").map(|(i, _)| &argv[i + 1]).collect();
+        let runtimes: Vec<&String> = argv
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| *a == "--js-runtimes")
+            .map(|(i, _)| &argv[i + 1])
+            .collect();
         assert_eq!(runtimes, ["deno:/d/deno", "node:/usr/local/bin/node"]);
         assert_target_last(&argv, "u");
     }
@@ -434,14 +456,27 @@ mod tests {
     #[test]
     fn extractor_args_and_plugin_dirs_are_passed_through_one_flag_each() {
         let env = YtdlpEnv {
-            extractor_args: vec!["youtube:player_client=default".into(), "youtubepot-bgutilhttp:base_url=http://127.0.0.1:4416".into()],
+            extractor_args: vec![
+                "youtube:player_client=default".into(),
+                "youtubepot-bgutilhttp:base_url=http://127.0.0.1:4416".into(),
+            ],
             plugin_dirs: vec![PathBuf::from("/opt/yt-plugins")],
             ..YtdlpEnv::default()
         };
         for argv in every_argv(&env) {
-            let extractor: Vec<&String> =
-                argv.iter().enumerate().filter(|(_, a)| *a == "--extractor-args").map(|(i, _)| &argv[i + 1]).collect();
-            assert_eq!(extractor, ["youtube:player_client=default", "youtubepot-bgutilhttp:base_url=http://127.0.0.1:4416"]);
+            let extractor: Vec<&String> = argv
+                .iter()
+                .enumerate()
+                .filter(|(_, a)| *a == "--extractor-args")
+                .map(|(i, _)| &argv[i + 1])
+                .collect();
+            assert_eq!(
+                extractor,
+                [
+                    "youtube:player_client=default",
+                    "youtubepot-bgutilhttp:base_url=http://127.0.0.1:4416"
+                ]
+            );
             assert_eq!(value_of(&argv, "--plugin-dirs"), "/opt/yt-plugins");
         }
     }
@@ -476,9 +511,7 @@ mod tests {
     }
 
     fn strings(argv: &[OsString]) -> Vec<String> {
-        argv.iter()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect()
+        argv.iter().map(|a| a.to_string_lossy().into_owned()).collect()
     }
 
     /// The value following `flag`, asserting the flag appears exactly once.
@@ -533,7 +566,10 @@ mod tests {
 
     #[test]
     fn the_proxy_comes_first_and_the_target_stays_last() {
-        let argv = strings(&with_proxy(info_argv(&env_plain(), "http://x/y", false, None), "http://127.0.0.1:5555"));
+        let argv = strings(&with_proxy(
+            info_argv(&env_plain(), "http://x/y", false, None),
+            "http://127.0.0.1:5555",
+        ));
         assert_eq!(&argv[..2], ["--proxy", "http://127.0.0.1:5555"]);
         assert_target_last(&argv, "http://x/y");
     }
@@ -594,10 +630,7 @@ mod tests {
             &env_plain(),
             &spec("https://youtu.be/x", MediaMode::Video),
         ));
-        assert_eq!(
-            value_of(&argv, "-f"),
-            "bv*[height<=1080]+ba/b[height<=1080]/b"
-        );
+        assert_eq!(value_of(&argv, "-f"), "bv*[height<=1080]+ba/b[height<=1080]/b");
         assert_eq!(value_of(&argv, "--merge-output-format"), "mp4");
         assert!(!argv.contains(&"-x".to_string()));
         assert!(!argv.contains(&"--audio-format".to_string()));
@@ -607,7 +640,10 @@ mod tests {
 
     #[test]
     fn explicit_format_wins_in_both_modes() {
-        for (mode, selector) in [(MediaMode::Video, "137+140"), (audio(AudioFormat::Mp3, "0"), "137+140/bestaudio/best")] {
+        for (mode, selector) in [
+            (MediaMode::Video, "137+140"),
+            (audio(AudioFormat::Mp3, "0"), "137+140/bestaudio/best"),
+        ] {
             let mut s = spec("https://youtu.be/x", mode);
             s.format = Some("137+140");
             let argv = strings(&download_argv(&env_plain(), &s));
@@ -742,10 +778,7 @@ mod tests {
         let dir = PathBuf::from(OsString::from_vec(b"/dl/100%\xff/".to_vec()));
         s.output_dir = &dir;
         let argv = download_argv(&env_plain(), &s);
-        let o = argv
-            .iter()
-            .position(|a| a == "-o")
-            .map(|i| argv[i + 1].clone());
+        let o = argv.iter().position(|a| a == "-o").map(|i| argv[i + 1].clone());
         assert_eq!(
             o.map(OsString::into_vec),
             Some(b"/dl/100%%\xff/%(title).180B.%(ext)s".to_vec())
@@ -783,12 +816,27 @@ mod tests {
     fn playlist_items_are_selected_by_their_positions() {
         let mut s = spec("https://y/p", audio(AudioFormat::Mp3, "0"));
         s.output_template = PLAYLIST_OUTPUT_TEMPLATE;
-        s.playlist = Some(PlaylistSpec { end: None, archive_file: Some(PathBuf::from("/dl/a.txt")), items: vec![7] });
+        s.playlist = Some(PlaylistSpec {
+            end: None,
+            archive_file: Some(PathBuf::from("/dl/a.txt")),
+            items: vec![7],
+        });
         let argv = strings(&download_argv(&env_plain(), &s));
         assert_eq!(value_of(&argv, "--playlist-items"), "7");
-        s.playlist = Some(PlaylistSpec { end: None, archive_file: None, items: vec![2, 6, 10] });
-        assert_eq!(value_of(&strings(&download_argv(&env_plain(), &s)), "--playlist-items"), "2,6,10");
-        s.playlist = Some(PlaylistSpec { end: None, archive_file: Some(PathBuf::from("/dl/a.txt")), items: vec![7] });
+        s.playlist = Some(PlaylistSpec {
+            end: None,
+            archive_file: None,
+            items: vec![2, 6, 10],
+        });
+        assert_eq!(
+            value_of(&strings(&download_argv(&env_plain(), &s)), "--playlist-items"),
+            "2,6,10"
+        );
+        s.playlist = Some(PlaylistSpec {
+            end: None,
+            archive_file: Some(PathBuf::from("/dl/a.txt")),
+            items: vec![7],
+        });
         let argv = strings(&download_argv(&env_plain(), &s));
         assert_eq!(value_of(&argv, "--download-archive"), "/dl/a.txt");
         assert!(argv.contains(&"--yes-playlist".to_string()));
@@ -799,14 +847,23 @@ mod tests {
     #[test]
     fn transfer_options_come_first_and_keep_hls_native() {
         let base = download_argv(&env_plain(), &spec("https://youtu.be/x", MediaMode::Video));
-        let plain = strings(&with_transfer(base.clone(), &TransferArgs { concurrent_fragments: 4, aria2c: None }));
+        let plain = strings(&with_transfer(
+            base.clone(),
+            &TransferArgs {
+                concurrent_fragments: 4,
+                aria2c: None,
+            },
+        ));
         assert_eq!(&plain[..2], ["--concurrent-fragments", "4"]);
         assert!(!plain.contains(&"--downloader".to_string()));
         assert_eq!(plain[2..], strings(&base)[..]);
 
         let aria = strings(&with_transfer(
             base.clone(),
-            &TransferArgs { concurrent_fragments: 0, aria2c: Some(PathBuf::from("/usr/bin/aria2c")) },
+            &TransferArgs {
+                concurrent_fragments: 0,
+                aria2c: Some(PathBuf::from("/usr/bin/aria2c")),
+            },
         ));
         assert_eq!(
             &aria[..8],
@@ -823,7 +880,10 @@ mod tests {
         );
         assert_target_last(&aria, "https://youtu.be/x");
         // The proxy still comes first of all and reaches aria2c through yt-dlp.
-        let proxied = strings(&with_proxy(with_transfer(base, &TransferArgs::default()), "http://127.0.0.1:1"));
+        let proxied = strings(&with_proxy(
+            with_transfer(base, &TransferArgs::default()),
+            "http://127.0.0.1:1",
+        ));
         assert_eq!(&proxied[..2], ["--proxy", "http://127.0.0.1:1"]);
     }
 }

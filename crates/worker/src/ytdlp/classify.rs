@@ -8,7 +8,6 @@
 //! not a bot"; content problems (private, removed, no format) before transport problems, because a
 //! message like "Unable to download webpage: HTTP Error 404" is about the content, not the network.
 
-
 /// The cause of a failed yt-dlp run, as far as its messages tell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum YtdlpErrorKind {
@@ -41,12 +40,8 @@ impl YtdlpErrorKind {
     /// Whether running yt-dlp again may succeed: only network trouble, HTTP 5xx and 429 are
     /// retried; private, removed, format and URL errors would fail the same way again.
     pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            YtdlpErrorKind::NetworkTimeout | YtdlpErrorKind::RateLimited
-        )
+        matches!(self, YtdlpErrorKind::NetworkTimeout | YtdlpErrorKind::RateLimited)
     }
-
 }
 
 /// Classifies a failed run from its stderr lines (with or without the `ERROR: ` prefix).
@@ -55,10 +50,7 @@ impl YtdlpErrorKind {
 /// recognised do the other lines (warnings about retries, for instance) get a say.
 pub fn classify(error_lines: &[String]) -> YtdlpErrorKind {
     let is_error = |line: &&String| line.trim_start().starts_with("ERROR:");
-    let from_errors = error_lines
-        .iter()
-        .filter(is_error)
-        .map(|l| classify_message(l));
+    let from_errors = error_lines.iter().filter(is_error).map(|l| classify_message(l));
     let from_others = error_lines
         .iter()
         .filter(|l| !is_error(l))
@@ -72,7 +64,10 @@ pub fn classify(error_lines: &[String]) -> YtdlpErrorKind {
 /// yt-dlp's warnings that YouTube's JavaScript challenges cannot be solved here: no runtime
 /// (`No supported JavaScript runtime could be found. Only deno is enabled by default; …`), or
 /// runtime without the solver scripts (`Remote component ejs:… was skipped. …`).
-const JS_WARNINGS: [&str; 2] = ["no supported javascript runtime could be found", "may be required to solve js challenges"];
+const JS_WARNINGS: [&str; 2] = [
+    "no supported javascript runtime could be found",
+    "may be required to solve js challenges",
+];
 
 /// Whether a `WARNING:` line can explain why a run failed (so the driver keeps it).
 pub(crate) fn explains_failure(warning: &str) -> bool {
@@ -117,7 +112,7 @@ pub(crate) fn operator_message(kind: YtdlpErrorKind, ytdlp_message: String) -> S
 }
 
 /// Classifies one message. See the module docs for why the checks run in this order.
-pub fn classify_message(message: &str) -> YtdlpErrorKind {
+pub(crate) fn classify_message(message: &str) -> YtdlpErrorKind {
     let text = normalise(message);
     let has = |phrases: &[&str]| phrases.iter().any(|p| text.contains(p));
 
@@ -153,7 +148,11 @@ pub fn classify_message(message: &str) -> YtdlpErrorKind {
         YtdlpErrorKind::NoSuitableFormat
     } else if has(&["unsupported url", "is not a valid url"]) {
         YtdlpErrorKind::UnsupportedUrl
-    } else if has(&["no space left on device", "disk quota exceeded", "aria2c exited with code 9"]) {
+    } else if has(&[
+        "no space left on device",
+        "disk quota exceeded",
+        "aria2c exited with code 9",
+    ]) {
         // aria2c's exit status 9 is "not enough disk space" (EXTERNAL_DOWNLOADER).
         YtdlpErrorKind::DiskFull
     } else if has(&[
@@ -181,25 +180,47 @@ const NEARLY_FULL_BYTES: u64 = 1024 * 1024;
 /// `--verbose`). So when a run failed for no recognised reason while post-processing, the free
 /// space where it was writing decides: (almost) none left → [`YtdlpErrorKind::DiskFull`], with
 /// a message naming the directory. Checked before the run's partial files are removed.
-pub(crate) fn with_disk_space(kind: YtdlpErrorKind, message: String, written: &[std::path::PathBuf]) -> (YtdlpErrorKind, String) {
+pub(crate) fn with_disk_space(
+    kind: YtdlpErrorKind,
+    message: String,
+    written: &[std::path::PathBuf],
+) -> (YtdlpErrorKind, String) {
     let text = normalise(&message);
-    let converting = ["conversion failed", "postprocessing", "error writing trailer", "error muxing"].iter().any(|p| text.contains(p));
+    let converting = [
+        "conversion failed",
+        "postprocessing",
+        "error writing trailer",
+        "error muxing",
+    ]
+    .iter()
+    .any(|p| text.contains(p));
     if kind != YtdlpErrorKind::Other || !converting {
         return (kind, message);
     }
-    let Some(dir) = written.iter().rev().filter_map(|p| p.parent()).find(|d| d.is_dir()) else {
+    let Some(dir) = written
+        .iter()
+        .rev()
+        .filter_map(|p| p.parent())
+        .find(|d| d.is_dir())
+    else {
         return (kind, message);
     };
+    // The casts are not no-ops everywhere: fsblkcnt_t and c_ulong are 32 bits on some targets.
+    #[allow(clippy::unnecessary_cast)]
+    let free_bytes = |stats: &nix::sys::statvfs::Statvfs| {
+        (stats.blocks_available() as u64).saturating_mul(stats.fragment_size() as u64)
+    };
     match nix::sys::statvfs::statvfs(dir) {
-        Ok(stats) if (stats.blocks_available() as u64).saturating_mul(stats.fragment_size() as u64) < NEARLY_FULL_BYTES => {
-            (YtdlpErrorKind::DiskFull, format!("no space left on device in {} ({message})", dir.display()))
-        }
+        Ok(stats) if free_bytes(&stats) < NEARLY_FULL_BYTES => (
+            YtdlpErrorKind::DiskFull,
+            format!("no space left on device in {} ({message})", dir.display()),
+        ),
         _ => (kind, message),
     }
 }
 
 /// The human message of a failed run, from raw stderr lines or from messages already stripped of
-/// their `ERROR: ` prefix (as [`super::progress::LineEvent::Error`] carries them):
+/// their `ERROR: ` prefix (as [`super::line::LineEvent::Error`] carries them):
 ///
 /// 1. the first `ERROR:` line;
 /// 2. else, after a Python crash (`Traceback …`), the last line: the exception;
@@ -244,20 +265,14 @@ fn strip_extractor_prefix(message: &str) -> &str {
         return message;
     };
     match after_tag.split_once(": ") {
-        Some((id, rest))
-            if !id.is_empty() && !id.contains(char::is_whitespace) && !rest.is_empty() =>
-        {
-            rest
-        }
+        Some((id, rest)) if !id.is_empty() && !id.contains(char::is_whitespace) && !rest.is_empty() => rest,
         _ => after_tag,
     }
 }
 
 /// Lower case, typographic apostrophes made plain (YouTube writes "you’re").
 fn normalise(message: &str) -> String {
-    message
-        .to_lowercase()
-        .replace(['\u{2019}', '\u{2018}'], "'")
+    message.to_lowercase().replace(['\u{2019}', '\u{2018}'], "'")
 }
 
 fn is_network_trouble(text: &str) -> bool {
@@ -352,7 +367,8 @@ mod tests {
     fn error_lines_outrank_warnings() {
         let lines = vec![
             "WARNING: [youtube] Unable to download API page: HTTP Error 503: Service Unavailable".to_string(),
-            "ERROR: [youtube] x: Private video. Sign in if you've been granted access to this video".to_string(),
+            "ERROR: [youtube] x: Private video. Sign in if you've been granted access to this video"
+                .to_string(),
         ];
         assert_eq!(classify(&lines), Private);
     }
@@ -375,7 +391,6 @@ mod tests {
         assert!(!has_http_5xx("http error 5000"));
         assert!(!has_http_5xx("http error 404"));
     }
-
 
     #[test]
     fn first_error_message_is_the_human_part() {
@@ -419,10 +434,7 @@ mod tests {
         );
         assert_eq!(first_error_message(&[]), "");
         assert_eq!(first_error_message(&["  ".to_string()]), "");
-        assert_eq!(
-            first_error_message(&["WARNING: only a warning".to_string()]),
-            ""
-        );
+        assert_eq!(first_error_message(&["WARNING: only a warning".to_string()]), "");
 
         let crash: Vec<String> = [
             "Traceback (most recent call last):",
@@ -457,15 +469,28 @@ mod tests {
         let warning = "[youtube] No supported JavaScript runtime could be found. Only deno is enabled by default; to use another runtime add  --js-runtimes RUNTIME[:PATH]  to your command/config. YouTube extraction without a JS runtime has been deprecated, and some formats may be missing. See  https://github.com/yt-dlp/yt-dlp/wiki/EJS  for details on installing one";
         let skipped = "[youtube] Remote component challenge solver script (deno) was skipped. It may be required to solve JS challenges. You can enable the download with --remote-components ejs:github. For more information and alternatives, refer to  https://github.com/yt-dlp/yt-dlp/wiki/EJS";
         assert!(explains_failure(warning) && explains_failure(skipped));
-        assert!(!explains_failure("[generic] Falling back on generic information extractor"));
+        assert!(!explains_failure(
+            "[generic] Falling back on generic information extractor"
+        ));
         let errors = vec!["ERROR: [youtube] B2HMdtND4ws: Requested format is not available. Use --list-formats for a list of available formats".to_owned()];
         let kind = with_warnings(classify(&errors), &[warning.to_owned()]);
         assert_eq!(kind, NoJsRuntime);
-        assert_eq!(with_warnings(classify(&errors), &[]), NoSuitableFormat, "without the warning it is a format problem");
+        assert_eq!(
+            with_warnings(classify(&errors), &[]),
+            NoSuitableFormat,
+            "without the warning it is a format problem"
+        );
         let bot = vec!["ERROR: [youtube] x: Sign in to confirm you\u{2019}re not a bot.".to_owned()];
-        assert_eq!(with_warnings(classify(&bot), &[skipped.to_owned()]), BotDetection, "a clear cause stays");
+        assert_eq!(
+            with_warnings(classify(&bot), &[skipped.to_owned()]),
+            BotDetection,
+            "a clear cause stays"
+        );
         let message = operator_message(kind, first_error_message(&errors));
-        assert!(message.contains("JavaScript runtime") && message.contains("hermes update-ytdlp"), "{message}");
+        assert!(
+            message.contains("JavaScript runtime") && message.contains("hermes update-ytdlp"),
+            "{message}"
+        );
         assert!(message.contains("Requested format is not available"), "{message}");
     }
 
@@ -474,7 +499,15 @@ mod tests {
         let errors = vec!["ERROR: [youtube] tpUr8xVxj-w: Sign in to confirm you\u{2019}re not a bot. Use --cookies-from-browser or --cookies for the authentication.".to_owned()];
         let kind = classify(&errors);
         let message = operator_message(kind, first_error_message(&errors));
-        assert!(message.contains("cookies") && message.contains("YOUTUBE_COOKIE_FILE") && message.contains("/cookies"), "{message}");
-        assert_eq!(operator_message(Removed, "Video unavailable".into()), "Video unavailable");
+        assert!(
+            message.contains("cookies")
+                && message.contains("YOUTUBE_COOKIE_FILE")
+                && message.contains("/cookies"),
+            "{message}"
+        );
+        assert_eq!(
+            operator_message(Removed, "Video unavailable".into()),
+            "Video unavailable"
+        );
     }
 }

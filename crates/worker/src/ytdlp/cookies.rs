@@ -37,7 +37,11 @@ fn copy(source: &OsString) -> std::io::Result<(tempfile::TempDir, std::path::Pat
     let bytes = std::fs::read(source)?;
     let dir = tempfile::Builder::new().prefix("hermes-cookies-").tempdir()?;
     let path = dir.path().join("cookies.txt");
-    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path)?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)?;
     file.write_all(&bytes)?;
     Ok((dir, path))
 }
@@ -55,7 +59,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let original = dir.path().join("cookies.txt");
         std::fs::write(&original, "# Netscape HTTP Cookie File\n").unwrap();
-        let mut args = argv(&["--ignore-config", "--cookies", original.to_str().unwrap(), "--", "--cookies"]);
+        let mut args = argv(&[
+            "--ignore-config",
+            "--cookies",
+            original.to_str().unwrap(),
+            "--",
+            "--cookies",
+        ]);
         let guard = use_private_copy(&mut args).expect("copied");
         let copy = std::path::PathBuf::from(&args[2]);
         assert_ne!(copy, original);

@@ -2,19 +2,19 @@
 //! every line to the progress tracker (emitting `progress` events), collects final files from
 //! the task-private log and ERROR lines, enforces the size cap, retries transient failures, and
 //! turns every way it can end into a `WorkerError` or an [`Outcome`].
-use super::args::{with_proxy, YtdlpEnv};
+use super::args::with_proxy;
 use super::classify::{classify, first_error_message};
-use super::final_files::FinalFileLog;
-use super::progress::{parse_line, FinalFile, LineEvent, ProgressTracker};
+use super::final_files::{FinalFile, FinalFileLog};
+use super::line::{parse_line, LineEvent};
+use super::progress::{lock, ProgressTracker};
 use super::runner::{self, ExitInfo, OutputLine, RunError, RunSpec};
 use super::size_cap::{SizeCap, POLL_INTERVAL};
 use crate::confine::TaskDir;
 use crate::context::Context;
-use crate::dispatch::cancelled;
 use crate::egress::{EgressProxy, Refusal};
 use crate::error::WorkerError;
+use crate::program::resolve_program;
 use crate::tasks::Task;
-use crate::tools::resolve_program;
 use hermes_protocol::ProgressData;
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -31,35 +31,42 @@ const MAX_FILESIZE_ABORT: &str = "File is larger than max-filesize";
 
 /// The proxy variables every child of yt-dlp sees, so whatever it starts (ffmpeg, an external
 /// downloader) goes through the egress proxy as well.
-const PROXY_VARS: [&str; 6] = ["http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"];
+const PROXY_VARS: [&str; 6] = [
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+];
 
 /// What one yt-dlp run printed that the actions need.
 #[derive(Debug, Default)]
-pub struct Outcome {
-    pub exit: Option<ExitInfo>,
+pub(crate) struct Outcome {
+    pub(crate) exit: Option<ExitInfo>,
     /// Files read from the task-private log, each admitted by the task directory.
-    pub final_files: Vec<FinalFile>,
+    pub(crate) final_files: Vec<FinalFile>,
     /// Every `ERROR:` line (without the prefix).
-    pub errors: Vec<String>,
+    pub(crate) errors: Vec<String>,
     /// Every path yt-dlp said it started writing (download destinations, conversion and merge
     /// targets): what to clean up when the task fails. Remote text can forge these lines, so
     /// they are only ever deleted through [`TaskDir::remove_partial`].
-    pub written: Vec<PathBuf>,
+    pub(crate) written: Vec<PathBuf>,
     /// The last stdout line (the JSON document of `--dump-single-json`).
-    pub last_stdout: Option<String>,
+    pub(crate) last_stdout: Option<String>,
     /// The first destination the egress proxy refused during this run.
-    pub refused: Option<Refusal>,
+    pub(crate) refused: Option<Refusal>,
     /// Why the run was over the size cap, when it was (and the file's size, when announced).
-    pub too_large: Option<(String, Option<u64>)>,
+    pub(crate) too_large: Option<(String, Option<u64>)>,
     /// The file the size cap caught growing past it: removed when the run ends, whatever its
     /// name (an external downloader writes under the final name).
-    pub oversized: Option<PathBuf>,
+    pub(crate) oversized: Option<PathBuf>,
     /// yt-dlp's own complaint about its arguments (`yt-dlp: error: …`, exit code 2).
-    pub usage_error: Option<String>,
+    pub(crate) usage_error: Option<String>,
     /// `WARNING:` lines that explain a failure (see [`super::classify::explains_failure`]).
     pub(crate) warnings: Vec<String>,
     /// ffprobe runs started for final files whose duration yt-dlp did not know (see [`Watch`]).
-    pub duration_probes: Vec<(PathBuf, tokio::task::JoinHandle<Option<u64>>)>,
+    pub(crate) duration_probes: Vec<(PathBuf, tokio::task::JoinHandle<Option<u64>>)>,
     /// A probe of the downloaded source, started when its conversion or merge began; it
     /// becomes the probe of the next final file.
     source_probe: Option<tokio::task::JoinHandle<Option<u64>>>,
@@ -69,26 +76,30 @@ pub struct Outcome {
 
 /// What a run watches for besides errors.
 #[derive(Clone, Default)]
-pub struct Watch {
+pub(crate) struct Watch {
     /// Fed every line; its `progress` events are sent as they come.
-    pub tracker: Option<Arc<Mutex<ProgressTracker>>>,
+    pub(crate) tracker: Option<Arc<Mutex<ProgressTracker>>>,
     /// ffmpeg of this worker, when final files without a duration should be measured with the
     /// ffprobe beside it. A probe costs ~50 ms (a process start), so it is started early: on the
     /// downloaded source as soon as ffmpeg starts converting or merging it (same duration, and
     /// the conversion takes longer than the probe), else when the final file is known.
-    pub probe_durations_with: Option<PathBuf>,
+    pub(crate) probe_durations_with: Option<PathBuf>,
     /// Downloads: the task-private log of final files (and, through it, the task directory).
-    pub final_files: Option<Arc<FinalFileLog>>,
+    pub(crate) final_files: Option<Arc<FinalFileLog>>,
     /// Downloads: the most any one file may grow, in bytes (the worker's own count on disk).
-    pub max_file_bytes: Option<u64>,
+    pub(crate) max_file_bytes: Option<u64>,
     /// Told of each final file as soon as it is read from the log, while the run goes on (a
     /// playlist announces and zips tracks as they finish).
-    pub on_final_file: Option<tokio::sync::mpsc::UnboundedSender<FinalFile>>,
+    pub(crate) on_final_file: Option<tokio::sync::mpsc::UnboundedSender<FinalFile>>,
 }
 
 impl Watch {
     /// A download's watch: progress, final files and the size cap.
-    pub fn download(tracker: Arc<Mutex<ProgressTracker>>, final_files: Arc<FinalFileLog>, max_filesize_mb: u64) -> Watch {
+    pub(crate) fn download(
+        tracker: Arc<Mutex<ProgressTracker>>,
+        final_files: Arc<FinalFileLog>,
+        max_filesize_mb: u64,
+    ) -> Watch {
         Watch {
             tracker: Some(tracker),
             probe_durations_with: None,
@@ -103,7 +114,7 @@ impl Outcome {
     /// Removes what this run left half-written: partial downloads (`.part`, `.ytdl`, fragments)
     /// and intermediate files. Files that reached their final name stay: they are complete.
     /// Deletes only inside the task's directory (see [`TaskDir::remove_partial`]).
-    pub fn remove_partial_files(&self) {
+    pub(crate) fn remove_partial_files(&self) {
         let Some(task_dir) = &self.task_dir else { return };
         let finals: Vec<&PathBuf> = self.final_files.iter().map(|f| &f.filepath).collect();
         for path in &self.written {
@@ -116,21 +127,29 @@ impl Outcome {
 
     /// The duration ffprobe measured for `path` (or its source), if a probe was started for it;
     /// when probing the source failed (yt-dlp may delete it first), the final file is probed.
-    pub async fn probed_duration(&mut self, path: &std::path::Path) -> Option<u64> {
-        let index = self.duration_probes.iter().position(|(probed, _)| probed == path)?;
+    pub(crate) async fn probed_duration(&mut self, path: &std::path::Path) -> Option<u64> {
+        let index = self
+            .duration_probes
+            .iter()
+            .position(|(probed, _)| probed == path)?;
         let (_, probe) = self.duration_probes.swap_remove(index);
         match probe.await.ok().flatten() {
             Some(secs) => Some(secs),
-            None => crate::tools::probe_duration(self.ffprobe_with.as_deref()?, path).await,
+            None => crate::ffprobe::probe_duration(self.ffprobe_with.as_deref()?, path).await,
         }
     }
 
     /// Starts a duration probe of the source early (see [`Watch::probe_durations_with`]); the
     /// source path comes from output text, so it is probed only if the task directory admits it.
     fn probe_early(&mut self, event: &LineEvent) {
-        let Some(ffmpeg) = self.ffprobe_with.clone() else { return };
+        let Some(ffmpeg) = self.ffprobe_with.clone() else {
+            return;
+        };
         if matches!(event, LineEvent::ExtractAudio(_) | LineEvent::Merger(_)) && self.source_probe.is_none() {
-            let source = self.written.last().and_then(|path| self.task_dir.as_ref()?.admit(path));
+            let source = self
+                .written
+                .last()
+                .and_then(|path| self.task_dir.as_ref()?.admit(path));
             if let Some(source) = source {
                 self.source_probe = Some(spawn_duration_probe(&ffmpeg, &source));
             }
@@ -139,14 +158,21 @@ impl Outcome {
 
     /// Takes the files yt-dlp finished since the last look from the private log, and starts a
     /// duration probe for those without a duration.
-    fn collect_final_files(&mut self, log: &FinalFileLog, tell: Option<&tokio::sync::mpsc::UnboundedSender<FinalFile>>) {
+    fn collect_final_files(
+        &mut self,
+        log: &FinalFileLog,
+        tell: Option<&tokio::sync::mpsc::UnboundedSender<FinalFile>>,
+    ) {
         for file in log.take_new() {
             if let Some(tell) = tell {
                 let _ = tell.send(file.clone());
             }
             match (&self.ffprobe_with, file.duration) {
                 (Some(ffmpeg), None) => {
-                    let probe = self.source_probe.take().unwrap_or_else(|| spawn_duration_probe(ffmpeg, &file.filepath));
+                    let probe = self
+                        .source_probe
+                        .take()
+                        .unwrap_or_else(|| spawn_duration_probe(ffmpeg, &file.filepath));
                     self.duration_probes.push((file.filepath.clone(), probe));
                 }
                 _ => self.source_probe = None,
@@ -156,17 +182,20 @@ impl Outcome {
     }
 
     /// A clean exit that was not a refusal by `--max-filesize` (yt-dlp exits 0 then, with no file).
-    pub fn succeeded(&self) -> bool {
+    pub(crate) fn succeeded(&self) -> bool {
         self.exit.is_some_and(|e| e.success) && self.too_large.is_none()
     }
 
     /// The error for a run that was not good enough, classified from its ERROR lines.
-    pub fn failure(&self) -> WorkerError {
+    pub(crate) fn failure(&self) -> WorkerError {
         if let Some(refusal) = &self.refused {
             return WorkerError::UrlNotAllowed(refusal.to_string());
         }
         if let Some((message, size)) = &self.too_large {
-            return WorkerError::FileTooLarge { message: message.clone(), size: *size };
+            return WorkerError::FileTooLarge {
+                message: message.clone(),
+                size: *size,
+            };
         }
         if let (Some(ExitInfo { code: Some(2), .. }), Some(usage)) = (self.exit, &self.usage_error) {
             return WorkerError::InvalidRequest(usage.clone());
@@ -174,42 +203,41 @@ impl Outcome {
         if self.errors.is_empty() {
             let how = match self.exit {
                 Some(ExitInfo { success: true, .. }) => "produced no file".to_owned(),
-                Some(ExitInfo { signal: Some(sig), .. }) => format!("was killed by signal {sig}"),
+                Some(ExitInfo {
+                    signal: Some(sig), ..
+                }) => format!("was killed by signal {sig}"),
                 Some(ExitInfo { code: Some(code), .. }) => format!("exited with code {code}"),
                 _ => "failed".to_owned(),
             };
-            return WorkerError::Ytdlp { kind: super::classify::YtdlpErrorKind::Other, message: format!("yt-dlp {how}") };
+            return WorkerError::Ytdlp {
+                kind: super::classify::YtdlpErrorKind::Other,
+                message: format!("yt-dlp {how}"),
+            };
         }
-        let (kind, message) = super::classify::with_disk_space(classify(&self.errors), first_error_message(&self.errors), &self.written);
+        let (kind, message) = super::classify::with_disk_space(
+            classify(&self.errors),
+            first_error_message(&self.errors),
+            &self.written,
+        );
         let kind = super::classify::with_warnings(kind, &self.warnings);
-        WorkerError::Ytdlp { kind, message: super::classify::operator_message(kind, message) }
-    }
-}
-
-/// The yt-dlp environment of this worker: ffmpeg location, cookies (only when the file exists), JS runtimes and pass-through options.
-pub fn ytdlp_env(config: &crate::config::Config) -> YtdlpEnv {
-    YtdlpEnv {
-        ffmpeg_location: resolve_program(&config.ffmpeg_bin),
-        cookie_file: config.existing_cookie_file(),
-        ..crate::toolchain::toolchain_env(config)
+        WorkerError::Ytdlp {
+            kind,
+            message: super::classify::operator_message(kind, message),
+        }
     }
 }
 
 /// Fails with `FFMPEG_NOT_FOUND` (naming what was tried) when ffmpeg cannot be found.
-pub fn require_ffmpeg(ctx: &Context) -> Result<PathBuf, WorkerError> {
-    resolve_program(&ctx.config.ffmpeg_bin).ok_or_else(|| WorkerError::FfmpegNotFound(ctx.config.ffmpeg_bin.clone()))
+pub(crate) fn require_ffmpeg(ctx: &Context) -> Result<PathBuf, WorkerError> {
+    resolve_program(&ctx.config.ffmpeg_bin)
+        .ok_or_else(|| WorkerError::FfmpegNotFound(ctx.config.ffmpeg_bin.clone()))
 }
 
-/// Runs yt-dlp once with `args`, feeding its lines to `watch.tracker` (when given) and emitting the
-/// progress events it produces. An unsuccessful exit is returned as an [`Outcome`] (the caller
-/// decides: a playlist tolerates failed items); timeouts, cancellation and a missing binary are
-/// errors.
-pub async fn run_once(ctx: &Context, task: &Task, args: Vec<OsString>, watch: &Watch) -> Result<Outcome, WorkerError> {
-    run_once_within(ctx, task, args, watch, ctx.config.ipc_timeout()).await
-}
-
-/// [`run_once`] with the run killed after `time_left`: what remains of the task's `IPC_TIMEOUT`
-/// when earlier attempts already used some of it.
+/// Runs yt-dlp once with `args`, feeding its lines to `watch.tracker` (when given) and emitting
+/// the progress events it produces, killed after `time_left` (what remains of the task's
+/// `IPC_TIMEOUT` when earlier attempts already used some of it). An unsuccessful exit is returned
+/// as an [`Outcome`] (the caller decides: a playlist tolerates failed items); timeouts,
+/// cancellation and a missing binary are errors.
 pub(crate) async fn run_once_within(
     ctx: &Context,
     task: &Task,
@@ -222,10 +250,16 @@ pub(crate) async fn run_once_within(
         .map_err(|e| WorkerError::Internal(format!("cannot start the egress proxy: {e}")))?;
     let mut args = args;
     let _cookies = super::cookies::use_private_copy(&mut args);
-    let mut spec = RunSpec::new(task.ytdlp_program(&ctx.config.ytdlp_bin), with_proxy(args, &proxy.url()));
+    let mut spec = RunSpec::new(
+        task.ytdlp_program(&ctx.config.ytdlp_bin),
+        with_proxy(args, &proxy.url()),
+    );
     spec.idle_timeout = ctx.config.yt_timeout();
     spec.deadline = time_left;
-    spec.env = PROXY_VARS.iter().map(|var| (OsString::from(var), OsString::from(proxy.url()))).collect();
+    spec.env = PROXY_VARS
+        .iter()
+        .map(|var| (OsString::from(var), OsString::from(proxy.url())))
+        .collect();
     spec.env_remove = vec!["no_proxy".into(), "NO_PROXY".into()];
     let (progress_tx, progress_rx) = mpsc::unbounded_channel();
     let mut outcome = Outcome {
@@ -276,7 +310,9 @@ pub(crate) async fn run_once_within(
     if let Some(log) = &watch.final_files {
         outcome.collect_final_files(log, watch.on_final_file.as_ref());
     }
-    let over_cap = over_cap.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let over_cap = over_cap
+        .into_inner()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     if let Some(over) = over_cap {
         outcome.too_large = Some((over.message, over.size));
         outcome.oversized = over.file;
@@ -300,7 +336,7 @@ pub(crate) async fn run_once_within(
             idle.as_secs()
         )),
         RunError::Deadline(_) => deadline_exceeded(ctx),
-        RunError::Cancelled => cancelled(ctx),
+        RunError::Cancelled => WorkerError::cancelled(&ctx.shutdown),
         error @ (RunError::Spawn(_) | RunError::Io(_)) => WorkerError::Internal(error.to_string()),
     })
 }
@@ -351,7 +387,7 @@ async fn watch_size_cap(
 /// `IPC_TIMEOUT` bounds all attempts together (it is the task's deadline, not each run's), and
 /// partial files are kept between attempts (yt-dlp resumes a `.part`) but removed once the task
 /// gives up, however it gives up.
-pub async fn run_with_retries(
+pub(crate) async fn run_with_retries(
     ctx: &Context,
     task: &Task,
     args: Vec<OsString>,
@@ -362,7 +398,7 @@ pub async fn run_with_retries(
 
 /// [`run_with_retries`] with the caller's idea of a good enough run: a playlist, for one, is
 /// done when some tracks arrived even though yt-dlp exits 1 for the items that failed.
-pub async fn run_until(
+pub(crate) async fn run_until(
     ctx: &Context,
     task: &Task,
     args: Vec<OsString>,
@@ -388,15 +424,13 @@ pub async fn run_until(
         attempt += 1;
         tracing::warn!(task_id = %task.id, attempt, %error, "transient yt-dlp failure; retrying");
         if let Some(tracker) = &watch.tracker {
-            let update = lock(tracker).retrying(Instant::now());
-            if let Some(update) = update {
-                task.progress(update).await;
-            }
+            task.report_progress(tracker, |t| t.retrying(Instant::now()))
+                .await;
         }
         let stopped = tokio::select! {
             _ = tokio::time::sleep(ctx.config.retry_delay()) => None,
             _ = tokio::time::sleep_until(deadline.into()) => Some(deadline_exceeded(ctx)),
-            _ = task.cancel.cancelled() => Some(cancelled(ctx)),
+            _ = task.cancel.cancelled() => Some(WorkerError::cancelled(&ctx.shutdown)),
         };
         if let Some(error) = stopped {
             outcome.remove_partial_files();
@@ -407,11 +441,18 @@ pub async fn run_until(
 
 /// The task ran into `IPC_TIMEOUT`.
 pub(crate) fn deadline_exceeded(ctx: &Context) -> WorkerError {
-    WorkerError::Timeout(format!("the task took longer than {}s (IPC_TIMEOUT)", ctx.config.ipc_timeout_secs))
+    WorkerError::Timeout(format!(
+        "the task took longer than {}s (IPC_TIMEOUT)",
+        ctx.config.ipc_timeout_secs
+    ))
 }
 
 /// Runs a metadata query (`--dump-single-json`) and parses its JSON document.
-pub async fn run_json(ctx: &Context, task: &Task, args: Vec<OsString>) -> Result<serde_json::Value, WorkerError> {
+pub(crate) async fn run_json(
+    ctx: &Context,
+    task: &Task,
+    args: Vec<OsString>,
+) -> Result<serde_json::Value, WorkerError> {
     let outcome = run_with_retries(ctx, task, args, &Watch::default()).await?;
     let text = outcome.last_stdout.unwrap_or_default();
     match serde_json::from_str::<serde_json::Value>(&text) {
@@ -423,30 +464,47 @@ pub async fn run_json(ctx: &Context, task: &Task, args: Vec<OsString>) -> Result
     }
 }
 
-fn spawn_duration_probe(ffmpeg: &std::path::Path, file: &std::path::Path) -> tokio::task::JoinHandle<Option<u64>> {
+fn spawn_duration_probe(
+    ffmpeg: &std::path::Path,
+    file: &std::path::Path,
+) -> tokio::task::JoinHandle<Option<u64>> {
     let (ffmpeg, file) = (ffmpeg.to_path_buf(), file.to_path_buf());
-    tokio::spawn(async move { crate::tools::probe_duration(&ffmpeg, &file).await })
+    tokio::spawn(async move { crate::ffprobe::probe_duration(&ffmpeg, &file).await })
 }
 
 fn record(outcome: &mut Outcome, line: OutputLine, event: LineEvent) {
     match event {
         LineEvent::Error(message) => outcome.errors.push(message),
-        LineEvent::Warning(message) if super::classify::explains_failure(&message) => outcome.warnings.push(message),
-        LineEvent::Destination(path) | LineEvent::ExtractAudio(path) | LineEvent::Merger(path) => outcome.written.push(path),
+        LineEvent::Warning(message) if super::classify::explains_failure(&message) => {
+            outcome.warnings.push(message)
+        }
+        LineEvent::Destination(path) | LineEvent::ExtractAudio(path) | LineEvent::Merger(path) => {
+            outcome.written.push(path)
+        }
         _ => {}
     }
     if let Some(at) = line.text().find(MAX_FILESIZE_ABORT) {
         // `File is larger than max-filesize (2097196 bytes > 1048576 bytes). Aborting.`
-        let size = line.text()[at..].split_once('(').and_then(|(_, rest)| rest.split_whitespace().next()?.parse::<u64>().ok());
+        let size = line.text()[at..]
+            .split_once('(')
+            .and_then(|(_, rest)| rest.split_whitespace().next()?.parse::<u64>().ok());
         let message = match size {
-            Some(bytes) => format!("the file is {:.1} MB, over the size limit; it was not downloaded", bytes as f64 / 1_048_576.0),
+            Some(bytes) => format!(
+                "the file is {:.1} MB, over the size limit; it was not downloaded",
+                bytes as f64 / 1_048_576.0
+            ),
             None => "the file is larger than the size limit; it was not downloaded".to_owned(),
         };
         outcome.too_large.get_or_insert((message, size));
     }
     if let OutputLine::Stderr(text) = &line {
-        if let Some(usage) = text.strip_prefix("yt-dlp: error:").or_else(|| text.strip_prefix("Usage error:")) {
-            outcome.usage_error.get_or_insert_with(|| format!("yt-dlp refused its arguments: {}", usage.trim()));
+        if let Some(usage) = text
+            .strip_prefix("yt-dlp: error:")
+            .or_else(|| text.strip_prefix("Usage error:"))
+        {
+            outcome
+                .usage_error
+                .get_or_insert_with(|| format!("yt-dlp refused its arguments: {}", usage.trim()));
         }
     }
     if let OutputLine::Stdout(text) = line {
@@ -472,15 +530,10 @@ async fn forward_progress(
                 None => return,
             },
             _ = tick.tick() => {
-                let held_back = tracker.as_ref().and_then(|t| lock(t).flush(Instant::now()));
-                if let Some(update) = held_back {
-                    task.progress(update).await;
+                if let Some(tracker) = &tracker {
+                    task.report_progress(tracker, |t| t.flush(Instant::now())).await;
                 }
             }
         }
     }
-}
-
-pub fn lock(tracker: &Mutex<ProgressTracker>) -> std::sync::MutexGuard<'_, ProgressTracker> {
-    tracker.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }

@@ -1,24 +1,31 @@
 //! Turns yt-dlp `--dump-single-json` output into protocol payloads: video info, format tiers,
 //! search hits and playlist previews. Pure functions over `serde_json::Value`, tolerant of
 //! missing or oddly-typed fields (yt-dlp's output varies by extractor).
-use crate::profile::WireProfile;
-use hermes_protocol::{FormatList, FormatMode, FormatOption, PlaylistPreview, PreviewTrack, SearchResult, VideoInfo};
+use crate::config::profile::WireProfile;
+use hermes_protocol::{
+    FormatList, FormatMode, FormatOption, PlaylistPreview, PreviewTrack, SearchResult, VideoInfo,
+};
 use regex::Regex;
 use serde_json::Value;
 use std::sync::LazyLock;
 
 /// Video tiers offered by `get_formats`, highest first.
-pub const VIDEO_TIERS: [u32; 6] = [2160, 1440, 1080, 720, 480, 360];
+pub(crate) const VIDEO_TIERS: [u32; 6] = [2160, 1440, 1080, 720, 480, 360];
 
 /// MP3 conversions offered in audio mode: (kbps label, yt-dlp `--audio-quality`).
-pub const MP3_CHOICES: [(u32, &str); 3] = [(320, "0"), (192, "2"), (128, "5")];
+pub(crate) const MP3_CHOICES: [(u32, &str); 3] = [(320, "0"), (192, "2"), (128, "5")];
 
 fn str_of(v: &Value, key: &str) -> Option<String> {
-    v.get(key).and_then(Value::as_str).map(str::to_owned).filter(|s| !s.is_empty())
+    v.get(key)
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .filter(|s| !s.is_empty())
 }
 
 fn f64_of(v: &Value, key: &str) -> Option<f64> {
-    v.get(key).and_then(Value::as_f64).filter(|x| x.is_finite() && *x >= 0.0)
+    v.get(key)
+        .and_then(Value::as_f64)
+        .filter(|x| x.is_finite() && *x >= 0.0)
 }
 
 fn u64_of(v: &Value, key: &str) -> Option<u64> {
@@ -26,12 +33,12 @@ fn u64_of(v: &Value, key: &str) -> Option<u64> {
 }
 
 /// Whole seconds from yt-dlp's `duration` (an int for YouTube, a float for many extractors).
-pub fn duration_secs(v: &Value) -> Option<u64> {
+pub(crate) fn duration_secs(v: &Value) -> Option<u64> {
     u64_of(v, "duration")
 }
 
 /// `213` → `"3:33"`, `3723` → `"1:02:03"` (yt-dlp's own `duration_string` format).
-pub fn duration_string(secs: u64) -> String {
+pub(crate) fn duration_string(secs: u64) -> String {
     let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
     if h > 0 {
         format!("{h}:{m:02}:{s:02}")
@@ -62,7 +69,7 @@ fn youtube_thumbnail(id: &str) -> String {
 
 /// The metadata-cache key of a URL: `yt:<id>` for a YouTube video link (so every spelling of
 /// the same video shares one entry), else the URL itself.
-pub fn metadata_key(url: &str) -> String {
+pub(crate) fn metadata_key(url: &str) -> String {
     static YOUTUBE_ID: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(r"(?:youtube\.com/(?:watch\?(?:.*&)?v=|shorts/|embed/|live/|v/)|youtu\.be/)([A-Za-z0-9_-]{11})(?:[^A-Za-z0-9_-]|$)")
             .expect("valid regex")
@@ -75,10 +82,18 @@ pub fn metadata_key(url: &str) -> String {
 
 /// Info JSON without the bulky keys no payload uses (captions, heatmaps, per-download copies),
 /// for the metadata cache. `formats` stays: `get_formats` is answered from the cache too.
-pub fn trimmed_for_cache(info: &Value) -> Value {
+pub(crate) fn trimmed_for_cache(info: &Value) -> Value {
     let mut info = info.clone();
     if let Some(map) = info.as_object_mut() {
-        for key in ["automatic_captions", "subtitles", "heatmap", "requested_formats", "requested_downloads", "thumbnails", "chapters"] {
+        for key in [
+            "automatic_captions",
+            "subtitles",
+            "heatmap",
+            "requested_formats",
+            "requested_downloads",
+            "thumbnails",
+            "chapters",
+        ] {
             map.remove(key);
         }
     }
@@ -95,14 +110,16 @@ fn without_smuggled_data(url: String) -> String {
 }
 
 /// `video_info` data from a single-video info JSON.
-pub fn video_info(info: &Value, from_cache: bool) -> VideoInfo {
+pub(crate) fn video_info(info: &Value, from_cache: bool) -> VideoInfo {
     let id = str_of(info, "id").unwrap_or_default();
     let channel = channel_of(info);
     VideoInfo {
         video_id: id.clone(),
         video_id_compat: id,
         title: str_of(info, "title").unwrap_or_default(),
-        url: str_of(info, "webpage_url").or_else(|| str_of(info, "original_url")).unwrap_or_default(),
+        url: str_of(info, "webpage_url")
+            .or_else(|| str_of(info, "original_url"))
+            .unwrap_or_default(),
         duration: duration_secs(info),
         duration_string: duration_string_of(info),
         thumbnail: str_of(info, "thumbnail").or_else(|| thumbnail_of(info)),
@@ -111,13 +128,15 @@ pub fn video_info(info: &Value, from_cache: bool) -> VideoInfo {
         is_age_restricted: u64_of(info, "age_limit").is_some_and(|age| age >= 18),
         is_private: str_of(info, "availability").is_some_and(|a| a == "private"),
         from_cache,
-        artist: str_of(info, "artist").or_else(|| str_of(info, "creator")).or_else(|| channel.clone()),
+        artist: str_of(info, "artist")
+            .or_else(|| str_of(info, "creator"))
+            .or_else(|| channel.clone()),
         channel,
     }
 }
 
 /// One search hit from a `--flat-playlist` entry.
-pub fn search_result(entry: &Value) -> SearchResult {
+pub(crate) fn search_result(entry: &Value) -> SearchResult {
     let id = str_of(entry, "id").unwrap_or_default();
     let url = str_of(entry, "url")
         .filter(|u| u.starts_with("http"))
@@ -138,16 +157,25 @@ pub fn search_result(entry: &Value) -> SearchResult {
 }
 
 /// Search hits of a `ytsearchN:` playlist, at most `limit`, skipping entries without an id.
-pub fn search_results(playlist: &Value, limit: usize) -> Vec<SearchResult> {
-    entries(playlist).filter(|e| str_of(e, "id").is_some()).take(limit).map(search_result).collect()
+pub(crate) fn search_results(playlist: &Value, limit: usize) -> Vec<SearchResult> {
+    entries(playlist)
+        .filter(|e| str_of(e, "id").is_some())
+        .take(limit)
+        .map(search_result)
+        .collect()
 }
 
 fn entries(playlist: &Value) -> impl Iterator<Item = &Value> {
-    playlist.get("entries").and_then(Value::as_array).into_iter().flatten().filter(|e| e.is_object())
+    playlist
+        .get("entries")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.is_object())
 }
 
 /// `playlist_preview` data: title, count and the first `count` entries.
-pub fn playlist_preview(playlist: &Value, count: usize) -> PlaylistPreview {
+pub(crate) fn playlist_preview(playlist: &Value, count: usize) -> PlaylistPreview {
     let all: Vec<&Value> = entries(playlist).collect();
     PlaylistPreview {
         playlist_title: str_of(playlist, "title").unwrap_or_else(|| "playlist".to_owned()),
@@ -157,9 +185,15 @@ pub fn playlist_preview(playlist: &Value, count: usize) -> PlaylistPreview {
             .take(count)
             .enumerate()
             .map(|(i, e)| PreviewTrack {
-                index: u64_of(e, "playlist_index").map(|n| n as u32).unwrap_or(i as u32 + 1),
+                index: u64_of(e, "playlist_index")
+                    .map(|n| n as u32)
+                    .unwrap_or(i as u32 + 1),
                 title: str_of(e, "title").unwrap_or_default(),
-                url: without_smuggled_data(str_of(e, "url").or_else(|| str_of(e, "webpage_url")).unwrap_or_default()),
+                url: without_smuggled_data(
+                    str_of(e, "url")
+                        .or_else(|| str_of(e, "webpage_url"))
+                        .unwrap_or_default(),
+                ),
                 duration: duration_secs(e),
             })
             .collect(),
@@ -167,7 +201,8 @@ pub fn playlist_preview(playlist: &Value, count: usize) -> PlaylistPreview {
 }
 
 fn is_storyboard(f: &Value) -> bool {
-    str_of(f, "ext").is_some_and(|e| e == "mhtml") || str_of(f, "format_note").is_some_and(|n| n.contains("storyboard"))
+    str_of(f, "ext").is_some_and(|e| e == "mhtml")
+        || str_of(f, "format_note").is_some_and(|n| n.contains("storyboard"))
 }
 
 fn codec_absent(f: &Value, key: &str) -> bool {
@@ -187,13 +222,21 @@ fn size_of(f: &Value) -> Option<u64> {
 }
 
 fn bitrate(f: &Value) -> f64 {
-    f64_of(f, "tbr").or_else(|| f64_of(f, "abr")).or_else(|| f64_of(f, "vbr")).unwrap_or(0.0)
+    f64_of(f, "tbr")
+        .or_else(|| f64_of(f, "abr"))
+        .or_else(|| f64_of(f, "vbr"))
+        .unwrap_or(0.0)
 }
 
 /// The tier a video height belongs to: the smallest tier at or above it (so a 1920×800 stream
 /// counts as 1080p), or `None` below 360p's neighbourhood (240p and less are not offered).
 fn tier_of(height: u64) -> Option<u32> {
-    VIDEO_TIERS.iter().rev().copied().find(|&t| height <= t as u64).filter(|&t| height > lower_tier(t) as u64)
+    VIDEO_TIERS
+        .iter()
+        .rev()
+        .copied()
+        .find(|&t| height <= t as u64)
+        .filter(|&t| height > lower_tier(t) as u64)
 }
 
 fn lower_tier(tier: u32) -> u32 {
@@ -201,11 +244,17 @@ fn lower_tier(tier: u32) -> u32 {
 }
 
 fn formats(info: &Value) -> Vec<&Value> {
-    info.get("formats").and_then(Value::as_array).map(|f| f.iter().collect()).unwrap_or_default()
+    info.get("formats")
+        .and_then(Value::as_array)
+        .map(|f| f.iter().collect())
+        .unwrap_or_default()
 }
 
 fn best_audio<'a>(all: &[&'a Value]) -> Option<&'a Value> {
-    all.iter().copied().filter(|f| is_audio_only(f)).max_by(|a, b| bitrate(a).total_cmp(&bitrate(b)))
+    all.iter()
+        .copied()
+        .filter(|f| is_audio_only(f))
+        .max_by(|a, b| bitrate(a).total_cmp(&bitrate(b)))
 }
 
 fn megabytes(bytes: u64) -> String {
@@ -220,7 +269,7 @@ fn with_size(label: String, size: Option<u64>) -> String {
 }
 
 /// `format_list` data for `mode`, audio rows in the profile's spelling.
-pub fn format_list(info: &Value, mode: FormatMode, profile: WireProfile) -> FormatList {
+pub(crate) fn format_list(info: &Value, mode: FormatMode, profile: WireProfile) -> FormatList {
     let all = formats(info);
     let formats = match mode {
         FormatMode::Video => video_choices(&all),
@@ -250,7 +299,10 @@ fn video_choices(all: &[&Value]) -> Vec<FormatOption> {
         let Some(best) = best else { continue };
         let id = str_of(best, "format_id").unwrap_or_default();
         let video_only = codec_absent(best, "acodec");
-        let size = match (size_of(best), video_only.then_some(audio).flatten().and_then(size_of)) {
+        let size = match (
+            size_of(best),
+            video_only.then_some(audio).flatten().and_then(size_of),
+        ) {
             (Some(v), Some(a)) => Some(v + a),
             (v, _) => v,
         };
@@ -284,12 +336,21 @@ fn video_choices(all: &[&Value]) -> Vec<FormatOption> {
 fn audio_choices(all: &[&Value], duration: Option<u64>, profile: WireProfile) -> Vec<FormatOption> {
     let mut choices = Vec::new();
     if let Some(best) = best_audio(all) {
-        let ext = str_of(best, "audio_ext").filter(|e| e != "none").or_else(|| str_of(best, "ext")).unwrap_or_default();
+        let ext = str_of(best, "audio_ext")
+            .filter(|e| e != "none")
+            .or_else(|| str_of(best, "ext"))
+            .unwrap_or_default();
         let codec = str_of(best, "acodec").unwrap_or_default();
         let kbps = bitrate(best).round() as u64;
         choices.push(FormatOption {
             format_id: str_of(best, "format_id").unwrap_or_default(),
-            label: with_size(format!("Original ({} {kbps} kbps, {ext})", codec.split('.').next().unwrap_or("")), size_of(best)),
+            label: with_size(
+                format!(
+                    "Original ({} {kbps} kbps, {ext})",
+                    codec.split('.').next().unwrap_or("")
+                ),
+                size_of(best),
+            ),
             ext,
             filesize_approx: size_of(best),
             kind: "audio".to_owned(),
@@ -369,13 +430,23 @@ mod tests {
         ]});
         let list = format_list(&info, FormatMode::Audio, WireProfile::Guide);
         assert_eq!(list.formats.len(), 4);
-        assert_eq!((list.formats[0].format_id.as_str(), list.formats[0].ext.as_str()), ("251", "webm"));
-        let qualities: Vec<_> = list.formats[1..].iter().map(|f| f.audio_quality.clone().unwrap()).collect();
+        assert_eq!(
+            (list.formats[0].format_id.as_str(), list.formats[0].ext.as_str()),
+            ("251", "webm")
+        );
+        let qualities: Vec<_> = list.formats[1..]
+            .iter()
+            .map(|f| f.audio_quality.clone().unwrap())
+            .collect();
         assert_eq!(qualities, ["0", "2", "5"]);
         assert_eq!(list.formats[1].filesize_approx, Some(4_000_000));
         assert!(list.formats.iter().all(|f| f.kind == "audio"));
         let extract: Vec<_> = list.formats.iter().map(|f| f.extract_audio).collect();
-        assert_eq!(extract, [Some(false), Some(true), Some(true), Some(true)], "the host reads extract_audio from the row");
+        assert_eq!(
+            extract,
+            [Some(false), Some(true), Some(true), Some(true)],
+            "the host reads extract_audio from the row"
+        );
     }
 
     #[test]
@@ -384,8 +455,19 @@ mod tests {
             {"format_id": "251", "vcodec": "none", "acodec": "opus", "abr": 140.0, "ext": "webm", "audio_ext": "webm", "filesize": 1700000}
         ]});
         let list = format_list(&info, FormatMode::Audio, WireProfile::Python);
-        let rows: Vec<Value> = list.formats.iter().map(|f| serde_json::to_value(f).unwrap()).collect();
-        assert_eq!((rows[0]["format_id"].as_str(), rows[0]["extract_audio"].as_bool(), rows[0]["type"].as_str()), (Some("251"), Some(false), Some("audio")));
+        let rows: Vec<Value> = list
+            .formats
+            .iter()
+            .map(|f| serde_json::to_value(f).unwrap())
+            .collect();
+        assert_eq!(
+            (
+                rows[0]["format_id"].as_str(),
+                rows[0]["extract_audio"].as_bool(),
+                rows[0]["type"].as_str()
+            ),
+            (Some("251"), Some(false), Some("audio"))
+        );
         for (row, quality) in rows[1..].iter().zip(["0", "2", "5"]) {
             assert_eq!(row["format_id"], "bestaudio");
             assert_eq!(row["ext"], "mp3");
@@ -399,7 +481,11 @@ mod tests {
 
     #[test]
     fn direct_media_without_heights_still_offers_best() {
-        let list = format_list(&json!({"formats": [{"format_id": "0", "ext": "mp4"}]}), FormatMode::Video, WireProfile::Guide);
+        let list = format_list(
+            &json!({"formats": [{"format_id": "0", "ext": "mp4"}]}),
+            FormatMode::Video,
+            WireProfile::Guide,
+        );
         assert_eq!(list.formats.len(), 1);
         assert_eq!(list.formats[0].format_id, "best");
     }
@@ -414,20 +500,36 @@ mod tests {
         ]});
         let hits = search_results(&playlist, 10);
         assert_eq!(hits.len(), 2);
-        assert_eq!((hits[0].duration, hits[0].duration_string.as_deref()), (Some(213), Some("3:33")));
+        assert_eq!(
+            (hits[0].duration, hits[0].duration_string.as_deref()),
+            (Some(213), Some("3:33"))
+        );
         assert_eq!(hits[0].thumbnail, "https://i.ytimg.com/vi/abc/hq720.jpg");
         assert_eq!(hits[1].thumbnail, "https://i.ytimg.com/vi/def/hqdefault.jpg");
         assert_eq!(hits[1].url, "https://www.youtube.com/watch?v=def");
-        assert_eq!((hits[1].duration, hits[1].channel.as_deref(), hits[1].artist.as_deref()), (None, Some("U"), Some("U")));
+        assert_eq!(
+            (
+                hits[1].duration,
+                hits[1].channel.as_deref(),
+                hits[1].artist.as_deref()
+            ),
+            (None, Some("U"), Some("U"))
+        );
         assert_eq!(hits[0].video_id_compat, "abc");
         assert_eq!(search_results(&playlist, 1).len(), 1);
     }
 
     #[test]
     fn video_info_flags() {
-        let info = video_info(&json!({"id": "x", "title": "T", "age_limit": 18, "availability": "public", "duration": 61, "webpage_url": "https://w"}), true);
+        let info = video_info(
+            &json!({"id": "x", "title": "T", "age_limit": 18, "availability": "public", "duration": 61, "webpage_url": "https://w"}),
+            true,
+        );
         assert!(info.is_age_restricted && !info.is_private && info.from_cache);
-        assert_eq!((info.duration_string.as_deref(), info.url.as_str()), (Some("1:01"), "https://w"));
+        assert_eq!(
+            (info.duration_string.as_deref(), info.url.as_str()),
+            (Some("1:01"), "https://w")
+        );
     }
 
     #[test]
@@ -440,12 +542,16 @@ mod tests {
         ] {
             assert_eq!(metadata_key(url), "yt:dQw4w9WgXcQ", "{url}");
         }
-        assert_eq!(metadata_key("http://127.0.0.1:1/a.webm"), "http://127.0.0.1:1/a.webm");
+        assert_eq!(
+            metadata_key("http://127.0.0.1:1/a.webm"),
+            "http://127.0.0.1:1/a.webm"
+        );
     }
 
     #[test]
     fn preview_urls_lose_smuggled_fragments() {
-        let playlist = json!({"entries": [{"title": "a", "url": "http://h/a.webm#__youtubedl_smuggle=%7B%22x%22%7D"}]});
+        let playlist =
+            json!({"entries": [{"title": "a", "url": "http://h/a.webm#__youtubedl_smuggle=%7B%22x%22%7D"}]});
         assert_eq!(playlist_preview(&playlist, 5).tracks[0].url, "http://h/a.webm");
     }
 
@@ -453,8 +559,14 @@ mod tests {
     fn preview_counts_and_indexes() {
         let playlist = json!({"title": "P", "entries": [{"title": "a", "url": "u1"}, {"title": "b", "url": "u2", "duration": 3.4}, {"title": "c", "url": "u3"}]});
         let preview = playlist_preview(&playlist, 2);
-        assert_eq!((preview.playlist_title.as_str(), preview.playlist_count), ("P", Some(3)));
+        assert_eq!(
+            (preview.playlist_title.as_str(), preview.playlist_count),
+            ("P", Some(3))
+        );
         assert_eq!(preview.tracks.len(), 2);
-        assert_eq!((preview.tracks[1].index, preview.tracks[1].duration), (2, Some(3)));
+        assert_eq!(
+            (preview.tracks[1].index, preview.tracks[1].duration),
+            (2, Some(3))
+        );
     }
 }

@@ -43,7 +43,10 @@ pub fn start_guard() -> std::io::Result<()> {
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()?;
-    let stdin = child.stdin.take().ok_or_else(|| std::io::Error::other("guard has no stdin"))?;
+    let stdin = child
+        .stdin
+        .take()
+        .ok_or_else(|| std::io::Error::other("guard has no stdin"))?;
     // The guard exits when our end closes; it stays our (unreaped) child until then.
     std::mem::forget(child);
     *GUARD.lock().unwrap_or_else(PoisonError::into_inner) = Some(stdin);
@@ -97,7 +100,10 @@ pub fn run_guard() -> i32 {
         let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
     }
     if !groups.is_empty() {
-        eprintln!("hermes-worker guard: the worker died; killed {} orphaned child process group(s)", groups.len());
+        eprintln!(
+            "hermes-worker guard: the worker died; killed {} orphaned child process group(s)",
+            groups.len()
+        );
     }
     0
 }

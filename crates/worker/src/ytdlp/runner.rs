@@ -37,15 +37,15 @@ use tokio::time::{sleep, timeout, Instant};
 use tokio_util::sync::CancellationToken;
 
 /// Default for [`RunSpec::idle_timeout`]: `YT_TIMEOUT`'s default of 300 s.
-pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+pub(crate) const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 /// Default for [`RunSpec::deadline`]: `IPC_TIMEOUT`'s default of 600 s.
-pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(600);
+pub(crate) const DEFAULT_DEADLINE: Duration = Duration::from_secs(600);
 /// Default for [`RunSpec::max_line_bytes`]: `--dump-single-json` of a long playlist is one line of
 /// several MB, so the cap only guards against a runaway child, not against real output.
-pub const DEFAULT_MAX_LINE_BYTES: usize = 64 * 1024 * 1024;
+pub(crate) const DEFAULT_MAX_LINE_BYTES: usize = 64 * 1024 * 1024;
 /// How long a group gets to exit after SIGTERM before it is SIGKILLed: enough for ffmpeg to stop
 /// cleanly, short enough that a cancel feels immediate.
-pub const KILL_GRACE: Duration = Duration::from_millis(500);
+pub(crate) const KILL_GRACE: Duration = Duration::from_millis(500);
 /// How long to wait for SIGKILLed members to actually die before reaping the leader anyway.
 const KILL_SETTLE: Duration = Duration::from_secs(1);
 /// How often the group is re-examined while waiting for it to die.
@@ -59,9 +59,9 @@ const PIPE_BUFFER_BYTES: usize = 64 * 1024;
 #[derive(Debug, Clone)]
 pub struct RunSpec {
     /// Program to execute (a path, or a bare name looked up on `PATH`).
-    pub program: PathBuf,
+    pub(crate) program: PathBuf,
     /// Arguments, passed as an argv vector: no shell is ever involved.
-    pub args: Vec<OsString>,
+    pub(crate) args: Vec<OsString>,
     /// `YT_TIMEOUT`: no output on either stream for this long → the group is killed.
     pub idle_timeout: Duration,
     /// `IPC_TIMEOUT`: the whole run taking longer than this → the group is killed.
@@ -69,9 +69,9 @@ pub struct RunSpec {
     /// Lines longer than this are truncated to this many bytes (the rest is discarded).
     pub max_line_bytes: usize,
     /// Variables set for the child (on top of the worker's environment).
-    pub env: Vec<(OsString, OsString)>,
+    pub(crate) env: Vec<(OsString, OsString)>,
     /// Variables removed from the child's environment.
-    pub env_remove: Vec<OsString>,
+    pub(crate) env_remove: Vec<OsString>,
 }
 
 impl RunSpec {
@@ -293,10 +293,7 @@ impl RunningChild {
             );
             self.group.signal(Signal::SIGKILL);
             if !wait_until_group_stopped(pgid, KILL_SETTLE).await {
-                tracing::warn!(
-                    pgid = pgid.as_raw(),
-                    "group members still running after SIGKILL"
-                );
+                tracing::warn!(pgid = pgid.as_raw(), "group members still running after SIGKILL");
             }
         }
         self.group.release();
@@ -387,11 +384,7 @@ async fn supervise(
 }
 
 /// Hands a completed line to the caller; returns whether the stream is still open.
-fn deliver(
-    step: ReadStep,
-    wrap: fn(String) -> OutputLine,
-    on_line: &mut impl FnMut(OutputLine),
-) -> bool {
+fn deliver(step: ReadStep, wrap: fn(String) -> OutputLine, on_line: &mut impl FnMut(OutputLine)) -> bool {
     match step {
         ReadStep::Line(bytes) => {
             on_line(wrap(decode_lossy(bytes)));

@@ -11,10 +11,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// How often the directory is measured.
-pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
+pub(crate) const POLL_INTERVAL: Duration = Duration::from_millis(100);
 
 /// The files of one directory and the most each may grow.
-pub struct SizeCap {
+pub(crate) struct SizeCap {
     dir: PathBuf,
     limit_bytes: u64,
     baseline: HashMap<OsString, u64>,
@@ -22,18 +22,22 @@ pub struct SizeCap {
 
 impl SizeCap {
     /// Records the sizes in `dir` now; growth beyond `limit_bytes` from here on is over the cap.
-    pub fn new(dir: &Path, limit_bytes: u64) -> SizeCap {
-        let mut cap = SizeCap { dir: dir.to_path_buf(), limit_bytes, baseline: HashMap::new() };
+    pub(crate) fn new(dir: &Path, limit_bytes: u64) -> SizeCap {
+        let mut cap = SizeCap {
+            dir: dir.to_path_buf(),
+            limit_bytes,
+            baseline: HashMap::new(),
+        };
         cap.baseline = cap.sizes().collect();
         cap
     }
 
-    pub fn limit_bytes(&self) -> u64 {
+    pub(crate) fn limit_bytes(&self) -> u64 {
         self.limit_bytes
     }
 
     /// The first file that grew past the cap, with its size.
-    pub fn exceeded(&self) -> Option<(PathBuf, u64)> {
+    pub(crate) fn exceeded(&self) -> Option<(PathBuf, u64)> {
         self.sizes().find_map(|(name, size)| {
             let before = self.baseline.get(&name).copied().unwrap_or(0);
             (size.saturating_sub(before) > self.limit_bytes).then(|| (self.dir.join(name), size))
@@ -43,10 +47,14 @@ impl SizeCap {
     /// Regular files directly in the directory (yt-dlp writes every stream, fragment and
     /// conversion there), by name. Links are not followed.
     fn sizes(&self) -> impl Iterator<Item = (OsString, u64)> + '_ {
-        std::fs::read_dir(&self.dir).into_iter().flatten().filter_map(Result::ok).filter_map(|entry| {
-            let meta = entry.metadata().ok()?;
-            meta.is_file().then(|| (entry.file_name(), meta.len()))
-        })
+        std::fs::read_dir(&self.dir)
+            .into_iter()
+            .flatten()
+            .filter_map(Result::ok)
+            .filter_map(|entry| {
+                let meta = entry.metadata().ok()?;
+                meta.is_file().then(|| (entry.file_name(), meta.len()))
+            })
     }
 }
 

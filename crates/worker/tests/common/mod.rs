@@ -1,33 +1,33 @@
-//! Drives the real `hermes-worker` binary for integration tests: spawn with an isolated
-//! environment (temp DOWNLOAD_DIR and database), write request lines, read event lines with
-//! timeouts.
+//! The worker's integration tests drive the real `hermes-worker` binary through the testkit's
+//! harness ([`hermes_testkit::worker`]); this adds what tests want of it: panics instead of
+//! errors, event lines parsed as JSON, and file helpers.
 #![allow(dead_code)]
+use hermes_testkit::worker::{is_final_for, Stderr, WorkerProcess};
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
 
 pub const WORKER: &str = env!("CARGO_BIN_EXE_hermes-worker");
 
 /// The workspace root (for fixtures/ and scripts/).
 pub fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 pub fn fake_ytdlp() -> PathBuf {
     workspace().join("scripts/fake-yt-dlp")
 }
 
+/// A worker under test: [`WorkerProcess`] with a test's reactions (a failure panics) and its
+/// temporary directory.
 pub struct Worker {
-    pub child: Child,
-    stdin: Option<ChildStdin>,
-    lines: Receiver<String>,
+    process: WorkerProcess,
     pub dir: tempfile::TempDir,
-    /// Every stderr line so far (the worker's log).
-    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Worker {
@@ -46,54 +46,22 @@ impl Worker {
         Worker::start_in_with_args(tempfile::tempdir().unwrap(), args, env)
     }
 
-    /// The one place that spawns the worker for tests: every test's environment is set here.
+    /// The one place that spawns the worker for tests: every test's environment is set here (on
+    /// top of [`hermes_testkit::worker::isolated_env`]).
     pub fn start_in_with_args(dir: tempfile::TempDir, args: &[&str], env: &[(&str, &str)]) -> Worker {
-        let mut command = Command::new(WORKER);
-        command
-            .args(args)
-            .current_dir(dir.path())
-            .env("DOWNLOAD_DIR", dir.path().join("downloads"))
-            .env("TEMP_DIR", dir.path().join("temp"))
-            // Relative to the working directory (the temp dir): read the same way by both wire
-            // profiles (the python one reads `sqlite:///x` as the relative path `x`).
-            .env("DATABASE_URL", "sqlite://hermes.db")
-            .env("LOG_LEVEL", "debug")
-            // Media is served on loopback; the egress proxy stays on the path (DESIGN.md §4).
-            .env("EGRESS_ALLOW_CIDRS", "127.0.0.1/32")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for (k, v) in env {
-            command.env(k, v);
-        }
-        let mut child = command.spawn().expect("spawn hermes-worker");
-        let stdout = child.stdout.take().unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        // Keep stderr drained (and visible with --nocapture) so the worker never blocks on it.
-        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let log_lines = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                eprintln!("[worker] {line}");
-                log_lines.lock().unwrap().push(line);
-            }
-        });
-        let stdin = child.stdin.take();
-        Worker { child, stdin, lines, dir, log }
+        let env = [("LOG_LEVEL", "debug")].iter().chain(env).copied();
+        let process =
+            WorkerProcess::spawn(WORKER, dir.path(), args, env, Stderr::Keep).expect("spawn hermes-worker");
+        Worker { process, dir }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.process.pid()
     }
 
     /// The worker's stderr so far, one line each.
     pub fn log(&self) -> Vec<String> {
-        self.log.lock().unwrap().clone()
+        self.process.log()
     }
 
     pub fn downloads(&self) -> PathBuf {
@@ -105,19 +73,19 @@ impl Worker {
     }
 
     pub fn send_raw(&mut self, bytes: &[u8]) {
-        let stdin = self.stdin.as_mut().expect("stdin open");
-        stdin.write_all(bytes).unwrap();
-        stdin.flush().unwrap();
+        self.process.write(bytes).expect("write to the worker's stdin");
     }
 
     pub fn close_stdin(&mut self) {
-        self.stdin.take();
+        self.process.close_stdin();
     }
 
     /// The next event line, parsed; panics after `timeout`.
     pub fn next_event(&self, timeout: Duration) -> Value {
-        match self.lines.recv_timeout(timeout) {
-            Ok(line) => serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")),
+        match self.process.next_line(timeout) {
+            Ok(line) => {
+                serde_json::from_str(&line.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", line.text))
+            }
             Err(RecvTimeoutError::Timeout) => panic!("no event within {timeout:?}"),
             Err(RecvTimeoutError::Disconnected) => panic!("worker stdout closed"),
         }
@@ -125,7 +93,10 @@ impl Worker {
 
     /// The next event line if one comes within `timeout`.
     pub fn try_next_event(&self, timeout: Duration) -> Option<Value> {
-        self.lines.recv_timeout(timeout).ok().map(|l| serde_json::from_str(&l).unwrap())
+        self.process
+            .next_line(timeout)
+            .ok()
+            .map(|l| serde_json::from_str(&l.text).unwrap())
     }
 
     /// Events until the final (non-progress) one for `task_id`, collecting everything seen.
@@ -135,7 +106,7 @@ impl Worker {
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let event = self.next_event(left.max(Duration::from_millis(1)));
-            let is_final = event["task_id"] == task_id && event["event"] != "progress";
+            let is_final = is_final_for(&event, task_id);
             seen.push(event);
             if is_final {
                 return seen;
@@ -154,8 +125,8 @@ impl Worker {
         let mut out = Vec::new();
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => out.push(serde_json::from_str(&line).unwrap()),
+            match self.process.next_line(left) {
+                Ok(line) => out.push(serde_json::from_str(&line.text).unwrap()),
                 Err(RecvTimeoutError::Disconnected) => return out,
                 Err(RecvTimeoutError::Timeout) => panic!("stdout still open after {timeout:?}; got {out:?}"),
             }
@@ -164,33 +135,29 @@ impl Worker {
 
     /// Waits for the process to exit; panics after `timeout`.
     pub fn wait_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "worker did not exit within {timeout:?}");
-            std::thread::sleep(Duration::from_millis(20));
+        match self.process.wait_exit(timeout).unwrap() {
+            Some(status) => status,
+            None => panic!("worker did not exit within {timeout:?}"),
         }
     }
 
     pub fn signal(&self, signal: nix::sys::signal::Signal) {
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), signal).unwrap();
-    }
-}
-
-impl Drop for Worker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.process.signal(signal).unwrap();
     }
 }
 
 /// A name no other test (or earlier run) uses: marks this test's files and child processes.
 pub fn unique(label: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-    format!("{label}-{}-{}-{nanos}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(
+        "{label}-{}-{}-{nanos}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// Asserts a final `error` event for `task_id` with one of `codes` and a non-empty message.
@@ -198,17 +165,30 @@ pub fn assert_error(event: &Value, task_id: &str, codes: &[&str]) {
     assert_eq!(event["task_id"], task_id, "{event}");
     assert_eq!(event["event"], "error", "{event}");
     let code = event["data"]["error_code"].as_str().unwrap_or_default();
-    assert!(codes.contains(&code), "error_code {code} not one of {codes:?}: {event}");
-    assert!(event["data"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{event}");
+    assert!(
+        codes.contains(&code),
+        "error_code {code} not one of {codes:?}: {event}"
+    );
+    assert!(
+        event["data"]["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{event}"
+    );
 }
 
 pub fn file_name(path: &Path) -> String {
-    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// Every file below `dir` (none when it does not exist).
 pub fn files_under(dir: &Path) -> Vec<PathBuf> {
-    walkdir::WalkDir::new(dir).into_iter().filter_map(Result::ok).filter(|e| e.file_type().is_file()).map(|e| e.into_path()).collect()
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.into_path())
+        .collect()
 }
 
 /// What a failed or cancelled task must not leave below `dir`: yt-dlp's partial downloads
@@ -218,7 +198,12 @@ pub fn partial_files_under(dir: &Path) -> Vec<PathBuf> {
         .into_iter()
         .filter(|p| {
             let name = file_name(p);
-            name.ends_with(".part") || name.ends_with(".aria2") || name.contains(".part-Frag") || name.ends_with(".ytdl") || name.contains(".temp.") || name.starts_with(".hermes-zip-")
+            name.ends_with(".part")
+                || name.ends_with(".aria2")
+                || name.contains(".part-Frag")
+                || name.ends_with(".ytdl")
+                || name.contains(".temp.")
+                || name.starts_with(".hermes-zip-")
         })
         .collect()
 }

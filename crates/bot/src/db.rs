@@ -1,0 +1,533 @@
+//! The bot's SQLite database (sqlx, embedded migrations in `crates/bot/migrations`, runtime
+//! queries only): task history, per-chat settings and the upload-once `file_id` cache.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use hermes_protocol::AudioFormat;
+use sqlx::sqlite::SqlitePool;
+use sqlx::Row;
+use thiserror::Error;
+
+use crate::media_mode::MediaMode;
+use hermes_host::task_queue::TaskState;
+
+#[derive(Debug, Error)]
+pub enum DbError {
+    #[error("cannot open the bot database {url}: {source}")]
+    Open {
+        url: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    /// SQLite cannot read the file. Unlike the worker's cache, this file holds real state
+    /// (tasks, settings, uploads), so it is never moved aside or replaced: the bot stops.
+    #[error(
+        "the bot database {url} is damaged ({problem}). It holds the bot's tasks, settings and \
+         uploads, so it is left untouched: restore it from a backup, or move it away to start \
+         with an empty one"
+    )]
+    Damaged { url: String, problem: String },
+    #[error("bot database query failed: {0}")]
+    Query(#[from] sqlx::Error),
+}
+
+/// How a cached upload was sent, so it is re-sent with the same method (Telegram refuses a
+/// `file_id` sent as another kind of media).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SendMethod {
+    Audio,
+    Video,
+    Document,
+}
+
+impl SendMethod {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            SendMethod::Audio => "audio",
+            SendMethod::Video => "video",
+            SendMethod::Document => "document",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<SendMethod> {
+        match name {
+            "audio" => Some(SendMethod::Audio),
+            "video" => Some(SendMethod::Video),
+            "document" => Some(SendMethod::Document),
+            _ => None,
+        }
+    }
+}
+
+/// The identity of a downloadable result: the same media in the same mode and format is the
+/// same file, whoever asks for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct UploadKey {
+    /// `links::normalize_key` of the link.
+    pub(crate) media_key: String,
+    pub(crate) mode: MediaMode,
+    /// The audio format (`mp3`), or the video format selector (`best` by default).
+    pub(crate) format: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CachedUpload {
+    pub(crate) file_id: String,
+    pub(crate) method: SendMethod,
+    pub(crate) title: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ChatSettings {
+    pub(crate) default_mode: MediaMode,
+    pub(crate) audio_format: AudioFormat,
+}
+
+impl Default for ChatSettings {
+    fn default() -> Self {
+        Self {
+            default_mode: MediaMode::Audio,
+            audio_format: AudioFormat::Mp3,
+        }
+    }
+}
+
+/// A task as recorded when it was created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct NewTask<'a> {
+    pub(crate) id: &'a str,
+    pub(crate) chat_id: i64,
+    pub(crate) kind: &'a str,
+    pub(crate) url: &'a str,
+    pub(crate) status_message_id: Option<i32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskRow {
+    pub id: String,
+    pub chat_id: i64,
+    pub kind: String,
+    pub url: String,
+    pub state: String,
+    pub progress: u8,
+    pub file_path: Option<String>,
+    pub error: Option<String>,
+    pub status_message_id: Option<i32>,
+}
+
+pub struct Db {
+    pool: SqlitePool,
+}
+
+pub(crate) fn state_name(state: TaskState) -> &'static str {
+    match state {
+        TaskState::Queued => "queued",
+        TaskState::Running => "running",
+        TaskState::Done => "done",
+        TaskState::Failed => "failed",
+        TaskState::Cancelled => "cancelled",
+    }
+}
+
+/// SQLITE_CORRUPT (11) or SQLITE_NOTADB (26), extended codes and migration errors included.
+fn is_damaged(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Database(db) => db
+            .code()
+            .and_then(|c| c.parse::<i32>().ok())
+            .is_some_and(|c| matches!(c & 0xff, 11 | 26)),
+        sqlx::Error::Migrate(migrate) => match migrate.as_ref() {
+            sqlx::migrate::MigrateError::Execute(inner)
+            | sqlx::migrate::MigrateError::ExecuteMigration(inner, _) => is_damaged(inner),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+impl Db {
+    /// Opens (creating if needed) and migrates the database at `url`. A damaged file is an
+    /// error ([`DbError::Damaged`]), never replaced.
+    pub async fn open(url: &str) -> Result<Db, DbError> {
+        let error = |source: sqlx::Error| {
+            if is_damaged(&source) {
+                DbError::Damaged {
+                    url: url.to_owned(),
+                    problem: source.to_string(),
+                }
+            } else {
+                DbError::Open {
+                    url: url.to_owned(),
+                    source,
+                }
+            }
+        };
+        let pool = hermes_sqlite::open_pool(url, 4).await.map_err(error)?;
+        sqlx::migrate!("./migrations")
+            .run(&pool)
+            .await
+            .map_err(|e| error(sqlx::Error::Migrate(Box::new(e))))?;
+        // A truncated file can open and migrate and fail only when a lost page is read.
+        let verdict = sqlx::query_scalar::<_, String>("PRAGMA quick_check(1)")
+            .fetch_one(&pool)
+            .await;
+        let problem = match verdict {
+            Ok(verdict) if verdict == "ok" => None,
+            Ok(verdict) => Some(verdict),
+            Err(e) if is_damaged(&e) => Some(e.to_string()),
+            Err(_) => None,
+        };
+        if let Some(problem) = problem {
+            pool.close().await;
+            return Err(DbError::Damaged {
+                url: url.to_owned(),
+                problem,
+            });
+        }
+        Ok(Db { pool })
+    }
+
+    pub(crate) async fn insert_task(&self, task: &NewTask<'_>) -> Result<(), DbError> {
+        let now = unix_now();
+        sqlx::query(
+            "INSERT INTO tasks (id, chat_id, kind, url, state, progress, status_message_id, created_at, updated_at)
+             VALUES (?, ?, ?, ?, 'queued', 0, ?, ?, ?)",
+        )
+        .bind(task.id)
+        .bind(task.chat_id)
+        .bind(task.kind)
+        .bind(task.url)
+        .bind(task.status_message_id)
+        .bind(now)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn set_task_state(
+        &self,
+        id: &str,
+        state: TaskState,
+        error: Option<&str>,
+    ) -> Result<(), DbError> {
+        sqlx::query("UPDATE tasks SET state = ?, error = COALESCE(?, error), updated_at = ? WHERE id = ?")
+            .bind(state_name(state))
+            .bind(error)
+            .bind(unix_now())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn set_task_progress(&self, id: &str, percent: u8) -> Result<(), DbError> {
+        sqlx::query("UPDATE tasks SET progress = ?, updated_at = ? WHERE id = ?")
+            .bind(i64::from(percent.min(100)))
+            .bind(unix_now())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn set_task_file(&self, id: &str, path: &str) -> Result<(), DbError> {
+        sqlx::query("UPDATE tasks SET file_path = ?, updated_at = ? WHERE id = ?")
+            .bind(path)
+            .bind(unix_now())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    #[cfg(test)]
+    pub(crate) async fn task(&self, id: &str) -> Result<Option<TaskRow>, DbError> {
+        let row = sqlx::query(
+            "SELECT id, chat_id, kind, url, state, progress, file_path, error, status_message_id
+             FROM tasks WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| task_row(&row)).transpose().map_err(DbError::from)
+    }
+
+    /// Every task recorded for `url`, oldest first (for `/status`-like listings and tests).
+    pub async fn tasks_for_url(&self, url: &str) -> Result<Vec<TaskRow>, DbError> {
+        let rows = sqlx::query(
+            "SELECT id, chat_id, kind, url, state, progress, file_path, error, status_message_id
+             FROM tasks WHERE url = ? ORDER BY created_at, rowid",
+        )
+        .bind(url)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(task_row)
+            .collect::<Result<Vec<_>, sqlx::Error>>()?)
+    }
+
+    /// Marks every task a previous process left queued or running as failed with `reason` and
+    /// returns them, so their chats can be told. Queued tasks are included: the queue lived in
+    /// memory and died with the process too.
+    pub(crate) async fn fail_interrupted_tasks(&self, reason: &str) -> Result<Vec<TaskRow>, DbError> {
+        let rows = sqlx::query(
+            "UPDATE tasks SET state = 'failed', error = ?, updated_at = ?
+             WHERE state IN ('queued', 'running')
+             RETURNING id, chat_id, kind, url, state, progress, file_path, error, status_message_id",
+        )
+        .bind(reason)
+        .bind(unix_now())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut tasks = rows
+            .iter()
+            .map(task_row)
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        tasks.sort_by(|a, b| (a.chat_id, &a.id).cmp(&(b.chat_id, &b.id)));
+        Ok(tasks)
+    }
+
+    /// The chat's settings, or the defaults when it never changed them.
+    pub(crate) async fn chat_settings(&self, chat_id: i64) -> Result<ChatSettings, DbError> {
+        let row = sqlx::query("SELECT default_mode, audio_format FROM chat_settings WHERE chat_id = ?")
+            .bind(chat_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        let defaults = ChatSettings::default();
+        let Some(row) = row else {
+            return Ok(defaults);
+        };
+        let mode: String = row.try_get("default_mode")?;
+        let format: String = row.try_get("audio_format")?;
+        Ok(ChatSettings {
+            default_mode: MediaMode::from_name(&mode).unwrap_or(defaults.default_mode),
+            audio_format: AudioFormat::from_name(&format).unwrap_or(defaults.audio_format),
+        })
+    }
+
+    pub(crate) async fn set_chat_settings(
+        &self,
+        chat_id: i64,
+        settings: ChatSettings,
+    ) -> Result<(), DbError> {
+        sqlx::query(
+            "INSERT INTO chat_settings (chat_id, default_mode, audio_format, updated_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (chat_id) DO UPDATE SET default_mode = excluded.default_mode,
+                 audio_format = excluded.audio_format, updated_at = excluded.updated_at",
+        )
+        .bind(chat_id)
+        .bind(settings.default_mode.as_str())
+        .bind(settings.audio_format.as_str())
+        .bind(unix_now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn cached_upload(&self, key: &UploadKey) -> Result<Option<CachedUpload>, DbError> {
+        let row = sqlx::query(
+            "SELECT file_id, method, title FROM uploads WHERE media_key = ? AND mode = ? AND format = ?",
+        )
+        .bind(&key.media_key)
+        .bind(key.mode.as_str())
+        .bind(&key.format)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let method: String = row.try_get("method")?;
+        Ok(SendMethod::from_name(&method).map(|method| CachedUpload {
+            file_id: row.get("file_id"),
+            method,
+            title: row.get("title"),
+        }))
+    }
+
+    pub(crate) async fn store_upload(&self, key: &UploadKey, upload: &CachedUpload) -> Result<(), DbError> {
+        sqlx::query(
+            "INSERT OR REPLACE INTO uploads (media_key, mode, format, file_id, method, title, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&key.media_key)
+        .bind(key.mode.as_str())
+        .bind(&key.format)
+        .bind(&upload.file_id)
+        .bind(upload.method.as_str())
+        .bind(&upload.title)
+        .bind(unix_now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Drops a cached `file_id` Telegram no longer accepts, so the next request downloads again.
+    pub(crate) async fn forget_upload(&self, key: &UploadKey) -> Result<(), DbError> {
+        sqlx::query("DELETE FROM uploads WHERE media_key = ? AND mode = ? AND format = ?")
+            .bind(&key.media_key)
+            .bind(key.mode.as_str())
+            .bind(&key.format)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn task_row(row: &sqlx::sqlite::SqliteRow) -> Result<TaskRow, sqlx::Error> {
+    let progress: i64 = row.try_get("progress")?;
+    let status_message_id: Option<i64> = row.try_get("status_message_id")?;
+    Ok(TaskRow {
+        id: row.try_get("id")?,
+        chat_id: row.try_get("chat_id")?,
+        kind: row.try_get("kind")?,
+        url: row.try_get("url")?,
+        state: row.try_get("state")?,
+        progress: u8::try_from(progress.clamp(0, 100)).unwrap_or(0),
+        file_path: row.try_get("file_path")?,
+        error: row.try_get("error")?,
+        status_message_id: status_message_id.and_then(|id| i32::try_from(id).ok()),
+    })
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn open_temp() -> (tempfile::TempDir, Db) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("bot.db").display());
+        let db = Db::open(&url).await.expect("open");
+        (dir, db)
+    }
+
+    fn new_task<'a>(id: &'a str, chat_id: i64) -> NewTask<'a> {
+        NewTask {
+            id,
+            chat_id,
+            kind: "audio",
+            url: "http://127.0.0.1/a.webm",
+            status_message_id: Some(5),
+        }
+    }
+
+    #[tokio::test]
+    async fn tasks_record_their_lifecycle() {
+        let (_dir, db) = open_temp().await;
+        db.insert_task(&new_task("t1", 7)).await.expect("insert");
+        let row = db.task("t1").await.expect("query").expect("row");
+        assert_eq!(
+            (row.state.as_str(), row.progress, row.status_message_id),
+            ("queued", 0, Some(5))
+        );
+
+        db.set_task_state("t1", TaskState::Running, None)
+            .await
+            .expect("state");
+        db.set_task_progress("t1", 140).await.expect("progress");
+        db.set_task_file("t1", "/d/7/t1/a.mp3").await.expect("file");
+        db.set_task_state("t1", TaskState::Done, None)
+            .await
+            .expect("state");
+        let row = db.task("t1").await.expect("query").expect("row");
+        assert_eq!(row.state, "done");
+        assert_eq!(row.progress, 100, "clamped");
+        assert_eq!(row.file_path.as_deref(), Some("/d/7/t1/a.mp3"));
+        assert_eq!(row.error, None);
+        assert!(db.task("nope").await.expect("query").is_none());
+        assert!(
+            db.insert_task(&new_task("t1", 7)).await.is_err(),
+            "ids are unique"
+        );
+    }
+
+    #[tokio::test]
+    async fn interrupted_tasks_are_failed_once_and_reported() {
+        let (dir, db) = open_temp().await;
+        for (id, chat, state) in [
+            ("a", 1, TaskState::Running),
+            ("b", 2, TaskState::Queued),
+            ("c", 1, TaskState::Done),
+            ("d", 3, TaskState::Cancelled),
+        ] {
+            db.insert_task(&new_task(id, chat)).await.expect("insert");
+            db.set_task_state(id, state, None).await.expect("state");
+        }
+        db.close().await;
+
+        // A new process opens the same file.
+        let url = format!("sqlite://{}", dir.path().join("bot.db").display());
+        let db = Db::open(&url).await.expect("reopen");
+        let lost = db.fail_interrupted_tasks("bot restarted").await.expect("fail");
+        let ids: Vec<(&str, i64)> = lost.iter().map(|t| (t.id.as_str(), t.chat_id)).collect();
+        assert_eq!(ids, vec![("a", 1), ("b", 2)]);
+        assert!(lost
+            .iter()
+            .all(|t| t.state == "failed" && t.error.as_deref() == Some("bot restarted")));
+        assert!(db.fail_interrupted_tasks("again").await.expect("fail").is_empty());
+        let done = db.task("c").await.expect("query").expect("row");
+        assert_eq!(done.state, "done");
+    }
+
+    #[tokio::test]
+    async fn settings_default_and_persist() {
+        let (_dir, db) = open_temp().await;
+        assert_eq!(db.chat_settings(9).await.expect("read"), ChatSettings::default());
+        let custom = ChatSettings {
+            default_mode: MediaMode::Video,
+            audio_format: AudioFormat::Opus,
+        };
+        db.set_chat_settings(9, custom).await.expect("write");
+        assert_eq!(db.chat_settings(9).await.expect("read"), custom);
+        let changed = ChatSettings {
+            audio_format: AudioFormat::M4a,
+            ..custom
+        };
+        db.set_chat_settings(9, changed).await.expect("overwrite");
+        assert_eq!(db.chat_settings(9).await.expect("read"), changed);
+        assert_eq!(db.chat_settings(10).await.expect("read"), ChatSettings::default());
+    }
+
+    #[tokio::test]
+    async fn uploads_are_cached_by_media_mode_and_format() {
+        let (_dir, db) = open_temp().await;
+        let key = UploadKey {
+            media_key: "yt:dQw4w9WgXcQ".into(),
+            mode: MediaMode::Audio,
+            format: "mp3".into(),
+        };
+        assert_eq!(db.cached_upload(&key).await.expect("read"), None);
+        let upload = CachedUpload {
+            file_id: "fake-audio-1".into(),
+            method: SendMethod::Audio,
+            title: Some("Song".into()),
+        };
+        db.store_upload(&key, &upload).await.expect("store");
+        assert_eq!(db.cached_upload(&key).await.expect("read"), Some(upload.clone()));
+
+        let other_format = UploadKey {
+            format: "opus".into(),
+            ..key.clone()
+        };
+        let other_mode = UploadKey {
+            mode: MediaMode::Video,
+            ..key.clone()
+        };
+        assert_eq!(db.cached_upload(&other_format).await.expect("read"), None);
+        assert_eq!(db.cached_upload(&other_mode).await.expect("read"), None);
+
+        db.forget_upload(&key).await.expect("forget");
+        assert_eq!(db.cached_upload(&key).await.expect("read"), None);
+    }
+}

@@ -1,0 +1,152 @@
+//! A link in a message (or `/download`, `/audio`, `/video <url>`): the mode keyboard
+//! `[🎵 Audio] [🎬 Video] [⚙ Quality…]`, "whole playlist or this video?", or straight to the
+//! download.
+use std::sync::Arc;
+
+use hermes_host::links::{
+    extract_links, normalize_key, youtube_playlist_url, youtube_video_url, Link, LinkKind,
+};
+use hermes_host::render::shorten;
+
+use super::playlist::preview_playlist;
+use super::screen::{edit_keyboard, send_keyboard};
+use super::settings::chat_settings;
+use crate::app::App;
+use crate::callbacks::{Callback, Flow};
+use crate::job::{DownloadChoice, Job, JobKind};
+use crate::job_runner;
+use crate::media_mode::MediaMode;
+use crate::messages;
+use crate::reply::reply;
+
+/// Starts the flow for one link found in a message.
+pub(crate) async fn offer_link(app: &Arc<App>, chat_id: i64, link: &Link) {
+    match &link.kind {
+        LinkKind::YoutubeVideoInPlaylist { id, list } => {
+            let flow = Flow::VideoOrPlaylist {
+                video_url: youtube_video_url(id),
+                playlist_url: youtube_playlist_url(list),
+            };
+            let key = app.flows.insert(chat_id, flow);
+            let rows = vec![vec![
+                (
+                    "📃 Whole playlist".to_owned(),
+                    Callback::WholePlaylist { key: key.clone() }.encode(),
+                ),
+                (
+                    "🎬 This video only".to_owned(),
+                    Callback::OnlyVideo { key }.encode(),
+                ),
+            ]];
+            send_keyboard(app, chat_id, messages::PLAYLIST_OR_VIDEO, rows).await;
+        }
+        LinkKind::YoutubePlaylist { .. } => {
+            preview_playlist(app, chat_id, &link.canonical_url(), None).await;
+        }
+        LinkKind::YoutubeVideo { .. } | LinkKind::Other => {
+            offer_modes(app, chat_id, &link.canonical_url(), None, None, None).await;
+        }
+    }
+}
+
+/// `[🎵 Audio] [🎬 Video] [⚙ Quality…]` for `url`, as a new message or by editing `edit`.
+pub(super) async fn offer_modes(
+    app: &App,
+    chat_id: i64,
+    url: &str,
+    title: Option<String>,
+    performer: Option<String>,
+    edit: Option<i32>,
+) {
+    let subject = title.clone().unwrap_or_else(|| shorten(url, 80));
+    let text = format!("🔗 {subject}\n{}", messages::CHOOSE_MODE);
+    let flow = Flow::Link {
+        url: url.to_owned(),
+        title,
+        performer,
+    };
+    let key = app.flows.insert(chat_id, flow);
+    let rows = vec![vec![
+        (
+            "🎵 Audio".to_owned(),
+            Callback::Download {
+                key: key.clone(),
+                mode: MediaMode::Audio,
+            }
+            .encode(),
+        ),
+        (
+            "🎬 Video".to_owned(),
+            Callback::Download {
+                key: key.clone(),
+                mode: MediaMode::Video,
+            }
+            .encode(),
+        ),
+        ("⚙ Quality…".to_owned(), Callback::Quality { key }.encode()),
+    ]];
+    match edit {
+        Some(message_id) => edit_keyboard(app, chat_id, message_id, &text, rows).await,
+        None => send_keyboard(app, chat_id, &text, rows).await,
+    }
+}
+
+/// `/download`, `/audio`, `/video <url>`: straight to the download, no keyboard.
+pub(crate) async fn download_command(app: Arc<App>, chat_id: i64, command: &str, args: &str) {
+    let links = extract_links(args);
+    if links.is_empty() {
+        reply(&app, chat_id, messages::NOT_A_LINK).await;
+        return;
+    }
+    let settings = chat_settings(&app, chat_id).await;
+    let mode = match command {
+        "audio" => MediaMode::Audio,
+        "video" => MediaMode::Video,
+        _ => settings.default_mode,
+    };
+    for link in links {
+        let url = match &link.kind {
+            LinkKind::YoutubePlaylist { .. } => {
+                preview_playlist(&app, chat_id, &link.canonical_url(), None).await;
+                continue;
+            }
+            LinkKind::YoutubeVideoInPlaylist { id, .. } => youtube_video_url(id),
+            _ => link.canonical_url(),
+        };
+        let job = Job {
+            chat_id,
+            media_key: normalize_key(&link),
+            url,
+            kind: JobKind::Single(DownloadChoice::new(mode, settings.audio_format)),
+            title: None,
+            performer: None,
+            reuse_message_id: None,
+        };
+        job_runner::start(Arc::clone(&app), job).await;
+    }
+}
+
+/// The upload-cache key of a URL: the same normalisation as links in messages.
+pub(super) fn media_key_for(url: &str) -> String {
+    extract_links(url)
+        .first()
+        .map(normalize_key)
+        .unwrap_or_else(|| url.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn media_keys_match_message_links() {
+        assert_eq!(
+            media_key_for("https://www.youtube.com/watch?v=dQw4w9WgXcQ"),
+            "yt:dQw4w9WgXcQ"
+        );
+        assert_eq!(
+            media_key_for("http://127.0.0.1:9/media/a.webm?utm_source=x"),
+            "http://127.0.0.1:9/media/a.webm"
+        );
+    }
+}

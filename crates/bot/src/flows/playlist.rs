@@ -1,0 +1,94 @@
+//! `/playlist <url>` and playlist links: a preview (title, item count, the first items), then
+//! how many items, then the mode.
+use std::sync::Arc;
+
+use hermes_host::client::new_task_id;
+use hermes_host::links::{extract_links, youtube_playlist_url, LinkKind};
+use hermes_host::render::{format_clock, shorten};
+use hermes_protocol::{playlist_preview_request, Event, PlaylistPreview};
+
+use super::lookup::ask_worker;
+use super::screen::{edit_keyboard, edit_plain, placeholder};
+use crate::app::App;
+use crate::callbacks::{Callback, Flow};
+use crate::messages;
+use crate::reply::reply;
+
+const PREVIEW_ITEMS: u32 = 5;
+const PLAYLIST_LIMITS: [u32; 3] = [10, 25, 50];
+
+/// `/playlist <url>`: the preview of the first link.
+pub(crate) async fn playlist_command(app: Arc<App>, chat_id: i64, args: &str) {
+    match extract_links(args).first() {
+        Some(link) => {
+            let url = match &link.kind {
+                LinkKind::YoutubeVideoInPlaylist { list, .. } => youtube_playlist_url(list),
+                _ => link.canonical_url(),
+            };
+            preview_playlist(&app, chat_id, &url, None).await;
+        }
+        None => reply(&app, chat_id, messages::NOT_A_LINK).await,
+    }
+}
+
+/// Shows title, item count and the first items, then `[10] [25] [50] [All]`.
+pub(super) async fn preview_playlist(app: &App, chat_id: i64, url: &str, edit: Option<i32>) {
+    let Some(message_id) = placeholder(app, chat_id, "⏳ Reading the playlist…", edit).await else {
+        return;
+    };
+    let request = playlist_preview_request(&new_task_id("preview"), url, PREVIEW_ITEMS);
+    let preview: PlaylistPreview = match ask_worker(app, &request, Event::Done).await {
+        Ok(preview) => preview,
+        Err(text) => return edit_plain(app, chat_id, message_id, &text).await,
+    };
+    let title = if preview.playlist_title.trim().is_empty() {
+        "Playlist".to_owned()
+    } else {
+        preview.playlist_title.clone()
+    };
+    let key = app.flows.insert(
+        chat_id,
+        Flow::Playlist {
+            url: url.to_owned(),
+            title: title.clone(),
+            limit: None,
+        },
+    );
+    let text = preview_text(&title, &preview);
+    let mut row: Vec<(String, String)> = PLAYLIST_LIMITS
+        .iter()
+        .filter(|limit| {
+            preview
+                .playlist_count
+                .is_none_or(|count| u64::from(**limit) < count)
+        })
+        .map(|limit| {
+            let count = u16::try_from(*limit).unwrap_or(u16::MAX);
+            (
+                limit.to_string(),
+                Callback::Limit {
+                    key: key.clone(),
+                    count,
+                }
+                .encode(),
+            )
+        })
+        .collect();
+    row.push(("All".to_owned(), Callback::Limit { key, count: 0 }.encode()));
+    edit_keyboard(app, chat_id, message_id, &text, vec![row]).await;
+}
+
+fn preview_text(title: &str, preview: &PlaylistPreview) -> String {
+    let mut text = format!("📃 {title}");
+    if let Some(count) = preview.playlist_count {
+        text.push_str(&format!("\n{count} items"));
+    }
+    for track in &preview.tracks {
+        text.push_str(&format!("\n{}. {}", track.index, shorten(&track.title, 60)));
+        if let Some(duration) = track.duration {
+            text.push_str(&format!(" ({})", format_clock(duration)));
+        }
+    }
+    text.push_str("\n\nHow many items should I download?");
+    text
+}

@@ -1,0 +1,154 @@
+//! `⚙ Quality…`: the video tiers and audio choices of `get_formats`, one button each, and what
+//! a choice means as download parameters.
+use hermes_host::client::new_task_id;
+use hermes_host::render::shorten;
+use hermes_protocol::{get_formats_request_mode, AudioFormat, Event, FormatList, FormatMode, FormatOption};
+
+use super::lookup::ask_worker;
+use super::screen::{edit_keyboard, edit_plain, one_choice_per_row, Rows, BUTTON_TEXT_CHARS};
+use crate::app::App;
+use crate::callbacks::{Callback, Flow};
+use crate::job::DownloadChoice;
+use crate::media_mode::MediaMode;
+use crate::messages;
+
+/// `⚙ Quality…`: video tiers and audio choices from `get_formats`, one button each.
+pub(super) async fn show_qualities(
+    app: &App,
+    chat_id: i64,
+    message_id: i32,
+    url: &str,
+    title: Option<String>,
+) {
+    edit_plain(app, chat_id, message_id, "⏳ Looking up the available qualities…").await;
+    let video = get_formats_request_mode(&new_task_id("formats"), url, FormatMode::Video);
+    let audio = get_formats_request_mode(&new_task_id("formats"), url, FormatMode::Audio);
+    let (video, audio) = tokio::join!(
+        ask_worker::<FormatList>(app, &video, Event::FormatList),
+        ask_worker::<FormatList>(app, &audio, Event::FormatList),
+    );
+    let title = title.or_else(|| {
+        [&video, &audio]
+            .into_iter()
+            .find_map(|list| list.as_ref().ok().map(|l| l.title.clone()))
+            .filter(|t| !t.is_empty())
+    });
+    let options: Vec<FormatOption> = [video.as_ref().ok(), audio.as_ref().ok()]
+        .into_iter()
+        .flatten()
+        .flat_map(|list| list.formats.iter().cloned())
+        .collect();
+    if options.is_empty() {
+        let text = video
+            .err()
+            .or(audio.err())
+            .unwrap_or_else(|| messages::INTERNAL_FAILURE.to_owned());
+        return edit_plain(app, chat_id, message_id, &text).await;
+    }
+    let rows: Rows = {
+        let labels: Vec<String> = options.iter().map(option_label).collect();
+        let key = app.flows.insert(
+            chat_id,
+            Flow::Formats {
+                url: url.to_owned(),
+                title: title.clone(),
+                options,
+            },
+        );
+        one_choice_per_row(labels, |index| Callback::Format {
+            key: key.clone(),
+            index,
+        })
+    };
+    let subject = title.unwrap_or_else(|| shorten(url, 80));
+    let text = format!("⚙ {subject}\nChoose a quality:");
+    edit_keyboard(app, chat_id, message_id, &text, rows).await;
+}
+
+fn option_label(option: &FormatOption) -> String {
+    let icon = if option.kind == "audio" { "🎵" } else { "🎬" };
+    shorten(&format!("{icon} {}", option.label), BUTTON_TEXT_CHARS)
+}
+
+/// A `get_formats` choice as download parameters: a video tier is a format selector; an MP3
+/// choice converts at its quality; the original audio is kept in its own container.
+pub(super) fn choice_for_option(option: &FormatOption, default_audio: AudioFormat) -> DownloadChoice {
+    if option.kind == "audio" {
+        let audio_format = option
+            .audio_format
+            .as_deref()
+            .and_then(AudioFormat::from_name)
+            .or_else(|| native_audio_format(&option.ext))
+            .unwrap_or(default_audio);
+        DownloadChoice {
+            mode: MediaMode::Audio,
+            audio_format,
+            audio_quality: option.audio_quality.clone(),
+            format: Some(option.format_id.clone()).filter(|f| !f.is_empty()),
+        }
+    } else {
+        DownloadChoice {
+            mode: MediaMode::Video,
+            audio_format: default_audio,
+            audio_quality: None,
+            format: Some(option.format_id.clone()).filter(|f| !f.is_empty()),
+        }
+    }
+}
+
+/// The `audio_format` that keeps a native stream without re-encoding (`webm` audio is Opus).
+fn native_audio_format(ext: &str) -> Option<AudioFormat> {
+    match ext {
+        "webm" | "opus" | "ogg" => Some(AudioFormat::Opus),
+        "m4a" | "mp4" => Some(AudioFormat::M4a),
+        other => AudioFormat::from_name(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn option(
+        kind: &str,
+        format_id: &str,
+        ext: &str,
+        audio_format: Option<&str>,
+        quality: Option<&str>,
+    ) -> FormatOption {
+        FormatOption {
+            format_id: format_id.into(),
+            label: "x".into(),
+            ext: ext.into(),
+            kind: kind.into(),
+            audio_format: audio_format.map(str::to_owned),
+            audio_quality: quality.map(str::to_owned),
+            ..FormatOption::default()
+        }
+    }
+
+    #[test]
+    fn format_options_become_download_specs() {
+        let video = choice_for_option(
+            &option("video", "137+bestaudio", "mp4", None, None),
+            AudioFormat::Mp3,
+        );
+        assert_eq!(
+            (video.mode, video.format.as_deref()),
+            (MediaMode::Video, Some("137+bestaudio"))
+        );
+        let mp3 = choice_for_option(
+            &option("audio", "bestaudio/best", "mp3", Some("mp3"), Some("5")),
+            AudioFormat::Opus,
+        );
+        assert_eq!(mp3.audio_format, AudioFormat::Mp3);
+        assert_eq!(mp3.audio_quality.as_deref(), Some("5"));
+        let native = choice_for_option(&option("audio", "251", "webm", None, None), AudioFormat::Mp3);
+        assert_eq!(
+            (native.audio_format, native.format.as_deref()),
+            (AudioFormat::Opus, Some("251"))
+        );
+        let m4a = choice_for_option(&option("audio", "140", "m4a", None, None), AudioFormat::Mp3);
+        assert_eq!(m4a.audio_format, AudioFormat::M4a);
+    }
+}

@@ -1,0 +1,220 @@
+//! A button tap: the callback decoded, its flow looked up (and taken when the choice is final),
+//! and the next step of that flow started. Always answers the callback query.
+use std::sync::Arc;
+
+use super::link::{media_key_for, offer_modes};
+use super::playlist::preview_playlist;
+use super::quality::{choice_for_option, show_qualities};
+use super::screen::{edit_keyboard, edit_plain};
+use super::settings::{chat_settings, show_settings, update_settings};
+use crate::app::App;
+use crate::callbacks::{Callback, Flow, FlowMiss};
+use crate::job::{DownloadChoice, Job, JobKind};
+use crate::job_runner;
+use crate::media_mode::MediaMode;
+use crate::messages;
+use crate::reply::answer;
+
+/// A button tap. Always answers the callback query (Telegram shows a spinner until then).
+pub(crate) async fn handle_callback(
+    app: Arc<App>,
+    query_id: &str,
+    chat_id: i64,
+    message_id: i32,
+    data: &str,
+) {
+    let Some(callback) = Callback::decode(data) else {
+        answer(&app, query_id, Some(messages::FLOW_EXPIRED)).await;
+        return;
+    };
+    let result = match callback {
+        Callback::SetMode(mode) => {
+            update_settings(&app, chat_id, |s| s.default_mode = mode).await;
+            answer(&app, query_id, Some("Saved")).await;
+            show_settings(&app, chat_id, Some(message_id)).await;
+            Ok(())
+        }
+        Callback::SetAudioFormat(format) => {
+            update_settings(&app, chat_id, |s| s.audio_format = format).await;
+            answer(&app, query_id, Some("Saved")).await;
+            show_settings(&app, chat_id, Some(message_id)).await;
+            Ok(())
+        }
+        other => {
+            let tap = Tap {
+                app: &app,
+                query_id,
+                chat_id,
+                message_id,
+            };
+            tap.handle(other).await
+        }
+    };
+    if let Err(miss) = result {
+        let text = match miss {
+            FlowMiss::Expired => messages::FLOW_EXPIRED,
+            FlowMiss::WrongChat => "This button belongs to another chat.",
+        };
+        answer(&app, query_id, Some(text)).await;
+        if miss == FlowMiss::Expired {
+            edit_plain(&app, chat_id, message_id, messages::FLOW_EXPIRED).await;
+        }
+    }
+}
+
+/// One tap on a flow button.
+struct Tap<'a> {
+    app: &'a Arc<App>,
+    query_id: &'a str,
+    chat_id: i64,
+    message_id: i32,
+}
+
+impl Tap<'_> {
+    async fn handle(&self, callback: Callback) -> Result<(), FlowMiss> {
+        let (app, chat_id) = (self.app, self.chat_id);
+        match callback {
+            Callback::Download { key, mode } => {
+                let Flow::Link {
+                    url,
+                    title,
+                    performer,
+                } = app.flows.take(&key, chat_id)?
+                else {
+                    return Err(FlowMiss::Expired);
+                };
+                self.ack().await;
+                let settings = chat_settings(app, chat_id).await;
+                let choice = DownloadChoice::new(mode, settings.audio_format);
+                self.start_single(url, choice, title, performer).await;
+            }
+            Callback::Quality { key } => {
+                let Flow::Link { url, title, .. } = app.flows.get(&key, chat_id)? else {
+                    return Err(FlowMiss::Expired);
+                };
+                self.ack().await;
+                show_qualities(app, chat_id, self.message_id, &url, title).await;
+            }
+            Callback::Format { key, index } => {
+                let Flow::Formats { url, title, options } = app.flows.take(&key, chat_id)? else {
+                    return Err(FlowMiss::Expired);
+                };
+                let option = options.get(usize::from(index)).ok_or(FlowMiss::Expired)?;
+                self.ack().await;
+                let settings = chat_settings(app, chat_id).await;
+                let choice = choice_for_option(option, settings.audio_format);
+                self.start_single(url, choice, title, None).await;
+            }
+            Callback::WholePlaylist { key } => {
+                let Flow::VideoOrPlaylist { playlist_url, .. } = app.flows.take(&key, chat_id)? else {
+                    return Err(FlowMiss::Expired);
+                };
+                self.ack().await;
+                preview_playlist(app, chat_id, &playlist_url, Some(self.message_id)).await;
+            }
+            Callback::OnlyVideo { key } => {
+                let Flow::VideoOrPlaylist { video_url, .. } = app.flows.take(&key, chat_id)? else {
+                    return Err(FlowMiss::Expired);
+                };
+                self.ack().await;
+                offer_modes(app, chat_id, &video_url, None, None, Some(self.message_id)).await;
+            }
+            Callback::Pick { key, index } => {
+                let Flow::SearchResults { choices } = app.flows.get(&key, chat_id)? else {
+                    return Err(FlowMiss::Expired);
+                };
+                let choice = choices.get(usize::from(index)).ok_or(FlowMiss::Expired)?;
+                self.ack().await;
+                offer_modes(
+                    app,
+                    chat_id,
+                    &choice.url,
+                    Some(choice.title.clone()),
+                    choice.channel.clone(),
+                    None,
+                )
+                .await;
+            }
+            Callback::Limit { key, count } => {
+                let Flow::Playlist { url, title, .. } = app.flows.get(&key, chat_id)? else {
+                    return Err(FlowMiss::Expired);
+                };
+                let limit = (count > 0).then_some(u32::from(count));
+                let flow = Flow::Playlist {
+                    url,
+                    title: title.clone(),
+                    limit,
+                };
+                app.flows.update(&key, chat_id, flow)?;
+                self.ack().await;
+                let how_many = limit.map_or("all items".to_owned(), |n| format!("first {n} items"));
+                let text = format!("📃 {title} · {how_many}\n{}", messages::CHOOSE_MODE);
+                let rows = vec![vec![
+                    (
+                        "🎵 Audio".to_owned(),
+                        Callback::PlaylistMode {
+                            key: key.clone(),
+                            mode: MediaMode::Audio,
+                        }
+                        .encode(),
+                    ),
+                    (
+                        "🎬 Video".to_owned(),
+                        Callback::PlaylistMode {
+                            key,
+                            mode: MediaMode::Video,
+                        }
+                        .encode(),
+                    ),
+                ]];
+                edit_keyboard(app, chat_id, self.message_id, &text, rows).await;
+            }
+            Callback::PlaylistMode { key, mode } => {
+                let Flow::Playlist { url, title, limit } = app.flows.take(&key, chat_id)? else {
+                    return Err(FlowMiss::Expired);
+                };
+                self.ack().await;
+                let settings = chat_settings(app, chat_id).await;
+                let job = Job {
+                    chat_id,
+                    media_key: media_key_for(&url),
+                    url,
+                    kind: JobKind::Playlist {
+                        mode,
+                        audio_format: settings.audio_format,
+                        limit,
+                    },
+                    title: Some(title),
+                    performer: None,
+                    reuse_message_id: Some(self.message_id),
+                };
+                job_runner::start(Arc::clone(app), job).await;
+            }
+            Callback::SetMode(_) | Callback::SetAudioFormat(_) => {}
+        }
+        Ok(())
+    }
+
+    async fn ack(&self) {
+        answer(self.app, self.query_id, None).await;
+    }
+
+    async fn start_single(
+        &self,
+        url: String,
+        choice: DownloadChoice,
+        title: Option<String>,
+        performer: Option<String>,
+    ) {
+        let job = Job {
+            chat_id: self.chat_id,
+            media_key: media_key_for(&url),
+            url,
+            kind: JobKind::Single(choice),
+            title,
+            performer,
+            reuse_message_id: Some(self.message_id),
+        };
+        job_runner::start(Arc::clone(self.app), job).await;
+    }
+}

@@ -1,0 +1,328 @@
+//! Incoming updates: access control, commands, and links sent without a command.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use frankenstein::types::{MaybeInaccessibleMessage, Message};
+use frankenstein::updates::{Update, UpdateContent};
+
+use hermes_host::links::extract_links;
+use hermes_host::render::{js_support_text, render_status, shorten, StatusView};
+use hermes_host::task_queue::{CancelOutcome, TaskSnapshot};
+
+use crate::admin;
+use crate::app::App;
+use crate::flows;
+use crate::job::short_id;
+use crate::messages;
+use crate::reply::{answer, reply};
+
+/// The commands registered with `setMyCommands`, in menu order.
+pub(crate) const COMMANDS: &[(&str, &str)] = &[
+    ("start", "What this bot does"),
+    ("help", "Commands and your chat id"),
+    ("download", "Download a link (your default mode)"),
+    ("audio", "Download the audio of a link"),
+    ("video", "Download the video of a link"),
+    ("search", "Search YouTube"),
+    ("playlist", "Download a playlist as ZIP files"),
+    ("status", "Your downloads"),
+    ("cancel", "Cancel a download"),
+    ("settings", "Default mode and audio format"),
+    ("ping", "Check the download engine"),
+    ("chatid", "Show this chat's id"),
+];
+
+/// Handles one update. Never fails: problems are logged and, where useful, told to the user.
+pub(crate) async fn handle_update(app: Arc<App>, update: Update) {
+    match update.content {
+        UpdateContent::Message(message) => handle_message(app, &message).await,
+        UpdateContent::CallbackQuery(query) => {
+            let chat_id = query.message.as_ref().map(|m| match m {
+                MaybeInaccessibleMessage::Message(message) => message.chat.id,
+                MaybeInaccessibleMessage::InaccessibleMessage(message) => message.chat.id,
+            });
+            let message_id = query.message.as_ref().map(|m| match m {
+                MaybeInaccessibleMessage::Message(message) => message.message_id,
+                MaybeInaccessibleMessage::InaccessibleMessage(message) => message.message_id,
+            });
+            let (Some(chat_id), Some(message_id)) = (chat_id, message_id) else {
+                answer(&app, &query.id, None).await;
+                return;
+            };
+            if !app.config.is_chat_allowed(chat_id) {
+                let refusal = messages::access_denied(chat_id);
+                answer(&app, &query.id, Some(&refusal)).await;
+                return;
+            }
+            let data = query.data.clone().unwrap_or_default();
+            flows::handle_callback(app, &query.id, chat_id, message_id, &data).await;
+        }
+        _ => {}
+    }
+}
+
+async fn handle_message(app: Arc<App>, message: &Message) {
+    let chat_id = message.chat.id;
+    // A document's command is in its caption (`/cookies` with a cookies.txt).
+    let Some(text) = message.text.as_deref().or(message.caption.as_deref()) else {
+        return;
+    };
+    if !app.config.is_chat_allowed(chat_id) {
+        let command = parse_command(text).map(|(command, _)| command);
+        if matches!(command.as_deref(), Some("start" | "chatid")) {
+            reply(&app, chat_id, &messages::not_let_in(chat_id)).await;
+        } else if !app.config.allowed_chat_ids.is_empty() {
+            // A private bot with a list: the stranger learns how to ask for access.
+            reply(&app, chat_id, &messages::access_denied(chat_id)).await;
+        } else {
+            // Not configured for anyone yet: a stranger gets nothing but /start and /chatid.
+            tracing::info!(chat_id, "ignored a chat that is not let in");
+        }
+        return;
+    }
+    match parse_command(text) {
+        Some((command, _)) if command == "cookies" => {
+            admin::cookies_command(&app, chat_id, message.document.as_deref()).await
+        }
+        Some((command, args)) => handle_command(app, chat_id, &command, args).await,
+        None if message.text.is_none() => {} // a caption without a command: not for us
+        None => handle_plain_text(app, chat_id, text).await,
+    }
+}
+
+/// `/cmd@botname args` → (`cmd`, `args`); `None` when the text is not a command.
+pub(crate) fn parse_command(text: &str) -> Option<(String, &str)> {
+    let rest = text.trim_start().strip_prefix('/')?;
+    let (word, args) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+    let command = word.split('@').next().unwrap_or(word).to_ascii_lowercase();
+    if command.is_empty() {
+        return None;
+    }
+    Some((command, args.trim()))
+}
+
+async fn handle_command(app: Arc<App>, chat_id: i64, command: &str, args: &str) {
+    match command {
+        "start" | "help" => reply(&app, chat_id, &messages::help(chat_id)).await,
+        "chatid" => reply(&app, chat_id, &messages::chat_id_text(chat_id)).await,
+        "ping" => ping(&app, chat_id).await,
+        "status" => status(&app, chat_id).await,
+        "cancel" => cancel(&app, chat_id, args).await,
+        "settings" => flows::show_settings(&app, chat_id, None).await,
+        "search" => flows::search(app, chat_id, args).await,
+        "download" | "audio" | "video" => flows::download_command(app, chat_id, command, args).await,
+        "playlist" => flows::playlist_command(app, chat_id, args).await,
+        "update" => admin::update_command(app, chat_id, args).await,
+        _ => reply(&app, chat_id, messages::UNKNOWN_COMMAND).await,
+    }
+}
+
+/// A message without a command: every link in it starts a flow (at most
+/// [`hermes_host::links::MAX_LINKS_PER_MESSAGE`]). Without a link, a private chat gets a hint; a
+/// group is left alone (people talk there, not only to the bot).
+async fn handle_plain_text(app: Arc<App>, chat_id: i64, text: &str) {
+    let links = extract_links(text);
+    if links.is_empty() {
+        if chat_id > 0 {
+            reply(&app, chat_id, messages::NO_LINK_HINT).await;
+        }
+        return;
+    }
+    for link in links {
+        flows::offer_link(&app, chat_id, &link).await;
+    }
+}
+
+async fn ping(app: &App, chat_id: i64) {
+    let text = match app.client.health().await {
+        Ok(health) => {
+            let mut text = format!(
+                "🏓 Pong! The download engine is up.\nVersion: {}\nActive tasks: {}",
+                health.version, health.active_tasks
+            );
+            let _ = write!(
+                text,
+                "\nyt-dlp: {}\nJS: {}\nffmpeg: {}",
+                health.ytdlp.as_deref().unwrap_or("not found"),
+                js_support_text(&health),
+                health.ffmpeg.as_deref().unwrap_or("not found")
+            );
+            if app.config.is_admin(chat_id) {
+                let _ = write!(
+                    text,
+                    "\nUptime: {:.0} s\nWorker restarts: {}\nConfig: {}",
+                    health.uptime_s,
+                    app.client.worker_starts().saturating_sub(1),
+                    health.config
+                );
+            }
+            text
+        }
+        Err(error) => {
+            tracing::warn!(%error, "health check failed");
+            "⚠️ The download engine is not answering right now. Please try again in a minute.".to_owned()
+        }
+    };
+    reply(app, chat_id, &text).await;
+}
+
+/// The chat's queued and running tasks.
+fn active_tasks(app: &App, chat_id: i64) -> Vec<TaskSnapshot> {
+    app.queue
+        .snapshot_for_chat(chat_id)
+        .into_iter()
+        .filter(|task| !task.state.is_finished())
+        .collect()
+}
+
+/// Tasks `/status` shows one by one; the rest are summed up in one line.
+const STATUS_LISTED: usize = 10;
+/// Telegram refuses messages over 4096 characters; this leaves room for the summary line.
+const STATUS_BUDGET: usize = 3600;
+
+/// The chat's queued and running tasks, each with its bar: running ones first, at most
+/// [`STATUS_LISTED`] of them and never more than fits one message, then a line counting the
+/// rest (a chat may have `MAX_QUEUED_PER_CHAT` tasks, each entry takes ~150 characters).
+async fn status(app: &App, chat_id: i64) {
+    let mut active = active_tasks(app, chat_id);
+    if active.is_empty() {
+        reply(app, chat_id, messages::QUEUE_EMPTY).await;
+        return;
+    }
+    // Stable: running before queued, each group in queue order.
+    active.sort_by_key(|task| task.queue_position.is_some());
+    let text = status_text(&active, |task| {
+        app.label(&task.task_id).unwrap_or_else(|| task.kind.clone())
+    });
+    reply(app, chat_id, &text).await;
+}
+
+fn status_text(active: &[TaskSnapshot], label: impl Fn(&TaskSnapshot) -> String) -> String {
+    let mut text = String::from("Your downloads:");
+    let mut listed = 0;
+    for task in active.iter().take(STATUS_LISTED) {
+        let entry = format!(
+            "\n\n{}\n{}\n/cancel {}",
+            shorten(&label(task), 100),
+            render_status(&StatusView::from(task)),
+            short_id(&task.task_id)
+        );
+        if text.chars().count() + entry.chars().count() > STATUS_BUDGET {
+            break;
+        }
+        text.push_str(&entry);
+        listed += 1;
+    }
+    let rest = &active[listed..];
+    if !rest.is_empty() {
+        let queued = rest.iter().filter(|t| t.queue_position.is_some()).count();
+        let _ = write!(
+            text,
+            "\n\n…and {} more ({} running, {queued} queued).",
+            rest.len(),
+            rest.len() - queued
+        );
+    }
+    text
+}
+
+/// `/cancel` cancels the chat's newest active task, `/cancel <id prefix>` the matching ones.
+async fn cancel(app: &App, chat_id: i64, args: &str) {
+    let active = active_tasks(app, chat_id);
+    let prefix = args.split_whitespace().next().map(str::to_ascii_lowercase);
+    let targets: Vec<&TaskSnapshot> = match &prefix {
+        Some(prefix) => active
+            .iter()
+            .filter(|task| short_id(&task.task_id).starts_with(prefix.as_str()))
+            .collect(),
+        None => active.last().into_iter().collect(),
+    };
+    if targets.is_empty() {
+        reply(app, chat_id, messages::CANCEL_NOTHING).await;
+        return;
+    }
+    let mut cancelled = Vec::new();
+    for task in targets {
+        if matches!(
+            app.queue.cancel(&task.task_id),
+            CancelOutcome::WasQueued | CancelOutcome::WasRunning
+        ) {
+            cancelled.push(short_id(&task.task_id).to_owned());
+        }
+    }
+    let text = if cancelled.is_empty() {
+        messages::CANCEL_NOTHING.to_owned()
+    } else {
+        format!("🚫 Cancelling {}.", cancelled.join(", "))
+    };
+    reply(app, chat_id, &text).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_are_parsed_with_bot_suffix_and_arguments() {
+        let cases: &[(&str, Option<(&str, &str)>)] = &[
+            ("/start", Some(("start", ""))),
+            ("/start@hermes_test_bot", Some(("start", ""))),
+            ("  /Search  lofi hip hop ", Some(("search", "lofi hip hop"))),
+            (
+                "/audio@bot https://youtu.be/x",
+                Some(("audio", "https://youtu.be/x")),
+            ),
+            ("/cancel\tab12", Some(("cancel", "ab12"))),
+            ("/", None),
+            ("hello /start", None),
+            ("https://example.com/a", None),
+        ];
+        for (text, expected) in cases {
+            let got = parse_command(text);
+            let got = got.as_ref().map(|(c, a)| (c.as_str(), *a));
+            assert_eq!(got, *expected, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn status_of_two_hundred_tasks_fits_one_message() {
+        use hermes_host::task_queue::TaskState;
+        let task = |i: usize| TaskSnapshot {
+            task_id: format!("tg-{i:032x}"),
+            chat_id: 1,
+            kind: "audio".into(),
+            state: if i < 2 {
+                TaskState::Running
+            } else {
+                TaskState::Queued
+            },
+            percent: 40,
+            speed: "1.0MiB/s".into(),
+            queue_position: (i >= 2).then(|| i - 1),
+            enqueued_at: std::time::Instant::now(),
+            started_at: None,
+            finished_at: None,
+            failure: None,
+        };
+        let tasks: Vec<TaskSnapshot> = (0..200).map(task).collect();
+        let text = status_text(&tasks, |t| format!("🎵 {} {}", "x".repeat(300), t.task_id));
+        assert!(
+            text.chars().count() <= 4096,
+            "{} characters",
+            text.chars().count()
+        );
+        assert!(text.contains("…and 190 more (0 running, 190 queued)."), "{text}");
+        assert_eq!(text.matches("/cancel ").count(), 10);
+        let few = status_text(&tasks[..3], |_| "🎵 Song".into());
+        assert!(!few.contains("more"), "{few}");
+    }
+
+    #[test]
+    fn registered_commands_follow_telegrams_rules() {
+        for (command, description) in COMMANDS {
+            assert!(command.len() <= 32 && command.bytes().all(|b| b.is_ascii_lowercase()));
+            assert!((3..=256).contains(&description.len()), "{command}");
+        }
+    }
+}
