@@ -13,6 +13,7 @@
 # The worker and the bot find $HERMES_HOME/venv/bin/yt-dlp and .../deno by themselves.
 # YTDLP_EXTRA_PACKAGES (space-separated, e.g. bgutil-ytdlp-pot-provider) is installed beside them.
 #   aria2c          - apt `aria2` (EXTERNAL_DOWNLOADER: several connections per file)
+#   redis-server    - apt (scale-out tests start their own on a loopback port; DESIGN.md §7)
 # The Rust toolchain is already on the machine.
 set -euo pipefail
 
@@ -31,6 +32,7 @@ if [ ! -x "$venv/bin/yt-dlp" ] && ! python3 -c 'import ensurepip, venv' >/dev/nu
   apt_missing+=(python3-venv)
 fi
 command -v aria2c >/dev/null 2>&1 || apt_missing+=(aria2)
+command -v redis-server >/dev/null 2>&1 || apt_missing+=(redis-server)
 if [ ${#apt_missing[@]} -gt 0 ]; then
   log "installing ${apt_missing[*]} (apt)"
   as_root apt-get update -qq
