@@ -105,6 +105,11 @@ pub(crate) enum Callback {
     /// keep working across restarts and never expire.
     SetMode(MediaMode),
     SetAudioFormat(AudioFormat),
+    /// Start a job given up (its status message's button). The job is in the jobs table, so
+    /// this button too works across restarts.
+    Retry {
+        task_id: String,
+    },
 }
 
 impl Callback {
@@ -122,6 +127,7 @@ impl Callback {
             Callback::PlaylistMode { key, mode } => format!("pm:{key}:{}", mode_code(*mode)),
             Callback::SetMode(mode) => format!("set:mode:{}", mode_code(*mode)),
             Callback::SetAudioFormat(format) => format!("set:fmt:{}", format.as_str()),
+            Callback::Retry { task_id } => format!("rt:{task_id}"),
         }
     }
 
@@ -136,6 +142,16 @@ impl Callback {
         }
         if action == "set" {
             return decode_setting(first, second?);
+        }
+        if action == "rt" {
+            let task_id = first.strip_prefix("tg-")?;
+            let valid = second.is_none()
+                && !task_id.is_empty()
+                && task_id.len() <= 40
+                && task_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+            return valid.then(|| Callback::Retry {
+                task_id: first.to_owned(),
+            });
         }
         let key = valid_key(first)?.to_owned();
         let callback = match (action, second) {
@@ -379,6 +395,9 @@ mod tests {
             },
             Callback::SetMode(MediaMode::Audio),
             Callback::SetMode(MediaMode::Video),
+            Callback::Retry {
+                task_id: hermes_host::client::new_task_id("tg"),
+            },
         ];
         for format in ["mp3", "m4a", "opus", "flac", "wav"] {
             cases.push(Callback::SetAudioFormat(
@@ -404,6 +423,11 @@ mod tests {
             "q:ABCDEFGHIJ:1",
             "f:ABCDEFGHIJ:-1",
             "f:ABCDEFGHIJ:99999999",
+            "rt:",
+            "rt:tg-",
+            "rt:abc",
+            "rt:tg-abc:1",
+            "rt:tg-a/b",
             "r:ABCDEFGH/J:1",
             "zz:ABCDEFGHIJ",
             "set:mode:x",

@@ -5,8 +5,11 @@
 
 use std::ffi::OsString;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use thiserror::Error;
+
+use crate::role::{default_node_name, ClusterConfig, Role};
 
 pub(crate) const TOKEN_VAR: &str = "TELEGRAM_BOT_TOKEN";
 pub(crate) const API_URL_VAR: &str = "TELEGRAM_API_URL";
@@ -31,6 +34,12 @@ pub(crate) const DEFAULT_MAX_RETRY_WAIT_SECS: u64 = 60;
 /// The worker's cookie file, which the admin replaces with `/cookies` (same default as the worker).
 pub(crate) const COOKIE_FILE_VAR: &str = "YOUTUBE_COOKIE_FILE";
 pub(crate) const AUTO_UPDATE_VAR: &str = "YTDLP_AUTO_UPDATE";
+pub(crate) const ROLE_VAR: &str = "HERMES_ROLE";
+pub(crate) const QUEUE_URL_VAR: &str = "QUEUE_URL";
+pub(crate) const NODE_NAME_VAR: &str = "HERMES_NODE_NAME";
+pub(crate) const CLAIM_IDLE_VAR: &str = "JOB_CLAIM_IDLE_SECS";
+pub(crate) const MAX_ATTEMPTS_VAR: &str = "JOB_MAX_ATTEMPTS";
+pub(crate) const NODE_CONCURRENCY_VAR: &str = "WORKER_CONCURRENCY";
 
 pub(crate) const DEFAULT_API_URL: &str = "https://api.telegram.org";
 /// The public Bot API refuses uploads above 50 MB; a self-hosted Bot API server allows 2000.
@@ -39,6 +48,10 @@ pub(crate) const DEFAULT_DOWNLOAD_DIR: &str = "./downloads";
 /// The bot keeps its own SQLite file: the worker's database carries the worker's migrations, and
 /// two migration sets in one file would make each side refuse the other's history.
 pub(crate) const DEFAULT_DATABASE_URL: &str = "sqlite://./hermes-bot.db";
+pub(crate) const DEFAULT_CLAIM_IDLE_SECS: u64 = 60;
+pub(crate) const DEFAULT_MAX_ATTEMPTS: u64 = 3;
+/// The worker's own default for `WORKER_CONCURRENCY`.
+pub(crate) const DEFAULT_NODE_CONCURRENCY: u64 = 3;
 /// Telegram holds a long poll for at most 50 s; 30 s is the customary value.
 pub(crate) const DEFAULT_POLL_TIMEOUT_SECS: u32 = 30;
 
@@ -49,6 +62,8 @@ pub(crate) enum ConfigError {
          with {TOKEN_VAR}=<the token BotFather gave you>."
     )]
     MissingToken,
+    #[error("{ROLE_VAR}={role} needs {QUEUE_URL_VAR}=redis://host:port/db, the Redis that joins the front and the nodes")]
+    MissingQueueUrl { role: &'static str },
     #[error("{var}={value:?} is not valid: expected {expected}")]
     Invalid {
         var: &'static str,
@@ -87,6 +102,9 @@ pub(crate) struct BotConfig {
     pub(crate) cookie_file: PathBuf,
     /// `YTDLP_AUTO_UPDATE=daily`: update the managed yt-dlp in the background once a day.
     pub(crate) auto_update_daily: bool,
+    /// `HERMES_ROLE`: `all` (default), `front` or `node`.
+    pub(crate) role: Role,
+    pub(crate) cluster: ClusterConfig,
 }
 
 impl BotConfig {
@@ -99,6 +117,21 @@ impl BotConfig {
         let env = Env { lookup: &lookup };
         let token = env.text(TOKEN_VAR).ok_or(ConfigError::MissingToken)?;
         let public = env.text(ALLOWED_CHATS_VAR).as_deref() == Some("*");
+        let role = match env.text(ROLE_VAR) {
+            None => Role::All,
+            Some(name) => {
+                Role::from_name(&name).ok_or_else(|| invalid(ROLE_VAR, &name, "all, front or node"))?
+            }
+        };
+        let queue_url = env.text(QUEUE_URL_VAR);
+        match (role, &queue_url) {
+            (Role::Front, None) => return Err(ConfigError::MissingQueueUrl { role: "front" }),
+            (Role::Node, None) => return Err(ConfigError::MissingQueueUrl { role: "node" }),
+            (_, Some(url)) if !url.starts_with("redis://") && !url.starts_with("rediss://") => {
+                return Err(invalid(QUEUE_URL_VAR, url, "redis://host:port/db"))
+            }
+            _ => {}
+        }
         Ok(Self {
             token,
             api_url: env
@@ -145,6 +178,18 @@ impl BotConfig {
                 None | Some("off" | "false" | "no" | "0") => false,
                 Some("daily") => true,
                 Some(other) => return Err(invalid(AUTO_UPDATE_VAR, other, "daily or off")),
+            },
+            role,
+            cluster: ClusterConfig {
+                queue_url,
+                node_name: env.text(NODE_NAME_VAR).unwrap_or_else(default_node_name),
+                claim_idle: Duration::from_secs(env.positive(CLAIM_IDLE_VAR, DEFAULT_CLAIM_IDLE_SECS)?),
+                max_attempts: u32::try_from(env.positive(MAX_ATTEMPTS_VAR, DEFAULT_MAX_ATTEMPTS)?)
+                    .unwrap_or(u32::MAX),
+                node_concurrency: usize::try_from(
+                    env.positive(NODE_CONCURRENCY_VAR, DEFAULT_NODE_CONCURRENCY)?,
+                )
+                .unwrap_or(usize::MAX),
             },
         })
     }
@@ -348,6 +393,52 @@ mod tests {
         assert!(c.keep_files);
         assert_eq!(c.database_url, "sqlite:///tmp/b.db");
         assert_eq!(c.poll_timeout_secs, 5);
+    }
+
+    #[test]
+    fn roles_and_the_cluster_are_read() {
+        let c = config(&[(TOKEN_VAR, "1:x")]).expect("valid");
+        assert_eq!(c.role, Role::All, "one process, no Redis, by default");
+        assert_eq!(c.cluster.queue_url, None);
+        assert_eq!(c.cluster.claim_idle, Duration::from_secs(60));
+        assert_eq!(c.cluster.max_attempts, 3);
+        assert_eq!(c.cluster.node_concurrency, 3);
+        assert!(c.cluster.queue_config().is_none());
+        for role in ["front", "node"] {
+            let err = config(&[(TOKEN_VAR, "1:x"), (ROLE_VAR, role)]).expect_err("needs redis");
+            assert!(err.to_string().contains(QUEUE_URL_VAR), "{err}");
+        }
+        let node = config(&[
+            (TOKEN_VAR, "1:x"),
+            (ROLE_VAR, " Node "),
+            (QUEUE_URL_VAR, "redis://127.0.0.1:6390/2"),
+            (NODE_NAME_VAR, "n1"),
+            (CLAIM_IDLE_VAR, "5"),
+            (MAX_ATTEMPTS_VAR, "2"),
+            (NODE_CONCURRENCY_VAR, "4"),
+        ])
+        .expect("valid");
+        assert_eq!(node.role, Role::Node);
+        let queue = node.cluster.queue_config().expect("queue");
+        assert_eq!(
+            (
+                queue.url.as_str(),
+                queue.consumer.as_str(),
+                queue.claim_idle,
+                queue.max_attempts
+            ),
+            ("redis://127.0.0.1:6390/2", "n1", Duration::from_secs(5), 2)
+        );
+        assert_eq!(node.cluster.node_concurrency, 4);
+        for (var, value) in [
+            (ROLE_VAR, "worker"),
+            (QUEUE_URL_VAR, "http://127.0.0.1:6379"),
+            (MAX_ATTEMPTS_VAR, "0"),
+            (CLAIM_IDLE_VAR, "soon"),
+        ] {
+            let err = config(&[(TOKEN_VAR, "1:x"), (var, value)]).expect_err("invalid");
+            assert!(err.to_string().contains(var), "{err}");
+        }
     }
 
     #[test]

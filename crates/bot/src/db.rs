@@ -1,9 +1,11 @@
 //! The bot's SQLite database (sqlx, embedded migrations in `crates/bot/migrations`, runtime
-//! queries only): task history, per-chat settings and the upload-once `file_id` cache.
+//! queries only): the jobs table (every download's state, the one owner of it), per-chat
+//! settings and the upload-once `file_id` cache.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use hermes_protocol::AudioFormat;
+use serde::{Deserialize, Serialize};
 use sqlx::sqlite::SqlitePool;
 use sqlx::Row;
 use thiserror::Error;
@@ -33,7 +35,8 @@ pub enum DbError {
 
 /// How a cached upload was sent, so it is re-sent with the same method (Telegram refuses a
 /// `file_id` sent as another kind of media).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub(crate) enum SendMethod {
     Audio,
     Video,
@@ -70,7 +73,7 @@ pub(crate) struct UploadKey {
     pub(crate) format: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct CachedUpload {
     pub(crate) file_id: String,
     pub(crate) method: SendMethod,
@@ -100,6 +103,10 @@ pub(crate) struct NewTask<'a> {
     pub(crate) kind: &'a str,
     pub(crate) url: &'a str,
     pub(crate) status_message_id: Option<i32>,
+    /// The job as JSON, to run it again after a restart.
+    pub(crate) job: &'a str,
+    /// `false` on the front until Redis has the job.
+    pub(crate) enqueued: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,6 +120,10 @@ pub struct TaskRow {
     pub file_path: Option<String>,
     pub error: Option<String>,
     pub status_message_id: Option<i32>,
+    /// The job as JSON (`None` for rows from before jobs were kept).
+    pub job: Option<String>,
+    /// How often the job was started.
+    pub attempts: u32,
 }
 
 pub struct Db {
@@ -174,14 +185,17 @@ impl Db {
     pub(crate) async fn insert_task(&self, task: &NewTask<'_>) -> Result<(), DbError> {
         let now = unix_now();
         sqlx::query(
-            "INSERT INTO tasks (id, chat_id, kind, url, state, progress, status_message_id, created_at, updated_at)
-             VALUES (?, ?, ?, ?, 'queued', 0, ?, ?, ?)",
+            "INSERT INTO tasks (id, chat_id, kind, url, state, progress, status_message_id, job, enqueued,
+                                created_at, updated_at)
+             VALUES (?, ?, ?, ?, 'queued', 0, ?, ?, ?, ?, ?)",
         )
         .bind(task.id)
         .bind(task.chat_id)
         .bind(task.kind)
         .bind(task.url)
         .bind(task.status_message_id)
+        .bind(task.job)
+        .bind(task.enqueued)
         .bind(now)
         .bind(now)
         .execute(&self.pool)
@@ -189,61 +203,71 @@ impl Db {
         Ok(())
     }
 
-    pub(crate) async fn set_task_state(
+    /// A start of the job (`attempt` counts from 1). `false` when the job is already over.
+    pub(crate) async fn record_start(&self, id: &str, attempt: u32) -> Result<bool, DbError> {
+        let done = sqlx::query(
+            "UPDATE tasks SET state = 'running', attempts = MAX(attempts, ?), updated_at = ?
+             WHERE id = ? AND state IN ('queued', 'running')",
+        )
+        .bind(attempt)
+        .bind(unix_now())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    pub(crate) async fn set_task_progress(&self, id: &str, percent: u8) -> Result<(), DbError> {
+        sqlx::query(
+            "UPDATE tasks SET progress = ?, updated_at = ? WHERE id = ? AND state IN ('queued', 'running')",
+        )
+        .bind(i64::from(percent.min(100)))
+        .bind(unix_now())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Ends the job in `state` (done, failed, cancelled). Only the first end counts: `false` when
+    /// the job had already ended (a late report of a node that lost the job).
+    pub(crate) async fn finish_task(
         &self,
         id: &str,
         state: TaskState,
         error: Option<&str>,
-    ) -> Result<(), DbError> {
-        sqlx::query("UPDATE tasks SET state = ?, error = COALESCE(?, error), updated_at = ? WHERE id = ?")
-            .bind(state_name(state))
-            .bind(error)
-            .bind(unix_now())
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    pub(crate) async fn set_task_progress(&self, id: &str, percent: u8) -> Result<(), DbError> {
-        sqlx::query("UPDATE tasks SET progress = ?, updated_at = ? WHERE id = ?")
-            .bind(i64::from(percent.min(100)))
-            .bind(unix_now())
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    pub(crate) async fn set_task_file(&self, id: &str, path: &str) -> Result<(), DbError> {
-        sqlx::query("UPDATE tasks SET file_path = ?, updated_at = ? WHERE id = ?")
-            .bind(path)
-            .bind(unix_now())
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    #[cfg(test)]
-    pub(crate) async fn task(&self, id: &str) -> Result<Option<TaskRow>, DbError> {
-        let row = sqlx::query(
-            "SELECT id, chat_id, kind, url, state, progress, file_path, error, status_message_id
-             FROM tasks WHERE id = ?",
+        file_path: Option<&str>,
+    ) -> Result<bool, DbError> {
+        let done = sqlx::query(
+            "UPDATE tasks SET state = ?, error = COALESCE(?, error), file_path = COALESCE(?, file_path),
+                 progress = CASE WHEN ? = 'done' THEN 100 ELSE progress END, updated_at = ?
+             WHERE id = ? AND state IN ('queued', 'running')",
         )
+        .bind(state_name(state))
+        .bind(error)
+        .bind(file_path)
+        .bind(state_name(state))
+        .bind(unix_now())
         .bind(id)
-        .fetch_optional(&self.pool)
+        .execute(&self.pool)
         .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    pub(crate) async fn task(&self, id: &str) -> Result<Option<TaskRow>, DbError> {
+        let row = sqlx::query("SELECT id, chat_id, kind, url, state, progress, file_path, error, status_message_id, job, attempts FROM tasks WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
         row.map(|row| task_row(&row)).transpose().map_err(DbError::from)
     }
 
-    /// Every task recorded for `url`, oldest first (for `/status`-like listings and tests).
-    pub async fn tasks_for_url(&self, url: &str) -> Result<Vec<TaskRow>, DbError> {
-        let rows = sqlx::query(
-            "SELECT id, chat_id, kind, url, state, progress, file_path, error, status_message_id
-             FROM tasks WHERE url = ? ORDER BY created_at, rowid",
-        )
-        .bind(url)
+    /// The chat's queued and running jobs, oldest first: what `/status` shows and `/cancel`
+    /// looks in.
+    pub(crate) async fn active_tasks(&self, chat_id: i64) -> Result<Vec<TaskRow>, DbError> {
+        let rows = sqlx::query("SELECT id, chat_id, kind, url, state, progress, file_path, error, status_message_id, job, attempts FROM tasks WHERE chat_id = ? AND state IN ('queued', 'running')
+             ORDER BY created_at, rowid")
+        .bind(chat_id)
         .fetch_all(&self.pool)
         .await?;
         Ok(rows
@@ -252,25 +276,64 @@ impl Db {
             .collect::<Result<Vec<_>, sqlx::Error>>()?)
     }
 
-    /// Marks every task a previous process left queued or running as failed with `reason` and
-    /// returns them, so their chats can be told. Queued tasks are included: the queue lived in
-    /// memory and died with the process too.
-    pub(crate) async fn fail_interrupted_tasks(&self, reason: &str) -> Result<Vec<TaskRow>, DbError> {
-        let rows = sqlx::query(
-            "UPDATE tasks SET state = 'failed', error = ?, updated_at = ?
-             WHERE state IN ('queued', 'running')
-             RETURNING id, chat_id, kind, url, state, progress, file_path, error, status_message_id",
-        )
-        .bind(reason)
-        .bind(unix_now())
+    /// Every job a previous process left queued or running, oldest first.
+    pub(crate) async fn unfinished_tasks(&self) -> Result<Vec<TaskRow>, DbError> {
+        let rows = sqlx::query("SELECT id, chat_id, kind, url, state, progress, file_path, error, status_message_id, job, attempts FROM tasks WHERE state IN ('queued', 'running') ORDER BY created_at, rowid")
         .fetch_all(&self.pool)
         .await?;
-        let mut tasks = rows
+        Ok(rows
             .iter()
             .map(task_row)
-            .collect::<Result<Vec<_>, sqlx::Error>>()?;
-        tasks.sort_by(|a, b| (a.chat_id, &a.id).cmp(&(b.chat_id, &b.id)));
-        Ok(tasks)
+            .collect::<Result<Vec<_>, sqlx::Error>>()?)
+    }
+
+    /// Jobs the front recorded and Redis does not have yet: `(id, job JSON)`, oldest first.
+    pub(crate) async fn unsent_jobs(&self) -> Result<Vec<(String, String)>, DbError> {
+        let rows = sqlx::query("SELECT id, job FROM tasks WHERE enqueued = 0 AND job IS NOT NULL AND state IN ('queued', 'running')
+             ORDER BY created_at, rowid")
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("id")?, row.try_get("job")?)))
+            .collect::<Result<Vec<_>, sqlx::Error>>()
+            .map_err(DbError::from)
+    }
+
+    pub(crate) async fn mark_enqueued(&self, id: &str) -> Result<(), DbError> {
+        sqlx::query("UPDATE tasks SET enqueued = 1, updated_at = ? WHERE id = ?")
+            .bind(unix_now())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The job of a failed task of `chat_id`, taken for a 🔁 Retry: once only (the task becomes
+    /// `retried`), so a second tap starts nothing.
+    pub(crate) async fn take_for_retry(&self, id: &str, chat_id: i64) -> Result<Option<String>, DbError> {
+        let job: Option<Option<String>> = sqlx::query_scalar(
+            "UPDATE tasks SET state = 'retried', updated_at = ?
+             WHERE id = ? AND chat_id = ? AND state = 'failed' AND job IS NOT NULL
+             RETURNING job",
+        )
+        .bind(unix_now())
+        .bind(id)
+        .bind(chat_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(job.flatten())
+    }
+
+    /// Every task recorded for `url`, oldest first (for `/status`-like listings and tests).
+    pub async fn tasks_for_url(&self, url: &str) -> Result<Vec<TaskRow>, DbError> {
+        let rows = sqlx::query("SELECT id, chat_id, kind, url, state, progress, file_path, error, status_message_id, job, attempts FROM tasks WHERE url = ? ORDER BY created_at, rowid")
+        .bind(url)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(task_row)
+            .collect::<Result<Vec<_>, sqlx::Error>>()?)
     }
 
     /// The chat's settings, or the defaults when it never changed them.
@@ -376,6 +439,8 @@ fn task_row(row: &sqlx::sqlite::SqliteRow) -> Result<TaskRow, sqlx::Error> {
         file_path: row.try_get("file_path")?,
         error: row.try_get("error")?,
         status_message_id: status_message_id.and_then(|id| i32::try_from(id).ok()),
+        job: row.try_get("job")?,
+        attempts: u32::try_from(row.try_get::<i64, _>("attempts")?).unwrap_or(0),
     })
 }
 
@@ -403,30 +468,47 @@ mod tests {
             kind: "audio",
             url: "http://127.0.0.1/a.webm",
             status_message_id: Some(5),
+            job: r#"{"any":"json"}"#,
+            enqueued: true,
         }
     }
 
     #[tokio::test]
-    async fn tasks_record_their_lifecycle() {
+    async fn jobs_record_their_lifecycle_and_end_once() {
         let (_dir, db) = open_temp().await;
         db.insert_task(&new_task("t1", 7)).await.expect("insert");
         let row = db.task("t1").await.expect("query").expect("row");
         assert_eq!(
-            (row.state.as_str(), row.progress, row.status_message_id),
-            ("queued", 0, Some(5))
+            (
+                row.state.as_str(),
+                row.progress,
+                row.status_message_id,
+                row.attempts
+            ),
+            ("queued", 0, Some(5), 0)
         );
+        assert_eq!(row.job.as_deref(), Some(r#"{"any":"json"}"#));
 
-        db.set_task_state("t1", TaskState::Running, None)
-            .await
-            .expect("state");
+        assert!(db.record_start("t1", 1).await.expect("start"));
         db.set_task_progress("t1", 140).await.expect("progress");
-        db.set_task_file("t1", "/d/7/t1/a.mp3").await.expect("file");
-        db.set_task_state("t1", TaskState::Done, None)
-            .await
-            .expect("state");
         let row = db.task("t1").await.expect("query").expect("row");
-        assert_eq!(row.state, "done");
-        assert_eq!(row.progress, 100, "clamped");
+        assert_eq!(
+            (row.state.as_str(), row.progress, row.attempts),
+            ("running", 100, 1)
+        );
+        assert!(db
+            .finish_task("t1", TaskState::Done, None, Some("/d/7/t1/a.mp3"))
+            .await
+            .expect("finish"));
+        // A late report of a node that lost the job changes nothing.
+        assert!(!db
+            .finish_task("t1", TaskState::Failed, Some("late"), None)
+            .await
+            .expect("finish"));
+        assert!(!db.record_start("t1", 2).await.expect("start"));
+        db.set_task_progress("t1", 3).await.expect("progress");
+        let row = db.task("t1").await.expect("query").expect("row");
+        assert_eq!((row.state.as_str(), row.progress, row.attempts), ("done", 100, 1));
         assert_eq!(row.file_path.as_deref(), Some("/d/7/t1/a.mp3"));
         assert_eq!(row.error, None);
         assert!(db.task("nope").await.expect("query").is_none());
@@ -437,31 +519,64 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn interrupted_tasks_are_failed_once_and_reported() {
+    async fn unfinished_jobs_survive_a_reopen_and_a_retry_is_taken_once() {
         let (dir, db) = open_temp().await;
-        for (id, chat, state) in [
-            ("a", 1, TaskState::Running),
-            ("b", 2, TaskState::Queued),
-            ("c", 1, TaskState::Done),
-            ("d", 3, TaskState::Cancelled),
-        ] {
+        for (id, chat) in [("a", 1), ("b", 2), ("c", 1), ("d", 3)] {
             db.insert_task(&new_task(id, chat)).await.expect("insert");
-            db.set_task_state(id, state, None).await.expect("state");
         }
+        db.record_start("a", 2).await.expect("start");
+        db.finish_task("c", TaskState::Done, None, None)
+            .await
+            .expect("done");
+        db.finish_task("d", TaskState::Failed, Some("x"), None)
+            .await
+            .expect("failed");
         db.close().await;
 
         // A new process opens the same file.
         let url = format!("sqlite://{}", dir.path().join("bot.db").display());
         let db = Db::open(&url).await.expect("reopen");
-        let lost = db.fail_interrupted_tasks("bot restarted").await.expect("fail");
-        let ids: Vec<(&str, i64)> = lost.iter().map(|t| (t.id.as_str(), t.chat_id)).collect();
-        assert_eq!(ids, vec![("a", 1), ("b", 2)]);
-        assert!(lost
-            .iter()
-            .all(|t| t.state == "failed" && t.error.as_deref() == Some("bot restarted")));
-        assert!(db.fail_interrupted_tasks("again").await.expect("fail").is_empty());
-        let done = db.task("c").await.expect("query").expect("row");
-        assert_eq!(done.state, "done");
+        let left: Vec<(String, u32)> = db
+            .unfinished_tasks()
+            .await
+            .expect("unfinished")
+            .into_iter()
+            .map(|t| (t.id, t.attempts))
+            .collect();
+        assert_eq!(left, vec![("a".to_owned(), 2), ("b".to_owned(), 0)]);
+        let chat1: Vec<String> = db
+            .active_tasks(1)
+            .await
+            .expect("active")
+            .into_iter()
+            .map(|t| t.id)
+            .collect();
+        assert_eq!(chat1, vec!["a".to_owned()]);
+
+        assert_eq!(
+            db.take_for_retry("d", 4).await.expect("retry"),
+            None,
+            "another chat's job"
+        );
+        assert_eq!(
+            db.take_for_retry("d", 3).await.expect("retry").as_deref(),
+            Some(r#"{"any":"json"}"#)
+        );
+        assert_eq!(db.take_for_retry("d", 3).await.expect("retry"), None, "only once");
+        assert_eq!(db.take_for_retry("c", 1).await.expect("retry"), None, "delivered");
+    }
+
+    #[tokio::test]
+    async fn the_front_keeps_jobs_until_redis_has_them() {
+        let (_dir, db) = open_temp().await;
+        let mut task = new_task("f1", 1);
+        task.enqueued = false;
+        db.insert_task(&task).await.expect("insert");
+        db.insert_task(&new_task("f2", 1)).await.expect("insert");
+        let unsent = db.unsent_jobs().await.expect("unsent");
+        assert_eq!(unsent, vec![("f1".to_owned(), r#"{"any":"json"}"#.to_owned())]);
+        db.mark_enqueued("f1").await.expect("sent");
+        assert!(db.unsent_jobs().await.expect("unsent").is_empty());
     }
 
     #[tokio::test]

@@ -6,10 +6,9 @@ use std::path::{Path, PathBuf};
 use frankenstein::types::Message;
 use hermes_protocol::{DownloadDone, PlaylistDone};
 
-use crate::api::{keyboard, MediaMeta, MediaSource, TgError};
-use crate::app::App;
-use crate::callbacks::{Callback, Flow};
+use crate::api::{MediaMeta, MediaSource, TgError};
 use crate::db::{CachedUpload, SendMethod};
+use crate::engine::Engine;
 use crate::job::{DownloadChoice, Job};
 use crate::media_mode::MediaMode;
 use crate::messages;
@@ -27,6 +26,8 @@ pub(crate) const UPLOAD_DEADLINE: std::time::Duration = std::time::Duration::fro
 pub(crate) struct DeliveryError {
     pub(crate) user_message: String,
     pub(crate) reason: String,
+    /// The file was over the upload limit (its size): smaller choices are offered.
+    pub(crate) too_large: Option<u64>,
 }
 
 impl DeliveryError {
@@ -34,6 +35,7 @@ impl DeliveryError {
         Self {
             user_message: messages::INTERNAL_FAILURE.to_owned(),
             reason,
+            too_large: None,
         }
     }
 
@@ -46,6 +48,8 @@ impl DeliveryError {
 pub(crate) struct Delivered {
     /// The main file, for the task record.
     pub(crate) file_path: Option<String>,
+    /// What answers the same request next time (single downloads).
+    pub(crate) upload: Option<CachedUpload>,
 }
 
 /// `sendAudio` for audio files in audio mode, `sendVideo` for video files, `sendDocument` for
@@ -64,10 +68,10 @@ pub(crate) fn send_method_for(mode: MediaMode, path: &Path) -> SendMethod {
     }
 }
 
-/// Sends the file of a finished single download and caches its `file_id`. Over the upload
-/// limit, the user is told the size and offered the quality choices instead.
+/// Sends the file of a finished single download and returns its `file_id` for the cache. Over
+/// the upload limit it is not sent ([`DeliveryError::too_large`]).
 pub(crate) async fn deliver_single(
-    app: &App,
+    engine: &Engine,
     job: &Job,
     choice: &DownloadChoice,
     done: &DownloadDone,
@@ -76,11 +80,11 @@ pub(crate) async fn deliver_single(
     let size = std::fs::metadata(&path)
         .map(|m| m.len())
         .map_err(|error| DeliveryError::internal(format!("{}: {error}", path.display())))?;
-    if size > app.config.upload_limit_bytes() {
-        offer_lower_quality(app, job, Some(size)).await;
+    if size > engine.config.upload_limit_bytes() {
         return Err(DeliveryError {
-            user_message: messages::too_large(size, app.config.upload_limit_mb),
+            user_message: messages::too_large(size, engine.config.upload_limit_mb),
             reason: format!("file of {size} bytes over the upload limit"),
+            too_large: Some(size),
         });
     }
     let method = send_method_for(choice.mode, &path);
@@ -92,14 +96,18 @@ pub(crate) async fn deliver_single(
         caption: (method != SendMethod::Audio).then(|| title.clone()).flatten(),
     };
     let until = tokio::time::Instant::now() + UPLOAD_DEADLINE;
-    let sent = app
+    let sent = engine
         .telegram
         .upload_until(job.chat_id, method, MediaSource::Path(path.clone()), &meta, until)
         .await
         .map_err(|error| DeliveryError::upload(&error))?;
-    remember_upload(app, job, &sent, method, title).await;
     Ok(Delivered {
         file_path: Some(path.to_string_lossy().into_owned()),
+        upload: sent_file_id(&sent).map(|file_id| CachedUpload {
+            file_id,
+            method,
+            title,
+        }),
     })
 }
 
@@ -116,7 +124,7 @@ pub(crate) struct EarlyPart {
 /// number of parts is known only at the end; [`deliver_playlist`] then edits it to "part i/n").
 /// Only a `.zip` inside the task's directory is sent; `None` leaves it for the end.
 pub(crate) async fn deliver_part_early(
-    app: &App,
+    engine: &Engine,
     chat_id: i64,
     task_dir: &Path,
     part: &hermes_protocol::FileEntry,
@@ -140,12 +148,12 @@ pub(crate) async fn deliver_part_early(
         Some(number) => format!("📦 {} · part {number}", display_name(playlist)),
         None => part_caption(playlist, 1, 1),
     };
-    if size > app.config.upload_limit_bytes() {
+    if size > engine.config.upload_limit_bytes() {
         let text = format!(
             "{caption}: {}",
-            messages::too_large(size, app.config.upload_limit_mb)
+            messages::too_large(size, engine.config.upload_limit_mb)
         );
-        send_notice(app, chat_id, &text).await;
+        send_notice(engine, chat_id, &text).await;
         return Some(EarlyPart {
             path,
             message_id: None,
@@ -155,7 +163,7 @@ pub(crate) async fn deliver_part_early(
         caption: Some(caption),
         ..MediaMeta::default()
     };
-    match app
+    match engine
         .telegram
         .send_media(
             chat_id,
@@ -191,30 +199,31 @@ fn split_part_name(name: &str) -> (&str, Option<usize>) {
 /// sent early get that caption by an edit instead), or, from a worker in the python wire profile
 /// (no ZIP; `files` are the tracks), every track in order.
 pub(crate) async fn deliver_playlist(
-    app: &App,
+    engine: &Engine,
     chat_id: i64,
     mode: MediaMode,
     done: &PlaylistDone,
     early: &[EarlyPart],
 ) -> Result<Delivered, DeliveryError> {
     if files_are_tracks(done) {
-        return deliver_tracks(app, chat_id, mode, done).await;
+        return deliver_tracks(engine, chat_id, mode, done).await;
     }
     let parts = zip_parts(done);
     if parts.is_empty() {
         return Err(DeliveryError {
             user_message: messages::error_message(&hermes_protocol::ErrorCode::PlaylistError).to_owned(),
             reason: "the playlist produced no archive".into(),
+            too_large: None,
         });
     }
     let total = parts.len();
-    let limit = app.config.upload_limit_bytes();
+    let limit = engine.config.upload_limit_bytes();
     let until = tokio::time::Instant::now() + UPLOAD_DEADLINE;
     for (index, (path, size)) in parts.iter().enumerate() {
         let caption = part_caption(&done.playlist_name, index + 1, total);
         if let Some(sent) = early.iter().find(|e| same_file(&e.path, path)) {
             if let (Some(message_id), true) = (sent.message_id, total > 1) {
-                if let Err(error) = app.telegram.edit_caption(chat_id, message_id, &caption).await {
+                if let Err(error) = engine.telegram.edit_caption(chat_id, message_id, &caption).await {
                     tracing::warn!(%error, "cannot number a part sent early");
                 }
             }
@@ -224,16 +233,17 @@ pub(crate) async fn deliver_playlist(
             // Only a single track larger than the limit can make a part this big.
             let text = format!(
                 "{caption}: {}",
-                messages::too_large(*size, app.config.upload_limit_mb)
+                messages::too_large(*size, engine.config.upload_limit_mb)
             );
-            send_notice(app, chat_id, &text).await;
+            send_notice(engine, chat_id, &text).await;
             continue;
         }
         let meta = MediaMeta {
             caption: Some(caption),
             ..MediaMeta::default()
         };
-        app.telegram
+        engine
+            .telegram
             .upload_until(
                 chat_id,
                 SendMethod::Document,
@@ -244,16 +254,17 @@ pub(crate) async fn deliver_playlist(
             .await
             .map_err(|error| DeliveryError::upload(&error))?;
     }
-    report_failed_tracks(app, chat_id, done).await;
+    report_failed_tracks(engine, chat_id, done).await;
     Ok(Delivered {
         file_path: parts.first().map(|(p, _)| p.to_string_lossy().into_owned()),
+        upload: None,
     })
 }
 
 /// The python profile's playlist: each track as audio or video (by mode and extension), in
 /// playlist order; a track over the upload limit is named in a notice instead.
 async fn deliver_tracks(
-    app: &App,
+    engine: &Engine,
     chat_id: i64,
     mode: MediaMode,
     done: &PlaylistDone,
@@ -263,10 +274,11 @@ async fn deliver_tracks(
         return Err(DeliveryError {
             user_message: messages::error_message(&hermes_protocol::ErrorCode::PlaylistError).to_owned(),
             reason: "the playlist produced no track".into(),
+            too_large: None,
         });
     }
     let total = tracks.len();
-    let limit = app.config.upload_limit_bytes();
+    let limit = engine.config.upload_limit_bytes();
     for (index, (path, size)) in tracks.iter().enumerate() {
         let title = path.file_stem().map(|s| s.to_string_lossy().into_owned());
         let caption = track_caption(&done.playlist_name, index + 1, total);
@@ -274,9 +286,9 @@ async fn deliver_tracks(
             let text = format!(
                 "{caption} {}: {}",
                 title.as_deref().unwrap_or_default(),
-                messages::too_large(*size, app.config.upload_limit_mb)
+                messages::too_large(*size, engine.config.upload_limit_mb)
             );
-            send_notice(app, chat_id, &text).await;
+            send_notice(engine, chat_id, &text).await;
             continue;
         }
         let method = send_method_for(mode, path);
@@ -288,25 +300,27 @@ async fn deliver_tracks(
             }),
             ..MediaMeta::default()
         };
-        app.telegram
+        engine
+            .telegram
             .send_media(chat_id, method, MediaSource::Path(path.clone()), &meta)
             .await
             .map_err(|error| DeliveryError::upload(&error))?;
     }
-    report_failed_tracks(app, chat_id, done).await;
+    report_failed_tracks(engine, chat_id, done).await;
     Ok(Delivered {
         file_path: tracks.first().map(|(p, _)| p.to_string_lossy().into_owned()),
+        upload: None,
     })
 }
 
-async fn report_failed_tracks(app: &App, chat_id: i64, done: &PlaylistDone) {
+async fn report_failed_tracks(engine: &Engine, chat_id: i64, done: &PlaylistDone) {
     if done.failed_tracks > 0 {
         let text = format!(
             "⚠️ {} of {} tracks could not be downloaded.",
             done.failed_tracks,
             done.failed_tracks + done.total_tracks_downloaded
         );
-        send_notice(app, chat_id, &text).await;
+        send_notice(engine, chat_id, &text).await;
     }
 }
 
@@ -328,7 +342,7 @@ fn track_caption(name: &str, index: usize, total: usize) -> String {
 
 /// Re-sends a cached upload by `file_id`.
 pub(crate) async fn send_cached(
-    app: &App,
+    engine: &Engine,
     chat_id: i64,
     cached: &CachedUpload,
     performer: Option<String>,
@@ -341,7 +355,8 @@ pub(crate) async fn send_cached(
             .flatten(),
         ..MediaMeta::default()
     };
-    app.telegram
+    engine
+        .telegram
         .send_media(
             chat_id,
             cached.method,
@@ -413,44 +428,8 @@ fn sent_file_id(message: &Message) -> Option<String> {
     message.document.as_ref().map(|d| d.file_id.clone())
 }
 
-async fn remember_upload(app: &App, job: &Job, sent: &Message, method: SendMethod, title: Option<String>) {
-    let (Some(file_id), Some(key)) = (sent_file_id(sent), job.upload_key()) else {
-        return;
-    };
-    let upload = CachedUpload {
-        file_id,
-        method,
-        title,
-    };
-    if let Err(error) = app.db.store_upload(&key, &upload).await {
-        tracing::warn!(%error, "cannot cache the upload");
-    }
-}
-
-/// Over the limit: tell the size and offer ⚙ Quality… (lower bitrates / resolutions).
-pub(crate) async fn offer_lower_quality(app: &App, job: &Job, size: Option<u64>) {
-    let flow = Flow::Link {
-        url: job.url.clone(),
-        title: job.title.clone(),
-        performer: job.performer.clone(),
-    };
-    let key = app.flows.insert(job.chat_id, flow);
-    let markup = keyboard(vec![vec![(
-        "⚙ Choose a lower quality…".to_owned(),
-        Callback::Quality { key }.encode(),
-    )]]);
-    let text = format!(
-        "{} {}",
-        messages::stopped_at_limit(size, app.config.upload_limit_mb),
-        messages::LOWER_QUALITY_OFFER
-    );
-    if let Err(error) = app.telegram.send_text(job.chat_id, &text, Some(markup)).await {
-        tracing::warn!(%error, "cannot offer a lower quality");
-    }
-}
-
-async fn send_notice(app: &App, chat_id: i64, text: &str) {
-    if let Err(error) = app.telegram.send_text(chat_id, text, None).await {
+async fn send_notice(engine: &Engine, chat_id: i64, text: &str) {
+    if let Err(error) = engine.telegram.send_text(chat_id, text, None).await {
         tracing::warn!(%error, "cannot send a notice");
     }
 }

@@ -8,14 +8,16 @@ use frankenstein::updates::{Update, UpdateContent};
 
 use hermes_host::links::extract_links;
 use hermes_host::render::{js_support_text, render_status, shorten, StatusView};
-use hermes_host::task_queue::{CancelOutcome, TaskSnapshot};
+use hermes_host::task_queue::CancelOutcome;
 
 use crate::admin;
 use crate::app::App;
+use crate::db::TaskRow;
 use crate::flows;
-use crate::job::short_id;
+use crate::job::{short_id, Job};
 use crate::messages;
 use crate::reply::{answer, reply};
+use crate::role::Dispatch;
 
 /// The commands registered with `setMyCommands`, in menu order.
 pub(crate) const COMMANDS: &[(&str, &str)] = &[
@@ -167,13 +169,52 @@ async fn ping(app: &App, chat_id: i64) {
     reply(app, chat_id, &text).await;
 }
 
-/// The chat's queued and running tasks.
-fn active_tasks(app: &App, chat_id: i64) -> Vec<TaskSnapshot> {
-    app.queue
-        .snapshot_for_chat(chat_id)
-        .into_iter()
-        .filter(|task| !task.state.is_finished())
-        .collect()
+/// One line of `/status`: a job of the jobs table, seen through the TaskQueue when it runs here.
+struct StatusEntry {
+    task_id: String,
+    label: String,
+    view: StatusView,
+}
+
+impl StatusEntry {
+    fn of(app: &App, row: &TaskRow) -> StatusEntry {
+        let label = row
+            .job
+            .as_deref()
+            .and_then(|json| serde_json::from_str::<Job>(json).ok())
+            .map_or_else(|| row.kind.clone(), |job| job.header());
+        let live = app.queue.task(&row.id).filter(|task| !task.state.is_finished());
+        let view = match (live, row.state.as_str()) {
+            (Some(task), _) => StatusView::from(&task),
+            (None, "running") => StatusView::Downloading {
+                percent: row.progress,
+                speed: None,
+                eta_secs: None,
+            },
+            (None, _) => StatusView::Queued { position: None },
+        };
+        StatusEntry {
+            task_id: row.id.clone(),
+            label,
+            view,
+        }
+    }
+
+    fn is_queued(&self) -> bool {
+        matches!(self.view, StatusView::Queued { .. })
+    }
+}
+
+/// The chat's queued and running jobs from the jobs table, oldest first.
+async fn active_tasks(app: &App, chat_id: i64) -> Option<Vec<TaskRow>> {
+    match app.db.active_tasks(chat_id).await {
+        Ok(rows) => Some(rows),
+        Err(error) => {
+            tracing::warn!(%error, "cannot read the chat's jobs");
+            reply(app, chat_id, messages::INTERNAL_FAILURE).await;
+            None
+        }
+    }
 }
 
 /// Tasks `/status` shows one by one; the rest are summed up in one line.
@@ -181,42 +222,42 @@ const STATUS_LISTED: usize = 10;
 /// Telegram refuses messages over 4096 characters; this leaves room for the summary line.
 const STATUS_BUDGET: usize = 3600;
 
-/// The chat's queued and running tasks, each with its bar: running ones first, at most
+/// The chat's queued and running jobs, each with its bar: running ones first, at most
 /// [`STATUS_LISTED`] of them and never more than fits one message, then a line counting the
-/// rest (a chat may have `MAX_QUEUED_PER_CHAT` tasks, each entry takes ~150 characters).
+/// rest (a chat may have `MAX_QUEUED_PER_CHAT` jobs, each entry takes ~150 characters).
 async fn status(app: &App, chat_id: i64) {
-    let mut active = active_tasks(app, chat_id);
-    if active.is_empty() {
+    let Some(rows) = active_tasks(app, chat_id).await else {
+        return;
+    };
+    if rows.is_empty() {
         reply(app, chat_id, messages::QUEUE_EMPTY).await;
         return;
     }
+    let mut entries: Vec<StatusEntry> = rows.iter().map(|row| StatusEntry::of(app, row)).collect();
     // Stable: running before queued, each group in queue order.
-    active.sort_by_key(|task| task.queue_position.is_some());
-    let text = status_text(&active, |task| {
-        app.label(&task.task_id).unwrap_or_else(|| task.kind.clone())
-    });
-    reply(app, chat_id, &text).await;
+    entries.sort_by_key(StatusEntry::is_queued);
+    reply(app, chat_id, &status_text(&entries)).await;
 }
 
-fn status_text(active: &[TaskSnapshot], label: impl Fn(&TaskSnapshot) -> String) -> String {
+fn status_text(entries: &[StatusEntry]) -> String {
     let mut text = String::from("Your downloads:");
     let mut listed = 0;
-    for task in active.iter().take(STATUS_LISTED) {
-        let entry = format!(
+    for entry in entries.iter().take(STATUS_LISTED) {
+        let line = format!(
             "\n\n{}\n{}\n/cancel {}",
-            shorten(&label(task), 100),
-            render_status(&StatusView::from(task)),
-            short_id(&task.task_id)
+            shorten(&entry.label, 100),
+            render_status(&entry.view),
+            short_id(&entry.task_id)
         );
-        if text.chars().count() + entry.chars().count() > STATUS_BUDGET {
+        if text.chars().count() + line.chars().count() > STATUS_BUDGET {
             break;
         }
-        text.push_str(&entry);
+        text.push_str(&line);
         listed += 1;
     }
-    let rest = &active[listed..];
+    let rest = &entries[listed..];
     if !rest.is_empty() {
-        let queued = rest.iter().filter(|t| t.queue_position.is_some()).count();
+        let queued = rest.iter().filter(|entry| entry.is_queued()).count();
         let _ = write!(
             text,
             "\n\n…and {} more ({} running, {queued} queued).",
@@ -227,28 +268,31 @@ fn status_text(active: &[TaskSnapshot], label: impl Fn(&TaskSnapshot) -> String)
     text
 }
 
-/// `/cancel` cancels the chat's newest active task, `/cancel <id prefix>` the matching ones.
+/// `/cancel` cancels the chat's newest active job, `/cancel <id prefix>` the matching ones,
+/// wherever they run.
 async fn cancel(app: &App, chat_id: i64, args: &str) {
-    let active = active_tasks(app, chat_id);
+    let Some(active) = active_tasks(app, chat_id).await else {
+        return;
+    };
     let prefix = args.split_whitespace().next().map(str::to_ascii_lowercase);
-    let targets: Vec<&TaskSnapshot> = match &prefix {
+    let targets: Vec<&TaskRow> = match &prefix {
         Some(prefix) => active
             .iter()
-            .filter(|task| short_id(&task.task_id).starts_with(prefix.as_str()))
+            .filter(|task| short_id(&task.id).starts_with(prefix.as_str()))
             .collect(),
         None => active.last().into_iter().collect(),
     };
-    if targets.is_empty() {
-        reply(app, chat_id, messages::CANCEL_NOTHING).await;
-        return;
-    }
     let mut cancelled = Vec::new();
     for task in targets {
-        if matches!(
-            app.queue.cancel(&task.task_id),
-            CancelOutcome::WasQueued | CancelOutcome::WasRunning
-        ) {
-            cancelled.push(short_id(&task.task_id).to_owned());
+        let asked = match &app.dispatch {
+            Dispatch::Local => matches!(
+                app.queue.cancel(&task.id),
+                CancelOutcome::WasQueued | CancelOutcome::WasRunning
+            ),
+            Dispatch::Front(link) => link.cancel(&task.id).await,
+        };
+        if asked {
+            cancelled.push(short_id(&task.id).to_owned());
         }
     }
     let text = if cancelled.is_empty() {
@@ -287,26 +331,23 @@ mod tests {
 
     #[test]
     fn status_of_two_hundred_tasks_fits_one_message() {
-        use hermes_host::task_queue::TaskState;
-        let task = |i: usize| TaskSnapshot {
+        let entry = |i: usize| StatusEntry {
             task_id: format!("tg-{i:032x}"),
-            chat_id: 1,
-            kind: "audio".into(),
-            state: if i < 2 {
-                TaskState::Running
+            label: format!("🎵 {} {i}", "x".repeat(300)),
+            view: if i < 2 {
+                StatusView::Downloading {
+                    percent: 40,
+                    speed: Some("1.0MiB/s".into()),
+                    eta_secs: None,
+                }
             } else {
-                TaskState::Queued
+                StatusView::Queued {
+                    position: Some(i - 1),
+                }
             },
-            percent: 40,
-            speed: "1.0MiB/s".into(),
-            queue_position: (i >= 2).then(|| i - 1),
-            enqueued_at: std::time::Instant::now(),
-            started_at: None,
-            finished_at: None,
-            failure: None,
         };
-        let tasks: Vec<TaskSnapshot> = (0..200).map(task).collect();
-        let text = status_text(&tasks, |t| format!("🎵 {} {}", "x".repeat(300), t.task_id));
+        let entries: Vec<StatusEntry> = (0..200).map(entry).collect();
+        let text = status_text(&entries);
         assert!(
             text.chars().count() <= 4096,
             "{} characters",
@@ -314,7 +355,7 @@ mod tests {
         );
         assert!(text.contains("…and 190 more (0 running, 190 queued)."), "{text}");
         assert_eq!(text.matches("/cancel ").count(), 10);
-        let few = status_text(&tasks[..3], |_| "🎵 Song".into());
+        let few = status_text(&entries[..3]);
         assert!(!few.contains("more"), "{few}");
     }
 

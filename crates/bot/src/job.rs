@@ -1,16 +1,19 @@
 //! What a download job is: the user's choice ([`DownloadChoice`] for one link, or a playlist),
 //! the chat, the media key of the upload cache, and the worker request it becomes. Data only;
-//! `job_runner` runs jobs.
+//! `job_runner` runs jobs. A job is kept as JSON in the jobs table and travels as JSON on
+//! `hermes:jobs`, so it holds everything a run needs.
 use hermes_host::render::shorten;
 use hermes_protocol::{
     download_request_with, playlist_request_with, AudioFormat, DownloadOptions, PlaylistOptions, Request,
 };
 
+use serde::{Deserialize, Serialize};
+
 use crate::db::UploadKey;
 use crate::media_mode::MediaMode;
 
 /// How a single link is downloaded: the mode plus an optional quality pick from `get_formats`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct DownloadChoice {
     pub(crate) mode: MediaMode,
     pub(crate) audio_format: AudioFormat,
@@ -61,7 +64,8 @@ impl DownloadChoice {
 }
 
 /// What the user asked for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub(crate) enum JobKind {
     Single(DownloadChoice),
     Playlist {
@@ -81,7 +85,7 @@ impl JobKind {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Job {
     pub(crate) chat_id: i64,
     pub(crate) url: String,
@@ -92,7 +96,7 @@ pub(crate) struct Job {
     pub(crate) title: Option<String>,
     pub(crate) performer: Option<String>,
     /// A message to turn into the status message (the keyboard that was tapped); a new message
-    /// is sent when `None`.
+    /// is sent when `None`. Once the job is recorded, its status message.
     pub(crate) reuse_message_id: Option<i32>,
 }
 
@@ -159,6 +163,32 @@ pub(crate) fn short_id(task_id: &str) -> &str {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_job_survives_its_json() {
+        let mut choice = DownloadChoice::new(MediaMode::Video, AudioFormat::Opus);
+        choice.format = Some("137+140".into());
+        for kind in [
+            JobKind::Single(choice),
+            JobKind::Playlist {
+                mode: MediaMode::Audio,
+                audio_format: AudioFormat::M4a,
+                limit: Some(5),
+            },
+        ] {
+            let job = Job {
+                chat_id: -100_123,
+                url: "https://example.com/a".into(),
+                media_key: "example.com/a".into(),
+                kind,
+                title: Some("Title".into()),
+                performer: None,
+                reuse_message_id: Some(42),
+            };
+            let json = serde_json::to_string(&job).expect("json");
+            assert_eq!(serde_json::from_str::<Job>(&json).expect("back"), job, "{json}");
+        }
+    }
 
     #[test]
     fn cache_format_names_everything_that_changes_the_file() {

@@ -1,6 +1,6 @@
-//! The bot's life: configuration from the environment, start (download root, database, worker,
-//! Telegram client), long polling until SIGINT/SIGTERM, then an orderly stop; and the exit status
-//! each outcome means.
+//! The bot's life: configuration from the environment, start of its role (download root, worker,
+//! Telegram client; the database for `all` and `front`), long polling (or, on a node, taking
+//! jobs) until SIGINT/SIGTERM, then an orderly stop; and the exit status each outcome means.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,10 +16,14 @@ use crate::api::Telegram;
 use crate::app::App;
 use crate::config::BotConfig;
 use crate::db::{Db, DbError};
+use crate::engine::Engine;
+use crate::front;
+use crate::front_link::FrontLink;
 use crate::handlers;
-use crate::messages;
+use crate::node;
 use crate::polling::{self, PollEnd};
-use crate::reply::reply;
+use crate::resume;
+use crate::role::{Dispatch, Role};
 
 /// Exit status for a configuration error (missing token, bad variable).
 const EXIT_CONFIG: i32 = 2;
@@ -76,9 +80,17 @@ fn init_logging() {
         .try_init();
 }
 
-/// Runs the bot until SIGINT/SIGTERM (exit 0) or a fatal error (exit 1).
+/// Runs the role until SIGINT/SIGTERM (exit 0) or a fatal error (exit 1).
 async fn run(config: BotConfig) -> i32 {
-    let app = match start(config).await {
+    match config.role {
+        Role::Node => run_node(config).await,
+        Role::All | Role::Front => run_bot(config).await,
+    }
+}
+
+/// `all` and `front`: polls Telegram until stopped.
+async fn run_bot(config: BotConfig) -> i32 {
+    let app = match start_bot(config).await {
         Ok(app) => app,
         Err(error) => {
             eprintln!("hermes-bot: {error}");
@@ -86,9 +98,12 @@ async fn run(config: BotConfig) -> i32 {
         }
     };
     register_commands(&app).await;
-    report_interrupted_tasks(&app).await;
+    match &app.dispatch {
+        Dispatch::Local => resume::resume_interrupted(&app).await,
+        Dispatch::Front(link) => front::spawn(Arc::clone(&app), Arc::clone(link)),
+    }
     admin::spawn_auto_update(Arc::clone(&app));
-    tracing::info!("hermes-bot is running");
+    tracing::info!(role = ?app.config.role, "hermes-bot is running");
     let status = match polling::poll_until_stopped(Arc::clone(&app)).await {
         PollEnd::Stopped => 0,
         PollEnd::TokenRefused => EXIT_FAILURE,
@@ -100,10 +115,42 @@ async fn run(config: BotConfig) -> i32 {
     status
 }
 
-async fn start(config: BotConfig) -> Result<Arc<App>, StartError> {
-    let download_root = prepare_download_root(&config.download_dir)?;
+/// `node`: takes jobs from Redis until stopped. No database, no polling.
+async fn run_node(config: BotConfig) -> i32 {
+    let Some(queue_config) = config.cluster.queue_config() else {
+        eprintln!("hermes-bot: a node needs QUEUE_URL");
+        return EXIT_CONFIG;
+    };
+    let concurrency = config.cluster.node_concurrency;
+    // Per-chat limits are the front's: a node only bounds what it takes at once.
+    let queue = TaskQueue::new(concurrency, concurrency);
+    let engine = match start_engine(config, queue) {
+        Ok(engine) => engine,
+        Err(error) => {
+            eprintln!("hermes-bot: {error}");
+            return EXIT_FAILURE;
+        }
+    };
+    node::run(Arc::clone(&engine), queue_config, concurrency).await;
+    tracing::info!("hermes-bot node stopped");
+    0
+}
+
+async fn start_bot(config: BotConfig) -> Result<Arc<App>, StartError> {
     let db = Db::open(&config.database_url).await?;
-    let queue = Arc::new(TaskQueue::from_env()?);
+    let dispatch = match (config.role, config.cluster.queue_config()) {
+        (Role::Front, Some(queue)) => Dispatch::Front(FrontLink::new(queue)),
+        _ => Dispatch::Local,
+    };
+    let queue = TaskQueue::from_env()?;
+    let engine = start_engine(config, queue)?;
+    Ok(Arc::new(App::new(engine, db, dispatch)))
+}
+
+/// The download root, the worker (cancelled through the queue's hook) and the Telegram client.
+fn start_engine(config: BotConfig, queue: TaskQueue) -> Result<Arc<Engine>, StartError> {
+    let download_root = prepare_download_root(&config.download_dir)?;
+    let queue = Arc::new(queue);
     let mut worker = WorkerConfig::locate()?
         // The worker only writes inside its own DOWNLOAD_DIR: make it ours.
         .with_env("DOWNLOAD_DIR", download_root.to_string_lossy());
@@ -121,12 +168,11 @@ async fn start(config: BotConfig) -> Result<Arc<App>, StartError> {
     }));
     let telegram =
         Telegram::new(config.bot_api_url()).with_max_wait(Duration::from_secs(config.max_retry_wait_secs));
-    Ok(Arc::new(App::new(
+    Ok(Arc::new(Engine::new(
         config,
         telegram,
         client,
         queue,
-        db,
         download_root,
     )))
 }
@@ -144,22 +190,5 @@ fn prepare_download_root(dir: &Path) -> Result<PathBuf, StartError> {
 async fn register_commands(app: &App) {
     if let Err(error) = app.telegram.set_commands(handlers::COMMANDS).await {
         tracing::warn!(%error, "setMyCommands failed; the command menu may be outdated");
-    }
-}
-
-/// Tasks a previous process left unfinished are failed, and their chats told to resend.
-async fn report_interrupted_tasks(app: &App) {
-    let lost = match app.db.fail_interrupted_tasks("the bot restarted").await {
-        Ok(lost) => lost,
-        Err(error) => {
-            tracing::warn!(%error, "cannot check for interrupted tasks");
-            return;
-        }
-    };
-    for task in lost {
-        tracing::info!(task_id = %task.id, chat_id = task.chat_id, "telling the chat a task was lost");
-        let text = format!("{}: {}", messages::BOT_RESTARTED, task.url);
-        reply(app, task.chat_id, &text).await;
-        app.remove_task_files(&app.task_dir(task.chat_id, &task.id));
     }
 }

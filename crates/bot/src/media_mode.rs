@@ -3,7 +3,8 @@
 //! its own that all of them import.
 
 /// Whether a task downloads the audio track only or the video.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub(crate) enum MediaMode {
     Audio,
     Video,

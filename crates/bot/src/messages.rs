@@ -52,6 +52,19 @@ pub(crate) fn operator_hint(code: &ErrorCode, worker_message: &str) -> Option<&'
 pub(crate) const INTERNAL_FAILURE: &str = "Something went wrong on my side. Please try again.";
 pub(crate) const FLOW_EXPIRED: &str = "This choice has expired, send the link again.";
 pub(crate) const BOT_RESTARTED: &str = "⚠️ The bot restarted while this was running, please resend";
+/// The status line of a job picked up again after a restart (or by another node).
+pub(crate) const RESUMING: &str = "🔁 Resuming after a restart…";
+pub(crate) const RETRY_TAKEN: &str = "This download was already started again.";
+
+/// A job started `attempts` times without being delivered (`JOB_MAX_ATTEMPTS`).
+pub(crate) fn gave_up(attempts: u32) -> String {
+    let times = if attempts == 1 {
+        "once".to_owned()
+    } else {
+        format!("{attempts} times")
+    };
+    format!("This download was interrupted {times}, so I stopped trying. Tap 🔁 Retry to start it again.")
+}
 pub(crate) const NO_LINK_HINT: &str =
     "Send me a link to download, or /search <words>. /help lists everything I can do.";
 pub(crate) const UNKNOWN_COMMAND: &str = "I don't know that command. Try /help.";

@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::api::TgError;
 use crate::app::App;
 use crate::handlers;
+use crate::shutdown;
 
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
@@ -28,7 +29,7 @@ pub(crate) enum PollEnd {
 
 /// Polls until a stop signal or until Telegram refuses the token.
 pub(crate) async fn poll_until_stopped(app: Arc<App>) -> PollEnd {
-    let stop = stop_signal();
+    let stop = shutdown::stop_signal();
     tokio::pin!(stop);
     let mut offset: Option<i64> = None;
     let mut failures: u32 = 0;
@@ -77,25 +78,6 @@ pub(crate) async fn poll_until_stopped(app: Arc<App>) -> PollEnd {
         tokio::select! {
             () = &mut stop => return PollEnd::Stopped,
             () = tokio::time::sleep(pause) => {}
-        }
-    }
-}
-
-/// Resolves on SIGINT or SIGTERM.
-async fn stop_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let terminate = signal(SignalKind::terminate());
-    let interrupt = signal(SignalKind::interrupt());
-    match (terminate, interrupt) {
-        (Ok(mut terminate), Ok(mut interrupt)) => {
-            tokio::select! {
-                _ = terminate.recv() => tracing::info!("SIGTERM received"),
-                _ = interrupt.recv() => tracing::info!("SIGINT received"),
-            }
-        }
-        _ => {
-            tracing::warn!("cannot install signal handlers; falling back to Ctrl-C only");
-            let _ = tokio::signal::ctrl_c().await;
         }
     }
 }

@@ -21,7 +21,11 @@ impl RedisServer {
     pub fn start() -> RedisServer {
         let port = free_port();
         let dir = tempfile::tempdir().expect("temporary directory for redis-server");
-        let mut server = RedisServer { port, dir, child: None };
+        let mut server = RedisServer {
+            port,
+            dir,
+            child: None,
+        };
         server.spawn();
         server
     }
@@ -62,7 +66,14 @@ impl RedisServer {
 
     fn spawn(&mut self) {
         let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", ""])
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+            ])
             .args(["--appendonly", "yes", "--appendfsync", "always"])
             .arg("--dir")
             .arg(self.dir.path())
@@ -86,7 +97,10 @@ impl Drop for RedisServer {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }
 
 /// Waits until the server answers PING (it may load its append-only file first).
@@ -107,5 +121,8 @@ fn wait_for_port(port: u16, dir: &Path) {
         }
         std::thread::sleep(Duration::from_millis(25));
     }
-    panic!("redis-server on port {port} (data in {}) did not answer within 15 s", dir.display());
+    panic!(
+        "redis-server on port {port} (data in {}) did not answer within 15 s",
+        dir.display()
+    );
 }

@@ -13,8 +13,8 @@ use super::screen::{edit_keyboard, send_keyboard};
 use super::settings::chat_settings;
 use crate::app::App;
 use crate::callbacks::{Callback, Flow};
+use crate::intake;
 use crate::job::{DownloadChoice, Job, JobKind};
-use crate::job_runner;
 use crate::media_mode::MediaMode;
 use crate::messages;
 use crate::reply::reply;
@@ -122,7 +122,7 @@ pub(crate) async fn download_command(app: Arc<App>, chat_id: i64, command: &str,
             performer: None,
             reuse_message_id: None,
         };
-        job_runner::start(Arc::clone(&app), job).await;
+        intake::start(Arc::clone(&app), job).await;
     }
 }
 

@@ -9,8 +9,8 @@ use super::screen::{edit_keyboard, edit_plain};
 use super::settings::{chat_settings, show_settings, update_settings};
 use crate::app::App;
 use crate::callbacks::{Callback, Flow, FlowMiss};
+use crate::intake;
 use crate::job::{DownloadChoice, Job, JobKind};
-use crate::job_runner;
 use crate::media_mode::MediaMode;
 use crate::messages;
 use crate::reply::answer;
@@ -40,6 +40,10 @@ pub(crate) async fn handle_callback(
             show_settings(&app, chat_id, Some(message_id)).await;
             Ok(())
         }
+        Callback::Retry { task_id } => {
+            retry(&app, query_id, chat_id, message_id, &task_id).await;
+            Ok(())
+        }
         other => {
             let tap = Tap {
                 app: &app,
@@ -60,6 +64,26 @@ pub(crate) async fn handle_callback(
             edit_plain(&app, chat_id, message_id, messages::FLOW_EXPIRED).await;
         }
     }
+}
+
+/// 🔁 Retry under a job that was given up: the same job again, fresh (its attempts start over),
+/// in the same status message. A second tap finds the job taken and only gets a toast.
+async fn retry(app: &Arc<App>, query_id: &str, chat_id: i64, message_id: i32, task_id: &str) {
+    let job = match app.db.take_for_retry(task_id, chat_id).await {
+        Ok(Some(json)) => serde_json::from_str::<Job>(&json).ok(),
+        Ok(None) => None,
+        Err(error) => {
+            tracing::warn!(%error, "cannot look up a job to retry");
+            None
+        }
+    };
+    let Some(mut job) = job else {
+        answer(app, query_id, Some(messages::RETRY_TAKEN)).await;
+        return;
+    };
+    answer(app, query_id, None).await;
+    job.reuse_message_id = Some(message_id);
+    intake::start(Arc::clone(app), job).await;
 }
 
 /// One tap on a flow button.
@@ -188,9 +212,9 @@ impl Tap<'_> {
                     performer: None,
                     reuse_message_id: Some(self.message_id),
                 };
-                job_runner::start(Arc::clone(app), job).await;
+                intake::start(Arc::clone(app), job).await;
             }
-            Callback::SetMode(_) | Callback::SetAudioFormat(_) => {}
+            Callback::SetMode(_) | Callback::SetAudioFormat(_) | Callback::Retry { .. } => {}
         }
         Ok(())
     }
@@ -215,6 +239,6 @@ impl Tap<'_> {
             performer,
             reuse_message_id: Some(self.message_id),
         };
-        job_runner::start(Arc::clone(self.app), job).await;
+        intake::start(Arc::clone(self.app), job).await;
     }
 }
