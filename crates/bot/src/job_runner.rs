@@ -133,6 +133,10 @@ impl Runner {
                 }
             }
         }
+        if self.is_abandoned() {
+            // The slot came free because the process stops: this job waits for the next one.
+            return Outcome::Abandoned;
+        }
         // A fresh start: whatever an earlier attempt left in the directory is not trusted.
         self.engine.remove_task_files(dir);
         self.report(JobReport::Running {

@@ -7,42 +7,11 @@ mod bot_support;
 use std::time::Duration;
 
 use bot_support::*;
-use hermes_bot::db::Db;
 use hermes_testkit::media;
 use hermes_testkit::telegram::Fault;
 use serde_json::json;
 
 const CHAT: i64 = 7001;
-
-fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-        .block_on(future)
-}
-
-/// The state the bot recorded for its only task with `url`.
-fn task_state(harness: &Harness, url: &str) -> Option<String> {
-    let url = url.to_owned();
-    let db_url = format!("sqlite://{}", harness.dir.path().join("bot.db").display());
-    block_on(async move {
-        let db = Db::open(&db_url).await.ok()?;
-        let rows = db.tasks_for_url(&url).await.ok()?;
-        db.close().await;
-        rows.last().map(|t| t.state.clone())
-    })
-}
-
-/// Sends `url`, taps 🎵 Audio, and returns the status message id and the call mark before it.
-fn request_audio(harness: &Harness, chat: i64, url: &str) -> (i32, usize) {
-    let mark = harness.mark();
-    harness.say(chat, url);
-    let (message_id, data) = harness.wait_for_button(chat, mark, "Audio");
-    assert!(data.len() <= 64 && !data.contains("http"), "{data}");
-    harness.tap(chat, message_id, &data);
-    (message_id, mark)
-}
 
 #[test]
 fn start_help_chatid_ping_and_unknown_commands() {
@@ -188,13 +157,6 @@ fn assert_edits_spaced(harness: &Harness, message_id: i32) {
         let gap = pair[1].duration_since(pair[0]);
         assert!(gap >= Duration::from_millis(1900), "edits {gap:?} apart");
     }
-}
-
-fn wait_until_empty(dir: &std::path::Path) {
-    let empty = hermes_testkit::procs::wait_until(Duration::from_secs(5), || {
-        std::fs::read_dir(dir).map_or(true, |mut d| d.next().is_none())
-    });
-    assert!(empty, "task files left in {}", dir.display());
 }
 
 #[test]
@@ -364,24 +326,6 @@ fn chats_outside_the_allow_list_are_refused_and_nothing_runs() {
         .iter()
         .all(|c| c.method == "sendMessage" && buttons(c).is_empty()));
     assert_eq!(harness.media.hits(&url), 0, "nothing was downloaded");
-}
-
-#[test]
-fn a_restart_reports_tasks_that_were_running() {
-    let mut harness = Harness::start(&[]);
-    let wav = media::big_wav(1);
-    let name = wav.file_name().expect("name").to_string_lossy().into_owned();
-    let url = harness.media.url(&format!("/slow/60000/{name}"));
-    let (status_id, _) = request_audio(&harness, CHAT, &url);
-    harness.wait_for_message_text(CHAT, status_id, "%");
-    assert_eq!(harness.stop(), Some(0), "SIGTERM is a clean stop");
-    assert_eq!(task_state(&harness, &url).as_deref(), Some("running"));
-
-    let mark = harness.mark();
-    harness.spawn_bot();
-    let notice = harness.wait_for_text(CHAT, mark, "restarted");
-    assert!(text_of(&notice).contains(&url), "{}", text_of(&notice));
-    assert_eq!(task_state(&harness, &url).as_deref(), Some("failed"));
 }
 
 #[test]
@@ -639,13 +583,6 @@ fn a_python_profile_worker_delivers_each_file_once_and_playlists_as_tracks() {
 // ---------------------------------------------------------------------------------------------
 // Issue 11: a host that dies, flood control and server errors, limits a user can hit
 
-/// A download at `rate` bytes/s of a 2 MB file: still running whenever the test looks.
-fn slow_url(harness: &Harness, rate: u64, n: usize) -> String {
-    let wav = media::big_wav(2);
-    let name = wav.file_name().expect("name").to_string_lossy().into_owned();
-    harness.media.url(&format!("/slow/{rate}/{name}?n={n}"))
-}
-
 /// Waits until `n` status messages sent since `mark` show their task in the queue (a queue
 /// position or a progress bar): only then has the bot counted them.
 fn wait_until_in_queue(harness: &Harness, mark: usize, n: usize) {
@@ -664,62 +601,6 @@ fn wait_until_in_queue(harness: &Harness, mark: usize, n: usize) {
             >= n
     });
     assert!(counted, "{n} downloads queued");
-}
-
-fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|stat| {
-            !stat
-                .rsplit(')')
-                .next()
-                .unwrap_or_default()
-                .trim_start()
-                .starts_with('Z')
-        })
-        .unwrap_or(false)
-}
-
-#[test]
-fn a_sigkilled_bot_takes_its_worker_and_download_down_and_the_restart_removes_the_files() {
-    let mut harness = Harness::start(&[]);
-    let url = slow_url(&harness, 20_000, 0);
-    let (status_id, _) = request_audio(&harness, CHAT, &url);
-    harness.wait_for_message_text(CHAT, status_id, "%");
-    let worker = harness.worker_pid().expect("worker running");
-    let marker = harness.downloads().to_string_lossy().into_owned();
-    assert!(
-        !hermes_testkit::procs::processes_with_cmdline_containing(&marker).is_empty(),
-        "yt-dlp runs"
-    );
-    let chat_dir = harness.downloads().join(CHAT.to_string());
-    assert!(
-        std::fs::read_dir(&chat_dir).map_or(0, |d| d.count()) > 0,
-        "the task has a directory"
-    );
-
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(harness.pid() as i32),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .expect("kill bot");
-    harness.stop();
-    // The worker got SIGTERM from the kernel (parent-death signal) and killed its yt-dlp.
-    let gone = hermes_testkit::procs::wait_until(Duration::from_secs(20), || {
-        !alive(worker) && hermes_testkit::procs::processes_with_cmdline_containing(&marker).is_empty()
-    });
-    assert!(
-        gone,
-        "left running: worker alive={}, {:?}",
-        alive(worker),
-        hermes_testkit::procs::processes_with_cmdline_containing(&marker)
-    );
-    assert_eq!(task_state(&harness, &url).as_deref(), Some("running"));
-
-    let mark = harness.mark();
-    harness.spawn_bot();
-    harness.wait_for_text(CHAT, mark, "restarted");
-    wait_until_empty(&chat_dir);
-    assert_eq!(task_state(&harness, &url).as_deref(), Some("failed"));
 }
 
 #[test]

@@ -56,12 +56,36 @@ impl Harness {
 
     /// (Re)starts the bot process against the same fake API, database and download dir.
     pub fn spawn_bot(&mut self) {
+        let extra: Vec<(&str, &str)> = self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let mut command = self.command("bot", &self.downloads(), &extra);
+        self.child = Some(command.spawn().expect("spawn hermes-bot"));
+    }
+
+    /// Another `hermes-bot` process (a node, a second front) against the same fake API and bot
+    /// database, with its own download directory, worker database and log `<name>.log`.
+    pub fn spawn_process(&self, name: &str, env: &[(&str, &str)]) -> BotProcess {
+        let downloads = self.dir.path().join(format!("{name}-downloads"));
+        let mut command = self.command(name, &downloads, env);
+        BotProcess {
+            name: name.to_owned(),
+            log: self.dir.path().join(format!("{name}.log")),
+            downloads,
+            child: Some(command.spawn().expect("spawn hermes-bot")),
+        }
+    }
+
+    fn command(&self, name: &str, downloads: &Path, env: &[(&str, &str)]) -> Command {
         let root = self.dir.path();
         let log = File::options()
             .create(true)
             .append(true)
-            .open(root.join("bot.log"))
+            .open(root.join(format!("{name}.log")))
             .expect("log file");
+        let worker_db = if name == "bot" {
+            "worker.db".to_owned()
+        } else {
+            format!("{name}-worker.db")
+        };
         let mut command = Command::new(env!("CARGO_BIN_EXE_hermes-bot"));
         command
             .current_dir(root)
@@ -72,14 +96,14 @@ impl Harness {
             .env("TELEGRAM_API_URL", self.api.base_url())
             .env("TELEGRAM_POLL_TIMEOUT_SECS", "10")
             .env("HERMES_WORKER_BIN", worker_bin())
-            .env("DOWNLOAD_DIR", self.downloads())
+            .env("DOWNLOAD_DIR", downloads)
             .env(
                 "BOT_DATABASE_URL",
                 format!("sqlite://{}", root.join("bot.db").display()),
             )
             .env(
                 "DATABASE_URL",
-                format!("sqlite://{}", root.join("worker.db").display()),
+                format!("sqlite://{}", root.join(worker_db).display()),
             )
             .env("TEMP_DIR", root.join("tmp"))
             .env("LOG_LEVEL", "warn")
@@ -91,10 +115,10 @@ impl Harness {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::from(log));
-        for (key, value) in &self.env {
+        for (key, value) in env {
             command.env(key, value);
         }
-        self.child = Some(command.spawn().expect("spawn hermes-bot"));
+        command
     }
 
     pub fn downloads(&self) -> PathBuf {
@@ -107,20 +131,7 @@ impl Harness {
 
     /// SIGTERM, then wait (SIGKILL after 15 s); returns the exit code.
     pub fn stop(&mut self) -> Option<i32> {
-        let mut child = self.child.take()?;
-        let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            if let Ok(Some(status)) = child.try_wait() {
-                return status.code();
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        terminate(self.child.take()?)
     }
 
     pub fn log(&self) -> String {
@@ -273,6 +284,127 @@ impl Drop for Harness {
         }
         self.stop();
     }
+}
+
+/// A `hermes-bot` process beside the harness's own, killed when dropped.
+pub struct BotProcess {
+    pub name: String,
+    pub log: PathBuf,
+    pub downloads: PathBuf,
+    child: Option<Child>,
+}
+
+impl BotProcess {
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(Child::id).expect("process running")
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGKILL: no clean-up of any kind, as a machine that dies.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM, then wait (SIGKILL after 15 s); returns the exit code.
+    pub fn stop(&mut self) -> Option<i32> {
+        terminate(self.child.take()?)
+    }
+}
+
+impl Drop for BotProcess {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("---- {} log ----\n{}", self.name, self.log());
+        }
+        self.kill();
+    }
+}
+
+/// SIGTERM, then wait (SIGKILL after 15 s); returns the exit code.
+fn terminate(mut child: Child) -> Option<i32> {
+    let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return status.code();
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+pub fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(future)
+}
+
+/// Every task the bot recorded for `url`, oldest first.
+pub fn tasks_for(harness: &Harness, url: &str) -> Vec<hermes_bot::db::TaskRow> {
+    let url = url.to_owned();
+    let db_url = format!("sqlite://{}", harness.dir.path().join("bot.db").display());
+    block_on(async move {
+        let Ok(db) = hermes_bot::db::Db::open(&db_url).await else {
+            return Vec::new();
+        };
+        let rows = db.tasks_for_url(&url).await.unwrap_or_default();
+        db.close().await;
+        rows
+    })
+}
+
+/// The state the bot recorded for its newest task with `url`.
+pub fn task_state(harness: &Harness, url: &str) -> Option<String> {
+    tasks_for(harness, url).last().map(|t| t.state.clone())
+}
+
+/// Sends `url`, taps 🎵 Audio, and returns the status message id and the call mark before it.
+pub fn request_audio(harness: &Harness, chat: i64, url: &str) -> (i32, usize) {
+    let mark = harness.mark();
+    harness.say(chat, url);
+    let (message_id, data) = harness.wait_for_button(chat, mark, "Audio");
+    assert!(data.len() <= 64 && !data.contains("http"), "{data}");
+    harness.tap(chat, message_id, &data);
+    (message_id, mark)
+}
+
+pub fn wait_until_empty(dir: &Path) {
+    let empty = hermes_testkit::procs::wait_until(Duration::from_secs(5), || {
+        std::fs::read_dir(dir).map_or(true, |mut d| d.next().is_none())
+    });
+    assert!(empty, "task files left in {}", dir.display());
+}
+
+/// A download at `rate` bytes/s of a 2 MB file: still running whenever the test looks.
+pub fn slow_url(harness: &Harness, rate: u64, n: usize) -> String {
+    let wav = media::big_wav(2);
+    let name = wav.file_name().expect("name").to_string_lossy().into_owned();
+    harness.media.url(&format!("/slow/{rate}/{name}?n={n}"))
+}
+
+pub fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|stat| {
+            !stat
+                .rsplit(')')
+                .next()
+                .unwrap_or_default()
+                .trim_start()
+                .starts_with('Z')
+        })
+        .unwrap_or(false)
 }
 
 pub fn text_of(call: &Call) -> String {
