@@ -42,12 +42,17 @@ pub(crate) enum Outcome {
     /// The process is stopping, or another node took the job over: nothing is reported, the
     /// job stays unfinished for whoever runs it next.
     Abandoned,
+    /// A transient failure on a node: the job goes back to the queue for another attempt
+    /// (possibly elsewhere) instead of failing; `JOB_MAX_ATTEMPTS` bounds it.
+    TryAgain {
+        reason: String,
+    },
 }
 
 impl Outcome {
     /// The job is over (and its stream entry may be acknowledged).
     pub(crate) fn is_final(&self) -> bool {
-        !matches!(self, Outcome::Abandoned)
+        !matches!(self, Outcome::Abandoned | Outcome::TryAgain { .. })
     }
 }
 
@@ -63,6 +68,8 @@ pub(crate) struct Runner {
     attempt: u32,
     /// Set when this run must end without a word (see [`Outcome::Abandoned`]).
     abandon: Arc<AtomicBool>,
+    /// Transient failures end as [`Outcome::TryAgain`] (on nodes) rather than as failures.
+    try_again: bool,
     /// ZIP parts already sent while the playlist ran.
     early_parts: Vec<delivery::EarlyPart>,
 }
@@ -89,8 +96,15 @@ impl Runner {
             job,
             attempt,
             abandon: Arc::new(AtomicBool::new(false)),
+            try_again: false,
             early_parts: Vec::new(),
         })
+    }
+
+    /// Transient failures end the run as [`Outcome::TryAgain`].
+    pub(crate) fn trying_again_on_transient_failures(mut self) -> Runner {
+        self.try_again = true;
+        self
     }
 
     /// Set it, then cancel the task in the queue, to end the run as [`Outcome::Abandoned`].
@@ -288,6 +302,12 @@ impl Runner {
         }
         match code {
             ErrorCode::Cancelled => Outcome::Cancelled,
+            code if self.try_again && messages::is_transient(code) => {
+                tracing::info!(task_id = %self.task_id, %code, %message, "transient failure; the job goes back");
+                Outcome::TryAgain {
+                    reason: format!("{code}: {message}"),
+                }
+            }
             _ => {
                 tracing::info!(task_id = %self.task_id, %code, %message, "task failed");
                 let mut user_message = messages::error_message(code).to_owned();
@@ -317,6 +337,12 @@ impl Runner {
         let view = match outcome {
             Outcome::Abandoned => {
                 self.engine.queue.cancel(&self.task_id);
+                return;
+            }
+            Outcome::TryAgain { reason } => {
+                self.engine.queue.fail(&self.task_id, reason);
+                let text = status_text(&self.header, &StatusView::Retrying, None);
+                self.status.finish(text).await;
                 return;
             }
             // Reported as soon as the file was sent, with its `file_id`.

@@ -56,14 +56,31 @@ pub(crate) const BOT_RESTARTED: &str = "⚠️ The bot restarted while this was 
 pub(crate) const RESUMING: &str = "🔁 Resuming after a restart…";
 pub(crate) const RETRY_TAKEN: &str = "This download was already started again.";
 
-/// A job started `attempts` times without being delivered (`JOB_MAX_ATTEMPTS`).
+/// A job started `attempts` times without being delivered (`JOB_MAX_ATTEMPTS`): interrupted by
+/// restarts, or failing on every node.
 pub(crate) fn gave_up(attempts: u32) -> String {
     let times = if attempts == 1 {
         "once".to_owned()
     } else {
         format!("{attempts} times")
     };
-    format!("This download was interrupted {times}, so I stopped trying. Tap 🔁 Retry to start it again.")
+    format!("I tried this download {times} without success, so I stopped. Tap 🔁 Retry to start it again.")
+}
+
+/// Failures another attempt (on another node: another disk, another IP address) may not meet.
+/// The others (a removed video, a link that is not allowed, a file over the limit) would only
+/// fail again.
+pub(crate) fn is_transient(code: &ErrorCode) -> bool {
+    matches!(
+        code,
+        ErrorCode::NetworkTimeout
+            | ErrorCode::Timeout
+            | ErrorCode::RateLimited
+            | ErrorCode::BotDetection
+            | ErrorCode::DiskFull
+            | ErrorCode::WorkerCrashed
+            | ErrorCode::Internal
+    )
 }
 pub(crate) const NO_LINK_HINT: &str =
     "Send me a link to download, or /search <words>. /help lists everything I can do.";

@@ -16,7 +16,7 @@ use tokio::task::JoinSet;
 use crate::engine::Engine;
 use crate::job::Job;
 use crate::job_report::JobReport;
-use crate::job_runner::{status_text, Runner};
+use crate::job_runner::{status_text, Outcome, Runner};
 use crate::ledger::Ledger;
 use crate::messages;
 use crate::shutdown;
@@ -126,14 +126,16 @@ async fn run_claimed(
         tracing::warn!(%task_id, "this node already runs that job");
         return;
     }
-    let Some(runner) = Runner::new(
+    let runner = Runner::new(
         Arc::clone(&engine),
         ledger,
         task_id.clone(),
         job,
         claimed.attempt,
         text,
-    ) else {
+    )
+    .map(Runner::trying_again_on_transient_failures);
+    let Some(runner) = runner else {
         tracing::error!(%task_id, "a job without a status message; dropped");
         acknowledge(&queue, &claimed).await;
         return;
@@ -155,6 +157,10 @@ async fn run_claimed(
     drop(hold);
     match outcome {
         Ok(outcome) if outcome.is_final() => acknowledge(&queue, &claimed).await,
+        Ok(Outcome::TryAgain { .. }) => {
+            // Counted as an attempt; past JOB_MAX_ATTEMPTS the next claim finds it dead.
+            retrying("hand a job back", || queue.requeue(&claimed)).await;
+        }
         Ok(_) if engine.is_shutting_down() => {
             // Stopping, not dead: the job goes back now rather than after JOB_CLAIM_IDLE_SECS.
             if let Err(error) = queue.requeue(&claimed).await {

@@ -130,7 +130,7 @@ fn a_job_interrupted_job_max_attempts_times_is_given_up_once_with_a_retry_that_w
     let (message_id, retry) = harness.wait_for_button(CHAT, 0, "Retry");
     assert_eq!(message_id, status_id);
     let text = harness.message_text(CHAT, status_id);
-    assert!(text.contains("interrupted 2 times"), "{text}");
+    assert!(text.contains("tried this download 2 times"), "{text}");
     assert_eq!(task_state(&harness, &url).as_deref(), Some("failed"));
     assert!(uploads_to(&harness, CHAT).is_empty());
 

@@ -52,6 +52,31 @@ impl QueueConfig {
     }
 }
 
+/// The longest `BLOCK` of a read: a caller's longer wait is cut to this.
+pub(crate) const MAX_BLOCK: Duration = Duration::from_secs(30);
+
+/// A connection that reconnects by itself, and while Redis is away fails each command within
+/// seconds, so that callers retry with their own backoff and log it. (redis-rs's default
+/// schedule waits 1 s, then 60 s, between reconnection attempts, and never times out a command.)
+/// `blocking`: the connection carries `XREADGROUP … BLOCK` of up to [`MAX_BLOCK`].
+pub(crate) async fn connection(
+    client: redis::Client,
+    blocking: bool,
+) -> Result<redis::aio::ConnectionManager, redis::RedisError> {
+    let answer_within = if blocking {
+        MAX_BLOCK + Duration::from_secs(5)
+    } else {
+        Duration::from_secs(5)
+    };
+    let config = redis::aio::ConnectionManagerConfig::new()
+        .set_factor(2)
+        .set_max_delay(1000)
+        .set_number_of_retries(2)
+        .set_connection_timeout(Duration::from_secs(2))
+        .set_response_timeout(answer_within);
+    redis::aio::ConnectionManager::new_with_config(client, config).await
+}
+
 /// The consumer group every node reads `hermes:jobs` in.
 pub(crate) const NODES_GROUP: &str = "nodes";
 /// The consumer group the front reads `hermes:results` in.

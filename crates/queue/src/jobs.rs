@@ -1,5 +1,5 @@
 //! The jobs stream: what the front adds and the nodes claim, hold, hand back or finish.
-use crate::config::{QueueConfig, MARKER_TTL_SECS, NODES_GROUP};
+use crate::config::{connection, QueueConfig, MARKER_TTL_SECS, MAX_BLOCK, NODES_GROUP};
 use crate::error::QueueError;
 use redis::aio::ConnectionManager;
 use redis::streams::{StreamAutoClaimReply, StreamId, StreamReadReply};
@@ -45,8 +45,8 @@ impl JobQueue {
     /// the nodes' consumer group exists.
     pub async fn connect(config: QueueConfig) -> Result<JobQueue, QueueError> {
         let client = redis::Client::open(config.url.as_str())?;
-        let conn = ConnectionManager::new(client.clone()).await?;
-        let blocking = ConnectionManager::new(client).await?;
+        let conn = connection(client.clone(), false).await?;
+        let blocking = connection(client, true).await?;
         let queue = JobQueue {
             config,
             conn,
@@ -258,7 +258,7 @@ impl JobQueue {
             .arg("COUNT")
             .arg(1)
             .arg("BLOCK")
-            .arg(wait.as_millis().max(1) as u64)
+            .arg(wait.min(MAX_BLOCK).as_millis().max(1) as u64)
             .arg("STREAMS")
             .arg(self.config.jobs())
             .arg(">")

@@ -1,7 +1,7 @@
 //! The results stream: what became of each job (state, `file_id`, error code), from the nodes
 //! to the front, which owns the database. The front reads it in its own consumer group, so a
 //! result it had read but not recorded before a restart comes back to it.
-use crate::config::{QueueConfig, FRONT_GROUP};
+use crate::config::{connection, QueueConfig, FRONT_GROUP, MAX_BLOCK};
 use crate::error::QueueError;
 use crate::jobs::{create_group, decode, is_nogroup, JobQueue};
 use redis::aio::ConnectionManager;
@@ -46,7 +46,7 @@ pub struct Received<R> {
 impl ResultReader {
     pub async fn connect(config: QueueConfig) -> Result<ResultReader, QueueError> {
         let client = redis::Client::open(config.url.as_str())?;
-        let mut conn = ConnectionManager::new(client).await?;
+        let mut conn = connection(client, true).await?;
         create_group(&mut conn, &config.results(), FRONT_GROUP).await?;
         Ok(ResultReader {
             config,
@@ -70,7 +70,9 @@ impl ResultReader {
                 .arg("COUNT")
                 .arg(1);
             if self.backlog_done {
-                command.arg("BLOCK").arg(wait.as_millis().max(1) as u64);
+                command
+                    .arg("BLOCK")
+                    .arg(wait.min(MAX_BLOCK).as_millis().max(1) as u64);
             }
             command.arg("STREAMS").arg(self.config.results()).arg(from);
             let reply: Result<Option<StreamReadReply>, _> = command.query_async(&mut self.conn).await;

@@ -64,6 +64,13 @@ impl RedisServer {
         self.spawn();
     }
 
+    /// Starts a stopped server again on the same port with the same data (a no-op when it runs).
+    pub fn start_again(&mut self) {
+        if self.child.is_none() {
+            self.spawn();
+        }
+    }
+
     fn spawn(&mut self) {
         let child = Command::new("redis-server")
             .args([

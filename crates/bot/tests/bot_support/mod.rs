@@ -460,7 +460,7 @@ pub fn percents(texts: &[String]) -> Vec<u8> {
         .collect()
 }
 
-fn summarize(calls: &[Call]) -> Vec<String> {
+pub fn summarize(calls: &[Call]) -> Vec<String> {
     calls
         .iter()
         .filter(|c| c.method != "getUpdates")
