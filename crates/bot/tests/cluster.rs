@@ -43,20 +43,11 @@ fn paced_url(harness: &Harness, rate: u64, n: usize) -> String {
 }
 
 fn uploads(harness: &Harness) -> Vec<Call> {
-    harness
-        .api
-        .calls_to("sendAudio")
-        .into_iter()
-        .filter(Call::succeeded)
-        .collect()
+    hermes_testkit::bot::uploads(&harness.api)
 }
 
-/// The jobs a node's log says it claimed.
 fn claimed_by(node: &BotProcess) -> usize {
-    node.log()
-        .lines()
-        .filter(|line| line.contains("job claimed"))
-        .count()
+    hermes_testkit::bot::jobs_claimed(&node.log())
 }
 
 /// Waits until `n` uploads succeeded (and a moment longer, for duplicates to show).

@@ -2,21 +2,20 @@
 //! and ffmpeg, a fake Bot API and a media server, all on 127.0.0.1 and inside a temp dir.
 
 #![allow(dead_code)] // each test crate uses its own part of the harness
-use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use hermes_testkit::http::MediaServer;
 use hermes_testkit::media;
+use hermes_testkit::bot::{self, Sandbox};
 use hermes_testkit::telegram::{Call, FakeBotApi};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use serde_json::Value;
 use tempfile::TempDir;
 
-pub const TOKEN: &str = "424242:test-secret";
-pub const USER: u64 = 5001;
+#[allow(unused_imports)] // each test crate uses its own part, as above
+pub use hermes_testkit::bot::{button, buttons, message_id_of, summarize, TOKEN, USER};
 /// Every wait in these tests is bounded by this; most finish in a few seconds.
 pub const WAIT: Duration = Duration::from_secs(30);
 
@@ -75,50 +74,13 @@ impl Harness {
     }
 
     fn command(&self, name: &str, downloads: &Path, env: &[(&str, &str)]) -> Command {
-        let root = self.dir.path();
-        let log = File::options()
-            .create(true)
-            .append(true)
-            .open(root.join(format!("{name}.log")))
-            .expect("log file");
-        let worker_db = if name == "bot" {
-            "worker.db".to_owned()
-        } else {
-            format!("{name}-worker.db")
+        let sandbox = Sandbox {
+            bot_bin: PathBuf::from(env!("CARGO_BIN_EXE_hermes-bot")),
+            worker_bin: worker_bin(),
+            root: self.dir.path().to_owned(),
+            api_url: self.api.base_url().to_owned(),
         };
-        let mut command = Command::new(env!("CARGO_BIN_EXE_hermes-bot"));
-        command
-            .current_dir(root)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", root)
-            .env("TELEGRAM_BOT_TOKEN", TOKEN)
-            .env("TELEGRAM_API_URL", self.api.base_url())
-            .env("TELEGRAM_POLL_TIMEOUT_SECS", "10")
-            .env("HERMES_WORKER_BIN", worker_bin())
-            .env("DOWNLOAD_DIR", downloads)
-            .env(
-                "BOT_DATABASE_URL",
-                format!("sqlite://{}", root.join("bot.db").display()),
-            )
-            .env(
-                "DATABASE_URL",
-                format!("sqlite://{}", root.join(worker_db).display()),
-            )
-            .env("TEMP_DIR", root.join("tmp"))
-            .env("LOG_LEVEL", "warn")
-            .env("EGRESS_ALLOW_CIDRS", "127.0.0.1/32")
-            // Tests talk from several chats; a test of the private default overrides this.
-            .env("ALLOWED_CHAT_IDS", "*")
-            .env("RUST_LOG", "info")
-            .env("MAX_RETRIES", "0")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(log));
-        for (key, value) in env {
-            command.env(key, value);
-        }
-        command
+        sandbox.command(name, downloads, env).expect("log file")
     }
 
     pub fn downloads(&self) -> PathBuf {
@@ -140,16 +102,12 @@ impl Harness {
 
     /// A user message in `chat` (user [`USER`] when the chat is not private).
     pub fn say(&self, chat: i64, text: &str) {
-        let from = if chat > 0 { chat.unsigned_abs() } else { USER };
-        let update = self.api.text_message_update(chat, from, text);
-        self.api.push_update(update);
+        bot::say(&self.api, chat, text);
     }
 
     /// A tap on a button with `data` under `message_id`.
     pub fn tap(&self, chat: i64, message_id: i32, data: &str) {
-        let from = if chat > 0 { chat.unsigned_abs() } else { USER };
-        let update = self.api.callback_query_update(chat, from, message_id, data);
-        self.api.push_update(update);
+        bot::tap(&self.api, chat, message_id, data);
     }
 
     /// The first call of `method` (since `after`) matching `predicate`; panics with the bot log
@@ -188,26 +146,15 @@ impl Harness {
 
     /// The next keyboard the bot sent or edited into `chat` containing a button labelled `label`.
     pub fn wait_for_button(&self, chat: i64, after: usize, label: &str) -> (i32, String) {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            for call in self.api.calls() {
-                if call.seq < after || !call.succeeded() || call.params["chat_id"] != chat {
-                    continue;
-                }
-                if let Some(data) = button(&call, label) {
-                    let message_id = message_id_of(&call).expect("message id");
-                    return (message_id, data);
-                }
-            }
-            assert!(
-                Instant::now() < deadline,
+        bot::wait_for_button(&self.api, chat, after, label, WAIT).unwrap_or_else(|| {
+            panic!(
                 "no button {label:?} within {WAIT:?}.\ncalls: {:#?}\nbot log:\n{}",
                 summarize(&self.api.calls()),
                 self.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+            )
+        })
     }
+
 
     /// The text a message shows now.
     pub fn message_text(&self, chat: i64, message_id: i32) -> String {
@@ -411,37 +358,8 @@ pub fn text_of(call: &Call) -> String {
     call.params["text"].as_str().unwrap_or_default().to_owned()
 }
 
-/// The message a call created or edited.
-pub fn message_id_of(call: &Call) -> Option<i32> {
-    call.params["message_id"]
-        .as_i64()
-        .or_else(|| call.result()?["message_id"].as_i64())
-        .and_then(|id| i32::try_from(id).ok())
-}
 
-/// Every `(text, callback_data)` of a call's inline keyboard.
-pub fn buttons(call: &Call) -> Vec<(String, String)> {
-    call.params["reply_markup"]["inline_keyboard"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|row| row.as_array().into_iter().flatten())
-        .map(|b| {
-            (
-                b["text"].as_str().unwrap_or_default().to_owned(),
-                b["callback_data"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect()
-}
 
-/// The callback data of the button whose label contains `label`.
-pub fn button(call: &Call, label: &str) -> Option<String> {
-    buttons(call)
-        .into_iter()
-        .find(|(text, _)| text.contains(label))
-        .map(|(_, data)| data)
-}
 
 /// Percentages shown by progress bars in `texts`, in order.
 pub fn percents(texts: &[String]) -> Vec<u8> {
@@ -460,19 +378,6 @@ pub fn percents(texts: &[String]) -> Vec<u8> {
         .collect()
 }
 
-pub fn summarize(calls: &[Call]) -> Vec<String> {
-    calls
-        .iter()
-        .filter(|c| c.method != "getUpdates")
-        .map(|c| {
-            let mut params = c.params.clone();
-            if let Value::Object(map) = &mut params {
-                map.remove("link_preview_options");
-            }
-            format!("#{} {} {} {}", c.seq, c.method, c.status, params)
-        })
-        .collect()
-}
 
 /// Runs ffprobe on `bytes` and returns the first audio codec name.
 pub fn probe_codec(bytes: &[u8], dir: &Path, name: &str) -> String {
