@@ -17,6 +17,6 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh >&2
 # The bench drives target/release/hermes-worker over its stdin/stdout; build it (and the bench
 # binary) first so compile time never leaks into a measurement.
-cargo build --release --locked -p hermes-worker >&2
+cargo build --release --locked -p hermes-worker -p hermes-bot >&2
 cargo bench --locked -p hermes-worker --bench hermes --no-run >&2
 exec cargo bench --locked -q -p hermes-worker --bench hermes -- "$@"

@@ -5,6 +5,7 @@
 //! stdin/stdout, and `hermes-bot` processes with the users who talk to them.
 pub mod bins;
 pub mod bot;
+pub mod cluster;
 pub mod http;
 pub mod media;
 mod percent;

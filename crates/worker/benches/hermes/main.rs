@@ -26,6 +26,7 @@ mod options;
 mod overhead;
 mod parsing;
 mod report;
+mod scale_out;
 mod scratch;
 mod self_check;
 mod startup;
@@ -43,6 +44,7 @@ use crate::options::{Options, Reps};
 use crate::overhead::figure_overhead;
 use crate::parsing::figure_parsing;
 use crate::report::{Missing, Report};
+use crate::scale_out::figure_scale_out;
 use crate::scratch::Scratch;
 use crate::startup::figure_startup;
 use crate::transfers::figure_transfers;
@@ -79,7 +81,7 @@ fn main() {
 }
 
 const USAGE: &str = "usage: hermes bench [--quick] [--json] [--only 1,2,...]\n  \
---quick  fewer repetitions\n  --json   machine-readable output\n  --only   run only these figures (1-8)";
+--quick  fewer repetitions\n  --json   machine-readable output\n  --only   run only these figures (1-9)";
 
 fn run_all(options: &Options) -> Report {
     let reps = Reps::new(options.quick);
@@ -95,7 +97,7 @@ fn run_all(options: &Options) -> Report {
         }
     };
     type Figure = fn(&Scratch, &Reps, &mut Report) -> Result<()>;
-    let figures: [(u8, &str, &str, Figure); 8] = [
+    let figures: [(u8, &str, &str, Figure); 9] = [
         (1, "1 start-up", "< 5 ms", figure_startup),
         (
             2,
@@ -114,6 +116,7 @@ fn run_all(options: &Options) -> Report {
             "ratios ≤ 0.25 / 0.2",
             figure_transfers,
         ),
+        (9, "9 scale-out", "ratio ≥ 1.8", figure_scale_out),
     ];
     for (number, name, target, run) in figures {
         if !options.wants(number) {

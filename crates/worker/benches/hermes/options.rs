@@ -42,8 +42,8 @@ impl Options {
 fn parse_figure_list(list: &str) -> std::result::Result<Vec<u8>, String> {
     list.split(',')
         .map(|item| match item.trim().parse::<u8>() {
-            Ok(n) if (1..=8).contains(&n) => Ok(n),
-            _ => Err(format!("--only: {item:?} is not a figure number 1-8")),
+            Ok(n) if (1..=9).contains(&n) => Ok(n),
+            _ => Err(format!("--only: {item:?} is not a figure number 1-9")),
         })
         .collect()
 }

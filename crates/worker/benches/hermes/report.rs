@@ -10,6 +10,7 @@ pub(crate) enum Unit {
     MBps,
     ReqPerSec,
     LinesPerSec,
+    JobsPerMin,
 }
 
 impl Unit {
@@ -20,6 +21,7 @@ impl Unit {
             Unit::MBps => "MB/s",
             Unit::ReqPerSec => "req/s",
             Unit::LinesPerSec => "lines/s",
+            Unit::JobsPerMin => "jobs/min",
         }
     }
 
