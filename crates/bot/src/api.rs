@@ -244,8 +244,9 @@ impl Telegram {
         chat_id: i64,
         message_id: i32,
         text: &str,
+        markup: Option<InlineKeyboardMarkup>,
     ) -> Result<(), TgError> {
-        let params = edit_params(chat_id, message_id, text, None);
+        let params = edit_params(chat_id, message_id, text, markup);
         match self.bot.edit_message_text(&params).await {
             Ok(_) => Ok(()),
             Err(error) => {

@@ -37,6 +37,9 @@ pub(crate) enum Flow {
         url: String,
         title: Option<String>,
         performer: Option<String>,
+        /// After a file of this many bytes was refused as too large: only strictly smaller
+        /// choices are offered.
+        smaller_than: Option<u64>,
     },
     /// A YouTube video inside a playlist: whole playlist or this video?
     VideoOrPlaylist {
@@ -110,6 +113,10 @@ pub(crate) enum Callback {
     Retry {
         task_id: String,
     },
+    /// ✖ Cancel under a status message: that task, by its own id.
+    Cancel {
+        task_id: String,
+    },
 }
 
 impl Callback {
@@ -128,6 +135,7 @@ impl Callback {
             Callback::SetMode(mode) => format!("set:mode:{}", mode_code(*mode)),
             Callback::SetAudioFormat(format) => format!("set:fmt:{}", format.as_str()),
             Callback::Retry { task_id } => format!("rt:{task_id}"),
+            Callback::Cancel { task_id } => format!("cx:{task_id}"),
         }
     }
 
@@ -143,14 +151,19 @@ impl Callback {
         if action == "set" {
             return decode_setting(first, second?);
         }
-        if action == "rt" {
-            let task_id = first.strip_prefix("tg-")?;
+        if action == "rt" || action == "cx" {
+            let id = first.strip_prefix("tg-")?;
             let valid = second.is_none()
-                && !task_id.is_empty()
-                && task_id.len() <= 40
-                && task_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
-            return valid.then(|| Callback::Retry {
-                task_id: first.to_owned(),
+                && !id.is_empty()
+                && id.len() <= 40
+                && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+            let task_id = first.to_owned();
+            return valid.then(|| {
+                if action == "rt" {
+                    Callback::Retry { task_id }
+                } else {
+                    Callback::Cancel { task_id }
+                }
             });
         }
         let key = valid_key(first)?.to_owned();
@@ -355,6 +368,7 @@ mod tests {
             url: url.into(),
             title: None,
             performer: None,
+            smaller_than: None,
         }
     }
 
@@ -398,6 +412,9 @@ mod tests {
             Callback::Retry {
                 task_id: hermes_host::client::new_task_id("tg"),
             },
+            Callback::Cancel {
+                task_id: hermes_host::client::new_task_id("tg"),
+            },
         ];
         for format in ["mp3", "m4a", "opus", "flac", "wav"] {
             cases.push(Callback::SetAudioFormat(
@@ -428,6 +445,8 @@ mod tests {
             "rt:abc",
             "rt:tg-abc:1",
             "rt:tg-a/b",
+            "cx:tg-",
+            "cx:abc",
             "r:ABCDEFGH/J:1",
             "zz:ABCDEFGHIJ",
             "set:mode:x",

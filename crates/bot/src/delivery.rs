@@ -40,7 +40,15 @@ impl DeliveryError {
     }
 
     fn upload(error: &TgError) -> Self {
-        Self::internal(format!("upload failed: {error}"))
+        let reason = format!("upload failed: {error}");
+        match error {
+            TgError::Refused { code: 413, .. } => Self {
+                user_message: messages::TELEGRAM_TOO_LARGE.to_owned(),
+                reason,
+                too_large: None,
+            },
+            _ => Self::internal(reason),
+        }
     }
 }
 

@@ -8,16 +8,16 @@ use frankenstein::updates::{Update, UpdateContent};
 
 use hermes_host::links::extract_links;
 use hermes_host::render::{js_support_text, render_status, shorten, StatusView};
-use hermes_host::task_queue::CancelOutcome;
 
 use crate::admin;
+use crate::api::keyboard;
 use crate::app::App;
+use crate::callbacks::Callback;
 use crate::db::TaskRow;
 use crate::flows;
 use crate::job::{short_id, Job};
 use crate::messages;
 use crate::reply::{answer, reply};
-use crate::role::Dispatch;
 
 /// The commands registered with `setMyCommands`, in menu order.
 pub(crate) const COMMANDS: &[(&str, &str)] = &[
@@ -116,6 +116,8 @@ async fn handle_command(app: Arc<App>, chat_id: i64, command: &str, args: &str) 
         "download" | "audio" | "video" => flows::download_command(app, chat_id, command, args).await,
         "playlist" => flows::playlist_command(app, chat_id, args).await,
         "update" => admin::update_command(app, chat_id, args).await,
+        // `/cancel_<id>`: the hint under a status message, tappable as a whole.
+        _ if command.starts_with("cancel_") => cancel(&app, chat_id, &command["cancel_".len()..]).await,
         _ => reply(&app, chat_id, messages::UNKNOWN_COMMAND).await,
     }
 }
@@ -178,11 +180,7 @@ struct StatusEntry {
 
 impl StatusEntry {
     fn of(app: &App, row: &TaskRow) -> StatusEntry {
-        let label = row
-            .job
-            .as_deref()
-            .and_then(|json| serde_json::from_str::<Job>(json).ok())
-            .map_or_else(|| row.kind.clone(), |job| job.header());
+        let label = label_of(row);
         let live = app.queue.task(&row.id).filter(|task| !task.state.is_finished());
         let view = match (live, row.state.as_str()) {
             (Some(task), _) => StatusView::from(&task),
@@ -244,7 +242,7 @@ fn status_text(entries: &[StatusEntry]) -> String {
     let mut listed = 0;
     for entry in entries.iter().take(STATUS_LISTED) {
         let line = format!(
-            "\n\n{}\n{}\n/cancel {}",
+            "\n\n{}\n{}\n/cancel_{}",
             shorten(&entry.label, 100),
             render_status(&entry.view),
             short_id(&entry.task_id)
@@ -268,8 +266,9 @@ fn status_text(entries: &[StatusEntry]) -> String {
     text
 }
 
-/// `/cancel` cancels the chat's newest active job, `/cancel <id prefix>` the matching ones,
-/// wherever they run.
+/// `/cancel <id prefix>` (or `/cancel_<id>`, tappable as a whole) cancels the matching jobs,
+/// naming them; a bare `/cancel` cancels the only active job, or with several asks which one
+/// (a ✖ button each) rather than guessing.
 async fn cancel(app: &App, chat_id: i64, args: &str) {
     let Some(active) = active_tasks(app, chat_id).await else {
         return;
@@ -280,19 +279,13 @@ async fn cancel(app: &App, chat_id: i64, args: &str) {
             .iter()
             .filter(|task| short_id(&task.id).starts_with(prefix.as_str()))
             .collect(),
-        None => active.last().into_iter().collect(),
+        None if active.len() > 1 => return ask_which(app, chat_id, &active).await,
+        None => active.iter().collect(),
     };
     let mut cancelled = Vec::new();
     for task in targets {
-        let asked = match &app.dispatch {
-            Dispatch::Local => matches!(
-                app.queue.cancel(&task.id),
-                CancelOutcome::WasQueued | CancelOutcome::WasRunning
-            ),
-            Dispatch::Front(link) => link.cancel(&task.id).await,
-        };
-        if asked {
-            cancelled.push(short_id(&task.id).to_owned());
+        if app.dispatch.cancel(&app.queue, &task.id).await {
+            cancelled.push(shorten(&label_of(task), 60));
         }
     }
     let text = if cancelled.is_empty() {
@@ -301,6 +294,39 @@ async fn cancel(app: &App, chat_id: i64, args: &str) {
         format!("🚫 Cancelling {}.", cancelled.join(", "))
     };
     reply(app, chat_id, &text).await;
+}
+
+/// Several downloads and no id: one ✖ button per download.
+async fn ask_which(app: &App, chat_id: i64, active: &[TaskRow]) {
+    let rows = active
+        .iter()
+        .take(20)
+        .map(|task| {
+            let label = format!("✖ {}", shorten(&label_of(task), 40));
+            vec![(
+                label,
+                Callback::Cancel {
+                    task_id: task.id.clone(),
+                }
+                .encode(),
+            )]
+        })
+        .collect();
+    if let Err(error) = app
+        .telegram
+        .send_text(chat_id, messages::CANCEL_WHICH, Some(keyboard(rows)))
+        .await
+    {
+        tracing::warn!(%error, "cannot ask which download to cancel");
+    }
+}
+
+/// The header of a job's status message, or its kind for rows without a job.
+fn label_of(row: &TaskRow) -> String {
+    row.job
+        .as_deref()
+        .and_then(|json| serde_json::from_str::<Job>(json).ok())
+        .map_or_else(|| row.kind.clone(), |job| job.header())
 }
 
 #[cfg(test)]
@@ -354,7 +380,7 @@ mod tests {
             text.chars().count()
         );
         assert!(text.contains("…and 190 more (0 running, 190 queued)."), "{text}");
-        assert_eq!(text.matches("/cancel ").count(), 10);
+        assert_eq!(text.matches("/cancel_").count(), 10);
         let few = status_text(&entries[..3]);
         assert!(!few.contains("more"), "{few}");
     }

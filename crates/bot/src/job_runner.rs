@@ -11,6 +11,8 @@ use hermes_host::render::{render_status, StatusView};
 use hermes_host::task_queue::QueueError;
 use hermes_protocol::{DownloadDone, ErrorCode, Event, PlaylistDone, ProgressData, Request, Response};
 
+use crate::api::keyboard;
+use crate::callbacks::Callback;
 use crate::delivery::{self, Delivered};
 use crate::engine::Engine;
 use crate::job::{short_id, Job, JobKind};
@@ -23,10 +25,13 @@ use crate::progress::StatusMessage;
 pub(crate) fn status_text(header: &str, view: &StatusView, active_task: Option<&str>) -> String {
     let mut text = format!("{header}\n{}", render_status(view));
     if let Some(task_id) = active_task {
-        text.push_str(&format!("\n/cancel {}", short_id(task_id)));
+        text.push_str(&format!("\n/cancel_{}", short_id(task_id)));
     }
     text
 }
+
+/// How often a queued task looks at its position.
+const QUEUE_LOOK: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// How a task ended, for the ledger, the queue and the last status line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,7 +91,15 @@ impl Runner {
         status_text: String,
     ) -> Option<Runner> {
         let message_id = job.reuse_message_id?;
-        let status = StatusMessage::new(engine.telegram.clone(), job.chat_id, message_id, status_text);
+        let cancel = keyboard(vec![vec![(
+            "✖ Cancel".to_owned(),
+            Callback::Cancel {
+                task_id: task_id.clone(),
+            }
+            .encode(),
+        )]]);
+        let status = StatusMessage::new(engine.telegram.clone(), job.chat_id, message_id, status_text)
+            .with_buttons(cancel);
         Some(Runner {
             header: job.header(),
             engine,
@@ -130,13 +143,7 @@ impl Runner {
     }
 
     async fn acquire_and_download(&mut self, dir: &std::path::Path) -> Outcome {
-        let position = self
-            .engine
-            .queue
-            .task(&self.task_id)
-            .and_then(|t| t.queue_position);
-        self.show(StatusView::Queued { position }).await;
-        match self.engine.queue.acquire(&self.task_id).await {
+        match self.wait_for_slot().await {
             Ok(()) => {}
             Err(QueueError::Cancelled) => return Outcome::Cancelled,
             Err(error) => {
@@ -180,6 +187,27 @@ impl Runner {
             return Outcome::Cancelled;
         }
         self.conclude(final_event).await
+    }
+
+    /// Waits for the TaskQueue slot, showing the live queue position as others finish.
+    async fn wait_for_slot(&mut self) -> Result<(), QueueError> {
+        let queue = Arc::clone(&self.engine.queue);
+        let task_id = self.task_id.clone();
+        let acquire = queue.acquire(&task_id);
+        tokio::pin!(acquire);
+        let mut shown = None;
+        loop {
+            let position = queue.task(&task_id).and_then(|t| t.queue_position);
+            if shown != Some(position) {
+                shown = Some(position);
+                self.show(StatusView::Queued { position }).await;
+            }
+            tokio::select! {
+                acquired = &mut acquire => return acquired,
+                () = sleep_until_opt(self.status.due_at()) => self.status.flush_due().await,
+                () = tokio::time::sleep(QUEUE_LOOK) => {}
+            }
+        }
     }
 
     fn request(&self, dir: &std::path::Path) -> Request {
@@ -310,7 +338,7 @@ impl Runner {
             }
             _ => {
                 tracing::info!(task_id = %self.task_id, %code, %message, "task failed");
-                let mut user_message = messages::error_message(code).to_owned();
+                let mut user_message = messages::failure_text(code, message).to_owned();
                 if let Some(hint) = messages::operator_hint(code, message)
                     .filter(|_| self.engine.config.is_admin(self.job.chat_id))
                 {
@@ -400,7 +428,7 @@ mod tests {
     #[test]
     fn status_text_shows_the_cancel_hint_only_while_active() {
         let active = status_text("🎵 Song", &StatusView::Preparing, Some("tg-abcdef0123"));
-        assert_eq!(active, "🎵 Song\n🔎 Preparing…\n/cancel abcdef01");
+        assert_eq!(active, "🎵 Song\n🔎 Preparing…\n/cancel_abcdef01");
         let done = status_text("🎵 Song", &StatusView::Completed, None);
         assert_eq!(done, "🎵 Song\n✅ Completed");
     }

@@ -13,7 +13,8 @@ pub(crate) fn error_message(code: &ErrorCode) -> &'static str {
         ErrorCode::VideoRemoved => "This video is unavailable: it was removed or blocked.",
         ErrorCode::NoSuitableFormat => "The requested quality isn't available for this video. Try another option from ⚙ Quality….",
         ErrorCode::BotDetection => "YouTube wants me to sign in before it serves this video. The bot's owner can fix this by giving me YouTube cookies; please try again later.",
-        ErrorCode::NetworkTimeout | ErrorCode::Timeout => "The download took too long and was stopped. Please try again.",
+        ErrorCode::NetworkTimeout => "I couldn't reach the site (a network error, or it did not answer). Please try again in a few minutes.",
+        ErrorCode::Timeout => "The download took too long and was stopped. Please try again.",
         ErrorCode::RateLimited => "Too many requests right now. Please wait a few minutes and try again.",
         ErrorCode::PlaylistError => "I couldn't download that playlist. Check that it is public and try again.",
         ErrorCode::DiskFull => "The server is out of disk space. Please try again later.",
@@ -29,6 +30,25 @@ pub(crate) fn error_message(code: &ErrorCode) -> &'static str {
         | ErrorCode::UnknownAction
         | ErrorCode::Internal
         | ErrorCode::Other(_) => "Something went wrong on my side. Please try again.",
+    }
+}
+
+/// What a failed job or look-up tells the user: the code's text, unless the worker's own message
+/// says more precisely what happened.
+pub(crate) fn failure_text(code: &ErrorCode, worker_message: &str) -> &'static str {
+    if worker_message.contains("HTTP Error 404") {
+        return NOT_FOUND;
+    }
+    error_message(code)
+}
+
+/// A playlist preview that failed: about reading a playlist, not about a download.
+pub(crate) fn preview_failed(code: &ErrorCode, worker_message: &str) -> String {
+    match code {
+        ErrorCode::YtdlpError | ErrorCode::PlaylistError | ErrorCode::NoSuitableFormat | ErrorCode::InvalidUrl => {
+            "I couldn't read a playlist or feed at that link. Check that it is public and that it is a playlist, a channel or a feed.".to_owned()
+        }
+        other => failure_text(other, worker_message).to_owned(),
     }
 }
 
@@ -86,6 +106,8 @@ pub(crate) const NO_LINK_HINT: &str =
     "Send me a link to download, or /search <words>. /help lists everything I can do.";
 pub(crate) const UNKNOWN_COMMAND: &str = "I don't know that command. Try /help.";
 pub(crate) const CANCEL_NOTHING: &str = "Nothing to cancel.";
+pub(crate) const CANCEL_WHICH: &str = "Which download should I cancel?";
+pub(crate) const ALREADY_ENDED: &str = "This download has already ended.";
 pub(crate) const QUEUE_EMPTY: &str = "No downloads right now.";
 
 /// A chat already has `limit` downloads queued or running (`MAX_QUEUED_PER_CHAT`).
@@ -105,6 +127,14 @@ pub(crate) fn searches_used_up(limit: u32, retry_in: std::time::Duration) -> Str
     )
 }
 pub(crate) const NOT_A_LINK: &str = "Please give me a link, e.g. /audio https://youtu.be/…";
+pub(crate) const PLAYLIST_USAGE: &str =
+    "Usage: /playlist <link>, e.g. /playlist https://www.youtube.com/playlist?list=… or a podcast feed.";
+/// Nothing at the address (HTTP 404): not "removed or blocked", which is about a video.
+pub(crate) const NOT_FOUND: &str =
+    "Nothing was found at that link (404 Not Found). Check the link and send it again.";
+/// Telegram answered an upload with 413.
+pub(crate) const TELEGRAM_TOO_LARGE: &str =
+    "Telegram refused the file as too large. Try a lower quality or the audio only.";
 pub(crate) const SEARCH_USAGE: &str = "Usage: /search <words>, e.g. /search lofi hip hop";
 pub(crate) const SEARCH_EMPTY: &str = "No results.";
 pub(crate) const CHOOSE_MODE: &str = "What should I download?";

@@ -8,6 +8,7 @@
 
 use std::time::Duration;
 
+use frankenstein::types::InlineKeyboardMarkup;
 use tokio::time::Instant;
 
 use crate::api::{Telegram, TgError};
@@ -87,6 +88,8 @@ pub(crate) struct StatusMessage {
     pub(crate) chat_id: i64,
     pub(crate) message_id: i32,
     throttle: EditThrottle,
+    /// Buttons under the message while the task is active (✖ Cancel); the final text drops them.
+    buttons: Option<InlineKeyboardMarkup>,
 }
 
 impl StatusMessage {
@@ -97,7 +100,14 @@ impl StatusMessage {
             chat_id,
             message_id,
             throttle: EditThrottle::showing(text, Instant::now()),
+            buttons: None,
         }
+    }
+
+    /// Keeps `buttons` under the message until [`StatusMessage::finish`].
+    pub(crate) fn with_buttons(mut self, buttons: InlineKeyboardMarkup) -> Self {
+        self.buttons = Some(buttons);
+        self
     }
 
     /// Shows `text` now if allowed, else later through [`StatusMessage::flush_due`].
@@ -146,7 +156,7 @@ impl StatusMessage {
         let now = Instant::now();
         match self
             .telegram
-            .try_edit_text(self.chat_id, self.message_id, &text)
+            .try_edit_text(self.chat_id, self.message_id, &text, self.buttons.clone())
             .await
         {
             Ok(()) => self.throttle.record_sent(text, now),

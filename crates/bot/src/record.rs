@@ -74,6 +74,8 @@ async fn offer_lower_quality(app: &App, job: &Job, size: Option<u64>) {
         url: job.url.clone(),
         title: job.title.clone(),
         performer: job.performer.clone(),
+        // Unknown size: stopped at the cap, so it was at least the upload limit.
+        smaller_than: Some(size.unwrap_or_else(|| app.config.upload_limit_bytes())),
     };
     let key = app.flows.insert(job.chat_id, flow);
     let markup = keyboard(vec![vec![(

@@ -48,7 +48,7 @@ pub(crate) async fn resume_interrupted(app: &Arc<App>) {
         }
         tracing::info!(task_id = %row.id, attempt = row.attempts + 1, "resuming an interrupted job");
         let text = format!(
-            "{}\n{}\n/cancel {}",
+            "{}\n{}\n/cancel_{}",
             job.header(),
             messages::RESUMING,
             short_id(&row.id)

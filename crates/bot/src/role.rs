@@ -10,6 +10,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use hermes_host::task_queue::{CancelOutcome, TaskQueue};
 use hermes_queue::QueueConfig;
 
 use crate::front_link::FrontLink;
@@ -75,4 +76,17 @@ pub(crate) enum Dispatch {
     Local,
     /// Put it on `hermes:jobs` for the nodes (`front`).
     Front(Arc<FrontLink>),
+}
+
+impl Dispatch {
+    /// Asks whatever runs `task_id` to stop it; `false` when nothing could be asked.
+    pub(crate) async fn cancel(&self, local: &TaskQueue, task_id: &str) -> bool {
+        match self {
+            Dispatch::Local => matches!(
+                local.cancel(task_id),
+                CancelOutcome::WasQueued | CancelOutcome::WasRunning
+            ),
+            Dispatch::Front(link) => link.cancel(task_id).await,
+        }
+    }
 }

@@ -707,7 +707,7 @@ fn status_with_many_tasks_fits_in_one_message() {
             text.chars().count()
         );
         if text.contains(&summary) {
-            assert_eq!(text.matches("/cancel ").count(), 10, "{text}");
+            assert_eq!(text.matches("/cancel_").count(), 10, "{text}");
             break;
         }
         assert!(

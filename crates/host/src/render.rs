@@ -176,9 +176,10 @@ impl From<&TaskSnapshot> for StatusView {
 /// Renders one status line, e.g. `⏳ Queued (#2)` or `⬇️ ▓▓░░░░░░░░ 20% · 1.2MB/s`.
 pub fn render_status(state: &StatusView) -> String {
     match state {
+        StatusView::Queued { position: Some(1) } => "⏳ Queued (#1) — next in line".to_owned(),
         StatusView::Queued {
             position: Some(position),
-        } => format!("⏳ Queued (#{position})"),
+        } => format!("⏳ Queued (#{position}) — {} ahead of you", position - 1),
         StatusView::Queued { position: None } => "⏳ Queued".to_owned(),
         StatusView::Preparing => "🔎 Preparing…".to_owned(),
         StatusView::Downloading {
@@ -293,7 +294,14 @@ mod tests {
     #[test]
     fn status_lines_cover_every_phase() {
         let cases: Vec<(StatusView, &str)> = vec![
-            (StatusView::Queued { position: Some(2) }, "⏳ Queued (#2)"),
+            (
+                StatusView::Queued { position: Some(2) },
+                "⏳ Queued (#2) — 1 ahead of you",
+            ),
+            (
+                StatusView::Queued { position: Some(1) },
+                "⏳ Queued (#1) — next in line",
+            ),
             (StatusView::Queued { position: None }, "⏳ Queued"),
             (StatusView::Preparing, "🔎 Preparing…"),
             (
@@ -374,11 +382,11 @@ mod tests {
             let task = queue.task(id).expect("tracked");
             render_status(&StatusView::from(&task))
         };
-        assert_eq!(view_of("wait"), "⏳ Queued (#2)");
+        assert_eq!(view_of("wait"), "⏳ Queued (#2) — 1 ahead of you");
         queue.acquire("run").await.expect("free slot");
         assert!(queue.update_progress("run", 55, "2.0MiB/s"));
         assert_eq!(view_of("run"), "⬇️ ▓▓▓▓▓░░░░░ 55% · 2.0MiB/s");
-        assert_eq!(view_of("wait"), "⏳ Queued (#1)");
+        assert_eq!(view_of("wait"), "⏳ Queued (#1) — next in line");
         assert!(queue.complete("run"));
         assert_eq!(view_of("run"), "✅ Completed");
 

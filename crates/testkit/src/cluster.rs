@@ -93,7 +93,10 @@ impl Cluster {
     /// A URL of a 1 MiB WAV served at `rate` bytes/s; `n` makes each distinct.
     pub fn paced_url(&self, rate: u64, n: usize) -> String {
         let wav = media::big_wav(1);
-        let name = wav.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = wav
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         self.media.url(&format!("/slow/{rate}/{name}?n={n}"))
     }
 
@@ -104,8 +107,12 @@ impl Cluster {
         let started = Instant::now();
         for (i, url) in urls.iter().enumerate() {
             let chat = chats[i % chats.len()];
-            bot::request_audio(&self.api, chat, url, within)
-                .ok_or_else(|| format!("no download keyboard for {url}; front log:\n{}", self.log("front")))?;
+            bot::request_audio(&self.api, chat, url, within).ok_or_else(|| {
+                format!(
+                    "no download keyboard for {url}; front log:\n{}",
+                    self.log("front")
+                )
+            })?;
         }
         let deadline = started + within;
         loop {

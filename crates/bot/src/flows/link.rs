@@ -64,6 +64,7 @@ pub(super) async fn offer_modes(
         url: url.to_owned(),
         title,
         performer,
+        smaller_than: None,
     };
     let key = app.flows.insert(chat_id, flow);
     let rows = vec![vec![

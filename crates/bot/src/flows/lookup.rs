@@ -18,6 +18,19 @@ pub(super) async fn ask_worker<T: serde::de::DeserializeOwned>(
     request: &Request,
     expected: Event,
 ) -> Result<T, String> {
+    ask_worker_with(app, request, expected, |code, message| {
+        messages::failure_text(code, message).to_owned()
+    })
+    .await
+}
+
+/// [`ask_worker`] with the flow's own words for a worker error.
+pub(super) async fn ask_worker_with<T: serde::de::DeserializeOwned>(
+    app: &App,
+    request: &Request,
+    expected: Event,
+    explain: impl FnOnce(&ErrorCode, &str) -> String,
+) -> Result<T, String> {
     let result = app
         .client
         .send_and_wait(request, LOOKUP_TIMEOUT)
@@ -26,7 +39,7 @@ pub(super) async fn ask_worker<T: serde::de::DeserializeOwned>(
     result.map_err(|error| {
         tracing::info!(action = %request.action.as_str(), %error, "look-up failed");
         match error {
-            ClientError::Worker { code, .. } => messages::error_message(&code).to_owned(),
+            ClientError::Worker { code, message } => explain(&code, &message),
             ClientError::Timeout { .. } => messages::error_message(&ErrorCode::Timeout).to_owned(),
             _ => messages::INTERNAL_FAILURE.to_owned(),
         }

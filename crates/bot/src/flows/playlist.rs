@@ -7,7 +7,7 @@ use hermes_host::links::{extract_links, youtube_playlist_url, LinkKind};
 use hermes_host::render::{format_clock, shorten};
 use hermes_protocol::{playlist_preview_request, Event, PlaylistPreview};
 
-use super::lookup::ask_worker;
+use super::lookup::ask_worker_with;
 use super::screen::{edit_keyboard, edit_plain, placeholder};
 use crate::app::App;
 use crate::callbacks::{Callback, Flow};
@@ -27,7 +27,7 @@ pub(crate) async fn playlist_command(app: Arc<App>, chat_id: i64, args: &str) {
             };
             preview_playlist(&app, chat_id, &url, None).await;
         }
-        None => reply(&app, chat_id, messages::NOT_A_LINK).await,
+        None => reply(&app, chat_id, messages::PLAYLIST_USAGE).await,
     }
 }
 
@@ -37,10 +37,11 @@ pub(super) async fn preview_playlist(app: &App, chat_id: i64, url: &str, edit: O
         return;
     };
     let request = playlist_preview_request(&new_task_id("preview"), url, PREVIEW_ITEMS);
-    let preview: PlaylistPreview = match ask_worker(app, &request, Event::Done).await {
-        Ok(preview) => preview,
-        Err(text) => return edit_plain(app, chat_id, message_id, &text).await,
-    };
+    let preview: PlaylistPreview =
+        match ask_worker_with(app, &request, Event::Done, messages::preview_failed).await {
+            Ok(preview) => preview,
+            Err(text) => return edit_plain(app, chat_id, message_id, &text).await,
+        };
     let title = if preview.playlist_title.trim().is_empty() {
         "Playlist".to_owned()
     } else {

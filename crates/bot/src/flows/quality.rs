@@ -12,13 +12,15 @@ use crate::job::DownloadChoice;
 use crate::media_mode::MediaMode;
 use crate::messages;
 
-/// `⚙ Quality…`: video tiers and audio choices from `get_formats`, one button each.
+/// `⚙ Quality…`: video tiers and audio choices from `get_formats` that fit the upload limit,
+/// one button each (after a refusal, only those strictly smaller than the refused file).
 pub(super) async fn show_qualities(
     app: &App,
     chat_id: i64,
     message_id: i32,
     url: &str,
     title: Option<String>,
+    smaller_than: Option<u64>,
 ) {
     edit_plain(app, chat_id, message_id, "⏳ Looking up the available qualities…").await;
     let video = get_formats_request_mode(&new_task_id("formats"), url, FormatMode::Video);
@@ -45,6 +47,12 @@ pub(super) async fn show_qualities(
             .unwrap_or_else(|| messages::INTERNAL_FAILURE.to_owned());
         return edit_plain(app, chat_id, message_id, &text).await;
     }
+    let fit = Fit::sort(options, app.config.upload_limit_bytes(), smaller_than);
+    let note = fit.note(app.config.upload_limit_mb, smaller_than);
+    let options = fit.offered;
+    if options.is_empty() {
+        return edit_plain(app, chat_id, message_id, &note.unwrap_or_default()).await;
+    }
     let rows: Rows = {
         let labels: Vec<String> = options.iter().map(option_label).collect();
         let key = app.flows.insert(
@@ -61,8 +69,56 @@ pub(super) async fn show_qualities(
         })
     };
     let subject = title.unwrap_or_else(|| shorten(url, 80));
-    let text = format!("⚙ {subject}\nChoose a quality:");
+    let mut text = format!("⚙ {subject}\nChoose a quality:");
+    if let Some(note) = note {
+        text.push_str(&format!("\n{note}"));
+    }
     edit_keyboard(app, chat_id, message_id, &text, rows).await;
+}
+
+/// The choices that fit, and the labels of those left out for their size.
+#[derive(Debug, Default)]
+struct Fit {
+    offered: Vec<FormatOption>,
+    left_out: Vec<String>,
+}
+
+impl Fit {
+    /// A choice fits when its size estimate is within `limit` bytes (and, after a refusal,
+    /// under the refused size). After a refusal a choice of unknown size is left out too: the
+    /// same file could come again.
+    fn sort(options: Vec<FormatOption>, limit: u64, smaller_than: Option<u64>) -> Fit {
+        let mut fit = Fit::default();
+        for option in options {
+            let fits = match (option.filesize_approx, smaller_than) {
+                (Some(size), Some(refused)) => size <= limit && size < refused,
+                (Some(size), None) => size <= limit,
+                (None, Some(_)) => false,
+                (None, None) => true,
+            };
+            if fits {
+                fit.offered.push(option);
+            } else {
+                fit.left_out.push(option.label);
+            }
+        }
+        fit
+    }
+
+    /// One line saying what was left out and why.
+    fn note(&self, limit_mb: u64, smaller_than: Option<u64>) -> Option<String> {
+        if self.left_out.is_empty() {
+            return None;
+        }
+        let which = shorten(&self.left_out.join(", "), 200);
+        Some(match (smaller_than, self.offered.is_empty()) {
+            (Some(_), true) => format!(
+                "No smaller choice is known to fit the {limit_mb} MB upload limit (left out: {which})."
+            ),
+            (Some(_), false) => format!("Only choices smaller than the refused file (left out: {which})."),
+            (None, _) => format!("Left out, over the {limit_mb} MB upload limit: {which}."),
+        })
+    }
 }
 
 fn option_label(option: &FormatOption) -> String {
@@ -108,6 +164,50 @@ fn native_audio_format(ext: &str) -> Option<AudioFormat> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn tier(label: &str, size: Option<u64>) -> FormatOption {
+        FormatOption {
+            format_id: label.to_owned(),
+            label: label.to_owned(),
+            kind: "video".to_owned(),
+            filesize_approx: size,
+            ..FormatOption::default()
+        }
+    }
+
+    #[test]
+    fn tiers_over_the_limit_are_left_out_with_one_line_saying_why() {
+        const MB: u64 = 1024 * 1024;
+        let tiers = || {
+            vec![
+                tier("2160p", Some(445 * MB)),
+                tier("1080p", Some(90 * MB)),
+                tier("720p", Some(40 * MB)),
+                tier("360p", Some(12 * MB)),
+                tier("Best available", None),
+            ]
+        };
+        let labels = |fit: &Fit| fit.offered.iter().map(|o| o.label.clone()).collect::<Vec<_>>();
+        let fit = Fit::sort(tiers(), 50 * MB, None);
+        assert_eq!(labels(&fit), ["720p", "360p", "Best available"]);
+        assert_eq!(
+            fit.note(50, None).as_deref(),
+            Some("Left out, over the 50 MB upload limit: 2160p, 1080p.")
+        );
+        // After a 40 MB file was refused: strictly smaller, and nothing of unknown size.
+        let fit = Fit::sort(tiers(), 50 * MB, Some(40 * MB));
+        assert_eq!(labels(&fit), ["360p"]);
+        assert!(fit.note(50, Some(40 * MB)).expect("note").contains("smaller"));
+        let fit = Fit::sort(tiers(), 50 * MB, Some(12 * MB));
+        assert!(fit.offered.is_empty());
+        assert!(fit
+            .note(50, Some(12 * MB))
+            .expect("note")
+            .starts_with("No smaller choice"));
+        assert!(Fit::sort(vec![tier("720p", Some(MB))], 50 * MB, None)
+            .note(50, None)
+            .is_none());
+    }
 
     fn option(
         kind: &str,

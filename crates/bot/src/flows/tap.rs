@@ -5,7 +5,7 @@ use std::sync::Arc;
 use super::link::{media_key_for, offer_modes};
 use super::playlist::preview_playlist;
 use super::quality::{choice_for_option, show_qualities};
-use super::screen::{edit_keyboard, edit_plain};
+use super::screen::edit_keyboard;
 use super::settings::{chat_settings, show_settings, update_settings};
 use crate::app::App;
 use crate::callbacks::{Callback, Flow, FlowMiss};
@@ -44,6 +44,10 @@ pub(crate) async fn handle_callback(
             retry(&app, query_id, chat_id, message_id, &task_id).await;
             Ok(())
         }
+        Callback::Cancel { task_id } => {
+            cancel(&app, query_id, chat_id, &task_id).await;
+            Ok(())
+        }
         other => {
             let tap = Tap {
                 app: &app,
@@ -59,10 +63,9 @@ pub(crate) async fn handle_callback(
             FlowMiss::Expired => messages::FLOW_EXPIRED,
             FlowMiss::WrongChat => "This button belongs to another chat.",
         };
+        // A toast only: the message may already show what the first tap started (a status, a
+        // delivered "✅ Completed"), which a second tap must not overwrite.
         answer(&app, query_id, Some(text)).await;
-        if miss == FlowMiss::Expired {
-            edit_plain(&app, chat_id, message_id, messages::FLOW_EXPIRED).await;
-        }
     }
 }
 
@@ -86,6 +89,25 @@ async fn retry(app: &Arc<App>, query_id: &str, chat_id: i64, message_id: i32, ta
     intake::start(Arc::clone(app), job).await;
 }
 
+/// ✖ Cancel under a status message (or in `/cancel`'s list): that task, if it is this chat's
+/// and still active; the status message then says "Cancelled".
+async fn cancel(app: &Arc<App>, query_id: &str, chat_id: i64, task_id: &str) {
+    let active = match app.db.active_tasks(chat_id).await {
+        Ok(active) => active.iter().any(|task| task.id == task_id),
+        Err(error) => {
+            tracing::warn!(%error, "cannot look up a task to cancel");
+            false
+        }
+    };
+    let asked = active && app.dispatch.cancel(&app.queue, task_id).await;
+    let toast = if asked {
+        "🚫 Cancelling…"
+    } else {
+        messages::ALREADY_ENDED
+    };
+    answer(app, query_id, Some(toast)).await;
+}
+
 /// One tap on a flow button.
 struct Tap<'a> {
     app: &'a Arc<App>,
@@ -103,6 +125,7 @@ impl Tap<'_> {
                     url,
                     title,
                     performer,
+                    ..
                 } = app.flows.take(&key, chat_id)?
                 else {
                     return Err(FlowMiss::Expired);
@@ -113,11 +136,17 @@ impl Tap<'_> {
                 self.start_single(url, choice, title, performer).await;
             }
             Callback::Quality { key } => {
-                let Flow::Link { url, title, .. } = app.flows.get(&key, chat_id)? else {
+                let Flow::Link {
+                    url,
+                    title,
+                    smaller_than,
+                    ..
+                } = app.flows.get(&key, chat_id)?
+                else {
                     return Err(FlowMiss::Expired);
                 };
                 self.ack().await;
-                show_qualities(app, chat_id, self.message_id, &url, title).await;
+                show_qualities(app, chat_id, self.message_id, &url, title, smaller_than).await;
             }
             Callback::Format { key, index } => {
                 let Flow::Formats { url, title, options } = app.flows.take(&key, chat_id)? else {
@@ -214,7 +243,10 @@ impl Tap<'_> {
                 };
                 intake::start(Arc::clone(app), job).await;
             }
-            Callback::SetMode(_) | Callback::SetAudioFormat(_) | Callback::Retry { .. } => {}
+            Callback::SetMode(_)
+            | Callback::SetAudioFormat(_)
+            | Callback::Retry { .. }
+            | Callback::Cancel { .. } => {}
         }
         Ok(())
     }

@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
+use hermes_testkit::bot::{self, Sandbox};
 use hermes_testkit::http::MediaServer;
 use hermes_testkit::media;
-use hermes_testkit::bot::{self, Sandbox};
 use hermes_testkit::telegram::{Call, FakeBotApi};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -154,7 +154,6 @@ impl Harness {
             )
         })
     }
-
 
     /// The text a message shows now.
     pub fn message_text(&self, chat: i64, message_id: i32) -> String {
@@ -358,9 +357,6 @@ pub fn text_of(call: &Call) -> String {
     call.params["text"].as_str().unwrap_or_default().to_owned()
 }
 
-
-
-
 /// Percentages shown by progress bars in `texts`, in order.
 pub fn percents(texts: &[String]) -> Vec<u8> {
     texts
@@ -377,7 +373,6 @@ pub fn percents(texts: &[String]) -> Vec<u8> {
         })
         .collect()
 }
-
 
 /// Runs ffprobe on `bytes` and returns the first audio codec name.
 pub fn probe_codec(bytes: &[u8], dir: &Path, name: &str) -> String {

@@ -25,7 +25,10 @@ fn main() {
         }
     };
     if !cluster.wait_ready(Duration::from_secs(60)) {
-        eprintln!("cluster-demo: the front or a node did not start; logs in {}", cluster.dir.path().display());
+        eprintln!(
+            "cluster-demo: the front or a node did not start; logs in {}",
+            cluster.dir.path().display()
+        );
         std::process::exit(1);
     }
     println!(

@@ -51,8 +51,8 @@ pub(crate) fn figure_scale_out(_scratch: &Scratch, reps: &Reps, report: &mut Rep
 
 /// One batch of [`JOBS`] through a fresh cluster of `nodes` nodes: jobs per minute.
 fn batch(bot_bin: &Path, nodes: usize, rep: usize) -> Result<f64> {
-    let cluster = Cluster::start(bot_bin, Path::new(WORKER_BIN), nodes, 1)
-        .map_err(|source| BenchError::Io {
+    let cluster =
+        Cluster::start(bot_bin, Path::new(WORKER_BIN), nodes, 1).map_err(|source| BenchError::Io {
             what: "start the cluster".to_owned(),
             source,
         })?;

@@ -1,0 +1,178 @@
+//! Issue 17, as a user meets the bot: keyboards that stay truthful and texts that say what really
+//! happened (D5, D8). The real binary, worker, yt-dlp and ffmpeg; the fake Bot API; media on
+//! 127.0.0.1.
+
+mod bot_support;
+
+use std::time::Duration;
+
+use bot_support::*;
+use hermes_testkit::media;
+use serde_json::json;
+
+const CHAT: i64 = 7501;
+
+fn quick_tone(harness: &Harness) -> String {
+    harness.media.media_url(media::tone_webm(2, 523))
+}
+
+/// The status message's text once it no longer shows a running task.
+fn final_text(harness: &Harness, status_id: i32) -> String {
+    let ended = hermes_testkit::procs::wait_until(WAIT, || {
+        let text = harness.message_text(CHAT, status_id);
+        !text.contains("/cancel") && (text.contains('❌') || text.contains("✅"))
+    });
+    let text = harness.message_text(CHAT, status_id);
+    assert!(ended, "still running: {text}\nbot log:\n{}", harness.log());
+    text
+}
+
+#[test]
+fn d5_a_second_tap_on_a_used_keyboard_gets_a_toast_and_the_status_stays() {
+    let harness = Harness::start(&[]);
+    let url = quick_tone(&harness);
+    let mark = harness.mark();
+    harness.say(CHAT, &url);
+    let (message_id, audio) = harness.wait_for_button(CHAT, mark, "Audio");
+    harness.tap(CHAT, message_id, &audio);
+    let done = harness.wait_for_final_status(CHAT, message_id);
+    assert!(done.contains("✅ Completed"), "{done}");
+
+    let mark = harness.mark();
+    harness.tap(CHAT, message_id, &audio);
+    let toast = harness.wait_for("answerCallbackQuery", mark, |_| true);
+    assert!(
+        toast.params["text"].as_str().is_some_and(|t| !t.is_empty()),
+        "a toast says why: {:?}",
+        toast.params
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    let edits_after = harness
+        .api
+        .calls_to("editMessageText")
+        .into_iter()
+        .filter(|c| c.seq >= mark && c.params["message_id"] == json!(message_id))
+        .count();
+    assert_eq!(edits_after, 0, "the status message is not overwritten");
+    assert!(harness.message_text(CHAT, message_id).contains("✅ Completed"));
+}
+
+#[test]
+fn d8_texts_say_what_really_happened() {
+    let harness = Harness::start(&[]);
+
+    // /playlist without a link: the playlist's usage, not an /audio example.
+    let mark = harness.mark();
+    harness.say(CHAT, "/playlist");
+    let usage = text_of(&harness.wait_for_text(CHAT, mark, "Usage"));
+    assert!(
+        usage.contains("/playlist <link>") && !usage.contains("/audio"),
+        "{usage}"
+    );
+
+    // A page that is no playlist: the preview says it could not read a playlist.
+    let mark = harness.mark();
+    harness.say(CHAT, &format!("/playlist {}", harness.media.url("/nomedia.html")));
+    let preview = harness.wait_for("editMessageText", mark, |c| {
+        c.params["chat_id"] == json!(CHAT) && !text_of(c).contains('⏳')
+    });
+    let preview = text_of(&preview);
+    assert!(preview.contains("couldn't read a playlist"), "{preview}");
+    assert!(!preview.contains("download failed"), "{preview}");
+
+    // A 404: nothing at the link, not "removed or blocked".
+    let (status_id, _) = request_audio(&harness, CHAT, &harness.media.url("/media/missing.wav"));
+    let text = final_text(&harness, status_id);
+    assert!(text.contains("404") && !text.contains("removed"), "{text}");
+
+    // Nothing listens: a network error, not "took too long".
+    let (status_id, _) = request_audio(&harness, CHAT, "http://127.0.0.1:9/never.wav");
+    let text = final_text(&harness, status_id);
+    assert!(
+        text.contains("couldn't reach the site") && !text.contains("too long"),
+        "{text}"
+    );
+}
+
+#[test]
+fn d8_a_telegram_413_says_the_file_was_too_large_for_telegram() {
+    let harness = Harness::start(&[]);
+    harness.api.set_upload_limit(2_000);
+    let (status_id, _) = request_audio(&harness, CHAT, &quick_tone(&harness));
+    let text = final_text(&harness, status_id);
+    assert!(text.contains("Telegram refused the file as too large"), "{text}");
+    assert!(!text.contains("on my side"), "{text}");
+}
+
+/// The last successful edit (or the sending) of `message_id`.
+fn last_call_for(harness: &Harness, message_id: i32) -> hermes_testkit::telegram::Call {
+    harness
+        .api
+        .calls()
+        .into_iter()
+        .rev()
+        .find(|c| {
+            c.succeeded()
+                && c.params["chat_id"] == json!(CHAT)
+                && message_id_of(c) == Some(message_id)
+                && matches!(c.method.as_str(), "editMessageText" | "sendMessage")
+        })
+        .expect("the message was shown")
+}
+
+#[test]
+fn d3_d4_status_messages_carry_their_own_cancel_and_the_live_queue_position() {
+    let harness = Harness::start(&[("MAX_CONCURRENT_TASKS", "1"), ("MAX_TASKS_PER_CHAT", "1")]);
+    let ids: Vec<i32> = (0..3)
+        .map(|n| request_audio(&harness, CHAT, &slow_url(&harness, 20_000, 500 + n)).0)
+        .collect();
+    harness.wait_for_message_text(CHAT, ids[0], "%");
+    harness.wait_for_message_text(CHAT, ids[1], "next in line");
+    harness.wait_for_message_text(CHAT, ids[2], "1 ahead of you");
+
+    // A bare /cancel with several downloads asks which one, and cancels nothing.
+    let mark = harness.mark();
+    harness.say(CHAT, "/cancel");
+    let which = harness.wait_for_text(CHAT, mark, "Which download");
+    assert_eq!(buttons(&which).len(), 3, "{:?}", buttons(&which));
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(harness.message_text(CHAT, ids[0]).contains('%'), "still running");
+
+    // ✖ Cancel under the first status cancels that task, whichever is newest.
+    let cancel_first = button(&last_call_for(&harness, ids[0]), "Cancel").expect("✖ Cancel button");
+    harness.tap(CHAT, ids[0], &cancel_first);
+    harness.wait_for_message_text(CHAT, ids[0], "Cancelled");
+    assert!(
+        buttons(&last_call_for(&harness, ids[0])).is_empty(),
+        "no buttons once over"
+    );
+    // The queue moved: the second runs, the third is next, its message says so by itself.
+    harness.wait_for_message_text(CHAT, ids[1], "%");
+    harness.wait_for_message_text(CHAT, ids[2], "next in line");
+
+    // The hint is one tappable command naming the task; the reply names the title.
+    let text = harness.message_text(CHAT, ids[2]);
+    let hint = text
+        .lines()
+        .find(|l| l.starts_with("/cancel_"))
+        .expect("hint")
+        .to_owned();
+    let mark = harness.mark();
+    harness.say(CHAT, &hint);
+    let reply = text_of(&harness.wait_for_text(CHAT, mark, "Cancelling"));
+    assert!(reply.contains("slow/20000"), "names the download: {reply}");
+    harness.wait_for_message_text(CHAT, ids[2], "Cancelled");
+    assert!(
+        harness.message_text(CHAT, ids[1]).contains('%'),
+        "the second still runs"
+    );
+
+    // A tap on a finished task's button only gets a toast.
+    let mark = harness.mark();
+    harness.tap(CHAT, ids[0], &cancel_first);
+    let toast = harness.wait_for("answerCallbackQuery", mark, |_| true);
+    assert!(toast.params["text"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("already ended"));
+}
