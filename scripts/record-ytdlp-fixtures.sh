@@ -54,13 +54,13 @@ DOWNLOAD=(
     "${COMMON[@]}" --newline --no-quiet
     --progress-template 'download:%(progress.{status,downloaded_bytes,total_bytes,total_bytes_estimate,speed,eta})j'
     --progress-template 'postprocess:%(progress.{status,postprocessor})j'
-    --print 'after_move:HERMES_FILE %(.{filepath,title,duration,id,playlist_index})j'
-    --print-to-file 'after_move:%(.{filepath,title,duration,id,playlist_index})j'
+    --print 'after_move:HERMES_FILE %(.{filepath,title,duration,id,playlist_index,track,artist,uploader})j'
+    --print-to-file 'after_move:%(.{filepath,title,duration,id,playlist_index,track,artist,uploader})j'
 )
 # The private final-file log of a download into $1 (the test derives the same path) and the cap.
 download_tail() { printf '%s\0' "$1.final-files.jsonl" --max-filesize 2000M; }
 AUDIO_SELECTOR='ba[filesize<15M]/ba[filesize_approx<15M]/ba[abr<=128]/ba/b'
-VIDEO_SELECTOR='bv*[height<=1080]+ba/b[height<=1080]/b'
+VIDEO_SELECTOR='bv*[height<=1080][vcodec^=avc1][ext=mp4]+ba[acodec^=mp4a]/b[height<=1080][vcodec^=avc1][ext=mp4][acodec^=mp4a]/bv*[height<=1080]+ba/b[height<=1080]/b'
 SINGLE_TEMPLATE='%(title).180B.%(ext)s'
 PLAYLIST_TEMPLATE='%(playlist_index)03d - %(title).180B.%(ext)s'
 

@@ -28,7 +28,9 @@ pub use js_runtime::{JsRuntime, JsSupport};
 pub use params::*;
 pub use payload::*;
 pub use request::{Request, RequestError};
-pub use request_options::{download_request_with, playlist_request_with, DownloadOptions, PlaylistOptions};
+pub use request_options::{
+    download_request_with, playlist_request_with, DownloadOptions, MediaOptions, PlaylistOptions,
+};
 
 /// Serialises any wire value as one NDJSON line (compact JSON plus `\n`).
 ///

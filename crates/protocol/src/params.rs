@@ -86,8 +86,18 @@ pub struct DownloadParams {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user_chat_id: Option<Value>,
     /// Largest file this request accepts, in MB; the worker's `MAX_FILESIZE_MB` still applies.
+    /// Without an explicit `format`, the default selector also prefers formats whose announced
+    /// size fits under it, so a download is less often stopped by the cap.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_filesize_mb: Option<u64>,
+    /// Write title/artist (and, where the container can hold one, the cover) into the file
+    /// itself (yt-dlp `--embed-metadata --embed-thumbnail`), so it looks right wherever it goes.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub embed_metadata: bool,
+    /// A final file larger than this many MB is cut by time, without re-encoding, into playable
+    /// parts each at most this size (reported in order in `done.files`, with `parts`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub split_over_mb: Option<u64>,
 }
 
 impl Default for DownloadParams {
@@ -100,6 +110,8 @@ impl Default for DownloadParams {
             output_dir: None,
             user_chat_id: None,
             max_filesize_mb: None,
+            embed_metadata: false,
+            split_over_mb: None,
         }
     }
 }

@@ -70,6 +70,11 @@ pub struct FileEntry {
 
 /// `done` data of `youtube_dl`: the guide's `files`, `title`, `duration` plus the Python worker's
 /// `file_path`, `file_size`, `filename` describing the main file.
+///
+/// The keys after `filename` describe how the file should look when sent (issue 17); each is
+/// present only when known, so a `done` without them has the shape it always had. When the
+/// file was split (`split_over_mb`), `files` are the parts in order, `parts` their count, and
+/// `file_path`/`file_size`/`filename` describe the first part.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct DownloadDone {
@@ -80,6 +85,26 @@ pub struct DownloadDone {
     pub file_path: String,
     pub file_size: u64,
     pub filename: String,
+    /// Absolute path of a JPEG inside the task directory, at most 320 px on its longer side and
+    /// under 200 KB (what Telegram accepts as a `thumbnail`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thumbnail: Option<String>,
+    /// Video frame size in pixels, from ffprobe of the final file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    /// The media's own metadata as yt-dlp found it (a music track's name and artist, the
+    /// uploader); display text only, never a file name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub track: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub artist: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uploader: Option<String>,
+    /// How many parts the file was split into; absent when it was not split.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parts: Option<u32>,
 }
 
 /// One ZIP part in `playlist` `done` data.
@@ -129,6 +154,13 @@ pub struct PythonDownloadDone {
     pub filename: String,
     pub title: Option<String>,
     pub duration: Option<u64>,
+    /// Only when the file was split (a request's `split_over_mb`, which the existing host never
+    /// sends): the parts after the first, which is `file_path`. The existing host sends
+    /// `file_path` and then every `files[]` entry, so each part is delivered once.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<FileEntry>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parts: Option<u32>,
 }
 
 /// One track in `playlist` `done` data of the `python` profile.

@@ -21,6 +21,26 @@ pub struct DownloadOptions {
     pub max_filesize_mb: Option<u64>,
 }
 
+/// How a `youtube_dl` file should be shaped for delivery (issue 17). Kept apart from
+/// [`DownloadOptions`] so hosts building that struct by its fields keep compiling; add it to a
+/// request with [`Request::with_media_options`]. Defaults stay off the wire.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct MediaOptions {
+    /// `embed_metadata`: title/artist/cover written into the file.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub embed_metadata: bool,
+    /// `split_over_mb`: split a larger final file into playable parts of at most this size.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub split_over_mb: Option<u64>,
+}
+
+impl Request {
+    /// This request with `options` merged into its params.
+    pub fn with_media_options(self, options: &MediaOptions) -> Request {
+        self.with_params(to_params(options))
+    }
+}
+
 /// The optional parameters of a `playlist` request.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct PlaylistOptions {
@@ -95,5 +115,23 @@ mod tests {
         let request = playlist_request_with("p", "u", true, "/d", &playlist);
         let expected = json!({ "extract_audio": true, "output_dir": "/d", "playlist_end": 10, "archive_max_size_mb": 49 });
         assert_eq!(serde_json::Value::Object(request.params), expected);
+    }
+
+    #[test]
+    fn media_options_are_merged_and_defaults_stay_off_the_wire() {
+        let plain = download_request_with("t", "u", false, "/d", &DownloadOptions::default())
+            .with_media_options(&MediaOptions::default());
+        assert_eq!(
+            serde_json::Value::Object(plain.params),
+            json!({ "extract_audio": false, "output_dir": "/d" })
+        );
+        let shaped = download_request_with("t", "u", false, "/d", &DownloadOptions::default())
+            .with_media_options(&MediaOptions {
+                embed_metadata: true,
+                split_over_mb: Some(49),
+            });
+        let params: crate::DownloadParams = shaped.params_as().unwrap();
+        assert!(params.embed_metadata);
+        assert_eq!(params.split_over_mb, Some(49));
     }
 }

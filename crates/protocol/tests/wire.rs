@@ -313,6 +313,7 @@ fn every_event_round_trips() {
             file_path: "/a/b.mp3".into(),
             file_size: 3,
             filename: "b.mp3".into(),
+            ..Default::default()
         },
     );
     round_trip(
@@ -350,6 +351,7 @@ fn every_event_round_trips() {
             filename: "b.mp3".into(),
             title: Some("b".into()),
             duration: None,
+            ..Default::default()
         },
     );
     round_trip(
@@ -561,4 +563,49 @@ fn guide_types_read_the_python_shapes() {
     let playlist: PlaylistDone = serde_json::from_value(json!({"files": [{"path": "/p/1.mp3", "name": "1.mp3", "size_mb": 0.1, "cached": false}], "playlist_name": "P", "total_tracks_downloaded": 1, "already_cached": 0, "folder_path": "/p"})).unwrap();
     assert_eq!(playlist.files[0].path, "/p/1.mp3");
     assert!(playlist.archives.is_empty() && playlist.file_path.is_empty());
+}
+
+/// Issue 17's `done` keys are absent unless set, so a `done` without them keeps the shape the
+/// existing hosts know (both profiles); set, they carry their values on the wire.
+#[test]
+fn download_done_presentation_keys_appear_only_when_set() {
+    let plain = serde_json::to_value(DownloadDone::default()).unwrap();
+    let keys: Vec<&str> = plain.as_object().unwrap().keys().map(String::as_str).collect();
+    let mut keys = keys;
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        ["duration", "file_path", "file_size", "filename", "files", "title"]
+    );
+    let python = serde_json::to_value(PythonDownloadDone::default()).unwrap();
+    let mut keys: Vec<&str> = python.as_object().unwrap().keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["duration", "file_path", "file_size", "filename", "title"]);
+
+    let shaped = DownloadDone {
+        thumbnail: Some("/d/t/a.thumb.jpg".into()),
+        width: Some(640),
+        height: Some(360),
+        track: Some("Song".into()),
+        artist: Some("Band".into()),
+        uploader: Some("Channel".into()),
+        parts: Some(3),
+        ..Default::default()
+    };
+    let value = serde_json::to_value(&shaped).unwrap();
+    assert_eq!(value["thumbnail"], "/d/t/a.thumb.jpg");
+    assert_eq!(
+        (value["width"].as_u64(), value["height"].as_u64()),
+        (Some(640), Some(360))
+    );
+    assert_eq!(
+        (
+            &value["track"],
+            &value["artist"],
+            &value["uploader"],
+            &value["parts"]
+        ),
+        (&json!("Song"), &json!("Band"), &json!("Channel"), &json!(3))
+    );
+    round_trip(Event::Done, shaped);
 }

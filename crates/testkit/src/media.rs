@@ -105,6 +105,51 @@ pub fn video_mp4(seconds: u32) -> PathBuf {
     })
 }
 
+/// A 320x240 H.264 + AAC MP4 of `seconds` at about `kbps` kbit/s of video, a key frame every
+/// second: noise over the test pattern keeps x264 from compressing it below the bitrate, so its
+/// size is predictable (~`seconds` × (`kbps` + 96) / 8 kB), and the key frames let a stream copy
+/// be cut into parts of about a second each. For splitting and size tests.
+pub fn noisy_video_mp4(seconds: u32, kbps: u32) -> PathBuf {
+    let name = format!("noisy_{seconds}s_{kbps}k_320x240.mp4");
+    generate(&name, |out| {
+        let mut args = strings(&["-f", "lavfi", "-i"]);
+        args.push(format!(
+            "testsrc2=size=320x240:rate=25:duration={seconds},noise=alls=30:allf=t"
+        ));
+        args.extend(sine_input(seconds, 1000));
+        args.extend(strings(&[
+            "-map",
+            "0:v",
+            "-map",
+            "1:a",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+        ]));
+        let rate = format!("{kbps}k");
+        let buffer = format!("{}k", kbps / 2);
+        args.extend(["-b:v", &rate, "-maxrate", &rate, "-bufsize", &buffer].map(String::from));
+        args.extend(strings(&[
+            "-g",
+            "25",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "96k",
+            "-shortest",
+            "-movflags",
+            "+faststart",
+            "-f",
+            "mp4",
+        ]));
+        args.push(out.to_string());
+        args
+    })
+}
+
 /// An uncompressed PCM WAV of about `megabytes` MiB (48 kHz stereo s16, 187.5 KiB per second of
 /// audio). Its size is predictable and it is served as-is, which makes it the file for progress
 /// tests and, through the throttled `/slow/` endpoint, for slow-download and cancel tests.
@@ -123,6 +168,75 @@ pub fn big_wav(megabytes: u32) -> PathBuf {
         args.extend(strings(&["-ac", "2", "-c:a", "pcm_s16le", "-f", "wav"]));
         args.push(out.to_string());
         args
+    })
+}
+
+/// A PNG test card of `width`x`height`: a page's poster image, i.e. a source's own thumbnail.
+pub fn poster_png(width: u32, height: u32) -> PathBuf {
+    let name = format!("poster_{width}x{height}.png");
+    generate(&name, |out| {
+        let mut args = strings(&["-f", "lavfi", "-i"]);
+        args.push(format!("testsrc2=size={width}x{height}:rate=1:duration=1"));
+        args.extend(strings(&[
+            "-frames:v",
+            "1",
+            "-f",
+            "image2",
+            "-c:v",
+            "png",
+            "-update",
+            "1",
+        ]));
+        args.push(out.to_string());
+        args
+    })
+}
+
+/// An HTML page titled `title` with one `<video>` playing `media` with `poster` as its poster
+/// (both files of [`media_dir`], referenced by name). Served by the testkit's `MediaServer` at
+/// `/media/<file name>`, yt-dlp's generic extractor reads it as one video titled `title (1)`
+/// whose `thumbnail` is the poster: the offline stand-in for a page with a thumbnail.
+pub fn video_page(title: &str, media: &Path, poster: &Path) -> PathBuf {
+    let file_name = |path: &Path| {
+        path.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    let html = format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{}</title></head><body>\n\
+         <video controls poster=\"{}\"><source src=\"{}\" type=\"{}\"></video>\n</body></html>\n",
+        escape_html(title),
+        escape_html(&file_name(poster)),
+        escape_html(&file_name(media)),
+        if file_name(media).ends_with(".webm") {
+            "video/webm"
+        } else {
+            "video/mp4"
+        },
+    );
+    let name = format!("page_{:016x}.html", fnv1a(html.as_bytes()));
+    let target = media_dir().join(&name);
+    if !target.is_file() {
+        let temp = media_dir().join(unique_temp_name(&name));
+        if let Err(err) = std::fs::write(&temp, &html).and_then(|()| std::fs::rename(&temp, &target)) {
+            let _ = std::fs::remove_file(&temp);
+            panic!("cannot write {}: {err}", target.display());
+        }
+    }
+    target
+}
+
+fn escape_html(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// A stable name for generated content (FNV-1a, 64 bit).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
     })
 }
 

@@ -3,8 +3,10 @@
 //! Actions return `Result<RawResponse, WorkerError>`; dispatch turns an `Err` into the task's final
 //! `error` event with [`WorkerError::code`] and the first line of the message.
 use crate::archive::ArchiveError;
+use crate::ffmpeg::FfmpegError;
 use crate::sanitize::PathError;
 use crate::shutdown::Shutdown;
+use crate::split::SplitError;
 use crate::ytdlp::classify::YtdlpErrorKind;
 use hermes_protocol::{ErrorCode, RequestError};
 use std::path::PathBuf;
@@ -48,6 +50,12 @@ pub enum WorkerError {
     /// The egress policy refused a destination (the request's own URL, a redirect, a fragment).
     #[error("{0}")]
     UrlNotAllowed(String),
+    /// An ffmpeg step of the worker's own (a thumbnail) failed in a way that ends the task.
+    #[error("{0}")]
+    Ffmpeg(#[from] FfmpegError),
+    /// `split_over_mb` could not be met.
+    #[error("{0}")]
+    Split(#[from] SplitError),
     #[error("cache database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("{0}")]
@@ -85,6 +93,10 @@ impl WorkerError {
             WorkerError::DiskFull(_) => ErrorCode::DiskFull,
             WorkerError::FileTooLarge { .. } => ErrorCode::FileTooLarge,
             WorkerError::UrlNotAllowed(_) => ErrorCode::UrlNotAllowed,
+            WorkerError::Ffmpeg(e) => ffmpeg_code(e),
+            WorkerError::Split(SplitError::Impossible { .. }) => ErrorCode::FileTooLarge,
+            WorkerError::Split(SplitError::Ffmpeg(e)) => ffmpeg_code(e),
+            WorkerError::Split(SplitError::Io(_)) => ErrorCode::Internal,
             WorkerError::Database(_) | WorkerError::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -98,6 +110,7 @@ impl WorkerError {
     pub(crate) fn data(&self) -> hermes_protocol::ErrorData {
         let file_size = match self {
             WorkerError::FileTooLarge { size, .. } => *size,
+            WorkerError::Split(SplitError::Impossible { size, .. }) => Some(*size),
             _ => None,
         };
         hermes_protocol::ErrorData {
@@ -125,6 +138,15 @@ fn ytdlp_code(kind: YtdlpErrorKind) -> ErrorCode {
         YtdlpErrorKind::UnsupportedUrl => ErrorCode::InvalidUrl,
         YtdlpErrorKind::DiskFull => ErrorCode::DiskFull,
         YtdlpErrorKind::Other => ErrorCode::YtdlpError,
+    }
+}
+
+fn ffmpeg_code(error: &FfmpegError) -> ErrorCode {
+    match error {
+        FfmpegError::NotFound(_) => ErrorCode::FfmpegNotFound,
+        FfmpegError::Cancelled => ErrorCode::Cancelled,
+        FfmpegError::Timeout(_) => ErrorCode::Timeout,
+        FfmpegError::Failed(_) => ErrorCode::Internal,
     }
 }
 

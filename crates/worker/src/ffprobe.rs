@@ -43,3 +43,95 @@ pub async fn probe_duration(ffmpeg: &Path, file: &Path) -> Option<u64> {
     let secs: f64 = String::from_utf8_lossy(&output.stdout).trim().parse().ok()?;
     (secs.is_finite() && secs >= 0.0).then(|| secs.round() as u64)
 }
+
+/// What ffprobe says about a finished file: its duration (seconds, fractional) and, when it has
+/// a real video stream (not a cover picture attached to audio), the frame size.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct MediaProbe {
+    pub duration: Option<f64>,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+}
+
+/// [`MediaProbe`] of `file`; `None` when ffprobe cannot be run or cannot read it.
+pub async fn probe_media(ffmpeg: &Path, file: &Path) -> Option<MediaProbe> {
+    let ffprobe = resolve_program(&ffprobe_for(ffmpeg))?;
+    let mut command = tokio::process::Command::new(ffprobe);
+    command
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration:stream=codec_type,width,height:stream_disposition=attached_pic",
+            "-of",
+            "json",
+            "--",
+        ])
+        .arg(file)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+    let output = tokio::time::timeout(PROBE_TIMEOUT, command.output())
+        .await
+        .ok()?
+        .ok()?;
+    if !output.status.success() {
+        return None;
+    }
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).ok()?;
+    Some(media_probe_of(&json))
+}
+
+fn media_probe_of(json: &serde_json::Value) -> MediaProbe {
+    let duration = json["format"]["duration"]
+        .as_str()
+        .and_then(|d| d.parse::<f64>().ok())
+        .filter(|d| d.is_finite() && *d >= 0.0);
+    let video = json["streams"].as_array().and_then(|streams| {
+        streams.iter().find(|s| {
+            s["codec_type"] == "video" && s["disposition"]["attached_pic"].as_u64().unwrap_or(0) == 0
+        })
+    });
+    let dimension = |key: &str| {
+        video
+            .and_then(|v| v[key].as_u64())
+            .and_then(|n| u32::try_from(n).ok())
+            .filter(|n| *n > 0)
+    };
+    MediaProbe {
+        duration,
+        width: dimension("width"),
+        height: dimension("height"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_cover_picture_is_not_a_video() {
+        let audio_with_cover = json!({"format": {"duration": "5.02"}, "streams": [
+            {"codec_type": "audio"},
+            {"codec_type": "video", "width": 320, "height": 320, "disposition": {"attached_pic": 1}}
+        ]});
+        assert_eq!(
+            media_probe_of(&audio_with_cover),
+            MediaProbe {
+                duration: Some(5.02),
+                width: None,
+                height: None
+            }
+        );
+        let video = json!({"format": {"duration": "3.0"}, "streams": [
+            {"codec_type": "video", "width": 160, "height": 120, "disposition": {"attached_pic": 0}},
+            {"codec_type": "audio"}
+        ]});
+        assert_eq!(
+            (media_probe_of(&video).width, media_probe_of(&video).height),
+            (Some(160), Some(120))
+        );
+    }
+}

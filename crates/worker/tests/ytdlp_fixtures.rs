@@ -257,6 +257,7 @@ fn expected_argv(fixture: &Fixture) -> Vec<String> {
         playlist,
         final_files_log: &final_files_log,
         max_filesize_mb: 2000,
+        shape: Default::default(),
     };
     download_argv(&YtdlpEnv::default(), &spec)
         .iter()
@@ -699,6 +700,7 @@ fn live_download(url: &str, mode: MediaMode, out: &Path) -> LiveRun {
         playlist: None,
         final_files_log: &final_files_log,
         max_filesize_mb: 2000,
+        shape: Default::default(),
     };
     let env = YtdlpEnv {
         ffmpeg_location: Some(ffmpeg_on_path()),

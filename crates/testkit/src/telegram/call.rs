@@ -1,5 +1,6 @@
 //! What a test sees of the calls the fake received ([`Call`], [`UploadedFile`]) and what it can
 //! make the next call fail with ([`Fault`]).
+use std::path::PathBuf;
 use std::time::Instant;
 
 use serde_json::Value;
@@ -17,6 +18,9 @@ pub struct Call {
     pub params: Value,
     /// Files sent as multipart parts with a filename.
     pub files: Vec<UploadedFile>,
+    /// Local mode ([`super::FakeBotApi::set_local_mode`]): files named by a local path or
+    /// `file://` URI instead of uploaded, as read from disk when the call arrived.
+    pub local_files: Vec<LocalFile>,
     /// The HTTP status answered (200, or the `error_code` of a refusal).
     pub status: u16,
     /// The JSON body answered.
@@ -40,6 +44,23 @@ impl Call {
     pub fn file(&self, field: &str) -> Option<&UploadedFile> {
         self.files.iter().find(|file| file.field == field)
     }
+
+    /// The local file the parameter `field` named (local mode only).
+    pub fn local_file(&self, field: &str) -> Option<&LocalFile> {
+        self.local_files.iter().find(|file| file.field == field)
+    }
+}
+
+/// A file a call named by its path on the server's disk (a local Bot API server, `--local`):
+/// `audio=/srv/dl/a.mp3` or `audio=file:///srv/dl/a.mp3`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalFile {
+    /// The parameter (`audio`, `video`, `document`, `thumbnail`, ...).
+    pub field: String,
+    /// The path as given, `file://` removed and percent-decoded.
+    pub path: PathBuf,
+    /// The file's bytes when the call arrived.
+    pub bytes: Vec<u8>,
 }
 
 /// A file part of a multipart request.
@@ -64,4 +85,7 @@ pub enum Fault {
     NotModified,
     /// Any status with the given description (used verbatim, e.g. "Bad Request: chat not found").
     Status(u16, String),
+    /// 413 "Request Entity Too Large", what the Bot API answers an upload over its limit (see
+    /// also [`super::FakeBotApi::set_upload_limit`], which answers it by size).
+    EntityTooLarge,
 }

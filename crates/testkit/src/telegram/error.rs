@@ -9,6 +9,9 @@ pub(super) const NOT_MODIFIED: &str =
     "message is not modified: specified new message content and reply markup \
 are exactly the same as a current content and reply markup of the message";
 
+/// What Telegram answers a callback or inline query that is unknown, already answered or too old.
+pub(super) const QUERY_EXPIRED: &str = "query is too old and response timeout expired or query ID is invalid";
+
 /// A refusal, shaped like Telegram's error responses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct ApiError {
@@ -65,6 +68,7 @@ impl From<Fault> for ApiError {
             },
             Fault::NotModified => ApiError::bad_request(NOT_MODIFIED),
             Fault::Status(code, description) => ApiError::new(code, description),
+            Fault::EntityTooLarge => ApiError::too_large(),
         }
     }
 }

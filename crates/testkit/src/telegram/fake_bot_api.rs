@@ -13,7 +13,7 @@ use tokio::sync::oneshot;
 use super::call::{Call, Fault, UploadedFile};
 use super::media::{media_object, MediaKind};
 use super::server::{router, serve_until_shutdown};
-use super::state::{Shared, StoredFile};
+use super::state::{Shared, StoredFile, LOCAL_UPLOAD_LIMIT};
 use super::text::{set_text_field, RenderedText, TextField};
 use super::uploads::new_file_ids;
 use super::users::{chat_instance, user_json};
@@ -199,6 +199,65 @@ impl FakeBotApi {
                 "data": data,
             }
         })
+    }
+
+    /// An update with user `from_id` typing `@bot query` (an `inline_query`), its id answerable
+    /// once with `answerInlineQuery`. `chat_type` is where it was typed (`"sender"`, `"private"`,
+    /// `"group"`, `"supergroup"`, `"channel"`), left out when `None` as Telegram does for secret
+    /// chats. Push it with [`FakeBotApi::push_update`].
+    pub fn inline_query_update(&self, from_id: u64, query: &str, chat_type: Option<&str>) -> Value {
+        let mut state = self.shared.lock();
+        state.next_callback_seq += 1;
+        let query_id = (5_000_000_000_000_000_000_u64 + state.next_callback_seq).to_string();
+        let mut inline_query = json!({
+            "id": query_id,
+            "from": user_json(from_id),
+            "query": query,
+            "offset": "",
+        });
+        if let Some(chat_type) = chat_type {
+            inline_query["chat_type"] = json!(chat_type);
+        }
+        json!({ "inline_query": inline_query })
+    }
+
+    /// An update telling the bot that user `from_id` chose result `result_id` of an inline
+    /// `query` (sent when inline feedback is on; `inline_message_id` present when the result
+    /// carried an inline keyboard).
+    pub fn chosen_inline_result_update(
+        &self,
+        from_id: u64,
+        result_id: &str,
+        query: &str,
+        inline_message_id: Option<&str>,
+    ) -> Value {
+        let mut chosen = json!({
+            "result_id": result_id,
+            "from": user_json(from_id),
+            "query": query,
+        });
+        if let Some(id) = inline_message_id {
+            chosen["inline_message_id"] = json!(id);
+        }
+        json!({ "chosen_inline_result": chosen })
+    }
+
+    /// The accepted `answerInlineQuery` parameters for an inline query id (`results`,
+    /// `cache_time`, `button`, ...), or `None` if it was not (successfully) answered.
+    pub fn inline_answer(&self, inline_query_id: &str) -> Option<Value> {
+        self.shared.lock().inline_answers.get(inline_query_id).cloned()
+    }
+
+    /// Answers like a local Bot API server started with `--local` (`TELEGRAM_LOCAL_MODE`): media
+    /// and `thumbnail` parameters may be an absolute path or a `file://` URI, read from disk and
+    /// recorded in [`Call::local_files`], and uploads up to 2000 MB are accepted. Off: such a
+    /// value is taken as a `file_id` and refused, as `api.telegram.org` does.
+    pub fn set_local_mode(&self, on: bool) {
+        let mut state = self.shared.lock();
+        state.local_mode = on;
+        if on {
+            state.upload_limit = state.upload_limit.max(LOCAL_UPLOAD_LIMIT);
+        }
     }
 
     /// Updates pushed but not yet confirmed by a `getUpdates` offset.

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
-use super::error::{ApiError, NOT_MODIFIED};
+use super::error::{ApiError, NOT_MODIFIED, QUERY_EXPIRED};
+use super::inline::answer_inline_query;
 use super::media::MediaKind;
 use super::params::{
     inline_markup, optional_caption, replied_message, required_text, resolve_chat_id, set_markup,
@@ -19,7 +20,6 @@ use super::values::{param_i64, value_as_text};
 
 /// Telegram's own cap on how long a `getUpdates` long poll may be held.
 const MAX_LONG_POLL: Duration = Duration::from_secs(30);
-const CALLBACK_QUERY_EXPIRED: &str = "query is too old and response timeout expired or query ID is invalid";
 const GET_UPDATES_CONFLICT: &str =
     "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running";
 
@@ -39,6 +39,7 @@ pub(super) fn dispatch(
         "deleteMessage" => delete_message(state, params),
         "deleteMessages" => delete_messages(state, params),
         "answerCallbackQuery" => answer_callback_query(state, params),
+        "answerInlineQuery" => answer_inline_query(state, params),
         "setMyCommands" => set_my_commands(state, params),
         "getMyCommands" => Ok(state.commands.clone()),
         "deleteMyCommands" => {
@@ -266,7 +267,7 @@ fn answer_callback_query(state: &mut FakeState, params: &Map<String, Value>) -> 
     if state.open_callback_queries.remove(&query_id) {
         Ok(Value::Bool(true))
     } else {
-        Err(ApiError::bad_request(CALLBACK_QUERY_EXPIRED))
+        Err(ApiError::bad_request(QUERY_EXPIRED))
     }
 }
 

@@ -16,6 +16,13 @@
 //! uploads over 50 MB are refused. Every request is recorded as a [`Call`] so tests can assert on what
 //! the bot sent, and [`Fault`]s can be queued to make the next call of a method fail.
 //!
+//! Inline mode: [`FakeBotApi::inline_query_update`] makes an `inline_query` update whose id can be
+//! answered once with `answerInlineQuery` (at most 50 results, ids of 1-64 bytes and unique, the
+//! fields each result type requires, cached `*_file_id`s the fake issued for that kind of file).
+//! Local mode ([`FakeBotApi::set_local_mode`]) behaves like a local Bot API server started with
+//! `--local`: media (and `thumbnail`) may be an absolute path or `file://` URI, read from disk and
+//! recorded in [`Call::local_files`], and uploads up to 2000 MB are accepted.
+//!
 //! Known simplifications: `parse_mode` HTML is reduced to its visible text (tags dropped, the basic
 //! character references decoded) but Markdown is kept verbatim and never rejected; http(s) URLs given
 //! as media are not fetched (the call fails); photo dimensions come from the PNG/JPEG header only;
@@ -24,6 +31,8 @@
 mod call;
 mod error;
 mod fake_bot_api;
+mod inline;
+mod local_mode;
 mod media;
 mod methods;
 mod params;
@@ -36,5 +45,5 @@ mod uploads;
 mod users;
 mod values;
 
-pub use call::{Call, Fault, UploadedFile};
+pub use call::{Call, Fault, LocalFile, UploadedFile};
 pub use fake_bot_api::FakeBotApi;

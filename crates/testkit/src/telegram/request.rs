@@ -4,7 +4,7 @@ use axum::extract::{FromRequest, Multipart, Request};
 use axum::http::{header::CONTENT_TYPE, StatusCode};
 use serde_json::{Map, Value};
 
-use super::call::UploadedFile;
+use super::call::{LocalFile, UploadedFile};
 use super::error::ApiError;
 use crate::percent::form_decode;
 
@@ -48,11 +48,17 @@ const STRING_PARAMS: [&str; 27] = [
 pub(super) struct ApiRequest {
     pub(super) params: Map<String, Value>,
     pub(super) files: Vec<UploadedFile>,
+    /// Files named by a local path (local mode only), read before the method runs.
+    pub(super) local_files: Vec<LocalFile>,
 }
 
 impl ApiRequest {
     pub(super) fn file(&self, field: &str) -> Option<&UploadedFile> {
         self.files.iter().find(|file| file.field == field)
+    }
+
+    pub(super) fn local_file(&self, field: &str) -> Option<&LocalFile> {
+        self.local_files.iter().find(|file| file.field == field)
     }
 }
 

@@ -14,6 +14,7 @@ use tokio::sync::oneshot;
 
 use super::call::Call;
 use super::error::ApiError;
+use super::local_mode::read_local_files;
 use super::methods::{dispatch, get_updates};
 use super::request::{read_api_request, ApiRequest, BODY_LIMIT};
 use super::state::Shared;
@@ -106,7 +107,12 @@ async fn handle_method(
         return error_response(&ApiError::not_found());
     };
     let known_method = canonical_method(&method);
-    let parsed = read_api_request(request).await;
+    let mut parsed = read_api_request(request).await;
+    if let Ok(request) = &mut parsed {
+        if shared.lock().local_mode {
+            read_local_files(request);
+        }
+    }
     let outcome = serve_call(&shared, token, known_method, &parsed).await;
     let (status, body) = response_parts(&outcome);
     let request = parsed.unwrap_or_default();
@@ -115,6 +121,7 @@ async fn handle_method(
         method: known_method.unwrap_or(&method).to_owned(),
         params: Value::Object(request.params),
         files: request.files,
+        local_files: request.local_files,
         status: status.as_u16(),
         response: body.clone(),
         at: received_at,

@@ -15,6 +15,8 @@ use super::values::value_as_text;
 /// The Bot API refuses uploads above 50 MB with 413; tests can lower this with
 /// [`super::FakeBotApi::set_upload_limit`] to exercise that path with small files.
 const DEFAULT_UPLOAD_LIMIT: u64 = 50 * 1024 * 1024;
+/// A local Bot API server (`--local`) accepts files up to 2000 MB.
+pub(super) const LOCAL_UPLOAD_LIMIT: u64 = 2000 * 1024 * 1024;
 /// Update fields that carry a `Message`, so pushed updates can be remembered as chat history.
 const MESSAGE_UPDATE_KINDS: [&str; 5] = [
     "message",
@@ -77,6 +79,12 @@ pub(super) struct FakeState {
     pub(super) chats: HashMap<i64, ChatRecord>,
     pub(super) files: HashMap<String, StoredFile>,
     pub(super) open_callback_queries: HashSet<String>,
+    /// Inline queries pushed and not answered yet.
+    pub(super) open_inline_queries: HashSet<String>,
+    /// `answerInlineQuery` parameters accepted, by inline query id.
+    pub(super) inline_answers: HashMap<String, Value>,
+    /// Answer like a local Bot API server started with `--local` (see `local_mode.rs`).
+    pub(super) local_mode: bool,
     pub(super) commands: Value,
     pub(super) next_file_seq: u64,
     pub(super) next_callback_seq: u64,
@@ -109,6 +117,9 @@ impl FakeState {
             chats: HashMap::new(),
             files: HashMap::new(),
             open_callback_queries: HashSet::new(),
+            open_inline_queries: HashSet::new(),
+            inline_answers: HashMap::new(),
+            local_mode: false,
             commands: json!([]),
             next_file_seq: 0,
             next_callback_seq: 0,
@@ -185,6 +196,9 @@ impl FakeState {
         }
         if let Some(query_id) = update.get("callback_query").and_then(|query| query.get("id")) {
             self.open_callback_queries.insert(value_as_text(query_id));
+        }
+        if let Some(query_id) = update.get("inline_query").and_then(|query| query.get("id")) {
+            self.open_inline_queries.insert(value_as_text(query_id));
         }
     }
 

@@ -4,6 +4,7 @@ use serde_json::{json, Value};
 
 use super::call::UploadedFile;
 use super::error::ApiError;
+use super::local_mode::local_path;
 use super::media::{image_dimensions, is_http_url, media_object, MediaKind};
 use super::request::ApiRequest;
 use super::state::{FakeState, StoredFile};
@@ -25,6 +26,21 @@ pub(super) fn resolve_media(
                 store_upload(state, request, upload, kind)
             } else if is_http_url(reference) {
                 Err(ApiError::bad_request("failed to get HTTP URL content"))
+            } else if state.local_mode && local_path(reference).is_some() {
+                let local = request
+                    .local_file(field)
+                    .ok_or_else(|| ApiError::bad_request("file not found"))?;
+                let upload = UploadedFile {
+                    field: field.to_owned(),
+                    filename: local
+                        .path
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                    content_type: None,
+                    bytes: local.bytes.clone(),
+                };
+                store_upload(state, request, &upload, kind)
             } else {
                 reuse_file(state, reference, kind)
             }
@@ -59,7 +75,7 @@ fn store_upload(
     check_upload_size(state, upload)?;
     let thumbnail = match thumbnail_upload(request) {
         Some(thumbnail) => {
-            check_upload_size(state, thumbnail)?;
+            check_upload_size(state, &thumbnail)?;
             Some(new_photo_size(state, &thumbnail.bytes))
         }
         None => None,
@@ -112,10 +128,24 @@ fn check_upload_size(state: &FakeState, upload: &UploadedFile) -> Result<(), Api
     Ok(())
 }
 
-fn thumbnail_upload(request: &ApiRequest) -> Option<&UploadedFile> {
+/// The thumbnail sent with a file: a part (`attach://name`, or one named `thumbnail`), or in
+/// local mode a file on disk.
+fn thumbnail_upload(request: &ApiRequest) -> Option<UploadedFile> {
     match request.params.get("thumbnail") {
-        Some(Value::String(reference)) => request.file(reference.strip_prefix("attach://")?),
-        _ => request.file("thumbnail"),
+        Some(Value::String(reference)) => match reference.strip_prefix("attach://") {
+            Some(part) => request.file(part).cloned(),
+            None => request.local_file("thumbnail").map(|local| UploadedFile {
+                field: "thumbnail".to_owned(),
+                filename: local
+                    .path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                content_type: None,
+                bytes: local.bytes.clone(),
+            }),
+        },
+        _ => request.file("thumbnail").cloned(),
     }
 }
 

@@ -164,6 +164,7 @@ impl ByHand {
             playlist: None,
             final_files_log: &output_dir.join(".final-files.jsonl"),
             max_filesize_mb: 2000,
+            shape: Default::default(),
         };
         let argv = download_argv(&self.env, &spec);
         match proxy {

@@ -230,6 +230,7 @@ impl BenchSpec {
             playlist: self.playlist.clone(),
             final_files_log: &self.log,
             max_filesize_mb: 2000,
+            shape: Default::default(),
         }
     }
 }

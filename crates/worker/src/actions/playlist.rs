@@ -502,6 +502,7 @@ async fn run_lane(
         }),
         final_files_log: log.path(),
         max_filesize_mb: items.max_filesize_mb,
+        shape: Default::default(),
     };
     let args = with_transfer(
         download_argv(&ytdlp_env(&ctx.config), &spec),

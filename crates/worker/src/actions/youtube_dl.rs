@@ -2,16 +2,23 @@
 //!
 //! Flow: resolve and create `output_dir` (inside `DOWNLOAD_DIR`) → `progress` preparing → yt-dlp
 //! (retrying transient failures) with progress streamed → the final paths yt-dlp printed, sizes
-//! from the file system → `progress` 100 completed → `done`. On failure or cancel, partial files
-//! are removed and nothing half-written is reported.
+//! from the file system → (guide profile) what the file looks like when sent: frame size from
+//! ffprobe, a Telegram-sized JPEG thumbnail → with `split_over_mb`, a larger file cut into
+//! playable parts → `progress` 100 completed → `done`. On failure or cancel, partial files are
+//! removed and nothing half-written is reported.
 use crate::config::profile::WireProfile;
 use crate::confine::TaskDir;
 use crate::context::Context;
 use crate::error::WorkerError;
+use crate::ffprobe::probe_media;
 use crate::sanitize::resolve_output_dir;
+use crate::split::split_by_time;
 use crate::tasks::Task;
+use crate::thumbnail::make_thumbnail;
 use crate::validate::{required_url, validate_audio_quality};
-use crate::ytdlp::args::{download_argv, with_transfer, DownloadSpec, MediaMode, SINGLE_OUTPUT_TEMPLATE};
+use crate::ytdlp::args::{
+    download_argv, with_transfer, DownloadSpec, FileShape, MediaMode, SINGLE_OUTPUT_TEMPLATE,
+};
 use crate::ytdlp::driver::{self, require_ffmpeg, Outcome, Watch};
 use crate::ytdlp::env::ytdlp_env;
 use crate::ytdlp::final_files::FinalFileLog;
@@ -53,9 +60,15 @@ impl YoutubeDl {
             &task.id,
             config.allow_any_output_dir,
         )?;
-        if self.audio.is_some() {
-            require_ffmpeg(ctx)?;
-        }
+        // Extracting, splitting and thumbnails need ffmpeg; fail before downloading without it.
+        let guide = config.wire_profile == WireProfile::Guide;
+        let ffmpeg = if self.audio.is_some() || self.params.split_over_mb.is_some() {
+            Some(require_ffmpeg(ctx)?)
+        } else if guide {
+            require_ffmpeg(ctx).ok()
+        } else {
+            None
+        };
         std::fs::create_dir_all(&output_dir)?;
         let final_files = Arc::new(FinalFileLog::create(TaskDir::open(&output_dir)?)?);
         let max_filesize_mb = config.max_filesize_mb_for(self.params.max_filesize_mb);
@@ -77,6 +90,12 @@ impl YoutubeDl {
             playlist: None,
             final_files_log: final_files.path(),
             max_filesize_mb,
+            shape: FileShape {
+                fit_mb: self.params.max_filesize_mb.map(|_| max_filesize_mb),
+                embed_metadata: self.params.embed_metadata,
+                // The python profile's `done` has no thumbnail, so nothing to fetch one for.
+                write_thumbnail: guide && ffmpeg.is_some(),
+            },
         };
         let args = with_transfer(
             download_argv(&ytdlp_env(&ctx.config), &spec),
@@ -94,21 +113,119 @@ impl YoutubeDl {
             }
         };
 
-        let done = describe_files(&mut outcome).await?;
-        // The finished file, announced the same way a playlist announces each of its tracks.
-        let file = FileEntry {
-            path: done.file_path.clone(),
-            size: done.file_size,
-            name: Some(done.filename.clone()),
+        let mut done = describe_files(&mut outcome).await?;
+        if let Some(ffmpeg) = &ffmpeg {
+            let finish = Finish {
+                ffmpeg,
+                task_dir: final_files.task_dir(),
+                task,
+                video: self.audio.is_none(),
+                describe: guide,
+                split_over_mb: self.params.split_over_mb,
+            };
+            finish.apply(&mut done).await?;
+        }
+        // The finished file (or each part), announced the same way a playlist announces each of
+        // its tracks.
+        let announced_files = match done.parts {
+            Some(_) => done.files.clone(),
+            None => vec![FileEntry {
+                path: done.file_path.clone(),
+                size: done.file_size,
+                name: None,
+            }],
         };
-        let announced = lock(&tracker).file_event(file, Instant::now());
-        task.progress(announced).await;
+        for file in &announced_files {
+            let name = Path::new(&file.path)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned());
+            let file = FileEntry { name, ..file.clone() };
+            let announced = lock(&tracker).file_event(file, Instant::now());
+            task.progress(announced).await;
+        }
         let finished = lock(&tracker).finish();
         task.progress(finished).await;
         Ok(match config.wire_profile {
             WireProfile::Guide => RawResponse::new(task.id.clone(), Event::Done, &done),
             WireProfile::Python => RawResponse::new(task.id.clone(), Event::Done, &python_done(done)),
         })
+    }
+}
+
+/// What happens to a downloaded file after yt-dlp, with ffmpeg: describing it for delivery (guide
+/// profile) and splitting it when asked.
+struct Finish<'a> {
+    ffmpeg: &'a Path,
+    task_dir: &'a TaskDir,
+    task: &'a Task,
+    video: bool,
+    /// Frame size and thumbnail (the guide profile; the python one's `done` has no such keys).
+    describe: bool,
+    split_over_mb: Option<u64>,
+}
+
+impl Finish<'_> {
+    async fn apply(&self, done: &mut DownloadDone) -> Result<(), WorkerError> {
+        if !self.describe && self.split_over_mb.is_none() {
+            return Ok(());
+        }
+        let main = PathBuf::from(&done.file_path);
+        let probe = probe_media(self.ffmpeg, &main).await.unwrap_or_default();
+        if self.describe {
+            if self.video {
+                done.width = probe.width;
+                done.height = probe.height;
+            }
+            let video_duration = self.video.then_some(probe.duration);
+            let thumbnail = make_thumbnail(
+                self.ffmpeg,
+                self.task_dir,
+                &main,
+                video_duration,
+                &self.task.cancel,
+            )
+            .await?;
+            done.thumbnail = thumbnail.map(|t| t.display().to_string());
+        }
+        let Some(limit_mb) = self.split_over_mb else {
+            return Ok(());
+        };
+        let limit = limit_mb.saturating_mul(1024 * 1024);
+        if done.file_size <= limit {
+            return Ok(());
+        }
+        let duration = probe.duration.or(done.duration.map(|d| d as f64));
+        let parts = split_by_time(
+            self.ffmpeg,
+            self.task_dir,
+            &main,
+            limit,
+            duration,
+            &self.task.cancel,
+        )
+        .await?;
+        let mut files = Vec::with_capacity(parts.len());
+        for part in &parts {
+            let size = std::fs::metadata(part)
+                .map_err(|_| WorkerError::FileNotFound(part.display().to_string()))?
+                .len();
+            files.push(FileEntry {
+                path: part.display().to_string(),
+                size,
+                name: None,
+            });
+        }
+        let first = files.first().cloned().unwrap_or_default();
+        done.file_path = first.path;
+        done.file_size = first.size;
+        done.filename = parts
+            .first()
+            .and_then(|p| p.file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        done.parts = u32::try_from(files.len()).ok();
+        done.files = files;
+        Ok(())
     }
 }
 
@@ -146,18 +263,30 @@ async fn describe_files(outcome: &mut Outcome) -> Result<DownloadDone, WorkerErr
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default(),
         files,
+        track: main.track.clone(),
+        artist: main.artist.clone(),
+        uploader: main.uploader.clone(),
+        ..DownloadDone::default()
     })
 }
 
 /// The python profile's `done`: the main file only. The existing host sends `file_path` and then
-/// every `files[]` entry, so listing the file in `files` too would deliver it twice.
+/// every `files[]` entry, so listing the file in `files` too would deliver it twice. A split file
+/// (only when a request asks, which the existing host never does) is `file_path` = part 1 and
+/// `files` = the parts after it, so each part is delivered once.
 fn python_done(done: DownloadDone) -> PythonDownloadDone {
+    let rest = match done.parts {
+        Some(_) => done.files.into_iter().skip(1).collect(),
+        None => Vec::new(),
+    };
     PythonDownloadDone {
         file_path: done.file_path,
         file_size: done.file_size,
         filename: done.filename,
         title: done.title,
         duration: done.duration,
+        files: rest,
+        parts: done.parts,
     }
 }
 

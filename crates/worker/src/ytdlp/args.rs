@@ -129,6 +129,25 @@ pub struct DownloadSpec<'a> {
     pub final_files_log: &'a Path,
     /// `--max-filesize`: yt-dlp refuses a larger file when the server announces its size.
     pub max_filesize_mb: u64,
+    /// How the file should look when delivered (single downloads; the default for playlists).
+    pub shape: FileShape,
+}
+
+/// What a single download adds for delivery (issue 17): a size the default format should fit,
+/// metadata and cover inside the file, a thumbnail beside it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FileShape {
+    /// A request's own `max_filesize_mb`: without an explicit `format`, the default video
+    /// selector first tries formats whose announced size fits under it (see
+    /// [`video_format_selector`]). The size cap stays the guard either way.
+    pub fit_mb: Option<u64>,
+    /// `--embed-metadata`, plus `--embed-thumbnail --convert-thumbnails jpg` where the
+    /// container can carry a cover.
+    pub embed_metadata: bool,
+    /// `--write-thumbnail`: the source's thumbnail lands beside the file as `<stem>.<image ext>`
+    /// (the output template with the image's extension), for the worker to make Telegram's
+    /// thumbnail from. Its name is derived from the final file's, never read from any output.
+    pub write_thumbnail: bool,
 }
 
 /// argv for a download (single item or playlist).
@@ -154,6 +173,7 @@ pub fn download_argv(env: &YtdlpEnv, spec: &DownloadSpec<'_>) -> Vec<OsString> {
     push_playlist_args(&mut argv, spec.playlist.as_ref());
     push_pair(&mut argv, "-f", format_selector(spec));
     push_mode_args(&mut argv, &spec.mode);
+    push_shape_args(&mut argv, &spec.mode, &spec.shape);
     argv.push("-o".into());
     argv.push(output_path(spec.output_dir, spec.output_template));
     push_target(&mut argv, spec.url);
@@ -258,12 +278,52 @@ pub fn audio_format_selector(best_audio_limit_mb: u64) -> String {
 /// Tried after an explicit `format` when extracting audio.
 pub(crate) const AUDIO_FALLBACK_SELECTOR: &str = "bestaudio/best";
 
-/// Default video selector: best video up to [`VIDEO_MAX_HEIGHT`] plus best audio, else the best
-/// combined format up to that height, else the best of anything (formats of unknown height, such
-/// as a direct media link, only match this last one).
-pub(crate) fn video_format_selector() -> String {
+/// H.264 video in MP4: what every Telegram client plays inline (VP9 and AV1 often not).
+const INLINE_VIDEO: &str = "[vcodec^=avc1][ext=mp4]";
+/// AAC audio, the companion of [`INLINE_VIDEO`] in MP4.
+const INLINE_AUDIO: &str = "[acodec^=mp4a]";
+
+/// Default video selector, tried left to right:
+///
+/// 1. with `fit_mb` (a request's `max_filesize_mb`), formats whose announced size fits under it
+///    (`filesize`/`filesize_approx`, the `?` letting unknown sizes through): H.264 + AAC first,
+///    then any codec. The video of a merge gets 90 % of the budget, leaving room for the audio;
+/// 2. the best H.264 video up to [`VIDEO_MAX_HEIGHT`] plus AAC audio (or such a combined
+///    format), so Telegram plays it inline;
+/// 3. best video up to that height plus best audio, else the best combined format up to that
+///    height, else the best of anything (formats of unknown height, such as a direct media link,
+///    only match this last one).
+///
+/// When nothing announces a size or a codec, each step falls through to the next; the size cap
+/// (`--max-filesize` and the worker's own count) still stops what is too large.
+pub(crate) fn video_format_selector(fit_mb: Option<u64>) -> String {
     let h = VIDEO_MAX_HEIGHT;
-    format!("bv*[height<={h}]+ba/b[height<={h}]/b")
+    let (v, a) = (INLINE_VIDEO, INLINE_AUDIO);
+    let mut alternatives = Vec::new();
+    if let Some(limit) = fit_mb {
+        let whole = fits(limit);
+        let video = fits(limit * 9 / 10);
+        alternatives.extend([
+            format!("bv*[height<={h}]{v}{video}+ba{a}"),
+            format!("b[height<={h}]{v}{a}{whole}"),
+            format!("bv*[height<={h}]{video}+ba"),
+            format!("b[height<={h}]{whole}"),
+        ]);
+    }
+    alternatives.extend([
+        format!("bv*[height<={h}]{v}+ba{a}"),
+        format!("b[height<={h}]{v}{a}"),
+        format!("bv*[height<={h}]+ba"),
+        format!("b[height<={h}]"),
+        "b".to_owned(),
+    ]);
+    alternatives.join("/")
+}
+
+/// yt-dlp filters passing a format whose exact or approximate size, when announced, is under
+/// `mb` MiB.
+fn fits(mb: u64) -> String {
+    format!("[filesize<?{mb}M][filesize_approx<?{mb}M]")
 }
 
 /// Flags every invocation shares: deterministic output whatever config file or terminal the host
@@ -335,7 +395,28 @@ fn format_selector(spec: &DownloadSpec<'_>) -> String {
     }
     match spec.mode {
         MediaMode::Audio { .. } => audio_format_selector(spec.best_audio_limit_mb),
-        MediaMode::Video => video_format_selector(),
+        MediaMode::Video => video_format_selector(spec.shape.fit_mb),
+    }
+}
+
+/// Whether yt-dlp can put a cover into this container: MP3 (ID3), M4A/MP4 (ffmpeg or mutagen),
+/// Opus and FLAC (mutagen, which yt-dlp's default install brings). WAV cannot carry one.
+fn can_embed_cover(mode: &MediaMode) -> bool {
+    match mode {
+        MediaMode::Audio { format, .. } => !matches!(format, AudioFormat::Wav),
+        MediaMode::Video => true,
+    }
+}
+
+fn push_shape_args(argv: &mut Vec<OsString>, mode: &MediaMode, shape: &FileShape) {
+    if shape.write_thumbnail {
+        argv.push("--write-thumbnail".into());
+    }
+    if shape.embed_metadata {
+        argv.push("--embed-metadata".into());
+        if can_embed_cover(mode) {
+            argv.extend(strs(&["--embed-thumbnail", "--convert-thumbnails", "jpg"]));
+        }
     }
 }
 
@@ -507,6 +588,7 @@ mod tests {
             playlist: None,
             final_files_log: Path::new("/tmp/private/final-files.jsonl"),
             max_filesize_mb: 2000,
+            shape: FileShape::default(),
         }
     }
 
@@ -630,8 +712,17 @@ mod tests {
             &env_plain(),
             &spec("https://youtu.be/x", MediaMode::Video),
         ));
-        assert_eq!(value_of(&argv, "-f"), "bv*[height<=1080]+ba/b[height<=1080]/b");
+        assert_eq!(
+            value_of(&argv, "-f"),
+            "bv*[height<=1080][vcodec^=avc1][ext=mp4]+ba[acodec^=mp4a]/b[height<=1080][vcodec^=avc1][ext=mp4][acodec^=mp4a]/bv*[height<=1080]+ba/b[height<=1080]/b"
+        );
         assert_eq!(value_of(&argv, "--merge-output-format"), "mp4");
+        for flag in ["--write-thumbnail", "--embed-metadata", "--embed-thumbnail"] {
+            assert!(
+                !argv.contains(&flag.to_string()),
+                "{flag} only when asked: {argv:?}"
+            );
+        }
         assert!(!argv.contains(&"-x".to_string()));
         assert!(!argv.contains(&"--audio-format".to_string()));
         assert!(argv.starts_with(&DOWNLOAD_PREFIX.map(String::from)));
@@ -665,7 +756,62 @@ mod tests {
         let mut s = spec("https://youtu.be/x", MediaMode::Video);
         s.format = Some("  ");
         let argv = strings(&download_argv(&env_plain(), &s));
-        assert_eq!(value_of(&argv, "-f"), video_format_selector());
+        assert_eq!(value_of(&argv, "-f"), video_format_selector(None));
+    }
+
+    #[test]
+    fn a_size_to_fit_puts_fitting_formats_first_and_keeps_the_plain_default_last() {
+        let mut s = spec("https://youtu.be/x", MediaMode::Video);
+        s.shape.fit_mb = Some(50);
+        let selector = value_of(&strings(&download_argv(&env_plain(), &s)), "-f");
+        let alternatives: Vec<&str> = selector.split('/').collect();
+        assert_eq!(
+            alternatives[..4],
+            [
+                "bv*[height<=1080][vcodec^=avc1][ext=mp4][filesize<?45M][filesize_approx<?45M]+ba[acodec^=mp4a]",
+                "b[height<=1080][vcodec^=avc1][ext=mp4][acodec^=mp4a][filesize<?50M][filesize_approx<?50M]",
+                "bv*[height<=1080][filesize<?45M][filesize_approx<?45M]+ba",
+                "b[height<=1080][filesize<?50M][filesize_approx<?50M]",
+            ]
+        );
+        assert_eq!(alternatives[4..].join("/"), video_format_selector(None));
+        // An explicit format still wins, and audio keeps its own rule.
+        s.format = Some("18");
+        assert_eq!(value_of(&strings(&download_argv(&env_plain(), &s)), "-f"), "18");
+        let mut a = spec("https://youtu.be/x", audio(AudioFormat::Mp3, "0"));
+        a.shape.fit_mb = Some(50);
+        assert_eq!(
+            value_of(&strings(&download_argv(&env_plain(), &a)), "-f"),
+            audio_format_selector(15)
+        );
+    }
+
+    #[test]
+    fn embedding_metadata_adds_the_cover_where_the_container_can_hold_one() {
+        let shape = FileShape {
+            embed_metadata: true,
+            write_thumbnail: true,
+            fit_mb: None,
+        };
+        for (mode, cover) in [
+            (audio(AudioFormat::Mp3, "0"), true),
+            (audio(AudioFormat::M4a, "0"), true),
+            (audio(AudioFormat::Opus, "0"), true),
+            (audio(AudioFormat::Flac, "0"), true),
+            (audio(AudioFormat::Wav, "0"), false),
+            (MediaMode::Video, true),
+        ] {
+            let mut s = spec("https://youtu.be/x", mode.clone());
+            s.shape = shape;
+            let argv = strings(&download_argv(&env_plain(), &s));
+            assert!(argv.contains(&"--embed-metadata".to_string()), "{argv:?}");
+            assert!(argv.contains(&"--write-thumbnail".to_string()), "{argv:?}");
+            assert_eq!(argv.contains(&"--embed-thumbnail".to_string()), cover, "{mode:?}");
+            if cover {
+                assert_eq!(value_of(&argv, "--convert-thumbnails"), "jpg");
+            }
+            assert_target_last(&argv, "https://youtu.be/x");
+        }
     }
 
     #[test]

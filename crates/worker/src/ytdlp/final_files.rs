@@ -28,11 +28,14 @@ pub(crate) const FINAL_FILE_MARKER: &str = "HERMES_FILE ";
 /// leaves out the ones that are missing (a direct media URL has no `duration`), and JSON escapes
 /// newlines and non-ASCII, so the object always fits on one line.
 pub(crate) const FINAL_FILE_PRINT: &str =
-    "after_move:HERMES_FILE %(.{filepath,title,duration,id,playlist_index})j";
+    "after_move:HERMES_FILE %(.{filepath,title,duration,id,playlist_index,track,artist,uploader})j";
 
 /// `--print-to-file` template: one JSON object per final file, after every post-processor ran.
 /// `%(.{…})j` keeps only these keys and leaves out missing ones; JSON escapes newlines.
-pub(crate) const FINAL_FILE_TEMPLATE: &str = "after_move:%(.{filepath,title,duration,id,playlist_index})j";
+/// `track`, `artist` and `uploader` are display text for the host (Telegram's `title` and
+/// `performer`), never used to name a file.
+pub(crate) const FINAL_FILE_TEMPLATE: &str =
+    "after_move:%(.{filepath,title,duration,id,playlist_index,track,artist,uploader})j";
 
 /// A file at its final path, with what yt-dlp knows about it.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -44,6 +47,11 @@ pub struct FinalFile {
     pub id: Option<String>,
     /// 1-based position in the playlist; absent for single downloads.
     pub playlist_index: Option<u32>,
+    /// The media's own metadata (a music track's name and artist, the uploader), when the
+    /// extractor found it.
+    pub track: Option<String>,
+    pub artist: Option<String>,
+    pub uploader: Option<String>,
 }
 
 /// The final files of one task: where yt-dlp writes them, and how far they have been read.
@@ -123,7 +131,17 @@ pub(crate) fn parse_final_file(json: &str) -> Option<FinalFile> {
             .get("playlist_index")
             .and_then(Value::as_u64)
             .and_then(|i| u32::try_from(i).ok()),
+        track: non_blank(&value, "track"),
+        artist: non_blank(&value, "artist"),
+        uploader: non_blank(&value, "uploader"),
     })
+}
+
+fn non_blank(value: &Value, key: &str) -> Option<String> {
+    value
+        .get(key)
+        .and_then(value_to_string)
+        .filter(|s| !s.trim().is_empty())
 }
 
 fn value_to_string(value: &Value) -> Option<String> {
@@ -180,5 +198,25 @@ mod tests {
         assert_eq!(second.len(), 1);
         assert!(second[0].filepath.ends_with("b.mp3"));
         assert!(log.take_new().is_empty());
+    }
+
+    #[test]
+    fn track_artist_and_uploader_are_read_when_present() {
+        let file = parse_final_file(
+            r#"{"filepath": "/d/a.mp3", "title": "A", "track": "Song", "artist": "Band", "uploader": "Chan"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                file.track.as_deref(),
+                file.artist.as_deref(),
+                file.uploader.as_deref()
+            ),
+            (Some("Song"), Some("Band"), Some("Chan"))
+        );
+        let bare = parse_final_file(r#"{"filepath": "/d/a.mp3", "artist": " "}"#).unwrap();
+        assert_eq!((bare.track, bare.artist, bare.uploader), (None, None, None));
+        assert!(FINAL_FILE_TEMPLATE.contains(",track,artist,uploader}"));
+        assert!(FINAL_FILE_PRINT.ends_with(FINAL_FILE_TEMPLATE.trim_start_matches("after_move:")));
     }
 }

@@ -285,29 +285,58 @@ pub(crate) fn format_list(info: &Value, mode: FormatMode, profile: WireProfile) 
     }
 }
 
-/// One choice per tier present: the highest-bitrate stream of the tier, with `+bestaudio` when
-/// it carries no audio. Falls back to a single "best" when nothing has a known height.
+/// Whether Telegram clients play this format inline: H.264 video in MP4 (with AAC audio when it
+/// carries audio). VP9 and AV1 often play only after a download, or not at all.
+fn plays_inline(f: &Value) -> bool {
+    let avc = str_of(f, "vcodec").is_some_and(|c| c.starts_with("avc1") || c.starts_with("h264"));
+    let audio_ok = codec_absent(f, "acodec") || str_of(f, "acodec").is_some_and(|c| c.starts_with("mp4a"));
+    avc && audio_ok && str_of(f, "ext").is_some_and(|e| e == "mp4")
+}
+
+fn highest_bitrate<'a>(candidates: impl Iterator<Item = &'a Value>) -> Option<&'a Value> {
+    candidates.max_by(|a, b| bitrate(a).total_cmp(&bitrate(b)))
+}
+
+fn is_aac(f: &Value) -> bool {
+    str_of(f, "acodec").is_some_and(|c| c.starts_with("mp4a"))
+}
+
+/// One choice per tier present: the highest-bitrate H.264/MP4 stream of the tier when there is
+/// one (it plays inline in Telegram), else the highest-bitrate stream of any codec; with
+/// `+bestaudio` when it carries no audio (AAC first for H.264, so the merge stays a plain MP4).
+/// Falls back to a single "best" when nothing has a known height.
 fn video_choices(all: &[&Value]) -> Vec<FormatOption> {
     let audio = best_audio(all);
+    let aac: Vec<&Value> = all
+        .iter()
+        .copied()
+        .filter(|f| is_audio_only(f) && is_aac(f))
+        .collect();
+    let aac_audio = best_audio(&aac);
     let mut choices = Vec::new();
     for tier in VIDEO_TIERS {
-        let best = all
+        let in_tier: Vec<&Value> = all
             .iter()
             .copied()
             .filter(|f| has_video(f) && u64_of(f, "height").and_then(tier_of) == Some(tier))
-            .max_by(|a, b| bitrate(a).total_cmp(&bitrate(b)));
-        let Some(best) = best else { continue };
+            .collect();
+        let inline = highest_bitrate(in_tier.iter().copied().filter(|f| plays_inline(f)));
+        let Some(best) = inline.or_else(|| highest_bitrate(in_tier.iter().copied())) else {
+            continue;
+        };
         let id = str_of(best, "format_id").unwrap_or_default();
         let video_only = codec_absent(best, "acodec");
-        let size = match (
-            size_of(best),
-            video_only.then_some(audio).flatten().and_then(size_of),
-        ) {
+        let (format_id, companion) = match (video_only, inline.is_some() && aac_audio.is_some()) {
+            (false, _) => (id, None),
+            (true, true) => (format!("{id}+bestaudio[acodec^=mp4a]/{id}+bestaudio"), aac_audio),
+            (true, false) => (format!("{id}+bestaudio"), audio),
+        };
+        let size = match (size_of(best), companion.and_then(size_of)) {
             (Some(v), Some(a)) => Some(v + a),
             (v, _) => v,
         };
         choices.push(FormatOption {
-            format_id: if video_only { format!("{id}+bestaudio") } else { id },
+            format_id,
             label: with_size(format!("{tier}p"), size),
             ext: "mp4".to_owned(),
             filesize_approx: size,
@@ -420,6 +449,31 @@ mod tests {
         assert_eq!(list.formats[0].filesize_approx, Some(51200));
         assert_eq!(list.formats[0].height, Some(1080));
         assert_eq!(list.formats[1].filesize_approx, Some(5000));
+    }
+
+    #[test]
+    fn video_tiers_prefer_h264_in_mp4_with_aac_over_a_higher_bitrate_vp9() {
+        let info = json!({"title": "t", "duration": 100, "formats": [
+            {"format_id": "140", "vcodec": "none", "acodec": "mp4a.40.2", "abr": 129.5, "tbr": 129.5, "ext": "m4a", "filesize": 1000},
+            {"format_id": "251", "vcodec": "none", "acodec": "opus", "abr": 140.0, "tbr": 140.0, "ext": "webm", "filesize": 1200},
+            {"format_id": "137", "vcodec": "avc1.640028", "acodec": "none", "ext": "mp4", "height": 1080, "tbr": 4000.0, "filesize": 50000},
+            {"format_id": "248", "vcodec": "vp9", "acodec": "none", "ext": "webm", "height": 1080, "tbr": 6000.0, "filesize": 70000},
+            {"format_id": "399", "vcodec": "av01.0.08M.08", "acodec": "none", "ext": "mp4", "height": 1080, "tbr": 5000.0},
+            {"format_id": "271", "vcodec": "vp9", "acodec": "none", "ext": "webm", "height": 1440, "tbr": 9000.0, "filesize": 90000}
+        ]});
+        let list = format_list(&info, FormatMode::Video, WireProfile::Guide);
+        let ids: Vec<&str> = list.formats.iter().map(|f| f.format_id.as_str()).collect();
+        assert_eq!(
+            ids,
+            ["271+bestaudio", "137+bestaudio[acodec^=mp4a]/137+bestaudio"],
+            "1440p has no H.264: the best of any codec; 1080p: H.264 with AAC"
+        );
+        assert_eq!(list.formats[1].filesize_approx, Some(51000), "137 + the AAC 140");
+        assert_eq!(
+            list.formats[0].filesize_approx,
+            Some(91200),
+            "271 + the best audio 251"
+        );
     }
 
     #[test]

@@ -607,6 +607,7 @@ mod tests {
                 duration: Some(2.5),
                 id: Some("tone-one".into()),
                 playlist_index: Some(1),
+                ..Default::default()
             })
         );
         assert_eq!(
