@@ -255,7 +255,10 @@ impl Db {
     }
 
     pub(crate) async fn task(&self, id: &str) -> Result<Option<TaskRow>, DbError> {
-        let row = sqlx::query("SELECT id, chat_id, kind, url, state, progress, file_path, error, status_message_id, job, attempts FROM tasks WHERE id = ?")
+        let row = sqlx::query(
+            "SELECT id, chat_id, kind, url, state, progress, file_path, error, status_message_id, job, attempts
+             FROM tasks WHERE id = ?",
+        )
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -265,26 +268,25 @@ impl Db {
     /// The chat's queued and running jobs, oldest first: what `/status` shows and `/cancel`
     /// looks in.
     pub(crate) async fn active_tasks(&self, chat_id: i64) -> Result<Vec<TaskRow>, DbError> {
-        let rows = sqlx::query("SELECT id, chat_id, kind, url, state, progress, file_path, error, status_message_id, job, attempts FROM tasks WHERE chat_id = ? AND state IN ('queued', 'running')
-             ORDER BY created_at, rowid")
+        let rows = sqlx::query(
+            "SELECT id, chat_id, kind, url, state, progress, file_path, error, status_message_id, job, attempts
+             FROM tasks WHERE chat_id = ? AND state IN ('queued', 'running') ORDER BY created_at, rowid",
+        )
         .bind(chat_id)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .iter()
-            .map(task_row)
-            .collect::<Result<Vec<_>, sqlx::Error>>()?)
+        task_rows(&rows)
     }
 
     /// Every job a previous process left queued or running, oldest first.
     pub(crate) async fn unfinished_tasks(&self) -> Result<Vec<TaskRow>, DbError> {
-        let rows = sqlx::query("SELECT id, chat_id, kind, url, state, progress, file_path, error, status_message_id, job, attempts FROM tasks WHERE state IN ('queued', 'running') ORDER BY created_at, rowid")
+        let rows = sqlx::query(
+            "SELECT id, chat_id, kind, url, state, progress, file_path, error, status_message_id, job, attempts
+             FROM tasks WHERE state IN ('queued', 'running') ORDER BY created_at, rowid",
+        )
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .iter()
-            .map(task_row)
-            .collect::<Result<Vec<_>, sqlx::Error>>()?)
+        task_rows(&rows)
     }
 
     /// Jobs the front recorded and Redis does not have yet: `(id, job JSON)`, oldest first.
@@ -326,14 +328,14 @@ impl Db {
 
     /// Every task recorded for `url`, oldest first (for `/status`-like listings and tests).
     pub async fn tasks_for_url(&self, url: &str) -> Result<Vec<TaskRow>, DbError> {
-        let rows = sqlx::query("SELECT id, chat_id, kind, url, state, progress, file_path, error, status_message_id, job, attempts FROM tasks WHERE url = ? ORDER BY created_at, rowid")
+        let rows = sqlx::query(
+            "SELECT id, chat_id, kind, url, state, progress, file_path, error, status_message_id, job, attempts
+             FROM tasks WHERE url = ? ORDER BY created_at, rowid",
+        )
         .bind(url)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .iter()
-            .map(task_row)
-            .collect::<Result<Vec<_>, sqlx::Error>>()?)
+        task_rows(&rows)
     }
 
     /// The chat's settings, or the defaults when it never changed them.
@@ -424,6 +426,10 @@ impl Db {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+fn task_rows(rows: &[sqlx::sqlite::SqliteRow]) -> Result<Vec<TaskRow>, DbError> {
+    Ok(rows.iter().map(task_row).collect::<Result<Vec<_>, sqlx::Error>>()?)
 }
 
 fn task_row(row: &sqlx::sqlite::SqliteRow) -> Result<TaskRow, sqlx::Error> {

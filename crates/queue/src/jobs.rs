@@ -128,22 +128,11 @@ impl JobQueue {
     /// Records that the job's file reached the user, before [`JobQueue::ack`]: a node that dies
     /// between the two leaves a job that the next claimant only acknowledges.
     pub async fn mark_delivered(&self, job_id: &str) -> Result<(), QueueError> {
-        let _: () = redis::cmd("SET")
-            .arg(self.config.delivered(job_id))
-            .arg(1)
-            .arg("EX")
-            .arg(MARKER_TTL_SECS)
-            .query_async(&mut self.conn.clone())
-            .await?;
-        Ok(())
+        self.set_marker(&self.config.delivered(job_id)).await
     }
 
     pub async fn is_delivered(&self, job_id: &str) -> Result<bool, QueueError> {
-        let exists: bool = redis::cmd("EXISTS")
-            .arg(self.config.delivered(job_id))
-            .query_async(&mut self.conn.clone())
-            .await?;
-        Ok(exists)
+        self.has_marker(&self.config.delivered(job_id)).await
     }
 
     /// The job is finished (delivered, or failed for good and reported): removes it.
@@ -173,8 +162,17 @@ impl JobQueue {
 
     /// Asks whichever node holds `job_id` to stop it (it looks with every heartbeat).
     pub async fn cancel(&self, job_id: &str) -> Result<(), QueueError> {
+        self.set_marker(&self.config.cancelled(job_id)).await
+    }
+
+    pub async fn is_cancelled(&self, job_id: &str) -> Result<bool, QueueError> {
+        self.has_marker(&self.config.cancelled(job_id)).await
+    }
+
+    /// A flag about a job (delivered, cancelled) that outlives the job's entry for a week.
+    async fn set_marker(&self, key: &str) -> Result<(), QueueError> {
         let _: () = redis::cmd("SET")
-            .arg(self.config.cancelled(job_id))
+            .arg(key)
             .arg(1)
             .arg("EX")
             .arg(MARKER_TTL_SECS)
@@ -183,9 +181,9 @@ impl JobQueue {
         Ok(())
     }
 
-    pub async fn is_cancelled(&self, job_id: &str) -> Result<bool, QueueError> {
+    async fn has_marker(&self, key: &str) -> Result<bool, QueueError> {
         let exists: bool = redis::cmd("EXISTS")
-            .arg(self.config.cancelled(job_id))
+            .arg(key)
             .query_async(&mut self.conn.clone())
             .await?;
         Ok(exists)
