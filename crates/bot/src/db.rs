@@ -429,7 +429,10 @@ impl Db {
 }
 
 fn task_rows(rows: &[sqlx::sqlite::SqliteRow]) -> Result<Vec<TaskRow>, DbError> {
-    Ok(rows.iter().map(task_row).collect::<Result<Vec<_>, sqlx::Error>>()?)
+    Ok(rows
+        .iter()
+        .map(task_row)
+        .collect::<Result<Vec<_>, sqlx::Error>>()?)
 }
 
 fn task_row(row: &sqlx::sqlite::SqliteRow) -> Result<TaskRow, sqlx::Error> {
