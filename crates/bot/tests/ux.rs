@@ -113,22 +113,6 @@ fn d8_a_telegram_413_says_the_file_was_too_large_for_telegram() {
     assert!(!text.contains("on my side"), "{text}");
 }
 
-/// The last successful edit (or the sending) of `message_id`.
-fn last_call_for(harness: &Harness, message_id: i32) -> hermes_testkit::telegram::Call {
-    harness
-        .api
-        .calls()
-        .into_iter()
-        .rev()
-        .find(|c| {
-            c.succeeded()
-                && c.params["chat_id"] == json!(CHAT)
-                && message_id_of(c) == Some(message_id)
-                && matches!(c.method.as_str(), "editMessageText" | "sendMessage")
-        })
-        .expect("the message was shown")
-}
-
 #[test]
 fn d3_d4_status_messages_carry_their_own_cancel_and_the_live_queue_position() {
     let harness = Harness::start(&[("MAX_CONCURRENT_TASKS", "1"), ("MAX_TASKS_PER_CHAT", "1")]);
@@ -148,13 +132,16 @@ fn d3_d4_status_messages_carry_their_own_cancel_and_the_live_queue_position() {
     assert!(harness.message_text(CHAT, ids[0]).contains('%'), "still running");
 
     // ✖ Cancel under the first status cancels that task, whichever is newest.
-    let cancel_first = button(&last_call_for(&harness, ids[0]), "Cancel").expect("✖ Cancel button");
+    let with_button = harness.wait_for("editMessageText", 0, |c| {
+        message_id_of(c) == Some(ids[0]) && button(c, "Cancel").is_some()
+    });
+    let cancel_first = button(&with_button, "Cancel").expect("✖ Cancel button");
     harness.tap(CHAT, ids[0], &cancel_first);
-    harness.wait_for_message_text(CHAT, ids[0], "Cancelled");
-    assert!(
-        buttons(&last_call_for(&harness, ids[0])).is_empty(),
-        "no buttons once over"
-    );
+    // Waited for as a recorded call: the fake shows a text a moment before it records the call.
+    let over = harness.wait_for("editMessageText", 0, |c| {
+        message_id_of(c) == Some(ids[0]) && text_of(c).contains("Cancelled")
+    });
+    assert!(buttons(&over).is_empty(), "no buttons once over");
     // The queue moved: the second runs, the third is next, its message says so by itself.
     harness.wait_for_message_text(CHAT, ids[1], "%");
     harness.wait_for_message_text(CHAT, ids[2], "next in line");
