@@ -1,6 +1,6 @@
 //! Media durations from ffprobe (next to the configured ffmpeg), for files yt-dlp reports
 //! without one (a direct media link).
-use crate::program::resolve_program;
+use crate::program::{output_within, resolve_program};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -19,28 +19,7 @@ pub(crate) fn ffprobe_for(ffmpeg: &Path) -> PathBuf {
 /// A media file's duration in whole seconds, from ffprobe; `None` when it cannot tell. Used when
 /// yt-dlp does not know the duration (a direct media link).
 pub async fn probe_duration(ffmpeg: &Path, file: &Path) -> Option<u64> {
-    let ffprobe = resolve_program(&ffprobe_for(ffmpeg))?;
-    let mut command = tokio::process::Command::new(ffprobe);
-    command
-        .args([
-            "-v",
-            "error",
-            "-show_entries",
-            "format=duration",
-            "-of",
-            "default=noprint_wrappers=1:nokey=1",
-            "--",
-        ])
-        .arg(file)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true);
-    let output = tokio::time::timeout(PROBE_TIMEOUT, command.output())
-        .await
-        .ok()?
-        .ok()?;
-    let secs: f64 = String::from_utf8_lossy(&output.stdout).trim().parse().ok()?;
+    let secs = probe_media(ffmpeg, file).await?.duration?;
     (secs.is_finite() && secs >= 0.0).then(|| secs.round() as u64)
 }
 
@@ -68,14 +47,9 @@ pub async fn probe_media(ffmpeg: &Path, file: &Path) -> Option<MediaProbe> {
             "--",
         ])
         .arg(file)
-        .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true);
-    let output = tokio::time::timeout(PROBE_TIMEOUT, command.output())
-        .await
-        .ok()?
-        .ok()?;
+        .stderr(Stdio::null());
+    let output = output_within(command, PROBE_TIMEOUT).await?;
     if !output.status.success() {
         return None;
     }

@@ -14,6 +14,16 @@ pub fn resolve_program(program: &Path) -> Option<PathBuf> {
         .find(|candidate| is_executable(candidate))
 }
 
+/// Runs a short probe (`-version`, ffprobe) to completion: its output, or `None` when it cannot
+/// be started or takes longer than `limit` (it is killed then). The caller looks at the status.
+pub(crate) async fn output_within(
+    mut command: tokio::process::Command,
+    limit: std::time::Duration,
+) -> Option<std::process::Output> {
+    command.stdin(std::process::Stdio::null()).kill_on_drop(true);
+    tokio::time::timeout(limit, command.output()).await.ok()?.ok()
+}
+
 fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     path.metadata()

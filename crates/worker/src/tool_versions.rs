@@ -1,7 +1,7 @@
 //! The versions of yt-dlp, ffmpeg and yt-dlp's JavaScript support, for `health_check`: probed
 //! once per set of binaries (a probe costs a Python start-up), keyed by their fingerprints.
 use crate::config::Config;
-use crate::program::resolve_program;
+use crate::program::{output_within, resolve_program};
 use hermes_protocol::JsSupport;
 use std::ffi::OsStr;
 use std::path::Path;
@@ -129,16 +129,8 @@ pub(crate) fn js_fingerprint(config: &Config) -> String {
 async fn verbose_header(config: &Config) -> Option<String> {
     let argv = crate::ytdlp::args::verbose_probe_argv(&crate::ytdlp::env::toolchain_env(config));
     let mut command = tokio::process::Command::new(&config.ytdlp_bin);
-    command
-        .args(argv)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let output = tokio::time::timeout(PROBE_TIMEOUT, command.output())
-        .await
-        .ok()?
-        .ok()?;
+    command.args(argv).stdout(Stdio::null()).stderr(Stdio::piped());
+    let output = output_within(command, PROBE_TIMEOUT).await?;
     Some(String::from_utf8_lossy(&output.stderr).into_owned())
 }
 
@@ -154,14 +146,9 @@ async fn first_line_of(program: &Path, flag: &str) -> Option<String> {
     let mut command = tokio::process::Command::new(program);
     command
         .arg(OsStr::new(flag))
-        .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true);
-    let output = tokio::time::timeout(PROBE_TIMEOUT, command.output())
-        .await
-        .ok()?
-        .ok()?;
+        .stderr(Stdio::null());
+    let output = output_within(command, PROBE_TIMEOUT).await?;
     if !output.status.success() {
         return None;
     }
