@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use hermes_protocol::{AudioFormat, FormatOption};
 
+use crate::job::is_task_id;
 use crate::media_mode::MediaMode;
 
 /// How long a keyboard stays usable; after that the user is asked to send the link again.
@@ -152,11 +153,7 @@ impl Callback {
             return decode_setting(first, second?);
         }
         if action == "rt" || action == "cx" {
-            let id = first.strip_prefix("tg-")?;
-            let valid = second.is_none()
-                && !id.is_empty()
-                && id.len() <= 40
-                && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+            let valid = second.is_none() && is_task_id(first);
             let task_id = first.to_owned();
             return valid.then(|| {
                 if action == "rt" {

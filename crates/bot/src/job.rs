@@ -153,6 +153,15 @@ impl Job {
     }
 }
 
+/// Whether `id` has the shape of the task ids this bot makes (`tg-` and a uuid's hex digits).
+/// Task ids name directories (`DOWNLOAD_DIR/<chat>/<task_id>`) and come back in callback data and
+/// in stream entries, so anything else (`../`, a newline, a slash) is refused where it enters.
+pub(crate) fn is_task_id(id: &str) -> bool {
+    id.strip_prefix("tg-").is_some_and(|rest| {
+        !rest.is_empty() && rest.len() <= 40 && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    })
+}
+
 /// The short id users type after `/cancel` (the first 8 hex digits of the task's uuid).
 pub(crate) fn short_id(task_id: &str) -> &str {
     let id = task_id.strip_prefix("tg-").unwrap_or(task_id);
@@ -216,6 +225,24 @@ mod tests {
         let video = DownloadChoice::new(MediaMode::Video, AudioFormat::Mp3).request("t2", "u", "/d", None);
         assert_eq!(video.params["extract_audio"], json!(false));
         assert!(!video.params.contains_key("audio_format"));
+    }
+
+    #[test]
+    fn only_task_ids_of_our_own_shape_are_task_ids() {
+        assert!(is_task_id(&hermes_host::client::new_task_id("tg")));
+        for hostile in [
+            "",
+            "tg-",
+            "../x",
+            "tg-../..",
+            "tg-a/b",
+            "tg-ab\ncd",
+            "tg-a b",
+            "x-abc",
+        ] {
+            assert!(!is_task_id(hostile), "{hostile:?}");
+        }
+        assert!(!is_task_id(&format!("tg-{}", "a".repeat(41))));
     }
 
     #[test]

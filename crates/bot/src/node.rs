@@ -14,7 +14,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::engine::Engine;
-use crate::job::Job;
+use crate::job::{is_task_id, Job};
 use crate::job_report::JobReport;
 use crate::job_runner::{status_text, Outcome, Runner};
 use crate::ledger::Ledger;
@@ -85,6 +85,12 @@ async fn run_claimed(
     _slot: OwnedSemaphorePermit,
 ) {
     let task_id = claimed.job_id.clone();
+    if !is_task_id(&task_id) {
+        // It would name a directory this node writes and deletes: never run it.
+        tracing::error!(?task_id, "a job whose id is not a task id; dropped");
+        acknowledge(&queue, &claimed).await;
+        return;
+    }
     let job = claimed.job.clone();
     let ledger = Ledger::Remote(queue.clone());
     if queue.is_cancelled(&task_id).await.unwrap_or(false) {
