@@ -9,10 +9,10 @@ use std::time::Duration;
 use frankenstein::client_reqwest::Bot;
 use frankenstein::input_file::FileUpload;
 use frankenstein::methods::{
-    AnswerCallbackQueryParams, EditMessageCaptionParams, EditMessageTextParams, GetUpdatesParams,
+    AnswerCallbackQueryParams, DeleteMessageParams, EditMessageCaptionParams, SendChatActionParams, EditMessageTextParams, GetUpdatesParams,
     SendAudioParams, SendDocumentParams, SendMessageParams, SendVideoParams, SetMyCommandsParams,
 };
-use frankenstein::types::AllowedUpdate;
+use frankenstein::types::{AllowedUpdate, ChatAction};
 use frankenstein::types::{
     BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Message, ReplyMarkup,
 };
@@ -107,6 +107,10 @@ pub(crate) struct MediaMeta {
     pub(crate) performer: Option<String>,
     pub(crate) duration: Option<u32>,
     pub(crate) caption: Option<String>,
+    /// A JPEG of at most 320 px inside the task's directory (sent with audio, video, documents).
+    pub(crate) thumbnail: Option<PathBuf>,
+    pub(crate) width: Option<u32>,
+    pub(crate) height: Option<u32>,
 }
 
 /// The file to send: a local path (upload) or a `file_id` Telegram already has.
@@ -121,6 +125,9 @@ pub(crate) struct Telegram {
     bot: Bot,
     /// The longest flood-control wait taken inline ([`MAX_INLINE_WAIT`] by default).
     max_wait: Duration,
+    /// A local Bot API server (`--local`) reads files from this machine's disk: they are named
+    /// by `file://` URI instead of uploaded.
+    local_mode: bool,
 }
 
 impl Telegram {
@@ -129,7 +136,24 @@ impl Telegram {
         Self {
             bot: Bot::new_url(api_url),
             max_wait: MAX_INLINE_WAIT,
+            local_mode: false,
         }
+    }
+
+    /// Files are sent by local path (see [`Telegram::local_mode`]).
+    pub(crate) fn in_local_mode(mut self, local_mode: bool) -> Self {
+        self.local_mode = local_mode;
+        self
+    }
+
+    /// A file on this machine as the Bot API takes it: a multipart upload, or in local mode its
+    /// `file://` URI.
+    fn file_upload(&self, path: PathBuf) -> FileUpload {
+        if !self.local_mode {
+            return path.into();
+        }
+        let absolute = std::fs::canonicalize(&path).unwrap_or(path);
+        FileUpload::String(file_uri(&absolute))
     }
 
     /// Changes the longest flood-control wait taken inline (and the cap on `getUpdates`').
@@ -153,7 +177,12 @@ impl Telegram {
         let params = GetUpdatesParams::builder()
             .maybe_offset(offset)
             .timeout(timeout_secs)
-            .allowed_updates(vec![AllowedUpdate::Message, AllowedUpdate::CallbackQuery])
+            .allowed_updates(vec![
+                AllowedUpdate::Message,
+                AllowedUpdate::CallbackQuery,
+                AllowedUpdate::InlineQuery,
+                AllowedUpdate::ChosenInlineResult,
+            ])
             .build();
         let response: frankenstein::response::MethodResponse<Vec<serde_json::Value>> = self
             .bot
@@ -260,6 +289,27 @@ impl Telegram {
         }
     }
 
+    /// "uploading a video/document…" at the top of the chat while a file goes up; best effort.
+    pub(crate) async fn send_chat_action(&self, chat_id: i64, action: ChatAction) {
+        let params = SendChatActionParams::builder()
+            .chat_id(chat_id)
+            .action(action)
+            .build();
+        if let Err(error) = self.bot.send_chat_action(&params).await {
+            tracing::debug!(%error, "chat action refused");
+        }
+    }
+
+    pub(crate) async fn delete_message(&self, chat_id: i64, message_id: i32) -> Result<(), TgError> {
+        let params = DeleteMessageParams::builder()
+            .chat_id(chat_id)
+            .message_id(message_id)
+            .build();
+        self.with_flood_retry(|| self.bot.delete_message(&params))
+            .await
+            .map(drop)
+    }
+
     /// Answers a button tap (stops the client's spinner), optionally with a toast.
     pub(crate) async fn answer_callback(&self, query_id: &str, text: Option<&str>) -> Result<(), TgError> {
         let params = AnswerCallbackQueryParams::builder()
@@ -308,9 +358,10 @@ impl Telegram {
         patience: Patience,
     ) -> Result<Message, TgError> {
         let file: FileUpload = match source {
-            MediaSource::Path(path) => path.into(),
+            MediaSource::Path(path) => self.file_upload(path),
             MediaSource::FileId(id) => id.into(),
         };
+        let thumbnail = meta.thumbnail.clone().map(|path| self.file_upload(path));
         let response = match method {
             SendMethod::Audio => {
                 let params = SendAudioParams::builder()
@@ -320,6 +371,7 @@ impl Telegram {
                     .maybe_title(meta.title.clone())
                     .maybe_performer(meta.performer.clone())
                     .maybe_duration(meta.duration)
+                    .maybe_thumbnail(thumbnail)
                     .build();
                 self.with_retry(patience, || self.bot.send_audio(&params)).await?
             }
@@ -329,6 +381,9 @@ impl Telegram {
                     .video(file)
                     .maybe_caption(meta.caption.clone())
                     .maybe_duration(meta.duration)
+                    .maybe_width(meta.width)
+                    .maybe_height(meta.height)
+                    .maybe_thumbnail(thumbnail)
                     .supports_streaming(true)
                     .build();
                 self.with_retry(patience, || self.bot.send_video(&params)).await?
@@ -338,6 +393,7 @@ impl Telegram {
                     .chat_id(chat_id)
                     .document(file)
                     .maybe_caption(meta.caption.clone())
+                    .maybe_thumbnail(thumbnail)
                     .build();
                 self.with_retry(patience, || self.bot.send_document(&params))
                     .await?
@@ -390,6 +446,34 @@ impl Telegram {
             return Err(too_large(bytes.len() as u64));
         }
         Ok(bytes.to_vec())
+    }
+
+    /// The bot's own account (`getMe`): its `username` makes `t.me` deep links.
+    pub(crate) async fn get_me(&self) -> Result<frankenstein::types::User, TgError> {
+        let response = self.with_flood_retry(|| self.bot.get_me()).await?;
+        Ok(response.result)
+    }
+
+    /// Answers an inline query (stops the client's spinner). Always personal: what a user may
+    /// see depends on who asks (`ALLOWED_CHAT_IDS`, their search share), so Telegram must not
+    /// hand one user's answer to another.
+    pub(crate) async fn answer_inline_query(
+        &self,
+        query_id: &str,
+        results: Vec<frankenstein::inline_mode::InlineQueryResult>,
+        button: Option<frankenstein::inline_mode::InlineQueryResultsButton>,
+        cache_time_secs: u32,
+    ) -> Result<(), TgError> {
+        let params = frankenstein::methods::AnswerInlineQueryParams::builder()
+            .inline_query_id(query_id)
+            .results(results)
+            .cache_time(cache_time_secs)
+            .is_personal(true)
+            .maybe_button(button)
+            .build();
+        self.with_flood_retry(|| self.bot.answer_inline_query(&params))
+            .await
+            .map(drop)
     }
 
     /// Runs `call`, sleeping out flood control up to [`MAX_FLOOD_RETRIES`] times.
@@ -448,6 +532,20 @@ fn edit_params(
         .link_preview_options(no_preview())
         .maybe_reply_markup(markup)
         .build()
+}
+
+/// `file://` and the path, every byte outside `A-Z a-z 0-9 - . _ ~ /` percent-encoded.
+fn file_uri(path: &std::path::Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut uri = String::from("file://");
+    for &byte in path.as_os_str().as_bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~/".contains(&byte) {
+            uri.push(char::from(byte));
+        } else {
+            uri.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    uri
 }
 
 /// Status and menu messages quote links; a preview card under each would bury the text.
@@ -520,6 +618,14 @@ mod tests {
         let unknown = RawUpdate::from(serde_json::json!({"update_id": 6, "some_future_kind": {}}));
         assert_eq!(unknown.update_id, Some(6));
         assert!(unknown.update.is_none());
+    }
+
+    #[test]
+    fn local_files_are_named_by_percent_encoded_uris() {
+        assert_eq!(
+            file_uri(std::path::Path::new("/srv/dl/1/tg-a/Song #1 (ü).mp3")),
+            "file:///srv/dl/1/tg-a/Song%20%231%20%28%C3%BC%29.mp3"
+        );
     }
 
     #[test]

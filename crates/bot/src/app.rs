@@ -3,7 +3,7 @@
 //! alone.
 
 use std::ops::Deref;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::callbacks::FlowStore;
 use crate::db::Db;
@@ -19,6 +19,9 @@ pub(crate) struct App {
     pub(crate) dispatch: Dispatch,
     /// `SEARCHES_PER_CHAT_PER_HOUR`.
     pub(crate) searches: PerChatRate,
+    /// The bot's `@username` (from `getMe`, asked once when first needed): inline results link
+    /// to `t.me/<username>`.
+    pub(crate) bot_username: OnceLock<String>,
 }
 
 impl App {
@@ -29,6 +32,7 @@ impl App {
             db,
             flows: FlowStore::new(),
             dispatch,
+            bot_username: OnceLock::new(),
         }
     }
 }

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use hermes_protocol::{AudioFormat, FormatOption};
 
-use crate::job::is_task_id;
+use crate::job::{is_task_id, Job};
 use crate::media_mode::MediaMode;
 
 /// How long a keyboard stays usable; after that the user is asked to send the link again.
@@ -57,6 +57,10 @@ pub(crate) enum Flow {
         title: String,
         limit: Option<u32>,
     },
+    /// A single download refused as too large, to run again split into parts under the limit.
+    Split {
+        job: Box<Job>,
+    },
     /// Quality tiers from `get_formats` for `url`.
     Formats {
         url: String,
@@ -75,6 +79,10 @@ pub(crate) enum Callback {
     },
     /// Show the quality tiers of the flow's link.
     Quality {
+        key: String,
+    },
+    /// Run the flow's refused download again, split into parts that fit.
+    Split {
         key: String,
     },
     /// Download the flow's link with the quality option at this index.
@@ -127,6 +135,7 @@ impl Callback {
         match self {
             Callback::Download { key, mode } => format!("d:{key}:{}", mode_code(*mode)),
             Callback::Quality { key } => format!("q:{key}"),
+            Callback::Split { key } => format!("sp:{key}"),
             Callback::Format { key, index } => format!("f:{key}:{index}"),
             Callback::WholePlaylist { key } => format!("wp:{key}"),
             Callback::OnlyVideo { key } => format!("ov:{key}"),
@@ -170,6 +179,7 @@ impl Callback {
                 mode: mode_from_code(mode)?,
             },
             ("q", None) => Callback::Quality { key },
+            ("sp", None) => Callback::Split { key },
             ("f", Some(index)) => Callback::Format {
                 key,
                 index: index.parse().ok()?,
@@ -382,6 +392,7 @@ mod tests {
                 mode: MediaMode::Video,
             },
             Callback::Quality { key: key.clone() },
+            Callback::Split { key: key.clone() },
             Callback::Format {
                 key: key.clone(),
                 index: u16::MAX,

@@ -40,10 +40,15 @@ pub(crate) const NODE_NAME_VAR: &str = "HERMES_NODE_NAME";
 pub(crate) const CLAIM_IDLE_VAR: &str = "JOB_CLAIM_IDLE_SECS";
 pub(crate) const MAX_ATTEMPTS_VAR: &str = "JOB_MAX_ATTEMPTS";
 pub(crate) const NODE_CONCURRENCY_VAR: &str = "WORKER_CONCURRENCY";
+pub(crate) const LOCAL_MODE_VAR: &str = "TELEGRAM_LOCAL_MODE";
+pub(crate) const STATUS_WHEN_DONE_VAR: &str = "STATUS_WHEN_DONE";
+pub(crate) const GROUP_LINKS_VAR: &str = "GROUP_LINKS";
 
 pub(crate) const DEFAULT_API_URL: &str = "https://api.telegram.org";
 /// The public Bot API refuses uploads above 50 MB; a self-hosted Bot API server allows 2000.
 pub(crate) const DEFAULT_UPLOAD_LIMIT_MB: u64 = 50;
+/// What a local Bot API server (`--local`) accepts.
+pub(crate) const LOCAL_UPLOAD_LIMIT_MB: u64 = 2000;
 pub(crate) const DEFAULT_DOWNLOAD_DIR: &str = "./downloads";
 /// The bot keeps its own SQLite file: the worker's database carries the worker's migrations, and
 /// two migration sets in one file would make each side refuse the other's history.
@@ -64,6 +69,8 @@ pub(crate) enum ConfigError {
     MissingToken,
     #[error("{ROLE_VAR}={role} needs {QUEUE_URL_VAR}=redis://host:port/db, the Redis that joins the front and the nodes")]
     MissingQueueUrl { role: &'static str },
+    #[error("{LOCAL_MODE_VAR}=true needs {API_URL_VAR}, the local Bot API server (telegram-bot-api --local) sharing this machine's disk")]
+    LocalModeWithoutServer,
     #[error("{var}={value:?} is not valid: expected {expected}")]
     Invalid {
         var: &'static str,
@@ -105,6 +112,21 @@ pub(crate) struct BotConfig {
     /// `HERMES_ROLE`: `all` (default), `front` or `node`.
     pub(crate) role: Role,
     pub(crate) cluster: ClusterConfig,
+    /// `TELEGRAM_LOCAL_MODE`: the Bot API server runs `--local` on this machine, so files are
+    /// sent by path (no multipart upload) and may be up to [`LOCAL_UPLOAD_LIMIT_MB`].
+    pub(crate) local_mode: bool,
+    /// `STATUS_WHEN_DONE`: what happens to a status message once its file arrived.
+    pub(crate) status_when_done: StatusWhenDone,
+    /// `GROUP_LINKS`: in groups, bare links start downloads too (by default only commands and
+    /// mentions of the bot do).
+    pub(crate) group_links: bool,
+}
+
+/// A delivered task's status message: one line (`collapse`, default) or gone (`delete`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StatusWhenDone {
+    Collapse,
+    Delete,
 }
 
 impl BotConfig {
@@ -132,13 +154,32 @@ impl BotConfig {
             }
             _ => {}
         }
+        let local_mode = env.flag(LOCAL_MODE_VAR)?;
+        let api_url = env.text(API_URL_VAR);
+        if local_mode && api_url.is_none() {
+            return Err(ConfigError::LocalModeWithoutServer);
+        }
+        let status_when_done = match env.text(STATUS_WHEN_DONE_VAR).map(|v| v.to_ascii_lowercase()).as_deref() {
+            None | Some("collapse") => StatusWhenDone::Collapse,
+            Some("delete") => StatusWhenDone::Delete,
+            Some(other) => return Err(invalid(STATUS_WHEN_DONE_VAR, other, "collapse or delete")),
+        };
         Ok(Self {
             token,
-            api_url: env
-                .text(API_URL_VAR)
+            api_url: api_url
                 .map(|url| url.trim_end_matches('/').to_owned())
                 .unwrap_or_else(|| DEFAULT_API_URL.to_owned()),
-            upload_limit_mb: env.positive(UPLOAD_LIMIT_VAR, DEFAULT_UPLOAD_LIMIT_MB)?,
+            upload_limit_mb: env.positive(
+                UPLOAD_LIMIT_VAR,
+                if local_mode {
+                    LOCAL_UPLOAD_LIMIT_MB
+                } else {
+                    DEFAULT_UPLOAD_LIMIT_MB
+                },
+            )?,
+            local_mode,
+            status_when_done,
+            group_links: env.flag(GROUP_LINKS_VAR)?,
             allowed_chat_ids: if public {
                 Vec::new()
             } else {
@@ -360,6 +401,27 @@ mod tests {
             (3, 4, 5)
         );
         assert!(config(&[(TOKEN_VAR, "1:x"), (MAX_QUEUED_VAR, "0")]).is_err());
+    }
+
+    #[test]
+    fn local_mode_raises_the_upload_limit_and_needs_a_server() {
+        let c = config(&[
+            (TOKEN_VAR, "1:x"),
+            (API_URL_VAR, "http://127.0.0.1:8081"),
+            (LOCAL_MODE_VAR, "true"),
+        ])
+        .expect("valid");
+        assert!(c.local_mode);
+        assert_eq!(c.upload_limit_mb, LOCAL_UPLOAD_LIMIT_MB);
+        assert_eq!(
+            config(&[(TOKEN_VAR, "1:x"), (LOCAL_MODE_VAR, "true")]),
+            Err(ConfigError::LocalModeWithoutServer)
+        );
+        let c = config(&[(TOKEN_VAR, "1:x"), (STATUS_WHEN_DONE_VAR, "Delete"), (GROUP_LINKS_VAR, "on")])
+            .expect("valid");
+        assert_eq!((c.status_when_done, c.group_links, c.local_mode), (StatusWhenDone::Delete, true, false));
+        assert_eq!(c.upload_limit_mb, DEFAULT_UPLOAD_LIMIT_MB);
+        assert!(config(&[(TOKEN_VAR, "1:x"), (STATUS_WHEN_DONE_VAR, "keep")]).is_err());
     }
 
     #[test]

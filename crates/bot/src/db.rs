@@ -78,6 +78,10 @@ pub(crate) struct CachedUpload {
     pub(crate) file_id: String,
     pub(crate) method: SendMethod,
     pub(crate) title: Option<String>,
+    #[serde(default)]
+    pub(crate) performer: Option<String>,
+    #[serde(default)]
+    pub(crate) caption: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -377,7 +381,8 @@ impl Db {
 
     pub(crate) async fn cached_upload(&self, key: &UploadKey) -> Result<Option<CachedUpload>, DbError> {
         let row = sqlx::query(
-            "SELECT file_id, method, title FROM uploads WHERE media_key = ? AND mode = ? AND format = ?",
+            "SELECT file_id, method, title, performer, caption FROM uploads
+             WHERE media_key = ? AND mode = ? AND format = ?",
         )
         .bind(&key.media_key)
         .bind(key.mode.as_str())
@@ -392,13 +397,16 @@ impl Db {
             file_id: row.get("file_id"),
             method,
             title: row.get("title"),
+            performer: row.get("performer"),
+            caption: row.get("caption"),
         }))
     }
 
     pub(crate) async fn store_upload(&self, key: &UploadKey, upload: &CachedUpload) -> Result<(), DbError> {
         sqlx::query(
-            "INSERT OR REPLACE INTO uploads (media_key, mode, format, file_id, method, title, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO uploads
+               (media_key, mode, format, file_id, method, title, performer, caption, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&key.media_key)
         .bind(key.mode.as_str())
@@ -406,6 +414,8 @@ impl Db {
         .bind(&upload.file_id)
         .bind(upload.method.as_str())
         .bind(&upload.title)
+        .bind(&upload.performer)
+        .bind(&upload.caption)
         .bind(unix_now())
         .execute(&self.pool)
         .await?;
@@ -421,6 +431,31 @@ impl Db {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    /// The newest cached upload of `media_key` in any mode and format, audio first: what an
+    /// inline query offers for a search result (any chat may receive a `file_id`).
+    pub(crate) async fn newest_upload(&self, media_key: &str) -> Result<Option<CachedUpload>, DbError> {
+        let rows = sqlx::query(
+            "SELECT file_id, method, title, performer, caption FROM uploads WHERE media_key = ?
+             ORDER BY CASE method WHEN 'audio' THEN 0 ELSE 1 END, created_at DESC, rowid DESC",
+        )
+        .bind(media_key)
+        .fetch_all(&self.pool)
+        .await?;
+        for row in rows {
+            let method: String = row.try_get("method")?;
+            if let Some(method) = SendMethod::from_name(&method) {
+                return Ok(Some(CachedUpload {
+                    file_id: row.try_get("file_id")?,
+                    method,
+                    title: row.try_get("title")?,
+                    performer: row.try_get("performer")?,
+                    caption: row.try_get("caption")?,
+                }));
+            }
+        }
+        Ok(None)
     }
 
     pub async fn close(&self) {
@@ -620,6 +655,8 @@ mod tests {
             file_id: "fake-audio-1".into(),
             method: SendMethod::Audio,
             title: Some("Song".into()),
+            performer: None,
+            caption: None,
         };
         db.store_upload(&key, &upload).await.expect("store");
         assert_eq!(db.cached_upload(&key).await.expect("read"), Some(upload.clone()));
@@ -637,5 +674,46 @@ mod tests {
 
         db.forget_upload(&key).await.expect("forget");
         assert_eq!(db.cached_upload(&key).await.expect("read"), None);
+    }
+
+    #[tokio::test]
+    async fn the_newest_upload_of_a_media_key_prefers_audio() {
+        let (_dir, db) = open_temp().await;
+        assert_eq!(db.newest_upload("yt:dQw4w9WgXcQ").await.expect("read"), None);
+        let video_key = UploadKey {
+            media_key: "yt:dQw4w9WgXcQ".into(),
+            mode: MediaMode::Video,
+            format: "best".into(),
+        };
+        let video = CachedUpload {
+            file_id: "fake-video-1".into(),
+            method: SendMethod::Video,
+            title: Some("Clip".into()),
+            performer: None,
+            caption: None,
+        };
+        db.store_upload(&video_key, &video).await.expect("store");
+        assert_eq!(
+            db.newest_upload("yt:dQw4w9WgXcQ").await.expect("read"),
+            Some(video)
+        );
+        let audio_key = UploadKey {
+            mode: MediaMode::Audio,
+            format: "opus".into(),
+            ..video_key
+        };
+        let audio = CachedUpload {
+            file_id: "fake-audio-1".into(),
+            method: SendMethod::Audio,
+            title: None,
+            performer: None,
+            caption: None,
+        };
+        db.store_upload(&audio_key, &audio).await.expect("store");
+        assert_eq!(
+            db.newest_upload("yt:dQw4w9WgXcQ").await.expect("read"),
+            Some(audio)
+        );
+        assert_eq!(db.newest_upload("yt:other").await.expect("read"), None);
     }
 }

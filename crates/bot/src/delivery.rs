@@ -3,7 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use frankenstein::types::Message;
+use frankenstein::types::{ChatAction, Message};
+use hermes_host::render::{format_clock, shorten};
 use hermes_protocol::{DownloadDone, PlaylistDone};
 
 use crate::api::{MediaMeta, MediaSource, TgError};
@@ -13,7 +14,8 @@ use crate::job::{DownloadChoice, Job};
 use crate::media_mode::MediaMode;
 use crate::messages;
 
-const AUDIO_EXTENSIONS: &[&str] = &["mp3", "m4a", "aac", "opus", "ogg", "oga", "flac", "wav"];
+/// What `sendAudio` shows as music; other audio arrives as a document whatever the method.
+const TELEGRAM_AUDIO_EXTENSIONS: &[&str] = &["mp3", "m4a"];
 const VIDEO_EXTENSIONS: &[&str] = &["mp4", "webm", "mkv", "mov", "m4v"];
 
 /// How long a finished task may keep retrying its upload through flood control (whatever its
@@ -60,14 +62,16 @@ pub(crate) struct Delivered {
     pub(crate) upload: Option<CachedUpload>,
 }
 
-/// `sendAudio` for audio files in audio mode, `sendVideo` for video files, `sendDocument` for
-/// anything else (Telegram would refuse or mangle other containers as audio/video).
+/// `sendAudio` for the audio Telegram plays as music (MP3, M4A) in audio mode, `sendVideo` for
+/// video files in video mode, `sendDocument` for anything else: Telegram turns an "audio" in
+/// another container (Opus, FLAC, WAV) into a document anyway, and its `file_id` could then not
+/// be sent as audio again. Sending those as documents on purpose keeps the cache truthful.
 pub(crate) fn send_method_for(mode: MediaMode, path: &Path) -> SendMethod {
     let extension = path
         .extension()
         .map(|e| e.to_string_lossy().to_ascii_lowercase())
         .unwrap_or_default();
-    if AUDIO_EXTENSIONS.contains(&extension.as_str()) && mode == MediaMode::Audio {
+    if TELEGRAM_AUDIO_EXTENSIONS.contains(&extension.as_str()) && mode == MediaMode::Audio {
         SendMethod::Audio
     } else if VIDEO_EXTENSIONS.contains(&extension.as_str()) && mode == MediaMode::Video {
         SendMethod::Video
@@ -76,16 +80,130 @@ pub(crate) fn send_method_for(mode: MediaMode, path: &Path) -> SendMethod {
     }
 }
 
-/// Sends the file of a finished single download and returns its `file_id` for the cache. Over
-/// the upload limit it is not sent ([`DeliveryError::too_large`]).
+/// Sends the file of a finished single download (or its parts, when it was split) and returns
+/// its `file_id` for the cache. A file over the upload limit is not sent
+/// ([`DeliveryError::too_large`]).
 pub(crate) async fn deliver_single(
     engine: &Engine,
     job: &Job,
     choice: &DownloadChoice,
     done: &DownloadDone,
+    task_dir: &Path,
 ) -> Result<Delivered, DeliveryError> {
+    if done.parts.is_some() && done.files.len() > 1 {
+        return deliver_parts(engine, job, choice, done, task_dir).await;
+    }
     let path = main_file(done).ok_or_else(|| DeliveryError::internal("no file in done".into()))?;
-    let size = std::fs::metadata(&path)
+    let size = file_size_within_limit(engine, &path)?;
+    let method = send_method_for(choice.mode, &path);
+    let about = FileAbout::of(job, done, task_dir);
+    let meta = about.meta(method, &job.url, size, None);
+    let sent = upload(engine, job.chat_id, method, &path, &meta).await?;
+    Ok(Delivered {
+        file_path: Some(path.to_string_lossy().into_owned()),
+        upload: sent_file(&sent).map(|(file_id, method)| CachedUpload {
+            file_id,
+            method,
+            title: about.title.clone(),
+            performer: meta.performer.clone(),
+            caption: meta.caption.clone(),
+        }),
+    })
+}
+
+/// A file too big for one upload, split by the worker into playable parts: each sent in order,
+/// captioned "part i/n". Not cached: the next request for it is split afresh.
+async fn deliver_parts(
+    engine: &Engine,
+    job: &Job,
+    choice: &DownloadChoice,
+    done: &DownloadDone,
+    task_dir: &Path,
+) -> Result<Delivered, DeliveryError> {
+    let about = FileAbout::of(job, done, task_dir);
+    let total = done.files.len();
+    for (index, part) in done.files.iter().enumerate() {
+        let path = PathBuf::from(&part.path);
+        if !inside(&path, task_dir) {
+            return Err(DeliveryError::internal(format!(
+                "a part outside the task's directory: {}",
+                path.display()
+            )));
+        }
+        let size = file_size_within_limit(engine, &path)?;
+        let method = send_method_for(choice.mode, &path);
+        let mut meta = about.meta(method, &job.url, size, Some((index + 1, total)));
+        // The duration of a part is not the whole file's; Telegram reads it from the file.
+        meta.duration = None;
+        upload(engine, job.chat_id, method, &path, &meta).await?;
+    }
+    Ok(Delivered {
+        file_path: done.files.first().map(|f| f.path.clone()),
+        upload: None,
+    })
+}
+
+/// What a delivered file says about itself: title and performer from the media's own metadata
+/// (a search result's, when it came from one), the frame size, and the thumbnail the worker made.
+struct FileAbout {
+    title: Option<String>,
+    performer: Option<String>,
+    duration: Option<u32>,
+    width: Option<u32>,
+    height: Option<u32>,
+    thumbnail: Option<PathBuf>,
+}
+
+impl FileAbout {
+    fn of(job: &Job, done: &DownloadDone, task_dir: &Path) -> FileAbout {
+        let clean = |value: &Option<String>| value.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
+        FileAbout {
+            title: clean(&job.title).or_else(|| clean(&done.track)).or_else(|| clean(&done.title)),
+            performer: clean(&job.performer)
+                .or_else(|| clean(&done.artist))
+                .or_else(|| clean(&done.uploader)),
+            duration: done.duration.and_then(|d| u32::try_from(d).ok()),
+            width: done.width,
+            height: done.height,
+            // Sent only from inside the task's directory, like every file the worker names.
+            thumbnail: done
+                .thumbnail
+                .as_deref()
+                .map(PathBuf::from)
+                .filter(|path| inside(path, task_dir)),
+        }
+    }
+
+    /// The upload's fields; `part` is (i, n) for one part of a split file.
+    fn meta(&self, method: SendMethod, url: &str, size: u64, part: Option<(usize, usize)>) -> MediaMeta {
+        let mut caption = self.title.as_deref().map(|t| shorten(t, 200)).unwrap_or_default();
+        if let Some((index, total)) = part {
+            caption.push_str(&format!(" · part {index}/{total}"));
+        }
+        if let (Some(performer), false) = (&self.performer, method == SendMethod::Audio) {
+            caption.push_str(&format!("\n👤 {}", shorten(performer, 100)));
+        }
+        let mut facts = Vec::new();
+        if let (Some(duration), None) = (self.duration, part) {
+            facts.push(format!("⏱ {}", format_clock(u64::from(duration))));
+        }
+        facts.push(format!("💾 {}", format_size(size)));
+        caption.push_str(&format!("\n{}\n🔗 {}", facts.join(" · "), shorten(url, 300)));
+        MediaMeta {
+            title: self.title.clone(),
+            performer: self.performer.clone(),
+            duration: self.duration,
+            caption: Some(caption.trim_start().to_owned()),
+            thumbnail: self.thumbnail.clone(),
+            width: self.width,
+            height: self.height,
+        }
+    }
+}
+
+/// The file's size, refused as [`DeliveryError::too_large`] over the upload limit.
+fn file_size_within_limit(engine: &Engine, path: &Path) -> Result<u64, DeliveryError> {
+    let size = std::fs::metadata(path)
         .map(|m| m.len())
         .map_err(|error| DeliveryError::internal(format!("{}: {error}", path.display())))?;
     if size > engine.config.upload_limit_bytes() {
@@ -95,28 +213,44 @@ pub(crate) async fn deliver_single(
             too_large: Some(size),
         });
     }
-    let method = send_method_for(choice.mode, &path);
-    let title = job.title.clone().or_else(|| done.title.clone());
-    let meta = MediaMeta {
-        title: title.clone(),
-        performer: job.performer.clone(),
-        duration: done.duration.and_then(|d| u32::try_from(d).ok()),
-        caption: (method != SendMethod::Audio).then(|| title.clone()).flatten(),
+    Ok(size)
+}
+
+/// One upload with its chat action ("sending a video…"), retried until [`UPLOAD_DEADLINE`].
+async fn upload(
+    engine: &Engine,
+    chat_id: i64,
+    method: SendMethod,
+    path: &Path,
+    meta: &MediaMeta,
+) -> Result<Message, DeliveryError> {
+    let action = match method {
+        SendMethod::Video => ChatAction::UploadVideo,
+        SendMethod::Audio | SendMethod::Document => ChatAction::UploadDocument,
     };
+    engine.telegram.send_chat_action(chat_id, action).await;
     let until = tokio::time::Instant::now() + UPLOAD_DEADLINE;
-    let sent = engine
+    engine
         .telegram
-        .upload_until(job.chat_id, method, MediaSource::Path(path.clone()), &meta, until)
+        .upload_until(chat_id, method, MediaSource::Path(path.to_owned()), meta, until)
         .await
-        .map_err(|error| DeliveryError::upload(&error))?;
-    Ok(Delivered {
-        file_path: Some(path.to_string_lossy().into_owned()),
-        upload: sent_file_id(&sent).map(|file_id| CachedUpload {
-            file_id,
-            method,
-            title,
-        }),
-    })
+        .map_err(|error| DeliveryError::upload(&error))
+}
+
+fn inside(path: &Path, dir: &Path) -> bool {
+    match (std::fs::canonicalize(path), std::fs::canonicalize(dir)) {
+        (Ok(path), Ok(dir)) => path.starts_with(dir),
+        _ => false,
+    }
+}
+
+fn format_size(bytes: u64) -> String {
+    const MB: f64 = 1024.0 * 1024.0;
+    if bytes >= 1024 * 1024 {
+        format!("{:.1} MB", bytes as f64 / MB)
+    } else {
+        format!("{} KB", bytes.div_ceil(1024))
+    }
 }
 
 /// A ZIP part sent while the playlist was still running (the worker announced it finished).
@@ -139,11 +273,7 @@ pub(crate) async fn deliver_part_early(
 ) -> Option<EarlyPart> {
     let path = PathBuf::from(&part.path);
     let is_zip = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("zip"));
-    let inside = match (std::fs::canonicalize(&path), std::fs::canonicalize(task_dir)) {
-        (Ok(path), Ok(dir)) => path.starts_with(dir),
-        _ => false,
-    };
-    if !is_zip || !inside {
+    if !is_zip || !inside(&path, task_dir) {
         return None;
     }
     let size = std::fs::metadata(&path).ok()?.len();
@@ -357,10 +487,8 @@ pub(crate) async fn send_cached(
 ) -> Result<(), TgError> {
     let meta = MediaMeta {
         title: cached.title.clone(),
-        performer,
-        caption: (cached.method != SendMethod::Audio)
-            .then(|| cached.title.clone())
-            .flatten(),
+        performer: performer.or_else(|| cached.performer.clone()),
+        caption: cached.caption.clone().or_else(|| cached.title.clone()),
         ..MediaMeta::default()
     };
     engine
@@ -424,16 +552,20 @@ fn main_file(done: &DownloadDone) -> Option<PathBuf> {
     done.files.last().map(|f| PathBuf::from(&f.path))
 }
 
-/// The `file_id` of what was just sent, wherever Telegram put it (an "audio" it cannot play
-/// comes back as a document).
-fn sent_file_id(message: &Message) -> Option<String> {
+/// The `file_id` of what was just sent and the method that sends it again: where Telegram put
+/// it, not what was asked (an "audio" it cannot play comes back as a document, whose id is
+/// refused by `sendAudio`).
+fn sent_file(message: &Message) -> Option<(String, SendMethod)> {
     if let Some(audio) = &message.audio {
-        return Some(audio.file_id.clone());
+        return Some((audio.file_id.clone(), SendMethod::Audio));
     }
     if let Some(video) = &message.video {
-        return Some(video.file_id.clone());
+        return Some((video.file_id.clone(), SendMethod::Video));
     }
-    message.document.as_ref().map(|d| d.file_id.clone())
+    message
+        .document
+        .as_ref()
+        .map(|d| (d.file_id.clone(), SendMethod::Document))
 }
 
 async fn send_notice(engine: &Engine, chat_id: i64, text: &str) {
@@ -452,7 +584,8 @@ mod tests {
         let cases: &[(MediaMode, &str, SendMethod)] = &[
             (MediaMode::Audio, "a/song.mp3", SendMethod::Audio),
             (MediaMode::Audio, "a/song.M4A", SendMethod::Audio),
-            (MediaMode::Audio, "a/song.opus", SendMethod::Audio),
+            (MediaMode::Audio, "a/song.opus", SendMethod::Document),
+            (MediaMode::Audio, "a/song.flac", SendMethod::Document),
             (MediaMode::Video, "a/clip.mp4", SendMethod::Video),
             (MediaMode::Video, "a/clip.webm", SendMethod::Video),
             (MediaMode::Audio, "a/clip.webm", SendMethod::Document),

@@ -60,6 +60,9 @@ pub(crate) async fn handle_update(app: Arc<App>, update: Update) {
             let data = query.data.clone().unwrap_or_default();
             flows::handle_callback(app, &query.id, chat_id, message_id, &data).await;
         }
+        UpdateContent::InlineQuery(query) => flows::answer_inline_query(app, query).await,
+        // Sent when inline feedback is on (@BotFather): nothing to do with it.
+        UpdateContent::ChosenInlineResult(_) => {}
         _ => {}
     }
 }
@@ -106,7 +109,12 @@ pub(crate) fn parse_command(text: &str) -> Option<(String, &str)> {
 
 async fn handle_command(app: Arc<App>, chat_id: i64, command: &str, args: &str) {
     match command {
-        "start" | "help" => reply(&app, chat_id, &messages::help(chat_id)).await,
+        // `/start dl_<VIDEO_ID>`: the deep link of an inline result starts its download.
+        "start" => match flows::deep_link_url(args) {
+            Some(url) => flows::download_command(app, chat_id, "download", &url).await,
+            None => reply(&app, chat_id, &messages::help(chat_id)).await,
+        },
+        "help" => reply(&app, chat_id, &messages::help(chat_id)).await,
         "chatid" => reply(&app, chat_id, &messages::chat_id_text(chat_id)).await,
         "ping" => ping(&app, chat_id).await,
         "status" => status(&app, chat_id).await,

@@ -12,7 +12,7 @@ use crate::app::App;
 use crate::db::NewTask;
 use crate::delivery;
 use crate::job::Job;
-use crate::job_runner::{status_text, Runner};
+use crate::job_runner::{delivered_text, status_text, Runner};
 use crate::ledger::Ledger;
 use crate::messages;
 use crate::reply::reply;
@@ -132,7 +132,7 @@ async fn answered_from_cache(app: &App, job: &Job) -> bool {
     match delivery::send_cached(&app.engine, job.chat_id, &cached, job.performer.clone()).await {
         Ok(()) => {
             if let Some(message_id) = job.reuse_message_id {
-                let text = format!("{}\n{}", job.header(), render_status(&StatusView::Completed));
+                let text = delivered_text(&job.header());
                 if let Err(error) = app.telegram.edit_text(job.chat_id, message_id, &text, None).await {
                     tracing::warn!(%error, "cannot update the keyboard message");
                 }

@@ -4,7 +4,8 @@
 //! `hermes:jobs`, so it holds everything a run needs.
 use hermes_host::render::shorten;
 use hermes_protocol::{
-    download_request_with, playlist_request_with, AudioFormat, DownloadOptions, PlaylistOptions, Request,
+    download_request_with, playlist_request_with, AudioFormat, DownloadOptions, MediaOptions, PlaylistOptions,
+    Request,
 };
 
 use serde::{Deserialize, Serialize};
@@ -21,6 +22,10 @@ pub(crate) struct DownloadChoice {
     pub(crate) audio_quality: Option<String>,
     /// An explicit yt-dlp format selector (a quality pick); the worker's default when `None`.
     pub(crate) format: Option<String>,
+    /// Nothing fits the upload limit: the file is split into playable parts under it instead
+    /// of being stopped at the limit.
+    #[serde(default)]
+    pub(crate) split: bool,
 }
 
 impl DownloadChoice {
@@ -30,11 +35,21 @@ impl DownloadChoice {
             audio_format,
             audio_quality: None,
             format: None,
+            split: false,
         }
     }
 
     /// The `format` column of the upload cache: every parameter that changes the produced file.
     pub(crate) fn cache_format(&self) -> String {
+        let label = self.file_format();
+        if self.split {
+            format!("{label}@split")
+        } else {
+            label
+        }
+    }
+
+    fn file_format(&self) -> String {
         match self.mode {
             MediaMode::Audio => {
                 let mut label = self.audio_format.as_str().to_owned();
@@ -50,16 +65,23 @@ impl DownloadChoice {
         }
     }
 
-    /// The `youtube_dl` request for `url`, stopped by the worker past `max_filesize_mb`.
-    fn request(&self, task_id: &str, url: &str, output_dir: &str, max_filesize_mb: Option<u64>) -> Request {
+    /// The `youtube_dl` request for `url`: a file over `upload_limit_mb` could not be delivered,
+    /// so the worker picks a format that fits and stops one that grows past it; a split download
+    /// is cut into parts of that size instead (the worker's own size cap still guards it).
+    /// Title, artist and cover are embedded in the file.
+    fn request(&self, task_id: &str, url: &str, output_dir: &str, upload_limit_mb: Option<u64>) -> Request {
         let audio = self.mode == MediaMode::Audio;
         let options = DownloadOptions {
             audio_format: audio.then_some(self.audio_format),
             audio_quality: self.audio_quality.clone(),
             format: self.format.clone(),
-            max_filesize_mb,
+            max_filesize_mb: upload_limit_mb.filter(|_| !self.split),
         };
-        download_request_with(task_id, url, audio, output_dir, &options)
+        let media = MediaOptions {
+            embed_metadata: true,
+            split_over_mb: upload_limit_mb.filter(|_| self.split),
+        };
+        download_request_with(task_id, url, audio, output_dir, &options).with_media_options(&media)
     }
 }
 
@@ -116,7 +138,15 @@ impl Job {
 
     /// The first line of the job's status message.
     pub(crate) fn header(&self) -> String {
-        let subject = self.title.clone().unwrap_or_else(|| shorten(&self.url, 80));
+        self.header_for(self.title.as_deref())
+    }
+
+    /// The header naming `title` (the link while no title is known).
+    pub(crate) fn header_for(&self, title: Option<&str>) -> String {
+        let subject = title
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map_or_else(|| shorten(&self.url, 80), |t| shorten(t, 120));
         match &self.kind {
             JobKind::Single(choice) if choice.mode == MediaMode::Audio => format!("🎵 {subject}"),
             JobKind::Single(_) => format!("🎬 {subject}"),
@@ -222,6 +252,16 @@ mod tests {
         assert_eq!(request.params["audio_quality"], json!("5"));
         assert_eq!(request.params["output_dir"], json!("/dl/1/t1"));
         assert!(!request.params.contains_key("format"));
+        assert_eq!(request.params["embed_metadata"], json!(true));
+        let mut whole = DownloadChoice::new(MediaMode::Video, AudioFormat::Mp3);
+        let capped = whole.request("t3", "u", "/d", Some(50));
+        assert_eq!(capped.params["max_filesize_mb"], json!(50));
+        assert!(!capped.params.contains_key("split_over_mb"));
+        whole.split = true;
+        let split = whole.request("t4", "u", "/d", Some(50));
+        assert_eq!(split.params["split_over_mb"], json!(50));
+        assert!(!split.params.contains_key("max_filesize_mb"), "parts, not a stop at the limit");
+        assert_eq!(whole.cache_format(), "best@split");
         let video = DownloadChoice::new(MediaMode::Video, AudioFormat::Mp3).request("t2", "u", "/d", None);
         assert_eq!(video.params["extract_audio"], json!(false));
         assert!(!video.params.contains_key("audio_format"));

@@ -13,6 +13,7 @@ use hermes_protocol::{DownloadDone, ErrorCode, Event, PlaylistDone, ProgressData
 
 use crate::api::keyboard;
 use crate::callbacks::Callback;
+use crate::config::StatusWhenDone;
 use crate::delivery::{self, Delivered};
 use crate::engine::Engine;
 use crate::job::{short_id, Job, JobKind};
@@ -28,6 +29,11 @@ pub(crate) fn status_text(header: &str, view: &StatusView, active_task: Option<&
         text.push_str(&format!("\n/cancel_{}", short_id(task_id)));
     }
     text
+}
+
+/// A delivered task's status, collapsed to one line: the file itself is right below it.
+pub(crate) fn delivered_text(header: &str) -> String {
+    format!("{} · {header}", render_status(&StatusView::Completed))
 }
 
 /// How often a queued task looks at its position.
@@ -257,6 +263,10 @@ impl Runner {
                 })
                 .await;
             }
+            if let Some(title) = progress.title.as_deref().filter(|_| self.job.title.is_none()) {
+                // The header says what is downloading as soon as the worker knows it.
+                self.header = self.job.header_for(Some(title));
+            }
             let view = StatusView::from_progress(&progress);
             // The worker's "completed" means the file is ready, not delivered: the upload (which
             // may wait out flood control) comes first, and only `record` says ✅ Completed.
@@ -290,24 +300,28 @@ impl Runner {
                 too_large: None,
             };
         }
-        let delivered = match &self.job.kind {
-            JobKind::Single(choice) => match event.payload::<DownloadDone>() {
-                Ok(done) => delivery::deliver_single(&self.engine, &self.job, choice, &done).await,
-                Err(error) => Err(delivery::DeliveryError::internal(error.to_string())),
-            },
-            JobKind::Playlist { mode, .. } => match event.payload::<PlaylistDone>() {
-                Ok(done) => {
-                    delivery::deliver_playlist(
-                        &self.engine,
-                        self.job.chat_id,
-                        *mode,
-                        &done,
-                        &self.early_parts,
-                    )
-                    .await
-                }
-                Err(error) => Err(delivery::DeliveryError::internal(error.to_string())),
-            },
+        self.show_uploading().await;
+        let (engine, job, early_parts, status) = (&self.engine, &self.job, &self.early_parts, &mut self.status);
+        let dir = engine.task_dir(job.chat_id, &self.task_id);
+        let deliver = async {
+            match &job.kind {
+                JobKind::Single(choice) => match event.payload::<DownloadDone>() {
+                    Ok(done) => delivery::deliver_single(engine, job, choice, &done, &dir).await,
+                    Err(error) => Err(delivery::DeliveryError::internal(error.to_string())),
+                },
+                JobKind::Playlist { mode, .. } => match event.payload::<PlaylistDone>() {
+                    Ok(done) => delivery::deliver_playlist(engine, job.chat_id, *mode, &done, early_parts).await,
+                    Err(error) => Err(delivery::DeliveryError::internal(error.to_string())),
+                },
+            }
+        };
+        tokio::pin!(deliver);
+        // "⬆️ Uploading…" may wait for the edit interval: it is shown while the upload runs.
+        let delivered = loop {
+            tokio::select! {
+                delivered = &mut deliver => break delivered,
+                () = sleep_until_opt(status.due_at()) => status.flush_due().await,
+            }
         };
         match delivered {
             Ok(Delivered { file_path, upload }) => {
@@ -376,7 +390,8 @@ impl Runner {
             // Reported as soon as the file was sent, with its `file_id`.
             Outcome::Delivered => {
                 self.engine.queue.complete(&self.task_id);
-                StatusView::Completed
+                self.collapse().await;
+                return;
             }
             Outcome::Cancelled => {
                 self.engine.queue.cancel(&self.task_id);
@@ -404,6 +419,28 @@ impl Runner {
         self.status.finish(text).await;
     }
 
+    /// "⬆️ Uploading…" right away (not throttled away: the upload may take long).
+    async fn show_uploading(&mut self) {
+        let text = status_text(&self.header, &StatusView::Uploading, Some(&self.task_id));
+        self.status.show(text).await;
+    }
+
+    /// The file arrived: its status message becomes one line, or goes (`STATUS_WHEN_DONE`).
+    async fn collapse(&mut self) {
+        if self.engine.config.status_when_done == StatusWhenDone::Delete {
+            match self
+                .engine
+                .telegram
+                .delete_message(self.job.chat_id, self.status.message_id)
+                .await
+            {
+                Ok(()) => return,
+                Err(error) => tracing::warn!(%error, "cannot delete a status message; collapsing it"),
+            }
+        }
+        self.status.finish(delivered_text(&self.header)).await;
+    }
+
     async fn report(&self, report: JobReport) {
         self.ledger.report(&self.task_id, &self.job, report).await;
     }
@@ -429,7 +466,6 @@ mod tests {
     fn status_text_shows_the_cancel_hint_only_while_active() {
         let active = status_text("🎵 Song", &StatusView::Preparing, Some("tg-abcdef0123"));
         assert_eq!(active, "🎵 Song\n🔎 Preparing…\n/cancel_abcdef01");
-        let done = status_text("🎵 Song", &StatusView::Completed, None);
-        assert_eq!(done, "🎵 Song\n✅ Completed");
+        assert_eq!(delivered_text("🎵 Song"), "✅ Completed · 🎵 Song");
     }
 }

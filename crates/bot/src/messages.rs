@@ -138,7 +138,9 @@ pub(crate) const TELEGRAM_TOO_LARGE: &str =
 pub(crate) const SEARCH_USAGE: &str = "Usage: /search <words>, e.g. /search lofi hip hop";
 pub(crate) const SEARCH_EMPTY: &str = "No results.";
 pub(crate) const CHOOSE_MODE: &str = "What should I download?";
-pub(crate) const LOWER_QUALITY_OFFER: &str = "A lower quality makes a smaller file:";
+pub(crate) const LOWER_QUALITY_OFFER: &str =
+    "A lower quality makes a smaller file, or I can send this one in parts that fit:";
+pub(crate) const SPLIT_OFFER: &str = "✂️ Send it in parts";
 pub(crate) const PLAYLIST_OR_VIDEO: &str =
     "This link is a video inside a playlist. Download the whole playlist or only this video?";
 

@@ -9,7 +9,7 @@ use hermes_host::task_queue::TaskState;
 use crate::api::keyboard;
 use crate::app::App;
 use crate::callbacks::{Callback, Flow};
-use crate::job::Job;
+use crate::job::{Job, JobKind};
 use crate::job_report::JobReport;
 use crate::messages;
 
@@ -78,10 +78,20 @@ async fn offer_lower_quality(app: &App, job: &Job, size: Option<u64>) {
         smaller_than: Some(size.unwrap_or_else(|| app.config.upload_limit_bytes())),
     };
     let key = app.flows.insert(job.chat_id, flow);
-    let markup = keyboard(vec![vec![(
+    let mut rows = vec![vec![(
         "⚙ Choose a lower quality…".to_owned(),
         Callback::Quality { key }.encode(),
-    )]]);
+    )]];
+    if matches!(job.kind, JobKind::Single(_)) {
+        let mut whole = job.clone();
+        whole.reuse_message_id = None;
+        let key = app.flows.insert(job.chat_id, Flow::Split { job: Box::new(whole) });
+        rows.push(vec![(
+            messages::SPLIT_OFFER.to_owned(),
+            Callback::Split { key }.encode(),
+        )]);
+    }
+    let markup = keyboard(rows);
     let text = format!(
         "{} {}",
         messages::stopped_at_limit(size, app.config.upload_limit_mb),

@@ -447,33 +447,6 @@ fn search_offers_buttons_and_a_tap_downloads_the_result() {
     );
 }
 
-/// A `YTDLP_BIN` for the search test: searches go to `scripts/fake-yt-dlp` (recorded YouTube
-/// answers), and any other yt-dlp run has YouTube watch URLs replaced by the local media URL
-/// written in `<cwd>/youtube-target`, then runs the real yt-dlp. Test plumbing only.
-fn fake_youtube_ytdlp(dir: &std::path::Path) -> std::path::PathBuf {
-    let fake = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/fake-yt-dlp");
-    let fake = fake.canonicalize().expect("scripts/fake-yt-dlp");
-    let script = dir.join("yt-dlp-dispatch");
-    let body = format!(
-        r#"#!/usr/bin/env python3
-import os, sys
-args = sys.argv[1:]
-youtube = any("youtube.com" in a or "youtu.be" in a for a in args)
-lookup = "-J" in args or "--dump-single-json" in args
-if any(a.startswith("ytsearch") for a in args) or (youtube and lookup):
-    os.execv({fake:?}, [{fake:?}] + args)
-target = open(os.path.join(os.getcwd(), "youtube-target")).read().strip()
-args = [target if ("youtube.com/watch" in a or "youtu.be/" in a) else a for a in args]
-os.execvp("yt-dlp", ["yt-dlp"] + args)
-"#,
-        fake = fake.to_string_lossy()
-    );
-    std::fs::write(&script, body).expect("write dispatcher");
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    script
-}
-
 #[test]
 fn settings_persist_and_quality_choices_download() {
     let harness = Harness::start(&[]);

@@ -121,6 +121,8 @@ pub enum StatusView {
     /// The worker reports retries as `progress` with `status: "retrying"`.
     Retrying,
     Zipping,
+    /// The file is ready and going up to the chat (a bot's own phase, not a worker status).
+    Uploading,
     Completed,
     Failed {
         message: String,
@@ -191,6 +193,7 @@ pub fn render_status(state: &StatusView) -> String {
         StatusView::Converting => "🔄 Converting…".to_owned(),
         StatusView::Retrying => "🔁 Retrying…".to_owned(),
         StatusView::Zipping => "📦 Zipping…".to_owned(),
+        StatusView::Uploading => "⬆️ Uploading…".to_owned(),
         StatusView::Completed => "✅ Completed".to_owned(),
         StatusView::Failed { message } => match failure_summary(message) {
             Some(summary) => format!("❌ Failed: {summary}"),
@@ -324,6 +327,7 @@ mod tests {
             (StatusView::Converting, "🔄 Converting…"),
             (StatusView::Retrying, "🔁 Retrying…"),
             (StatusView::Zipping, "📦 Zipping…"),
+            (StatusView::Uploading, "⬆️ Uploading…"),
             (StatusView::Completed, "✅ Completed"),
             (
                 StatusView::Failed {

@@ -2,6 +2,7 @@
 //! mode, playlist → preview → how many → mode, and `/settings`. Every keyboard's state lives in
 //! the [`crate::callbacks::FlowStore`]; buttons carry only its key. One file per flow; `tap`
 //! dispatches a button to the flow it belongs to.
+mod inline;
 mod link;
 mod lookup;
 mod playlist;
@@ -11,6 +12,7 @@ mod search;
 mod settings;
 mod tap;
 
+pub(crate) use inline::{answer_inline_query, deep_link_url};
 pub(crate) use link::{download_command, offer_link};
 pub(crate) use playlist::playlist_command;
 pub(crate) use search::search;

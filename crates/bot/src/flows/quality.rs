@@ -141,6 +141,7 @@ pub(super) fn choice_for_option(option: &FormatOption, default_audio: AudioForma
             audio_format,
             audio_quality: option.audio_quality.clone(),
             format: Some(option.format_id.clone()).filter(|f| !f.is_empty()),
+            split: false,
         }
     } else {
         DownloadChoice {
@@ -148,6 +149,7 @@ pub(super) fn choice_for_option(option: &FormatOption, default_audio: AudioForma
             audio_format: default_audio,
             audio_quality: None,
             format: Some(option.format_id.clone()).filter(|f| !f.is_empty()),
+            split: false,
         }
     }
 }

@@ -148,6 +148,18 @@ impl Tap<'_> {
                 self.ack().await;
                 show_qualities(app, chat_id, self.message_id, &url, title, smaller_than).await;
             }
+            Callback::Split { key } => {
+                let Flow::Split { job } = app.flows.take(&key, chat_id)? else {
+                    return Err(FlowMiss::Expired);
+                };
+                self.ack().await;
+                let mut job = *job;
+                if let JobKind::Single(choice) = &mut job.kind {
+                    choice.split = true;
+                }
+                job.reuse_message_id = Some(self.message_id);
+                intake::start(Arc::clone(app), job).await;
+            }
             Callback::Format { key, index } => {
                 let Flow::Formats { url, title, options } = app.flows.take(&key, chat_id)? else {
                     return Err(FlowMiss::Expired);

@@ -124,9 +124,9 @@ fn send_media(
     let caption = optional_caption(params)?;
     let markup = inline_markup(params)?;
     let reply_to = replied_message(state, chat_id, params)?;
-    let media = resolve_media(state, request, kind)?;
+    let (media, stored_as) = resolve_media(state, request, kind)?;
     let mut message = state.new_bot_message(&shared.bot_user, chat_id);
-    message[kind.field()] = media;
+    message[stored_as.field()] = media;
     set_text_field(&mut message, TextField::Caption, caption.as_ref());
     finish_new_message(state, message, markup, reply_to)
 }

@@ -9,21 +9,38 @@ use super::media::{image_dimensions, is_http_url, media_object, MediaKind};
 use super::request::ApiRequest;
 use super::state::{FakeState, StoredFile};
 
-/// The media object a new message carries: a fresh upload (a part named like the parameter, or the
-/// part an `attach://name` value points at), or a file sent before, by `file_id`.
+/// The media object a new message carries, and the kind it was stored as: a fresh upload (a part
+/// named like the parameter, or the part an `attach://name` value points at), or a file sent
+/// before, by `file_id`. Like Telegram, a fresh `sendAudio` of a file that is not MP3 or M4A
+/// (Opus, FLAC, WAV…) arrives as a document, and its `file_id` is a document's.
 pub(super) fn resolve_media(
     state: &mut FakeState,
     request: &ApiRequest,
     kind: MediaKind,
-) -> Result<Value, ApiError> {
+) -> Result<(Value, MediaKind), ApiError> {
     let field = kind.field();
+    let stored_as = |upload: &UploadedFile| {
+        let extension = upload
+            .filename
+            .rsplit_once('.')
+            .map(|(_, ext)| ext.to_ascii_lowercase());
+        match (kind, extension.as_deref()) {
+            (MediaKind::Audio, Some("mp3" | "m4a")) => MediaKind::Audio,
+            (MediaKind::Audio, _) => MediaKind::Document,
+            _ => kind,
+        }
+    };
+    let fresh = |state: &mut FakeState, upload: &UploadedFile| {
+        let kind = stored_as(upload);
+        store_upload(state, request, upload, kind).map(|object| (object, kind))
+    };
     match request.params.get(field) {
         Some(Value::String(reference)) => {
             if let Some(part) = reference.strip_prefix("attach://") {
                 let upload = request
                     .file(part)
                     .ok_or_else(|| ApiError::bad_request(format!("there is no {field} in the request")))?;
-                store_upload(state, request, upload, kind)
+                fresh(state, upload)
             } else if is_http_url(reference) {
                 Err(ApiError::bad_request("failed to get HTTP URL content"))
             } else if state.local_mode && local_path(reference).is_some() {
@@ -40,16 +57,16 @@ pub(super) fn resolve_media(
                     content_type: None,
                     bytes: local.bytes.clone(),
                 };
-                store_upload(state, request, &upload, kind)
+                fresh(state, &upload)
             } else {
-                reuse_file(state, reference, kind)
+                reuse_file(state, reference, kind).map(|object| (object, kind))
             }
         }
         None | Some(Value::Null) => {
             let upload = request
                 .file(field)
                 .ok_or_else(|| ApiError::bad_request(format!("there is no {field} in the request")))?;
-            store_upload(state, request, upload, kind)
+            fresh(state, upload)
         }
         Some(_) => Err(ApiError::bad_request("wrong file identifier/HTTP URL specified")),
     }

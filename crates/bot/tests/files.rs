@@ -1,0 +1,206 @@
+//! Issue 17, files that look right (D7, D9, D10, D14, size): what a delivered file carries, the
+//! upload phase, split parts, the upload-once cache under the method Telegram really used, and
+//! local Bot API mode. The real binary, worker, yt-dlp and ffmpeg; the fake Bot API; media on
+//! 127.0.0.1.
+
+mod bot_support;
+
+use bot_support::*;
+use hermes_testkit::media;
+use hermes_testkit::telegram::{Call, Fault};
+use serde_json::{json, Value};
+
+const CHAT: i64 = 7601;
+
+/// A page with one video (H.264 160x120, 3 s) and a 640x360 poster: yt-dlp's generic extractor
+/// reads it as a video titled "Evening Walk (1)" whose thumbnail is the poster.
+fn video_page(harness: &Harness) -> String {
+    let page = media::video_page(
+        "Evening Walk",
+        &media::video_mp4(3),
+        &media::poster_png(640, 360),
+    );
+    harness.media.media_url(page)
+}
+
+fn choose(harness: &Harness, url: &str, label: &str) -> i32 {
+    let mark = harness.mark();
+    harness.say(CHAT, url);
+    let (message_id, data) = harness.wait_for_button(CHAT, mark, label);
+    harness.tap(CHAT, message_id, &data);
+    message_id
+}
+
+fn sent(harness: &Harness, method: &str, after: usize) -> Call {
+    let call = harness.wait_for(method, after, |c| c.params["chat_id"] == json!(CHAT));
+    assert!(
+        call.succeeded(),
+        "{method} refused: {}\n{:#?}",
+        call.response,
+        summarize(&harness.api.calls())
+    );
+    call
+}
+
+fn caption(call: &Call) -> String {
+    call.params["caption"].as_str().unwrap_or_default().to_owned()
+}
+
+/// The thumbnail Telegram kept for the sent file: a JPEG it accepted, at most 320 px.
+fn assert_thumbnail(call: &Call, field: &str) {
+    let thumbnail = &call.result().expect("result")[field]["thumbnail"];
+    let (width, height) = (
+        thumbnail["width"].as_u64().unwrap_or(0),
+        thumbnail["height"].as_u64().unwrap_or(0),
+    );
+    assert!(
+        width > 0 && height > 0 && width.max(height) <= 320,
+        "thumbnail of the {field}: {thumbnail}"
+    );
+}
+
+#[test]
+fn d7_d9_d14_a_video_carries_its_title_frame_size_thumbnail_and_a_caption() {
+    let harness = Harness::start(&[]);
+    let url = video_page(&harness);
+    let mark = harness.mark();
+    let status_id = choose(&harness, &url, "Video");
+    let video = sent(&harness, "sendVideo", mark);
+    assert_eq!(video.params["width"], json!(160), "{}", video.params);
+    assert_eq!(video.params["height"], json!(120));
+    assert_eq!(video.params["supports_streaming"], json!(true));
+    assert_eq!(video.params["duration"], json!(3));
+    assert_thumbnail(&video, "video");
+    let caption = caption(&video);
+    assert!(caption.starts_with("Evening Walk"), "{caption}");
+    assert!(caption.contains("⏱ 0:03") && caption.contains(" KB"), "{caption}");
+    assert!(caption.contains(&url), "the source link: {caption}");
+
+    // D14 and the collapsed status: one line naming the title, not the raw URL.
+    let done = harness.wait_for_final_status(CHAT, status_id);
+    assert!(!done.contains('\n'), "one line: {done:?}");
+    assert!(done.contains("Evening Walk") && !done.contains("127.0.0.1"), "{done:?}");
+}
+
+#[test]
+fn d7_audio_carries_title_thumbnail_and_the_upload_phase_is_shown() {
+    let harness = Harness::start(&[]);
+    let url = video_page(&harness);
+    // The upload is held up by flood control for 3 s: the status says it is uploading meanwhile.
+    harness
+        .api
+        .fail_next("sendAudio", Fault::TooManyRequests { retry_after: 3 });
+    let mark = harness.mark();
+    let status_id = choose(&harness, &url, "Audio");
+    let uploading = harness.wait_for("editMessageText", mark, |c| {
+        message_id_of(c) == Some(status_id) && text_of(c).contains("⬆️ Uploading…")
+    });
+    assert!(
+        text_of(&uploading).contains("Evening Walk"),
+        "{}",
+        text_of(&uploading)
+    );
+    let action = harness.wait_for("sendChatAction", mark, |c| c.params["chat_id"] == json!(CHAT));
+    assert_eq!(action.params["action"], json!("upload_document"));
+    let audio = harness.wait_for("sendAudio", mark, |c| c.succeeded());
+    assert!(
+        audio.params["title"].as_str().is_some_and(|t| t.starts_with("Evening Walk")),
+        "{}",
+        audio.params
+    );
+    assert_thumbnail(&audio, "audio");
+    assert!(caption(&audio).contains(&url), "{}", caption(&audio));
+    let done = harness.wait_for_final_status(CHAT, status_id);
+    assert!(done.starts_with("✅ Completed · 🎵 Evening Walk"), "{done:?}");
+}
+
+#[test]
+fn d10_opus_is_sent_as_a_document_on_purpose_and_its_cached_file_id_works() {
+    let harness = Harness::start(&[]);
+    let mark = harness.mark();
+    harness.say(CHAT, "/settings");
+    let (settings_id, opus) = harness.wait_for_button(CHAT, mark, "opus");
+    harness.tap(CHAT, settings_id, &opus);
+    harness.wait_for_message_text(CHAT, settings_id, "Audio format: opus");
+
+    let url = harness.media.media_url(media::tone_webm(2, 587));
+    let (status_id, mark) = request_audio(&harness, CHAT, &url);
+    let first = sent(&harness, "sendDocument", mark);
+    let file_id = first.result().expect("result")["document"]["file_id"].clone();
+    assert!(file_id.is_string(), "{}", first.response);
+    assert!(
+        first.files.iter().any(|f| f.filename.ends_with(".opus")),
+        "{:?}",
+        first.files.iter().map(|f| &f.filename).collect::<Vec<_>>()
+    );
+    harness.wait_for_final_status(CHAT, status_id);
+
+    // The same request again: the cached file_id, sent the way it was stored, accepted.
+    let (_, mark) = request_audio(&harness, CHAT, &url);
+    let again = sent(&harness, "sendDocument", mark);
+    assert_eq!(again.params["document"], file_id, "{}", again.params);
+    assert!(again.files.is_empty(), "nothing uploaded again");
+    let audio_calls: Vec<Value> = harness
+        .api
+        .calls_to("sendAudio")
+        .into_iter()
+        .map(|c| c.params)
+        .collect();
+    assert!(audio_calls.is_empty(), "{audio_calls:#?}");
+}
+
+#[test]
+fn size_a_file_over_the_limit_can_be_sent_in_playable_parts() {
+    // ~1.9 MB of video against a 1 MB upload limit: nothing fits.
+    let harness = Harness::start(&[("TELEGRAM_UPLOAD_LIMIT_MB", "1")]);
+    let url = harness.media.media_url(media::noisy_video_mp4(12, 1200));
+    let mark = harness.mark();
+    choose(&harness, &url, "Video");
+    let (offer_id, split) = harness.wait_for_button(CHAT, mark, "in parts");
+    let mark = harness.mark();
+    harness.tap(CHAT, offer_id, &split);
+    harness.wait_for_final_status(CHAT, offer_id);
+    let parts: Vec<Call> = harness
+        .api
+        .calls_to("sendVideo")
+        .into_iter()
+        .filter(|c| c.seq >= mark && c.succeeded())
+        .collect();
+    assert!(parts.len() >= 2, "{:#?}", summarize(&harness.api.calls()));
+    let total = parts.len();
+    for (index, part) in parts.iter().enumerate() {
+        let size = part.result().expect("result")["video"]["file_size"].as_u64().unwrap_or(0);
+        assert!(size > 0 && size <= 1024 * 1024, "part {index}: {size} bytes");
+        let caption = caption(part);
+        assert!(
+            caption.contains(&format!("part {}/{total}", index + 1)),
+            "{caption}"
+        );
+        let bytes = &part.files.iter().find(|f| f.field == "video").expect("video").bytes;
+        let dir = tempfile::tempdir().expect("tempdir");
+        assert_eq!(
+            probe_codec(bytes, dir.path(), "part.mp4"),
+            "aac",
+            "each part is a whole file with its sound"
+        );
+    }
+}
+
+#[test]
+fn local_mode_sends_files_by_path() {
+    let harness = Harness::start(&[("TELEGRAM_LOCAL_MODE", "true")]);
+    harness.api.set_local_mode(true);
+    let url = harness.media.media_url(media::tone_webm(2, 659));
+    let (status_id, mark) = request_audio(&harness, CHAT, &url);
+    let audio = sent(&harness, "sendAudio", mark);
+    assert!(audio.files.is_empty(), "no multipart upload");
+    let local = audio.local_file("audio").expect("the file named by path");
+    assert!(
+        local.path.starts_with(harness.downloads().canonicalize().expect("downloads")),
+        "{}",
+        local.path.display()
+    );
+    assert!(local.path.extension().is_some_and(|e| e == "mp3"));
+    assert!(!local.bytes.is_empty());
+    harness.wait_for_final_status(CHAT, status_id);
+}
