@@ -59,6 +59,10 @@ DOWNLOAD=(
 )
 # The private final-file log of a download into $1 (the test derives the same path) and the cap.
 download_tail() { printf '%s\0' "$1.final-files.jsonl" --max-filesize 2000M; }
+# A single download also prints its title just before downloading (args.rs TITLE_PRINT); a
+# playlist does not.
+TITLE_PRINT='before_dl:HERMES_TITLE %(.{title})j'
+single_tail() { printf '%s\0' "$1.final-files.jsonl" --print "$TITLE_PRINT" --max-filesize 2000M; }
 AUDIO_SELECTOR='ba[filesize<15M]/ba[filesize_approx<15M]/ba[abr<=128]/ba/b'
 VIDEO_SELECTOR='bv*[height<=1080][vcodec^=avc1][ext=mp4]+ba[acodec^=mp4a]/b[height<=1080][vcodec^=avc1][ext=mp4][acodec^=mp4a]/bv*[height<=1080]+ba/b[height<=1080]/b'
 SINGLE_TEMPLATE='%(title).180B.%(ext)s'
@@ -181,12 +185,12 @@ record() { # name base outdir argv...
 }
 
 audio_mp3() { # outdir url  -> argv of a single mp3 download
-    printf '%s\0' "${DOWNLOAD[@]}"; download_tail "$1"
+    printf '%s\0' "${DOWNLOAD[@]}"; single_tail "$1"
     printf '%s\0' --no-playlist -f "$AUDIO_SELECTOR" -x --audio-format mp3 \
         --audio-quality 0 -o "$1/$SINGLE_TEMPLATE" -- "$2"
 }
 video() { # outdir url [explicit-selector]
-    printf '%s\0' "${DOWNLOAD[@]}"; download_tail "$1"
+    printf '%s\0' "${DOWNLOAD[@]}"; single_tail "$1"
     printf '%s\0' --no-playlist -f "${3:-$VIDEO_SELECTOR}" \
         --merge-output-format mp4 -o "$1/$SINGLE_TEMPLATE" -- "$2"
 }

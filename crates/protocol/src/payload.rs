@@ -46,6 +46,13 @@ pub struct ProgressData {
     /// every other `progress` event; hosts that read only `percent`/`speed`/`status` ignore it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<FileEntry>,
+    /// The media's title as soon as yt-dlp knows it (before the download starts), so a host can
+    /// show it instead of the URL. `youtube_dl` only: once known it is on every later `progress`
+    /// event of the task (the final `completed` one included); absent before that, absent when
+    /// yt-dlp reports none, and absent from `playlist` progress. At most 300 characters, one line.
+    /// Display text only, never a file name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
 }
 
 /// `error` data.
@@ -224,6 +231,11 @@ pub struct SearchResult {
     pub video_id_compat: String,
     pub artist: Option<String>,
     pub duration_string: Option<String>,
+    /// yt-dlp's `live_status` of the hit: `is_live` (streaming now), `is_upcoming` (a scheduled
+    /// stream or premiere), `was_live`, `post_live` (a stream just ended, still processing) or
+    /// `not_live`. Absent when yt-dlp does not say (most ordinary videos).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub live_status: Option<String>,
 }
 
 /// `search_results` data.

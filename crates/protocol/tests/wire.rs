@@ -223,6 +223,7 @@ fn raw_responses_are_the_same_events_on_the_wire() {
             downloaded: None,
             total: Some(9),
             file: None,
+            title: Some("A \"quoted\" title".into()),
         },
     );
     raw_matches(
@@ -273,6 +274,7 @@ fn every_event_round_trips() {
             downloaded: Some(10),
             total: Some(20),
             file: None,
+            title: Some("Never Gonna Give You Up".into()),
         },
     );
     round_trip(
@@ -404,6 +406,7 @@ fn every_event_round_trips() {
                 artist: Some("c".into()),
                 view_count: Some(1),
                 duration_string: Some("0:01".into()),
+                live_status: Some("is_live".into()),
             }],
             query: "q".into(),
             total_results: 1,
@@ -531,6 +534,39 @@ fn progress_is_lenient_on_input_strict_on_output() {
     let out = serde_json::to_value(&p).unwrap();
     assert!(out["percent"].is_u64());
     assert!(out.get("downloaded").is_none());
+}
+
+/// `progress.title` and `search_results[].live_status` are optional extras: absent when unknown,
+/// so hosts that predate them (and the python profile's readers) see the shapes they always saw;
+/// a host reads them when present and reads events without them as `None`.
+#[test]
+fn progress_title_and_search_live_status_are_absent_unless_known() {
+    let plain = serde_json::to_value(ProgressData::default()).unwrap();
+    assert!(plain.get("title").is_none(), "{plain}");
+    let titled = ProgressData {
+        title: Some("Tone".into()),
+        ..Default::default()
+    };
+    assert_eq!(serde_json::to_value(&titled).unwrap()["title"], "Tone");
+    let old: ProgressData =
+        serde_json::from_value(json!({"percent": 3, "speed": "", "eta": 0, "status": "downloading"}))
+            .unwrap();
+    assert_eq!(old.title, None);
+    let new: ProgressData = serde_json::from_value(
+        json!({"percent": 3, "speed": "", "eta": 0, "status": "downloading", "title": "Tone"}),
+    )
+    .unwrap();
+    assert_eq!(new.title.as_deref(), Some("Tone"));
+
+    let hit = serde_json::to_value(SearchResult::default()).unwrap();
+    assert!(hit.get("live_status").is_none(), "{hit}");
+    let live = SearchResult {
+        live_status: Some("is_upcoming".into()),
+        ..Default::default()
+    };
+    assert_eq!(serde_json::to_value(&live).unwrap()["live_status"], "is_upcoming");
+    let read: SearchResult = serde_json::from_value(json!({"video_id": "x", "live_status": null})).unwrap();
+    assert_eq!(read.live_status, None);
 }
 
 #[test]

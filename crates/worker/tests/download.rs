@@ -278,6 +278,46 @@ fn a_non_ascii_title_with_shell_characters_reaches_the_file_name_intact() {
     assert_eq!(path.parent(), Some(worker.downloads().join("u").as_path()));
 }
 
+/// The title is in `progress` as soon as yt-dlp knows it (before the download starts), so a host
+/// can show it instead of the URL: every event from the first `downloading` one on carries it,
+/// the final `completed` one included. A direct link's title is its file stem.
+#[test]
+fn progress_events_carry_the_title_once_yt_dlp_knows_it() {
+    let server = server();
+    let stem = "Progress «title» \"quoted\" – été 🎵";
+    let source = media_copy(&media::tone_webm(1, 440), &format!("{stem}.webm"));
+    let url = server.url(&format!("/media/{}", percent_encode(&file_name(&source))));
+    let mut worker = Worker::start(&[]);
+    let (progress, done) = run_download(&mut worker, "t", &url, json!({"extract_audio": true}));
+    assert_download_done(&done, "t");
+    assert_eq!(done["data"]["title"], stem, "{done}");
+    assert_percents_integer_and_monotonic(&progress);
+    assert_eq!(progress[0]["data"]["status"], "preparing", "{progress:?}");
+    assert!(
+        progress[0]["data"].get("title").is_none(),
+        "not known before yt-dlp runs: {progress:?}"
+    );
+    let first_titled = progress
+        .iter()
+        .position(|e| e["data"].get("title").is_some())
+        .unwrap_or_else(|| panic!("no progress event carries the title: {progress:?}"));
+    for event in &progress[first_titled..] {
+        assert_eq!(event["data"]["title"], stem, "{event}");
+    }
+    // (The throttle may fold a 1 s file's whole download into one event, or none.)
+    if let Some(first_downloading) = progress.iter().position(|e| e["data"]["status"] == "downloading") {
+        assert!(
+            first_titled <= first_downloading,
+            "the title comes before the download: {progress:?}"
+        );
+    }
+    let last = &progress[progress.len() - 1]["data"];
+    assert_eq!(
+        (last["status"].as_str(), &last["title"]),
+        (Some("completed"), &json!(stem))
+    );
+}
+
 #[test]
 fn m4a_requested_as_m4a_is_kept_without_reencoding() {
     let server = server();

@@ -157,9 +157,24 @@ fn is_null_or(value: &Value, check: fn(&Value) -> bool) -> bool {
     value.is_null() || check(value)
 }
 
+/// yt-dlp's `live_status` values; the key is there only when yt-dlp gave one.
+const LIVE_STATUSES: [&str; 5] = ["is_live", "is_upcoming", "was_live", "post_live", "not_live"];
+
 fn assert_result_shape(result: &Value) {
-    let keys: BTreeSet<&str> = result.as_object().unwrap().keys().map(String::as_str).collect();
+    let keys: BTreeSet<&str> = result
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .filter(|k| *k != "live_status")
+        .collect();
     assert_eq!(keys, RESULT_KEYS.into_iter().collect(), "{result}");
+    if let Some(status) = result.get("live_status") {
+        assert!(
+            status.as_str().is_some_and(|s| LIVE_STATUSES.contains(&s)),
+            "live_status is absent or one of yt-dlp's values: {result}"
+        );
+    }
     assert!(
         result["video_id"].as_str().is_some_and(|id| !id.is_empty()),
         "{result}"
@@ -267,6 +282,43 @@ fn live_streams_premieres_and_missing_thumbnails_keep_the_shape() {
         hits[2]["thumbnail"], "https://i.ytimg.com/vi/n0_sZQNGZJT/hqdefault.jpg",
         "thumbnails: [] falls back to hqdefault"
     );
+}
+
+#[test]
+fn live_streams_and_premieres_are_marked_and_the_mark_survives_the_cache() {
+    let mut s = Searcher::start(&[]);
+    let statuses = |event: &Value| -> Vec<Option<String>> {
+        results(event)
+            .iter()
+            .map(|hit| {
+                hit.get("live_status")
+                    .map(|v| v.as_str().expect("a string").to_owned())
+            })
+            .collect()
+    };
+    let want: Vec<Option<String>> = [Some("is_live"), None, None, Some("is_upcoming"), None, None]
+        .map(|s| s.map(String::from))
+        .into();
+    let first = s.search(json!({"query": "lofi hip hop", "max_results": 6}));
+    assert!(!from_cache(&first));
+    assert_eq!(statuses(&first), want, "{first}");
+    let hits = results(&first);
+    assert_eq!(
+        (hits[0]["channel"].as_str(), hits[0]["view_count"].as_u64()),
+        (Some("Lofi Girl"), None),
+        "a live stream has a channel and no view count: {}",
+        hits[0]
+    );
+    assert_eq!(
+        (hits[1]["channel"].as_str(), hits[1]["view_count"].as_u64()),
+        (Some("Chillhop Music"), Some(4_321_098)),
+        "{}",
+        hits[1]
+    );
+    let again = s.search(json!({"query": "lofi hip hop", "max_results": 6}));
+    assert!(from_cache(&again));
+    assert_eq!(statuses(&again), want, "{again}");
+    assert_eq!(s.calls().len(), 1);
 }
 
 #[test]

@@ -118,6 +118,7 @@ impl Fixture {
                 LineEvent::AlreadyDownloaded(p) => format!("already:{}", self.relative(p)),
                 LineEvent::ArchiveSkip(id) => format!("archived:{id}"),
                 LineEvent::FinalFile(f) => format!("final:{}", self.relative(&f.filepath)),
+                LineEvent::Title(title) => format!("title:{title}"),
                 LineEvent::Error(_) => "error".to_string(),
                 LineEvent::Warning(_) => "warning".to_string(),
                 LineEvent::Other => continue,
@@ -319,6 +320,7 @@ fn download_progress_fixture() {
         fixture.event_words(),
         words(&[
             "formats:1",
+            "title:big",
             "dest:big.wav",
             "progress",
             "finished",
@@ -370,9 +372,19 @@ fn download_progress_fixture() {
         "{} events sent",
         sent.len()
     );
+    // The title arrives before the download starts (status still `preparing`, the tracker's
+    // initial one) and stays on every later event.
     assert_eq!(
         statuses(&sent),
-        [ProgressStatus::Downloading, ProgressStatus::Completed]
+        [
+            ProgressStatus::Preparing,
+            ProgressStatus::Downloading,
+            ProgressStatus::Completed
+        ]
+    );
+    assert!(
+        sent.iter().all(|(_, p)| p.title.as_deref() == Some("big")),
+        "{sent:?}"
     );
     let mid = sent
         .iter()
@@ -390,6 +402,7 @@ fn audio_extract_fixture() {
         fixture.event_words(),
         words(&[
             "formats:1",
+            "title:tone",
             "dest:tone.webm",
             "progress",
             "finished",
@@ -406,6 +419,7 @@ fn audio_extract_fixture() {
     assert_eq!(
         statuses(&sent),
         [
+            ProgressStatus::Preparing,
             ProgressStatus::Downloading,
             ProgressStatus::Converting,
             ProgressStatus::Completed
@@ -433,6 +447,7 @@ fn already_downloaded_fixture() {
         fixture.event_words(),
         words(&[
             "formats:1",
+            "title:tone",
             "already:tone.mp3",
             "pp:ExtractAudio:started",
             "pp:ExtractAudio:finished",
@@ -618,6 +633,7 @@ fn merge_fixture() {
         words(&[
             "warning",
             "formats:2",
+            "title:manifest",
             "dest:manifest.f0.mp4",
             "progress",
             "finished",
@@ -637,6 +653,7 @@ fn merge_fixture() {
     assert_eq!(
         statuses(&sent),
         [
+            ProgressStatus::Preparing,
             ProgressStatus::Downloading,
             ProgressStatus::Processing,
             ProgressStatus::Completed
@@ -739,6 +756,11 @@ fn live_audio_selector_extracts_mp3_and_m4a_from_a_direct_link() {
             files[0]
         );
         assert!(run.events.iter().any(|e| matches!(e, LineEvent::ExtractAudio(_))));
+        assert!(
+            run.events.contains(&LineEvent::Title("tone_2s_440hz".into())),
+            "a direct link's title is its file stem: {:?}",
+            run.events
+        );
         assert!(run
             .events
             .iter()

@@ -8,8 +8,9 @@
 //!   progress and `Destination:` line vanishes.
 //! - Progress, `[download] Destination:`, `[ExtractAudio] Destination:`, `Downloading item N of M`
 //!   and the `--print` output all go to stdout; stderr carries only `WARNING:` / `ERROR:` lines.
-//! - [`PROGRESS_TEMPLATE`] makes yt-dlp print one compact JSON object per progress update, and
-//!   [`FINAL_FILE_PRINT`] one JSON object per final file, after every post-processor has run.
+//! - [`PROGRESS_TEMPLATE`] makes yt-dlp print one compact JSON object per progress update,
+//!   [`FINAL_FILE_PRINT`] one JSON object per final file, after every post-processor has run, and
+//!   [`TITLE_PRINT`] (single downloads) the title just before the download starts.
 //! - `--no-colors` is accepted without a warning (as is `--color never`).
 //! - The target is always last, right after `--`, so a URL or query beginning with `-` can never
 //!   be read as an option.
@@ -31,6 +32,16 @@ pub(crate) const PROGRESS_TEMPLATE: &str =
 /// `--progress-template` for post-processors: `{"status": "started", "postprocessor": "Merger"}`
 /// when each one starts and finishes, so the status can switch to converting/processing at once.
 pub(crate) const POSTPROCESS_TEMPLATE: &str = "postprocess:%(progress.{status,postprocessor})j";
+
+/// `--print` for single downloads: once yt-dlp has extracted the item and chosen its formats,
+/// just before the download starts, [`TITLE_MARKER`] and a one-key JSON object
+/// (`HERMES_TITLE {"title": "Tone \u00e9"}`; `{}` when there is no title). `before_dl`, not
+/// `video`: a `video:` print would imply `--simulate`. JSON escapes newlines, so it is one line.
+/// The title is display text for `progress`, never a file name.
+pub(crate) const TITLE_PRINT: &str = "before_dl:HERMES_TITLE %(.{title})j";
+
+/// Prefix of the line [`TITLE_PRINT`] makes yt-dlp print on stdout.
+pub(crate) const TITLE_MARKER: &str = "HERMES_TITLE ";
 
 /// Output template for a single download: the title as yt-dlp sanitises it, cut to 180
 /// UTF-8 bytes (on a character boundary) so that the name, with its
@@ -169,6 +180,10 @@ pub fn download_argv(env: &YtdlpEnv, spec: &DownloadSpec<'_>) -> Vec<OsString> {
     argv.push(OsString::from_vec(escape_template_percent(
         spec.final_files_log.as_os_str(),
     )));
+    // The title for `progress`, single downloads only (a playlist's progress carries none).
+    if spec.playlist.is_none() {
+        push_pair(&mut argv, "--print", TITLE_PRINT);
+    }
     push_pair(&mut argv, "--max-filesize", format!("{}M", spec.max_filesize_mb));
     push_playlist_args(&mut argv, spec.playlist.as_ref());
     push_pair(&mut argv, "-f", format_selector(spec));
@@ -615,7 +630,8 @@ mod tests {
         assert_eq!(argv.iter().filter(|a| *a == "--").count(), 1, "{argv:?}");
     }
 
-    const DOWNLOAD_PREFIX: [&str; 16] = [
+    /// The start of a single download's argv (a playlist's has no `--print` of the title).
+    const DOWNLOAD_PREFIX: [&str; 18] = [
         "--ignore-config",
         "--no-colors",
         "--no-cache-dir",
@@ -630,9 +646,39 @@ mod tests {
         "--print-to-file",
         FINAL_FILE_TEMPLATE,
         "/tmp/private/final-files.jsonl",
+        "--print",
+        TITLE_PRINT,
         "--max-filesize",
         "2000M",
     ];
+
+    #[test]
+    fn a_single_download_prints_its_title_before_downloading_and_a_playlist_does_not() {
+        assert_eq!(TITLE_PRINT, "before_dl:HERMES_TITLE %(.{title})j");
+        assert!(TITLE_PRINT.contains(TITLE_MARKER));
+        let single = strings(&download_argv(
+            &env_plain(),
+            &spec("https://youtu.be/x", MediaMode::Video),
+        ));
+        let prints: Vec<&String> = single
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| *a == "--print")
+            .map(|(i, _)| &single[i + 1])
+            .collect();
+        assert_eq!(prints, [FINAL_FILE_PRINT, TITLE_PRINT]);
+        assert!(
+            single.contains(&"--no-quiet".to_string()),
+            "--print implies --quiet"
+        );
+
+        let mut s = spec("https://y/p", audio(AudioFormat::Mp3, "0"));
+        s.output_template = PLAYLIST_OUTPUT_TEMPLATE;
+        s.playlist = Some(PlaylistSpec::default());
+        let playlist = strings(&download_argv(&env_plain(), &s));
+        assert_eq!(value_of(&playlist, "--print"), FINAL_FILE_PRINT);
+        assert!(!playlist.contains(&TITLE_PRINT.to_string()), "{playlist:?}");
+    }
 
     #[test]
     fn final_paths_go_to_the_private_file_percent_escaped_and_the_cap_is_passed() {

@@ -153,7 +153,16 @@ pub(crate) fn search_result(entry: &Value) -> SearchResult {
         view_count: u64_of(entry, "view_count"),
         artist: channel.clone(),
         channel,
+        live_status: live_status_of(entry),
     }
+}
+
+/// yt-dlp's `live_status` (`is_live`, `is_upcoming`, `was_live`, `post_live`, `not_live`):
+/// passed on when it is such a word (lower-case letters and `_`, so a value yt-dlp adds later
+/// passes too), else `None` (null, missing, or anything odd).
+fn live_status_of(v: &Value) -> Option<String> {
+    str_of(v, "live_status")
+        .filter(|s| s.len() <= 32 && s.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
 }
 
 /// Search hits of a `ytsearchN:` playlist, at most `limit`, skipping entries without an id.
@@ -571,6 +580,43 @@ mod tests {
         );
         assert_eq!(hits[0].video_id_compat, "abc");
         assert_eq!(search_results(&playlist, 1).len(), 1);
+        assert_eq!(
+            (hits[0].live_status.as_deref(), hits[1].live_status.as_deref()),
+            (None, None)
+        );
+    }
+
+    #[test]
+    fn search_entries_carry_their_live_status() {
+        let playlist = json!({"entries": [
+            {"id": "a", "live_status": "is_live"},
+            {"id": "b", "live_status": "is_upcoming"},
+            {"id": "c", "live_status": "was_live"},
+            {"id": "d", "live_status": "post_live"},
+            {"id": "e", "live_status": "not_live"},
+            {"id": "f", "live_status": null},
+            {"id": "g"},
+            {"id": "h", "live_status": ""},
+            {"id": "i", "live_status": 1},
+            {"id": "j", "live_status": "Is Live\n"},
+        ]});
+        let statuses: Vec<Option<String>> = search_results(&playlist, 20)
+            .into_iter()
+            .map(|hit| hit.live_status)
+            .collect();
+        let want = [
+            Some("is_live"),
+            Some("is_upcoming"),
+            Some("was_live"),
+            Some("post_live"),
+            Some("not_live"),
+            None,
+            None,
+            None,
+            None,
+            None,
+        ];
+        assert_eq!(statuses, want.map(|s| s.map(String::from)));
     }
 
     #[test]

@@ -14,7 +14,12 @@ use regex::Regex;
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 
+use super::args::TITLE_MARKER;
 use super::final_files::{parse_final_file, FinalFile, FINAL_FILE_MARKER};
+
+/// The longest title [`LineEvent::Title`] carries, in characters (a longer one is cut and ends
+/// with `…`).
+pub(crate) const MAX_TITLE_CHARS: usize = 300;
 
 /// What one line of yt-dlp output says.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,6 +46,10 @@ pub enum LineEvent {
     ArchiveSkip(String),
     /// The `--print after_move:` line: a file at its final path.
     FinalFile(FinalFile),
+    /// The `--print before_dl:` line ([`super::args::TITLE_PRINT`]): the media's title, on one
+    /// line, at most [`MAX_TITLE_CHARS`]. Display text for `progress` only: NEVER used to name,
+    /// find or open a file (nothing parsed from yt-dlp's output names a file).
+    Title(String),
     /// `ERROR: <message>` (the text after the prefix).
     Error(String),
     /// `WARNING: <message>` (the text after the prefix).
@@ -245,6 +254,9 @@ fn parse_untagged(line: &str) -> LineEvent {
     if let Some(json) = line.strip_prefix(FINAL_FILE_MARKER) {
         return parse_final_file(json).map_or(LineEvent::Other, LineEvent::FinalFile);
     }
+    if let Some(json) = line.strip_prefix(TITLE_MARKER) {
+        return parse_title(json).map_or(LineEvent::Other, LineEvent::Title);
+    }
     if let Some(message) = line.strip_prefix("ERROR:") {
         return LineEvent::Error(clean_message(message));
     }
@@ -252,6 +264,30 @@ fn parse_untagged(line: &str) -> LineEvent {
         return LineEvent::Warning(clean_message(message));
     }
     LineEvent::Other
+}
+
+/// `{"title": "..."}` → the title as display text: control characters (a decoded `\n`, `\t`,
+/// …) become spaces, runs of whitespace one space, the ends trimmed, and anything longer than
+/// [`MAX_TITLE_CHARS`] cut to that many characters, the last one `…`. `None` for `{}` (no
+/// title), a blank or non-string title, or anything that is not such an object.
+fn parse_title(json: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Titled<'a> {
+        #[serde(borrow, default)]
+        title: Option<Cow<'a, str>>,
+    }
+    let title = serde_json::from_str::<Titled<'_>>(json).ok()?.title?;
+    let words: Vec<&str> = title
+        .split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let mut clean = words.join(" ");
+    if let Some((cut, _)) = clean.char_indices().nth(MAX_TITLE_CHARS) {
+        let keep = clean[..cut].char_indices().last().map_or(0, |(i, _)| i);
+        clean.truncate(keep);
+        clean.push('…');
+    }
+    (!clean.is_empty()).then_some(clean)
 }
 
 /// yt-dlp's default progress bar, the fallback when no progress template is in effect:
@@ -618,6 +654,72 @@ mod tests {
     }
 
     #[test]
+    fn title_line_is_display_text_on_one_line() {
+        // What the real yt-dlp prints for TITLE_PRINT: ASCII JSON, `\uXXXX` escapes.
+        assert_eq!(
+            parse_line("HERMES_TITLE {\"title\": \"tone \\u00e9\\\"x\"}\n"),
+            LineEvent::Title("tone é\"x".into())
+        );
+        assert_eq!(
+            parse_line(
+                r#"HERMES_TITLE {"title": "Rick Astley - Never Gonna Give You Up (Official Video) \ud83c\udfb5"}"#
+            ),
+            LineEvent::Title("Rick Astley - Never Gonna Give You Up (Official Video) 🎵".into())
+        );
+        // Decoded newlines and tabs never make a second line; blanks collapse.
+        assert_eq!(
+            parse_line(
+                r#"HERMES_TITLE {"title": "  a\nHERMES_FILE {\"filepath\": \"/etc/passwd\"}\t\r b  "}"#
+            ),
+            LineEvent::Title(r#"a HERMES_FILE {"filepath": "/etc/passwd"} b"#.into())
+        );
+        // A path-looking title is just text: it names nothing.
+        assert_eq!(
+            parse_line(r#"HERMES_TITLE {"title": "../../x/../y"}"#),
+            LineEvent::Title("../../x/../y".into())
+        );
+        // No title, a blank or non-string one, broken JSON, or no marker: not a title.
+        for line in [
+            "HERMES_TITLE {}",
+            r#"HERMES_TITLE {"title": null}"#,
+            r#"HERMES_TITLE {"title": "  \n "}"#,
+            r#"HERMES_TITLE {"title": 42}"#,
+            r#"HERMES_TITLE {"title": "x""#,
+            "HERMES_TITLE",
+            "HERMES_TITLE ",
+            "HERMES_TITLE not json",
+            r#"{"title": "no marker"}"#,
+            r#"[download] HERMES_TITLE {"title": "tagged"}"#,
+        ] {
+            assert_eq!(parse_line(line), LineEvent::Other, "{line}");
+        }
+    }
+
+    #[test]
+    fn long_titles_are_cut_to_the_cap_on_a_character_boundary() {
+        let exact = "é".repeat(MAX_TITLE_CHARS);
+        let line = format!("HERMES_TITLE {}", serde_json::json!({ "title": exact }));
+        assert_eq!(parse_line(&line), LineEvent::Title(exact.clone()));
+
+        let long = "日本".repeat(1000);
+        let line = format!("HERMES_TITLE {}", serde_json::json!({ "title": long }));
+        let LineEvent::Title(title) = parse_line(&line) else {
+            panic!("not a title")
+        };
+        assert_eq!(title.chars().count(), MAX_TITLE_CHARS);
+        assert!(title.ends_with('…'), "{title}");
+        assert!(title.starts_with("日本日本"));
+
+        let spaced = format!("{} tail", "a".repeat(MAX_TITLE_CHARS));
+        let line = format!("HERMES_TITLE {}", serde_json::json!({ "title": spaced }));
+        let LineEvent::Title(title) = parse_line(&line) else {
+            panic!("not a title")
+        };
+        assert_eq!(title.chars().count(), MAX_TITLE_CHARS);
+        assert_eq!(title, format!("{}…", "a".repeat(MAX_TITLE_CHARS - 1)));
+    }
+
+    #[test]
     fn human_progress_bar_fallback() {
         let LineEvent::Progress(raw) = parse_line("[download]  45.3% of ~  1.20MiB at  2.00MiB/s ETA 00:03")
         else {
@@ -688,6 +790,8 @@ mod tests {
             "{\"status\":",
             "HERMES_FILE",
             "HERMES_FILE {}",
+            "HERMES_TITLE {",
+            "HERMES_TITLE {\"title\": \"\\ud800\"}",
             "ERROR:",
             "WARNING:",
             "\u{feff}[download] x",

@@ -92,6 +92,9 @@ impl ItemProgress {
 
 /// Turns [`LineEvent`]s of one task into the `progress` events to send (see the module docs).
 ///
+/// Title: a single download's [`LineEvent::Title`] is kept in the state, so every event from the
+/// next one on carries it (`ProgressData::title`); a playlist tracker ignores titles.
+///
 /// Percent: the overall fraction `(items done + fraction of the current item) / items`, where an
 /// item's fraction counts each of its streams equally, mapped onto the percent range (0–100 by
 /// default, see [`ProgressTracker::with_percent_range`]). It never decreases and stays ≤ 99 until
@@ -297,7 +300,12 @@ impl ProgressTracker {
                 self.item.complete = true
             }
             LineEvent::PlaylistItem { index, count } => self.start_item(*index, *count),
-            LineEvent::Error(_) | LineEvent::Warning(_) | LineEvent::Other => return false,
+            // A single download's title rides on every later event (display text only). A
+            // playlist's progress carries none: its items' titles would take turns.
+            LineEvent::Title(title) if !self.playlist => self.state.title = Some(title.clone()),
+            LineEvent::Title(_) | LineEvent::Error(_) | LineEvent::Warning(_) | LineEvent::Other => {
+                return false
+            }
         }
         self.state != before || self.item.fraction() != item_before || self.item_index != index_before
     }
@@ -668,6 +676,58 @@ mod tests {
         assert_eq!((again.status, again.percent), (ProgressStatus::Downloading, 40));
         tracker.observe(&progress(600, 1000), ms(t0, 7000));
         assert_eq!(tracker.percent(), 60);
+    }
+
+    #[test]
+    fn a_title_is_sent_at_once_and_stays_on_every_later_event() {
+        let t0 = Instant::now();
+        let mut tracker = ProgressTracker::new();
+        let preparing = tracker.report(0, ProgressStatus::Preparing, t0).expect("first");
+        assert_eq!(preparing.title, None);
+        let titled = tracker
+            .observe(&parse_line(r#"HERMES_TITLE {"title": "T\u00f6ne"}"#), ms(t0, 300))
+            .expect("a new title is a change worth sending");
+        assert_eq!(
+            (titled.title.as_deref(), titled.status, titled.percent),
+            (Some("Töne"), ProgressStatus::Preparing, 0)
+        );
+        // The same title again changes nothing.
+        assert_eq!(
+            tracker.observe(&LineEvent::Title("Töne".into()), ms(t0, 900)),
+            None
+        );
+        let later = tracker
+            .observe(&progress(500, 1000), ms(t0, 1200))
+            .expect("progress");
+        assert_eq!((later.title.as_deref(), later.percent), (Some("Töne"), 50));
+        let retry = tracker.retrying(ms(t0, 2000)).expect("retrying");
+        assert_eq!(retry.title.as_deref(), Some("Töne"), "same media after a retry");
+        let file = tracker.file_event(
+            hermes_protocol::FileEntry {
+                path: "/d/x.mp3".into(),
+                size: 1,
+                name: None,
+            },
+            ms(t0, 3000),
+        );
+        assert_eq!(file.title.as_deref(), Some("Töne"));
+        assert_eq!(tracker.finish().title.as_deref(), Some("Töne"));
+    }
+
+    #[test]
+    fn a_playlist_tracker_ignores_titles() {
+        let t0 = Instant::now();
+        let mut tracker = ProgressTracker::for_playlist(2);
+        tracker.observe(&LineEvent::PlaylistItem { index: 1, count: 2 }, t0);
+        assert_eq!(
+            tracker.observe(&LineEvent::Title("One".into()), ms(t0, 1000)),
+            None
+        );
+        let next = tracker
+            .observe(&LineEvent::PlaylistItem { index: 2, count: 2 }, ms(t0, 2000))
+            .expect("sent");
+        assert_eq!(next.title, None);
+        assert_eq!(tracker.finish().title, None);
     }
 
     #[test]
