@@ -11,6 +11,7 @@ use hermes_host::task_queue::TaskQueue;
 
 use crate::api::Telegram;
 use crate::config::BotConfig;
+use crate::shared_download::SharedDownloads;
 
 pub(crate) struct Engine {
     pub(crate) config: BotConfig,
@@ -20,6 +21,8 @@ pub(crate) struct Engine {
     /// `DOWNLOAD_DIR`, absolute: the worker only writes inside its own `DOWNLOAD_DIR`, which is
     /// set to this same path, so task directories must be given as absolute paths under it.
     pub(crate) download_root: PathBuf,
+    /// Downloads running now, for identical requests to wait for instead of repeating them.
+    pub(crate) shared: SharedDownloads,
     shutting_down: AtomicBool,
 }
 
@@ -37,6 +40,7 @@ impl Engine {
             client,
             queue,
             download_root,
+            shared: SharedDownloads::default(),
             shutting_down: AtomicBool::new(false),
         }
     }

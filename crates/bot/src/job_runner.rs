@@ -21,6 +21,7 @@ use crate::job_report::JobReport;
 use crate::ledger::Ledger;
 use crate::messages;
 use crate::progress::StatusMessage;
+use crate::shared_download::{Lead, Share};
 
 /// `header`, the status line, and while the task is active a `/cancel <id>` hint.
 pub(crate) fn status_text(header: &str, view: &StatusView, active_task: Option<&str>) -> String {
@@ -83,6 +84,8 @@ pub(crate) struct Runner {
     try_again: bool,
     /// ZIP parts already sent while the playlist ran.
     early_parts: Vec<delivery::EarlyPart>,
+    /// This run downloads a media identical requests wait for.
+    lead: Option<Lead>,
 }
 
 impl Runner {
@@ -117,6 +120,7 @@ impl Runner {
             abandon: Arc::new(AtomicBool::new(false)),
             try_again: false,
             early_parts: Vec::new(),
+            lead: None,
         })
     }
 
@@ -149,6 +153,9 @@ impl Runner {
     }
 
     async fn acquire_and_download(&mut self, dir: &std::path::Path) -> Outcome {
+        if let Some(outcome) = self.share_download().await {
+            return outcome;
+        }
         match self.wait_for_slot().await {
             Ok(()) => {}
             Err(QueueError::Cancelled) => return Outcome::Cancelled,
@@ -193,6 +200,55 @@ impl Runner {
             return Outcome::Cancelled;
         }
         self.conclude(final_event).await
+    }
+
+    /// The same media is downloading for another request: waits for it and sends its upload by
+    /// `file_id`. `None` when this run downloads itself (it leads, or the other one failed).
+    async fn share_download(&mut self) -> Option<Outcome> {
+        let key = self.job.upload_key()?;
+        loop {
+            let follower = match self.engine.shared.join(&key) {
+                Share::Lead(lead) => {
+                    self.lead = Some(lead);
+                    return None;
+                }
+                Share::Follow(follower) => follower,
+            };
+            let text = format!("{}\n{}\n/cancel_{}", self.header, messages::SHARED_WAIT, short_id(&self.task_id));
+            self.status.show(text).await;
+            let ending = follower.ending();
+            tokio::pin!(ending);
+            let upload = loop {
+                tokio::select! {
+                    upload = &mut ending => break upload,
+                    () = sleep_until_opt(self.status.due_at()) => self.status.flush_due().await,
+                    () = tokio::time::sleep(QUEUE_LOOK) => {
+                        if self.was_cancelled() || self.is_abandoned() {
+                            return Some(Outcome::Cancelled);
+                        }
+                    }
+                }
+            };
+            let Some(upload) = upload else {
+                continue; // The other download failed: lead, or follow a newer one.
+            };
+            match delivery::send_cached(&self.engine, self.job.chat_id, &upload, self.job.performer.clone()).await {
+                Ok(()) => {
+                    // Never started: it leaves the TaskQueue without taking a slot.
+                    self.engine.queue.cancel(&self.task_id);
+                    self.report(JobReport::Delivered {
+                        file_path: None,
+                        upload: Some(upload),
+                    })
+                    .await;
+                    return Some(Outcome::Delivered);
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "the shared upload was refused; downloading again");
+                    return None;
+                }
+            }
+        }
     }
 
     /// Waits for the TaskQueue slot, showing the live queue position as others finish.
@@ -325,6 +381,9 @@ impl Runner {
         };
         match delivered {
             Ok(Delivered { file_path, upload }) => {
+                if let (Some(lead), Some(upload)) = (self.lead.as_mut(), &upload) {
+                    lead.delivered(upload.clone());
+                }
                 self.report(JobReport::Delivered { file_path, upload }).await;
                 Outcome::Delivered
             }

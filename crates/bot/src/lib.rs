@@ -35,6 +35,7 @@ mod record;
 mod reply;
 mod resume;
 mod role;
+mod shared_download;
 mod shutdown;
 
 pub use lifecycle::main;

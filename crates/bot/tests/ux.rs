@@ -172,3 +172,71 @@ fn d3_d4_status_messages_carry_their_own_cancel_and_the_live_queue_position() {
         .unwrap_or_default()
         .contains("already ended"));
 }
+
+#[test]
+fn d1_a_feed_sent_as_a_bare_link_goes_to_the_playlist_preview() {
+    let harness = Harness::start(&[]);
+    let items: Vec<hermes_testkit::http::FeedItem> = [440, 550, 660]
+        .iter()
+        .enumerate()
+        .map(|(i, freq)| {
+            let tone = media::tone_webm(2, *freq);
+            let name = tone.file_name().expect("name").to_string_lossy().into_owned();
+            hermes_testkit::http::FeedItem::new(format!("Episode {}", i + 1), format!("/media/{name}"))
+        })
+        .collect();
+    let feed = harness.media.add_feed("show", "Evening Show", items);
+    for request in [feed.clone(), format!("/audio {feed}")] {
+        let mark = harness.mark();
+        harness.say(CHAT, &request);
+        let (message_id, _all) = harness.wait_for_button(CHAT, mark, "All");
+        let preview = harness.message_text(CHAT, message_id);
+        assert!(
+            preview.contains("Evening Show") && preview.contains("3 items") && preview.contains("Episode 3"),
+            "{request}: {preview}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+        let sent: Vec<String> = harness
+            .api
+            .calls()
+            .into_iter()
+            .filter(|c| c.seq >= mark && c.method.starts_with("send") && c.method != "sendMessage")
+            .map(|c| c.method)
+            .collect();
+        assert!(sent.is_empty(), "{request}: nothing downloaded before a choice: {sent:?}");
+    }
+
+    // A page with one video is one media: the mode keyboard, as before.
+    let page = harness.media.media_url(media::video_page(
+        "One Clip",
+        &media::video_mp4(2),
+        &media::poster_png(64, 36),
+    ));
+    let mark = harness.mark();
+    harness.say(CHAT, &page);
+    let (message_id, _) = harness.wait_for_button(CHAT, mark, "Audio");
+    assert!(!harness.message_text(CHAT, message_id).contains("items"));
+}
+
+#[test]
+fn d11_the_same_link_asked_twice_at_once_is_downloaded_and_uploaded_once() {
+    let harness = Harness::start(&[]);
+    let url = slow_url(&harness, 200_000, 11);
+    let other = CHAT + 1;
+    let (first, _) = request_audio(&harness, CHAT, &url);
+    harness.wait_for_message_text(CHAT, first, "%");
+    let (second, _) = request_audio(&harness, other, &url);
+    harness.wait_for_message_text(other, second, "same file");
+    harness.wait_for_final_status(CHAT, first);
+    harness.wait_for_final_status(other, second);
+    let sends = harness.api.calls_to("sendAudio");
+    assert_eq!(sends.len(), 2, "{:#?}", summarize(&harness.api.calls()));
+    let uploaded: Vec<&hermes_testkit::telegram::Call> =
+        sends.iter().filter(|c| !c.files.is_empty()).collect();
+    assert_eq!(uploaded.len(), 1, "one upload");
+    let file_id = uploaded[0].result().expect("result")["audio"]["file_id"].clone();
+    let by_id = sends.iter().find(|c| c.files.is_empty()).expect("a send by file_id");
+    assert_eq!(by_id.params["chat_id"], json!(other));
+    assert_eq!(by_id.params["audio"], file_id);
+    assert!(by_id.succeeded(), "{}", by_id.response);
+}

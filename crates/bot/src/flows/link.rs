@@ -8,8 +8,8 @@ use hermes_host::links::{
 };
 use hermes_host::render::shorten;
 
-use super::playlist::preview_playlist;
-use super::screen::{edit_keyboard, send_keyboard};
+use super::playlist::{fetch_preview, has_several_items, preview_playlist, show_preview};
+use super::screen::{edit_keyboard, placeholder, send_keyboard};
 use super::settings::chat_settings;
 use crate::app::App;
 use crate::callbacks::{Callback, Flow};
@@ -43,10 +43,48 @@ pub(crate) async fn offer_link(app: &Arc<App>, chat_id: i64, link: &Link) {
         LinkKind::YoutubePlaylist { .. } => {
             preview_playlist(app, chat_id, &link.canonical_url(), None).await;
         }
-        LinkKind::YoutubeVideo { .. } | LinkKind::Other => {
+        LinkKind::YoutubeVideo { .. } => {
             offer_modes(app, chat_id, &link.canonical_url(), None, None, None).await;
         }
+        LinkKind::Other => look_then_offer(app, chat_id, &link.canonical_url()).await,
     }
+}
+
+/// A link of any other site may be one media or a feed (RSS, a podcast, a channel page): the
+/// worker looks first, and a link with several items goes to the playlist flow instead of a
+/// single download (which would fetch every item and keep one). A direct media file is one
+/// media and needs no look.
+async fn look_then_offer(app: &Arc<App>, chat_id: i64, url: &str) {
+    if is_media_file(url) {
+        return offer_modes(app, chat_id, url, None, None, None).await;
+    }
+    let Some(message_id) = placeholder(app, chat_id, messages::LOOKING_AT_LINK, None).await else {
+        return;
+    };
+    match fetch_preview(app, url).await {
+        Ok(preview) if has_several_items(&preview) => {
+            show_preview(app, chat_id, message_id, url, &preview).await;
+        }
+        _ => offer_modes(app, chat_id, url, None, None, Some(message_id)).await,
+    }
+}
+
+/// Whether the URL's path ends in a media file's extension.
+fn is_media_file(url: &str) -> bool {
+    const MEDIA: &[&str] = &[
+        "mp3", "m4a", "aac", "opus", "ogg", "oga", "flac", "wav", "mp4", "m4v", "webm", "mkv", "mov",
+    ];
+    let path = url
+        .split_once("://")
+        .map_or(url, |(_, rest)| rest)
+        .split(['?', '#'])
+        .next()
+        .unwrap_or_default();
+    let Some((_, name)) = path.rsplit_once('/') else {
+        return false;
+    };
+    name.rsplit_once('.')
+        .is_some_and(|(_, ext)| MEDIA.contains(&ext.to_ascii_lowercase().as_str()))
 }
 
 /// `[🎵 Audio] [🎬 Video] [⚙ Quality…]` for `url`, as a new message or by editing `edit`.
@@ -112,6 +150,19 @@ pub(crate) async fn download_command(app: Arc<App>, chat_id: i64, command: &str,
                 continue;
             }
             LinkKind::YoutubeVideoInPlaylist { id, .. } => youtube_video_url(id),
+            LinkKind::Other if !is_media_file(&link.canonical_url()) => {
+                // A feed asked for as one download: the playlist flow instead (see look_then_offer).
+                let url = link.canonical_url();
+                match fetch_preview(&app, &url).await {
+                    Ok(preview) if has_several_items(&preview) => {
+                        if let Some(message_id) = placeholder(&app, chat_id, messages::LOOKING_AT_LINK, None).await {
+                            show_preview(&app, chat_id, message_id, &url, &preview).await;
+                        }
+                        continue;
+                    }
+                    _ => url,
+                }
+            }
             _ => link.canonical_url(),
         };
         let job = Job {
@@ -138,6 +189,26 @@ pub(super) fn media_key_for(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn direct_media_files_are_told_from_pages_and_feeds() {
+        for media in [
+            "http://127.0.0.1:9/media/a.webm",
+            "https://cdn.example.com/x/Song.MP3?sig=1",
+            "https://example.com/ep.m4a#t=3",
+        ] {
+            assert!(is_media_file(media), "{media}");
+        }
+        for page in [
+            "http://127.0.0.1:9/feeds/show.rss",
+            "https://example.com/podcast",
+            "https://example.com/",
+            "https://example.com/watch.mp3/page.html",
+            "example.com",
+        ] {
+            assert!(!is_media_file(page), "{page}");
+        }
+    }
 
     #[test]
     fn media_keys_match_message_links() {

@@ -36,12 +36,27 @@ pub(super) async fn preview_playlist(app: &App, chat_id: i64, url: &str, edit: O
     let Some(message_id) = placeholder(app, chat_id, "⏳ Reading the playlist…", edit).await else {
         return;
     };
+    let preview = match fetch_preview(app, url).await {
+        Ok(preview) => preview,
+        Err(text) => return edit_plain(app, chat_id, message_id, &text).await,
+    };
+    show_preview(app, chat_id, message_id, url, &preview).await;
+}
+
+/// The worker's `playlist_preview` of `url` (title, count, the first items); the error is the
+/// user's message.
+pub(super) async fn fetch_preview(app: &App, url: &str) -> Result<PlaylistPreview, String> {
     let request = playlist_preview_request(&new_task_id("preview"), url, PREVIEW_ITEMS);
-    let preview: PlaylistPreview =
-        match ask_worker_with(app, &request, Event::Done, messages::preview_failed).await {
-            Ok(preview) => preview,
-            Err(text) => return edit_plain(app, chat_id, message_id, &text).await,
-        };
+    ask_worker_with(app, &request, Event::Done, messages::preview_failed).await
+}
+
+/// Whether a preview lists several items: a feed or a playlist rather than one media.
+pub(super) fn has_several_items(preview: &PlaylistPreview) -> bool {
+    preview.playlist_count.map_or(preview.tracks.len() > 1, |count| count > 1)
+}
+
+/// Turns `message_id` into the preview and the `[10] [25] [50] [All]` keyboard.
+pub(super) async fn show_preview(app: &App, chat_id: i64, message_id: i32, url: &str, preview: &PlaylistPreview) {
     let title = if preview.playlist_title.trim().is_empty() {
         "Playlist".to_owned()
     } else {
@@ -55,7 +70,7 @@ pub(super) async fn preview_playlist(app: &App, chat_id: i64, url: &str, edit: O
             limit: None,
         },
     );
-    let text = preview_text(&title, &preview);
+    let text = preview_text(&title, preview);
     let mut row: Vec<(String, String)> = PLAYLIST_LIMITS
         .iter()
         .filter(|limit| {
