@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use frankenstein::types::{MaybeInaccessibleMessage, Message};
+use frankenstein::types::{Chat, ChatType, MaybeInaccessibleMessage, Message};
 use frankenstein::updates::{Update, UpdateContent};
 
 use hermes_host::links::extract_links;
@@ -92,6 +92,7 @@ async fn handle_message(app: Arc<App>, message: &Message) {
         }
         Some((command, args)) => handle_command(app, chat_id, &command, args).await,
         None if message.text.is_none() => {} // a caption without a command: not for us
+        None if is_group(&message.chat) => handle_group_text(app, chat_id, text).await,
         None => handle_plain_text(app, chat_id, text).await,
     }
 }
@@ -144,6 +145,47 @@ async fn handle_plain_text(app: Arc<App>, chat_id: i64, text: &str) {
     for link in links {
         flows::offer_link(&app, chat_id, &link).await;
     }
+}
+
+/// A group or supergroup (chat type, or a negative id as Telegram gives groups).
+fn is_group(chat: &Chat) -> bool {
+    chat.id < 0 || matches!(chat.type_field, ChatType::Group | ChatType::Supergroup)
+}
+
+/// A group message without a command: people talk there, so the bot answers only when spoken
+/// to. A message mentioning `@<bot>` starts a flow for each of its links (the hint without one);
+/// a bare link only with `GROUP_LINKS`; anything else is left alone.
+async fn handle_group_text(app: Arc<App>, chat_id: i64, text: &str) {
+    let mentioned = text.contains('@')
+        && match flows::bot_username(&app).await {
+            Some(username) => mentions(text, username),
+            None => false,
+        };
+    if mentioned {
+        let links = extract_links(text);
+        if links.is_empty() {
+            reply(&app, chat_id, messages::NO_LINK_HINT).await;
+        }
+        for link in links {
+            flows::offer_link(&app, chat_id, &link).await;
+        }
+    } else if app.config.group_links {
+        handle_plain_text(app, chat_id, text).await;
+    } else {
+        tracing::debug!(chat_id, "a group message not for the bot: ignored");
+    }
+}
+
+/// Whether `text` mentions `@username` (any case, as a whole word, as Telegram marks mentions).
+fn mentions(text: &str, username: &str) -> bool {
+    let wanted = format!("@{}", username.trim_start_matches('@').to_ascii_lowercase());
+    let text = text.to_ascii_lowercase();
+    let is_name_char = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    text.match_indices(&wanted).any(|(at, found)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + found.len()..].chars().next();
+        !before.is_some_and(is_name_char) && !after.is_some_and(is_name_char)
+    })
 }
 
 async fn ping(app: &App, chat_id: i64) {
@@ -360,6 +402,28 @@ mod tests {
             let got = parse_command(text);
             let got = got.as_ref().map(|(c, a)| (c.as_str(), *a));
             assert_eq!(got, *expected, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn mentions_of_the_bot_are_whole_words_in_any_case() {
+        let bot = "hermes_test_bot";
+        for text in [
+            "@hermes_test_bot https://example.com/a",
+            "look: @Hermes_Test_Bot, please",
+            "https://example.com/a @hermes_test_bot",
+            "@hermes_test_bot",
+        ] {
+            assert!(mentions(text, bot), "{text:?}");
+        }
+        for text in [
+            "https://example.com/a",
+            "@hermes_test_bot2 hi",
+            "@hermes_test_bo hi",
+            "mail me at x@hermes_test_bot",
+            "hermes_test_bot",
+        ] {
+            assert!(!mentions(text, bot), "{text:?}");
         }
     }
 

@@ -2,7 +2,8 @@
 //!
 //! Telegram rate-limits edits (roughly one per second per chat, less in groups) and answers an
 //! edit that changes nothing with an error, so edits are throttled to one per
-//! [`MIN_EDIT_INTERVAL`] and skipped when the text is unchanged. A text that could not be shown
+//! [`MIN_EDIT_INTERVAL`] ([`GROUP_EDIT_INTERVAL`] in groups, where the limits are tighter and
+//! everyone sees the edits) and skipped when the text is unchanged. A text that could not be shown
 //! yet is kept as `pending` and flushed by [`StatusMessage::flush_due`] once the interval has
 //! passed, so the message never lags behind for long even when events stop arriving.
 
@@ -15,10 +16,23 @@ use crate::api::{Telegram, TgError};
 
 /// At most one edit per this interval per message.
 pub(crate) const MIN_EDIT_INTERVAL: Duration = Duration::from_secs(2);
+/// At most one edit per this interval per message in a group or supergroup (D15).
+pub(crate) const GROUP_EDIT_INTERVAL: Duration = Duration::from_secs(5);
+
+/// The edit interval of a chat: groups (negative ids) get [`GROUP_EDIT_INTERVAL`].
+pub(crate) fn edit_interval(chat_id: i64) -> Duration {
+    if chat_id < 0 {
+        GROUP_EDIT_INTERVAL
+    } else {
+        MIN_EDIT_INTERVAL
+    }
+}
 
 /// The throttling decision, separate from the I/O so it can be tested without a server.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(crate) struct EditThrottle {
+    /// At most one edit per this long.
+    interval: Duration,
     shown: Option<String>,
     pending: Option<String>,
     last_edit: Option<Instant>,
@@ -26,14 +40,22 @@ pub(crate) struct EditThrottle {
 }
 
 impl EditThrottle {
-    /// A message that currently shows `text`, just sent or edited at `now`.
+    /// A message that currently shows `text`, just sent or edited at `now`; edited at most once
+    /// per [`MIN_EDIT_INTERVAL`] (see [`EditThrottle::every`]).
     pub(crate) fn showing(text: String, now: Instant) -> Self {
         Self {
+            interval: MIN_EDIT_INTERVAL,
             shown: Some(text),
             pending: None,
             last_edit: Some(now),
             blocked_until: None,
         }
+    }
+
+    /// At most one edit per `interval`.
+    pub(crate) fn every(mut self, interval: Duration) -> Self {
+        self.interval = interval;
+        self
     }
 
     /// Offers a new text; returns it when it should be sent now, else keeps it pending.
@@ -61,7 +83,7 @@ impl EditThrottle {
     }
 
     fn next_allowed(&self) -> Option<Instant> {
-        let after_last = self.last_edit.map(|at| at + MIN_EDIT_INTERVAL);
+        let after_last = self.last_edit.map(|at| at + self.interval);
         match (after_last, self.blocked_until) {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
@@ -93,13 +115,14 @@ pub(crate) struct StatusMessage {
 }
 
 impl StatusMessage {
-    /// Wraps a message that currently shows `text`.
+    /// Wraps a message that currently shows `text`, edited at most once per the chat's
+    /// [`edit_interval`].
     pub(crate) fn new(telegram: Telegram, chat_id: i64, message_id: i32, text: String) -> Self {
         Self {
             telegram,
             chat_id,
             message_id,
-            throttle: EditThrottle::showing(text, Instant::now()),
+            throttle: EditThrottle::showing(text, Instant::now()).every(edit_interval(chat_id)),
             buttons: None,
         }
     }
@@ -206,6 +229,29 @@ mod tests {
             throttle.offer("30%".into(), t0 + Duration::from_secs(9)),
             Some("30%".into())
         );
+    }
+
+    #[test]
+    fn groups_are_edited_at_most_every_five_seconds() {
+        assert_eq!(edit_interval(7001), MIN_EDIT_INTERVAL);
+        assert_eq!(edit_interval(-42), GROUP_EDIT_INTERVAL);
+        assert_eq!(edit_interval(-1_001_234_567_890), GROUP_EDIT_INTERVAL);
+        let t0 = Instant::now();
+        let mut throttle = EditThrottle::showing("queued".into(), t0).every(edit_interval(-42));
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        assert_eq!(
+            throttle.offer("10%".into(), at(2_000)),
+            None,
+            "2 s is too soon in a group"
+        );
+        assert_eq!(throttle.offer("20%".into(), at(4_999)), None);
+        assert_eq!(throttle.due_at(), Some(t0 + GROUP_EDIT_INTERVAL));
+        assert_eq!(throttle.take_due(at(4_999)), None);
+        assert_eq!(throttle.take_due(at(5_000)), Some("20%".into()));
+        throttle.record_sent("20%".into(), at(5_000));
+        assert_eq!(throttle.offer("30%".into(), at(7_500)), None);
+        assert_eq!(throttle.due_at(), Some(at(10_000)));
+        assert_eq!(throttle.offer("40%".into(), at(10_000)), Some("40%".into()));
     }
 
     #[test]

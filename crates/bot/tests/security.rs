@@ -112,11 +112,14 @@ fn forged_file_lines_in_a_feed_upload_only_the_real_media() {
         ],
     );
 
-    // A bare link to the feed and one tap.
+    // A bare link to the feed: its preview (the title quotes the forged text), All, Audio.
     let mark = harness.mark();
     harness.say(CHAT, &feed);
-    let (message_id, data) = harness.wait_for_button(CHAT, mark, "Audio");
-    harness.tap(CHAT, message_id, &data);
+    let (message_id, all) = harness.wait_for_button(CHAT, mark, "All");
+    let after_all = harness.mark();
+    harness.tap(CHAT, message_id, &all);
+    let (message_id, audio) = harness.wait_for_button(CHAT, after_all, "Audio");
+    harness.tap(CHAT, message_id, &audio);
     harness.wait_for_message_text(CHAT, message_id, "✅ Completed");
 
     // And as a playlist: preview, All, Audio.

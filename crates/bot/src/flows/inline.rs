@@ -102,8 +102,9 @@ async fn results_for(app: &App, query: &InlineQuery) -> (Vec<InlineQueryResult>,
     (results, OPEN_BOT, RESULTS_CACHE_SECS)
 }
 
-/// The bot's `@username`, asked of `getMe` once.
-async fn bot_username(app: &App) -> Option<&str> {
+/// The bot's `@username`, asked of `getMe` once (inline results link to it; group messages
+/// that mention it are for the bot).
+pub(crate) async fn bot_username(app: &App) -> Option<&str> {
     if let Some(name) = app.bot_username.get() {
         return Some(name);
     }
@@ -112,7 +113,7 @@ async fn bot_username(app: &App) -> Option<&str> {
             .username
             .map(|name| app.bot_username.get_or_init(|| name).as_str()),
         Err(error) => {
-            tracing::warn!(%error, "getMe failed; inline results go without their button");
+            tracing::warn!(%error, "getMe failed; the bot's username is unknown for now");
             None
         }
     }

@@ -12,7 +12,7 @@ mod search;
 mod settings;
 mod tap;
 
-pub(crate) use inline::{answer_inline_query, deep_link_url};
+pub(crate) use inline::{answer_inline_query, bot_username, deep_link_url};
 pub(crate) use link::{download_command, offer_link};
 pub(crate) use playlist::playlist_command;
 pub(crate) use search::search;
