@@ -110,8 +110,43 @@ fn d7_audio_carries_title_thumbnail_and_the_upload_phase_is_shown() {
     );
     assert_thumbnail(&audio, "audio");
     assert!(caption(&audio).contains(&url), "{}", caption(&audio));
+    // Title and cover are inside the file too, for players outside Telegram.
+    let bytes = &audio.files.iter().find(|f| f.field == "audio").expect("upload").bytes;
+    let (title, cover) = tags_and_cover(bytes);
+    assert!(title.starts_with("Evening Walk"), "embedded title {title:?}");
+    assert!(cover, "an embedded cover picture");
     let done = harness.wait_for_final_status(CHAT, status_id);
     assert!(done.starts_with("✅ Completed · 🎵 Evening Walk"), "{done:?}");
+}
+
+/// The `title` tag of an audio file and whether it carries a cover picture (an attached video
+/// stream), read with ffprobe.
+fn tags_and_cover(bytes: &[u8]) -> (String, bool) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("probe.mp3");
+    std::fs::write(&path, bytes).expect("write");
+    let output = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-show_entries", "format_tags=title:stream=codec_type", "-of", "json"])
+        .arg(&path)
+        .output()
+        .expect("ffprobe");
+    let json: Value = serde_json::from_slice(&output.stdout).expect("ffprobe json");
+    let title = json["format"]["tags"]["title"].as_str().unwrap_or_default().to_owned();
+    let cover = json["streams"]
+        .as_array()
+        .is_some_and(|streams| streams.iter().any(|s| s["codec_type"] == "video"));
+    (title, cover)
+}
+
+#[test]
+fn a_delivered_status_message_can_be_deleted_instead() {
+    let harness = Harness::start(&[("STATUS_WHEN_DONE", "delete")]);
+    let url = harness.media.media_url(media::tone_webm(2, 698));
+    let (status_id, mark) = request_audio(&harness, CHAT, &url);
+    sent(&harness, "sendAudio", mark);
+    let deleted = harness.wait_for("deleteMessage", mark, |c| message_id_of(c) == Some(status_id));
+    assert!(deleted.succeeded(), "{}", deleted.response);
+    assert!(harness.api.message(CHAT, status_id).is_none(), "the status message is gone");
 }
 
 #[test]
