@@ -9,8 +9,9 @@ use std::time::Duration;
 use frankenstein::client_reqwest::Bot;
 use frankenstein::input_file::FileUpload;
 use frankenstein::methods::{
-    AnswerCallbackQueryParams, DeleteMessageParams, EditMessageCaptionParams, SendChatActionParams, EditMessageTextParams, GetUpdatesParams,
-    SendAudioParams, SendDocumentParams, SendMessageParams, SendVideoParams, SetMyCommandsParams,
+    AnswerCallbackQueryParams, DeleteMessageParams, EditMessageCaptionParams, EditMessageTextParams,
+    GetUpdatesParams, SendAudioParams, SendChatActionParams, SendDocumentParams, SendMessageParams,
+    SendVideoParams, SetMyCommandsParams,
 };
 use frankenstein::types::{AllowedUpdate, ChatAction};
 use frankenstein::types::{

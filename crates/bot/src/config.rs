@@ -159,7 +159,11 @@ impl BotConfig {
         if local_mode && api_url.is_none() {
             return Err(ConfigError::LocalModeWithoutServer);
         }
-        let status_when_done = match env.text(STATUS_WHEN_DONE_VAR).map(|v| v.to_ascii_lowercase()).as_deref() {
+        let status_when_done = match env
+            .text(STATUS_WHEN_DONE_VAR)
+            .map(|v| v.to_ascii_lowercase())
+            .as_deref()
+        {
             None | Some("collapse") => StatusWhenDone::Collapse,
             Some("delete") => StatusWhenDone::Delete,
             Some(other) => return Err(invalid(STATUS_WHEN_DONE_VAR, other, "collapse or delete")),
@@ -417,9 +421,16 @@ mod tests {
             config(&[(TOKEN_VAR, "1:x"), (LOCAL_MODE_VAR, "true")]),
             Err(ConfigError::LocalModeWithoutServer)
         );
-        let c = config(&[(TOKEN_VAR, "1:x"), (STATUS_WHEN_DONE_VAR, "Delete"), (GROUP_LINKS_VAR, "on")])
-            .expect("valid");
-        assert_eq!((c.status_when_done, c.group_links, c.local_mode), (StatusWhenDone::Delete, true, false));
+        let c = config(&[
+            (TOKEN_VAR, "1:x"),
+            (STATUS_WHEN_DONE_VAR, "Delete"),
+            (GROUP_LINKS_VAR, "on"),
+        ])
+        .expect("valid");
+        assert_eq!(
+            (c.status_when_done, c.group_links, c.local_mode),
+            (StatusWhenDone::Delete, true, false)
+        );
         assert_eq!(c.upload_limit_mb, DEFAULT_UPLOAD_LIMIT_MB);
         assert!(config(&[(TOKEN_VAR, "1:x"), (STATUS_WHEN_DONE_VAR, "keep")]).is_err());
     }

@@ -156,9 +156,17 @@ struct FileAbout {
 
 impl FileAbout {
     fn of(job: &Job, done: &DownloadDone, task_dir: &Path) -> FileAbout {
-        let clean = |value: &Option<String>| value.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
+        let clean = |value: &Option<String>| {
+            value
+                .as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        };
         FileAbout {
-            title: clean(&job.title).or_else(|| clean(&done.track)).or_else(|| clean(&done.title)),
+            title: clean(&job.title)
+                .or_else(|| clean(&done.track))
+                .or_else(|| clean(&done.title)),
             performer: clean(&job.performer)
                 .or_else(|| clean(&done.artist))
                 .or_else(|| clean(&done.uploader)),

@@ -4,8 +4,8 @@
 //! `hermes:jobs`, so it holds everything a run needs.
 use hermes_host::render::shorten;
 use hermes_protocol::{
-    download_request_with, playlist_request_with, AudioFormat, DownloadOptions, MediaOptions, PlaylistOptions,
-    Request,
+    download_request_with, playlist_request_with, AudioFormat, DownloadOptions, MediaOptions,
+    PlaylistOptions, Request,
 };
 
 use serde::{Deserialize, Serialize};
@@ -260,7 +260,10 @@ mod tests {
         whole.split = true;
         let split = whole.request("t4", "u", "/d", Some(50));
         assert_eq!(split.params["split_over_mb"], json!(50));
-        assert!(!split.params.contains_key("max_filesize_mb"), "parts, not a stop at the limit");
+        assert!(
+            !split.params.contains_key("max_filesize_mb"),
+            "parts, not a stop at the limit"
+        );
         assert_eq!(whole.cache_format(), "best@split");
         let video = DownloadChoice::new(MediaMode::Video, AudioFormat::Mp3).request("t2", "u", "/d", None);
         assert_eq!(video.params["extract_audio"], json!(false));

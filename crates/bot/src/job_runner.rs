@@ -214,7 +214,12 @@ impl Runner {
                 }
                 Share::Follow(follower) => follower,
             };
-            let text = format!("{}\n{}\n/cancel_{}", self.header, messages::SHARED_WAIT, short_id(&self.task_id));
+            let text = format!(
+                "{}\n{}\n/cancel_{}",
+                self.header,
+                messages::SHARED_WAIT,
+                short_id(&self.task_id)
+            );
             self.status.show(text).await;
             let ending = follower.ending();
             tokio::pin!(ending);
@@ -232,7 +237,14 @@ impl Runner {
             let Some(upload) = upload else {
                 continue; // The other download failed: lead, or follow a newer one.
             };
-            match delivery::send_cached(&self.engine, self.job.chat_id, &upload, self.job.performer.clone()).await {
+            match delivery::send_cached(
+                &self.engine,
+                self.job.chat_id,
+                &upload,
+                self.job.performer.clone(),
+            )
+            .await
+            {
                 Ok(()) => {
                     // Never started: it leaves the TaskQueue without taking a slot.
                     self.engine.queue.cancel(&self.task_id);
@@ -357,7 +369,8 @@ impl Runner {
             };
         }
         self.show_uploading().await;
-        let (engine, job, early_parts, status) = (&self.engine, &self.job, &self.early_parts, &mut self.status);
+        let (engine, job, early_parts, status) =
+            (&self.engine, &self.job, &self.early_parts, &mut self.status);
         let dir = engine.task_dir(job.chat_id, &self.task_id);
         let deliver = async {
             match &job.kind {
@@ -366,7 +379,9 @@ impl Runner {
                     Err(error) => Err(delivery::DeliveryError::internal(error.to_string())),
                 },
                 JobKind::Playlist { mode, .. } => match event.payload::<PlaylistDone>() {
-                    Ok(done) => delivery::deliver_playlist(engine, job.chat_id, *mode, &done, early_parts).await,
+                    Ok(done) => {
+                        delivery::deliver_playlist(engine, job.chat_id, *mode, &done, early_parts).await
+                    }
                     Err(error) => Err(delivery::DeliveryError::internal(error.to_string())),
                 },
             }

@@ -166,10 +166,9 @@ fn start_engine(config: BotConfig, queue: TaskQueue) -> Result<Arc<Engine>, Star
             }
         });
     }));
-    let telegram =
-        Telegram::new(config.bot_api_url())
-            .with_max_wait(Duration::from_secs(config.max_retry_wait_secs))
-            .in_local_mode(config.local_mode);
+    let telegram = Telegram::new(config.bot_api_url())
+        .with_max_wait(Duration::from_secs(config.max_retry_wait_secs))
+        .in_local_mode(config.local_mode);
     Ok(Arc::new(Engine::new(
         config,
         telegram,

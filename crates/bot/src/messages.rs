@@ -141,7 +141,8 @@ pub(crate) const CHOOSE_MODE: &str = "What should I download?";
 pub(crate) const LOWER_QUALITY_OFFER: &str =
     "A lower quality makes a smaller file, or I can send this one in parts that fit:";
 pub(crate) const LOOKING_AT_LINK: &str = "🔎 Looking at the link…";
-pub(crate) const SHARED_WAIT: &str = "⏳ The same file is downloading for an earlier request — you get it as soon as it is ready.";
+pub(crate) const SHARED_WAIT: &str =
+    "⏳ The same file is downloading for an earlier request — you get it as soon as it is ready.";
 pub(crate) const SPLIT_OFFER: &str = "✂️ Send it in parts";
 pub(crate) const PLAYLIST_OR_VIDEO: &str =
     "This link is a video inside a playlist. Download the whole playlist or only this video?";

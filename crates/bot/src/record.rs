@@ -85,7 +85,9 @@ async fn offer_lower_quality(app: &App, job: &Job, size: Option<u64>) {
     if matches!(job.kind, JobKind::Single(_)) {
         let mut whole = job.clone();
         whole.reuse_message_id = None;
-        let key = app.flows.insert(job.chat_id, Flow::Split { job: Box::new(whole) });
+        let key = app
+            .flows
+            .insert(job.chat_id, Flow::Split { job: Box::new(whole) });
         rows.push(vec![(
             messages::SPLIT_OFFER.to_owned(),
             Callback::Split { key }.encode(),

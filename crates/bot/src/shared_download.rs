@@ -120,7 +120,10 @@ mod tests {
         let Share::Follow(follower) = shared.join(&key("mp3")) else {
             panic!("the second follows");
         };
-        assert!(matches!(shared.join(&key("opus")), Share::Lead(_)), "another format is another file");
+        assert!(
+            matches!(shared.join(&key("opus")), Share::Lead(_)),
+            "another format is another file"
+        );
         let waiting = tokio::spawn(follower.ending());
         lead.delivered(upload());
         drop(lead);

@@ -58,7 +58,12 @@ fn start_help_chatid_ping_and_unknown_commands() {
     let polls = harness.api.calls_to("getUpdates");
     assert_eq!(
         polls[0].params["allowed_updates"],
-        json!(["message", "callback_query", "inline_query", "chosen_inline_result"])
+        json!([
+            "message",
+            "callback_query",
+            "inline_query",
+            "chosen_inline_result"
+        ])
     );
     harness.wait_for("getUpdates", 0, |c| c.params["offset"].as_i64() == Some(6));
     assert_eq!(harness.api.pending_updates(), 0);

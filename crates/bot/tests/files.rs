@@ -15,11 +15,7 @@ const CHAT: i64 = 7601;
 /// A page with one video (H.264 160x120, 3 s) and a 640x360 poster: yt-dlp's generic extractor
 /// reads it as a video titled "Evening Walk (1)" whose thumbnail is the poster.
 fn video_page(harness: &Harness) -> String {
-    let page = media::video_page(
-        "Evening Walk",
-        &media::video_mp4(3),
-        &media::poster_png(640, 360),
-    );
+    let page = media::video_page("Evening Walk", &media::video_mp4(3), &media::poster_png(640, 360));
     harness.media.media_url(page)
 }
 
@@ -79,7 +75,10 @@ fn d7_d9_d14_a_video_carries_its_title_frame_size_thumbnail_and_a_caption() {
     // D14 and the collapsed status: one line naming the title, not the raw URL.
     let done = harness.wait_for_final_status(CHAT, status_id);
     assert!(!done.contains('\n'), "one line: {done:?}");
-    assert!(done.contains("Evening Walk") && !done.contains("127.0.0.1"), "{done:?}");
+    assert!(
+        done.contains("Evening Walk") && !done.contains("127.0.0.1"),
+        "{done:?}"
+    );
 }
 
 #[test]
@@ -104,14 +103,21 @@ fn d7_audio_carries_title_thumbnail_and_the_upload_phase_is_shown() {
     assert_eq!(action.params["action"], json!("upload_document"));
     let audio = harness.wait_for("sendAudio", mark, |c| c.succeeded());
     assert!(
-        audio.params["title"].as_str().is_some_and(|t| t.starts_with("Evening Walk")),
+        audio.params["title"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("Evening Walk")),
         "{}",
         audio.params
     );
     assert_thumbnail(&audio, "audio");
     assert!(caption(&audio).contains(&url), "{}", caption(&audio));
     // Title and cover are inside the file too, for players outside Telegram.
-    let bytes = &audio.files.iter().find(|f| f.field == "audio").expect("upload").bytes;
+    let bytes = &audio
+        .files
+        .iter()
+        .find(|f| f.field == "audio")
+        .expect("upload")
+        .bytes;
     let (title, cover) = tags_and_cover(bytes);
     assert!(title.starts_with("Evening Walk"), "embedded title {title:?}");
     assert!(cover, "an embedded cover picture");
@@ -126,12 +132,22 @@ fn tags_and_cover(bytes: &[u8]) -> (String, bool) {
     let path = dir.path().join("probe.mp3");
     std::fs::write(&path, bytes).expect("write");
     let output = std::process::Command::new("ffprobe")
-        .args(["-v", "error", "-show_entries", "format_tags=title:stream=codec_type", "-of", "json"])
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format_tags=title:stream=codec_type",
+            "-of",
+            "json",
+        ])
         .arg(&path)
         .output()
         .expect("ffprobe");
     let json: Value = serde_json::from_slice(&output.stdout).expect("ffprobe json");
-    let title = json["format"]["tags"]["title"].as_str().unwrap_or_default().to_owned();
+    let title = json["format"]["tags"]["title"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     let cover = json["streams"]
         .as_array()
         .is_some_and(|streams| streams.iter().any(|s| s["codec_type"] == "video"));
@@ -146,7 +162,10 @@ fn a_delivered_status_message_can_be_deleted_instead() {
     sent(&harness, "sendAudio", mark);
     let deleted = harness.wait_for("deleteMessage", mark, |c| message_id_of(c) == Some(status_id));
     assert!(deleted.succeeded(), "{}", deleted.response);
-    assert!(harness.api.message(CHAT, status_id).is_none(), "the status message is gone");
+    assert!(
+        harness.api.message(CHAT, status_id).is_none(),
+        "the status message is gone"
+    );
 }
 
 #[test]
@@ -204,14 +223,21 @@ fn size_a_file_over_the_limit_can_be_sent_in_playable_parts() {
     assert!(parts.len() >= 2, "{:#?}", summarize(&harness.api.calls()));
     let total = parts.len();
     for (index, part) in parts.iter().enumerate() {
-        let size = part.result().expect("result")["video"]["file_size"].as_u64().unwrap_or(0);
+        let size = part.result().expect("result")["video"]["file_size"]
+            .as_u64()
+            .unwrap_or(0);
         assert!(size > 0 && size <= 1024 * 1024, "part {index}: {size} bytes");
         let caption = caption(part);
         assert!(
             caption.contains(&format!("part {}/{total}", index + 1)),
             "{caption}"
         );
-        let bytes = &part.files.iter().find(|f| f.field == "video").expect("video").bytes;
+        let bytes = &part
+            .files
+            .iter()
+            .find(|f| f.field == "video")
+            .expect("video")
+            .bytes;
         let dir = tempfile::tempdir().expect("tempdir");
         assert_eq!(
             probe_codec(bytes, dir.path(), "part.mp4"),
@@ -231,7 +257,9 @@ fn local_mode_sends_files_by_path() {
     assert!(audio.files.is_empty(), "no multipart upload");
     let local = audio.local_file("audio").expect("the file named by path");
     assert!(
-        local.path.starts_with(harness.downloads().canonicalize().expect("downloads")),
+        local
+            .path
+            .starts_with(harness.downloads().canonicalize().expect("downloads")),
         "{}",
         local.path.display()
     );

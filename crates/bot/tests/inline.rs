@@ -124,7 +124,11 @@ fn inline_queries_are_answered_with_results_that_open_the_bot() {
     assert!(results_of(&after).is_empty());
     // Confirmed by the next poll's offset, which may come a moment after the answer.
     let confirmed = hermes_testkit::procs::wait_until(WAIT, || harness.api.pending_updates() == 0);
-    assert!(confirmed, "{} updates never confirmed", harness.api.pending_updates());
+    assert!(
+        confirmed,
+        "{} updates never confirmed",
+        harness.api.pending_updates()
+    );
     assert!(!harness.log().contains("cannot decode"), "{}", harness.log());
 }
 

@@ -203,7 +203,10 @@ fn d1_a_feed_sent_as_a_bare_link_goes_to_the_playlist_preview() {
             .filter(|c| c.seq >= mark && c.method.starts_with("send") && c.method != "sendMessage")
             .map(|c| c.method)
             .collect();
-        assert!(sent.is_empty(), "{request}: nothing downloaded before a choice: {sent:?}");
+        assert!(
+            sent.is_empty(),
+            "{request}: nothing downloaded before a choice: {sent:?}"
+        );
     }
 
     // A page with one video is one media: the mode keyboard, as before.
@@ -235,7 +238,10 @@ fn d11_the_same_link_asked_twice_at_once_is_downloaded_and_uploaded_once() {
         sends.iter().filter(|c| !c.files.is_empty()).collect();
     assert_eq!(uploaded.len(), 1, "one upload");
     let file_id = uploaded[0].result().expect("result")["audio"]["file_id"].clone();
-    let by_id = sends.iter().find(|c| c.files.is_empty()).expect("a send by file_id");
+    let by_id = sends
+        .iter()
+        .find(|c| c.files.is_empty())
+        .expect("a send by file_id");
     assert_eq!(by_id.params["chat_id"], json!(other));
     assert_eq!(by_id.params["audio"], file_id);
     assert!(by_id.succeeded(), "{}", by_id.response);

@@ -155,7 +155,9 @@ pub(crate) async fn download_command(app: Arc<App>, chat_id: i64, command: &str,
                 let url = link.canonical_url();
                 match fetch_preview(&app, &url).await {
                     Ok(preview) if has_several_items(&preview) => {
-                        if let Some(message_id) = placeholder(&app, chat_id, messages::LOOKING_AT_LINK, None).await {
+                        if let Some(message_id) =
+                            placeholder(&app, chat_id, messages::LOOKING_AT_LINK, None).await
+                        {
                             show_preview(&app, chat_id, message_id, &url, &preview).await;
                         }
                         continue;

@@ -52,11 +52,19 @@ pub(super) async fn fetch_preview(app: &App, url: &str) -> Result<PlaylistPrevie
 
 /// Whether a preview lists several items: a feed or a playlist rather than one media.
 pub(super) fn has_several_items(preview: &PlaylistPreview) -> bool {
-    preview.playlist_count.map_or(preview.tracks.len() > 1, |count| count > 1)
+    preview
+        .playlist_count
+        .map_or(preview.tracks.len() > 1, |count| count > 1)
 }
 
 /// Turns `message_id` into the preview and the `[10] [25] [50] [All]` keyboard.
-pub(super) async fn show_preview(app: &App, chat_id: i64, message_id: i32, url: &str, preview: &PlaylistPreview) {
+pub(super) async fn show_preview(
+    app: &App,
+    chat_id: i64,
+    message_id: i32,
+    url: &str,
+    preview: &PlaylistPreview,
+) {
     let title = if preview.playlist_title.trim().is_empty() {
         "Playlist".to_owned()
     } else {
