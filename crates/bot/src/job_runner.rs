@@ -347,7 +347,16 @@ impl Runner {
 
     async fn conclude(&mut self, event: Response) -> Outcome {
         if let Some(error) = event.error_data() {
-            if let (ErrorCode::FileTooLarge, JobKind::Single(_)) = (&error.error_code, &self.job.kind) {
+            if let (ErrorCode::FileTooLarge, JobKind::Single(choice)) = (&error.error_code, &self.job.kind) {
+                if choice.split {
+                    // Split jobs are capped only by the worker's own MAX_FILESIZE_MB: past it no
+                    // choice of ours helps, and offering the same two ways out would be a loop.
+                    return Outcome::Failed {
+                        user_message: messages::TOO_LARGE_TO_SPLIT.to_owned(),
+                        reason: format!("{}: {}", error.error_code, error.message),
+                        too_large: None,
+                    };
+                }
                 // Stopped at the upload limit we passed as its cap: same as a file that arrived
                 // too big, a smaller choice is offered.
                 return Outcome::Failed {

@@ -267,3 +267,26 @@ fn local_mode_sends_files_by_path() {
     assert!(!local.bytes.is_empty());
     harness.wait_for_final_status(CHAT, status_id);
 }
+
+#[test]
+fn size_past_the_servers_own_cap_parts_are_not_offered_again() {
+    // The worker's own cap (MAX_FILESIZE_MB) is the upload limit too: a split cannot help.
+    let harness = Harness::start(&[("TELEGRAM_UPLOAD_LIMIT_MB", "1"), ("MAX_FILESIZE_MB", "1")]);
+    let url = harness.media.media_url(media::noisy_video_mp4(12, 1200));
+    let mark = harness.mark();
+    choose(&harness, &url, "Video");
+    let (offer_id, split) = harness.wait_for_button(CHAT, mark, "in parts");
+    let mark = harness.mark();
+    harness.tap(CHAT, offer_id, &split);
+    let text = harness.wait_for_message_text(CHAT, offer_id, "❌");
+    assert!(text.contains("even to send in parts"), "{text}");
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let offers: Vec<String> = harness
+        .api
+        .calls_to("sendMessage")
+        .into_iter()
+        .filter(|c| c.seq >= mark)
+        .map(|c| text_of(&c))
+        .collect();
+    assert!(offers.is_empty(), "no second offer: {offers:?}");
+}
