@@ -556,23 +556,8 @@ fn a_disk_too_small_for_the_zip_is_disk_full_and_leaves_no_partial_zip() {
     // Three incompressible 500 KiB "mp3" tracks fit on the 2 MiB disk (1.5 MiB); their ZIP
     // (stored, another 1.5 MiB) does not.
     let root = tempfile::tempdir().unwrap();
-    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
-    let mut items = Vec::new();
-    for n in 1..=3 {
-        let bytes: Vec<u8> = (0..500 * 1024)
-            .map(|_| {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                seed as u8
-            })
-            .collect();
-        let name = format!("noise{n}.mp3");
-        std::fs::write(root.path().join(&name), bytes).unwrap();
-        items.push(FeedItem::new(format!("Noise {n}"), format!("/media/{name}")));
-    }
     let server = MediaServer::start(root.path());
-    let feed = server.add_feed("full", "Full Disk", items);
+    let feed = noise_feed(&server, root.path(), "full", 3);
     let downloads = disk.path().display().to_string();
     let mut worker = Worker::start(&[("DOWNLOAD_DIR", downloads.as_str())]);
     let event = ask(
@@ -592,6 +577,45 @@ fn a_disk_too_small_for_the_zip_is_disk_full_and_leaves_no_partial_zip() {
     );
     assert_still_serving(&mut worker);
     drop(worker);
+}
+
+#[test]
+fn a_track_that_finds_the_disk_full_fails_the_playlist_as_disk_full() {
+    // Two of the three 500 KiB tracks fit, the third cannot: the disk is full for the whole
+    // task, not one bad item, so the playlist fails as DISK_FULL instead of ending with a track
+    // missing. The python profile has no ZIP step, so only the tracks fill the disk.
+    let Some(disk) = Tmpfs::mount("1200k") else { return };
+    let root = tempfile::tempdir().unwrap();
+    let server = MediaServer::start(root.path());
+    let feed = noise_feed(&server, root.path(), "tight", 3);
+    let downloads = disk.path().display().to_string();
+    let mut worker = Worker::start(&[("DOWNLOAD_DIR", downloads.as_str()), ("WIRE_PROFILE", "python")]);
+    let event = ask(
+        &mut worker,
+        json!({"task_id": "t", "action": "playlist", "url": feed, "params": {"extract_audio": false}}),
+    );
+    assert_error(&event, "t", &["DISK_FULL"]);
+    assert_still_serving(&mut worker);
+}
+
+/// A feed of `tracks` incompressible 500 KiB "mp3" files written under `root`, served by `server`.
+fn noise_feed(server: &MediaServer, root: &Path, name: &str, tracks: u32) -> String {
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    let mut items = Vec::new();
+    for n in 1..=tracks {
+        let bytes: Vec<u8> = (0..500 * 1024)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                seed as u8
+            })
+            .collect();
+        let file = format!("{name}{n}.mp3");
+        std::fs::write(root.join(&file), bytes).unwrap();
+        items.push(FeedItem::new(format!("Noise {n}"), format!("/media/{file}")));
+    }
+    server.add_feed(name, "Full Disk", items)
 }
 
 // ---------------------------------------------------------------------------------------------

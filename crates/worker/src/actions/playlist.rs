@@ -25,7 +25,7 @@ use crate::ytdlp::env::ytdlp_env;
 use crate::ytdlp::final_files::{FinalFile, FinalFileLog};
 use crate::ytdlp::progress::{lock, ProgressTracker};
 use hermes_protocol::{
-    ArchiveEntry, AudioFormat, Event, FileEntry, PlaylistDone, PlaylistParams, ProgressStatus,
+    ArchiveEntry, AudioFormat, ErrorCode, Event, FileEntry, PlaylistDone, PlaylistParams, ProgressStatus,
     PythonPlaylistDone, PythonTrackFile, RawResponse, Request, TrackEntry,
 };
 use std::collections::{BTreeMap, HashSet};
@@ -364,10 +364,21 @@ async fn download_round(
                             match result {
                                 Ok(end) => {
                                     failed += end.errors;
-                                    if let Some(failure) = end.failure {
-                                        if first_failure.as_ref().is_none_or(|(first, _)| first_item < *first) {
-                                            first_failure = Some((first_item, failure));
+                                    match end.failure {
+                                        // A full disk fails every item, not one: the task fails
+                                        // as a whole instead of ending with tracks missing.
+                                        Some(failure) if failure.code() == ErrorCode::DiskFull => {
+                                            if fatal.is_none() {
+                                                fatal = Some(failure);
+                                            }
+                                            runs.cancel.cancel();
                                         }
+                                        Some(failure) => {
+                                            if first_failure.as_ref().is_none_or(|(first, _)| first_item < *first) {
+                                                first_failure = Some((first_item, failure));
+                                            }
+                                        }
+                                        None => {}
                                     }
                                 }
                                 Err(error) => {
