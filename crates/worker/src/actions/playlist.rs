@@ -373,12 +373,12 @@ async fn download_round(
                                             }
                                             runs.cancel.cancel();
                                         }
-                                        Some(failure) => {
-                                            if first_failure.as_ref().is_none_or(|(first, _)| first_item < *first) {
-                                                first_failure = Some((first_item, failure));
-                                            }
+                                        Some(failure)
+                                            if first_failure.as_ref().is_none_or(|(first, _)| first_item < *first) =>
+                                        {
+                                            first_failure = Some((first_item, failure));
                                         }
-                                        None => {}
+                                        _ => {}
                                     }
                                 }
                                 Err(error) => {
