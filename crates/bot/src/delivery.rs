@@ -94,6 +94,7 @@ pub(crate) async fn deliver_single(
         return deliver_parts(engine, job, choice, done, task_dir).await;
     }
     let path = main_file(done).ok_or_else(|| DeliveryError::internal("no file in done".into()))?;
+    let path = inside_task_dir(path, task_dir)?;
     let size = file_size_within_limit(engine, &path)?;
     let method = send_method_for(choice.mode, &path);
     let about = FileAbout::of(job, done, task_dir);
@@ -123,13 +124,7 @@ async fn deliver_parts(
     let about = FileAbout::of(job, done, task_dir);
     let total = done.files.len();
     for (index, part) in done.files.iter().enumerate() {
-        let path = PathBuf::from(&part.path);
-        if !inside(&path, task_dir) {
-            return Err(DeliveryError::internal(format!(
-                "a part outside the task's directory: {}",
-                path.display()
-            )));
-        }
+        let path = inside_task_dir(PathBuf::from(&part.path), task_dir)?;
         let size = file_size_within_limit(engine, &path)?;
         let method = send_method_for(choice.mode, &path);
         let mut meta = about.meta(method, &job.url, size, Some((index + 1, total)));
@@ -243,6 +238,18 @@ async fn upload(
         .upload_until(chat_id, method, MediaSource::Path(path.to_owned()), meta, until)
         .await
         .map_err(|error| DeliveryError::upload(&error))
+}
+
+/// `path`, if it lies inside the task's directory: the only place a delivered file may come from.
+fn inside_task_dir(path: PathBuf, task_dir: &Path) -> Result<PathBuf, DeliveryError> {
+    if inside(&path, task_dir) {
+        Ok(path)
+    } else {
+        Err(DeliveryError::internal(format!(
+            "a file outside the task's directory: {}",
+            path.display()
+        )))
+    }
 }
 
 fn inside(path: &Path, dir: &Path) -> bool {

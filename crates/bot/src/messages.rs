@@ -145,6 +145,7 @@ pub(crate) const SHARED_WAIT: &str =
     "⏳ The same file is downloading for an earlier request — you get it as soon as it is ready.";
 pub(crate) const TOO_LARGE_TO_SPLIT: &str =
     "The file is larger than this server downloads at all, even to send in parts.";
+pub(crate) const SPLIT_INSTEAD: &str = "I can send the file in parts that fit instead:";
 pub(crate) const SPLIT_OFFER: &str = "✂️ Send it in parts";
 pub(crate) const PLAYLIST_OR_VIDEO: &str =
     "This link is a video inside a playlist. Download the whole playlist or only this video?";

@@ -350,16 +350,7 @@ fn missing_token_is_a_clear_error_with_exit_code_2() {
 #[test]
 fn playlist_preview_then_all_then_audio_sends_zip_parts_within_the_limit() {
     let harness = Harness::start(&[("TELEGRAM_UPLOAD_LIMIT_MB", "1")]);
-    let items: Vec<hermes_testkit::http::FeedItem> = [440, 550, 660]
-        .iter()
-        .enumerate()
-        .map(|(i, freq)| {
-            let tone = media::tone_webm(45, *freq);
-            let name = tone.file_name().expect("name").to_string_lossy().into_owned();
-            hermes_testkit::http::FeedItem::new(format!("Track {}", i + 1), format!("/media/{name}"))
-        })
-        .collect();
-    let feed = harness.media.add_feed("botmix", "Bot Mix", items);
+    let feed = harness.tone_feed("botmix", "Bot Mix", "Track", 45, &[440, 550, 660]);
 
     let mark = harness.mark();
     harness.say(CHAT, &format!("/playlist {feed}"));
@@ -458,11 +449,7 @@ fn search_offers_buttons_and_a_tap_downloads_the_result() {
 #[test]
 fn settings_persist_and_quality_choices_download() {
     let harness = Harness::start(&[]);
-    let mark = harness.mark();
-    harness.say(CHAT, "/settings");
-    let (settings_id, opus) = harness.wait_for_button(CHAT, mark, "opus");
-    harness.tap(CHAT, settings_id, &opus);
-    harness.wait_for_message_text(CHAT, settings_id, "Audio format: opus");
+    harness.set_audio_format(CHAT, "opus");
 
     // /audio uses the saved format (Opus, which Telegram keeps as a document).
     let tone = media::tone_webm(2, 990);

@@ -171,11 +171,7 @@ fn a_delivered_status_message_can_be_deleted_instead() {
 #[test]
 fn d10_opus_is_sent_as_a_document_on_purpose_and_its_cached_file_id_works() {
     let harness = Harness::start(&[]);
-    let mark = harness.mark();
-    harness.say(CHAT, "/settings");
-    let (settings_id, opus) = harness.wait_for_button(CHAT, mark, "opus");
-    harness.tap(CHAT, settings_id, &opus);
-    harness.wait_for_message_text(CHAT, settings_id, "Audio format: opus");
+    harness.set_audio_format(CHAT, "opus");
 
     let url = harness.media.media_url(media::tone_webm(2, 587));
     let (status_id, mark) = request_audio(&harness, CHAT, &url);
@@ -203,13 +199,21 @@ fn d10_opus_is_sent_as_a_document_on_purpose_and_its_cached_file_id_works() {
     assert!(audio_calls.is_empty(), "{audio_calls:#?}");
 }
 
-#[test]
-fn size_a_file_over_the_limit_can_be_sent_in_playable_parts() {
-    // ~1.9 MB of video against a 1 MB upload limit: nothing fits.
-    let harness = Harness::start(&[("TELEGRAM_UPLOAD_LIMIT_MB", "1")]);
+/// ~1.9 MB of video asked for against a 1 MB upload limit (with `env` too): nothing fits. The
+/// mark is from before the request; the refusal and its offer follow it.
+fn refused_video(env: &[(&str, &str)]) -> (Harness, usize) {
+    let mut env = env.to_vec();
+    env.push(("TELEGRAM_UPLOAD_LIMIT_MB", "1"));
+    let harness = Harness::start(&env);
     let url = harness.media.media_url(media::noisy_video_mp4(12, 1200));
     let mark = harness.mark();
     choose(&harness, &url, "Video");
+    (harness, mark)
+}
+
+#[test]
+fn size_a_file_over_the_limit_can_be_sent_in_playable_parts() {
+    let (harness, mark) = refused_video(&[]);
     let (offer_id, split) = harness.wait_for_button(CHAT, mark, "in parts");
     let mark = harness.mark();
     harness.tap(CHAT, offer_id, &split);
@@ -271,10 +275,7 @@ fn local_mode_sends_files_by_path() {
 #[test]
 fn size_past_the_servers_own_cap_parts_are_not_offered_again() {
     // The worker's own cap (MAX_FILESIZE_MB) is the upload limit too: a split cannot help.
-    let harness = Harness::start(&[("TELEGRAM_UPLOAD_LIMIT_MB", "1"), ("MAX_FILESIZE_MB", "1")]);
-    let url = harness.media.media_url(media::noisy_video_mp4(12, 1200));
-    let mark = harness.mark();
-    choose(&harness, &url, "Video");
+    let (harness, mark) = refused_video(&[("MAX_FILESIZE_MB", "1")]);
     let (offer_id, split) = harness.wait_for_button(CHAT, mark, "in parts");
     let mark = harness.mark();
     harness.tap(CHAT, offer_id, &split);
@@ -289,4 +290,28 @@ fn size_past_the_servers_own_cap_parts_are_not_offered_again() {
         .map(|c| text_of(&c))
         .collect();
     assert!(offers.is_empty(), "no second offer: {offers:?}");
+}
+
+#[test]
+fn size_when_no_quality_fits_the_quality_screen_offers_parts_not_a_dead_end() {
+    let (harness, mark) = refused_video(&[]);
+    // Refused: the lower qualities are those smaller than the refused file, and there are none.
+    let (offer_id, lower) = harness.wait_for_button(CHAT, mark, "lower quality");
+    let mark = harness.mark();
+    harness.tap(CHAT, offer_id, &lower);
+    let (screen_id, parts) = harness.wait_for_button(CHAT, mark, "Video in parts");
+    let screen = harness.message_text(CHAT, screen_id);
+    assert!(screen.contains("No smaller choice"), "{screen}");
+    let mark = harness.mark();
+    harness.tap(CHAT, screen_id, &parts);
+    harness.wait_for_final_status(CHAT, screen_id);
+    let sent: Vec<String> = harness
+        .api
+        .calls_to("sendVideo")
+        .into_iter()
+        .filter(|c| c.seq >= mark && c.succeeded())
+        .map(|c| caption(&c))
+        .collect();
+    assert!(sent.len() >= 2, "{sent:?}");
+    assert!(sent[0].contains(&format!("part 1/{}", sent.len())), "{sent:?}");
 }

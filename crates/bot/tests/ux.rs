@@ -176,16 +176,7 @@ fn d3_d4_status_messages_carry_their_own_cancel_and_the_live_queue_position() {
 #[test]
 fn d1_a_feed_sent_as_a_bare_link_goes_to_the_playlist_preview() {
     let harness = Harness::start(&[]);
-    let items: Vec<hermes_testkit::http::FeedItem> = [440, 550, 660]
-        .iter()
-        .enumerate()
-        .map(|(i, freq)| {
-            let tone = media::tone_webm(2, *freq);
-            let name = tone.file_name().expect("name").to_string_lossy().into_owned();
-            hermes_testkit::http::FeedItem::new(format!("Episode {}", i + 1), format!("/media/{name}"))
-        })
-        .collect();
-    let feed = harness.media.add_feed("show", "Evening Show", items);
+    let feed = harness.tone_feed("show", "Evening Show", "Episode", 2, &[440, 550, 660]);
     for request in [feed.clone(), format!("/audio {feed}")] {
         let mark = harness.mark();
         harness.say(CHAT, &request);

@@ -4,11 +4,13 @@ use hermes_host::client::new_task_id;
 use hermes_host::render::shorten;
 use hermes_protocol::{get_formats_request_mode, AudioFormat, Event, FormatList, FormatMode, FormatOption};
 
+use super::link::media_key_for;
 use super::lookup::ask_worker;
 use super::screen::{edit_keyboard, edit_plain, one_choice_per_row, Rows, BUTTON_TEXT_CHARS};
+use super::settings::chat_settings;
 use crate::app::App;
 use crate::callbacks::{Callback, Flow};
-use crate::job::DownloadChoice;
+use crate::job::{DownloadChoice, Job, JobKind};
 use crate::media_mode::MediaMode;
 use crate::messages;
 
@@ -51,7 +53,10 @@ pub(super) async fn show_qualities(
     let note = fit.note(app.config.upload_limit_mb, smaller_than);
     let options = fit.offered;
     if options.is_empty() {
-        return edit_plain(app, chat_id, message_id, &note.unwrap_or_default()).await;
+        // Nothing fits: the file itself, cut into parts that do.
+        let text = format!("{}\n{}", note.unwrap_or_default(), messages::SPLIT_INSTEAD);
+        let rows = split_rows(app, chat_id, url, title).await;
+        return edit_keyboard(app, chat_id, message_id, &text, rows).await;
     }
     let rows: Rows = {
         let labels: Vec<String> = options.iter().map(option_label).collect();
@@ -74,6 +79,34 @@ pub(super) async fn show_qualities(
         text.push_str(&format!("\n{note}"));
     }
     edit_keyboard(app, chat_id, message_id, &text, rows).await;
+}
+
+/// `[✂️ Video in parts] [✂️ Audio in parts]`: the default download of each mode, split into
+/// playable parts under the upload limit.
+async fn split_rows(app: &App, chat_id: i64, url: &str, title: Option<String>) -> Rows {
+    let settings = chat_settings(app, chat_id).await;
+    let row = [
+        (MediaMode::Video, "✂️ Video in parts"),
+        (MediaMode::Audio, "✂️ Audio in parts"),
+    ]
+    .into_iter()
+    .map(|(mode, label)| {
+        let mut choice = DownloadChoice::new(mode, settings.audio_format);
+        choice.split = true;
+        let job = Job {
+            chat_id,
+            url: url.to_owned(),
+            media_key: media_key_for(url),
+            kind: JobKind::Single(choice),
+            title: title.clone(),
+            performer: None,
+            reuse_message_id: None,
+        };
+        let key = app.flows.insert(chat_id, Flow::Split { job: Box::new(job) });
+        (label.to_owned(), Callback::Split { key }.encode())
+    })
+    .collect();
+    vec![row]
 }
 
 /// The choices that fit, and the labels of those left out for their size.

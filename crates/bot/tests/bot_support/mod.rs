@@ -124,6 +124,30 @@ impl Harness {
             })
     }
 
+    /// `/settings`, then taps the audio format `format` (`mp3`, `m4a`, `opus`).
+    pub fn set_audio_format(&self, chat: i64, format: &str) {
+        let mark = self.mark();
+        self.say(chat, "/settings");
+        let (settings_id, button) = self.wait_for_button(chat, mark, format);
+        self.tap(chat, settings_id, &button);
+        self.wait_for_message_text(chat, settings_id, &format!("Audio format: {format}"));
+    }
+
+    /// An RSS feed `name` titled `title` of one Opus tone per frequency, `seconds` long each,
+    /// items titled "`item` 1", "`item` 2", …; returns its URL.
+    pub fn tone_feed(&self, name: &str, title: &str, item: &str, seconds: u32, freqs: &[u32]) -> String {
+        let items = freqs
+            .iter()
+            .enumerate()
+            .map(|(i, freq)| {
+                let tone = media::tone_webm(seconds, *freq);
+                let file = tone.file_name().expect("name").to_string_lossy().into_owned();
+                hermes_testkit::http::FeedItem::new(format!("{item} {}", i + 1), format!("/media/{file}"))
+            })
+            .collect();
+        self.media.add_feed(name, title, items)
+    }
+
     /// `/playlist <feed>`, then taps "All" and "Audio"; returns the status message's id.
     pub fn playlist_all_as_audio(&self, chat: i64, feed: &str) -> i32 {
         let mark = self.mark();
