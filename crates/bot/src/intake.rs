@@ -9,6 +9,7 @@ use hermes_host::client::new_task_id;
 use hermes_host::render::{render_status, StatusView};
 
 use crate::app::App;
+use crate::config::StatusWhenDone;
 use crate::db::NewTask;
 use crate::delivery;
 use crate::job::Job;
@@ -132,9 +133,13 @@ async fn answered_from_cache(app: &App, job: &Job) -> bool {
     match delivery::send_cached(&app.engine, job.chat_id, &cached, job.performer.clone()).await {
         Ok(()) => {
             if let Some(message_id) = job.reuse_message_id {
-                let text = delivered_text(&job.header());
-                if let Err(error) = app.telegram.edit_text(job.chat_id, message_id, &text, None).await {
-                    tracing::warn!(%error, "cannot update the keyboard message");
+                let deleted = app.config.status_when_done == StatusWhenDone::Delete
+                    && app.telegram.delete_message(job.chat_id, message_id).await.is_ok();
+                if !deleted {
+                    let text = delivered_text(&job.header());
+                    if let Err(error) = app.telegram.edit_text(job.chat_id, message_id, &text, None).await {
+                        tracing::warn!(%error, "cannot update the keyboard message");
+                    }
                 }
             }
             true

@@ -166,6 +166,12 @@ fn a_delivered_status_message_can_be_deleted_instead() {
         harness.api.message(CHAT, status_id).is_none(),
         "the status message is gone"
     );
+
+    // Answered from the upload cache: the tapped keyboard goes the same way.
+    let (keyboard_id, mark) = request_audio(&harness, CHAT, &url);
+    let again = sent(&harness, "sendAudio", mark);
+    assert!(again.files.is_empty(), "sent by file_id");
+    harness.wait_for("deleteMessage", mark, |c| message_id_of(c) == Some(keyboard_id));
 }
 
 #[test]
