@@ -659,6 +659,68 @@ mod tests {
     }
 
     #[test]
+    fn title_and_performer_come_from_the_search_hit_else_the_medias_own_tags() {
+        let job = |title: Option<&str>, performer: Option<&str>| Job {
+            chat_id: 1,
+            url: "https://example.com/v".into(),
+            media_key: "example.com/v".into(),
+            kind: crate::job::JobKind::Single(DownloadChoice::new(
+                MediaMode::Audio,
+                hermes_protocol::AudioFormat::Mp3,
+            )),
+            title: title.map(str::to_owned),
+            performer: performer.map(str::to_owned),
+            reuse_message_id: None,
+        };
+        let done = DownloadDone {
+            title: Some("Artist - Song (Official Video)".into()),
+            track: Some("Song".into()),
+            artist: Some("Artist".into()),
+            uploader: Some("ArtistVEVO".into()),
+            duration: Some(213),
+            thumbnail: Some("/elsewhere/cover.jpg".into()),
+            ..DownloadDone::default()
+        };
+        let dir = Path::new("/nonexistent-task-dir");
+        let tags = FileAbout::of(&job(None, None), &done, dir);
+        assert_eq!(
+            (tags.title.as_deref(), tags.performer.as_deref()),
+            (Some("Song"), Some("Artist"))
+        );
+        assert_eq!(
+            tags.thumbnail, None,
+            "a thumbnail outside the task's directory is not sent"
+        );
+        let from_search = FileAbout::of(&job(Some("Hit title"), Some("Channel")), &done, dir);
+        assert_eq!(
+            (from_search.title.as_deref(), from_search.performer.as_deref()),
+            (Some("Hit title"), Some("Channel"))
+        );
+        let bare = DownloadDone {
+            title: Some("clip".into()),
+            uploader: Some("Uploader".into()),
+            ..DownloadDone::default()
+        };
+        let tags = FileAbout::of(&job(None, Some(" ")), &bare, dir);
+        assert_eq!(
+            (tags.title.as_deref(), tags.performer.as_deref()),
+            (Some("clip"), Some("Uploader"))
+        );
+
+        let about = FileAbout::of(&job(None, None), &done, dir);
+        let audio = about.meta(SendMethod::Audio, "https://example.com/v", 3 * 1024 * 1024, None);
+        assert_eq!(
+            audio.caption.as_deref(),
+            Some("Song\n⏱ 3:33 · 💾 3.0 MB\n🔗 https://example.com/v")
+        );
+        let part = about.meta(SendMethod::Video, "https://example.com/v", 2048, Some((2, 3)));
+        assert_eq!(
+            part.caption.as_deref(),
+            Some("Song · part 2/3\n👤 Artist\n💾 2 KB\n🔗 https://example.com/v")
+        );
+    }
+
+    #[test]
     fn the_main_file_is_file_path_or_the_last_file() {
         let mut done = DownloadDone {
             files: vec![

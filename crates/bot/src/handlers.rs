@@ -86,13 +86,20 @@ async fn handle_message(app: Arc<App>, message: &Message) {
         }
         return;
     }
+    let group = is_group(&message.chat);
+    if group && parse_command(text).is_some() && !addressed_to_us(&app, text).await {
+        // `/cmd@other_bot` in a group is another bot's.
+        return;
+    }
     match parse_command(text) {
         Some((command, _)) if command == "cookies" => {
             admin::cookies_command(&app, chat_id, message.document.as_deref()).await
         }
+        // In a group, a command the bot does not know is most likely another bot's: no answer.
+        Some((command, _)) if group && !is_known_command(&command) => {}
         Some((command, args)) => handle_command(app, chat_id, &command, args).await,
         None if message.text.is_none() => {} // a caption without a command: not for us
-        None if is_group(&message.chat) => handle_group_text(app, chat_id, text).await,
+        None if group => handle_group_text(app, chat_id, text).await,
         None => handle_plain_text(app, chat_id, text).await,
     }
 }
@@ -145,6 +152,25 @@ async fn handle_plain_text(app: Arc<App>, chat_id: i64, text: &str) {
     for link in links {
         flows::offer_link(&app, chat_id, &link).await;
     }
+}
+
+/// Whether a command without `@bot` or with this bot's name: `/cmd@other_bot` is not ours.
+/// While the bot's name is unknown (getMe failed), every command counts as ours.
+async fn addressed_to_us(app: &App, text: &str) -> bool {
+    let word = text.trim_start().split_whitespace().next().unwrap_or_default();
+    let Some((_, target)) = word.split_once('@') else {
+        return true;
+    };
+    flows::bot_username(app)
+        .await
+        .is_none_or(|name| name.trim_start_matches('@').eq_ignore_ascii_case(target))
+}
+
+/// A command this bot answers (the menu, the admin's and `/cancel_<id>`).
+fn is_known_command(command: &str) -> bool {
+    COMMANDS.iter().any(|(name, _)| *name == command)
+        || matches!(command, "cookies" | "update")
+        || command.starts_with("cancel_")
 }
 
 /// A group or supergroup (chat type, or a negative id as Telegram gives groups).

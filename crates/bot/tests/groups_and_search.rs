@@ -121,6 +121,9 @@ fn point5_in_groups_only_commands_and_mentions_start_flows_unless_group_links() 
     harness.say(GROUP, &url);
     harness.say(SUPERGROUP, &url);
     harness.say(GROUP, "nice song, everyone");
+    // Other bots' commands: addressed to them, or unknown to this one.
+    harness.say(GROUP, &format!("/audio@other_bot {url}"));
+    harness.say(SUPERGROUP, "/weather berlin");
     std::thread::sleep(Duration::from_secs(2));
     let chatid = harness.mark();
     harness.say(GROUP, "/chatid");
@@ -134,7 +137,7 @@ fn point5_in_groups_only_commands_and_mentions_start_flows_unless_group_links() 
         .collect();
     assert!(
         in_group.is_empty(),
-        "a bare link in a group is ignored: {in_group:#?}"
+        "a bare link, chatter and other bots' commands in a group are ignored: {in_group:#?}"
     );
 
     // In a private chat a bare link still gets the keyboard.
