@@ -157,7 +157,7 @@ async fn handle_plain_text(app: Arc<App>, chat_id: i64, text: &str) {
 /// Whether a command without `@bot` or with this bot's name: `/cmd@other_bot` is not ours.
 /// While the bot's name is unknown (getMe failed), every command counts as ours.
 async fn addressed_to_us(app: &App, text: &str) -> bool {
-    let word = text.trim_start().split_whitespace().next().unwrap_or_default();
+    let word = text.split_whitespace().next().unwrap_or_default();
     let Some((_, target)) = word.split_once('@') else {
         return true;
     };
