@@ -31,6 +31,15 @@ impl PerChatRate {
         self.try_acquire_at(chat_id, Instant::now())
     }
 
+    /// Takes back the newest event of `chat_id`: it turned out to cost the worker nothing (a
+    /// search answered from its cache).
+    pub(crate) fn give_back(&self, chat_id: i64) {
+        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(times) = seen.get_mut(&chat_id) {
+            times.pop_back();
+        }
+    }
+
     fn try_acquire_at(&self, chat_id: i64, now: Instant) -> Result<(), Duration> {
         let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
         // Chats that were quiet for an hour cost nothing.
@@ -75,5 +84,11 @@ mod tests {
             rate.try_acquire_at(1, t0 + WINDOW).is_ok(),
             "the first one left the window"
         );
+        rate.give_back(1);
+        assert!(
+            rate.try_acquire_at(1, t0 + WINDOW).is_ok(),
+            "a search given back does not count"
+        );
+        assert!(rate.try_acquire_at(1, t0 + WINDOW).is_err());
     }
 }

@@ -199,3 +199,32 @@ fn strangers_get_no_inline_results_and_no_deep_link_downloads() {
     assert!(tasks_for(&harness, &watch_url).is_empty());
     assert!(harness.api.calls_to("sendAudio").is_empty());
 }
+
+#[test]
+fn typing_and_repeating_a_query_does_not_use_up_the_search_share() {
+    let scripts = tempfile::tempdir().expect("tempdir");
+    let ytdlp = fake_youtube_ytdlp(scripts.path());
+    let harness = Harness::start(&[
+        ("YTDLP_BIN", &ytdlp.to_string_lossy()),
+        ("SEARCHES_PER_CHAT_PER_HOUR", "2"),
+    ]);
+    // The first letters typed: no search at all.
+    for typed in ["n", "ne"] {
+        assert!(
+            results_of(&ask_inline(&harness, CHAT, typed)).is_empty(),
+            "{typed}"
+        );
+    }
+    // The same words again and again (Telegram asks at every pause): the worker answers from its
+    // cache, which costs no share of the two searches this chat has per hour.
+    for round in 0..4 {
+        let answer = ask_inline(&harness, CHAT, QUERY);
+        assert_eq!(results_of(&answer).len(), 10, "round {round}: {answer:#}");
+    }
+    // And /search still has its share.
+    let mark = harness.mark();
+    harness.say(CHAT, "/search rick astley");
+    harness.wait_for("editMessageText", mark, |c| {
+        c.params["chat_id"] == serde_json::json!(CHAT) && text_of(c).contains("1.")
+    });
+}

@@ -28,6 +28,8 @@ const INLINE_RESULTS: u32 = 10;
 const RESULTS_CACHE_SECS: u32 = 60;
 /// An empty query or a refusal: cheap to answer again, and what is behind it may change.
 const EMPTY_CACHE_SECS: u32 = 5;
+/// Shorter queries get no search (see [`results_for`]).
+const MIN_QUERY_CHARS: usize = 3;
 /// Deep-link `start` parameter of a download: this prefix and an 11-character video id.
 const DOWNLOAD_PREFIX: &str = "dl_";
 /// The `start` parameter of the button above the results: a plain `/start`.
@@ -70,7 +72,8 @@ async fn results_for(app: &App, query: &InlineQuery) -> (Vec<InlineQueryResult>,
         return (Vec::new(), PRIVATE_BOT, EMPTY_CACHE_SECS);
     };
     let words = query.query.trim();
-    if words.is_empty() {
+    if words.chars().count() < MIN_QUERY_CHARS {
+        // Telegram sends a query at every pause in typing: "n", "ne"… are not worth a search.
         return (Vec::new(), OPEN_BOT, EMPTY_CACHE_SECS);
     }
     if app.searches.try_acquire(user_id).is_err() {
@@ -82,6 +85,10 @@ async fn results_for(app: &App, query: &InlineQuery) -> (Vec<InlineQueryResult>,
         Ok(found) => found,
         Err(_) => return (Vec::new(), SEARCH_FAILED, EMPTY_CACHE_SECS),
     };
+    if found.from_cache {
+        // Answered from the worker's cache: the same words typed again cost no share.
+        app.searches.give_back(user_id);
+    }
     let username = bot_username(app).await;
     let mut results = Vec::new();
     let hits = found.results.iter().filter(|hit| !hit.url.is_empty());

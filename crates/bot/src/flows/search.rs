@@ -42,6 +42,10 @@ pub(crate) async fn search(app: Arc<App>, chat_id: i64, query: &str) {
         Ok(results) => results,
         Err(text) => return edit_plain(&app, chat_id, message_id, &text).await,
     };
+    if results.from_cache {
+        // Answered from the worker's cache: it cost no search, so it costs no share either.
+        app.searches.give_back(chat_id);
+    }
     let hits: Vec<&SearchResult> = results.results.iter().filter(|r| !r.url.is_empty()).collect();
     let choices: Vec<SearchChoice> = hits
         .iter()
