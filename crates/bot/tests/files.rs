@@ -38,6 +38,16 @@ fn sent(harness: &Harness, method: &str, after: usize) -> Call {
     call
 }
 
+/// The successful calls of `method` since `mark`.
+fn sent_since(harness: &Harness, method: &str, mark: usize) -> Vec<Call> {
+    harness
+        .api
+        .calls_to(method)
+        .into_iter()
+        .filter(|c| c.seq >= mark && c.succeeded())
+        .collect()
+}
+
 fn caption(call: &Call) -> String {
     call.params["caption"].as_str().unwrap_or_default().to_owned()
 }
@@ -224,12 +234,7 @@ fn size_a_file_over_the_limit_can_be_sent_in_playable_parts() {
     let mark = harness.mark();
     harness.tap(CHAT, offer_id, &split);
     harness.wait_for_final_status(CHAT, offer_id);
-    let parts: Vec<Call> = harness
-        .api
-        .calls_to("sendVideo")
-        .into_iter()
-        .filter(|c| c.seq >= mark && c.succeeded())
-        .collect();
+    let parts = sent_since(&harness, "sendVideo", mark);
     assert!(parts.len() >= 2, "{:#?}", summarize(&harness.api.calls()));
     let total = parts.len();
     for (index, part) in parts.iter().enumerate() {
@@ -311,12 +316,9 @@ fn size_when_no_quality_fits_the_quality_screen_offers_parts_not_a_dead_end() {
     let mark = harness.mark();
     harness.tap(CHAT, screen_id, &parts);
     harness.wait_for_final_status(CHAT, screen_id);
-    let sent: Vec<String> = harness
-        .api
-        .calls_to("sendVideo")
-        .into_iter()
-        .filter(|c| c.seq >= mark && c.succeeded())
-        .map(|c| caption(&c))
+    let sent: Vec<String> = sent_since(&harness, "sendVideo", mark)
+        .iter()
+        .map(caption)
         .collect();
     assert!(sent.len() >= 2, "{sent:?}");
     assert!(sent[0].contains(&format!("part 1/{}", sent.len())), "{sent:?}");
