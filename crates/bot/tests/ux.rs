@@ -237,3 +237,29 @@ fn d11_the_same_link_asked_twice_at_once_is_downloaded_and_uploaded_once() {
     assert_eq!(by_id.params["audio"], file_id);
     assert!(by_id.succeeded(), "{}", by_id.response);
 }
+
+#[test]
+fn d2_quality_offers_only_tiers_that_fit_and_says_which_were_left_out() {
+    let scripts = tempfile::tempdir().expect("tempdir");
+    let ytdlp = fake_youtube_ytdlp(scripts.path());
+    let harness = Harness::start(&[("YTDLP_BIN", &ytdlp.to_string_lossy())]);
+    let mark = harness.mark();
+    harness.say(CHAT, "https://www.youtube.com/watch?v=dQw4w9WgXcQ");
+    let (message_id, quality) = harness.wait_for_button(CHAT, mark, "Quality");
+    let mark = harness.mark();
+    harness.tap(CHAT, message_id, &quality);
+    let (_, _) = harness.wait_for_button(CHAT, mark, "720p");
+    let screen = harness.wait_for("editMessageText", mark, |c| !buttons(c).is_empty());
+    let labels: Vec<String> = buttons(&screen).into_iter().map(|(label, _)| label).collect();
+    for too_big in ["2160p", "1440p", "1080p"] {
+        assert!(
+            !labels.iter().any(|l| l.contains(too_big)),
+            "{too_big} (over 50 MB) is not offered: {labels:?}"
+        );
+    }
+    let text = text_of(&screen);
+    assert!(
+        text.contains("Left out, over the 50 MB upload limit: ") && text.contains("2160p"),
+        "{text}"
+    );
+}
