@@ -407,12 +407,8 @@ fn playlist_preview_then_all_then_audio_sends_zip_parts_within_the_limit() {
 
 #[test]
 fn search_offers_buttons_and_a_tap_downloads_the_result() {
-    let scripts = tempfile::tempdir().expect("tempdir");
-    let ytdlp = fake_youtube_ytdlp(scripts.path());
-    let harness = Harness::start(&[("YTDLP_BIN", &ytdlp.to_string_lossy())]);
-    let tone = media::tone_webm(2, 880);
-    let local = harness.media.media_url(&tone);
-    std::fs::write(harness.dir.path().join("youtube-target"), &local).expect("target file");
+    let harness = Harness::with_fake_youtube(&[]);
+    let local = harness.serve_youtube_from(&media::tone_webm(2, 880));
 
     let mark = harness.mark();
     harness.say(CHAT, "/search never gonna give you up");
@@ -688,12 +684,7 @@ fn status_with_many_tasks_fits_in_one_message() {
 
 #[test]
 fn one_chat_cannot_use_up_the_searches_of_everyone() {
-    let scripts = tempfile::tempdir().expect("tempdir");
-    let ytdlp = fake_youtube_ytdlp(scripts.path());
-    let harness = Harness::start(&[
-        ("YTDLP_BIN", &ytdlp.to_string_lossy()),
-        ("SEARCHES_PER_CHAT_PER_HOUR", "1"),
-    ]);
+    let harness = Harness::with_fake_youtube(&[("SEARCHES_PER_CHAT_PER_HOUR", "1")]);
     let other = CHAT + 1;
     let mark = harness.mark();
     harness.say(CHAT, "/search never gonna give you up");

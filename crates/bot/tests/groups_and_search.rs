@@ -37,9 +37,7 @@ fn calls_into(harness: &Harness, chat: i64, after: usize) -> Vec<Call> {
 
 #[test]
 fn d13_search_results_are_a_numbered_list_with_number_buttons() {
-    let scripts = tempfile::tempdir().expect("tempdir");
-    let ytdlp = fake_youtube_ytdlp(scripts.path());
-    let harness = Harness::start(&[("YTDLP_BIN", &ytdlp.to_string_lossy())]);
+    let harness = Harness::with_fake_youtube(&[]);
 
     let mark = harness.mark();
     harness.say(CHAT, "/search lofi hip hop");

@@ -49,15 +49,9 @@ fn top_button(answer: &Value) -> (String, String) {
     (text.to_owned(), start.to_owned())
 }
 
-fn youtube_harness(scripts: &std::path::Path) -> Harness {
-    let ytdlp = fake_youtube_ytdlp(scripts);
-    Harness::start(&[("YTDLP_BIN", &ytdlp.to_string_lossy())])
-}
-
 #[test]
 fn inline_queries_are_answered_with_results_that_open_the_bot() {
-    let scripts = tempfile::tempdir().expect("tempdir");
-    let harness = youtube_harness(scripts.path());
+    let harness = Harness::with_fake_youtube(&[]);
     let username = harness.api.bot_user()["username"]
         .as_str()
         .expect("bot username")
@@ -134,12 +128,9 @@ fn inline_queries_are_answered_with_results_that_open_the_bot() {
 
 #[test]
 fn a_deep_link_starts_the_download_and_the_file_is_then_offered_inline() {
-    let scripts = tempfile::tempdir().expect("tempdir");
-    let harness = youtube_harness(scripts.path());
+    let harness = Harness::with_fake_youtube(&[]);
     // The dispatcher downloads YouTube watch URLs from this local tone instead.
-    let tone = media::tone_webm(2, 880);
-    let local = harness.media.media_url(&tone);
-    std::fs::write(harness.dir.path().join("youtube-target"), &local).expect("target file");
+    harness.serve_youtube_from(&media::tone_webm(2, 880));
     let watch_url = format!("https://www.youtube.com/watch?v={VIDEO_ID}");
 
     // Not `dl_` and a video id: the plain /start.
@@ -202,12 +193,7 @@ fn strangers_get_no_inline_results_and_no_deep_link_downloads() {
 
 #[test]
 fn typing_and_repeating_a_query_does_not_use_up_the_search_share() {
-    let scripts = tempfile::tempdir().expect("tempdir");
-    let ytdlp = fake_youtube_ytdlp(scripts.path());
-    let harness = Harness::start(&[
-        ("YTDLP_BIN", &ytdlp.to_string_lossy()),
-        ("SEARCHES_PER_CHAT_PER_HOUR", "2"),
-    ]);
+    let harness = Harness::with_fake_youtube(&[("SEARCHES_PER_CHAT_PER_HOUR", "2")]);
     // The first letters typed: no search at all.
     for typed in ["n", "ne"] {
         assert!(

@@ -240,9 +240,7 @@ fn d11_the_same_link_asked_twice_at_once_is_downloaded_and_uploaded_once() {
 
 #[test]
 fn d2_quality_offers_only_tiers_that_fit_and_says_which_were_left_out() {
-    let scripts = tempfile::tempdir().expect("tempdir");
-    let ytdlp = fake_youtube_ytdlp(scripts.path());
-    let harness = Harness::start(&[("YTDLP_BIN", &ytdlp.to_string_lossy())]);
+    let harness = Harness::with_fake_youtube(&[]);
     let mark = harness.mark();
     harness.say(CHAT, "https://www.youtube.com/watch?v=dQw4w9WgXcQ");
     let (message_id, quality) = harness.wait_for_button(CHAT, mark, "Quality");

@@ -76,32 +76,8 @@ pub fn tone_m4a(seconds: u32, freq_hz: u32) -> PathBuf {
 pub fn video_mp4(seconds: u32) -> PathBuf {
     let name = format!("video_{seconds}s_160x120.mp4");
     generate(&name, |out| {
-        let mut args = strings(&["-f", "lavfi", "-i"]);
-        args.push(format!("testsrc=size=160x120:rate=25:duration={seconds}"));
-        args.extend(sine_input(seconds, 1000));
-        args.extend(strings(&[
-            "-map",
-            "0:v",
-            "-map",
-            "1:a",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-pix_fmt",
-            "yuv420p",
-            "-c:a",
-            "aac",
-            "-b:a",
-            "96k",
-            "-shortest",
-            "-movflags",
-            "+faststart",
-            "-f",
-            "mp4",
-        ]));
-        args.push(out.to_string());
-        args
+        let source = format!("testsrc=size=160x120:rate=25:duration={seconds}");
+        h264_aac_mp4_args(&source, seconds, &[], out)
     })
 }
 
@@ -112,42 +88,45 @@ pub fn video_mp4(seconds: u32) -> PathBuf {
 pub fn noisy_video_mp4(seconds: u32, kbps: u32) -> PathBuf {
     let name = format!("noisy_{seconds}s_{kbps}k_320x240.mp4");
     generate(&name, |out| {
-        let mut args = strings(&["-f", "lavfi", "-i"]);
-        args.push(format!(
-            "testsrc2=size=320x240:rate=25:duration={seconds},noise=alls=30:allf=t"
-        ));
-        args.extend(sine_input(seconds, 1000));
-        args.extend(strings(&[
-            "-map",
-            "0:v",
-            "-map",
-            "1:a",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-pix_fmt",
-            "yuv420p",
-        ]));
+        let source = format!("testsrc2=size=320x240:rate=25:duration={seconds},noise=alls=30:allf=t");
         let rate = format!("{kbps}k");
         let buffer = format!("{}k", kbps / 2);
-        args.extend(["-b:v", &rate, "-maxrate", &rate, "-bufsize", &buffer].map(String::from));
-        args.extend(strings(&[
-            "-g",
-            "25",
-            "-c:a",
-            "aac",
-            "-b:a",
-            "96k",
-            "-shortest",
-            "-movflags",
-            "+faststart",
-            "-f",
-            "mp4",
-        ]));
-        args.push(out.to_string());
-        args
+        let video = ["-b:v", &rate, "-maxrate", &rate, "-bufsize", &buffer, "-g", "25"].map(String::from);
+        h264_aac_mp4_args(&source, seconds, &video, out)
     })
+}
+
+/// ffmpeg arguments for an H.264 (`video_options` added) + 96 kbit/s AAC 1 kHz tone MP4 of the
+/// lavfi `video_source`, written to `out` with its index up front.
+fn h264_aac_mp4_args(video_source: &str, seconds: u32, video_options: &[String], out: &str) -> Vec<String> {
+    let mut args = strings(&["-f", "lavfi", "-i", video_source]);
+    args.extend(sine_input(seconds, 1000));
+    args.extend(strings(&[
+        "-map",
+        "0:v",
+        "-map",
+        "1:a",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p",
+    ]));
+    args.extend(video_options.iter().cloned());
+    args.extend(strings(&[
+        "-c:a",
+        "aac",
+        "-b:a",
+        "96k",
+        "-shortest",
+        "-movflags",
+        "+faststart",
+        "-f",
+        "mp4",
+        out,
+    ]));
+    args
 }
 
 /// An uncompressed PCM WAV of about `megabytes` MiB (48 kHz stereo s16, 187.5 KiB per second of

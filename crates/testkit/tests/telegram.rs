@@ -1,9 +1,10 @@
 //! The fake Bot API driven by the real frankenstein 0.52 async client, the way `hermes-bot` talks
 //! to it.
 
+mod telegram_client;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use frankenstein::client_reqwest::Bot;
@@ -11,7 +12,7 @@ use frankenstein::methods::{
     AnswerCallbackQueryParams, DeleteMessageParams, EditMessageTextParams, GetUpdatesParams, SendAudioParams,
     SendMessageParams, SendVideoParams, SetMyCommandsParams,
 };
-use frankenstein::response::{ErrorResponse, MessageOrBool};
+use frankenstein::response::MessageOrBool;
 use frankenstein::types::{
     BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, MaybeInaccessibleMessage, ReplyMarkup,
 };
@@ -19,22 +20,7 @@ use frankenstein::updates::UpdateContent;
 use frankenstein::AsyncTelegramApi;
 use hermes_testkit::telegram::{FakeBotApi, Fault};
 use serde_json::{json, Value};
-
-const TOKEN: &str = "123456789:AAtest-token";
-const CHAT: i64 = 5001;
-const USER: u64 = 5001;
-
-fn client(fake: &FakeBotApi) -> Bot {
-    Bot::new_url(fake.api_url())
-}
-
-/// The Telegram error a call failed with; anything else (transport, decoding) fails the test.
-fn api_error<T: std::fmt::Debug>(result: Result<T, frankenstein::Error>) -> ErrorResponse {
-    match result {
-        Err(frankenstein::Error::Api(error)) => error,
-        other => panic!("expected a Telegram API error, got {other:?}"),
-    }
-}
+use telegram_client::{api_error, client, write_temp_file, CHAT, TOKEN, USER};
 
 fn keyboard(callback_data: &str) -> InlineKeyboardMarkup {
     InlineKeyboardMarkup::builder()
@@ -47,12 +33,6 @@ fn keyboard(callback_data: &str) -> InlineKeyboardMarkup {
 
 fn text_params(text: &str) -> SendMessageParams {
     SendMessageParams::builder().chat_id(CHAT).text(text).build()
-}
-
-fn write_temp_file(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> PathBuf {
-    let path = dir.path().join(name);
-    std::fs::write(&path, bytes).expect("write the upload fixture");
-    path
 }
 
 #[tokio::test]

@@ -2,9 +2,8 @@
 //! inline queries and `answerInlineQuery`, local mode (`file://` / absolute paths), 413 on
 //! uploads, thumbnails and video parameters recorded, chat actions and deletions.
 
-use std::path::PathBuf;
+mod telegram_client;
 
-use frankenstein::client_reqwest::Bot;
 use frankenstein::inline_mode::{
     InlineQueryResult, InlineQueryResultArticle, InlineQueryResultCachedAudio, InlineQueryResultsButton,
     InputMessageContent, InputTextMessageContent, MaybeCached,
@@ -13,33 +12,12 @@ use frankenstein::methods::{
     AnswerInlineQueryParams, DeleteMessageParams, GetUpdatesParams, SendAudioParams, SendChatActionParams,
     SendDocumentParams, SendMessageParams, SendVideoParams,
 };
-use frankenstein::response::ErrorResponse;
 use frankenstein::types::ChatAction;
 use frankenstein::updates::UpdateContent;
 use frankenstein::AsyncTelegramApi;
 use hermes_testkit::telegram::{FakeBotApi, Fault};
 use serde_json::json;
-
-const TOKEN: &str = "123456789:AAtest-token";
-const CHAT: i64 = 5001;
-const USER: u64 = 5001;
-
-fn client(fake: &FakeBotApi) -> Bot {
-    Bot::new_url(fake.api_url())
-}
-
-fn api_error<T: std::fmt::Debug>(result: Result<T, frankenstein::Error>) -> ErrorResponse {
-    match result {
-        Err(frankenstein::Error::Api(error)) => error,
-        other => panic!("expected a Telegram API error, got {other:?}"),
-    }
-}
-
-fn write_temp_file(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> PathBuf {
-    let path = dir.path().join(name);
-    std::fs::write(&path, bytes).expect("write the fixture");
-    path
-}
+use telegram_client::{api_error, client, write_temp_file, CHAT, TOKEN, USER};
 
 fn article(id: &str) -> InlineQueryResult {
     InlineQueryResult::Article(

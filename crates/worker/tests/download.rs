@@ -7,14 +7,13 @@
 //! so `processes_with_cmdline_containing(marker)` finds exactly this test's children.
 mod common;
 
-use common::{assert_error, file_name, files_under, partial_files_under, unique, Worker};
+use common::{assert_error, ffprobe, file_name, files_under, partial_files_under, unique, Worker};
 use hermes_testkit::http::MediaServer;
 use hermes_testkit::media;
 use hermes_testkit::procs::{processes_with_cmdline_containing, wait_until};
 use nix::sys::signal::Signal;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// Upper bound for a download that should succeed (debug worker, 2 cores, parallel tests).
@@ -116,29 +115,6 @@ fn assert_no_child_left(marker: &str) {
         "processes still running: {:?}",
         processes_with_cmdline_containing(marker)
     );
-}
-
-/// `ffprobe -show_streams -show_format` as JSON.
-fn ffprobe(path: &Path) -> Value {
-    let out = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-print_format",
-            "json",
-            "-show_streams",
-            "-show_format",
-        ])
-        .arg(path)
-        .output()
-        .expect("run ffprobe");
-    assert!(
-        out.status.success(),
-        "ffprobe {}: {}",
-        path.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("ffprobe JSON")
 }
 
 fn stream_of<'a>(probe: &'a Value, codec_type: &str) -> &'a Value {

@@ -8,12 +8,11 @@
 //! - the python profile's `done` keeps its shape (no new keys, no thumbnail file).
 mod common;
 
-use common::{files_under, Worker};
+use common::{ffprobe, files_under, Worker};
 use hermes_testkit::http::MediaServer;
 use hermes_testkit::media;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 const T: Duration = Duration::from_secs(90);
@@ -25,23 +24,6 @@ fn server() -> MediaServer {
 fn download(worker: &mut Worker, task_id: &str, url: &str, params: Value) -> Value {
     worker.send(&json!({"task_id": task_id, "action": "youtube_dl", "url": url, "params": params}));
     worker.final_event(task_id, T)
-}
-
-fn ffprobe(path: &Path) -> Value {
-    let out = Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-print_format",
-            "json",
-            "-show_streams",
-            "-show_format",
-        ])
-        .arg(path)
-        .output()
-        .expect("run ffprobe");
-    assert!(out.status.success(), "ffprobe {}", path.display());
-    serde_json::from_slice(&out.stdout).expect("ffprobe JSON")
 }
 
 fn duration_of(probe: &Value) -> f64 {

@@ -36,21 +36,45 @@ pub struct Harness {
 impl Harness {
     /// Starts the bot with extra environment variables on top of the sandbox defaults.
     pub fn start(extra_env: &[(&str, &str)]) -> Harness {
+        Self::start_with(extra_env, false)
+    }
+
+    /// [`Harness::start`] with YouTube answered offline: searches and look-ups from the recorded
+    /// fixtures, downloads of watch URLs from [`Harness::serve_youtube_from`] (see
+    /// [`fake_youtube_ytdlp`]).
+    pub fn with_fake_youtube(extra_env: &[(&str, &str)]) -> Harness {
+        Self::start_with(extra_env, true)
+    }
+
+    fn start_with(extra_env: &[(&str, &str)], fake_youtube: bool) -> Harness {
         let api = FakeBotApi::start(TOKEN);
         let media = MediaServer::start(media::media_dir());
         let dir = tempfile::tempdir().expect("tempdir");
+        let mut env: Vec<(String, String)> = extra_env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        if fake_youtube {
+            let ytdlp = fake_youtube_ytdlp(dir.path());
+            env.push(("YTDLP_BIN".to_owned(), ytdlp.to_string_lossy().into_owned()));
+        }
         let mut harness = Harness {
             api,
             media,
             dir,
             child: None,
-            env: extra_env
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
+            env,
         };
         harness.spawn_bot();
         harness
+    }
+
+    /// With [`Harness::with_fake_youtube`]: YouTube watch URLs download this local media
+    /// instead; returns its URL on the media server.
+    pub fn serve_youtube_from(&self, media: &Path) -> String {
+        let local = self.media.media_url(media);
+        std::fs::write(self.dir.path().join("youtube-target"), &local).expect("target file");
+        local
     }
 
     /// (Re)starts the bot process against the same fake API, database and download dir.

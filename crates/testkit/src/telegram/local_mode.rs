@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use super::call::LocalFile;
+use super::call::{LocalFile, UploadedFile};
 use super::request::ApiRequest;
 use crate::percent::percent_decode;
 
@@ -28,6 +28,22 @@ pub(super) fn local_path(reference: &str) -> Option<PathBuf> {
         None => reference.to_owned(),
     };
     path.starts_with('/').then(|| PathBuf::from(path))
+}
+
+impl LocalFile {
+    /// The file as if it had been uploaded in the request's `field`, named like on disk.
+    pub(super) fn as_upload(&self, field: &str) -> UploadedFile {
+        UploadedFile {
+            field: field.to_owned(),
+            filename: self
+                .path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            content_type: None,
+            bytes: self.bytes.clone(),
+        }
+    }
 }
 
 /// Reads every file a call names by local path into [`ApiRequest::local_files`], before the

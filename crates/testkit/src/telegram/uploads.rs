@@ -47,17 +47,7 @@ pub(super) fn resolve_media(
                 let local = request
                     .local_file(field)
                     .ok_or_else(|| ApiError::bad_request("file not found"))?;
-                let upload = UploadedFile {
-                    field: field.to_owned(),
-                    filename: local
-                        .path
-                        .file_name()
-                        .map(|n| n.to_string_lossy().into_owned())
-                        .unwrap_or_default(),
-                    content_type: None,
-                    bytes: local.bytes.clone(),
-                };
-                fresh(state, &upload)
+                fresh(state, &local.as_upload(field))
             } else {
                 reuse_file(state, reference, kind).map(|object| (object, kind))
             }
@@ -151,16 +141,9 @@ fn thumbnail_upload(request: &ApiRequest) -> Option<UploadedFile> {
     match request.params.get("thumbnail") {
         Some(Value::String(reference)) => match reference.strip_prefix("attach://") {
             Some(part) => request.file(part).cloned(),
-            None => request.local_file("thumbnail").map(|local| UploadedFile {
-                field: "thumbnail".to_owned(),
-                filename: local
-                    .path
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
-                content_type: None,
-                bytes: local.bytes.clone(),
-            }),
+            None => request
+                .local_file("thumbnail")
+                .map(|local| local.as_upload("thumbnail")),
         },
         _ => request.file("thumbnail").cloned(),
     }
