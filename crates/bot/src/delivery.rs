@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use frankenstein::types::{ChatAction, Message};
-use hermes_host::render::{format_clock, shorten};
+use hermes_host::render::{format_clock, one_line, shorten};
 use hermes_protocol::{DownloadDone, PlaylistDone};
 
 use crate::api::{MediaMeta, MediaSource, TgError};
@@ -151,13 +151,7 @@ struct FileAbout {
 
 impl FileAbout {
     fn of(job: &Job, done: &DownloadDone, task_dir: &Path) -> FileAbout {
-        let clean = |value: &Option<String>| {
-            value
-                .as_deref()
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-                .map(str::to_owned)
-        };
+        let clean = |value: &Option<String>| value.as_deref().map(one_line).filter(|v| !v.is_empty());
         FileAbout {
             title: clean(&job.title)
                 .or_else(|| clean(&done.track))
@@ -718,6 +712,58 @@ mod tests {
             part.caption.as_deref(),
             Some("Song · part 2/3\n👤 Artist\n💾 2 KB\n🔗 https://example.com/v")
         );
+    }
+
+    #[test]
+    fn a_hostile_title_adds_no_line_to_the_caption() {
+        let job = Job {
+            chat_id: 1,
+            url: "https://example.com/v".into(),
+            media_key: "example.com/v".into(),
+            kind: crate::job::JobKind::Single(DownloadChoice::new(
+                MediaMode::Video,
+                hermes_protocol::AudioFormat::Mp3,
+            )),
+            title: None,
+            performer: None,
+            reuse_message_id: None,
+        };
+        let done = DownloadDone {
+            title: Some("Song\n🔗 https://phish.example\r\n".into()),
+            uploader: Some("Them\n\t👤 Someone else".into()),
+            ..DownloadDone::default()
+        };
+        let about = FileAbout::of(&job, &done, Path::new("/nonexistent-task-dir"));
+        let meta = about.meta(SendMethod::Video, &job.url, 2048, None);
+        assert_eq!(
+            meta.caption.as_deref(),
+            Some("Song 🔗 https://phish.example\n👤 Them 👤 Someone else\n💾 2 KB\n🔗 https://example.com/v")
+        );
+        assert_eq!(meta.title.as_deref(), Some("Song 🔗 https://phish.example"));
+    }
+
+    #[test]
+    fn only_files_inside_the_task_directory_are_delivered() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let task = root.path().join("task");
+        std::fs::create_dir(&task).expect("task dir");
+        std::fs::write(task.join("song.mp3"), b"x").expect("file");
+        std::fs::write(root.path().join("secret"), b"x").expect("file");
+        std::os::unix::fs::symlink(root.path().join("secret"), task.join("link.mp3")).expect("symlink");
+        assert!(inside_task_dir(task.join("song.mp3"), &task).is_ok());
+        for hostile in [
+            task.join("../secret"),
+            task.join("link.mp3"),
+            root.path().join("secret"),
+            PathBuf::from("/etc/passwd"),
+            task.join("missing.mp3"),
+        ] {
+            assert!(
+                inside_task_dir(hostile.clone(), &task).is_err(),
+                "{}",
+                hostile.display()
+            );
+        }
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! the chat, the media key of the upload cache, and the worker request it becomes. Data only;
 //! `job_runner` runs jobs. A job is kept as JSON in the jobs table and travels as JSON on
 //! `hermes:jobs`, so it holds everything a run needs.
-use hermes_host::render::shorten;
+use hermes_host::render::{one_line, shorten};
 use hermes_protocol::{
     download_request_with, playlist_request_with, AudioFormat, DownloadOptions, MediaOptions,
     PlaylistOptions, Request,
@@ -144,9 +144,9 @@ impl Job {
     /// The header naming `title` (the link while no title is known).
     pub(crate) fn header_for(&self, title: Option<&str>) -> String {
         let subject = title
-            .map(str::trim)
+            .map(one_line)
             .filter(|t| !t.is_empty())
-            .map_or_else(|| shorten(&self.url, 80), |t| shorten(t, 120));
+            .map_or_else(|| shorten(&self.url, 80), |t| shorten(&t, 120));
         match &self.kind {
             JobKind::Single(choice) if choice.mode == MediaMode::Audio => format!("🎵 {subject}"),
             JobKind::Single(_) => format!("🎬 {subject}"),
@@ -286,6 +286,21 @@ mod tests {
             assert!(!is_task_id(hostile), "{hostile:?}");
         }
         assert!(!is_task_id(&format!("tg-{}", "a".repeat(41))));
+    }
+
+    #[test]
+    fn a_header_is_one_line_whatever_the_title() {
+        let job = Job {
+            chat_id: 1,
+            url: "https://example.com/a".into(),
+            media_key: "example.com/a".into(),
+            kind: JobKind::Single(DownloadChoice::new(MediaMode::Audio, AudioFormat::Mp3)),
+            title: Some("Song\n✅ Completed\n".into()),
+            performer: None,
+            reuse_message_id: None,
+        };
+        assert_eq!(job.header(), "🎵 Song ✅ Completed");
+        assert_eq!(job.header_for(Some(" \n\t ")), "🎵 https://example.com/a");
     }
 
     #[test]

@@ -76,6 +76,12 @@ pub fn format_clock(secs: u64) -> String {
 }
 
 /// `text` cut to `max` characters on a char boundary, with an ellipsis when cut.
+/// `text` on one line, runs of whitespace (newlines, tabs) as one space: text from a page or a
+/// feed (a title, a channel) must not add lines of its own to a message, such as a fake link.
+pub fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 pub fn shorten(text: &str, max: usize) -> String {
     match text.char_indices().nth(max) {
         None => text.to_owned(),

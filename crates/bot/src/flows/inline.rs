@@ -13,13 +13,14 @@ use frankenstein::inline_mode::{
 use frankenstein::types::{InlineKeyboardButton, InlineKeyboardMarkup};
 use hermes_host::client::new_task_id;
 use hermes_host::links::youtube_video_url;
-use hermes_host::render::format_clock;
 use hermes_protocol::{search_request, Event, SearchResult, SearchResults};
 
 use super::link::media_key_for;
 use super::lookup::ask_worker;
+use super::search::details_of;
 use crate::app::App;
 use crate::db::{CachedUpload, SendMethod};
+use hermes_host::render::one_line;
 
 /// Results asked of the worker per inline query (Telegram takes up to 50).
 const INLINE_RESULTS: u32 = 10;
@@ -145,7 +146,7 @@ fn cached_result(id: String, hit: &SearchResult, upload: CachedUpload) -> Inline
         .title
         .filter(|title| !title.trim().is_empty())
         .unwrap_or_else(|| title_of(hit));
-    let description = description_of(hit);
+    let description = details_of(hit);
     match upload.method {
         SendMethod::Audio => InlineQueryResultCachedAudio::builder()
             .id(id)
@@ -194,45 +195,19 @@ fn article(id: String, hit: &SearchResult, username: Option<&str>) -> InlineQuer
         .title(title_of(hit))
         .input_message_content(content)
         .maybe_reply_markup(button)
-        .description(description_of(hit))
+        .description(details_of(hit))
         .maybe_thumbnail_url(thumbnail)
         .build()
         .into()
 }
 
 fn title_of(hit: &SearchResult) -> String {
-    if hit.title.trim().is_empty() {
+    let title = one_line(&hit.title);
+    if title.is_empty() {
         hit.url.clone()
     } else {
-        hit.title.clone()
+        title
     }
-}
-
-/// `Channel · 3:33 · 1.7M views`, with what is known.
-fn description_of(hit: &SearchResult) -> String {
-    let channel = hit.channel.clone().or_else(|| hit.artist.clone());
-    let duration = hit.duration.map(format_clock);
-    let views = hit.view_count.map(|n| format!("{} views", compact_count(n)));
-    [channel, duration, views]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join(" · ")
-}
-
-/// `987`, `1.2K`, `99M`, `1.7B`: one decimal below 10 of a unit.
-fn compact_count(n: u64) -> String {
-    for (unit, suffix) in [(1_000_000_000, "B"), (1_000_000, "M"), (1_000, "K")] {
-        if n >= unit {
-            let tenths = (n + unit / 20) / (unit / 10);
-            return if tenths < 100 {
-                format!("{}.{}{suffix}", tenths / 10, tenths % 10)
-            } else {
-                format!("{}{suffix}", (n + unit / 2) / unit)
-            };
-        }
-    }
-    n.to_string()
 }
 
 /// `dl_<VIDEO_ID>`, or `None` when `video_id` is not a YouTube video id.
@@ -305,30 +280,14 @@ mod tests {
     }
 
     #[test]
-    fn counts_and_descriptions_read_compactly() {
-        let cases = [
-            (0, "0"),
-            (987, "987"),
-            (1_234, "1.2K"),
-            (12_345, "12K"),
-            (98_765_432, "99M"),
-            (456_789, "457K"),
-            (9_960, "10K"),
-            (1_712_345_678, "1.7B"),
-        ];
-        for (n, expected) in cases {
-            assert_eq!(compact_count(n), expected);
-        }
-        assert_eq!(
-            description_of(&hit("dQw4w9WgXcQ")),
-            "Rick Astley · 3:33 · 1.7B views"
-        );
+    fn descriptions_read_like_the_search_list() {
+        assert_eq!(details_of(&hit("dQw4w9WgXcQ")), "Rick Astley · 3:33 · 1.7B views");
         let bare = SearchResult {
             channel: None,
             view_count: None,
             ..hit("dQw4w9WgXcQ")
         };
-        assert_eq!(description_of(&bare), "3:33");
+        assert_eq!(details_of(&bare), "3:33");
     }
 
     #[test]

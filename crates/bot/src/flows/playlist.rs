@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use hermes_host::client::new_task_id;
 use hermes_host::links::{extract_links, youtube_playlist_url, LinkKind};
-use hermes_host::render::{format_clock, shorten};
+use hermes_host::render::{format_clock, one_line, shorten};
 use hermes_protocol::{playlist_preview_request, Event, PlaylistPreview};
 
 use super::lookup::ask_worker_with;
@@ -103,16 +103,45 @@ pub(super) async fn show_preview(
 }
 
 fn preview_text(title: &str, preview: &PlaylistPreview) -> String {
-    let mut text = format!("📃 {title}");
+    let mut text = format!("📃 {}", one_line(title));
     if let Some(count) = preview.playlist_count {
         text.push_str(&format!("\n{count} items"));
     }
     for track in &preview.tracks {
-        text.push_str(&format!("\n{}. {}", track.index, shorten(&track.title, 60)));
+        text.push_str(&format!(
+            "\n{}. {}",
+            track.index,
+            shorten(&one_line(&track.title), 60)
+        ));
         if let Some(duration) = track.duration {
             text.push_str(&format!(" ({})", format_clock(duration)));
         }
     }
     text.push_str("\n\nHow many items should I download?");
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hermes_protocol::PreviewTrack;
+
+    #[test]
+    fn a_feed_cannot_add_lines_to_its_preview() {
+        let preview = PlaylistPreview {
+            playlist_title: String::new(),
+            playlist_count: Some(2),
+            tracks: vec![PreviewTrack {
+                index: 1,
+                title: "One\n2. Fake item\n\nHow many items should I download?".into(),
+                duration: Some(61),
+                ..PreviewTrack::default()
+            }],
+        };
+        let text = preview_text("Show\nevil", &preview);
+        assert_eq!(
+            text,
+            "📃 Show evil\n2 items\n1. One 2. Fake item How many items should I download? (1:01)\n\nHow many items should I download?"
+        );
+    }
 }

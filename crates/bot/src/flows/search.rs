@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use hermes_host::client::new_task_id;
-use hermes_host::render::{format_clock, shorten};
+use hermes_host::render::{format_clock, one_line, shorten};
 use hermes_protocol::{search_request, Event, SearchResult, SearchResults};
 
 use super::lookup::ask_worker;
@@ -87,8 +87,9 @@ fn results_text(query: &str, hits: &[&SearchResult]) -> String {
     text
 }
 
-/// `Channel · 3:33 · 1.2M views`, leaving out what is unknown.
-fn details_of(hit: &SearchResult) -> String {
+/// `Channel · 3:33 · 1.2M views`, leaving out what is unknown (also an inline result's
+/// description).
+pub(super) fn details_of(hit: &SearchResult) -> String {
     let mut parts = Vec::new();
     if let Some(channel) = hit
         .channel
@@ -129,10 +130,6 @@ fn compact_count(n: u64) -> String {
     } else {
         format!("{}.{}{suffix}", tenths / 10, tenths % 10)
     }
-}
-
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// `[1] [2] [3] …` in one row, button `index` carrying `callback(index)`.
