@@ -129,6 +129,15 @@ pub(crate) enum Callback {
 }
 
 impl Callback {
+    /// ✂️ "in parts": a button that runs `job` (a single download) again, split into parts under
+    /// the upload limit when tapped, in the tapped message.
+    pub(crate) fn split(flows: &FlowStore, job: &Job) -> Callback {
+        let mut job = job.clone();
+        job.reuse_message_id = None;
+        let key = flows.insert(job.chat_id, Flow::Split { job: Box::new(job) });
+        Callback::Split { key }
+    }
+
     /// The `callback_data` string. Keys are generated here and indices are small integers, so the
     /// longest encoding is ~20 bytes; the limit is still checked by a test over every variant.
     pub(crate) fn encode(&self) -> String {

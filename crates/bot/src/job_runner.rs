@@ -226,7 +226,7 @@ impl Runner {
             let upload = loop {
                 tokio::select! {
                     upload = &mut ending => break upload,
-                    () = sleep_until_opt(self.status.due_at()) => self.status.flush_due().await,
+                    () = self.status.next_due() => self.status.flush_due().await,
                     () = tokio::time::sleep(QUEUE_LOOK) => {
                         if self.was_cancelled() || self.is_abandoned() {
                             return Some(Outcome::Cancelled);
@@ -278,7 +278,7 @@ impl Runner {
             }
             tokio::select! {
                 acquired = &mut acquire => return acquired,
-                () = sleep_until_opt(self.status.due_at()) => self.status.flush_due().await,
+                () = self.status.next_due() => self.status.flush_due().await,
                 () = tokio::time::sleep(QUEUE_LOOK) => {}
             }
         }
@@ -298,15 +298,7 @@ impl Runner {
     async fn follow_progress(&mut self, stream: &mut EventStream, dir: &std::path::Path) -> Option<Response> {
         let mut last_saved_percent = 0;
         loop {
-            let due = self.status.due_at();
-            let event = tokio::select! {
-                event = stream.next() => event,
-                () = sleep_until_opt(due) => {
-                    self.status.flush_due().await;
-                    continue;
-                }
-            };
-            let event = event?;
+            let event = self.status.meanwhile(stream.next()).await?;
             if event.event.is_final() {
                 return Some(event);
             }
@@ -395,14 +387,8 @@ impl Runner {
                 },
             }
         };
-        tokio::pin!(deliver);
         // "⬆️ Uploading…" may wait for the edit interval: it is shown while the upload runs.
-        let delivered = loop {
-            tokio::select! {
-                delivered = &mut deliver => break delivered,
-                () = sleep_until_opt(status.due_at()) => status.flush_due().await,
-            }
-        };
+        let delivered = status.meanwhile(deliver).await;
         match delivered {
             Ok(Delivered { file_path, upload }) => {
                 if let (Some(lead), Some(upload)) = (self.lead.as_mut(), &upload) {
@@ -502,7 +488,7 @@ impl Runner {
         self.status.finish(text).await;
     }
 
-    /// "⬆️ Uploading…" right away (not throttled away: the upload may take long).
+    /// "⬆️ Uploading…", as soon as the edit interval allows (see `conclude`).
     async fn show_uploading(&mut self) {
         let text = status_text(&self.header, &StatusView::Uploading, Some(&self.task_id));
         self.status.show(text).await;
@@ -531,13 +517,6 @@ impl Runner {
     async fn show(&mut self, view: StatusView) {
         let text = status_text(&self.header, &view, Some(&self.task_id));
         self.status.show(text).await;
-    }
-}
-
-async fn sleep_until_opt(at: Option<tokio::time::Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
     }
 }
 

@@ -145,6 +145,31 @@ impl StatusMessage {
         self.throttle.due_at()
     }
 
+    /// Resolves when the pending text falls due (never while nothing is pending): the `select!`
+    /// arm whose handler calls [`StatusMessage::flush_due`]. It borrows nothing, so the flush
+    /// itself runs in the handler and is never cut short by another arm.
+    pub(crate) fn next_due(&self) -> impl std::future::Future<Output = ()> + 'static {
+        let at = self.due_at();
+        async move {
+            match at {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        }
+    }
+
+    /// Awaits `work`, showing the pending text whenever it falls due meanwhile, so the message
+    /// never lags behind while something else is awaited (an event, an upload, another task).
+    pub(crate) async fn meanwhile<F: std::future::Future>(&mut self, work: F) -> F::Output {
+        tokio::pin!(work);
+        loop {
+            tokio::select! {
+                output = &mut work => return output,
+                () = self.next_due() => self.flush_due().await,
+            }
+        }
+    }
+
     /// Sends the pending text if its time has come.
     pub(crate) async fn flush_due(&mut self) {
         if let Some(text) = self.throttle.take_due(Instant::now()) {

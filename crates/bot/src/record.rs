@@ -83,14 +83,9 @@ async fn offer_lower_quality(app: &App, job: &Job, size: Option<u64>) {
         Callback::Quality { key }.encode(),
     )]];
     if matches!(job.kind, JobKind::Single(_)) {
-        let mut whole = job.clone();
-        whole.reuse_message_id = None;
-        let key = app
-            .flows
-            .insert(job.chat_id, Flow::Split { job: Box::new(whole) });
         rows.push(vec![(
             messages::SPLIT_OFFER.to_owned(),
-            Callback::Split { key }.encode(),
+            Callback::split(&app.flows, job).encode(),
         )]);
     }
     let markup = keyboard(rows);

@@ -46,26 +46,35 @@ pub(crate) async fn offer_link(app: &Arc<App>, chat_id: i64, link: &Link) {
         LinkKind::YoutubeVideo { .. } => {
             offer_modes(app, chat_id, &link.canonical_url(), None, None, None).await;
         }
-        LinkKind::Other => look_then_offer(app, chat_id, &link.canonical_url()).await,
+        LinkKind::Other => {
+            let url = link.canonical_url();
+            let edit = if is_media_file(&url) {
+                None
+            } else {
+                // A feed's preview is shown instead of the keyboard.
+                let Some(message_id) = unless_feed(app, chat_id, &url).await else {
+                    return;
+                };
+                Some(message_id)
+            };
+            offer_modes(app, chat_id, &url, None, None, edit).await;
+        }
     }
 }
 
 /// A link of any other site may be one media or a feed (RSS, a podcast, a channel page): the
-/// worker looks first, and a link with several items goes to the playlist flow instead of a
-/// single download (which would fetch every item and keep one). A direct media file is one
-/// media and needs no look.
-async fn look_then_offer(app: &Arc<App>, chat_id: i64, url: &str) {
-    if is_media_file(url) {
-        return offer_modes(app, chat_id, url, None, None, None).await;
-    }
-    let Some(message_id) = placeholder(app, chat_id, messages::LOOKING_AT_LINK, None).await else {
-        return;
-    };
+/// worker looks first ("🔎 Looking at the link…"), and a link with several items becomes its
+/// playlist preview in that message (`None`) instead of a single download, which would fetch
+/// every item and keep one. Otherwise the message is returned for what comes next. A direct
+/// media file ([`is_media_file`]) is one media and needs no look.
+async fn unless_feed(app: &App, chat_id: i64, url: &str) -> Option<i32> {
+    let message_id = placeholder(app, chat_id, messages::LOOKING_AT_LINK, None).await?;
     match fetch_preview(app, url).await {
         Ok(preview) if has_several_items(&preview) => {
             show_preview(app, chat_id, message_id, url, &preview).await;
+            None
         }
-        _ => offer_modes(app, chat_id, url, None, None, Some(message_id)).await,
+        _ => Some(message_id),
     }
 }
 
@@ -144,6 +153,7 @@ pub(crate) async fn download_command(app: Arc<App>, chat_id: i64, command: &str,
         _ => settings.default_mode,
     };
     for link in links {
+        let mut reuse_message_id = None;
         let url = match &link.kind {
             LinkKind::YoutubePlaylist { .. } => {
                 preview_playlist(&app, chat_id, &link.canonical_url(), None).await;
@@ -151,19 +161,14 @@ pub(crate) async fn download_command(app: Arc<App>, chat_id: i64, command: &str,
             }
             LinkKind::YoutubeVideoInPlaylist { id, .. } => youtube_video_url(id),
             LinkKind::Other if !is_media_file(&link.canonical_url()) => {
-                // A feed asked for as one download: the playlist flow instead (see look_then_offer).
+                // A feed asked for as one download: the playlist flow instead; one media gets
+                // the looking message as its status message.
                 let url = link.canonical_url();
-                match fetch_preview(&app, &url).await {
-                    Ok(preview) if has_several_items(&preview) => {
-                        if let Some(message_id) =
-                            placeholder(&app, chat_id, messages::LOOKING_AT_LINK, None).await
-                        {
-                            show_preview(&app, chat_id, message_id, &url, &preview).await;
-                        }
-                        continue;
-                    }
-                    _ => url,
+                match unless_feed(&app, chat_id, &url).await {
+                    Some(message_id) => reuse_message_id = Some(message_id),
+                    None => continue,
                 }
+                url
             }
             _ => link.canonical_url(),
         };
@@ -174,7 +179,7 @@ pub(crate) async fn download_command(app: Arc<App>, chat_id: i64, command: &str,
             kind: JobKind::Single(DownloadChoice::new(mode, settings.audio_format)),
             title: None,
             performer: None,
-            reuse_message_id: None,
+            reuse_message_id,
         };
         intake::start(Arc::clone(&app), job).await;
     }

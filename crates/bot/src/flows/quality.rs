@@ -81,8 +81,8 @@ pub(super) async fn show_qualities(
     edit_keyboard(app, chat_id, message_id, &text, rows).await;
 }
 
-/// `[✂️ Video in parts] [✂️ Audio in parts]`: the default download of each mode, split into
-/// playable parts under the upload limit.
+/// `[✂️ Video in parts] [✂️ Audio in parts]`: the default download of each mode, to be split
+/// into playable parts under the upload limit (see [`Callback::split`]).
 async fn split_rows(app: &App, chat_id: i64, url: &str, title: Option<String>) -> Rows {
     let settings = chat_settings(app, chat_id).await;
     let row = [
@@ -91,19 +91,16 @@ async fn split_rows(app: &App, chat_id: i64, url: &str, title: Option<String>) -
     ]
     .into_iter()
     .map(|(mode, label)| {
-        let mut choice = DownloadChoice::new(mode, settings.audio_format);
-        choice.split = true;
         let job = Job {
             chat_id,
             url: url.to_owned(),
             media_key: media_key_for(url),
-            kind: JobKind::Single(choice),
+            kind: JobKind::Single(DownloadChoice::new(mode, settings.audio_format)),
             title: title.clone(),
             performer: None,
             reuse_message_id: None,
         };
-        let key = app.flows.insert(chat_id, Flow::Split { job: Box::new(job) });
-        (label.to_owned(), Callback::Split { key }.encode())
+        (label.to_owned(), Callback::split(&app.flows, &job).encode())
     })
     .collect();
     vec![row]
