@@ -179,3 +179,21 @@ fn a_download_over_the_upload_limit_is_stopped_by_the_worker_not_downloaded_whol
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+#[test]
+fn a_private_address_is_neither_looked_at_nor_downloaded() {
+    // The worker's default egress policy: nothing on this machine or a private network.
+    let harness = Harness::start(&[("EGRESS_ALLOW_CIDRS", "")]);
+    let page = media::video_page("Local", &media::video_mp4(2), &media::poster_png(64, 36));
+    let url = harness.media.media_url(&page);
+    // A page, not a media file: the bot first asks the worker whether it is a feed (D1). The
+    // look is refused like the download, and the keyboard follows.
+    let (status_id, _) = request_audio(&harness, CHAT, &url);
+    let text = harness.wait_for_message_text(CHAT, status_id, "❌");
+    assert!(text.contains("only public http and https links"), "{text}");
+    assert_eq!(
+        harness.media.hits(&url),
+        0,
+        "no byte of the local server was fetched"
+    );
+}
